@@ -1,0 +1,84 @@
+"""libbpf_py: the system's libbpf, from Python, through ctypes.
+
+Importing the package loads nothing: ctypes, libbpf.so and the C declarations come in
+on first use of a name below, so ``import libbpf_py`` stays cheap for command-line tools.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Tuple
+
+from .errors import ClosedError, LibbpfError, LibbpfFeatureError, MapIncompatibleError, VerifierError
+
+try:
+    from ._version import version as __version__
+except ImportError:  # a source tree without setuptools-scm's generated file
+    __version__ = "0.0.0+unknown"
+
+_LAZY = {
+    "Object": "object",
+    "Map": "maps",
+    "MapInfo": "maps",
+    "possible_cpus": "maps",
+    "Program": "programs",
+    "ProgInfo": "programs",
+    "TestRunResult": "programs",
+    "MapType": "_abi",
+    "ProgType": "_abi",
+    "BPF_ANY": "_abi",
+    "BPF_NOEXIST": "_abi",
+    "BPF_EXIST": "_abi",
+    "BPF_F_LOCK": "_abi",
+    "BPF_F_NO_PREALLOC": "_abi",
+    "BPF_F_RDONLY": "_abi",
+    "BPF_F_WRONLY": "_abi",
+    "BPF_F_RDONLY_PROG": "_abi",
+    "BPF_F_WRONLY_PROG": "_abi",
+    "BPF_F_MMAPABLE": "_abi",
+    "BPF_F_INNER_MAP": "_abi",
+    "use_library": "_libbpf",
+}
+
+__all__ = sorted([*_LAZY, "libbpf_version", "libbpf_version_string", "library_path", "ClosedError",
+                  "LibbpfError", "LibbpfFeatureError", "MapIncompatibleError", "VerifierError", "__version__"])
+
+if TYPE_CHECKING:
+    from ._abi import (BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC,
+                       BPF_F_RDONLY, BPF_F_RDONLY_PROG, BPF_F_WRONLY, BPF_F_WRONLY_PROG, BPF_NOEXIST, MapType,
+                       ProgType)
+    from ._libbpf import use_library
+    from .maps import Map, MapInfo, possible_cpus
+    from .object import Object
+    from .programs import ProgInfo, Program, TestRunResult
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'libbpf_py' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return __all__
+
+
+def libbpf_version() -> Tuple[int, int]:
+    """(major, minor) of the libbpf actually loaded, as the library reports it."""
+    from ._libbpf import lib
+    return lib().version
+
+
+def libbpf_version_string() -> str:
+    """The loaded libbpf's own version string, e.g. 'v1.1'."""
+    from ._libbpf import lib
+    return lib().version_string
+
+
+def library_path() -> str:
+    """The file libbpf was loaded from (resolved through the dynamic loader)."""
+    from ._libbpf import lib
+    return lib().resolved_path()

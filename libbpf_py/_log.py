@@ -1,0 +1,64 @@
+"""libbpf's print callback, routed to the ``libbpf_py.libbpf`` logger instead of stderr.
+
+libbpf hands the callback a printf format and a ``va_list``; libc's ``vsnprintf``
+renders it. A ``va_list`` can be consumed once, so the first attempt formats a byte
+copy of it (``va_copy`` is a plain copy on x86-64 and arm64) into a small buffer, and
+only a longer message (a verifier log) is formatted again, into a buffer of its size.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from ctypes import c_char_p, c_int, c_size_t, c_void_p
+
+from . import _abi
+
+logger = logging.getLogger("libbpf_py.libbpf")
+logging.getLogger("libbpf_py").addHandler(logging.NullHandler())
+
+# enum libbpf_print_level: LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG
+_LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
+_VA_LIST_SIZE = {"x86_64": 24, "aarch64": 32}.get(os.uname().machine)
+_FIRST_TRY = 1024
+
+_libc = ctypes.CDLL(None)
+_vsnprintf = _libc.vsnprintf
+_vsnprintf.restype = c_int
+_vsnprintf.argtypes = (c_void_p, c_size_t, c_char_p, c_void_p)
+
+
+def format_va(fmt: bytes, va_list: int) -> str:
+    """Render a printf format with its va_list (consumes the va_list)."""
+    if _VA_LIST_SIZE is not None:
+        copy = ctypes.create_string_buffer(_VA_LIST_SIZE)
+        ctypes.memmove(copy, va_list, _VA_LIST_SIZE)
+        buf = ctypes.create_string_buffer(_FIRST_TRY)
+        needed = _vsnprintf(buf, _FIRST_TRY, fmt, copy)
+        if needed < _FIRST_TRY:
+            return buf.value.decode(errors="replace")
+        size = needed + 1
+    else:
+        size = 1 << 16  # unknown va_list layout: one pass into a large buffer
+    buf = ctypes.create_string_buffer(size)
+    _vsnprintf(buf, size, fmt, va_list)
+    return buf.value.decode(errors="replace")
+
+
+def _print(level: int, fmt: bytes, va_list: int) -> int:
+    try:
+        py_level = _LEVELS[level] if 0 <= level < len(_LEVELS) else logging.DEBUG
+        if logger.isEnabledFor(py_level):
+            logger.log(py_level, "%s", format_va(fmt, va_list).rstrip("\n"))
+    except Exception:  # never let a Python error unwind through C
+        pass
+    return 0
+
+
+_callback = _abi.PRINT_FN(_print)  # kept alive for the life of the process
+
+
+def install(lib) -> None:
+    """Make ``lib`` send its messages to the ``libbpf_py.libbpf`` logger."""
+    lib.libbpf_set_print(_callback)

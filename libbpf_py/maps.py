@@ -1,0 +1,591 @@
+"""BPF maps: one class for a map from an object, a pin, an id, or created standalone.
+
+A map from an :class:`~libbpf_py.Object` is described by libbpf before load (its
+definition can be edited then) and becomes live at load; its fd belongs to the object.
+A map opened from a pin, an id or an fd, or created with :meth:`Map.create`, owns its
+fd and closes it in :meth:`Map.close` (or when collected, as a safety net).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import weakref
+from ctypes import byref, c_uint32, c_uint64, c_void_p
+from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from . import _abi, _libbpf
+from ._abi import MapType, enum_or_int
+from ._codec import Codec, PerCpuCodec, Slot
+from ._fd import fd_kind
+from .errors import ClosedError, LibbpfError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_ENOENT = -errno.ENOENT
+_FLAGS = {n: c_uint64(n) for n in range(8)}  # prepared u64 flag arguments; never mutated
+_NO_FLAGS = _FLAGS[0]
+
+
+def _u64(flags: int) -> c_uint64:
+    try:
+        return _FLAGS[flags]
+    except KeyError:
+        return c_uint64(flags)
+
+
+_possible_cpus: Optional[int] = None
+
+
+def possible_cpus() -> int:
+    """Number of possible CPUs: the length of every per-CPU value."""
+    global _possible_cpus
+    if _possible_cpus is None:
+        _possible_cpus = _libbpf.lib().libbpf_num_possible_cpus()
+    return _possible_cpus
+
+
+class MapInfo(NamedTuple):
+    """What the kernel reports for a live map (BPF_OBJ_GET_INFO_BY_FD)."""
+
+    type: Union[MapType, int]
+    id: int
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: int
+    name: str
+    map_extra: int
+    btf_id: int
+    btf_key_type_id: int
+    btf_value_type_id: int
+    ifindex: int
+
+
+def map_info(fd: int) -> MapInfo:
+    """Read a map's info from the kernel."""
+    info = _abi.BpfMapInfo()
+    size = c_uint32(ctypes.sizeof(info))
+    _libbpf.lib().bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
+    return MapInfo(enum_or_int(MapType, info.type), info.id, info.key_size, info.value_size,
+                   info.max_entries, info.map_flags, info.name.decode(errors="replace"),
+                   info.map_extra, info.btf_id, info.btf_key_type_id, info.btf_value_type_id,
+                   info.ifindex)
+
+
+def _definition(field: str, getter: str, setter: str, convert=int, doc: str = "") -> property:
+    """A map attribute read from libbpf (object maps) or the kernel (others), settable before load."""
+
+    def fget(self: "Map") -> Any:
+        handle = self._described()
+        if handle is None:
+            return getattr(self._static, field)
+        return convert(getattr(self._lib, getter)(handle))
+
+    def fset(self: "Map", value: Any) -> None:
+        self._edit(setter, value)
+
+    return property(fget, fset, doc=doc)
+
+
+def _map_type(value: int) -> Union[MapType, int]:
+    return enum_or_int(MapType, value)
+
+
+class Map:
+    """A BPF map. Keys and values are bytes, ints or ctypes objects; see ``key_type``."""
+
+    def __init__(self) -> None:
+        raise TypeError("use Map.create, Map.from_pinned, Map.from_id, Map.from_fd or Object.maps")
+
+    # construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def _blank(cls) -> "Map":
+        self = object.__new__(cls)
+        self._lib = _libbpf.lib()
+        self._handle = None      # struct bpf_map * while its object is open
+        self._owner = None       # the Object that owns handle and fd
+        self._path: Tuple[str, ...] = ()
+        self._static: Optional[MapInfo] = None
+        self._fd = -1
+        self._finalizer = None
+        self._closed = False
+        self._pinned_at: Optional[str] = None
+        self._key_type: Any = bytes
+        self._value_type: Any = bytes
+        self._key = self._value = None
+        return self
+
+    @classmethod
+    def _of_object(cls, owner: Any, handle: int, path: Tuple[str, ...]) -> "Map":
+        self = cls._blank()
+        self._owner, self._handle, self._path = owner, handle, path
+        return self
+
+    @classmethod
+    def _adopt(cls, fd: int, function: str) -> "Map":
+        """Own ``fd``, which must refer to a map (closed here if it does not)."""
+        kind = fd_kind(fd)
+        if kind != "map":
+            os.close(fd)
+            raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF map (a {kind or 'non-BPF'} object)", function)
+        self = cls._blank()
+        self._fd = fd
+        self._finalizer = weakref.finalize(self, os.close, fd)
+        try:
+            self._static = map_info(fd)
+        except BaseException:
+            self.close()
+            raise
+        self._make_slots()
+        return self
+
+    @classmethod
+    def create(cls, map_type: Union[MapType, int], key_size: int, value_size: int, max_entries: int, *,
+               name: Optional[str] = None, flags: int = 0, inner_map: Optional["Map"] = None,
+               map_extra: int = 0, key_type: Any = bytes, value_type: Any = bytes) -> "Map":
+        """Create a map in the kernel, owned by the returned object."""
+        for label, number in (("key_size", key_size), ("value_size", value_size),
+                              ("max_entries", max_entries), ("flags", flags)):
+            if not isinstance(number, int) or not 0 <= number < 1 << 32:
+                raise ValueError(f"{label} must be an int in [0, 2**32), got {number!r}")
+        if name is not None and (len(name.encode()) >= _abi.BPF_OBJ_NAME_LEN or "\0" in name):
+            raise ValueError(f"map name {name!r} is longer than {_abi.BPF_OBJ_NAME_LEN - 1} bytes")
+        if int(map_type) in _abi.MAP_IN_MAP_TYPES and inner_map is None:
+            raise ValueError("a map-in-map needs inner_map (a map of the inner shape)")
+        opts = _abi.new_opts(_abi.BpfMapCreateOpts)
+        opts.map_flags = flags
+        opts.map_extra = map_extra
+        if inner_map is not None:
+            opts.inner_map_fd = inner_map.fd
+        lib = _libbpf.lib()
+        fd = lib.bpf_map_create(int(map_type), name.encode() if name else None, key_size, value_size,
+                                max_entries, ctypes.addressof(opts))
+        self = cls._adopt(fd, "bpf_map_create")
+        self.key_type, self.value_type = key_type, value_type
+        return self
+
+    @classmethod
+    def from_pinned(cls, path: PathLike) -> "Map":
+        """Open the map pinned at ``path`` on bpffs."""
+        fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
+        self = cls._adopt(fd, "bpf_obj_get")
+        self._pinned_at = os.fspath(path)
+        return self
+
+    @classmethod
+    def from_id(cls, map_id: int) -> "Map":
+        """Open a map by its kernel id."""
+        return cls._adopt(_libbpf.lib().bpf_map_get_fd_by_id(map_id), "bpf_map_get_fd_by_id")
+
+    @classmethod
+    def from_fd(cls, fd: int) -> "Map":
+        """A map on a duplicate of ``fd``; the caller keeps ownership of ``fd`` itself."""
+        return cls._adopt(os.dup(fd), "dup")
+
+    # state -----------------------------------------------------------------------------------
+
+    def _described(self) -> Optional[int]:
+        """libbpf's handle for an object map, None for a standalone one; raises when closed."""
+        if self._closed:
+            raise ClosedError(f"map {self._display_name()} is closed")
+        return self._handle
+
+    def _display_name(self) -> str:
+        if self._path:
+            return repr(self._path[1])
+        if self._static is not None:
+            return repr(self._static.name)
+        return "(unnamed)"
+
+    def _edit(self, setter: str, value: Any) -> None:
+        if self._described() is None:
+            raise AttributeError(f"the definition of a live map cannot change ({setter})")
+        self._owner._edit(self._path, setter, value)
+
+    def _bind(self, fd: int) -> None:
+        """Called by the owning object after load: the map is live on ``fd``."""
+        self._fd = fd
+        if fd >= 0:
+            self._make_slots()
+
+    def _invalidate(self) -> None:
+        """Called by the owning object when it closes."""
+        self._fd = -1
+        self._handle = None
+        self._closed = True
+
+    def _raise_unusable(self) -> None:
+        self._described()
+        if self._owner is not None and not self._owner.loaded:
+            raise LibbpfError.for_errno(errno.EBADF, f"map {self._display_name()} is not loaded yet: call load()")
+        raise LibbpfError.for_errno(errno.EBADF, f"map {self._display_name()} was not created (autocreate off)")
+
+    def _fail(self, ret: int, function: str) -> None:
+        if self._fd < 0:
+            self._raise_unusable()
+        raise LibbpfError.for_errno(-ret, None, function)
+
+    @property
+    def fd(self) -> int:
+        """The map's file descriptor (owned by the map or its object: do not close it)."""
+        if self._fd < 0:
+            self._raise_unusable()
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close a standalone map's fd; an object's maps close with the object."""
+        if self._finalizer is not None:
+            self._finalizer()
+            self._fd = -1
+            self._closed = True
+
+    def __enter__(self) -> "Map":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._closed:
+            return f"<Map {self._display_name()} closed>"
+        return (f"<Map {self.name!r} {getattr(self.type, 'name', self.type)} key={self.key_size} "
+                f"value={self.value_size} max_entries={self.max_entries} fd={self._fd}>")
+
+    # definition ------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        handle = self._described()
+        if handle is None:
+            return self._static.name
+        return self._lib.bpf_map__name(handle).decode()
+
+    type = _definition("type", "bpf_map__type", "bpf_map__set_type", _map_type, "Map type (MapType).")
+    key_size = _definition("key_size", "bpf_map__key_size", "bpf_map__set_key_size")
+    value_size = _definition("value_size", "bpf_map__value_size", "bpf_map__set_value_size")
+    max_entries = _definition("max_entries", "bpf_map__max_entries", "bpf_map__set_max_entries")
+    flags = _definition("flags", "bpf_map__map_flags", "bpf_map__set_map_flags", doc="map_flags.")
+    map_extra = _definition("map_extra", "bpf_map__map_extra", "bpf_map__set_map_extra")
+
+    @property
+    def autocreate(self) -> bool:
+        """Whether load creates this map (object maps only; settable before load)."""
+        handle = self._described()
+        return True if handle is None else bool(self._lib.bpf_map__autocreate(handle))
+
+    @autocreate.setter
+    def autocreate(self, value: bool) -> None:
+        self._edit("bpf_map__set_autocreate", bool(value))
+
+    @property
+    def inner_map(self) -> Optional["Map"]:
+        """The inner-map template of an object's map-in-map (editable before load)."""
+        handle = self._described()
+        if handle is None:
+            return None
+        inner = self._lib.bpf_map__inner_map(handle)
+        return None if not inner else Map._of_object(self._owner, inner, self._path + ("inner",))
+
+    @inner_map.setter
+    def inner_map(self, template: "Map") -> None:
+        """Use a live map's shape as the inner map (libbpf's bpf_map__set_inner_map_fd)."""
+        self._edit("bpf_map__set_inner_map_fd", template)
+
+    @property
+    def pin_path(self) -> Optional[str]:
+        """Where libbpf pins (or pinned) an object's map; the pin of a map opened from one."""
+        handle = self._described()
+        if handle is None:
+            return self._pinned_at
+        path = self._lib.bpf_map__pin_path(handle)
+        return os.fsdecode(path) if path else None
+
+    @pin_path.setter
+    def pin_path(self, path: Optional[PathLike]) -> None:
+        self._edit("bpf_map__set_pin_path", None if path is None else os.fsencode(path))
+
+    @property
+    def is_percpu(self) -> bool:
+        return int(self.type) in _abi.PERCPU_MAP_TYPES
+
+    # codecs ----------------------------------------------------------------------------------
+
+    @property
+    def key_type(self) -> Any:
+        """What keys decode to: ``bytes`` (default), ``int`` or a ctypes type."""
+        return self._key_type
+
+    @key_type.setter
+    def key_type(self, pytype: Any) -> None:
+        self._key_type = pytype
+        self._make_slots_if_live()
+
+    @property
+    def value_type(self) -> Any:
+        """What values decode to: ``bytes`` (default), ``int`` or a ctypes type (per CPU for per-CPU maps)."""
+        return self._value_type
+
+    @value_type.setter
+    def value_type(self, pytype: Any) -> None:
+        self._value_type = pytype
+        self._make_slots_if_live()
+
+    def _make_slots_if_live(self) -> None:
+        if self._fd >= 0:
+            self._make_slots()
+        else:  # validate now, build at load
+            Codec(self.key_size, self._key_type, "key")
+            Codec(self.value_size, self._value_type, "value")
+
+    def _make_slots(self) -> None:
+        key_codec = Codec(self.key_size, self._key_type, "key")
+        value_codec: Union[Codec, PerCpuCodec] = Codec(self.value_size, self._value_type, "value")
+        if self.is_percpu:
+            value_codec = PerCpuCodec(value_codec, possible_cpus())
+        self._key_codec, self._value_codec = key_codec, value_codec
+        self._key, self._value = Slot(key_codec), Slot(value_codec)
+        lib = self._lib
+        self._c_lookup = lib.bpf_map_lookup_elem
+        self._c_lookup_flags = lib.bpf_map_lookup_elem_flags
+        self._c_update = lib.bpf_map_update_elem
+        self._c_delete = lib.bpf_map_delete_elem
+        self._c_next_key = lib.bpf_map_get_next_key
+
+    # element operations (hot paths: prepared slots, no per-call ctypes objects) -------------
+
+    def lookup(self, key: Any = None, flags: int = 0) -> Any:
+        """The value for ``key``, or None when there is none (``flags``: e.g. BPF_F_LOCK)."""
+        k, v = self._key, self._value
+        if k is None:
+            self._raise_unusable()
+        k.store(key)
+        if flags:
+            ret = self._c_lookup_flags(self._fd, k.ptr, v.ptr, _u64(flags))
+        else:
+            ret = self._c_lookup(self._fd, k.ptr, v.ptr)
+        if ret < 0:
+            if ret == _ENOENT:
+                return None
+            self._fail(ret, "bpf_map_lookup_elem")
+        return v.load()
+
+    def update(self, key: Any, value: Any, flags: int = _abi.BPF_ANY) -> None:
+        """Set ``key`` to ``value`` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK)."""
+        k, v = self._key, self._value
+        if k is None:
+            self._raise_unusable()
+        k.store(key)
+        v.store(value)
+        ret = self._c_update(self._fd, k.ptr, v.ptr, _u64(flags) if flags else _NO_FLAGS)
+        if ret < 0:
+            self._fail(ret, "bpf_map_update_elem")
+
+    def delete(self, key: Any) -> None:
+        """Remove ``key``; KeyError when it is not there."""
+        k = self._key
+        if k is None:
+            self._raise_unusable()
+        k.store(key)
+        ret = self._c_delete(self._fd, k.ptr)
+        if ret < 0:
+            if ret == _ENOENT:
+                raise KeyError(key)
+            self._fail(ret, "bpf_map_delete_elem")
+
+    def lookup_and_delete(self, key: Any = None, flags: int = 0) -> Any:
+        """Remove ``key`` and return its value, or None when there is none."""
+        k, v = self._key, self._value
+        if k is None:
+            self._raise_unusable()
+        k.store(key)
+        if flags:
+            ret = self._lib.bpf_map_lookup_and_delete_elem_flags(self._fd, k.ptr, v.ptr, _u64(flags))
+        else:
+            ret = self._lib.bpf_map_lookup_and_delete_elem(self._fd, k.ptr, v.ptr)
+        if ret < 0:
+            if ret == _ENOENT:
+                return None
+            self._fail(ret, "bpf_map_lookup_and_delete_elem")
+        return v.load()
+
+    def __getitem__(self, key: Any) -> Any:
+        value = self.lookup(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.update(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self.delete(key)
+
+    def __contains__(self, key: Any) -> bool:
+        return self.lookup(key) is not None
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = self.lookup(key)
+        return default if value is None else value
+
+    # queue / stack / bloom filter (maps without keys) ----------------------------------------
+
+    def push(self, value: Any, flags: int = _abi.BPF_ANY) -> None:
+        """Push onto a queue or stack (BPF_EXIST replaces the oldest when full)."""
+        self.update(None, value, flags)
+
+    def pop(self) -> Any:
+        """Take the next value of a queue or stack, or None when it is empty."""
+        return self.lookup_and_delete(None)
+
+    def peek(self) -> Any:
+        """The next value of a queue or stack without taking it, or None when it is empty."""
+        return self.lookup(None)
+
+    # iteration -------------------------------------------------------------------------------
+
+    def keys(self) -> Iterator[Any]:
+        """Iterate over the keys of the live map (BPF_MAP_GET_NEXT_KEY)."""
+        if self._key is None:
+            self._raise_unusable()
+        codec = self._key_codec
+        current, following = Slot(codec), Slot(codec)
+        next_key, fd = self._c_next_key, self._fd
+        ret = next_key(fd, None, following.ptr)
+        while ret == 0:
+            yield following.load()
+            current, following = following, current
+            ret = next_key(fd, current.ptr, following.ptr)
+        if ret != _ENOENT:
+            self._fail(ret, "bpf_map_get_next_key")
+
+    __iter__ = keys
+
+    def items(self) -> Iterator[Tuple[Any, Any]]:
+        """Iterate over (key, value) pairs; keys deleted meanwhile are skipped."""
+        for key in self.keys():
+            value = self.lookup(key)
+            if value is not None:
+                yield key, value
+
+    def values(self) -> Iterator[Any]:
+        for _, value in self.items():
+            yield value
+
+    # batch operations ------------------------------------------------------------------------
+
+    def lookup_batch(self, *, batch_size: Optional[int] = None, delete: bool = False,
+                     elem_flags: int = 0) -> Tuple[List[Any], List[Any]]:
+        """All entries as ``(keys, values)`` lists, read (and with ``delete``, removed) in batches."""
+        fd = self.fd
+        kc, vc = self._key_codec, self._value_codec
+        chunk = max(1, batch_size or self.max_entries)
+        function = "bpf_map_lookup_and_delete_batch" if delete else "bpf_map_lookup_batch"
+        call = getattr(self._lib, function)
+        opts = _abi.new_opts(_abi.BpfMapBatchOpts)
+        opts.elem_flags = elem_flags
+        opts_ptr = byref(opts)
+        token = (ctypes.c_uint8 * max(kc.size, 8))()
+        count = c_uint32()
+        keys: List[Any] = []
+        values: List[Any] = []
+        in_batch = None
+        while True:
+            key_buf = ctypes.create_string_buffer(chunk * kc.size)
+            value_buf = ctypes.create_string_buffer(chunk * vc.size)
+            count.value = chunk
+            ret = call(fd, in_batch, token, key_buf, value_buf, byref(count), opts_ptr)
+            if ret == -errno.ENOSPC and count.value == 0:  # a hash bucket larger than the batch
+                chunk *= 2
+                continue
+            n = count.value
+            if n:
+                keys += kc.decode_many(key_buf, n)
+                values += vc.decode_many(value_buf, n)
+            if ret == _ENOENT:
+                return keys, values
+            if ret < 0:
+                error = LibbpfError.for_errno(-ret, None, function)
+                error.partial = (keys, values)  # what was read (and deleted) before the failure
+                raise error
+            in_batch = token
+
+    def update_batch(self, keys: Sequence[Any], values: Sequence[Any], *, elem_flags: int = 0) -> None:
+        """Set many entries in one call (BPF_MAP_UPDATE_BATCH)."""
+        if len(keys) != len(values):
+            raise ValueError(f"{len(keys)} keys but {len(values)} values")
+        fd = self.fd
+        key_buf = _pack_many(self._key_codec, keys)
+        value_buf = _pack_many(self._value_codec, values)
+        opts = _abi.new_opts(_abi.BpfMapBatchOpts)
+        opts.elem_flags = elem_flags
+        count = c_uint32(len(keys))
+        ret = self._lib.bpf_map_update_batch(fd, key_buf, value_buf, byref(count), byref(opts))
+        if ret < 0:
+            raise LibbpfError.for_errno(-ret, f"{os.strerror(-ret)} after {count.value} of {len(keys)} entries",
+                                        "bpf_map_update_batch")
+
+    def delete_batch(self, keys: Sequence[Any], *, elem_flags: int = 0) -> None:
+        """Remove many keys in one call; a missing key is a KeyError (earlier ones are gone)."""
+        fd = self.fd
+        key_buf = _pack_many(self._key_codec, keys)
+        opts = _abi.new_opts(_abi.BpfMapBatchOpts)
+        opts.elem_flags = elem_flags
+        count = c_uint32(len(keys))
+        ret = self._lib.bpf_map_delete_batch(fd, key_buf, byref(count), byref(opts))
+        if ret == _ENOENT:
+            raise KeyError(keys[count.value] if count.value < len(keys) else None)
+        if ret < 0:
+            raise LibbpfError.for_errno(-ret, f"{os.strerror(-ret)} after {count.value} of {len(keys)} keys",
+                                        "bpf_map_delete_batch")
+
+    # kernel object -----------------------------------------------------------------------
+
+    def info(self) -> MapInfo:
+        """The live map's attributes as the kernel reports them."""
+        return map_info(self.fd)
+
+    def freeze(self) -> None:
+        """Make the map read-only for user space (BPF_MAP_FREEZE)."""
+        self._lib.bpf_map_freeze(self.fd)
+
+    def pin(self, path: PathLike) -> None:
+        """Pin the live map at ``path`` on bpffs."""
+        handle = self._described()
+        if handle is not None:
+            if self._fd < 0:
+                self._raise_unusable()
+            self._lib.bpf_map__pin(handle, os.fsencode(path))
+        else:
+            self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
+            self._pinned_at = os.fspath(path)
+
+    def unpin(self, path: Optional[PathLike] = None) -> None:
+        """Remove the pin at ``path`` (default: where this map was pinned or opened from)."""
+        handle = self._described()
+        if handle is not None:
+            self._lib.bpf_map__unpin(handle, None if path is None else os.fsencode(path))
+            return
+        target = self._pinned_at if path is None else os.fspath(path)
+        if target is None:
+            raise ValueError("this map has no known pin; pass the path")
+        os.unlink(target)
+        if target == self._pinned_at:
+            self._pinned_at = None
+
+
+def _pack_many(codec: Union[Codec, PerCpuCodec], items: Sequence[Any]) -> bytes:
+    """Consecutive encoded elements, as one buffer for a batch call."""
+    if isinstance(codec, Codec) and codec.fmt is not None and all(type(i) is int for i in items):
+        import array
+        try:
+            return array.array(codec.fmt, items).tobytes()
+        except OverflowError:
+            pass  # fall through to the per-element encoder for its precise error
+    return b"".join([codec.encode(item) for item in items])

@@ -1,0 +1,246 @@
+"""A BPF object file: open (inspect and edit maps and programs), load, use, close.
+
+The open phase and the loaded phase are one Python object with a clear rule: edits to
+the definition (``max_entries``, program ``type``, ``autoload``...) are accepted until
+:meth:`Object.load`, and refused with EBUSY after it; anything used after
+:meth:`Object.close` raises :class:`~libbpf_py.ClosedError`.
+
+Every edit is also recorded, so that when the verifier rejects a program and its log did
+not fit the buffer, the object can be opened again with the same edits and loaded once
+more only to read the whole log (with pinning switched off, so bpffs is not touched).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import weakref
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+
+from . import _abi, _libbpf
+from .errors import ClosedError, LibbpfError, VerifierError
+from .maps import Map
+from .programs import Program
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+EditPath = Tuple[str, ...]
+
+DEFAULT_LOG_SIZE = 1 << 16
+MAX_LOG_SIZE = 1 << 24  # the kernel's limit on older releases (UINT_MAX >> 8)
+
+
+def _iter_handles(lib: Any, next_fn: str, obj: int) -> Iterator[Tuple[str, int]]:
+    step = getattr(lib, next_fn)
+    name_fn = lib.bpf_map__name if next_fn == "bpf_object__next_map" else lib.bpf_program__name
+    handle = step(obj, None)
+    while handle:
+        yield name_fn(handle).decode(), handle
+        handle = step(obj, handle)
+
+
+class Object:
+    """An opened BPF ELF object and, after :meth:`load`, its live maps and programs."""
+
+    def __init__(self) -> None:
+        raise TypeError("use Object.open(path_or_bytes)")
+
+    @classmethod
+    def open(cls, src: Source, *, name: Optional[str] = None, pin_root: Optional[Union[str, os.PathLike]] = None,
+             kconfig: Optional[str] = None, btf_custom_path: Optional[str] = None,
+             log_size: int = DEFAULT_LOG_SIZE) -> "Object":
+        """Open an ELF object from a path or from its bytes; nothing reaches the kernel yet.
+
+        ``pin_root`` is libbpf's ``pin_root_path``: maps declaring ``LIBBPF_PIN_BY_NAME`` are
+        pinned (or reused) as ``pin_root/<name>`` at load. ``log_size`` is the initial size of
+        each program's verifier-log buffer; it grows when a rejection's log does not fit.
+        """
+        if not isinstance(log_size, int) or log_size < 128:
+            raise ValueError(f"log_size must be an int >= 128, got {log_size!r}")
+        self = object.__new__(cls)
+        self._lib = lib = _libbpf.lib()
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            data = bytes(src)
+            if not data:
+                raise ValueError("empty object: no ELF bytes given")
+            self._path, self._data = None, data
+        else:
+            self._path, self._data = os.fsencode(src), None
+        self._options = dict(name=name, pin_root=pin_root, kconfig=kconfig, btf_custom_path=btf_custom_path)
+        self._log_size = log_size
+        self._edits: List[Tuple[EditPath, str, Any]] = []
+        self._kept: List[Any] = []      # Python objects whose fds or buffers libbpf refers to
+        self._loaded = self._failed = self._closed = False
+        self._ptr = self._open_handle()
+        self._finalizer = weakref.finalize(self, lib.bpf_object__close, self._ptr)
+        self.name = lib.bpf_object__name(self._ptr).decode()
+        self._maps: Dict[str, Map] = {}
+        for map_name, handle in _iter_handles(lib, "bpf_object__next_map", self._ptr):
+            self._maps[map_name] = Map._of_object(self, handle, ("map", map_name))
+        self._programs: Dict[str, Program] = {
+            prog_name: Program._of_object(self, handle, prog_name)
+            for prog_name, handle in _iter_handles(lib, "bpf_object__next_program", self._ptr)}
+        return self
+
+    def _open_handle(self) -> int:
+        """A new ``struct bpf_object *`` from the source and open options."""
+        options = self._options
+        opts = _abi.new_opts(_abi.BpfObjectOpenOpts)
+        keep = []
+        for field, value in (("object_name", options["name"]), ("pin_root_path", options["pin_root"]),
+                             ("kconfig", options["kconfig"]), ("btf_custom_path", options["btf_custom_path"])):
+            if value is not None:
+                encoded = os.fsencode(value)
+                keep.append(encoded)
+                setattr(opts, field, encoded)
+        if self._data is not None:
+            buffer = ctypes.create_string_buffer(self._data, len(self._data))
+            self._kept.append(buffer)  # libbpf may read the image until the object closes
+            return self._lib.bpf_object__open_mem(buffer, len(self._data), ctypes.addressof(opts))
+        return self._lib.bpf_object__open_file(self._path, ctypes.addressof(opts))
+
+    # state -----------------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"object {self.name!r} is closed")
+
+    @property
+    def maps(self) -> Mapping[str, Map]:
+        """The object's maps by name, in ELF order (internal .data/.bss/.rodata maps included)."""
+        self._check_open()
+        return self._maps
+
+    @property
+    def programs(self) -> Mapping[str, Program]:
+        """The object's programs by function name."""
+        self._check_open()
+        return self._programs
+
+    def _edit(self, path: EditPath, setter: str, value: Any) -> None:
+        """Apply (and record, for a diagnostic reload) one edit of the definition."""
+        self._check_open()
+        if self._loaded or self._failed:
+            raise LibbpfError.for_errno(errno.EBUSY, f"{path[0]} {path[1]!r} can only be changed before load()",
+                                        setter)
+        self._apply(self._ptr, path, setter, value)
+        self._edits.append((path, setter, value))
+
+    def _apply(self, obj: int, path: EditPath, setter: str, value: Any) -> None:
+        handle = self._resolve(obj, path)
+        if isinstance(value, Map):  # an inner-map template: libbpf takes its fd
+            self._kept.append(value)
+            value = value.fd
+        getattr(self._lib, setter)(handle, value)
+
+    def _resolve(self, obj: int, path: EditPath) -> int:
+        kind, name = path[0], path[1]
+        next_fn = "bpf_object__next_map" if kind == "map" else "bpf_object__next_program"
+        for found, handle in _iter_handles(self._lib, next_fn, obj):
+            if found == name:
+                if path[2:] == ("inner",):
+                    handle = self._lib.bpf_map__inner_map(handle)
+                return handle
+        raise KeyError(f"no {kind} named {name!r}")
+
+    # load ------------------------------------------------------------------------------------
+
+    def load(self) -> "Object":
+        """Create the maps and load the programs; :class:`VerifierError` carries the log."""
+        self._check_open()
+        if self._loaded or self._failed:
+            raise LibbpfError.for_errno(errno.EBUSY, f"object {self.name!r} was already loaded"
+                                        + (" (and failed)" if self._failed else ""), "bpf_object__load")
+        logs = self._attach_logs(self._ptr, self._log_size)
+        self._kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
+        try:
+            self._lib.bpf_object__load(self._ptr)
+        except LibbpfError as exc:
+            self._failed = True
+            raise self._explain(exc, logs) from None
+        self._loaded = True
+        for m in self._maps.values():
+            fd = self._lib.bpf_map__fd(m._handle)
+            m._bind(fd if fd >= 0 else -1)
+        for p in self._programs.values():
+            fd = self._lib.bpf_program__fd(p._handle)
+            p._bind(fd if fd >= 0 else -1)
+        return self
+
+    def _attach_logs(self, obj: int, size: int, only: Optional[str] = None) -> Dict[str, ctypes.Array]:
+        logs = {}
+        for name, handle in _iter_handles(self._lib, "bpf_object__next_program", obj):
+            if only is None or name == only:
+                buf = ctypes.create_string_buffer(size)
+                self._lib.bpf_program__set_log_buf(handle, buf, size)
+                logs[name] = buf
+        return logs
+
+    def _explain(self, exc: LibbpfError, logs: Dict[str, ctypes.Array]) -> LibbpfError:
+        """The verifier's rejection of the failing program, or ``exc`` when no program log exists."""
+        for name, buf in logs.items():
+            text = buf.value
+            if not text:
+                continue
+            truncated = len(text) >= len(buf) - 1
+            if truncated:
+                text, truncated = self._diagnose(name, len(buf))
+            reason = os.strerror(exc.errno)
+            error = VerifierError(exc.errno, f"program {name!r} rejected by the kernel: {reason}",
+                                  "bpf_object__load", program=name,
+                                  log=text.decode(errors="replace"), truncated=truncated)
+            return error
+        return exc
+
+    def _diagnose(self, program: str, size: int) -> Tuple[bytes, bool]:
+        """Load a fresh copy of the object, without pins, to read a log too long for ``size``."""
+        text = b""
+        while size < MAX_LOG_SIZE:
+            size = min(size * 16, MAX_LOG_SIZE)
+            obj = self._open_handle()
+            try:
+                for path, setter, value in self._edits:
+                    self._apply(obj, path, setter, value)
+                for _, handle in _iter_handles(self._lib, "bpf_object__next_map", obj):
+                    self._lib.bpf_map__set_pin_path(handle, None)
+                logs = self._attach_logs(obj, size, only=program)
+                try:
+                    self._lib.bpf_object__load(obj)
+                except LibbpfError:
+                    pass
+                text = logs[program].value
+            finally:
+                self._lib.bpf_object__close(obj)
+            if len(text) < size - 1:
+                return text, False
+        return text, True
+
+    # close -----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the object with all its maps and programs; safe to call twice."""
+        if self._closed:
+            return
+        for item in list(self._maps.values()) + list(self._programs.values()):
+            item._invalidate()
+        self._closed = True
+        self._finalizer()
+        self._kept.clear()
+
+    def __enter__(self) -> "Object":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "loaded" if self._loaded else "open"
+        return f"<Object {self.name!r} {state} maps={list(self._maps)} programs={list(self._programs)}>"

@@ -1,0 +1,288 @@
+"""BPF programs: from an object (editable before load) or opened from a pin or an id."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import weakref
+from ctypes import byref, c_uint32
+from typing import Any, List, NamedTuple, Optional, Union
+
+from . import _abi, _libbpf
+from ._abi import ProgType, enum_or_int
+from ._fd import fd_kind
+from .errors import ClosedError, LibbpfError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class ProgInfo(NamedTuple):
+    """What the kernel reports for a loaded program (BPF_OBJ_GET_INFO_BY_FD)."""
+
+    type: Union[ProgType, int]
+    id: int
+    tag: str              # hex, as bpftool prints it
+    name: str
+    xlated_len: int
+    jited_len: int
+    map_ids: List[int]
+    load_time: int
+    run_cnt: int
+    run_time_ns: int
+    verified_insns: int
+    gpl_compatible: bool
+
+
+class TestRunResult(NamedTuple):
+    """Outcome of BPF_PROG_TEST_RUN."""
+
+    retval: int
+    data: bytes
+    duration_ns: int
+    ctx: Optional[bytes]
+
+
+def prog_info(fd: int) -> ProgInfo:
+    """Read a program's info, with its map ids, from the kernel."""
+    lib = _libbpf.lib()
+    info = _abi.BpfProgInfo()
+    size = c_uint32(ctypes.sizeof(info))
+    lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
+    map_ids: List[int] = []
+    if info.nr_map_ids:
+        ids = (c_uint32 * info.nr_map_ids)()
+        again = _abi.BpfProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids))
+        size.value = ctypes.sizeof(again)
+        lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(again), byref(size))
+        map_ids = list(ids[:min(again.nr_map_ids, info.nr_map_ids)])
+    return ProgInfo(enum_or_int(ProgType, info.type), info.id, bytes(info.tag).hex(),
+                    info.name.decode(errors="replace"), info.xlated_prog_len, info.jited_prog_len,
+                    map_ids, info.load_time, info.run_cnt, info.run_time_ns, info.verified_insns,
+                    bool(info.gpl_compatible & 1))
+
+
+def _as_bytes(data: Any, what: str) -> bytes:
+    if isinstance(data, str):
+        raise TypeError(f"{what} must be bytes-like, not str")
+    try:
+        return memoryview(data).tobytes()
+    except TypeError:
+        raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}") from None
+
+
+class Program:
+    """A BPF program: editable before its object loads, then runnable, pinnable, inspectable."""
+
+    def __init__(self) -> None:
+        raise TypeError("use Program.from_pinned, Program.from_id or Object.programs")
+
+    @classmethod
+    def _blank(cls) -> "Program":
+        self = object.__new__(cls)
+        self._lib = _libbpf.lib()
+        self._handle = None
+        self._owner = None
+        self._path: tuple = ()
+        self._fd = -1
+        self._finalizer = None
+        self._closed = False
+        self._name = ""
+        self._pinned_at: Optional[str] = None
+        return self
+
+    @classmethod
+    def _of_object(cls, owner: Any, handle: int, name: str) -> "Program":
+        self = cls._blank()
+        self._owner, self._handle, self._name = owner, handle, name
+        self._path = ("prog", name)
+        return self
+
+    @classmethod
+    def _adopt(cls, fd: int, function: str) -> "Program":
+        kind = fd_kind(fd)
+        if kind != "prog":
+            os.close(fd)
+            raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF program (a {kind or 'non-BPF'} object)",
+                                        function)
+        self = cls._blank()
+        self._fd = fd
+        self._finalizer = weakref.finalize(self, os.close, fd)
+        try:
+            self._static = prog_info(fd)
+        except BaseException:
+            self.close()
+            raise
+        self._name = self._static.name
+        return self
+
+    @classmethod
+    def from_pinned(cls, path: PathLike) -> "Program":
+        """Open the program pinned at ``path``."""
+        self = cls._adopt(_libbpf.lib().bpf_obj_get(os.fsencode(path)), "bpf_obj_get")
+        self._pinned_at = os.fspath(path)
+        return self
+
+    @classmethod
+    def from_id(cls, prog_id: int) -> "Program":
+        """Open a loaded program by its kernel id."""
+        return cls._adopt(_libbpf.lib().bpf_prog_get_fd_by_id(prog_id), "bpf_prog_get_fd_by_id")
+
+    # state -----------------------------------------------------------------------------------
+
+    def _described(self) -> Optional[int]:
+        if self._closed:
+            raise ClosedError(f"program {self._name!r} is closed")
+        return self._handle
+
+    def _edit(self, setter: str, value: Any) -> None:
+        if self._described() is None:
+            raise AttributeError(f"a loaded program cannot change ({setter})")
+        self._owner._edit(self._path, setter, value)
+
+    def _bind(self, fd: int) -> None:
+        self._fd = fd
+
+    def _invalidate(self) -> None:
+        self._fd = -1
+        self._handle = None
+        self._closed = True
+
+    @property
+    def fd(self) -> int:
+        """The program's fd (owned by the program or its object: do not close it)."""
+        if self._fd < 0:
+            self._described()
+            if self._owner is not None and not self._owner.loaded:
+                raise LibbpfError.for_errno(errno.EBADF, f"program {self._name!r} is not loaded yet: call load()")
+            raise LibbpfError.for_errno(errno.EBADF, f"program {self._name!r} was not loaded (autoload off)")
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close a program opened from a pin or id; an object's programs close with it."""
+        if self._finalizer is not None:
+            self._finalizer()
+            self._fd = -1
+            self._closed = True
+
+    def __enter__(self) -> "Program":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"fd={self._fd}"
+        return f"<Program {self._name!r} {state}>"
+
+    # definition ------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def section(self) -> Optional[str]:
+        """ELF section the program came from (object programs only)."""
+        handle = self._described()
+        return None if handle is None else self._lib.bpf_program__section_name(handle).decode()
+
+    @property
+    def type(self) -> Union[ProgType, int]:
+        handle = self._described()
+        if handle is None:
+            return self._static.type
+        return enum_or_int(ProgType, self._lib.bpf_program__type(handle))
+
+    @type.setter
+    def type(self, value: Union[ProgType, int]) -> None:
+        self._edit("bpf_program__set_type", int(value))
+
+    @property
+    def expected_attach_type(self) -> int:
+        handle = self._described()
+        if handle is None:
+            raise AttributeError("expected_attach_type is known only for an object's programs")
+        return self._lib.bpf_program__expected_attach_type(handle)
+
+    @expected_attach_type.setter
+    def expected_attach_type(self, value: int) -> None:
+        self._edit("bpf_program__set_expected_attach_type", int(value))
+
+    @property
+    def autoload(self) -> bool:
+        handle = self._described()
+        return True if handle is None else bool(self._lib.bpf_program__autoload(handle))
+
+    @autoload.setter
+    def autoload(self, value: bool) -> None:
+        self._edit("bpf_program__set_autoload", bool(value))
+
+    @property
+    def insn_count(self) -> int:
+        """Instructions after libbpf's relocation (object programs)."""
+        handle = self._described()
+        if handle is None:
+            return self._static.xlated_len // 8
+        return self._lib.bpf_program__insn_cnt(handle)
+
+    # kernel object ---------------------------------------------------------------------------
+
+    def info(self) -> ProgInfo:
+        return prog_info(self.fd)
+
+    def test_run(self, data: Any = b"", repeat: int = 1, ctx: Any = None, *,
+                 data_out_size: Optional[int] = None, flags: int = 0, cpu: int = 0) -> TestRunResult:
+        """Run the program on ``data`` (and ``ctx``) with BPF_PROG_TEST_RUN."""
+        fd = self.fd
+        if not isinstance(repeat, int) or repeat < 0:
+            raise ValueError(f"repeat must be a non-negative int, got {repeat!r}")
+        data_in = _as_bytes(data, "data")
+        out_size = data_out_size if data_out_size is not None else len(data_in) + 4096
+        data_out = ctypes.create_string_buffer(max(out_size, 1))
+        opts = _abi.new_opts(_abi.BpfTestRunOpts)
+        if data_in:
+            opts.data_in = ctypes.cast(ctypes.c_char_p(data_in), ctypes.c_void_p)
+            opts.data_size_in = len(data_in)
+        opts.data_out = ctypes.addressof(data_out)
+        opts.data_size_out = out_size
+        opts.repeat = repeat
+        opts.flags = flags
+        opts.cpu = cpu
+        ctx_out = None
+        if ctx is not None:
+            ctx_in = _as_bytes(ctx, "ctx")
+            ctx_out = ctypes.create_string_buffer(max(len(ctx_in), 1))
+            opts.ctx_in = ctypes.cast(ctypes.c_char_p(ctx_in), ctypes.c_void_p)
+            opts.ctx_size_in = len(ctx_in)
+            opts.ctx_out = ctypes.addressof(ctx_out)
+            opts.ctx_size_out = len(ctx_in)
+        try:
+            self._lib.bpf_prog_test_run_opts(fd, ctypes.addressof(opts))
+        except LibbpfError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise LibbpfError.for_errno(
+                    errno.ENOSPC, f"output of {opts.data_size_out} bytes does not fit data_out_size={out_size}",
+                    "bpf_prog_test_run_opts") from None
+            raise
+        return TestRunResult(opts.retval, data_out.raw[:opts.data_size_out], opts.duration,
+                             None if ctx_out is None else ctx_out.raw[:opts.ctx_size_out])
+
+    def pin(self, path: PathLike) -> None:
+        """Pin the loaded program at ``path`` on bpffs."""
+        self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
+        self._pinned_at = os.fspath(path)
+
+    def unpin(self, path: Optional[PathLike] = None) -> None:
+        """Remove the pin at ``path`` (default: where this program was pinned or opened from)."""
+        self._described()
+        target = self._pinned_at if path is None else os.fspath(path)
+        if target is None:
+            raise ValueError("this program has no known pin; pass the path")
+        os.unlink(target)
+        if target == self._pinned_at:
+            self._pinned_at = None
