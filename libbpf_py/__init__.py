@@ -30,13 +30,6 @@ _LAZY = {
     "BPF_NOEXIST": "_abi",
     "BPF_EXIST": "_abi",
     "BPF_F_LOCK": "_abi",
-    "BPF_F_NO_PREALLOC": "_abi",
-    "BPF_F_RDONLY": "_abi",
-    "BPF_F_WRONLY": "_abi",
-    "BPF_F_RDONLY_PROG": "_abi",
-    "BPF_F_WRONLY_PROG": "_abi",
-    "BPF_F_MMAPABLE": "_abi",
-    "BPF_F_INNER_MAP": "_abi",
     "use_library": "_libbpf",
 }
 
@@ -44,9 +37,7 @@ __all__ = sorted([*_LAZY, "libbpf_version", "libbpf_version_string", "library_pa
                   "LibbpfError", "LibbpfFeatureError", "MapIncompatibleError", "VerifierError", "__version__"])
 
 if TYPE_CHECKING:
-    from ._abi import (BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC,
-                       BPF_F_RDONLY, BPF_F_RDONLY_PROG, BPF_F_WRONLY, BPF_F_WRONLY_PROG, BPF_NOEXIST, MapType,
-                       ProgType)
+    from ._abi import BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapType, ProgType
     from ._libbpf import use_library
     from .maps import Map, MapInfo, possible_cpus
     from .object import Object
@@ -54,7 +45,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    """Import public names on first use; every ``BPF_*`` constant of ``_abi`` is public."""
+    module = _LAZY.get(name) or ("_abi" if name.startswith("BPF_") else None)
     if module is None:
         raise AttributeError(f"module 'libbpf_py' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)

@@ -203,6 +203,11 @@ class Map:
     def _edit(self, setter: str, value: Any) -> None:
         if self._described() is None:
             raise AttributeError(f"the definition of a live map cannot change ({setter})")
+        if self._path[2:] == ("inner",):
+            # libbpf's inner-map templates have no owning object: its setters would
+            # dereference NULL (seen with 1.1.2), so they are never called on one.
+            raise AttributeError("an inner-map template is read-only; to change its shape assign "
+                                 "outer.inner_map = Map.create(...) before load")
         self._owner._edit(self._path, setter, value)
 
     def _bind(self, fd: int) -> None:
@@ -286,7 +291,7 @@ class Map:
 
     @property
     def inner_map(self) -> Optional["Map"]:
-        """The inner-map template of an object's map-in-map (editable before load)."""
+        """The inner-map template of an object's map-in-map (read-only; assign a live map to replace it)."""
         handle = self._described()
         if handle is None:
             return None

@@ -1,0 +1,219 @@
+"""Maps created standalone, against the real kernel: attributes, element ops, batches, pins."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+import pytest
+
+import libbpf_py as bpf
+from libbpf_py import MapType
+
+
+@pytest.fixture
+def hash_map():
+    with bpf.Map.create(MapType.HASH, 4, 8, 64, name="t_hash", key_type=int, value_type=int) as m:
+        yield m
+
+
+def test_create_reports_kernel_attributes():
+    with bpf.Map.create(MapType.LRU_HASH, 8, 16, 128, name="t_lru", flags=bpf.BPF_F_NO_COMMON_LRU) as m:
+        info = m.info()
+        assert (info.type, info.key_size, info.value_size, info.max_entries) == (MapType.LRU_HASH, 8, 16, 128)
+        assert info.flags == bpf.BPF_F_NO_COMMON_LRU
+        assert info.name == "t_lru" and info.id > 0
+        assert (m.name, m.type, m.key_size, m.value_size, m.max_entries) == ("t_lru", MapType.LRU_HASH, 8, 16, 128)
+
+
+def test_element_operations(hash_map):
+    m = hash_map
+    assert m.lookup(1) is None
+    with pytest.raises(KeyError):
+        m[1]
+    m[1] = 10
+    m.update(2, 20)
+    assert m[1] == 10 and m.lookup(2) == 20 and 1 in m and 3 not in m
+    assert m.get(3, "x") == "x"
+    del m[1]
+    with pytest.raises(KeyError):
+        m.delete(1)
+    assert m.lookup_and_delete(2) == 20
+    assert m.lookup(2) is None
+
+
+def test_update_flags_map_to_errno(hash_map):
+    m = hash_map
+    m.update(5, 1)
+    with pytest.raises(FileExistsError) as exc:
+        m.update(5, 2, bpf.BPF_NOEXIST)
+    assert exc.value.errno == errno.EEXIST and exc.value.function == "bpf_map_update_elem"
+    with pytest.raises(FileNotFoundError):
+        m.update(6, 2, bpf.BPF_EXIST)
+    assert m[5] == 1 and m.lookup(6) is None
+
+
+def test_keys_and_values_as_bytes_ints_and_ctypes():
+    class Pair(ctypes.Structure):
+        _fields_ = [("a", ctypes.c_uint32), ("b", ctypes.c_uint32), ("c", ctypes.c_uint64)]
+
+    with bpf.Map.create(MapType.HASH, 4, 16, 8) as m:
+        m.update(b"\x01\0\0\0", Pair(1, 2, 3))
+        m.update(2, bytes(range(16)))
+        assert m.lookup(1) == bytes(Pair(1, 2, 3))          # default: bytes
+        m.value_type = Pair
+        got = m[ctypes.c_uint32(1)]
+        assert (got.a, got.b, got.c) == (1, 2, 3)
+        m.key_type = int
+        assert sorted(m.keys()) == [1, 2]
+
+
+def test_wrong_sizes_fail_before_reaching_the_kernel(hash_map):
+    m = hash_map
+    m[1] = 7
+    with pytest.raises(ValueError, match="key must be 4 bytes, got 8"):
+        m.update(b"\0" * 8, 1)
+    with pytest.raises(ValueError, match="value must be 8 bytes, got 4"):
+        m.update(1, b"\0" * 4)
+    with pytest.raises(ValueError, match="does not fit"):
+        m.update(1 << 32, 1)
+    with pytest.raises(ValueError, match="does not fit"):
+        m.update(1, -1)
+    with pytest.raises(TypeError):
+        m.lookup("1")
+    assert m[1] == 7  # untouched
+
+
+def test_iteration_and_batches(hash_map):
+    m = hash_map
+    m.update_batch(list(range(40)), [k * 3 for k in range(40)])
+    assert sorted(m.keys()) == list(range(40))
+    assert dict(m.items()) == {k: k * 3 for k in range(40)}
+    keys, values = m.lookup_batch()
+    assert dict(zip(keys, values)) == {k: k * 3 for k in range(40)}
+    keys, values = m.lookup_batch(batch_size=3)  # several calls, growing past large buckets
+    assert sorted(keys) == list(range(40))
+    m.delete_batch(list(range(10)))
+    assert sorted(m.keys()) == list(range(10, 40))
+    with pytest.raises(KeyError):
+        m.delete_batch([10, 5])
+    keys, values = m.lookup_batch(delete=True)
+    assert len(keys) == 29 and list(m.keys()) == []
+
+
+def test_array_map_keys_cover_every_index():
+    with bpf.Map.create(MapType.ARRAY, 4, 8, 5, key_type=int, value_type=int) as m:
+        m[4] = 9
+        assert list(m.items()) == [(0, 0), (1, 0), (2, 0), (3, 0), (4, 9)]
+        with pytest.raises(OSError) as exc:
+            m.update(5, 1)
+        assert exc.value.errno == errno.E2BIG
+        assert m.lookup_batch() == ([0, 1, 2, 3, 4], [0, 0, 0, 0, 9])
+
+
+def test_percpu_values_are_lists_of_possible_cpus():
+    ncpus = bpf.possible_cpus()
+    with bpf.Map.create(MapType.PERCPU_HASH, 4, 4, 8, key_type=int, value_type=int) as m:
+        m[1] = list(range(ncpus))
+        assert m[1] == list(range(ncpus))
+        with pytest.raises(ValueError, match=f"needs {ncpus} entries"):
+            m[2] = [1] * (ncpus + 1)
+        with pytest.raises(TypeError):
+            m[2] = 1
+        keys, values = m.lookup_batch()
+        assert keys == [1] and values == [list(range(ncpus))]
+
+
+def test_queue_and_stack():
+    with bpf.Map.create(MapType.QUEUE, 0, 4, 3, value_type=int) as q:
+        assert q.pop() is None and q.peek() is None
+        for v in (1, 2, 3):
+            q.push(v)
+        with pytest.raises(OSError) as exc:
+            q.push(4)
+        assert exc.value.errno == errno.E2BIG
+        q.push(4, bpf.BPF_EXIST)  # replaces the oldest
+        assert q.peek() == 2 and [q.pop(), q.pop(), q.pop(), q.pop()] == [2, 3, 4, None]
+        with pytest.raises(ValueError, match="no keys"):
+            q.lookup(1)
+    with bpf.Map.create(MapType.STACK, 0, 4, 3, value_type=int) as s:
+        s.push(1)
+        s.push(2)
+        assert [s.pop(), s.pop()] == [2, 1]
+
+
+def test_freeze_makes_the_map_read_only(hash_map):
+    hash_map[1] = 1
+    hash_map.freeze()
+    with pytest.raises(PermissionError):
+        hash_map[1] = 2
+    assert hash_map[1] == 1
+
+
+def test_pin_from_pinned_from_id_unpin(bpffs, hash_map):
+    path = bpffs / "counts"
+    hash_map[7] = 70
+    hash_map.pin(path)
+    assert path.exists()
+    with bpf.Map.from_pinned(path) as again:
+        assert again.info().id == hash_map.info().id
+        again.key_type = again.value_type = int
+        assert again[7] == 70
+        again.unpin()
+    assert not path.exists()
+    with bpf.Map.from_id(hash_map.info().id) as by_id:
+        assert by_id.name == "t_hash"
+    with bpf.Map.from_fd(hash_map.fd) as dup:
+        assert dup.fd != hash_map.fd and dup.info().id == hash_map.info().id
+
+
+def test_from_pinned_errors(bpffs, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        bpf.Map.from_pinned(bpffs / "missing")
+    with bpf.Object.open(_obj("xdp_pass")) as obj:
+        obj.load()
+        obj.programs["xdp_count"].pin(bpffs / "prog")
+        with pytest.raises(bpf.LibbpfError, match="not a BPF map"):
+            bpf.Map.from_pinned(bpffs / "prog")
+
+
+def test_closed_map_raises_and_fd_is_closed_once():
+    m = bpf.Map.create(MapType.ARRAY, 4, 4, 1)
+    fd = m.fd
+    m.close()
+    m.close()
+    assert m.closed
+    with pytest.raises(bpf.ClosedError):
+        m.lookup(0)
+    with pytest.raises(bpf.ClosedError):
+        m.fd
+    assert not os.path.exists(f"/proc/self/fd/{fd}") or "bpf-map" not in os.readlink(f"/proc/self/fd/{fd}")
+
+
+def test_map_in_map_create():
+    with bpf.Map.create(MapType.ARRAY, 4, 8, 2, name="inner") as inner, \
+            bpf.Map.create(MapType.ARRAY_OF_MAPS, 4, 4, 2, inner_map=inner, key_type=int, value_type=int) as outer:
+        outer[0] = inner.fd
+        assert outer[0] == inner.info().id  # lookups of map-in-map return ids
+    with pytest.raises(ValueError, match="inner_map"):
+        bpf.Map.create(MapType.HASH_OF_MAPS, 4, 4, 2)
+
+
+def test_create_argument_checks():
+    with pytest.raises(ValueError, match="key_size"):
+        bpf.Map.create(MapType.HASH, -1, 4, 1)
+    with pytest.raises(ValueError, match="longer than"):
+        bpf.Map.create(MapType.HASH, 4, 4, 1, name="x" * 16)
+    with pytest.raises(OSError) as exc:
+        bpf.Map.create(MapType.HASH, 4, 4, 0)  # rejected by the kernel
+    assert exc.value.errno == errno.EINVAL
+
+
+def _obj(name):
+    from tests.conftest import BPF_BUILD
+
+    path = BPF_BUILD / f"{name}.o"
+    if not path.exists():
+        pytest.skip(f"{path} is not built")
+    return path

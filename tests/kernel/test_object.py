@@ -1,0 +1,170 @@
+"""Objects against the real kernel: pre-load edits, load, programs run with BPF_PROG_TEST_RUN."""
+
+from __future__ import annotations
+
+import errno
+import logging
+
+import pytest
+
+import libbpf_py as bpf
+from libbpf_py import MapType, ProgType
+
+XDP_DROP, XDP_PASS = 1, 2
+TC_ACT_OK, TC_ACT_SHOT = 0, 2
+
+
+def test_preload_edits_reach_the_kernel(bpf_obj):
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        h = obj.maps["hash_map"]
+        h.max_entries = 4096
+        h.flags = bpf.BPF_F_NO_PREALLOC
+        obj.maps["lru_hash"].autocreate = False
+        obj.load()
+        info = h.info()
+        assert (info.type, info.key_size, info.value_size, info.max_entries, info.flags) == \
+            (MapType.HASH, 4, 8, 4096, bpf.BPF_F_NO_PREALLOC)
+        with pytest.raises(OSError, match="autocreate"):
+            obj.maps["lru_hash"].lookup(0)
+        with pytest.raises(OSError) as exc:
+            h.max_entries = 1
+        assert exc.value.errno == errno.EBUSY
+
+
+def test_inner_map_template_is_read_only_and_replaceable(bpf_obj):
+    with bpf.Map.create(MapType.ARRAY, 4, 8, 32) as template, bpf.Object.open(bpf_obj("maps")) as obj:
+        outer = obj.maps["outer_map"]
+        inner = outer.inner_map
+        assert (inner.type, inner.key_size, inner.value_size, inner.max_entries) == (MapType.ARRAY, 4, 8, 8)
+        with pytest.raises(AttributeError, match="read-only"):
+            inner.max_entries = 32
+        outer.inner_map = template
+        obj.load()
+        outer.key_type = outer.value_type = int
+        with bpf.Map.create(MapType.ARRAY, 4, 8, 32) as fits, bpf.Map.create(MapType.ARRAY, 4, 8, 8) as old:
+            outer[0] = fits.fd
+            assert outer[0] == fits.info().id
+            with pytest.raises(OSError) as exc:
+                outer[1] = old.fd
+            assert exc.value.errno == errno.EINVAL
+
+
+def test_count_packets_writes_every_map(bpf_obj):
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        obj.load()
+        maps = obj.maps
+        for m in maps.values():
+            m.key_type = m.value_type = int
+        result = obj.programs["count_packets"].test_run(bytes(64))
+        assert result.retval == TC_ACT_OK and result.data == bytes(64)
+        result = obj.programs["count_packets"].test_run(bytes(100), repeat=3)
+        assert maps["array_map"][0] == 4 and maps["array_map"][1] == 64 + 3 * 100
+        assert dict(maps["hash_map"].items()) == {64: 1, 100: 3}
+        assert sum(maps["percpu_array"][0]) == 4
+        assert [maps["queue"].pop() for _ in range(5)] == [64, 100, 100, 100, None]
+        maps["struct_map"].value_type = bytes
+        raw = maps["struct_map"][1]
+        assert int.from_bytes(raw[0:4], "little") == 100 and int.from_bytes(raw[4:8], "little") == 7
+        assert int.from_bytes(raw[8:16], "little") == 4
+        info = obj.programs["count_packets"].info()
+        assert info.type == ProgType.SCHED_CLS and info.name == "count_packets"
+        assert {maps[n].info().id for n in ("array_map", "hash_map", "queue")} <= set(info.map_ids)
+
+
+def test_xdp_verdicts_and_counters(bpf_obj):
+    with bpf.Object.open(bpf_obj("xdp_pass")) as obj:
+        obj.load()
+        prog = obj.programs["xdp_count"]
+        assert prog.type == ProgType.XDP and prog.section == "xdp"
+        assert prog.test_run(bytes(60)).retval == XDP_PASS
+        assert prog.test_run(b"\xff" + bytes(59)).retval == XDP_DROP
+        stats = obj.maps["xdp_stats"]
+        stats.key_type = stats.value_type = int
+        assert stats[0] == 2 and stats[1] == 120
+
+
+def test_tc_program_rewrites_packet_and_reads_config(bpf_obj):
+    with bpf.Object.open(bpf_obj("tc_rewrite")) as obj:
+        obj.load()
+        prog = obj.programs["tc_rewrite"]
+        packet = bytes(range(1, 61))
+        result = prog.test_run(packet)
+        assert result.retval == TC_ACT_OK
+        assert result.data == b"\xaa" + packet[1:]
+        obj.maps["tc_config"].update(0, 1)
+        assert prog.test_run(packet).retval == TC_ACT_SHOT
+
+
+def test_verifier_rejection_carries_the_log(bpf_obj, caplog):
+    caplog.set_level(logging.WARNING, logger="libbpf_py.libbpf")
+    with bpf.Object.open(bpf_obj("verifier_reject")) as obj:
+        with pytest.raises(bpf.VerifierError) as exc:
+            obj.load()
+        err = exc.value
+        assert err.program == "bad_deref" and err.errno == errno.EACCES
+        assert "invalid mem access 'map_value_or_null'" in err.log and not err.truncated
+        assert "invalid mem access" in str(err)
+        with pytest.raises(OSError) as again:
+            obj.load()
+        assert again.value.errno == errno.EBUSY
+    assert any(r.name == "libbpf_py.libbpf" and "bad_deref" in r.getMessage() for r in caplog.records)
+
+
+def test_verifier_log_grows_when_the_buffer_is_too_small(bpf_obj):
+    with bpf.Object.open(bpf_obj("verifier_reject"), log_size=128) as obj:
+        with pytest.raises(bpf.VerifierError) as exc:
+            obj.load()
+    assert "invalid mem access 'map_value_or_null'" in exc.value.log and not exc.value.truncated
+    assert len(exc.value.log) > 128
+
+
+def test_program_edits_autoload_and_type(bpf_obj):
+    with bpf.Object.open(bpf_obj("verifier_reject")) as obj:
+        obj.programs["bad_deref"].autoload = False
+        good = obj.programs["good_prog"]
+        good.type = ProgType.SOCKET_FILTER
+        obj.load()
+        assert good.info().type == ProgType.SOCKET_FILTER
+        with pytest.raises(OSError, match="autoload"):
+            obj.programs["bad_deref"].fd
+
+
+def test_object_from_bytes_and_close(bpf_obj):
+    obj = bpf.Object.open(bpf_obj("xdp_pass").read_bytes(), name="from_bytes")
+    assert obj.name == "from_bytes"
+    obj.load()
+    stats, prog = obj.maps["xdp_stats"], obj.programs["xdp_count"]
+    obj.close()
+    obj.close()
+    for use in (lambda: obj.maps, lambda: stats.lookup(0), lambda: stats.max_entries,
+                lambda: prog.fd, lambda: prog.test_run(bytes(60)), obj.load):
+        with pytest.raises(bpf.ClosedError):
+            use()
+
+
+def test_pin_root_pins_and_reuses_by_name(bpf_obj, bpffs):
+    with bpf.Object.open(bpf_obj("pinned"), pin_root=bpffs) as first:
+        first.load()
+        pinned = first.maps["pinned_counts"]
+        assert pinned.pin_path == str(bpffs / "pinned_counts")
+        assert (bpffs / "pinned_counts").exists() and not (bpffs / "not_pinned").exists()
+        first.programs["pin_count"].test_run(bytes(64))
+        map_id = pinned.info().id
+        with bpf.Object.open(bpf_obj("pinned"), pin_root=bpffs) as second:
+            second.load()
+            assert second.maps["pinned_counts"].info().id == map_id
+            assert second.maps["not_pinned"].info().id != first.maps["not_pinned"].info().id
+            second.maps["pinned_counts"].key_type = second.maps["pinned_counts"].value_type = int
+            assert second.maps["pinned_counts"][0] == 1
+
+
+def test_program_pin_and_from_pinned(bpf_obj, bpffs):
+    with bpf.Object.open(bpf_obj("xdp_pass")) as obj:
+        obj.load()
+        obj.programs["xdp_count"].pin(bpffs / "xdp")
+        tag = obj.programs["xdp_count"].info().tag
+    with bpf.Program.from_pinned(bpffs / "xdp") as prog:
+        assert prog.info().tag == tag and prog.type == ProgType.XDP
+        assert prog.test_run(bytes(60)).retval == XDP_PASS
+        prog.unpin()
+    assert not (bpffs / "xdp").exists()
