@@ -33,8 +33,12 @@ _LAZY = {
     "use_library": "_libbpf",
 }
 
-__all__ = sorted([*_LAZY, "libbpf_version", "libbpf_version_string", "library_path", "ClosedError",
-                  "LibbpfError", "LibbpfFeatureError", "MapIncompatibleError", "VerifierError", "__version__"])
+__all__ = [
+    "BPF_ANY", "BPF_EXIST", "BPF_F_LOCK", "BPF_NOEXIST", "ClosedError", "LibbpfError", "LibbpfFeatureError",
+    "Map", "MapIncompatibleError", "MapInfo", "MapType", "Object", "ProgInfo", "ProgType", "Program",
+    "TestRunResult", "VerifierError", "__version__", "libbpf_version", "libbpf_version_string", "library_path",
+    "possible_cpus", "use_library",
+]
 
 if TYPE_CHECKING:
     from ._abi import BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapType, ProgType

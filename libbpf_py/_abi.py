@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import ctypes
 import enum
-from ctypes import (CFUNCTYPE, Structure, c_bool, c_char, c_char_p, c_int, c_size_t, c_uint8,
-                    c_uint32, c_uint64, c_void_p)
+from ctypes import (
+    CFUNCTYPE,
+    Structure,
+    c_bool,
+    c_char,
+    c_char_p,
+    c_int,
+    c_size_t,
+    c_uint8,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
 
 # int (*)(enum libbpf_print_level, const char *fmt, va_list args)
 PRINT_FN = CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 _KIND_KEYS = (("map_type:", "map"), ("prog_type:", "prog"), ("link_type:", "link"))

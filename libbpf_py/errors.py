@@ -23,20 +23,45 @@ __all__ = [
 ]
 
 
+# libbpf's own error codes (enum libbpf_errno in libbpf.h), beyond the system's errno range.
+LIBBPF_ERRNO_MESSAGES = {
+    4000: "libelf failed to read the object",
+    4001: "not a valid BPF ELF object",
+    4002: "missing or malformed 'version' section",
+    4003: "object built for the other byte order",
+    4004: "internal libbpf error",
+    4005: "relocation failed",
+    4006: "program load failed",
+    4007: "the kernel verifier rejected the program",
+    4008: "program too large",
+    4009: "wrong kernel version in the object",
+    4010: "the kernel does not support this program type",
+    4011: "netlink reply from the wrong process",
+    4012: "netlink reply out of sequence",
+    4013: "malformed netlink message",
+}
+
+
+def describe_errno(err: int) -> str:
+    """strerror, extended with libbpf's private codes."""
+    return LIBBPF_ERRNO_MESSAGES.get(err) or os.strerror(err)
+
+
 class LibbpfError(OSError):
     """A libbpf call failed; ``errno`` is the error, ``function`` the C function."""
 
     function: Optional[str]
 
     def __init__(self, err: int, message: Optional[str] = None, function: Optional[str] = None):
-        text = message or os.strerror(err)
+        text = message or describe_errno(err)
         if function:
             text = f"{function}: {text}"
         super().__init__(err, text)
         self.function = function
 
-    def __reduce__(self):  # keep errno/function across pickling (multiprocessing)
-        return (_rebuild, (type(self), self.errno, self.strerror, self.function))
+    def __reduce__(self):  # keep the class, errno and attributes across pickling (multiprocessing)
+        base = getattr(type(self), "_libbpf_base", None)
+        return (_rebuild, (base or type(self), base is not None, self.errno, self.strerror), dict(self.__dict__))
 
     @classmethod
     def for_errno(cls, err: int, message: Optional[str] = None, function: Optional[str] = None) -> "LibbpfError":
@@ -44,10 +69,10 @@ class LibbpfError(OSError):
         return _specialised(cls, err)(err, message, function)
 
 
-def _rebuild(cls, err, text, function):
+def _rebuild(base, specialised, err, text):
+    cls = _specialised(base, err) if specialised else base
     exc = cls.__new__(cls)
     OSError.__init__(exc, err, text)
-    exc.function = function
     return exc
 
 
@@ -106,7 +131,8 @@ def _specialised(cls: Type[LibbpfError], err: int) -> Type[LibbpfError]:
         if builtin is OSError:
             found = cls
         else:
-            found = type(f"{cls.__name__}[{builtin.__name__}]", (cls, builtin), {"__module__": __name__})
+            found = type(f"{cls.__name__}[{builtin.__name__}]", (cls, builtin),
+                         {"__module__": __name__, "_libbpf_base": cls})
         _SPECIALISED[key] = found
     return found
 

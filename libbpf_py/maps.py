@@ -12,14 +12,14 @@ import ctypes
 import errno
 import os
 import weakref
-from ctypes import byref, c_uint32, c_uint64, c_void_p
+from ctypes import byref, c_uint32, c_uint64
 from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
 from ._codec import Codec, PerCpuCodec, Slot
 from ._fd import fd_kind
-from .errors import ClosedError, LibbpfError
+from .errors import ClosedError, LibbpfError, describe_errno
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -533,7 +533,7 @@ class Map:
         count = c_uint32(len(keys))
         ret = self._lib.bpf_map_update_batch(fd, key_buf, value_buf, byref(count), byref(opts))
         if ret < 0:
-            raise LibbpfError.for_errno(-ret, f"{os.strerror(-ret)} after {count.value} of {len(keys)} entries",
+            raise LibbpfError.for_errno(-ret, f"{describe_errno(-ret)} after {count.value} of {len(keys)} entries",
                                         "bpf_map_update_batch")
 
     def delete_batch(self, keys: Sequence[Any], *, elem_flags: int = 0) -> None:
@@ -547,7 +547,7 @@ class Map:
         if ret == _ENOENT:
             raise KeyError(keys[count.value] if count.value < len(keys) else None)
         if ret < 0:
-            raise LibbpfError.for_errno(-ret, f"{os.strerror(-ret)} after {count.value} of {len(keys)} keys",
+            raise LibbpfError.for_errno(-ret, f"{describe_errno(-ret)} after {count.value} of {len(keys)} keys",
                                         "bpf_map_delete_batch")
 
     # kernel object -----------------------------------------------------------------------

@@ -193,11 +193,10 @@ class Object:
             truncated = len(text) >= len(buf) - 1
             if truncated:
                 text, truncated = self._diagnose(name, len(buf))
-            reason = os.strerror(exc.errno)
-            error = VerifierError(exc.errno, f"program {name!r} rejected by the kernel: {reason}",
-                                  "bpf_object__load", program=name,
-                                  log=text.decode(errors="replace"), truncated=truncated)
-            return error
+            code = errno.errorcode.get(exc.errno, str(exc.errno))
+            return VerifierError(exc.errno, f"program {name!r} rejected by the kernel verifier ({code})",
+                                 "bpf_object__load", program=name,
+                                 log=text.decode(errors="replace"), truncated=truncated)
         return exc
 
     def _diagnose(self, program: str, size: int) -> Tuple[bytes, bool]:

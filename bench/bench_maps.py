@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""Map operations through libbpf_py against the same calls from C, and the cost of ``import libbpf_py``.
+
+Run as root from anywhere: ``python3 bench/bench_maps.py`` (see bench/README.md).
+
+Each round runs the native harness (bench/native.c, built on demand into bench/build/) in a
+subprocess and then the same measurements through libbpf_py in this process, REPS repetitions
+each; a round reports the median of its repetitions and the table shows the median over rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+SOURCE = BENCH / "native.c"
+BUILD = BENCH / "build"
+NATIVE = BUILD / "native"
+
+MAPS = ("hash", "array")
+OPS = ("lookup", "update", "delete", "lookup_batch", "update_batch")
+NO_DELETE = {"array"}  # array maps reject BPF_MAP_DELETE_ELEM (EINVAL)
+VALUE_FACTOR = 2654435761  # value written for key k: k * VALUE_FACTOR (same as native.c)
+
+Figures = Dict[str, Dict[str, float]]  # map -> operation -> ns per element
+
+
+class BenchError(Exception):
+    """A problem with the environment, reported without a traceback."""
+
+
+# native harness ------------------------------------------------------------------------------
+
+def build_native(force: bool = False) -> Path:
+    """Compile bench/build/native when it is missing or older than native.c."""
+    if not SOURCE.exists():
+        raise BenchError(f"{SOURCE} is missing")
+    if not force and NATIVE.exists() and NATIVE.stat().st_mtime >= SOURCE.stat().st_mtime:
+        return NATIVE
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise BenchError("gcc not found: the native baseline is compiled with gcc (Debian: apt-get install gcc)")
+    probe = subprocess.run([gcc, "-E", "-x", "c", "-", "-o", os.devnull], input="#include <bpf/bpf.h>\n",
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise BenchError("libbpf headers not found (<bpf/bpf.h>): install them (Debian: apt-get install libbpf-dev)\n"
+                         + probe.stderr.strip())
+    BUILD.mkdir(exist_ok=True)
+    partial = NATIVE.with_name(NATIVE.name + ".partial")
+    command = [gcc, "-O2", str(SOURCE), "-lbpf", "-o", str(partial)]
+    print("building:", " ".join(command), file=sys.stderr)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        hint = " (libbpf.so missing? Debian: apt-get install libbpf-dev)" if "-lbpf" in done.stderr else ""
+        raise BenchError(f"compiling {SOURCE.name} failed{hint}:\n{done.stderr.strip()}")
+    os.replace(partial, NATIVE)
+    return NATIVE
+
+
+def run_native(reps: int, entries: int) -> Figures:
+    """One run of the native harness: the median over ``reps`` repetitions of each operation."""
+    done = subprocess.run([str(NATIVE), str(reps), str(entries)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"{NATIVE} exited with {done.returncode}:\n{done.stderr.strip()}")
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise BenchError(f"{NATIVE} printed no JSON object:\n{done.stdout}") from None
+
+
+# libbpf_py -----------------------------------------------------------------------------------
+
+def run_python(bpf: Any, reps: int, entries: int) -> Figures:
+    """The native harness's measurements through libbpf_py, on maps of its own."""
+    keys = list(range(entries))
+    values = [k * VALUE_FACTOR for k in keys]
+    figures: Figures = {}
+    for kind, map_type in (("hash", bpf.MapType.HASH), ("array", bpf.MapType.ARRAY)):
+        with bpf.Map.create(map_type, 4, 8, entries, name=f"bench_{kind}", key_type=int, value_type=int) as m:
+            figures[kind] = _time_map(m, keys, values, reps, kind not in NO_DELETE)
+    return figures
+
+
+def _time_map(m: Any, keys: List[int], values: List[int], reps: int, with_delete: bool) -> Dict[str, float]:
+    n = len(keys)
+    samples: Dict[str, List[float]] = {op: [] for op in OPS}
+    m.update_batch(keys, values)
+    lookup, update, delete = m.lookup, m.update, m.delete
+    lookup_batch, update_batch = m.lookup_batch, m.update_batch
+    clock = time.perf_counter_ns
+    for k in keys:  # warm-up, as in native.c
+        lookup(k)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # as timeit does: a collection inside a timed loop is noise, not the binding
+    try:
+        for _ in range(reps):
+            t0 = clock()
+            for k in keys:
+                lookup(k)
+            t1 = clock()
+            samples["lookup"].append((t1 - t0) / n)
+
+            t0 = clock()
+            for k, v in zip(keys, values):
+                update(k, v)
+            t1 = clock()
+            samples["update"].append((t1 - t0) / n)
+
+            if with_delete:
+                t0 = clock()
+                for k in keys:
+                    delete(k)
+                t1 = clock()
+                samples["delete"].append((t1 - t0) / n)
+                update_batch(keys, values)  # re-populate, untimed
+
+            t0 = clock()
+            got_keys, got_values = lookup_batch()
+            t1 = clock()
+            read = len(got_keys)
+            if read != n:
+                raise BenchError(f"lookup_batch read {read} of {n} entries")
+            samples["lookup_batch"].append((t1 - t0) / read)
+            del got_keys, got_values  # freed here, not inside the next timed region
+
+            t0 = clock()
+            update_batch(keys, values)
+            t1 = clock()
+            samples["update_batch"].append((t1 - t0) / n)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    _check_contents(m, keys, values)
+    return {op: statistics.median(s) for op, s in samples.items() if s}
+
+
+def _check_contents(m: Any, keys: List[int], values: List[int]) -> None:
+    """The timed loops did what they claim: every key holds its value."""
+    got = dict(zip(*m.lookup_batch()))
+    if got != dict(zip(keys, values)) or m.lookup(keys[-1]) != values[-1]:
+        raise BenchError(f"map {m.name} does not hold the expected entries after the timed loops")
+
+
+# import time ---------------------------------------------------------------------------------
+
+def _child_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _importtime_self_us(stderr: str) -> Dict[str, int]:
+    """Self times (µs) of the libbpf_py modules in ``-X importtime`` output."""
+    found: Dict[str, int] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        fields = line[len("import time:"):].split("|")
+        if len(fields) != 3 or not fields[0].strip().isdigit():
+            continue  # the header line
+        name = fields[2].strip()
+        if name == "libbpf_py" or name.startswith("libbpf_py."):
+            found[name] = int(fields[0])
+    return found
+
+
+def measure_import(runs: int) -> Dict[str, Any]:
+    """``import libbpf_py``: -X importtime self times, and wall time of import minus an empty interpreter."""
+    exe, env = sys.executable, _child_env()
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+    warm = subprocess.run([exe, "-c", "import libbpf_py"], **quiet)  # writes any stale .pyc first
+    if warm.returncode != 0:
+        raise BenchError(f"python3 -c 'import libbpf_py' failed:\n{warm.stderr.strip()}")
+    self_us: List[int] = []
+    modules: Dict[str, List[int]] = {}
+    wall_pass: List[int] = []
+    wall_import: List[int] = []
+    clock = time.perf_counter_ns
+    for _ in range(runs):
+        traced = subprocess.run([exe, "-X", "importtime", "-c", "import libbpf_py"], **quiet)
+        per_module = _importtime_self_us(traced.stderr)
+        if traced.returncode != 0 or not per_module:
+            raise BenchError(f"python3 -X importtime -c 'import libbpf_py' failed:\n{traced.stderr[-2000:]}")
+        self_us.append(sum(per_module.values()))
+        for name, us in per_module.items():
+            modules.setdefault(name, []).append(us)
+        for command, sink in (("pass", wall_pass), ("import libbpf_py", wall_import)):
+            t0 = clock()
+            subprocess.run([exe, "-c", command], **quiet, check=True)
+            sink.append(clock() - t0)
+    pass_us = statistics.median(wall_pass) / 1000
+    import_us = statistics.median(wall_import) / 1000
+    return {
+        "runs": runs,
+        "importtime_self_us": statistics.median(self_us),
+        "importtime_modules_us": {name: statistics.median(us) for name, us in sorted(modules.items())},
+        "wall_pass_us": pass_us,
+        "wall_import_us": import_us,
+        "wall_delta_us": import_us - pass_us,
+    }
+
+
+# report --------------------------------------------------------------------------------------
+
+def medians(rounds: Sequence[Figures]) -> Figures:
+    """Per map and operation, the median of the rounds' figures."""
+    out: Figures = {}
+    for kind in MAPS:
+        for op in OPS:
+            got = [r[kind][op] for r in rounds if op in r.get(kind, {})]
+            if got:
+                out.setdefault(kind, {})[op] = statistics.median(got)
+    return out
+
+
+def table(native: Figures, python: Figures, imports: Dict[str, Any]) -> str:
+    rows = [("operation", "map", "native ns/op", "libbpf_py ns/op", "ratio")]
+    for op in OPS:
+        for kind in MAPS:
+            if op in native.get(kind, {}) and op in python.get(kind, {}):
+                c, p = native[kind][op], python[kind][op]
+                rows.append((op, kind, f"{c:.1f}", f"{p:.1f}", f"{p / c:.2f}x"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        return "| " + " | ".join(cells) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + (":" if i >= 2 else "-") for i, w in enumerate(widths)) + "|"
+    out = [line(rows[0]), rule] + [line(row) for row in rows[1:]]
+    out += [
+        "",
+        f"import libbpf_py (median of {imports['runs']} runs each):",
+        f"  -X importtime, self time of libbpf_py* modules: {imports['importtime_self_us']:.0f} µs"
+        f"  ({', '.join(f'{k} {v:.0f}' for k, v in imports['importtime_modules_us'].items())})",
+        f"  wall: python3 -c 'import libbpf_py' {imports['wall_import_us'] / 1000:.2f} ms"
+        f" - python3 -c 'pass' {imports['wall_pass_us'] / 1000:.2f} ms = {imports['wall_delta_us']:.0f} µs",
+    ]
+    return "\n".join(out)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="native/libbpf_py rounds, interleaved (default 5)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each operation per round (default 3)")
+    parser.add_argument("--entries", type=int, default=100_000, help="map size and keys per pass (default 100000)")
+    parser.add_argument("--import-runs", type=int, default=15, help="runs of each import measurement (default 15)")
+    parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
+    parser.add_argument("--rebuild", action="store_true", help="recompile the native harness even if up to date")
+    args = parser.parse_args(argv)
+    for name in ("rounds", "reps", "entries", "import_runs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+
+    try:
+        build_native(force=args.rebuild)
+        sys.path.insert(0, str(ROOT))  # the source tree's libbpf_py, not an installed one
+        import libbpf_py as bpf
+
+        started = time.monotonic()
+        native_rounds: List[Figures] = []
+        python_rounds: List[Figures] = []
+        for number in range(1, args.rounds + 1):
+            print(f"round {number}/{args.rounds}: native", end="", file=sys.stderr, flush=True)
+            native_rounds.append(run_native(args.reps, args.entries))
+            print(", libbpf_py", end="", file=sys.stderr, flush=True)
+            python_rounds.append(run_python(bpf, args.reps, args.entries))
+            print(f" ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+        print("import time", file=sys.stderr, flush=True)
+        imports = measure_import(args.import_runs)
+    except BenchError as exc:
+        print(f"bench_maps: {exc}", file=sys.stderr)
+        return 1
+
+    native, python = medians(native_rounds), medians(python_rounds)
+    print(f"libbpf_py map benchmark: {args.entries} entries (u32 key -> u64 value), {args.rounds} rounds x "
+          f"{args.reps} reps; Python {platform.python_version()}, libbpf {bpf.libbpf_version_string()}, "
+          f"kernel {platform.release()}")
+    print()
+    print(table(native, python, imports))
+    if args.json:
+        report = {
+            "config": {"entries": args.entries, "rounds": args.rounds, "reps": args.reps,
+                       "python": platform.python_version(), "libbpf": bpf.libbpf_version_string(),
+                       "libbpf_path": bpf.library_path(), "kernel": platform.release(),
+                       "libbpf_py": os.path.dirname(bpf.__file__), "cpus": os.cpu_count()},
+            "native": native,
+            "libbpf_py": python,
+            "ratio": {kind: {op: python[kind][op] / native[kind][op] for op in native[kind] if op in python[kind]}
+                      for kind in native if kind in python},
+            "rounds": {"native": native_rounds, "libbpf_py": python_rounds},
+            "import": imports,
+        }
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Exceptions: errno classes, pickling, messages (no kernel needed)."""
+
+from __future__ import annotations
+
+import errno
+import pickle
+
+from libbpf_py import LibbpfError, MapIncompatibleError, VerifierError
+
+
+def test_errno_picks_the_builtin_subclass_too():
+    exc = LibbpfError.for_errno(errno.ENOENT, None, "bpf_obj_get")
+    assert isinstance(exc, FileNotFoundError) and isinstance(exc, LibbpfError)
+    assert exc.errno == errno.ENOENT and exc.function == "bpf_obj_get"
+    assert str(exc) == "[Errno 2] bpf_obj_get: No such file or directory"
+    assert type(LibbpfError.for_errno(errno.EPERM)) is type(LibbpfError.for_errno(errno.EPERM))
+    assert type(LibbpfError.for_errno(errno.E2BIG)) is LibbpfError
+
+
+def test_libbpf_private_errnos_have_messages():
+    assert "ELF" in str(LibbpfError.for_errno(4001, None, "bpf_object__open_mem"))
+
+
+def test_pickle_round_trip():
+    exc = pickle.loads(pickle.dumps(LibbpfError.for_errno(errno.EACCES, None, "bpf_prog_load")))
+    assert isinstance(exc, PermissionError) and exc.function == "bpf_prog_load" and exc.errno == errno.EACCES
+
+
+def test_verifier_error_shows_the_end_of_the_log():
+    log = "".join(f"line {i}\n" for i in range(100))
+    exc = VerifierError(errno.EACCES, "rejected", "bpf_object__load", program="p", log=log)
+    text = str(exc)
+    assert "line 99" in text and "line 50" not in text and "'p'" in text
+
+
+def test_map_incompatible_lists_differences():
+    exc = MapIncompatibleError("/sys/fs/bpf/x", ["key_size: object 8, pinned 4"])
+    assert exc.errno == errno.EINVAL and "key_size: object 8, pinned 4" in str(exc)

@@ -1,0 +1,80 @@
+"""Opening objects needs no privileges: inspection, edits, argument checks, bad input."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+import libbpf_py as bpf
+from libbpf_py import MapType, ProgType
+
+
+def test_inspect_maps_and_programs(bpf_obj):
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        assert obj.name == "maps" and not obj.loaded
+        assert {"hash_map", "array_map", "percpu_hash", "percpu_array", "lru_hash", "queue", "stack", "events",
+                "struct_map", "outer_map"} <= set(obj.maps)
+        h = obj.maps["hash_map"]
+        assert (h.type, h.key_size, h.value_size, h.max_entries, h.flags) == (MapType.HASH, 4, 8, 1024, 0)
+        assert obj.maps["queue"].key_size == 0 and obj.maps["percpu_array"].is_percpu
+        assert obj.maps["outer_map"].inner_map.max_entries == 8 and h.inner_map is None
+        prog = obj.programs["count_packets"]
+        assert prog.section == "tc" and prog.type == ProgType.SCHED_CLS and prog.autoload
+
+
+def test_edits_before_load_read_back(bpf_obj):
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        h = obj.maps["hash_map"]
+        h.max_entries, h.value_size, h.flags, h.type = 10, 16, 1, MapType.LRU_HASH
+        h.autocreate = False
+        assert (h.max_entries, h.value_size, h.flags, h.type, h.autocreate) == (10, 16, 1, MapType.LRU_HASH, False)
+        prog = obj.programs["count_packets"]
+        prog.autoload = False
+        prog.type = ProgType.SCHED_ACT
+        assert (prog.autoload, prog.type) == (False, ProgType.SCHED_ACT)
+
+
+def test_live_operations_before_load_explain_themselves(bpf_obj):
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        with pytest.raises(OSError, match="not loaded yet"):
+            obj.maps["hash_map"].lookup(0)
+        with pytest.raises(OSError, match="not loaded yet"):
+            obj.programs["count_packets"].test_run(b"")
+        with pytest.raises(ValueError):
+            obj.maps["hash_map"].value_type = ctypes_uint32()
+
+
+def ctypes_uint32():
+    import ctypes
+
+    return ctypes.c_uint32  # 4 bytes, the map's values are 8
+
+
+def test_closed_object_refuses_everything(bpf_obj):
+    obj = bpf.Object.open(bpf_obj("maps"))
+    h = obj.maps["hash_map"]
+    obj.close()
+    with pytest.raises(bpf.ClosedError):
+        obj.programs
+    with pytest.raises(bpf.ClosedError):
+        h.max_entries = 3
+    with pytest.raises(bpf.ClosedError):
+        h.name
+
+
+def test_bad_input_is_a_python_exception(bpf_obj, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="libbpf_py.libbpf")
+    with pytest.raises(bpf.LibbpfError):
+        bpf.Object.open(b"not an ELF file at all")
+    assert any(r.name == "libbpf_py.libbpf" for r in caplog.records)  # libbpf's own words, via logging
+    with pytest.raises(bpf.LibbpfError):
+        bpf.Object.open(bpf_obj("maps").read_bytes()[:200])
+    with pytest.raises(FileNotFoundError):
+        bpf.Object.open(tmp_path / "missing.o")
+    with pytest.raises(ValueError, match="empty"):
+        bpf.Object.open(b"")
+    with pytest.raises(ValueError, match="log_size"):
+        bpf.Object.open(bpf_obj("maps"), log_size=1)
+    with pytest.raises(TypeError):
+        bpf.Map()
