@@ -7,9 +7,10 @@ on first use of a name below, so ``import libbpf_py`` stays cheap for command-li
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Tuple
 
 from .errors import ClosedError, LibbpfError, LibbpfFeatureError, MapIncompatibleError, VerifierError
+
+TYPE_CHECKING = False  # importing typing would cost ~9 ms; see errors.py
 
 try:
     from ._version import version as __version__
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any, Tuple
+
     from ._abi import BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapType, ProgType
     from ._libbpf import use_library
     from .maps import Map, MapInfo, possible_cpus
