@@ -167,11 +167,13 @@ class Object:
             self._failed = True
             raise self._explain(exc, logs) from None
         self._loaded = True
+        lib = self._lib
+        # libbpf >= 1.3 gives maps that were not created a placeholder fd: ask autocreate first.
         for m in self._maps.values():
-            fd = self._lib.bpf_map__fd(m._handle)
+            fd = lib.bpf_map__fd(m._handle) if lib.bpf_map__autocreate(m._handle) else -1
             m._bind(fd if fd >= 0 else -1)
         for p in self._programs.values():
-            fd = self._lib.bpf_program__fd(p._handle)
+            fd = lib.bpf_program__fd(p._handle) if lib.bpf_program__autoload(p._handle) else -1
             p._bind(fd if fd >= 0 else -1)
         return self
 
