@@ -19,9 +19,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -74,7 +75,8 @@ def run_native(reps: int, entries: int) -> Figures:
     """One run of the native harness: the median over ``reps`` repetitions of each operation."""
     done = subprocess.run([str(NATIVE), str(reps), str(entries)], capture_output=True, text=True)
     if done.returncode != 0:
-        raise BenchError(f"{NATIVE} exited with {done.returncode}:\n{done.stderr.strip()}")
+        hint = " (BPF needs root or CAP_BPF)" if "Operation not permitted" in done.stderr else ""
+        raise BenchError(f"{NATIVE} exited with {done.returncode}{hint}:\n{done.stderr.strip()}")
     try:
         return json.loads(done.stdout)
     except ValueError:
@@ -156,15 +158,19 @@ def _check_contents(m: Any, keys: List[int], values: List[int]) -> None:
 
 # import time ---------------------------------------------------------------------------------
 
-def _child_env() -> Dict[str, str]:
+def _child_env(pycache: str) -> Dict[str, str]:
+    """This tree on the path, and a bytecode cache as an installed package has (in a scratch directory)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache
     return env
 
 
-def _importtime_self_us(stderr: str) -> Dict[str, int]:
-    """Self times (µs) of the libbpf_py modules in ``-X importtime`` output."""
+def _importtime(stderr: str) -> Tuple[Dict[str, int], Optional[int]]:
+    """Self times (µs) of the libbpf_py modules in ``-X importtime`` output, and libbpf_py's cumulative time."""
     found: Dict[str, int] = {}
+    cumulative = None
     for line in stderr.splitlines():
         if not line.startswith("import time:"):
             continue
@@ -174,42 +180,56 @@ def _importtime_self_us(stderr: str) -> Dict[str, int]:
         name = fields[2].strip()
         if name == "libbpf_py" or name.startswith("libbpf_py."):
             found[name] = int(fields[0])
-    return found
+            if name == "libbpf_py":
+                cumulative = int(fields[1])
+    return found, cumulative
 
 
 def measure_import(runs: int) -> Dict[str, Any]:
-    """``import libbpf_py``: -X importtime self times, and wall time of import minus an empty interpreter."""
-    exe, env = sys.executable, _child_env()
-    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
-    warm = subprocess.run([exe, "-c", "import libbpf_py"], **quiet)  # writes any stale .pyc first
-    if warm.returncode != 0:
-        raise BenchError(f"python3 -c 'import libbpf_py' failed:\n{warm.stderr.strip()}")
-    self_us: List[int] = []
-    modules: Dict[str, List[int]] = {}
-    wall_pass: List[int] = []
-    wall_import: List[int] = []
-    clock = time.perf_counter_ns
-    for _ in range(runs):
-        traced = subprocess.run([exe, "-X", "importtime", "-c", "import libbpf_py"], **quiet)
-        per_module = _importtime_self_us(traced.stderr)
-        if traced.returncode != 0 or not per_module:
-            raise BenchError(f"python3 -X importtime -c 'import libbpf_py' failed:\n{traced.stderr[-2000:]}")
-        self_us.append(sum(per_module.values()))
-        for name, us in per_module.items():
-            modules.setdefault(name, []).append(us)
-        for command, sink in (("pass", wall_pass), ("import libbpf_py", wall_import)):
-            t0 = clock()
-            subprocess.run([exe, "-c", command], **quiet, check=True)
-            sink.append(clock() - t0)
+    """``import libbpf_py``: -X importtime self times, and wall time of import minus an empty interpreter.
+
+    Children run ``sys.executable`` itself (not a launcher such as a pyenv shim, whose own start-up
+    would swamp the difference) with a fresh bytecode cache, filled by untimed warm-up runs.
+    """
+    with tempfile.TemporaryDirectory(prefix="libbpf_py-bench-pyc-") as pycache:
+        exe, env = sys.executable, _child_env(pycache)
+        quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+        for command in ("pass", "import libbpf_py"):  # warm-up: compile into the cache
+            warm = subprocess.run([exe, "-c", command], **quiet)
+            if warm.returncode != 0:
+                raise BenchError(f"python3 -c {command!r} failed:\n{warm.stderr.strip()}")
+        self_us: List[int] = []
+        cumulative_us: List[int] = []
+        modules: Dict[str, List[int]] = {}
+        wall_pass: List[int] = []
+        wall_import: List[int] = []
+        clock = time.perf_counter_ns
+        for _ in range(runs):
+            traced = subprocess.run([exe, "-X", "importtime", "-c", "import libbpf_py"], **quiet)
+            per_module, cumulative = _importtime(traced.stderr)
+            if traced.returncode != 0 or not per_module or cumulative is None:
+                raise BenchError(f"python3 -X importtime -c 'import libbpf_py' failed:\n{traced.stderr[-2000:]}")
+            self_us.append(sum(per_module.values()))
+            cumulative_us.append(cumulative)
+            for name, us in per_module.items():
+                modules.setdefault(name, []).append(us)
+            for command, sink in (("pass", wall_pass), ("import libbpf_py", wall_import)):
+                t0 = clock()
+                subprocess.run([exe, "-c", command], **quiet, check=True)
+                sink.append(clock() - t0)
     pass_us = statistics.median(wall_pass) / 1000
     import_us = statistics.median(wall_import) / 1000
+    quartiles = statistics.quantiles(wall_pass, n=4) if runs > 1 else [0.0, 0.0, 0.0]
     return {
         "runs": runs,
+        "python": exe,
         "importtime_self_us": statistics.median(self_us),
         "importtime_modules_us": {name: statistics.median(us) for name, us in sorted(modules.items())},
+        "importtime_cumulative_us": statistics.median(cumulative_us),
         "wall_pass_us": pass_us,
         "wall_import_us": import_us,
         "wall_delta_us": import_us - pass_us,
+        "wall_pass_iqr_us": (quartiles[2] - quartiles[0]) / 1000,  # run-to-run noise of an empty interpreter
     }
 
 
@@ -243,11 +263,13 @@ def table(native: Figures, python: Figures, imports: Dict[str, Any]) -> str:
     out = [line(rows[0]), rule] + [line(row) for row in rows[1:]]
     out += [
         "",
-        f"import libbpf_py (median of {imports['runs']} runs each):",
+        f"import libbpf_py (median of {imports['runs']} runs each, bytecode cached):",
         f"  -X importtime, self time of libbpf_py* modules: {imports['importtime_self_us']:.0f} µs"
-        f"  ({', '.join(f'{k} {v:.0f}' for k, v in imports['importtime_modules_us'].items())})",
-        f"  wall: python3 -c 'import libbpf_py' {imports['wall_import_us'] / 1000:.2f} ms"
-        f" - python3 -c 'pass' {imports['wall_pass_us'] / 1000:.2f} ms = {imports['wall_delta_us']:.0f} µs",
+        f"  ({', '.join(f'{k} {v:.0f}' for k, v in imports['importtime_modules_us'].items())});"
+        f" libbpf_py cumulative {imports['importtime_cumulative_us']:.0f} µs",
+        f"  wall time: python3 -c 'import libbpf_py' {imports['wall_import_us'] / 1000:.2f} ms"
+        f" - python3 -c 'pass' {imports['wall_pass_us'] / 1000:.2f} ms = {imports['wall_delta_us']:.0f} µs"
+        f"  (run-to-run noise: IQR of 'pass' {imports['wall_pass_iqr_us']:.0f} µs)",
     ]
     return "\n".join(out)
 
@@ -255,7 +277,7 @@ def table(native: Figures, python: Figures, imports: Dict[str, Any]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="native/libbpf_py rounds, interleaved (default 5)")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions of each operation per round (default 3)")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions of each operation per round (default 5)")
     parser.add_argument("--entries", type=int, default=100_000, help="map size and keys per pass (default 100000)")
     parser.add_argument("--import-runs", type=int, default=15, help="runs of each import measurement (default 15)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
