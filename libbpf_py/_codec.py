@@ -94,7 +94,7 @@ def _is_ctype(pytype: Any) -> bool:
 class Slot:
     """A reusable C buffer for one key or value, with its pointer prepared once."""
 
-    __slots__ = ("codec", "size", "buf", "view", "ptr", "number", "_max")
+    __slots__ = ("codec", "size", "buf", "view", "ptr", "number", "max")
 
     def __init__(self, codec: "Codec | PerCpuCodec"):
         self.codec = codec
@@ -104,11 +104,11 @@ class Slot:
         self.number = uint is not None and isinstance(codec, Codec)  # `buf.value = int` works
         self.view = memoryview(self.buf).cast("B")[: self.size]
         self.ptr = c_void_p(ctypes.addressof(self.buf)) if self.size else c_void_p()
-        self._max = (1 << (8 * self.size)) - 1
+        self.max = (1 << (8 * self.size)) - 1
 
     def store(self, obj: Any) -> None:
         """Write ``obj`` into the buffer (same checks as ``Codec.encode``)."""
-        if type(obj) is int and self.number and 0 <= obj <= self._max:
+        if type(obj) is int and self.number and 0 <= obj <= self.max:
             self.buf.value = obj
         elif not self.size:
             if obj is not None:

@@ -9,6 +9,8 @@ called, naming the version that has it.
 Hot-path functions (``HOT``) are declared with a return type only: setting ``argtypes``
 makes each ctypes call 100-200 ns slower, so their callers pass arguments already in
 C form (prepared pointers, ``c_uint64`` flags) and check the negative errno themselves.
+Single-element map operations never sleep, so they are called without releasing the GIL
+(``HOLD_GIL``), which saves another few percent a call; batch operations release it.
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ SIGNATURES: Dict[str, Sig] = {
 # The argtypes recorded in SIGNATURES document the contract; they are not applied.
 _MAP_ELEM = (c_int, c_void_p, c_void_p)
 _MAP_BATCH = (c_int, c_void_p, c_void_p, c_void_p, c_void_p, U32P, c_void_p)
+HOLD_GIL = frozenset({"bpf_map_lookup_elem", "bpf_map_lookup_elem_flags", "bpf_map_update_elem",
+                      "bpf_map_delete_elem", "bpf_map_get_next_key"})
 HOT: Dict[str, Sig] = {
     "bpf_map_lookup_elem": Sig(c_int, _MAP_ELEM, None, "0.0.1"),
     "bpf_map_lookup_elem_flags": Sig(c_int, _MAP_ELEM + (c_uint64,), None, "0.0.2"),
@@ -149,6 +153,7 @@ class Libbpf:
         try:
             self._checked = ctypes.CDLL(path, use_errno=True)
             self._raw = ctypes.CDLL(path)  # same handle; calls here skip the errno swap
+            self._gil = ctypes.PyDLL(path)  # same handle; calls here keep the GIL
         except OSError as exc:
             raise LibbpfError.for_errno(
                 2, f"cannot load {path!r} ({exc}); install libbpf 1.x (Debian: apt install libbpf1) "
@@ -167,7 +172,7 @@ class Libbpf:
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         sig = HOT.get(name)
-        handle = self._raw
+        handle = self._gil if name in HOLD_GIL else self._raw
         if sig is None:
             sig = SIGNATURES.get(name)
             handle = self._checked

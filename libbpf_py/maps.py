@@ -8,12 +8,13 @@ fd and closes it in :meth:`Map.close` (or when collected, as a safety net).
 
 from __future__ import annotations
 
+import array
 import ctypes
 import errno
 import os
 import weakref
 from ctypes import byref, c_uint32, c_uint64
-from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
@@ -221,6 +222,8 @@ class Map:
         self._fd = -1
         self._handle = None
         self._closed = True
+        for operation in _ELEMENT_OPS:
+            self.__dict__.pop(operation, None)
 
     def _raise_unusable(self) -> None:
         self._described()
@@ -248,8 +251,7 @@ class Map:
         """Close a standalone map's fd; an object's maps close with the object."""
         if self._finalizer is not None:
             self._finalizer()
-            self._fd = -1
-            self._closed = True
+            self._invalidate()
 
     def __enter__(self) -> "Map":
         return self
@@ -356,53 +358,29 @@ class Map:
             value_codec = PerCpuCodec(value_codec, possible_cpus())
         self._key_codec, self._value_codec = key_codec, value_codec
         self._key, self._value = Slot(key_codec), Slot(value_codec)
-        lib = self._lib
-        self._c_lookup = lib.bpf_map_lookup_elem
-        self._c_lookup_flags = lib.bpf_map_lookup_elem_flags
-        self._c_update = lib.bpf_map_update_elem
-        self._c_delete = lib.bpf_map_delete_elem
-        self._c_next_key = lib.bpf_map_get_next_key
+        self.__dict__.update(_element_ops(self._lib, self._fd, self._key, self._value))
 
-    # element operations (hot paths: prepared slots, no per-call ctypes objects) -------------
+    # element operations --------------------------------------------------------------------
+    # While the map is live, these names are shadowed by per-map closures (_element_ops) that
+    # hold the fd and the prepared buffers; the methods below serve the other states.
+
+    def _live(self, operation: str) -> Any:
+        fast = self.__dict__.get(operation)
+        if fast is None:
+            self._raise_unusable()
+        return fast
 
     def lookup(self, key: Any = None, flags: int = 0) -> Any:
         """The value for ``key``, or None when there is none (``flags``: e.g. BPF_F_LOCK)."""
-        k, v = self._key, self._value
-        if k is None:
-            self._raise_unusable()
-        k.store(key)
-        if flags:
-            ret = self._c_lookup_flags(self._fd, k.ptr, v.ptr, _u64(flags))
-        else:
-            ret = self._c_lookup(self._fd, k.ptr, v.ptr)
-        if ret < 0:
-            if ret == _ENOENT:
-                return None
-            self._fail(ret, "bpf_map_lookup_elem")
-        return v.load()
+        return self._live("lookup")(key, flags)
 
     def update(self, key: Any, value: Any, flags: int = _abi.BPF_ANY) -> None:
         """Set ``key`` to ``value`` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK)."""
-        k, v = self._key, self._value
-        if k is None:
-            self._raise_unusable()
-        k.store(key)
-        v.store(value)
-        ret = self._c_update(self._fd, k.ptr, v.ptr, _u64(flags) if flags else _NO_FLAGS)
-        if ret < 0:
-            self._fail(ret, "bpf_map_update_elem")
+        return self._live("update")(key, value, flags)
 
     def delete(self, key: Any) -> None:
         """Remove ``key``; KeyError when it is not there."""
-        k = self._key
-        if k is None:
-            self._raise_unusable()
-        k.store(key)
-        ret = self._c_delete(self._fd, k.ptr)
-        if ret < 0:
-            if ret == _ENOENT:
-                raise KeyError(key)
-            self._fail(ret, "bpf_map_delete_elem")
+        return self._live("delete")(key)
 
     def lookup_and_delete(self, key: Any = None, flags: int = 0) -> Any:
         """Remove ``key`` and return its value, or None when there is none."""
@@ -461,7 +439,7 @@ class Map:
             self._raise_unusable()
         codec = self._key_codec
         current, following = Slot(codec), Slot(codec)
-        next_key, fd = self._c_next_key, self._fd
+        next_key, fd = self._lib.bpf_map_get_next_key, self._fd
         ret = next_key(fd, None, following.ptr)
         while ret == 0:
             yield following.load()
@@ -501,13 +479,16 @@ class Map:
         keys: List[Any] = []
         values: List[Any] = []
         in_batch = None
+        key_buf = value_buf = None
         while True:
-            key_buf = ctypes.create_string_buffer(chunk * kc.size)
-            value_buf = ctypes.create_string_buffer(chunk * vc.size)
+            if key_buf is None or len(key_buf) < chunk * kc.size:
+                key_buf = ctypes.create_string_buffer(max(chunk * kc.size, 1))
+                value_buf = ctypes.create_string_buffer(max(chunk * vc.size, 1))
             count.value = chunk
             ret = call(fd, in_batch, token, key_buf, value_buf, byref(count), opts_ptr)
             if ret == -errno.ENOSPC and count.value == 0:  # a hash bucket larger than the batch
                 chunk *= 2
+                key_buf = None
                 continue
             n = count.value
             if n:
@@ -585,12 +566,73 @@ class Map:
             self._pinned_at = None
 
 
-def _pack_many(codec: Union[Codec, PerCpuCodec], items: Sequence[Any]) -> bytes:
-    """Consecutive encoded elements, as one buffer for a batch call."""
-    if isinstance(codec, Codec) and codec.fmt is not None and all(type(i) is int for i in items):
-        import array
+def _pack_many(codec: Union[Codec, PerCpuCodec], items: Sequence[Any]) -> Any:
+    """Consecutive encoded elements in one buffer, for a batch call."""
+    if isinstance(codec, Codec) and codec.fmt is not None and set(map(type, items)) <= {int}:
         try:
-            return array.array(codec.fmt, items).tobytes()
+            packed = array.array(codec.fmt, items)
         except OverflowError:
-            pass  # fall through to the per-element encoder for its precise error
+            pass  # the per-element encoder below names the offending item
+        else:
+            return (ctypes.c_char * (len(packed) * packed.itemsize)).from_buffer(packed) if items else None
     return b"".join([codec.encode(item) for item in items])
+
+
+_ELEMENT_OPS = ("lookup", "update", "delete")
+
+
+def _element_ops(lib: Any, fd: int, key: Slot, value: Slot) -> Dict[str, Any]:
+    """The hot element operations of one live map, as closures over its fd and buffers.
+
+    Ints that fit a 1/2/4/8-byte slot are written straight into its ctypes integer; anything
+    else goes through the slot's checked encoder. Nothing is allocated per call.
+    """
+    c_lookup, c_lookup_flags = lib.bpf_map_lookup_elem, lib.bpf_map_lookup_elem_flags
+    c_update, c_delete = lib.bpf_map_update_elem, lib.bpf_map_delete_elem
+    key_buf, key_ptr, store_key = key.buf, key.ptr, key.store
+    value_buf, value_ptr, store_value, load_value = value.buf, value.ptr, value.store, value.load
+    key_max = key.max if key.number else -1        # -1: no int fast path
+    value_max = value.max if value.number else -1
+    value_is_int = value.number and value.codec.pytype is int
+
+    def lookup(key: Any = None, flags: int = 0) -> Any:
+        if type(key) is int and 0 <= key <= key_max:
+            key_buf.value = key
+        else:
+            store_key(key)
+        if flags:
+            ret = c_lookup_flags(fd, key_ptr, value_ptr, _u64(flags))
+        else:
+            ret = c_lookup(fd, key_ptr, value_ptr)
+        if ret < 0:
+            if ret == _ENOENT:
+                return None
+            raise LibbpfError.for_errno(-ret, None, "bpf_map_lookup_elem")
+        return value_buf.value if value_is_int else load_value()
+
+    def update(key: Any, value: Any, flags: int = _abi.BPF_ANY) -> None:
+        if type(key) is int and 0 <= key <= key_max:
+            key_buf.value = key
+        else:
+            store_key(key)
+        if type(value) is int and 0 <= value <= value_max:
+            value_buf.value = value
+        else:
+            store_value(value)
+        ret = c_update(fd, key_ptr, value_ptr, _u64(flags) if flags else _NO_FLAGS)
+        if ret < 0:
+            raise LibbpfError.for_errno(-ret, None, "bpf_map_update_elem")
+
+    def delete(key: Any) -> None:
+        if type(key) is int and 0 <= key <= key_max:
+            key_buf.value = key
+        else:
+            store_key(key)
+        ret = c_delete(fd, key_ptr)
+        if ret < 0:
+            if ret == _ENOENT:
+                raise KeyError(key)
+            raise LibbpfError.for_errno(-ret, None, "bpf_map_delete_elem")
+
+    lookup.__doc__, update.__doc__, delete.__doc__ = Map.lookup.__doc__, Map.update.__doc__, Map.delete.__doc__
+    return {"lookup": lookup, "update": update, "delete": delete}
