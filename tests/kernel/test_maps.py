@@ -168,10 +168,10 @@ def test_pin_from_pinned_from_id_unpin(bpffs, hash_map):
         assert dup.fd != hash_map.fd and dup.info().id == hash_map.info().id
 
 
-def test_from_pinned_errors(bpffs, tmp_path):
+def test_from_pinned_errors(bpffs, bpf_obj):
     with pytest.raises(FileNotFoundError):
         bpf.Map.from_pinned(bpffs / "missing")
-    with bpf.Object.open(_obj("xdp_pass")) as obj:
+    with bpf.Object.open(bpf_obj("xdp_pass")) as obj:
         obj.load()
         obj.programs["xdp_count"].pin(bpffs / "prog")
         with pytest.raises(bpf.LibbpfError, match="not a BPF map"):
@@ -208,12 +208,3 @@ def test_create_argument_checks():
     with pytest.raises(OSError) as exc:
         bpf.Map.create(MapType.HASH, 4, 4, 0)  # rejected by the kernel
     assert exc.value.errno == errno.EINVAL
-
-
-def _obj(name):
-    from tests.conftest import BPF_BUILD
-
-    path = BPF_BUILD / f"{name}.o"
-    if not path.exists():
-        pytest.skip(f"{path} is not built")
-    return path
