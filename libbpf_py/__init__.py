@@ -32,10 +32,14 @@ _LAZY = {
     "BPF_EXIST": "_abi",
     "BPF_F_LOCK": "_abi",
     "use_library": "_libbpf",
+    "PinByName": "pinning",
+    "PinPolicy": "pinning",
+    "Difference": "pinning",
 }
 
 __all__ = [
-    "BPF_ANY", "BPF_EXIST", "BPF_F_LOCK", "BPF_NOEXIST", "ClosedError", "LibbpfError", "LibbpfFeatureError",
+    "BPF_ANY", "BPF_EXIST", "BPF_F_LOCK", "BPF_NOEXIST", "ClosedError", "Difference", "LibbpfError",
+    "LibbpfFeatureError", "PinByName", "PinPolicy",
     "Map", "MapIncompatibleError", "MapInfo", "MapType", "Object", "ProgInfo", "ProgType", "Program",
     "TestRunResult", "VerifierError", "__version__", "libbpf_version", "libbpf_version_string", "library_path",
     "possible_cpus", "use_library",
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
     from ._libbpf import use_library
     from .maps import Map, MapInfo, possible_cpus
     from .object import Object
+    from .pinning import Difference, PinByName, PinPolicy
     from .programs import ProgInfo, Program, TestRunResult
 
 

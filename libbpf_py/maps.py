@@ -113,7 +113,10 @@ class Map:
         self._fd = -1
         self._finalizer = None
         self._closed = False
-        self._pinned_at: Optional[str] = None
+        self._pinned_at: Optional[str] = None  # where this map is known to be pinned
+        self._pin_requested = False             # its definition asked for pinning (LIBBPF_PIN_BY_NAME)
+        self._pin_explicit: Optional[str] = None  # a pin path set by the user under a pin policy
+        self._inner_given: Optional["Map"] = None  # a live map given as the inner-map template
         self._key_type: Any = bytes
         self._value_type: Any = bytes
         self._key = self._value = None
@@ -216,6 +219,9 @@ class Map:
         self._fd = fd
         if fd >= 0:
             self._make_slots()
+        else:
+            for operation in _ELEMENT_OPS:
+                self.__dict__.pop(operation, None)
 
     def _invalidate(self) -> None:
         """Called by the owning object when it closes."""
@@ -304,19 +310,33 @@ class Map:
     def inner_map(self, template: "Map") -> None:
         """Use a live map's shape as the inner map (libbpf's bpf_map__set_inner_map_fd)."""
         self._edit("bpf_map__set_inner_map_fd", template)
+        self._inner_given = template
 
     @property
     def pin_path(self) -> Optional[str]:
-        """Where libbpf pins (or pinned) an object's map; the pin of a map opened from one."""
+        """Where this map is (or, before load, will be) pinned; None when nowhere."""
         handle = self._described()
-        if handle is None:
+        if self._pinned_at is not None or handle is None:
             return self._pinned_at
+        policy = self._owner._pinning
+        if policy is not None:
+            return self._pin_explicit or policy.map_path(self, self._pin_requested)
         path = self._lib.bpf_map__pin_path(handle)
         return os.fsdecode(path) if path else None
 
     @pin_path.setter
     def pin_path(self, path: Optional[PathLike]) -> None:
-        self._edit("bpf_map__set_pin_path", None if path is None else os.fsencode(path))
+        if self._described() is not None and self._owner._pinning is not None:
+            self._owner._check_editable(self._path, "pin_path")
+            self._pin_explicit = None if path is None else os.path.abspath(os.fspath(path))
+        else:
+            self._edit("bpf_map__set_pin_path", None if path is None else os.fsencode(path))
+
+    @property
+    def is_internal(self) -> bool:
+        """A map libbpf made for .data, .bss, .rodata or .kconfig."""
+        handle = self._described()
+        return handle is not None and bool(self._lib.bpf_map__is_internal(handle))
 
     @property
     def is_percpu(self) -> bool:
@@ -543,22 +563,12 @@ class Map:
 
     def pin(self, path: PathLike) -> None:
         """Pin the live map at ``path`` on bpffs."""
-        handle = self._described()
-        if handle is not None:
-            if self._fd < 0:
-                self._raise_unusable()
-            self._lib.bpf_map__pin(handle, os.fsencode(path))
-        else:
-            self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
-            self._pinned_at = os.fspath(path)
+        self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
+        self._pinned_at = os.fspath(path)
 
     def unpin(self, path: Optional[PathLike] = None) -> None:
-        """Remove the pin at ``path`` (default: where this map was pinned or opened from)."""
-        handle = self._described()
-        if handle is not None:
-            self._lib.bpf_map__unpin(handle, None if path is None else os.fsencode(path))
-            return
-        target = self._pinned_at if path is None else os.fspath(path)
+        """Remove the pin at ``path`` (default: where this map is pinned or was opened from)."""
+        target = self.pin_path if path is None else os.fspath(path)
         if target is None:
             raise ValueError("this map has no known pin; pass the path")
         os.unlink(target)

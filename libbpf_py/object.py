@@ -21,6 +21,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 from . import _abi, _libbpf
 from .errors import ClosedError, LibbpfError, VerifierError
 from .maps import Map
+from .pinning import PinPolicy, PinSession
 from .programs import Program
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
@@ -46,17 +47,23 @@ class Object:
         raise TypeError("use Object.open(path_or_bytes)")
 
     @classmethod
-    def open(cls, src: Source, *, name: Optional[str] = None, pin_root: Optional[Union[str, os.PathLike]] = None,
-             kconfig: Optional[str] = None, btf_custom_path: Optional[str] = None,
-             log_size: int = DEFAULT_LOG_SIZE) -> "Object":
+    def open(cls, src: Source, *, name: Optional[str] = None, pinning: Optional[PinPolicy] = None,
+             pin_root: Optional[Union[str, os.PathLike]] = None, kconfig: Optional[str] = None,
+             btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE) -> "Object":
         """Open an ELF object from a path or from its bytes; nothing reaches the kernel yet.
 
-        ``pin_root`` is libbpf's ``pin_root_path``: maps declaring ``LIBBPF_PIN_BY_NAME`` are
-        pinned (or reused) as ``pin_root/<name>`` at load. ``log_size`` is the initial size of
-        each program's verifier-log buffer; it grows when a rejection's log does not fit.
+        ``pinning`` is a pin policy (e.g. :class:`PinByName`): at load, existing compatible pins
+        are reused, incompatible ones refused, new maps pinned, and a failed load leaves bpffs
+        as it was. Without one, ``pin_root`` is libbpf's own ``pin_root_path`` for maps
+        declaring ``LIBBPF_PIN_BY_NAME``. ``log_size`` is the initial size of each program's
+        verifier-log buffer; it grows when a rejection's log does not fit.
         """
         if not isinstance(log_size, int) or log_size < 128:
             raise ValueError(f"log_size must be an int >= 128, got {log_size!r}")
+        if pinning is not None:
+            if pin_root is not None:
+                raise ValueError("give either a pinning policy or libbpf's pin_root, not both")
+            pin_root = getattr(pinning, "root", None)
         self = object.__new__(cls)
         self._lib = lib = _libbpf.lib()
         if isinstance(src, (bytes, bytearray, memoryview)):
@@ -71,6 +78,7 @@ class Object:
         self._edits: List[Tuple[EditPath, str, Any]] = []
         self._kept: List[Any] = []      # Python objects whose fds or buffers libbpf refers to
         self._loaded = self._failed = self._closed = False
+        self._pinning = pinning
         self._ptr = self._open_handle()
         self._finalizer = weakref.finalize(self, lib.bpf_object__close, self._ptr)
         self.name = lib.bpf_object__name(self._ptr).decode()
@@ -80,6 +88,10 @@ class Object:
         self._programs: Dict[str, Program] = {
             prog_name: Program._of_object(self, handle, prog_name)
             for prog_name, handle in _iter_handles(lib, "bpf_object__next_program", self._ptr)}
+        if pinning is not None:  # the policy decides: remember what the definitions asked for
+            for m in self._maps.values():
+                m._pin_requested = bool(lib.bpf_map__pin_path(m._handle))
+                lib.bpf_map__set_pin_path(m._handle, None)
         return self
 
     def _open_handle(self) -> int:
@@ -125,12 +137,15 @@ class Object:
         self._check_open()
         return self._programs
 
-    def _edit(self, path: EditPath, setter: str, value: Any) -> None:
-        """Apply (and record, for a diagnostic reload) one edit of the definition."""
+    def _check_editable(self, path: EditPath, what: str) -> None:
         self._check_open()
         if self._loaded or self._failed:
             raise LibbpfError.for_errno(errno.EBUSY, f"{path[0]} {path[1]!r} can only be changed before load()",
-                                        setter)
+                                        what)
+
+    def _edit(self, path: EditPath, setter: str, value: Any) -> None:
+        """Apply (and record, for a diagnostic reload) one edit of the definition."""
+        self._check_editable(path, setter)
         self._apply(self._ptr, path, setter, value)
         self._edits.append((path, setter, value))
 
@@ -159,14 +174,23 @@ class Object:
         if self._loaded or self._failed:
             raise LibbpfError.for_errno(errno.EBUSY, f"object {self.name!r} was already loaded"
                                         + (" (and failed)" if self._failed else ""), "bpf_object__load")
+        session = None
+        if self._pinning is not None:
+            session = PinSession(self._pinning, self._maps.values(), self._programs.values())
+            try:
+                session.prepare()
+            except BaseException:
+                self._failed = True  # maps may already reuse pinned fds: open the object again
+                raise
         logs = self._attach_logs(self._ptr, self._log_size)
         self._kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
         try:
             self._lib.bpf_object__load(self._ptr)
         except LibbpfError as exc:
             self._failed = True
+            if session is not None:
+                session.rollback()
             raise self._explain(exc, logs) from None
-        self._loaded = True
         lib = self._lib
         # libbpf >= 1.3 gives maps that were not created a placeholder fd: ask autocreate first.
         for m in self._maps.values():
@@ -175,6 +199,19 @@ class Object:
         for p in self._programs.values():
             fd = lib.bpf_program__fd(p._handle) if lib.bpf_program__autoload(p._handle) else -1
             p._bind(fd if fd >= 0 else -1)
+        if session is not None:
+            try:
+                session.commit()
+            except BaseException:
+                self._failed = True
+                for item in list(self._maps.values()) + list(self._programs.values()):
+                    item._bind(-1)
+                raise
+            for plan in session.plans:
+                plan.map._pinned_at = plan.path
+            for prog, path in session.program_pins:
+                prog._pinned_at = path
+        self._loaded = True
         return self
 
     def _attach_logs(self, obj: int, size: int, only: Optional[str] = None) -> Dict[str, ctypes.Array]:

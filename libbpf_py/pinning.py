@@ -1,0 +1,481 @@
+"""Pinning: a policy decides where each map (and program) is pinned; one mechanism applies it.
+
+A policy is a plain object that answers, per map, "no pin" (None) or "this path", and the
+same for programs. :class:`PinByName` is libbpf's ``LIBBPF_PIN_BY_NAME`` made explicit; the
+iproute2 layout is another policy over the same mechanism.
+
+The mechanism (:class:`PinSession`), run by ``Object.load()`` under an flock of the pin root:
+
+- before load, every path is checked (names that would escape the root are refused before
+  anything is created); an existing pin is opened, must be a map, and is compared field by
+  field with the map's definition: compatible → the object uses it (``bpf_map__reuse_fd``),
+  incompatible → :class:`MapIncompatibleError` naming every field, or, with
+  ``on_mismatch="replace"``, a new map that replaces the pin after a successful load;
+- a map without a pin gets libbpf's pin path, so libbpf pins it as soon as it is created
+  and, when another loader pinned the same name in between, reuses that one instead;
+- a failed load removes the pins and directories this load created (libbpf unpins its own;
+  the session removes the directories) and leaves every pre-existing pin untouched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable, List, Optional, Set, Tuple, Union
+
+from . import _abi, _libbpf
+from ._abi import MapType
+from ._fd import fd_kind
+from .errors import LibbpfError, MapIncompatibleError
+
+log = logging.getLogger("libbpf_py.pinning")
+
+BPF_FS_MAGIC = 0xCAFE4A11
+NAME_MAX = 255
+MOUNT_HINT = "mount -t bpf bpf /sys/fs/bpf"
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+# bpffs -----------------------------------------------------------------------------------------
+
+def filesystem_type(path: PathLike) -> int:
+    """statfs(2) f_type of ``path``."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit Linux
+    if libc.statfs(os.fsencode(path), buf) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), os.fspath(path))
+    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+
+
+def is_bpffs(path: PathLike) -> bool:
+    try:
+        return filesystem_type(path) == BPF_FS_MAGIC
+    except OSError:
+        return False
+
+
+def _existing_ancestor(path: str) -> str:
+    while not os.path.lexists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def check_root(root: PathLike, *, mount: bool = False) -> str:
+    """The absolute pin root, after checking it is (or will be created) on bpffs."""
+    root = os.path.abspath(os.fspath(root))
+    if "\0" in root:
+        raise ValueError("pin root contains a NUL byte")
+    anchor = _existing_ancestor(root)
+    if anchor == root and not os.path.isdir(root):
+        raise NotADirectoryError(errno.ENOTDIR, "pin root is not a directory", root)
+    if not is_bpffs(anchor) and not mount:
+        raise LibbpfError.for_errno(
+            errno.EINVAL, f"pin root {root} is not on a BPF filesystem (bpffs); mount one with "
+            f"`{MOUNT_HINT}` (or `mount -t bpf bpf {root}`), or pass mount=True", "statfs")
+    return root
+
+
+def mount_bpffs(path: str) -> None:
+    """Mount a bpffs instance on ``path`` (created if needed), as iproute2 does when none is found."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(b"bpf", os.fsencode(path), b"bpf", ctypes.c_ulong(0), b"mode=0700") != 0:
+        err = ctypes.get_errno()
+        raise LibbpfError.for_errno(err, f"cannot mount bpffs on {path}: {os.strerror(err)}", "mount")
+    log.info("mounted bpffs on %s", path)
+
+
+def check_name(name: str, what: str = "map") -> str:
+    """``name`` if it is safe as one path component under a pin root, else ValueError."""
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise ValueError(f"{what} name {name!r} cannot be a pin name: it would escape the pin root")
+    if len(os.fsencode(name)) > NAME_MAX:
+        raise ValueError(f"{what} name {name[:32]!r}... is longer than NAME_MAX ({NAME_MAX} bytes)")
+    if "." in name:  # bpffs refuses new entries whose name contains a dot (EPERM)
+        raise ValueError(f"{what} name {name!r} contains '.', which bpffs does not allow in a pin name")
+    return name
+
+
+# compatibility ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Difference:
+    """One field in which a pinned map differs from the object's definition."""
+
+    field: str
+    object: Any
+    pinned: Any
+
+    def __str__(self) -> str:
+        if self.field == "map_flags":
+            return f"{self.field}: object {self.object:#x}, pinned {self.pinned:#x}"
+        if self.field == "type":
+            return f"type: object {_type_name(self.object)}, pinned {_type_name(self.pinned)}"
+        return f"{self.field}: object {self.object}, pinned {self.pinned}"
+
+
+def _type_name(value: int) -> str:
+    known = _abi.enum_or_int(MapType, value)
+    return known.name if isinstance(known, MapType) else str(value)
+
+
+@dataclass(frozen=True)
+class MapShape:
+    """The fields a pinned map must share with a definition to be reused."""
+
+    type: int
+    key_size: int
+    value_size: int
+    max_entries: int
+    map_flags: int
+    map_extra: int = 0
+    inner: Optional["MapShape"] = None
+
+    @classmethod
+    def of_info(cls, info: Any, inner: Optional["MapShape"] = None) -> "MapShape":
+        return cls(int(info.type), info.key_size, info.value_size, info.max_entries, info.flags,
+                   info.map_extra, inner)
+
+
+# The kernel sets BPF_F_RDONLY_PROG on device maps whatever was asked (libbpf >= 1.7 masks it too).
+_KERNEL_ADDED_FLAGS = {MapType.DEVMAP: _abi.BPF_F_RDONLY_PROG, MapType.DEVMAP_HASH: _abi.BPF_F_RDONLY_PROG}
+_FIELDS = ("type", "key_size", "value_size", "max_entries", "map_flags", "map_extra")
+
+
+def differences(obj: MapShape, pinned: MapShape, prefix: str = "") -> List[Difference]:
+    """Every field in which ``pinned`` cannot serve as ``obj`` (empty: compatible)."""
+    found = []
+    for field in _FIELDS:
+        ours, theirs = getattr(obj, field), getattr(pinned, field)
+        if field == "map_flags":
+            mask = ~_KERNEL_ADDED_FLAGS.get(obj.type, 0)
+            ours, theirs = ours & mask, theirs & mask
+        if ours != theirs:
+            found.append(Difference(prefix + field, ours, theirs))
+    if obj.inner is not None and pinned.inner is not None:
+        found += differences(obj.inner, pinned.inner, prefix + "inner.")
+    return found
+
+
+def definition_shape(m: Any) -> MapShape:
+    """The shape an object's map will have when created (before load)."""
+    map_type = int(m.type)
+    max_entries = m.max_entries
+    if map_type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
+        from .maps import possible_cpus
+        max_entries = possible_cpus()  # libbpf sizes it before its own reuse check
+    inner = None
+    if map_type in _abi.MAP_IN_MAP_TYPES:
+        template = m._inner_given if m._inner_given is not None else m.inner_map
+        if template is not None:
+            inner = definition_shape(template) if template._handle is not None else \
+                MapShape.of_info(template.info())
+    return MapShape(map_type, m.key_size, m.value_size, max_entries, m.flags, m.map_extra, inner)
+
+
+def pinned_shape(fd: int) -> MapShape:
+    """The shape of a live map; for a map-in-map, the inner shape of its first inner map, if any."""
+    from .maps import map_info
+    info = map_info(fd)
+    inner = None
+    if int(info.type) in _abi.MAP_IN_MAP_TYPES:
+        inner = _first_inner_shape(fd, info.key_size)
+    return MapShape.of_info(info, inner)
+
+
+def _first_inner_shape(fd: int, key_size: int) -> Optional[MapShape]:
+    from .maps import map_info
+    lib = _libbpf.lib()
+    key = ctypes.create_string_buffer(max(key_size, 1))
+    inner_id = ctypes.c_uint32()
+    if lib.bpf_map_get_next_key(fd, None, key) != 0:
+        return None  # empty outer map: nothing to compare the inner definition with
+    if lib.bpf_map_lookup_elem(fd, key, ctypes.byref(inner_id)) != 0:
+        return None
+    inner_fd = lib.bpf_map_get_fd_by_id(inner_id.value)
+    try:
+        return MapShape.of_info(map_info(inner_fd))
+    finally:
+        os.close(inner_fd)
+
+
+# policies --------------------------------------------------------------------------------------
+
+class PinPolicy:
+    """Decides pin paths. Subclass and override; every answer is a path or None."""
+
+    root: str
+    on_mismatch: str = "error"   # or "replace"
+    mount: bool = False
+
+    def map_path(self, m: Any, requested: bool) -> Optional[str]:
+        """Where to pin map ``m``; ``requested`` says its definition asked for pinning."""
+        return None
+
+    def program_path(self, p: Any) -> Optional[str]:
+        """Where to pin program ``p`` after load."""
+        return None
+
+
+Selection = Union[None, str, Iterable[str]]
+
+
+def _selection(value: Selection, what: str) -> Union[None, str, Set[str]]:
+    if value is None or value == "all":
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"{what} must be None, 'all' or a collection of names, not {value!r}")
+    return set(value)
+
+
+class PinByName(PinPolicy):
+    """Pin maps (and optionally programs) as ``root/<name>``, reusing compatible pins.
+
+    ``maps``: None pins the maps whose definition asks for it (``LIBBPF_PIN_BY_NAME``);
+    ``"all"`` pins every map except libbpf's internal ``.data``/``.bss``/``.rodata`` maps;
+    a collection of names pins those maps as well. ``programs``: None, ``"all"`` or names.
+    ``on_mismatch="replace"`` replaces an incompatible pin with the new map after a
+    successful load; ``mount=True`` mounts bpffs on ``root`` when it is not on one.
+    """
+
+    def __init__(self, root: PathLike, *, maps: Selection = None, programs: Selection = None,
+                 on_mismatch: str = "error", mount: bool = False):
+        if on_mismatch not in ("error", "replace"):
+            raise ValueError(f"on_mismatch must be 'error' or 'replace', not {on_mismatch!r}")
+        self.mount = mount
+        self.root = check_root(root, mount=mount)
+        self.maps = _selection(maps, "maps")
+        self.programs = _selection(programs, "programs")
+        self.on_mismatch = on_mismatch
+
+    def map_path(self, m: Any, requested: bool) -> Optional[str]:
+        name = m.name
+        chosen = self.maps
+        if requested or (chosen == "all" and not m.is_internal) or (isinstance(chosen, set) and name in chosen):
+            return os.path.join(self.root, check_name(name))
+        return None
+
+    def program_path(self, p: Any) -> Optional[str]:
+        chosen = self.programs
+        if chosen == "all" or (isinstance(chosen, set) and p.name in chosen):
+            return os.path.join(self.root, check_name(p.name, "program"))
+        return None
+
+    def __repr__(self) -> str:
+        return (f"PinByName({self.root!r}, maps={self.maps!r}, programs={self.programs!r}, "
+                f"on_mismatch={self.on_mismatch!r})")
+
+
+# the mechanism ---------------------------------------------------------------------------------
+
+@dataclass
+class _Plan:
+    map: Any
+    path: str
+    action: str                 # "reuse", "create" or "replace"
+    old_id: int = 0             # id of the pin that "replace" supersedes
+
+
+class PinSession:
+    """Applies a policy to one ``Object.load()``: prepare, then commit or roll back."""
+
+    def __init__(self, policy: PinPolicy, maps: Iterable[Any], programs: Iterable[Any]):
+        self.policy = policy
+        self.maps = list(maps)
+        self.programs = list(programs)
+        self.plans: List[_Plan] = []
+        self.program_pins: List[Tuple[Any, str]] = []
+        self.created_dirs: List[str] = []
+        self._lock_fd: Optional[int] = None
+
+    # prepare ---------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Decide and check every pin, reuse compatible ones; nothing is pinned yet."""
+        root = self.policy.root
+        decided = []
+        for m in self.maps:
+            if not m.autocreate:
+                continue
+            path = m._pin_explicit or self.policy.map_path(m, m._pin_requested)
+            if path is not None:
+                decided.append((m, os.path.abspath(path)))
+        programs = [(p, os.path.abspath(path)) for p in self.programs if p.autoload
+                    for path in [self.policy.program_path(p)] if path is not None]
+        if not decided and not programs:
+            return
+        self._ensure_root(root)
+        self._lock(root)
+        try:
+            for m, path in decided:
+                self.plans.append(self._plan_map(m, path))
+            for p, path in programs:
+                self._check_program_path(path)
+                self.program_pins.append((p, path))
+            lib = _libbpf.lib()
+            for plan in self.plans:
+                if plan.action == "create":
+                    self._make_dirs(os.path.dirname(plan.path))
+                    lib.bpf_map__set_pin_path(plan.map._handle, os.fsencode(plan.path))
+            for _, path in self.program_pins:
+                self._make_dirs(os.path.dirname(path))
+        except BaseException:
+            self.rollback()
+            raise
+
+    def _plan_map(self, m: Any, path: str) -> _Plan:
+        lib = _libbpf.lib()
+        try:
+            fd = lib.bpf_obj_get(os.fsencode(path))
+        except FileNotFoundError:
+            return _Plan(m, path, "create")
+        except OSError as exc:
+            raise LibbpfError.for_errno(exc.errno, f"cannot use {path} as the pin of map {m.name!r}: "
+                                        f"something that is not a BPF object is there ({exc.strerror})",
+                                        "bpf_obj_get") from None
+        try:
+            kind = fd_kind(fd)
+            if kind != "map":
+                raise LibbpfError.for_errno(errno.EINVAL, f"a pinned {kind or 'non-BPF object'} is at {path}, "
+                                            f"where map {m.name!r} would be pinned", "bpf_obj_get")
+            pinned = pinned_shape(fd)
+            found = differences(definition_shape(m), pinned)
+            if found:
+                if self.policy.on_mismatch != "replace":
+                    raise MapIncompatibleError(path, found, m.name)
+                from .maps import map_info
+                return _Plan(m, path, "replace", map_info(fd).id)
+            lib.bpf_map__reuse_fd(m._handle, fd)
+            log.debug("map %r reuses the map pinned at %s", m.name, path)
+            return _Plan(m, path, "reuse")
+        finally:
+            os.close(fd)
+
+    def _check_program_path(self, path: str) -> None:
+        if not os.path.lexists(path):
+            return
+        try:
+            fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
+        except OSError as exc:
+            raise LibbpfError.for_errno(exc.errno, f"{path} exists and is not a BPF object", "bpf_obj_get") from None
+        kind = fd_kind(fd)
+        os.close(fd)
+        if kind != "prog":
+            raise LibbpfError.for_errno(errno.EEXIST, f"a pinned {kind} is at {path}, where a program would be "
+                                        "pinned", "bpf_obj_get")
+
+    def _ensure_root(self, root: str) -> None:
+        if is_bpffs(_existing_ancestor(root)):
+            self._make_dirs(root)
+        elif self.policy.mount:
+            os.makedirs(root, mode=0o700, exist_ok=True)
+            mount_bpffs(root)
+        else:
+            check_root(root)  # raises with the mount hint
+
+    def _make_dirs(self, path: str) -> None:
+        """``mkdir -p`` below an existing bpffs directory, remembering what was created."""
+        missing = []
+        while not os.path.lexists(path):
+            missing.append(path)
+            path = os.path.dirname(path)
+        if missing and not is_bpffs(path):
+            raise LibbpfError.for_errno(errno.EINVAL, f"{path} is not on a BPF filesystem; mount one with "
+                                        f"`{MOUNT_HINT}`", "statfs")
+        for d in reversed(missing):
+            try:
+                os.mkdir(d, 0o700)
+            except FileExistsError:
+                continue
+            self.created_dirs.append(d)
+
+    def _lock(self, root: str) -> None:
+        self._lock_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
+    # after load ------------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """After a successful load: replace stale pins, pin programs; undo all on failure."""
+        done: List[str] = []
+        try:
+            for p, path in self.program_pins:
+                _pin_over(p.fd, path)
+                done.append(path)
+            # last, because a replaced pin cannot be put back
+            for plan in self.plans:
+                if plan.action == "replace":
+                    _pin_over(plan.map.fd, plan.path)
+                    log.warning("replaced the incompatible map pinned at %s (id %d) with map %r (id %d)",
+                                plan.path, plan.old_id, plan.map.name, plan.map.info().id)
+        except BaseException:
+            for path in done:
+                _unlink_quietly(path)
+            self.rollback(loaded=True)
+            raise
+        finally:
+            self._unlock()
+
+    def rollback(self, loaded: bool = False) -> None:
+        """Remove what this load created; pre-existing pins stay as they were."""
+        try:
+            if loaded:  # libbpf only unpins on its own failures
+                for plan in self.plans:
+                    if plan.action == "create" and _pinned_id(plan.path) == _safe_id(plan.map):
+                        _unlink_quietly(plan.path)
+            for d in reversed(self.created_dirs):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass  # not empty: something else lives there now
+        finally:
+            self._unlock()
+
+
+def _pin_over(fd: int, path: str) -> None:
+    """Pin ``fd`` at ``path``, atomically replacing what is there (bpffs supports rename)."""
+    # bpffs allows no '.' in names, so the temporary name is marked with a prefix instead
+    temporary = os.path.join(os.path.dirname(path), f"__libbpf_py_tmp_{os.getpid()}_{os.path.basename(path)[:200]}")
+    _unlink_quietly(temporary)
+    _libbpf.lib().bpf_obj_pin(fd, os.fsencode(temporary))
+    try:
+        os.rename(temporary, path)
+    except BaseException:
+        _unlink_quietly(temporary)
+        raise
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _pinned_id(path: str) -> int:
+    from .maps import map_info
+    try:
+        fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
+    except OSError:
+        return -1
+    try:
+        return map_info(fd).id
+    finally:
+        os.close(fd)
+
+
+def _safe_id(m: Any) -> int:
+    try:
+        return m.info().id
+    except (OSError, ValueError):
+        return -2

@@ -1,0 +1,273 @@
+"""The pinning policy against the real kernel, and its parity with native libbpf.
+
+Covers the scenarios of libbpf's own pinning selftests (pin by name, reuse, mismatch, custom
+root, unpin, pin path set before load, invalid pinning value) plus the policy's own rules:
+transactional loads, bpffs hygiene, concurrency and program pins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import libbpf_py as bpf
+from libbpf_py import MapType, PinByName
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def native_loader(tmp_path_factory):
+    """tests/native/pin_loader.c built against the system's libbpf."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build the native libbpf loader")
+    out = tmp_path_factory.mktemp("native") / "pin_loader"
+    subprocess.run(["gcc", "-O2", str(HERE / "native" / "pin_loader.c"), "-lbpf", "-o", str(out)], check=True)
+
+    def run(obj: Path, root: Path) -> dict:
+        done = subprocess.run([str(out), str(obj), str(root)], capture_output=True, text=True)
+        return json.loads(done.stdout)
+
+    return run
+
+
+def pin_id(path) -> int:
+    with bpf.Map.from_pinned(path) as m:
+        return m.info().id
+
+
+def entries(root: Path) -> set:
+    return {str(p.relative_to(root)) for p in root.rglob("*")} - {"maps.debug", "progs.debug"}
+
+
+def load(obj_path, policy):
+    obj = bpf.Object.open(obj_path, pinning=policy)
+    try:
+        obj.load()
+    except BaseException:
+        obj.close()
+        raise
+    return obj
+
+
+# libbpf's selftest scenarios --------------------------------------------------------------------
+
+def test_invalid_pinning_value_fails_at_open(bpf_obj, bpffs, native_loader):
+    with pytest.raises(OSError) as exc:
+        bpf.Object.open(bpf_obj("pinning_invalid"), pinning=PinByName(bpffs))
+    assert exc.value.errno == 22
+    assert native_loader(bpf_obj("pinning_invalid"), bpffs) == {"error": -22, "stage": "open"}
+
+
+def test_pin_by_name_then_reuse(bpf_obj, bpffs):
+    with load(bpf_obj("pinned"), PinByName(bpffs)) as obj:
+        counts = obj.maps["pinned_counts"]
+        assert entries(bpffs) == {"pinned_counts"}
+        assert counts.pin_path == str(bpffs / "pinned_counts")
+        assert obj.maps["not_pinned"].pin_path is None
+        first_id = counts.info().id
+        assert pin_id(bpffs / "pinned_counts") == first_id
+        obj.programs["pin_count"].test_run(bytes(64))
+    with load(bpf_obj("pinned"), PinByName(bpffs)) as again:
+        counts = again.maps["pinned_counts"]
+        assert counts.info().id == first_id                     # reused, not re-created
+        counts.key_type = counts.value_type = int
+        assert counts[0] == 1                                    # with its contents
+        again.maps["pinned_counts"].unpin()
+    assert entries(bpffs) == set()
+
+
+def test_pin_all_maps_or_named_maps_and_programs(bpf_obj, bpffs):
+    with load(bpf_obj("pinned"), PinByName(bpffs / "all", maps="all", programs="all")) as obj:
+        assert entries(bpffs / "all") == {"pinned_counts", "not_pinned", "pin_count"}
+        with bpf.Program.from_pinned(bpffs / "all" / "pin_count") as prog:
+            assert prog.info().tag == obj.programs["pin_count"].info().tag
+    with load(bpf_obj("pinned"), PinByName(bpffs / "named", maps={"not_pinned"})) as obj:
+        assert entries(bpffs / "named") == {"pinned_counts", "not_pinned"}
+
+
+def test_mismatch_names_every_field_and_changes_nothing(bpf_obj, bpffs):
+    with bpf.Map.create(MapType.HASH, 8, 16, 256, name="pinned_counts") as other:
+        other.pin(bpffs / "pinned_counts")
+        before = other.info().id
+    with pytest.raises(bpf.MapIncompatibleError) as exc:
+        load(bpf_obj("pinned"), PinByName(bpffs))
+    err = exc.value
+    assert err.errno == 22 and err.path == str(bpffs / "pinned_counts") and err.map_name == "pinned_counts"
+    assert [str(d) for d in err.differences] == ["key_size: object 4, pinned 8", "value_size: object 8, pinned 16"]
+    assert "key_size: object 4, pinned 8" in str(err)
+    assert pin_id(bpffs / "pinned_counts") == before and entries(bpffs) == {"pinned_counts"}
+
+
+def test_type_and_flags_mismatch(bpf_obj, bpffs):
+    with bpf.Map.create(MapType.ARRAY, 4, 8, 256, flags=bpf.BPF_F_RDONLY_PROG) as other:
+        other.pin(bpffs / "pinned_counts")
+    with pytest.raises(bpf.MapIncompatibleError) as exc:
+        load(bpf_obj("pinned"), PinByName(bpffs))
+    assert [str(d) for d in exc.value.differences] == ["type: object HASH, pinned ARRAY",
+                                                       "map_flags: object 0x0, pinned 0x80"]
+
+
+def test_custom_root_is_created_on_bpffs(bpf_obj, bpffs):
+    root = bpffs / "custom" / "deeper"
+    with load(bpf_obj("pinned"), PinByName(root)):
+        assert (root / "pinned_counts").exists()
+
+
+def test_pin_path_set_before_load(bpf_obj, bpffs):
+    obj = bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs))
+    with obj:
+        obj.maps["not_pinned"].pin_path = bpffs / "custom" / "nopin"
+        assert obj.maps["not_pinned"].pin_path == str(bpffs / "custom" / "nopin")
+        obj.load()
+        assert entries(bpffs) == {"pinned_counts", "custom", "custom/nopin"}
+        assert pin_id(bpffs / "custom" / "nopin") == obj.maps["not_pinned"].info().id
+        with pytest.raises(OSError):
+            obj.maps["not_pinned"].pin_path = bpffs / "elsewhere"
+
+
+def test_a_pinned_program_or_directory_is_not_a_map(bpf_obj, bpffs):
+    with load(bpf_obj("pinned"), PinByName(bpffs / "p", programs="all")) as obj:
+        obj.programs["pin_count"].pin(bpffs / "pinned_counts")
+    with pytest.raises(bpf.LibbpfError, match="pinned prog"):
+        load(bpf_obj("pinned"), PinByName(bpffs))
+    os.unlink(bpffs / "pinned_counts")
+    os.mkdir(bpffs / "pinned_counts")
+    with pytest.raises(bpf.LibbpfError, match="not a BPF object"):
+        load(bpf_obj("pinned"), PinByName(bpffs))
+    assert (bpffs / "pinned_counts").is_dir()
+
+
+def test_on_mismatch_replace_swaps_the_pin_after_load(bpf_obj, bpffs, caplog):
+    caplog.set_level(logging.WARNING, logger="libbpf_py.pinning")
+    with bpf.Map.create(MapType.HASH, 8, 8, 256) as stale:
+        stale.pin(bpffs / "pinned_counts")
+        stale_id = stale.info().id
+    with load(bpf_obj("pinned"), PinByName(bpffs, on_mismatch="replace")) as obj:
+        new_id = obj.maps["pinned_counts"].info().id
+        assert new_id != stale_id and pin_id(bpffs / "pinned_counts") == new_id
+    assert any("replaced the incompatible map" in r.getMessage() for r in caplog.records)
+    assert entries(bpffs) == {"pinned_counts"}
+
+
+def test_replace_does_nothing_when_the_load_fails(bpf_obj, bpffs):
+    with bpf.Map.create(MapType.HASH, 8, 8, 256) as stale:
+        stale.pin(bpffs / "pinned_counts")
+        stale_id = stale.info().id
+    with pytest.raises(bpf.VerifierError):
+        load(bpf_obj("pinned_reject"), PinByName(bpffs, on_mismatch="replace"))
+    assert pin_id(bpffs / "pinned_counts") == stale_id and entries(bpffs) == {"pinned_counts"}
+
+
+# transactional loads ----------------------------------------------------------------------------
+
+def test_failed_load_removes_its_pins_and_keeps_existing_ones(bpf_obj, bpffs):
+    root = bpffs / "app"
+    with load(bpf_obj("pinned"), PinByName(root)) as obj:
+        kept_id = obj.maps["pinned_counts"].info().id
+    with pytest.raises(bpf.VerifierError):
+        load(bpf_obj("pinned_reject"), PinByName(root))
+    assert entries(bpffs) == {"app", "app/pinned_counts"}       # reject_fresh was rolled back
+    assert pin_id(root / "pinned_counts") == kept_id            # the pre-existing pin is untouched
+
+
+def test_failed_load_removes_the_directories_it_made(bpf_obj, bpffs):
+    with pytest.raises(bpf.VerifierError):
+        load(bpf_obj("pinned_reject"), PinByName(bpffs / "new" / "root"))
+    assert entries(bpffs) == set()
+
+
+# hygiene ----------------------------------------------------------------------------------------
+
+def test_root_must_be_on_bpffs(tmp_path):
+    with pytest.raises(bpf.LibbpfError, match="mount -t bpf bpf"):
+        PinByName(tmp_path)
+
+
+def test_mount_true_mounts_bpffs_on_the_root(bpf_obj, tmp_path):
+    root = tmp_path / "mnt"
+    try:
+        with load(bpf_obj("pinned"), PinByName(root, mount=True)):
+            assert (root / "pinned_counts").exists()
+    finally:
+        subprocess.run(["umount", str(root)], check=False)
+
+
+# concurrency ------------------------------------------------------------------------------------
+
+def _load_and_report(obj_path: str, root: str, barrier, results) -> None:
+    barrier.wait()
+    with bpf.Object.open(obj_path, pinning=PinByName(root)) as obj:
+        obj.load()
+        results.put(obj.maps["pinned_counts"].info().id)
+        barrier.wait()  # keep the object open until every process has loaded
+
+
+def test_concurrent_loads_share_one_map(bpf_obj, bpffs):
+    ctx = multiprocessing.get_context("fork")
+    n = 4
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_load_and_report, args=(str(bpf_obj("pinned")), str(bpffs), barrier, results))
+             for _ in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * n
+    ids = {results.get(timeout=5) for _ in range(n)}
+    assert len(ids) == 1 and ids == {pin_id(bpffs / "pinned_counts")}
+    assert entries(bpffs) == {"pinned_counts"}
+
+
+# map-in-map -------------------------------------------------------------------------------------
+
+def test_map_in_map_reuse_checks_the_inner_shape(bpf_obj, bpffs):
+    with bpf.Map.create(MapType.ARRAY, 4, 8, 32) as wrong_inner, \
+            bpf.Map.create(MapType.HASH_OF_MAPS, 4, 4, 16, inner_map=wrong_inner, value_type=int) as outer:
+        outer.update(0, wrong_inner.fd)
+        outer.pin(bpffs / "pinned_outer")
+    with pytest.raises(bpf.MapIncompatibleError) as exc:
+        load(bpf_obj("pinned_mim"), PinByName(bpffs))
+    assert [str(d) for d in exc.value.differences] == ["inner.max_entries: object 8, pinned 32"]
+
+
+# parity with native libbpf ----------------------------------------------------------------------
+
+def test_native_pins_are_reused_and_ours_are_reused_by_native(bpf_obj, bpffs, native_loader):
+    native = native_loader(bpf_obj("pinned"), bpffs / "a")
+    assert native["maps"]["pinned_counts"]["pin_path"] == str(bpffs / "a" / "pinned_counts")
+    with load(bpf_obj("pinned"), PinByName(bpffs / "a")) as obj:
+        assert obj.maps["pinned_counts"].info().id == native["maps"]["pinned_counts"]["id"]
+        assert entries(bpffs / "a") == {"pinned_counts"}
+    with load(bpf_obj("pinned"), PinByName(bpffs / "b")) as obj:
+        ours = obj.maps["pinned_counts"].info()
+    native = native_loader(bpf_obj("pinned"), bpffs / "b")["maps"]
+    assert native["pinned_counts"]["id"] == ours.id
+    assert (native["pinned_counts"]["type"], native["pinned_counts"]["key_size"],
+            native["pinned_counts"]["value_size"], native["pinned_counts"]["max_entries"],
+            native["pinned_counts"]["flags"]) == (ours.type, ours.key_size, ours.value_size,
+                                                   ours.max_entries, ours.flags)
+    assert entries(bpffs) == {"a", "a/pinned_counts", "b", "b/pinned_counts"}
+
+
+def test_mismatch_fails_natively_too(bpf_obj, bpffs, native_loader):
+    with bpf.Map.create(MapType.HASH, 4, 8, 128) as other:
+        other.pin(bpffs / "pinned_counts")
+    assert native_loader(bpf_obj("pinned"), bpffs) == {"error": -22, "stage": "load"}
+    with pytest.raises(bpf.MapIncompatibleError, match="max_entries: object 256, pinned 128"):
+        load(bpf_obj("pinned"), PinByName(bpffs))
+
+
+def test_native_failed_load_rolls_back_like_ours(bpf_obj, bpffs, native_loader):
+    assert native_loader(bpf_obj("pinned_reject"), bpffs)["error"] == -13
+    assert entries(bpffs) == set()
+    with pytest.raises(bpf.VerifierError):
+        load(bpf_obj("pinned_reject"), PinByName(bpffs))
+    assert entries(bpffs) == set()
