@@ -12,17 +12,14 @@ import array
 import ctypes
 import errno
 import os
-import weakref
 from ctypes import byref, c_uint32, c_uint64
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
 from ._codec import Codec, PerCpuCodec, Slot
-from ._fd import fd_kind
-from .errors import ClosedError, LibbpfError, describe_errno
-
-PathLike = Union[str, "os.PathLike[str]"]
+from ._handle import BpfHandle, PathLike
+from .errors import LibbpfError, describe_errno
 
 _ENOENT = -errno.ENOENT
 _FLAGS = {n: c_uint64(n) for n in range(8)}  # prepared u64 flag arguments; never mutated
@@ -94,57 +91,27 @@ def _map_type(value: int) -> Union[MapType, int]:
     return enum_or_int(MapType, value)
 
 
-class Map:
+class Map(BpfHandle):
     """A BPF map. Keys and values are bytes, ints or ctypes objects; see ``key_type``."""
 
-    def __init__(self) -> None:
-        raise TypeError("use Map.create, Map.from_pinned, Map.from_id, Map.from_fd or Object.maps")
-
-    # construction ---------------------------------------------------------------------------
+    _noun, _fd_kind, _skipped = "map", "map", "was not created (autocreate off)"
 
     @classmethod
     def _blank(cls) -> "Map":
-        self = object.__new__(cls)
-        self._lib = _libbpf.lib()
-        self._handle = None      # struct bpf_map * while its object is open
-        self._owner = None       # the Object that owns handle and fd
-        self._path: Tuple[str, ...] = ()
-        self._static: Optional[MapInfo] = None
-        self._fd = -1
-        self._finalizer = None
-        self._closed = False
-        self._pinned_at: Optional[str] = None  # where this map is known to be pinned
-        self._pin_requested = False             # its definition asked for pinning (LIBBPF_PIN_BY_NAME)
-        self._pin_explicit: Optional[str] = None  # a pin path set by the user under a pin policy
-        self._inner_given: Optional["Map"] = None  # a live map given as the inner-map template
+        self = super()._blank()
+        self._pin_requested = False                # its definition asked for pinning (LIBBPF_PIN_BY_NAME)
+        self._pin_explicit: Optional[str] = None   # a pin path set by the user under a pin policy
+        self._inner_given: Optional[Map] = None    # a live map given as the inner-map template
         self._key_type: Any = bytes
         self._value_type: Any = bytes
         self._key = self._value = None
         return self
 
-    @classmethod
-    def _of_object(cls, owner: Any, handle: int, path: Tuple[str, ...]) -> "Map":
-        self = cls._blank()
-        self._owner, self._handle, self._path = owner, handle, path
-        return self
+    def _read_info(self, fd: int) -> MapInfo:
+        return map_info(fd)
 
-    @classmethod
-    def _adopt(cls, fd: int, function: str) -> "Map":
-        """Own ``fd``, which must refer to a map (closed here if it does not)."""
-        kind = fd_kind(fd)
-        if kind != "map":
-            os.close(fd)
-            raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF map (a {kind or 'non-BPF'} object)", function)
-        self = cls._blank()
-        self._fd = fd
-        self._finalizer = weakref.finalize(self, os.close, fd)
-        try:
-            self._static = map_info(fd)
-        except BaseException:
-            self.close()
-            raise
+    def _adopted(self) -> None:
         self._make_slots()
-        return self
 
     @classmethod
     def create(cls, map_type: Union[MapType, int], key_size: int, value_size: int, max_entries: int, *,
@@ -174,10 +141,7 @@ class Map:
     @classmethod
     def from_pinned(cls, path: PathLike) -> "Map":
         """Open the map pinned at ``path`` on bpffs."""
-        fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
-        self = cls._adopt(fd, "bpf_obj_get")
-        self._pinned_at = os.fspath(path)
-        return self
+        return cls._from_pin(path)
 
     @classmethod
     def from_id(cls, map_id: int) -> "Map":
@@ -191,79 +155,33 @@ class Map:
 
     # state -----------------------------------------------------------------------------------
 
-    def _described(self) -> Optional[int]:
-        """libbpf's handle for an object map, None for a standalone one; raises when closed."""
-        if self._closed:
-            raise ClosedError(f"map {self._display_name()} is closed")
-        return self._handle
-
-    def _display_name(self) -> str:
-        if self._path:
-            return repr(self._path[1])
-        if self._static is not None:
-            return repr(self._static.name)
-        return "(unnamed)"
-
     def _edit(self, setter: str, value: Any) -> None:
-        if self._described() is None:
-            raise AttributeError(f"the definition of a live map cannot change ({setter})")
         if self._path[2:] == ("inner",):
             # libbpf's inner-map templates have no owning object: its setters would
             # dereference NULL (seen with 1.1.2), so they are never called on one.
             raise AttributeError("an inner-map template is read-only; to change its shape assign "
                                  "outer.inner_map = Map.create(...) before load")
-        self._owner._edit(self._path, setter, value)
+        super()._edit(setter, value)
 
     def _bind(self, fd: int) -> None:
-        """Called by the owning object after load: the map is live on ``fd``."""
-        self._fd = fd
+        super()._bind(fd)
         if fd >= 0:
             self._make_slots()
         else:
-            for operation in _ELEMENT_OPS:
-                self.__dict__.pop(operation, None)
+            self._drop_element_ops()
 
     def _invalidate(self) -> None:
-        """Called by the owning object when it closes."""
-        self._fd = -1
-        self._handle = None
-        self._closed = True
+        super()._invalidate()
+        self._drop_element_ops()
+
+    def _drop_element_ops(self) -> None:
         for operation in _ELEMENT_OPS:
             self.__dict__.pop(operation, None)
-
-    def _raise_unusable(self) -> None:
-        self._described()
-        if self._owner is not None and not self._owner.loaded:
-            raise LibbpfError.for_errno(errno.EBADF, f"map {self._display_name()} is not loaded yet: call load()")
-        raise LibbpfError.for_errno(errno.EBADF, f"map {self._display_name()} was not created (autocreate off)")
 
     def _fail(self, ret: int, function: str) -> None:
         if self._fd < 0:
             self._raise_unusable()
         raise LibbpfError.for_errno(-ret, None, function)
-
-    @property
-    def fd(self) -> int:
-        """The map's file descriptor (owned by the map or its object: do not close it)."""
-        if self._fd < 0:
-            self._raise_unusable()
-        return self._fd
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        """Close a standalone map's fd; an object's maps close with the object."""
-        if self._finalizer is not None:
-            self._finalizer()
-            self._invalidate()
-
-    def __enter__(self) -> "Map":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         if self._closed:
@@ -560,20 +478,6 @@ class Map:
     def freeze(self) -> None:
         """Make the map read-only for user space (BPF_MAP_FREEZE)."""
         self._lib.bpf_map_freeze(self.fd)
-
-    def pin(self, path: PathLike) -> None:
-        """Pin the live map at ``path`` on bpffs."""
-        self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
-        self._pinned_at = os.fspath(path)
-
-    def unpin(self, path: Optional[PathLike] = None) -> None:
-        """Remove the pin at ``path`` (default: where this map is pinned or was opened from)."""
-        target = self.pin_path if path is None else os.fspath(path)
-        if target is None:
-            raise ValueError("this map has no known pin; pass the path")
-        os.unlink(target)
-        if target == self._pinned_at:
-            self._pinned_at = None
 
 
 def _pack_many(codec: Union[Codec, PerCpuCodec], items: Sequence[Any]) -> Any:

@@ -86,7 +86,7 @@ class Object:
         for map_name, handle in _iter_handles(lib, "bpf_object__next_map", self._ptr):
             self._maps[map_name] = Map._of_object(self, handle, ("map", map_name))
         self._programs: Dict[str, Program] = {
-            prog_name: Program._of_object(self, handle, prog_name)
+            prog_name: Program._of_object(self, handle, ("prog", prog_name))
             for prog_name, handle in _iter_handles(lib, "bpf_object__next_program", self._ptr)}
         if pinning is not None:  # the policy decides: remember what the definitions asked for
             for m in self._maps.values():

@@ -30,6 +30,7 @@ from typing import Any, Iterable, List, Optional, Set, Tuple, Union
 from . import _abi, _libbpf
 from ._abi import MapType
 from ._fd import fd_kind
+from ._handle import PathLike
 from .errors import LibbpfError, MapIncompatibleError
 
 log = logging.getLogger("libbpf_py.pinning")
@@ -37,7 +38,6 @@ log = logging.getLogger("libbpf_py.pinning")
 BPF_FS_MAGIC = 0xCAFE4A11
 NAME_MAX = 255
 MOUNT_HINT = "mount -t bpf bpf /sys/fs/bpf"
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 # bpffs -----------------------------------------------------------------------------------------

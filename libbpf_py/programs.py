@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
-import weakref
 from ctypes import byref, c_uint32
 from typing import Any, List, NamedTuple, Optional, Union
 
 from . import _abi, _libbpf
 from ._abi import ProgType, enum_or_int
-from ._fd import fd_kind
-from .errors import ClosedError, LibbpfError
-
-PathLike = Union[str, "os.PathLike[str]"]
+from ._handle import BpfHandle, PathLike
+from .errors import LibbpfError
 
 
 class ProgInfo(NamedTuple):
@@ -71,119 +67,33 @@ def _as_bytes(data: Any, what: str) -> bytes:
         raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}") from None
 
 
-class Program:
+class Program(BpfHandle):
     """A BPF program: editable before its object loads, then runnable, pinnable, inspectable."""
 
-    def __init__(self) -> None:
-        raise TypeError("use Program.from_pinned, Program.from_id or Object.programs")
+    _noun, _fd_kind, _skipped = "program", "prog", "was not loaded (autoload off)"
 
-    @classmethod
-    def _blank(cls) -> "Program":
-        self = object.__new__(cls)
-        self._lib = _libbpf.lib()
-        self._handle = None
-        self._owner = None
-        self._path: tuple = ()
-        self._fd = -1
-        self._finalizer = None
-        self._closed = False
-        self._name = ""
-        self._pinned_at: Optional[str] = None
-        return self
-
-    @classmethod
-    def _of_object(cls, owner: Any, handle: int, name: str) -> "Program":
-        self = cls._blank()
-        self._owner, self._handle, self._name = owner, handle, name
-        self._path = ("prog", name)
-        return self
-
-    @classmethod
-    def _adopt(cls, fd: int, function: str) -> "Program":
-        kind = fd_kind(fd)
-        if kind != "prog":
-            os.close(fd)
-            raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF program (a {kind or 'non-BPF'} object)",
-                                        function)
-        self = cls._blank()
-        self._fd = fd
-        self._finalizer = weakref.finalize(self, os.close, fd)
-        try:
-            self._static = prog_info(fd)
-        except BaseException:
-            self.close()
-            raise
-        self._name = self._static.name
-        return self
+    def _read_info(self, fd: int) -> ProgInfo:
+        return prog_info(fd)
 
     @classmethod
     def from_pinned(cls, path: PathLike) -> "Program":
         """Open the program pinned at ``path``."""
-        self = cls._adopt(_libbpf.lib().bpf_obj_get(os.fsencode(path)), "bpf_obj_get")
-        self._pinned_at = os.fspath(path)
-        return self
+        return cls._from_pin(path)
 
     @classmethod
     def from_id(cls, prog_id: int) -> "Program":
         """Open a loaded program by its kernel id."""
         return cls._adopt(_libbpf.lib().bpf_prog_get_fd_by_id(prog_id), "bpf_prog_get_fd_by_id")
 
-    # state -----------------------------------------------------------------------------------
-
-    def _described(self) -> Optional[int]:
-        if self._closed:
-            raise ClosedError(f"program {self._name!r} is closed")
-        return self._handle
-
-    def _edit(self, setter: str, value: Any) -> None:
-        if self._described() is None:
-            raise AttributeError(f"a loaded program cannot change ({setter})")
-        self._owner._edit(self._path, setter, value)
-
-    def _bind(self, fd: int) -> None:
-        self._fd = fd
-
-    def _invalidate(self) -> None:
-        self._fd = -1
-        self._handle = None
-        self._closed = True
-
-    @property
-    def fd(self) -> int:
-        """The program's fd (owned by the program or its object: do not close it)."""
-        if self._fd < 0:
-            self._described()
-            if self._owner is not None and not self._owner.loaded:
-                raise LibbpfError.for_errno(errno.EBADF, f"program {self._name!r} is not loaded yet: call load()")
-            raise LibbpfError.for_errno(errno.EBADF, f"program {self._name!r} was not loaded (autoload off)")
-        return self._fd
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        """Close a program opened from a pin or id; an object's programs close with it."""
-        if self._finalizer is not None:
-            self._finalizer()
-            self._fd = -1
-            self._closed = True
-
-    def __enter__(self) -> "Program":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"
-        return f"<Program {self._name!r} {state}>"
+        return f"<Program {self._display_name()} {state}>"
 
     # definition ------------------------------------------------------------------------------
 
     @property
     def name(self) -> str:
-        return self._name
+        return self._path[1] if self._path else self._static.name
 
     @property
     def section(self) -> Optional[str]:
@@ -271,18 +181,3 @@ class Program:
             raise
         return TestRunResult(opts.retval, data_out.raw[:opts.data_size_out], opts.duration,
                              None if ctx_out is None else ctx_out.raw[:opts.ctx_size_out])
-
-    def pin(self, path: PathLike) -> None:
-        """Pin the loaded program at ``path`` on bpffs."""
-        self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
-        self._pinned_at = os.fspath(path)
-
-    def unpin(self, path: Optional[PathLike] = None) -> None:
-        """Remove the pin at ``path`` (default: where this program was pinned or opened from)."""
-        self._described()
-        target = self._pinned_at if path is None else os.fspath(path)
-        if target is None:
-            raise ValueError("this program has no known pin; pass the path")
-        os.unlink(target)
-        if target == self._pinned_at:
-            self._pinned_at = None

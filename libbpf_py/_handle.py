@@ -1,0 +1,164 @@
+"""What maps and programs share: one owner, an object's handle before load, an fd after.
+
+A map or program from an :class:`~libbpf_py.Object` holds libbpf's handle (editable until
+load) and, once loaded, an fd that belongs to the object. One opened from a pin, an id or
+an fd owns that fd and closes it exactly once: in ``close()``, at the end of a ``with``
+block, or through a finalizer kept only as a safety net.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import weakref
+from typing import Any, Optional, Tuple, Union
+
+from . import _libbpf
+from ._fd import fd_kind
+from .errors import ClosedError, LibbpfError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class BpfHandle:
+    """Base of :class:`~libbpf_py.Map` and :class:`~libbpf_py.Program`."""
+
+    _noun = "object"         # for messages: "map", "program"
+    _fd_kind = ""            # what /proc/self/fdinfo says: "map", "prog"
+    _skipped = ""            # why an object's item has no fd after load
+
+    def __init__(self) -> None:
+        raise TypeError(f"{type(self).__name__} objects come from Object.{self._noun}s or the from_* constructors")
+
+    @classmethod
+    def _blank(cls) -> Any:
+        self = object.__new__(cls)
+        self._lib = _libbpf.lib()
+        self._handle = None      # libbpf's struct bpf_map / bpf_program while the object is open
+        self._owner = None       # the Object that owns handle and fd
+        self._path: Tuple[str, ...] = ()
+        self._static: Any = None  # kernel info of an adopted fd
+        self._fd = -1
+        self._finalizer = None
+        self._closed = False
+        self._pinned_at: Optional[str] = None
+        return self
+
+    @classmethod
+    def _of_object(cls, owner: Any, handle: int, path: Tuple[str, ...]) -> Any:
+        self = cls._blank()
+        self._owner, self._handle, self._path = owner, handle, path
+        return self
+
+    @classmethod
+    def _adopt(cls, fd: int, function: str) -> Any:
+        """Own ``fd``, which must refer to the right kind of BPF object (closed here if not)."""
+        kind = fd_kind(fd)
+        if kind != cls._fd_kind:
+            os.close(fd)
+            raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF {cls._noun} (a {kind or 'non-BPF'} object)",
+                                        function)
+        self = cls._blank()
+        self._fd = fd
+        self._finalizer = weakref.finalize(self, os.close, fd)
+        try:
+            self._static = self._read_info(fd)
+            self._adopted()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    @classmethod
+    def _from_pin(cls, path: PathLike) -> Any:
+        self = cls._adopt(_libbpf.lib().bpf_obj_get(os.fsencode(path)), "bpf_obj_get")
+        self._pinned_at = os.fspath(path)
+        return self
+
+    def _read_info(self, fd: int) -> Any:
+        raise NotImplementedError
+
+    def _adopted(self) -> None:
+        """Hook: the handle now owns a live fd."""
+
+    # state -----------------------------------------------------------------------------------
+
+    def _described(self) -> Optional[int]:
+        """libbpf's handle for an object's item, None for a standalone one; raises when closed."""
+        if self._closed:
+            raise ClosedError(f"{self._noun} {self._display_name()} is closed")
+        return self._handle
+
+    def _display_name(self) -> str:
+        if self._path:
+            return repr(self._path[1])
+        if self._static is not None:
+            return repr(self._static.name)
+        return "(unnamed)"
+
+    def _edit(self, setter: str, value: Any) -> None:
+        if self._described() is None:
+            raise AttributeError(f"a live {self._noun} cannot change its definition ({setter})")
+        self._owner._edit(self._path, setter, value)
+
+    def _bind(self, fd: int) -> None:
+        """Called by the owning object after load: live on ``fd``, or -1 when not loaded."""
+        self._fd = fd
+
+    def _invalidate(self) -> None:
+        """Called when the owning object (or this handle) closes."""
+        self._fd = -1
+        self._handle = None
+        self._closed = True
+
+    def _raise_unusable(self) -> None:
+        self._described()
+        if self._owner is not None and not self._owner.loaded:
+            raise LibbpfError.for_errno(errno.EBADF, f"{self._noun} {self._display_name()} is not loaded yet: "
+                                        "call load()")
+        raise LibbpfError.for_errno(errno.EBADF, f"{self._noun} {self._display_name()} {self._skipped}")
+
+    @property
+    def fd(self) -> int:
+        """The file descriptor (owned by this handle or its object: do not close it)."""
+        if self._fd < 0:
+            self._raise_unusable()
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close an fd this handle owns; an object's maps and programs close with the object."""
+        if self._finalizer is not None:
+            self._finalizer()
+            self._invalidate()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # pins ------------------------------------------------------------------------------------
+
+    @property
+    def pin_path(self) -> Optional[str]:
+        """Where this is known to be pinned (opened from, or pinned by this process)."""
+        self._described()
+        return self._pinned_at
+
+    def pin(self, path: PathLike) -> None:
+        """Pin the live map or program at ``path`` on bpffs."""
+        self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
+        self._pinned_at = os.fspath(path)
+
+    def unpin(self, path: Optional[PathLike] = None) -> None:
+        """Remove the pin at ``path`` (default: ``pin_path``)."""
+        target = self.pin_path if path is None else os.fspath(path)
+        if target is None:
+            raise ValueError(f"this {self._noun} has no known pin; pass the path")
+        os.unlink(target)
+        if target == self._pinned_at:
+            self._pinned_at = None
