@@ -1,0 +1,231 @@
+"""BTF (the .BTF section): read it, append types and strings, write it back.
+
+Types are kept as raw records (a 12-byte head and the kind's trailing data) so that an
+existing section survives a round trip byte for byte; appending never renumbers a type or
+moves a string, which keeps ``.BTF.ext`` valid. Layout facts: include/uapi/linux/btf.h.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .file import ElfError
+
+BTF_MAGIC = 0xEB9F
+HEADER_SIZE = 24
+
+INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT = range(1, 12)
+FUNC, FUNC_PROTO, VAR, DATASEC, FLOAT, DECL_TAG, TYPE_TAG, ENUM64 = range(12, 20)
+VAR_GLOBAL_ALLOCATED = 1
+INT_SIGNED = 1
+
+_MODIFIERS = (TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG)
+
+
+def _tail_size(kind: int, vlen: int) -> int:
+    """Bytes that follow the 12-byte head of a type of this kind."""
+    if kind in (INT, VAR, DECL_TAG):
+        return 4
+    if kind == ARRAY:
+        return 12
+    if kind in (STRUCT, UNION, DATASEC, ENUM64):
+        return 12 * vlen
+    if kind in (ENUM, FUNC_PROTO):
+        return 8 * vlen
+    if kind in (PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG):
+        return 0
+    raise ElfError(f"BTF type of unknown kind {kind}")
+
+
+@dataclass
+class Type:
+    """One BTF type record: ``name_off``, ``info``, ``size_or_type`` and the kind's tail bytes."""
+
+    name_off: int
+    info: int
+    size_or_type: int
+    tail: bytes = b""
+
+    @property
+    def kind(self) -> int:
+        return (self.info >> 24) & 0x1F
+
+    @property
+    def vlen(self) -> int:
+        return self.info & 0xFFFF
+
+
+def info_word(kind: int, vlen: int = 0, kind_flag: int = 0) -> int:
+    return (kind_flag << 31) | (kind << 24) | vlen
+
+
+@dataclass
+class Btf:
+    """A whole .BTF section. Type ids start at 1 (``types[0]`` is id 1)."""
+
+    byteorder: str
+    types: List[Type] = field(default_factory=list)
+    strings: bytearray = field(default_factory=lambda: bytearray(b"\0"))
+
+    @property
+    def _e(self) -> str:
+        return "<" if self.byteorder == "little" else ">"
+
+    # reading ---------------------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, data: bytes, byteorder: str) -> "Btf":
+        e = "<" if byteorder == "little" else ">"
+        if len(data) < HEADER_SIZE:
+            raise ElfError(".BTF is shorter than its header")
+        magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(
+            e + "HBBIIIII", data, 0)
+        if magic != BTF_MAGIC or version != 1:
+            raise ElfError(".BTF has a bad magic number or version")
+        base = hdr_len
+        if hdr_len < HEADER_SIZE or base + type_off + type_len > len(data) or base + str_off + str_len > len(data):
+            raise ElfError(".BTF header points outside the section")
+        strings = bytearray(data[base + str_off: base + str_off + str_len])
+        if not strings or strings[0] != 0:
+            raise ElfError(".BTF string section must start with a NUL byte")
+        types = []
+        pos, end = base + type_off, base + type_off + type_len
+        while pos < end:
+            if pos + 12 > end:
+                raise ElfError(".BTF type section ends inside a type")
+            name_off, info, size_or_type = struct.unpack_from(e + "III", data, pos)
+            tail = _tail_size((info >> 24) & 0x1F, info & 0xFFFF)
+            if pos + 12 + tail > end:
+                raise ElfError(".BTF type section ends inside a type")
+            types.append(Type(name_off, info, size_or_type, data[pos + 12: pos + 12 + tail]))
+            pos += 12 + tail
+        btf = cls(byteorder, types, strings)
+        for t in types:
+            btf.name(t)  # every name offset must resolve
+        return btf
+
+    def name(self, t: Type) -> str:
+        off = t.name_off
+        if off >= len(self.strings):
+            raise ElfError(f"BTF name offset {off} is outside the string section")
+        end = self.strings.find(b"\0", off)
+        if end < 0:
+            raise ElfError(f"BTF name at {off} is not NUL-terminated")
+        return self.strings[off:end].decode(errors="replace")
+
+    def get(self, type_id: int) -> Type:
+        if not 1 <= type_id <= len(self.types):
+            raise ElfError(f"BTF type id {type_id} does not exist")
+        return self.types[type_id - 1]
+
+    def find(self, name: str, kind: int) -> Optional[int]:
+        """The id of the first type of ``kind`` named ``name``."""
+        for i, t in enumerate(self.types, 1):
+            if t.kind == kind and self.name(t) == name:
+                return i
+        return None
+
+    def members(self, t: Type) -> List[Tuple[str, int, int]]:
+        """(name, type id, bit offset) of a STRUCT or UNION."""
+        out = []
+        for i in range(t.vlen):
+            name_off, type_id, offset = struct.unpack_from(self._e + "III", t.tail, 12 * i)
+            out.append((self.name(Type(name_off, 0, 0)), type_id, offset))
+        return out
+
+    def datasec_entries(self, t: Type) -> List[Tuple[int, int, int]]:
+        """(var type id, offset, size) of a DATASEC."""
+        return [struct.unpack_from(self._e + "III", t.tail, 12 * i) for i in range(t.vlen)]
+
+    def resolve(self, type_id: int) -> int:
+        """Skip typedefs and qualifiers."""
+        seen = 0
+        while self.get(type_id).kind in _MODIFIERS:
+            type_id = self.get(type_id).size_or_type
+            seen += 1
+            if seen > 64:
+                raise ElfError("BTF modifier chain loops")
+        return type_id
+
+    def size_of(self, type_id: int) -> Optional[int]:
+        """Byte size of a type, or None when BTF does not give one (e.g. a forward declaration)."""
+        t = self.get(self.resolve(type_id))
+        if t.kind in (INT, STRUCT, UNION, ENUM, ENUM64, FLOAT, DATASEC):
+            return t.size_or_type
+        if t.kind == PTR:
+            return 8
+        if t.kind == ARRAY:
+            elem, _index, nelems = struct.unpack_from(self._e + "III", t.tail, 0)
+            elem_size = self.size_of(elem)
+            return None if elem_size is None else elem_size * nelems
+        return None
+
+    # writing ---------------------------------------------------------------------------------
+
+    def add_string(self, text: str) -> int:
+        encoded = text.encode() + b"\0"
+        start = 0
+        while True:  # reuse an identical whole string
+            found = self.strings.find(encoded, start)
+            if found < 0:
+                break
+            if found == 0 or self.strings[found - 1] == 0:
+                return found
+            start = found + 1
+        offset = len(self.strings)
+        self.strings += encoded
+        return offset
+
+    def add(self, t: Type) -> int:
+        self.types.append(t)
+        return len(self.types)
+
+    def add_int(self, name: str, size: int, signed: bool = False) -> int:
+        encoding = INT_SIGNED if signed else 0
+        return self.add(Type(self.add_string(name), info_word(INT), size,
+                             struct.pack(self._e + "I", (encoding << 24) | (size * 8))))
+
+    def add_ptr(self, target: int) -> int:
+        return self.add(Type(0, info_word(PTR), target))
+
+    def add_array(self, elem: int, index: int, nelems: int) -> int:
+        return self.add(Type(0, info_word(ARRAY), 0, struct.pack(self._e + "III", elem, index, nelems)))
+
+    def add_struct(self, name: str, members: Sequence[Tuple[str, int, int]], size: int) -> int:
+        """A STRUCT of (name, type id, bit offset) members."""
+        tail = b"".join(struct.pack(self._e + "III", self.add_string(n), t, off) for n, t, off in members)
+        return self.add(Type(self.add_string(name) if name else 0, info_word(STRUCT, len(members)), size, tail))
+
+    def add_var(self, name: str, type_id: int, linkage: int = VAR_GLOBAL_ALLOCATED) -> int:
+        return self.add(Type(self.add_string(name), info_word(VAR), type_id, struct.pack(self._e + "I", linkage)))
+
+    def add_datasec(self, name: str, entries: Iterable[Tuple[int, int, int]], size: int) -> int:
+        entries = list(entries)
+        tail = b"".join(struct.pack(self._e + "III", *entry) for entry in entries)
+        return self.add(Type(self.add_string(name), info_word(DATASEC, len(entries)), size, tail))
+
+    def set_datasec(self, type_id: int, name: str, entries: Sequence[Tuple[int, int, int]], size: int) -> None:
+        """Rewrite a DATASEC in place (same id): name, entries, size."""
+        t = self.get(type_id)
+        t.name_off = self.add_string(name)
+        t.info = info_word(DATASEC, len(entries))
+        t.size_or_type = size
+        t.tail = b"".join(struct.pack(self._e + "III", *entry) for entry in entries)
+
+    def to_bytes(self) -> bytes:
+        e = self._e
+        body = b"".join(struct.pack(e + "III", t.name_off, t.info, t.size_or_type) + t.tail for t in self.types)
+        header = struct.pack(e + "HBBIIIII", BTF_MAGIC, 1, 0, HEADER_SIZE, 0, len(body), len(body),
+                             len(self.strings))
+        return header + body + bytes(self.strings)
+
+
+def type_names(btf: Btf) -> Dict[str, int]:
+    """Name → id of every named type (first occurrence)."""
+    out: Dict[str, int] = {}
+    for i, t in enumerate(btf.types, 1):
+        if t.name_off:
+            out.setdefault(btf.name(t), i)
+    return out

@@ -1,0 +1,208 @@
+"""Rewrite a legacy iproute2 object into one libbpf 1.x opens: BTF-defined maps in ``.maps``.
+
+What changes (and nothing else):
+- the ``maps`` section becomes ``.maps``, laid out afresh with one slot per map, each slot
+  as large as the largest map definition; its bytes are zero (libbpf never reads them);
+- each map symbol moves to its new slot and becomes a GLOBAL OBJECT of the slot's size —
+  relocations name the symbol, not an offset, so they stay byte for byte the same;
+- ``.BTF`` gets, per map, a libbpf-style definition struct (``type``, ``key``/``key_size``,
+  ``value``/``value_size`` or ``values`` for a map-in-map, ``max_entries``, ``map_flags``),
+  where every number is the element count of an array of 1-byte ints, so any u32 fits
+  (an array's byte size must stay below 2**32); an existing ``.BTF`` keeps every type id
+  and string offset (so ``.BTF.ext`` stays valid) and its ``maps`` DATASEC is renamed and
+  pointed at the new structs; an object without BTF gets a new ``.BTF`` section at the end;
+- a map annotated with ``BPF_ANNOTATE_KV_PAIR`` keeps its key and value types.
+
+Pinning, ids, map-in-map slots and tail calls are not expressible in ``.maps``; the loader
+applies them (see :mod:`libbpf_py.iproute2.loader`) from the returned descriptions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Dict, List, Optional, Tuple
+
+from .. import _abi
+from ..elf import btf as B
+from ..elf.file import SHF_EXECINSTR, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, ElfError, ElfFile
+from .legacy import NO_INNER_IDX, LegacyMap, LegacyMapError, maps_section, read_maps
+
+BTF_MAPS_SECTION = ".maps"
+KV_PREFIX = "____btf_map_"
+
+
+def rewrite(data: bytes) -> Tuple[bytes, List[LegacyMap]]:
+    """``(new_bytes, maps)``; an object without a legacy ``maps`` section comes back unchanged."""
+    elf = ElfFile.parse(data)
+    stride, maps = read_maps(elf)
+    if not maps:
+        return bytes(data), []
+    btf_section = elf.section(".BTF")
+    btf = B.Btf.parse(btf_section.data, elf.byteorder) if btf_section is not None else B.Btf(elf.byteorder)
+    builder = _DefinitionBuilder(btf, maps)
+    structs = [builder.definition(m) for m in maps]
+    slot = max(size for _, size in structs)
+
+    section = maps_section(elf)
+    elf.rename(section, BTF_MAPS_SECTION)
+    section.data = bytes(slot * len(maps))
+    section.addralign = max(section.addralign, 8)
+    _move_map_symbols(elf, section, maps, slot)
+    _check_program_symbols(elf)
+
+    variables = _map_variables(btf, maps)
+    entries = []
+    for m, (struct_id, _) in zip(maps, structs):
+        var_id = variables.get(m.name)
+        if var_id is None:
+            var_id = btf.add_var(m.name, struct_id)
+        else:
+            btf.get(var_id).size_or_type = struct_id
+        entries.append((var_id, m.index * slot, slot))
+    old_datasec = btf.find("maps", B.DATASEC)
+    if old_datasec is not None:
+        btf.set_datasec(old_datasec, BTF_MAPS_SECTION, entries, slot * len(maps))
+    else:
+        btf.add_datasec(BTF_MAPS_SECTION, entries, slot * len(maps))
+
+    if btf_section is not None:
+        btf_section.data = btf.to_bytes()
+    else:
+        elf.add_section(".BTF", SHT_PROGBITS, btf.to_bytes(), addralign=4)
+    return elf.to_bytes(), maps
+
+
+def _move_map_symbols(elf: ElfFile, section, maps: List[LegacyMap], slot: int) -> None:
+    shndx = elf.index_of(section)
+    index_of = {m.offset: m.index for m in maps}
+    symbols = elf.symbols()
+    for i, sym in enumerate(symbols):
+        if sym.shndx == shndx and sym.bind == STB_GLOBAL and sym.value in index_of:
+            symbols[i] = replace(sym.with_info(STB_GLOBAL, STT_OBJECT), value=index_of[sym.value] * slot, size=slot)
+    elf.set_symbols(symbols)
+
+
+def _check_program_symbols(elf: ElfFile) -> None:
+    """libbpf 1.x makes one program per GLOBAL FUNC and refuses static ones outside .text."""
+    for sym in elf.symbols():
+        if sym.type != STT_FUNC or sym.bind != STB_LOCAL or sym.shndx >= len(elf.sections):
+            continue
+        sec = elf.sections[sym.shndx]
+        if sec.flags & SHF_EXECINSTR and sec.name != ".text":
+            raise ElfError(f"program {sym.name!r} in section {sec.name!r} is static; libbpf 1.x loads only "
+                           "non-static program functions (remove 'static' and rebuild)")
+
+
+def _map_variables(btf: B.Btf, maps: List[LegacyMap]) -> Dict[str, int]:
+    """VAR ids of the maps in an existing ``maps`` DATASEC (objects built with -g)."""
+    found: Dict[str, int] = {}
+    datasec = btf.find("maps", B.DATASEC)
+    if datasec is None:
+        return found
+    names = {m.name for m in maps}
+    for var_id, _, _ in btf.datasec_entries(btf.get(datasec)):
+        var = btf.get(var_id)
+        if var.kind == B.VAR and btf.name(var) in names:
+            found[btf.name(var)] = var_id
+    return found
+
+
+class _DefinitionBuilder:
+    """Appends libbpf-style map definition structs to a BTF."""
+
+    def __init__(self, btf: B.Btf, maps: List[LegacyMap]):
+        self.btf = btf
+        self.maps = maps
+        self._u8 = self._int("unsigned char", 1)
+        self._index = self._int("__ARRAY_SIZE_TYPE__", 4)
+        self._numbers: Dict[int, int] = {}
+
+    def _int(self, name: str, size: int) -> int:
+        for i, t in enumerate(self.btf.types, 1):
+            if t.kind == B.INT and t.size_or_type == size and self.btf.name(t) == name:
+                return i
+        return self.btf.add_int(name, size)
+
+    def _number(self, value: int) -> int:
+        """PTR → ARRAY[value] of 1-byte ints: how BTF map definitions spell a number."""
+        if value not in self._numbers:
+            self._numbers[value] = self.btf.add_ptr(self.btf.add_array(self._u8, self._index, value))
+        return self._numbers[value]
+
+    def _kv_types(self, m: LegacyMap) -> Tuple[Optional[int], Optional[int]]:
+        """Key and value type ids from a ``____btf_map_<name>`` annotation, when sizes agree."""
+        kv = self.btf.find(KV_PREFIX + m.name, B.STRUCT)
+        if kv is None:
+            return None, None
+        members = {name: type_id for name, type_id, _ in self.btf.members(self.btf.get(kv))}
+        key, value = members.get("key"), members.get("value")
+        if key is None or value is None or len(members) != 2:
+            return None, None
+        return (key if self.btf.size_of(key) == m.size_key else None,
+                value if self.btf.size_of(value) == m.size_value else None)
+
+    def definition(self, m: LegacyMap, inner: bool = False) -> Tuple[int, int]:
+        """(struct id, struct size) of the definition of ``m``."""
+        members: List[Tuple[str, int]] = [("type", self._number(m.type))]
+        key_type, value_type = (None, None) if inner else self._kv_types(m)
+        if key_type is not None:
+            members.append(("key", self.btf.add_ptr(key_type)))
+        elif m.size_key:
+            members.append(("key_size", self._number(m.size_key)))
+        outer = m.type in _abi.MAP_IN_MAP_TYPES and not inner
+        if not outer:
+            if value_type is not None:
+                members.append(("value", self.btf.add_ptr(value_type)))
+            elif m.size_value:
+                members.append(("value_size", self._number(m.size_value)))
+        members.append(("max_entries", self._number(m.max_elem)))
+        if m.flags:
+            members.append(("map_flags", self._number(m.flags)))
+        size = 8 * len(members)
+        fields = [(name, type_id, 64 * i) for i, (name, type_id) in enumerate(members)]
+        if outer:  # the inner template's shape, as libbpf's `values` of a map-in-map
+            template = self._inner_template(m)
+            inner_id, _ = self.definition(template, inner=True)
+            values = self.btf.add_array(self.btf.add_ptr(inner_id), self._index, 0)
+            fields.append(("values", values, 64 * len(members)))
+        return self.btf.add_struct("", fields, size), size
+
+    def _inner_template(self, outer: LegacyMap) -> LegacyMap:
+        if outer.inner_id == 0:
+            raise LegacyMapError(f"map {outer.name!r} cannot be created since no inner map ID is defined")
+        for m in self.maps:
+            if m.id == outer.inner_id:
+                if m.type in _abi.MAP_IN_MAP_TYPES:
+                    raise LegacyMapError(f"map {outer.name!r}: its inner map {m.name!r} is itself a map-in-map")
+                return m
+        raise LegacyMapError(f"map {outer.name!r} cannot be loaded: inner map with ID {outer.inner_id} not found")
+
+
+def inserted_inner_maps(maps: List[LegacyMap]) -> List[Tuple[LegacyMap, LegacyMap]]:
+    """(outer, inner) pairs to wire after load: every inner map whose ``inner_idx`` is not -1
+    goes into every map-in-map whose ``inner_id`` is its ``id`` (iproute2's rule)."""
+    pairs = []
+    for inner in maps:
+        if inner.id == 0 or inner.inner_id != 0 or inner.inner_idx == NO_INNER_IDX:
+            continue
+        for outer in maps:
+            if outer.type in _abi.MAP_IN_MAP_TYPES and outer.inner_id == inner.id:
+                pairs.append((outer, inner))
+    return pairs
+
+
+_C_INT = r"(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)"  # what scanf's %i accepts (unsigned)
+_TAIL_SECTION = re.compile(f"^{_C_INT}/{_C_INT}$")
+
+
+def _c_int(text: str) -> int:
+    if text[:2] in ("0x", "0X"):
+        return int(text, 16)
+    return int(text, 8) if text.startswith("0") else int(text)
+
+
+def tail_call_section(name: str) -> Optional[Tuple[int, int]]:
+    """(prog array id, key) for a section named like ``42/0`` (decimal, 0x or 0 prefixes)."""
+    found = _TAIL_SECTION.match(name)
+    return None if found is None else (_c_int(found.group(1)), _c_int(found.group(2)))
