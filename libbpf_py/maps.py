@@ -193,10 +193,9 @@ class Map(BpfHandle):
 
     @property
     def name(self) -> str:
-        handle = self._described()
-        if handle is None:
-            return self._static.name
-        return self._lib.bpf_map__name(handle).decode()
+        """The name in the object (stable: libbpf renames a map that reuses a nameless pin)."""
+        self._described()
+        return ".".join(self._path[1:]) if self._path else self._static.name
 
     type = _definition("type", "bpf_map__type", "bpf_map__set_type", _map_type, "Map type (MapType).")
     key_size = _definition("key_size", "bpf_map__key_size", "bpf_map__set_key_size")

@@ -49,7 +49,8 @@ class Object:
     @classmethod
     def open(cls, src: Source, *, name: Optional[str] = None, pinning: Optional[PinPolicy] = None,
              pin_root: Optional[Union[str, os.PathLike]] = None, kconfig: Optional[str] = None,
-             btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE) -> "Object":
+             btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE,
+             compat: str = "auto") -> "Object":
         """Open an ELF object from a path or from its bytes; nothing reaches the kernel yet.
 
         ``pinning`` is a pin policy (e.g. :class:`PinByName`): at load, existing compatible pins
@@ -57,13 +58,32 @@ class Object:
         as it was. Without one, ``pin_root`` is libbpf's own ``pin_root_path`` for maps
         declaring ``LIBBPF_PIN_BY_NAME``. ``log_size`` is the initial size of each program's
         verifier-log buffer; it grows when a rejection's log does not fit.
+
+        ``compat="auto"`` detects a legacy iproute2 object (a ``maps`` section of
+        ``struct bpf_elf_map``) and opens it through the shim, as :func:`libbpf_py.iproute2.open`
+        would for the ``tc`` command its sections imply; ``compat="none"`` hands the bytes to
+        libbpf as they are.
         """
+        if compat not in ("auto", "none"):
+            raise ValueError(f"compat must be 'auto' or 'none', not {compat!r}")
+        if compat == "auto":
+            from .iproute2 import loader
+
+            data, path = loader.read_source(src)
+            prog_type = loader.legacy_prog_type(data)
+            if prog_type is not None:
+                if pin_root is not None:
+                    raise ValueError("pin_root applies to BTF-defined maps; a legacy object pins with "
+                                     "iproute2's layout (or pass pinning=)")
+                return loader.open(path if path is not None else data, prog_type, name=name, pinning=pinning,
+                                   kconfig=kconfig, btf_custom_path=btf_custom_path, log_size=log_size)
+            src = data
+            if name is None and path is not None:
+                name = loader.default_object_name(path)
         if not isinstance(log_size, int) or log_size < 128:
             raise ValueError(f"log_size must be an int >= 128, got {log_size!r}")
-        if pinning is not None:
-            if pin_root is not None:
-                raise ValueError("give either a pinning policy or libbpf's pin_root, not both")
-            pin_root = getattr(pinning, "root", None)
+        if pinning is not None and pin_root is not None:
+            raise ValueError("give either a pinning policy or libbpf's pin_root, not both")
         self = object.__new__(cls)
         self._lib = lib = _libbpf.lib()
         if isinstance(src, (bytes, bytearray, memoryview)):
@@ -79,6 +99,8 @@ class Object:
         self._kept: List[Any] = []      # Python objects whose fds or buffers libbpf refers to
         self._loaded = self._failed = self._closed = False
         self._pinning = pinning
+        self._after_load: List[Any] = []
+        self.reused_maps: frozenset = frozenset()  # names of maps a pin policy reused at load
         self._ptr = self._open_handle()
         self._finalizer = weakref.finalize(self, lib.bpf_object__close, self._ptr)
         self.name = lib.bpf_object__name(self._ptr).decode()
@@ -199,13 +221,21 @@ class Object:
         for p in self._programs.values():
             fd = lib.bpf_program__fd(p._handle) if lib.bpf_program__autoload(p._handle) else -1
             p._bind(fd if fd >= 0 else -1)
+        self.reused_maps = frozenset(plan.map.name for plan in session.plans if plan.action == "reuse") \
+            if session is not None else frozenset()
+        try:
+            for hook in self._after_load:  # e.g. the iproute2 shim's map-in-map and tail-call wiring
+                hook(self)
+        except BaseException:
+            if session is not None:
+                session.rollback(loaded=True)
+            self._unbind_failed()
+            raise
         if session is not None:
             try:
                 session.commit()
             except BaseException:
-                self._failed = True
-                for item in list(self._maps.values()) + list(self._programs.values()):
-                    item._bind(-1)
+                self._unbind_failed()
                 raise
             for plan in session.plans:
                 plan.map._pinned_at = plan.path
@@ -213,6 +243,12 @@ class Object:
                 prog._pinned_at = path
         self._loaded = True
         return self
+
+    def _unbind_failed(self) -> None:
+        """A load that failed after libbpf succeeded: nothing of it may be used."""
+        self._failed = True
+        for item in list(self._maps.values()) + list(self._programs.values()):
+            item._bind(-1)
 
     def _attach_logs(self, obj: int, size: int, only: Optional[str] = None) -> Dict[str, ctypes.Array]:
         logs = {}

@@ -221,6 +221,13 @@ class PinPolicy:
         """Where to pin program ``p`` after load."""
         return None
 
+    def prepare(self) -> None:
+        """Called at load, with the root on bpffs and locked, before any pin is looked at."""
+
+    def incompatible(self, path: str, differences: List["Difference"], map_name: str) -> Exception:
+        """The error for a pinned map that does not match (a layout may word it its own way)."""
+        return MapIncompatibleError(path, differences, map_name)
+
 
 Selection = Union[None, str, Iterable[str]]
 
@@ -312,6 +319,7 @@ class PinSession:
         self._ensure_root(root)
         self._lock(root)
         try:
+            self.policy.prepare()
             for m, path in decided:
                 self.plans.append(self._plan_map(m, path))
             for p, path in programs:
@@ -347,7 +355,7 @@ class PinSession:
             found = differences(definition_shape(m), pinned)
             if found:
                 if self.policy.on_mismatch != "replace":
-                    raise MapIncompatibleError(path, found, m.name)
+                    raise self.policy.incompatible(path, found, m.name)
                 from .maps import map_info
                 return _Plan(m, path, "replace", map_info(fd).id)
             lib.bpf_map__reuse_fd(m._handle, fd)

@@ -5,7 +5,10 @@ maps (pure, no kernel). Loading with iproute2's semantics (pin layout, map-in-ma
 tail calls) builds on it.
 """
 
+from .layout import Iproute2Pinning, find_bpffs_mount, parse_pinning_db
 from .legacy import LegacyMap, LegacyMapError
+from .loader import PROG_TYPES, open
 from .rewrite import rewrite
 
-__all__ = ["LegacyMap", "LegacyMapError", "rewrite"]
+__all__ = ["Iproute2Pinning", "LegacyMap", "LegacyMapError", "PROG_TYPES", "find_bpffs_mount", "open",
+           "parse_pinning_db", "rewrite"]

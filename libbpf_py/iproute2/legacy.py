@@ -24,6 +24,16 @@ MIN_STRIDE = 16
 PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS = 0, 1, 2
 NO_INNER_IDX = 0xFFFFFFFF
 
+C_INT = r"(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)"  # an unsigned number as scanf's %i reads it
+
+
+def c_int(text: str) -> int:
+    """Decimal, 0x-hex or 0-octal, as in iproute2's section names and pinning database."""
+    if text[:2] in ("0x", "0X"):
+        return int(text, 16)
+    return int(text, 8) if text.startswith("0") else int(text)
+
+
 FIELDS = ("type", "size_key", "size_value", "max_elem", "flags", "id", "pinning", "inner_id", "inner_idx")
 
 

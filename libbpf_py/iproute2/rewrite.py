@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Tuple
 from .. import _abi
 from ..elf import btf as B
 from ..elf.file import SHF_EXECINSTR, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, ElfError, ElfFile
-from .legacy import NO_INNER_IDX, LegacyMap, LegacyMapError, maps_section, read_maps
+from .legacy import C_INT, NO_INNER_IDX, LegacyMap, LegacyMapError, c_int, maps_section, read_maps
 
 BTF_MAPS_SECTION = ".maps"
 KV_PREFIX = "____btf_map_"
@@ -192,17 +192,10 @@ def inserted_inner_maps(maps: List[LegacyMap]) -> List[Tuple[LegacyMap, LegacyMa
     return pairs
 
 
-_C_INT = r"(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)"  # what scanf's %i accepts (unsigned)
-_TAIL_SECTION = re.compile(f"^{_C_INT}/{_C_INT}$")
-
-
-def _c_int(text: str) -> int:
-    if text[:2] in ("0x", "0X"):
-        return int(text, 16)
-    return int(text, 8) if text.startswith("0") else int(text)
+_TAIL_SECTION = re.compile(f"^{C_INT}/{C_INT}$")
 
 
 def tail_call_section(name: str) -> Optional[Tuple[int, int]]:
     """(prog array id, key) for a section named like ``42/0`` (decimal, 0x or 0 prefixes)."""
     found = _TAIL_SECTION.match(name)
-    return None if found is None else (_c_int(found.group(1)), _c_int(found.group(2)))
+    return None if found is None else (c_int(found.group(1)), c_int(found.group(2)))

@@ -1,0 +1,144 @@
+"""iproute2's pin layout as a pin policy (lib/bpf_legacy.c semantics, spec section A2).
+
+- PIN_GLOBAL_NS (2) → ``<mnt>/tc/globals/<name>``
+- PIN_OBJECT_NS (1) → ``<mnt>/tc/<sha1 of the original object file>/<name>``
+- a custom id listed in the pinning database → ``<mnt>/<subpath>/<name>``
+- an unknown custom id, or PIN_NONE → no pin
+
+``<mnt>`` is ``$TC_BPF_MNT`` when set, else the first bpffs among ``/sys/fs/bpf``, ``/bpf``
+and /proc/mounts. tc's own paths go through ``<mnt>/xdp`` or ``<mnt>/ip`` for XDP and LWT
+programs, but those are symlinks to ``<mnt>/tc/``, so every type shares one tree; the
+policy creates that hierarchy (``tc/``, ``tc/globals/`` and the two symlinks) as tc does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Dict, Iterable, Mapping, Optional
+
+from ..errors import MapIncompatibleError
+from ..pinning import PinPolicy, check_name, check_root, is_bpffs
+from .legacy import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, c_int
+
+log = logging.getLogger("libbpf_py.iproute2")
+
+MNT_ENV = "TC_BPF_MNT"
+DEFAULT_MNT = "/sys/fs/bpf"
+KNOWN_MOUNTS = ("/sys/fs/bpf", "/bpf")
+PINNING_DB = ("/etc/iproute2/bpf_pinning", "/usr/share/iproute2/bpf_pinning")
+RESERVED_IDS = (PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS)
+
+
+def find_bpffs_mount(environ: Mapping[str, str] = os.environ) -> Optional[str]:
+    """Where tc would pin: ``$TC_BPF_MNT`` if it is bpffs, else the first bpffs found."""
+    if environ.get(MNT_ENV):
+        path = environ[MNT_ENV]
+        return path if is_bpffs(path) else None
+    for path in KNOWN_MOUNTS:
+        if is_bpffs(path):
+            return path
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == "bpf":
+                    return fields[1]
+    except OSError:
+        pass
+    return None
+
+
+def parse_pinning_db(text: str, source: str = "bpf_pinning") -> Dict[int, str]:
+    """Custom pinning ids → subpaths, with iproute2's rules for comments, reserved ids and errors."""
+    table: Dict[int, str] = {}
+    for line in text.splitlines():
+        line = line.lstrip(" \t")
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        try:
+            pin_id = c_int(fields[0])
+            subpath = fields[1]
+        except (ValueError, IndexError):
+            log.warning("database %s is corrupted at: %s", source, line)
+            break  # entries read so far stay, as in iproute2
+        if pin_id in RESERVED_IDS:
+            log.warning("database %s, id %u is reserved - ignoring", source, pin_id)
+            continue
+        table[pin_id] = subpath  # a later line wins
+    return table
+
+
+def read_pinning_db(paths: Iterable[str] = PINNING_DB) -> Dict[int, str]:
+    """The first pinning database that exists (``/etc`` first, then ``/usr/share``)."""
+    for path in paths:
+        try:
+            with open(path) as f:
+                return parse_pinning_db(f.read(), path)
+        except FileNotFoundError:
+            continue
+    return {}
+
+
+class Iproute2Pinning(PinPolicy):
+    """Pin paths as tc computes them, for the maps of one legacy object."""
+
+    def __init__(self, maps: Iterable[LegacyMap], object_hash: str, *, mnt: Optional[str] = None,
+                 pinning_db: Optional[Dict[int, str]] = None, mount: bool = False):
+        self.legacy = {m.name: m for m in maps}
+        self.object_hash = object_hash
+        self.custom = read_pinning_db() if pinning_db is None else dict(pinning_db)
+        self.mount = mount
+        self.on_mismatch = "error"
+        self._mnt = mnt
+
+    @property
+    def root(self) -> str:
+        """The bpffs mount tc would use (resolved when first needed)."""
+        if self._mnt is None:
+            found = find_bpffs_mount()
+            if found is None:
+                target = os.environ.get(MNT_ENV) or DEFAULT_MNT
+                found = check_root(target, mount=self.mount)  # raises with the mount hint unless mount=True
+            self._mnt = found
+        return self._mnt
+
+    def map_path(self, m, requested: bool) -> Optional[str]:
+        legacy = self.legacy.get(m._path[1] if m._path else m.name)
+        if legacy is None:
+            return None
+        name = check_name(legacy.name)
+        if legacy.pinning == PIN_GLOBAL_NS:
+            return os.path.join(self.root, "tc", "globals", name)
+        if legacy.pinning == PIN_OBJECT_NS:
+            return os.path.join(self.root, "tc", self.object_hash, name)
+        if legacy.pinning == PIN_NONE:
+            return None
+        subpath = self.custom.get(legacy.pinning)
+        if subpath is None:
+            return None  # an unknown custom id means no pinning, silently (as tc)
+        path = os.path.normpath(os.path.join(self.root, subpath, name))
+        if not path.startswith(self.root.rstrip("/") + "/"):
+            raise ValueError(f"custom pinning path {subpath!r} of map {name!r} escapes {self.root}")
+        return path
+
+    def prepare(self) -> None:
+        """tc's hierarchy: ``tc/``, ``tc/globals/``, and ``xdp``, ``ip`` → ``tc/``."""
+        tc = os.path.join(self.root, "tc")
+        for directory in (tc, os.path.join(tc, "globals")):
+            os.makedirs(directory, mode=0o700, exist_ok=True)  # 0700 as tc, also for the parent
+        for sub in ("xdp", "ip"):
+            link = os.path.join(self.root, sub)
+            if not os.path.lexists(link):
+                os.symlink(tc + "/", link)
+            elif os.path.isdir(link) and not os.path.islink(link):
+                os.makedirs(os.path.join(link, "globals"), mode=0o700, exist_ok=True)
+
+    def incompatible(self, path: str, differences, map_name: str) -> Exception:
+        error = MapIncompatibleError(path, differences, map_name)
+        report = "\n".join(f" - {d}" for d in differences)
+        error.args = (error.errno, f"Map specification differs from pinned file! ({path})\n{report}\n"
+                      f"Map '{map_name}' self-check failed!")
+        error.strerror = error.args[1]
+        return error
