@@ -17,9 +17,9 @@ What tc's legacy loader does, and how it is reproduced here:
 
 from __future__ import annotations
 
+import builtins
 import errno
 import hashlib
-import io
 import os
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -49,7 +49,7 @@ def read_source(src: Source) -> Tuple[bytes, Optional[str]]:
     """The object's bytes and, for a file, its path."""
     if isinstance(src, (bytes, bytearray, memoryview)):
         return bytes(src), None
-    with io.open(src, "rb") as f:  # this module's own open() is the shim's entry point
+    with builtins.open(src, "rb") as f:  # this module's own open() is the shim's entry point
         return f.read(), os.fspath(src)
 
 

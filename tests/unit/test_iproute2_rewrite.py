@@ -1,0 +1,212 @@
+"""The legacy-maps rewrite and the ELF/BTF layer under it: pure, no kernel needed.
+
+libbpf's open (which needs no privileges) is the oracle for "libbpf 1.x accepts the result".
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import replace
+
+import pytest
+
+import libbpf_py as bpf
+from libbpf_py.elf import Btf, ElfError, ElfFile
+from libbpf_py.elf import btf as B
+from libbpf_py.iproute2 import LegacyMapError, rewrite
+from libbpf_py.iproute2.legacy import FIELDS, read_maps
+from libbpf_py.iproute2.rewrite import inserted_inner_maps, tail_call_section
+
+LEGACY = ["global_ns", "object_ns", "custom_pin", "map_in_map", "tail_call", "short_stride", "kv_annotated",
+          "xdp_prog", "action"]
+ALL_BUILDS = [f"{name}{suffix}" for name in LEGACY for suffix in ("", "-nog")]
+
+
+@pytest.fixture
+def legacy(bpf_obj):
+    return lambda name: bpf_obj(f"iproute2/{name}").read_bytes()
+
+
+def open_rewritten(data: bytes, name: str = "legacy"):
+    new, maps = rewrite(data)
+    return bpf.Object.open(new, name=name, compat="none"), maps
+
+
+@pytest.mark.parametrize("name", ALL_BUILDS)
+def test_libbpf_opens_every_rewritten_object_with_the_legacy_definitions(legacy, name):
+    data = legacy(name)
+    with pytest.raises(bpf.LibbpfError):  # what libbpf 1.x says about the original
+        bpf.Object.open(data, compat="none")
+    obj, maps = open_rewritten(data)
+    with obj:
+        assert [m.name for m in maps] == [n for n in obj.maps if not obj.maps[n].is_internal]
+        for m in maps:
+            live = obj.maps[m.name]
+            value_size = 4 if m.type in (12, 13) else m.size_value  # map-in-map values are ids
+            assert (int(live.type), live.key_size, live.value_size, live.max_entries, live.flags) == \
+                (m.type, m.size_key, value_size, m.max_elem, m.flags), m.name
+
+
+def test_every_field_is_described(legacy):
+    _, maps = rewrite(legacy("map_in_map"))
+    table = {m.name: m.definition for m in maps}
+    assert table == {
+        "mim_outer_arr": (12, 4, 4, 4, 0, 0, 2, 11, 0),
+        "mim_outer_hash": (13, 4, 4, 4, 0, 0, 2, 13, 0),
+        "mim_inner_a": (2, 4, 8, 4, 0, 11, 0, 0, 1),
+        "mim_inner_b": (2, 4, 8, 4, 0, 12, 0, 0, 0xFFFFFFFF),
+        "mim_inner_h": (2, 4, 8, 4, 0, 13, 0, 0, 2),
+    }
+    assert len(FIELDS) == 9 and [m.index for m in maps] == [0, 1, 2, 3, 4]
+
+
+def test_short_stride_bpf_map_def_is_zero_filled(legacy):
+    _, maps = rewrite(legacy("short_stride"))
+    assert [(m.name, m.definition) for m in maps] == [
+        ("ss_array", (2, 4, 8, 2, 0, 0, 0, 0, 0)),
+        ("ss_hash", (1, 4, 8, 16, 0, 0, 0, 0, 0)),
+        ("ss_hash_np", (1, 4, 4, 8, 1, 0, 0, 0, 0)),
+    ]
+
+
+def test_objects_without_legacy_maps_are_returned_unchanged(bpf_obj):
+    data = bpf_obj("maps").read_bytes()
+    assert rewrite(data) == (data, [])
+
+
+def test_rewrite_is_deterministic(legacy):
+    data = legacy("tail_call")
+    assert rewrite(data) == rewrite(data)
+
+
+def test_existing_btf_keeps_every_type_id_and_string(legacy):
+    data = legacy("kv_annotated")
+    before = ElfFile.parse(data)
+    after = ElfFile.parse(rewrite(data)[0])
+    old = Btf.parse(before.section(".BTF").data, before.byteorder)
+    new = Btf.parse(after.section(".BTF").data, after.byteorder)
+    assert bytes(new.strings[:len(old.strings)]) == bytes(old.strings)      # offsets still valid
+    changed = [i for i, (a, b) in enumerate(zip(old.types, new.types), 1) if a != b]
+    kinds = {old.get(i).kind for i in changed}
+    assert kinds <= {B.VAR, B.DATASEC}  # only the map VARs and the renamed DATASEC
+    assert after.section(".BTF.ext").data == before.section(".BTF.ext").data
+
+
+def test_btf_round_trip_is_byte_identical(legacy):
+    elf = ElfFile.parse(legacy("global_ns"))
+    raw = elf.section(".BTF").data
+    assert Btf.parse(raw, elf.byteorder).to_bytes() == raw
+
+
+def test_kv_annotation_types_are_kept(legacy):
+    obj, _ = open_rewritten(legacy("kv_annotated"))
+    with obj:
+        elf = ElfFile.parse(rewrite(legacy("kv_annotated"))[0])
+        btf = Btf.parse(elf.section(".BTF").data, elf.byteorder)
+        kv = obj.maps["kv_map"]
+        key_id = bpf._libbpf.lib().bpf_map__btf_key_type_id(kv._handle)
+        value_id = bpf._libbpf.lib().bpf_map__btf_value_type_id(kv._handle)
+        assert btf.name(btf.get(key_id)) == "flow_key" and btf.name(btf.get(value_id)) == "flow_val"
+
+
+def test_object_without_btf_gets_one(legacy):
+    before = ElfFile.parse(legacy("global_ns-nog"))
+    assert before.section(".BTF") is None
+    after = ElfFile.parse(rewrite(legacy("global_ns-nog"))[0])
+    btf = Btf.parse(after.section(".BTF").data, after.byteorder)
+    assert btf.find(".maps", B.DATASEC) is not None
+    assert after.section(".maps") is not None and after.section("maps") is None
+
+
+def test_the_elf_layer_round_trips(legacy):
+    data = legacy("tail_call")
+    elf = ElfFile.parse(data)
+    again = ElfFile.parse(elf.to_bytes())
+    assert [(s.name, s.type, s.flags, s.data) for s in again.sections] == \
+        [(s.name, s.type, s.flags, s.data) for s in elf.sections]
+    assert again.symbols() == elf.symbols()
+
+
+# numbers up to 2**32 - 1, strides and iproute2's refusals, on synthesized variants --------------
+
+def with_maps(data: bytes, entries, stride: int, names=None) -> bytes:
+    """``data`` (an object with legacy maps) with its maps section replaced by ``entries``."""
+    elf = ElfFile.parse(data)
+    maps = elf.section("maps")
+    shndx = elf.index_of(maps)
+    fmt = "<" + "I" * (stride // 4)
+    maps.data = b"".join(struct.pack(fmt, *(list(e) + [0] * 9)[: stride // 4]) for e in entries)
+    symbols = elf.symbols()
+    mine = [i for i, s in enumerate(symbols) if s.shndx == shndx]
+    for k, i in enumerate(mine):
+        symbols[i] = replace(symbols[i], value=k * stride if k < len(entries) else 0, size=stride)
+    elf.set_symbols(symbols)
+    return elf.to_bytes()
+
+
+def test_u32_values_survive(legacy):
+    big = (2, 4, 8, 0xFFFFFFFF, bpf.BPF_F_MMAPABLE, 0, 0, 0, 0)
+    data = with_maps(legacy("object_ns-nog"), [big, (1, 4, 8, 0xFFFFFFFE, 1)], 36)
+    obj, maps = open_rewritten(data)
+    with obj:
+        assert maps[0].max_elem == 0xFFFFFFFF and obj.maps["stats_obj"].max_entries == 0xFFFFFFFF
+        assert obj.maps["scratch"].max_entries == 0xFFFFFFFE and obj.maps["scratch"].flags == 1
+
+
+@pytest.mark.parametrize("stride", [16, 20, 24, 28, 32, 36])
+def test_strides_from_16_to_36_are_accepted(legacy, stride):
+    entries = [(2, 4, 8, 4, 0, 7, 2, 0, 0), (1, 4, 8, 8, 0, 0, 0, 0, 0)]
+    _, maps = rewrite(with_maps(legacy("object_ns-nog"), entries, stride))
+    kept = stride // 4
+    assert [m.definition for m in maps] == [tuple((list(e)[:kept] + [0] * 9)[:9]) for e in entries]
+
+
+@pytest.mark.parametrize("stride, reason", [(12, "too small"), (40, "future version")])
+def test_strides_iproute2_refuses(legacy, stride, reason):
+    with pytest.raises(LegacyMapError, match=reason):
+        rewrite(with_maps(legacy("object_ns-nog"), [(2, 4, 8, 4), (1, 4, 8, 8)], stride))
+
+
+def test_inconsistent_symbols_are_refused(legacy):
+    elf = ElfFile.parse(legacy("object_ns-nog"))
+    elf.section("maps").data += bytes(2)   # 74 bytes: not a multiple of 4
+    with pytest.raises(LegacyMapError, match="multiple"):
+        rewrite(elf.to_bytes())
+    elf = ElfFile.parse(legacy("object_ns-nog"))
+    symbols = elf.symbols()
+    i = next(i for i, s in enumerate(symbols) if s.name == "scratch")
+    symbols[i] = replace(symbols[i], value=40)
+    elf.set_symbols(symbols)
+    with pytest.raises(LegacyMapError, match="no map symbol at offset 36"):
+        rewrite(elf.to_bytes())
+
+
+def test_missing_inner_map_is_refused(legacy):
+    data = legacy("map_in_map-nog")
+    elf = ElfFile.parse(data)
+    _, maps = read_maps(elf)
+    entries = [m.definition for m in maps]
+    entries[0] = entries[0][:7] + (99,) + entries[0][8:]  # an inner_id nobody has
+    with pytest.raises(LegacyMapError, match="inner map with ID 99 not found"):
+        rewrite(with_maps(data, entries, 36))
+
+
+def test_malformed_input_is_a_value_error(legacy):
+    for bad in (b"", b"\x7fELF" + bytes(60), legacy("global_ns")[:300]):
+        with pytest.raises(ElfError):
+            rewrite(bad)
+
+
+# after-load rules --------------------------------------------------------------------------------
+
+def test_tail_call_section_names():
+    assert tail_call_section("42/0") == (42, 0)
+    assert tail_call_section("0x2a/010") == (42, 8)
+    for name in ("classifier", "42/", "/1", "42/0/1", "4a/0", "-1/0"):
+        assert tail_call_section(name) is None
+
+
+def test_inner_maps_go_to_every_matching_outer_unless_idx_is_minus_one(legacy):
+    _, maps = rewrite(legacy("map_in_map"))
+    assert [(o.name, i.name, i.inner_idx) for o, i in inserted_inner_maps(maps)] == [
+        ("mim_outer_arr", "mim_inner_a", 1), ("mim_outer_hash", "mim_inner_h", 2)]
