@@ -18,7 +18,7 @@ from libbpf_py.iproute2.legacy import FIELDS, read_maps
 from libbpf_py.iproute2.rewrite import inserted_inner_maps, tail_call_section
 
 LEGACY = ["global_ns", "object_ns", "custom_pin", "map_in_map", "tail_call", "short_stride", "kv_annotated",
-          "xdp_prog", "action"]
+          "xdp_prog", "action", "reject"]
 ALL_BUILDS = [f"{name}{suffix}" for name in LEGACY for suffix in ("", "-nog")]
 
 
@@ -53,11 +53,12 @@ def test_every_field_is_described(legacy):
     assert table == {
         "mim_outer_arr": (12, 4, 4, 4, 0, 0, 2, 11, 0),
         "mim_outer_hash": (13, 4, 4, 4, 0, 0, 2, 13, 0),
+        "mim_outer_skip": (12, 4, 4, 4, 0, 0, 0, 12, 0),
         "mim_inner_a": (2, 4, 8, 4, 0, 11, 0, 0, 1),
         "mim_inner_b": (2, 4, 8, 4, 0, 12, 0, 0, 0xFFFFFFFF),
         "mim_inner_h": (2, 4, 8, 4, 0, 13, 0, 0, 2),
     }
-    assert len(FIELDS) == 9 and [m.index for m in maps] == [0, 1, 2, 3, 4]
+    assert len(FIELDS) == 9 and [m.index for m in maps] == [0, 1, 2, 3, 4, 5]
 
 
 def test_short_stride_bpf_map_def_is_zero_filled(legacy):
