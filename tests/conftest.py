@@ -1,14 +1,25 @@
-"""Shared fixtures: where the built BPF objects are."""
+"""Shared fixtures.
+
+Tests under ``kernel/`` and ``netns/`` need CAP_BPF (a real bpf() syscall) and the ability
+to mount bpffs. Without them they are skipped with the reason, as in a distro's
+unprivileged build; CI sets LIBBPF_PY_REQUIRE_KERNEL=1 so that a missing capability fails
+instead. Those tests also must close every BPF fd they open.
+"""
 
 from __future__ import annotations
 
+import gc
 import os
+import subprocess
+import tempfile
 from pathlib import Path
+from typing import Iterator, Optional
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BPF_BUILD = Path(os.environ.get("LIBBPF_PY_BPF_BUILD", ROOT / "bpf_progs" / "build"))
+PRIVILEGED_DIRS = ("kernel", "netns")
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +33,84 @@ def bpf_obj():
         return path
 
     return find
+
+
+_reason: Optional[str] = None
+_probed = False
+
+
+def kernel_unavailable() -> Optional[str]:
+    """Why kernel tests cannot run here, or None when they can (probed once)."""
+    global _reason, _probed
+    if _probed:
+        return _reason
+    _probed = True
+    try:
+        import libbpf_py as bpf
+
+        with bpf.Map.create(bpf.MapType.ARRAY, 4, 4, 1):
+            pass
+    except PermissionError as exc:
+        _reason = f"no CAP_BPF: creating a map failed with {exc}"
+    except OSError as exc:
+        _reason = f"bpf() unavailable: {exc}"
+    if _reason is None and os.geteuid() != 0:
+        _reason = "not root: cannot mount a private bpffs"
+    return _reason
+
+
+def _privileged(item) -> bool:
+    parts = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts
+    return bool(parts) and parts[0] in PRIVILEGED_DIRS
+
+
+def pytest_collection_modifyitems(config, items):
+    mine = [item for item in items if _privileged(item)]
+    if not mine:
+        return
+    reason = kernel_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("LIBBPF_PY_REQUIRE_KERNEL") == "1":
+        raise pytest.UsageError(f"LIBBPF_PY_REQUIRE_KERNEL=1 but kernel tests cannot run: {reason}")
+    for item in mine:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def bpffs() -> Iterator[Path]:
+    """A private, empty bpffs instance mounted on a temporary directory, unmounted afterwards."""
+    mnt = Path(tempfile.mkdtemp(prefix="libbpf_py-bpffs-"))
+    subprocess.run(["mount", "-t", "bpf", "bpf", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], check=False)
+        mnt.rmdir()
+
+
+def _bpf_fds() -> dict:
+    """This process's fds that refer to BPF objects (anon inodes bpf-map, bpf-prog, ...)."""
+    found = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("anon_inode:bpf"):
+            found[fd] = target
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_bpf_fds(request):
+    """Every privileged test must close every BPF fd it opened (after collection of garbage)."""
+    if not _privileged(request.node):
+        yield
+        return
+    before = _bpf_fds()
+    yield
+    gc.collect()
+    leaked = {fd: what for fd, what in _bpf_fds().items() if before.get(fd) != what}
+    assert not leaked, f"BPF fds left open by the test: {leaked}"
