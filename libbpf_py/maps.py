@@ -110,9 +110,6 @@ class Map(BpfHandle):
     def _read_info(self, fd: int) -> MapInfo:
         return map_info(fd)
 
-    def _adopted(self) -> None:
-        self._make_slots()
-
     @classmethod
     def create(cls, map_type: Union[MapType, int], key_size: int, value_size: int, max_entries: int, *,
                name: Optional[str] = None, flags: int = 0, inner_map: Optional["Map"] = None,
@@ -165,18 +162,11 @@ class Map(BpfHandle):
 
     def _bind(self, fd: int) -> None:
         super()._bind(fd)
-        if fd >= 0:
-            self._make_slots()
-        else:
-            self._drop_element_ops()
+        self._drop_slots()
 
     def _invalidate(self) -> None:
         super()._invalidate()
-        self._drop_element_ops()
-
-    def _drop_element_ops(self) -> None:
-        for operation in _ELEMENT_OPS:
-            self.__dict__.pop(operation, None)
+        self._drop_slots()
 
     def _fail(self, ret: int, function: str) -> None:
         if self._fd < 0:
@@ -268,8 +258,9 @@ class Map(BpfHandle):
 
     @key_type.setter
     def key_type(self, pytype: Any) -> None:
+        Codec(self.key_size, pytype, "key")  # refuse a type of the wrong size now
         self._key_type = pytype
-        self._make_slots_if_live()
+        self._drop_slots()
 
     @property
     def value_type(self) -> Any:
@@ -278,22 +269,28 @@ class Map(BpfHandle):
 
     @value_type.setter
     def value_type(self, pytype: Any) -> None:
+        Codec(self.value_size, pytype, "value")
         self._value_type = pytype
-        self._make_slots_if_live()
+        self._drop_slots()
 
-    def _make_slots_if_live(self) -> None:
-        if self._fd >= 0:
+    def _slots(self) -> Tuple[Slot, Slot]:
+        """The key and value buffers of the live map, made on first use (after load, or a type change)."""
+        if self._key is None:
+            if self._fd < 0:
+                self._raise_unusable()
             self._make_slots()
-        else:  # validate now, build at load
-            Codec(self.key_size, self._key_type, "key")
-            Codec(self.value_size, self._value_type, "value")
+        return self._key, self._value
+
+    def _drop_slots(self) -> None:
+        self._key = self._value = None
+        for operation in _ELEMENT_OPS:
+            self.__dict__.pop(operation, None)
 
     def _make_slots(self) -> None:
         key_codec = Codec(self.key_size, self._key_type, "key")
         value_codec: Union[Codec, PerCpuCodec] = Codec(self.value_size, self._value_type, "value")
         if self.is_percpu:
             value_codec = PerCpuCodec(value_codec, possible_cpus())
-        self._key_codec, self._value_codec = key_codec, value_codec
         self._key, self._value = Slot(key_codec), Slot(value_codec)
         self.__dict__.update(_element_ops(self._lib, self._fd, self._key, self._value))
 
@@ -304,7 +301,8 @@ class Map(BpfHandle):
     def _live(self, operation: str) -> Any:
         fast = self.__dict__.get(operation)
         if fast is None:
-            self._raise_unusable()
+            self._slots()
+            fast = self.__dict__[operation]
         return fast
 
     def lookup(self, key: Any = None, flags: int = 0) -> Any:
@@ -321,9 +319,7 @@ class Map(BpfHandle):
 
     def lookup_and_delete(self, key: Any = None, flags: int = 0) -> Any:
         """Remove ``key`` and return its value, or None when there is none."""
-        k, v = self._key, self._value
-        if k is None:
-            self._raise_unusable()
+        k, v = self._slots()
         k.store(key)
         if flags:
             ret = self._lib.bpf_map_lookup_and_delete_elem_flags(self._fd, k.ptr, v.ptr, _u64(flags))
@@ -372,9 +368,7 @@ class Map(BpfHandle):
 
     def keys(self) -> Iterator[Any]:
         """Iterate over the keys of the live map (BPF_MAP_GET_NEXT_KEY)."""
-        if self._key is None:
-            self._raise_unusable()
-        codec = self._key_codec
+        codec = self._slots()[0].codec
         current, following = Slot(codec), Slot(codec)
         next_key, fd = self._lib.bpf_map_get_next_key, self._fd
         ret = next_key(fd, None, following.ptr)
@@ -404,7 +398,7 @@ class Map(BpfHandle):
                      elem_flags: int = 0) -> Tuple[List[Any], List[Any]]:
         """All entries as ``(keys, values)`` lists, read (and with ``delete``, removed) in batches."""
         fd = self.fd
-        kc, vc = self._key_codec, self._value_codec
+        kc, vc = (slot.codec for slot in self._slots())
         chunk = max(1, batch_size or self.max_entries)
         function = "bpf_map_lookup_and_delete_batch" if delete else "bpf_map_lookup_batch"
         call = getattr(self._lib, function)
@@ -444,8 +438,9 @@ class Map(BpfHandle):
         if len(keys) != len(values):
             raise ValueError(f"{len(keys)} keys but {len(values)} values")
         fd = self.fd
-        key_buf = _pack_many(self._key_codec, keys)
-        value_buf = _pack_many(self._value_codec, values)
+        key_slot, value_slot = self._slots()
+        key_buf = _pack_many(key_slot.codec, keys)
+        value_buf = _pack_many(value_slot.codec, values)
         opts = _abi.new_opts(_abi.BpfMapBatchOpts)
         opts.elem_flags = elem_flags
         count = c_uint32(len(keys))
@@ -457,7 +452,7 @@ class Map(BpfHandle):
     def delete_batch(self, keys: Sequence[Any], *, elem_flags: int = 0) -> None:
         """Remove many keys in one call; a missing key is a KeyError (earlier ones are gone)."""
         fd = self.fd
-        key_buf = _pack_many(self._key_codec, keys)
+        key_buf = _pack_many(self._slots()[0].codec, keys)
         opts = _abi.new_opts(_abi.BpfMapBatchOpts)
         opts.elem_flags = elem_flags
         count = c_uint32(len(keys))

@@ -31,6 +31,8 @@ def veth_pair():
     netns.create(ns_tx)
     netns.create(ns_rx)
     try:
+        for ns in (ns_tx, ns_rx):
+            quiet_ipv6(ns)
         with IPRoute() as ipr:
             ipr.link("add", ifname=dev_tx, kind="veth", peer=dev_rx)
             ipr.link("set", index=ipr.link_lookup(ifname=dev_tx)[0], net_ns_fd=ns_tx)
@@ -44,6 +46,17 @@ def veth_pair():
                 netns.remove(ns)   # removing the namespaces removes the veth pair
             except OSError:
                 pass
+
+
+def quiet_ipv6(ns: str) -> None:
+    """No IPv6 in the namespace: the kernel would send its own router and neighbour messages."""
+    pushns(ns)
+    try:
+        for conf in ("all", "default"):
+            with open(f"/proc/sys/net/ipv6/conf/{conf}/disable_ipv6", "w") as knob:
+                knob.write("1")
+    finally:
+        popns()
 
 
 def in_namespace(ns: str, action):

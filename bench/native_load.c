@@ -1,0 +1,54 @@
+// Native baseline for bench/bench_iproute2.py: open, load and close OBJ REPS times with the
+// system's libbpf and print {"first_ns": ..., "median_ns": ...} (steady state, after the first).
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s OBJ REPS\n", argv[0]);
+		return 2;
+	}
+	int reps = atoi(argv[2]);
+	long long *t = calloc(reps, sizeof(*t));
+
+	libbpf_set_print(quiet);
+	for (int i = 0; i < reps; i++) {
+		long long start = now_ns();
+		struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
+
+		if (libbpf_get_error(obj) || bpf_object__load(obj)) {
+			fprintf(stderr, "cannot load %s\n", argv[1]);
+			return 1;
+		}
+		bpf_object__close(obj);
+		t[i] = now_ns() - start;
+	}
+	long long first = t[0];
+
+	qsort(t + 1, reps - 1, sizeof(*t), cmp);
+	printf("{\"first_ns\": %lld, \"median_ns\": %lld}\n", first, t[1 + (reps - 1) / 2]);
+	return 0;
+}
