@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: all setup deps venv bpf demo test test-unit bench lint clean
+.PHONY: all setup deps venv bpf tools demo test test-unit bench lint clean
 
 all: bpf
 
@@ -26,10 +26,22 @@ bpf:
 demo: setup bpf
 	$(PY) examples/demo.py
 
-# The whole suite. Kernel tests skip (with the reason) when unprivileged, unless
-# LIBBPF_PY_REQUIRE_KERNEL=1, which CI sets so that a skip cannot hide a broken machine.
-test: setup bpf
+# Test tools, cached in vendor/cache/: a tc with iproute2's legacy loader (parity tests) and
+# the other libbpf builds of vendor/libbpf/manifest. Without network they are skipped here
+# (the tests then skip too, or fail under LIBBPF_PY_REQUIRE_KERNEL=1).
+tools:
+	-./vendor/iproute2/build-legacy-tc > /dev/null
+	-./vendor/libbpf/fetch > vendor/cache/libbpf-builds.txt
+
+# The whole suite, on the system's libbpf and then on every fetched libbpf build. Kernel tests
+# skip (with the reason) when unprivileged, unless LIBBPF_PY_REQUIRE_KERNEL=1, which CI sets so
+# that a skip cannot hide a broken machine.
+test: setup bpf tools
 	$(PY) -m pytest tests
+	@for lib in $$(cat vendor/cache/libbpf-builds.txt 2>/dev/null); do \
+		echo "== the suite on $$lib"; \
+		LIBBPF_PY_LIBRARY=$$lib $(PY) -m pytest -q tests || exit 1; \
+	done
 
 test-unit: venv bpf
 	$(PY) -m pytest tests/unit

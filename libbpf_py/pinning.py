@@ -221,8 +221,8 @@ class PinPolicy:
         """Where to pin program ``p`` after load."""
         return None
 
-    def prepare(self) -> None:
-        """Called at load, with the root on bpffs and locked, before any pin is looked at."""
+    def setup(self) -> None:
+        """Called at the start of every load, before any decision (e.g. to lay out a tree)."""
 
     def incompatible(self, path: str, differences: List["Difference"], map_name: str) -> Exception:
         """The error for a pinned map that does not match (a layout may word it its own way)."""
@@ -304,7 +304,7 @@ class PinSession:
 
     def prepare(self) -> None:
         """Decide and check every pin, reuse compatible ones; nothing is pinned yet."""
-        root = self.policy.root
+        self.policy.setup()
         decided = []
         for m in self.maps:
             if not m.autocreate:
@@ -316,10 +316,10 @@ class PinSession:
                     for path in [self.policy.program_path(p)] if path is not None]
         if not decided and not programs:
             return
+        root = self.policy.root
         self._ensure_root(root)
         self._lock(root)
         try:
-            self.policy.prepare()
             for m, path in decided:
                 self.plans.append(self._plan_map(m, path))
             for p, path in programs:

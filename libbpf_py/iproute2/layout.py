@@ -123,17 +123,23 @@ class Iproute2Pinning(PinPolicy):
             raise ValueError(f"custom pinning path {subpath!r} of map {name!r} escapes {self.root}")
         return path
 
-    def prepare(self) -> None:
-        """tc's hierarchy: ``tc/``, ``tc/globals/``, and ``xdp``, ``ip`` → ``tc/``."""
-        tc = os.path.join(self.root, "tc")
+    def setup(self) -> None:
+        """tc's hierarchy on every load, as tc lays it out whenever it finds bpffs:
+        ``tc/``, ``tc/globals/``, and ``xdp``, ``ip`` → ``tc/``."""
+        mnt = self._mnt or find_bpffs_mount()
+        if mnt is None:
+            return  # tc goes on without bpffs too; a map that must be pinned will say so
+        self._mnt = mnt
+        tc = os.path.join(mnt, "tc")
         for directory in (tc, os.path.join(tc, "globals")):
             os.makedirs(directory, mode=0o700, exist_ok=True)  # 0700 as tc, also for the parent
         for sub in ("xdp", "ip"):
-            link = os.path.join(self.root, sub)
-            if not os.path.lexists(link):
+            link = os.path.join(mnt, sub)
+            try:
                 os.symlink(tc + "/", link)
-            elif os.path.isdir(link) and not os.path.islink(link):
-                os.makedirs(os.path.join(link, "globals"), mode=0o700, exist_ok=True)
+            except FileExistsError:
+                if os.path.isdir(link) and not os.path.islink(link):
+                    os.makedirs(os.path.join(link, "globals"), mode=0o700, exist_ok=True)
 
     def incompatible(self, path: str, differences, map_name: str) -> Exception:
         error = MapIncompatibleError(path, differences, map_name)

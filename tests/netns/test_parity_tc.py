@@ -1,0 +1,187 @@
+"""Parity with iproute2's own legacy loader: the same legacy objects loaded by a `tc` built
+without libbpf (vendor/iproute2/build-legacy-tc) and by the shim, each into its own bpffs, give
+the same pin trees, map attributes, prog-array and outer-map contents; pins made by either are
+reused by the other. Differences by design are asserted explicitly:
+
+- kernel map names: tc sets none, libbpf sets the map's name (the shim keeps handles, so reuse
+  in either direction works regardless);
+- PIN_OBJECT_NS objects: tc 6.1 names the directory with an AF_ALG sha1 socket, which this
+  kernel lacks, so tc refuses them; their directory is compared with `sha1sum` of the file in
+  tests/kernel/test_iproute2.py instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import libbpf_py as bpf
+from libbpf_py import iproute2
+
+ROOT = Path(__file__).resolve().parents[2]
+LEGACY_TC = Path(os.environ.get("LIBBPF_PY_LEGACY_TC", ROOT / "vendor/cache/iproute2-6.1.0-legacy/tc"))
+
+
+
+@pytest.fixture
+def tc_netns():
+    """A namespace with a veth pair for tc to attach to; deleted by name afterwards."""
+    if not LEGACY_TC.exists():
+        missing = f"{LEGACY_TC} is not built (run vendor/iproute2/build-legacy-tc)"
+        if os.environ.get("LIBBPF_PY_REQUIRE_KERNEL") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    name = f"lbpy_tc_{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1"], check=True)
+        subprocess.run(["ip", "-n", name, "link", "set", "v0", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def legacy_tc(ns: str, mnt: Path, *args: str) -> subprocess.CompletedProcess:
+    # nsenter, not `ip netns exec`: the latter remounts /sys, and pins would vanish with it
+    return subprocess.run(["nsenter", f"--net=/run/netns/{ns}", str(LEGACY_TC), *args],
+                          env={**os.environ, "TC_BPF_MNT": str(mnt)}, capture_output=True, text=True)
+
+
+def tc_load(ns: str, mnt: Path, obj: Path, section: str = "classifier") -> None:
+    legacy_tc(ns, mnt, "qdisc", "add", "dev", "v0", "clsact")
+    done = legacy_tc(ns, mnt, "filter", "replace", "dev", "v0", "ingress", "bpf", "da", "obj", str(obj),
+                     "sec", section)
+    assert done.returncode == 0, done.stderr
+
+
+def shim_load(monkeypatch, mnt: Path, obj: Path):
+    monkeypatch.setenv("TC_BPF_MNT", str(mnt))
+    loaded = iproute2.open(obj)
+    loaded.load()
+    return loaded
+
+
+def pins(mnt: Path) -> dict:
+    """Relative path → (type, key, value, max_entries, flags) of every map pinned under mnt."""
+    out = {}
+    for path in sorted(mnt.rglob("*")):
+        if path.is_symlink() or path.is_dir() or path.name in ("maps.debug", "progs.debug"):
+            continue
+        with bpf.Map.from_pinned(path) as m:
+            info = m.info()
+            out[str(path.relative_to(mnt))] = (info.type, info.key_size, info.value_size, info.max_entries,
+                                               info.flags)
+    return out
+
+
+def tree(mnt: Path) -> set:
+    return {str(p.relative_to(mnt)) for p in mnt.rglob("*")} - {"maps.debug", "progs.debug"}
+
+
+def slot_shapes(path: Path) -> dict:
+    """Key → what sits there: a map's shape (map-in-map) or 'prog' (prog array)."""
+    out = {}
+    with bpf.Map.from_pinned(path) as m:
+        m.key_type = m.value_type = int
+        kind = m.info().type
+        for key, ident in m.items():   # empty array slots are skipped by items()
+            if kind == bpf.MapType.PROG_ARRAY:
+                with bpf.Program.from_id(ident) as prog:
+                    out[key] = ("prog", prog.info().type)
+            else:
+                with bpf.Map.from_id(ident) as inner:
+                    i = inner.info()
+                    out[key] = (i.type, i.key_size, i.value_size, i.max_entries)
+    return out
+
+
+def kernel_names(mnt: Path) -> set:
+    names = set()
+    for rel in pins(mnt):
+        with bpf.Map.from_pinned(mnt / rel) as m:
+            names.add(m.info().name)
+    return names
+
+
+def private_bpffs(tmp_path: Path, name: str) -> Path:
+    mnt = tmp_path / name
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "bpf", "bpf", str(mnt)], check=True)
+    return mnt
+
+
+@pytest.fixture
+def two_mounts(tmp_path):
+    mounts = [private_bpffs(tmp_path, "tc"), private_bpffs(tmp_path, "shim")]
+    yield mounts
+    for mnt in mounts:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+@pytest.mark.parametrize("name", ["global_ns", "global_ns-nog", "custom_pin", "map_in_map", "tail_call",
+                                  "short_stride", "kv_annotated", "kv_annotated-nog"])
+def test_same_pins_attributes_and_slots_as_tc(bpf_obj, monkeypatch, tc_netns, two_mounts, name):
+    tc_mnt, shim_mnt = two_mounts
+    obj = bpf_obj(f"iproute2/{name}")
+    tc_load(tc_netns, tc_mnt, obj)
+    with shim_load(monkeypatch, shim_mnt, obj):
+        assert tree(shim_mnt) == tree(tc_mnt)
+        assert pins(shim_mnt) == pins(tc_mnt)
+        for rel, shape in pins(tc_mnt).items():
+            if shape[0] in (bpf.MapType.PROG_ARRAY, bpf.MapType.ARRAY_OF_MAPS, bpf.MapType.HASH_OF_MAPS):
+                assert slot_shapes(shim_mnt / rel) == slot_shapes(tc_mnt / rel), rel
+        # by design: tc creates maps without a kernel name, libbpf names them
+        assert kernel_names(tc_mnt) <= {""}
+        assert "" not in kernel_names(shim_mnt)
+
+
+def test_pins_are_reused_in_both_directions(bpf_obj, monkeypatch, tc_netns, two_mounts):
+    tc_first, shim_first = two_mounts
+    obj = bpf_obj("iproute2/tail_call")
+    tc_load(tc_netns, tc_first, obj)
+    before = {rel: _id(tc_first / rel) for rel in pins(tc_first)}
+    with shim_load(monkeypatch, tc_first, obj) as loaded:          # the shim reuses tc's pins
+        assert loaded.reused_maps == {"jmp_table", "tail_hits"}
+        assert {rel: _id(tc_first / rel) for rel in pins(tc_first)} == before
+        assert loaded.maps["jmp_table"].info().id == before["tc/globals/jmp_table"]
+        assert loaded.maps["jmp_table"].name == "jmp_table"          # the handle kept its name
+    with shim_load(monkeypatch, shim_first, obj):
+        ours = {rel: _id(shim_first / rel) for rel in pins(shim_first)}
+    tc_load(tc_netns, shim_first, obj)                               # tc reuses the shim's pins
+    assert {rel: _id(shim_first / rel) for rel in pins(shim_first)} == ours
+
+
+def test_a_mismatch_fails_in_both(bpf_obj, monkeypatch, tc_netns, two_mounts):
+    for mnt in two_mounts:
+        (mnt / "tc" / "globals").mkdir(parents=True)
+        with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, 7) as other:
+            other.pin(mnt / "tc/globals/stats_global")
+    tc_mnt, shim_mnt = two_mounts
+    legacy_tc(tc_netns, tc_mnt, "qdisc", "add", "dev", "v0", "clsact")
+    done = legacy_tc(tc_netns, tc_mnt, "filter", "add", "dev", "v0", "ingress", "bpf", "da", "obj",
+                     str(bpf_obj("iproute2/global_ns")), "sec", "classifier")
+    assert done.returncode != 0 and "Map specification differs from pinned file!" in done.stderr
+    assert "Max elems:    2 (obj) != 7 (pin)" in done.stderr
+    with pytest.raises(bpf.MapIncompatibleError, match="max_entries: object 2, pinned 7"):
+        shim_load(monkeypatch, shim_mnt, bpf_obj("iproute2/global_ns"))
+
+
+def test_failed_loads_differ_by_design(bpf_obj, monkeypatch, tc_netns, two_mounts):
+    """tc leaves the pins of a load the verifier rejected; the shim removes the ones it made."""
+    tc_mnt, shim_mnt = two_mounts
+    legacy_tc(tc_netns, tc_mnt, "qdisc", "add", "dev", "v0", "clsact")
+    done = legacy_tc(tc_netns, tc_mnt, "filter", "add", "dev", "v0", "ingress", "bpf", "da", "obj",
+                     str(bpf_obj("iproute2/reject")), "sec", "classifier")
+    assert done.returncode != 0
+    assert {"tc/globals/seen_len", "tc/globals/reject_fresh"} <= tree(tc_mnt)
+    with pytest.raises(bpf.VerifierError):
+        shim_load(monkeypatch, shim_mnt, bpf_obj("iproute2/reject"))
+    assert tree(shim_mnt) == {"tc", "tc/globals", "xdp", "ip"}
+
+
+def _id(path: Path) -> int:
+    with bpf.Map.from_pinned(path) as m:
+        return m.info().id
