@@ -6,6 +6,7 @@ import hashlib
 import os
 
 import pytest
+from support import load, pin_tree, pinned_map_id
 
 import libbpf_py as bpf
 from libbpf_py import iproute2
@@ -23,23 +24,8 @@ def legacy(bpf_obj):
     return lambda name: bpf_obj(f"iproute2/{name}")
 
 
-def tree(root) -> set:
-    return {str(p.relative_to(root)) for p in root.rglob("*")} - {"maps.debug", "progs.debug"}
-
-
-def map_id(path) -> int:
-    with bpf.Map.from_pinned(path) as m:
-        return m.info().id
-
-
 def loaded(path, **kwargs):
-    obj = iproute2.open(path, **kwargs) if kwargs else bpf.Object.open(path)
-    try:
-        obj.load()
-    except BaseException:
-        obj.close()
-        raise
-    return obj
+    return load(path, iproute2.open, **kwargs) if kwargs else load(path)
 
 
 GLOBALS = {"tc", "tc/globals", "xdp", "ip"}
@@ -48,7 +34,7 @@ GLOBALS = {"tc", "tc/globals", "xdp", "ip"}
 @pytest.mark.parametrize("suffix", ["", "-nog"])
 def test_global_namespace_layout_and_hierarchy(legacy, tc_mnt, suffix):
     with loaded(legacy("global_ns" + suffix)) as obj:
-        assert tree(tc_mnt) == GLOBALS | {"tc/globals/stats_global", "tc/globals/seen_len"}
+        assert pin_tree(tc_mnt) == GLOBALS | {"tc/globals/stats_global", "tc/globals/seen_len"}
         assert os.readlink(tc_mnt / "xdp") == f"{tc_mnt}/tc/" and os.readlink(tc_mnt / "ip") == f"{tc_mnt}/tc/"
         assert obj.maps["stats_global"].pin_path == str(tc_mnt / "tc/globals/stats_global")
         prog = obj.programs["cls_main"]
@@ -60,20 +46,20 @@ def test_global_namespace_layout_and_hierarchy(legacy, tc_mnt, suffix):
         first = stats.info().id
     with loaded(legacy("global_ns" + suffix)) as again:  # reused, with its contents
         assert again.reused_maps == {"stats_global", "seen_len"}
-        assert again.maps["stats_global"].info().id == first == map_id(tc_mnt / "tc/globals/stats_global")
+        assert again.maps["stats_global"].info().id == first == pinned_map_id(tc_mnt / "tc/globals/stats_global")
 
 
 def test_object_namespace_is_the_sha1_of_the_original_file(legacy, tc_mnt):
     path = legacy("object_ns")
     digest = hashlib.sha1(path.read_bytes()).hexdigest()
     with loaded(path) as obj:
-        assert tree(tc_mnt) == GLOBALS | {f"tc/{digest}", f"tc/{digest}/stats_obj"}
+        assert pin_tree(tc_mnt) == GLOBALS | {f"tc/{digest}", f"tc/{digest}/stats_obj"}
         assert obj.maps["scratch"].pin_path is None   # PIN_NONE
 
 
 def test_custom_pinning_ids(legacy, tc_mnt):
     with loaded(legacy("custom_pin"), pinning_db={5: "custom/cls1"}):
-        assert tree(tc_mnt) == GLOBALS | {"custom", "custom/cls1", "custom/cls1/map_custom",
+        assert pin_tree(tc_mnt) == GLOBALS | {"custom", "custom/cls1", "custom/cls1/map_custom",
                                           "tc/globals/map_global"}   # id 77 is unknown: no pin
 
 
@@ -83,7 +69,7 @@ def test_custom_pinning_database_file(tmp_path, legacy, tc_mnt):
     table = iproute2.layout.read_pinning_db([str(tmp_path / "absent"), str(db)])
     assert table == {5: "cls5", 77: "deep/er"}
     with loaded(legacy("custom_pin"), pinning_db=table):
-        assert {"cls5/map_custom", "deep/er/map_unknown", "tc/globals/map_global"} <= tree(tc_mnt)
+        assert {"cls5/map_custom", "deep/er/map_unknown", "tc/globals/map_global"} <= pin_tree(tc_mnt)
 
 
 def test_mismatch_is_reported_field_by_field_like_iproute2(legacy, tc_mnt):
@@ -96,8 +82,8 @@ def test_mismatch_is_reported_field_by_field_like_iproute2(legacy, tc_mnt):
     message = str(exc.value)
     assert "Map specification differs from pinned file!" in message
     assert "max_entries: object 2, pinned 8" in message and "Map 'stats_global' self-check failed!" in message
-    assert map_id(tc_mnt / "tc/globals/stats_global") == before
-    assert "tc/globals/seen_len" not in tree(tc_mnt)
+    assert pinned_map_id(tc_mnt / "tc/globals/stats_global") == before
+    assert "tc/globals/seen_len" not in pin_tree(tc_mnt)
 
 
 def test_a_pinned_program_at_a_map_path_is_refused(legacy, tc_mnt, bpf_obj):
@@ -115,8 +101,8 @@ def test_failed_load_removes_its_pins_unlike_tc(legacy, tc_mnt):
     with pytest.raises(bpf.VerifierError) as exc:
         loaded(legacy("reject"))
     assert exc.value.program == "cls_reject"
-    assert "tc/globals/reject_fresh" not in tree(tc_mnt)
-    assert map_id(tc_mnt / "tc/globals/seen_len") == kept
+    assert "tc/globals/reject_fresh" not in pin_tree(tc_mnt)
+    assert pinned_map_id(tc_mnt / "tc/globals/seen_len") == kept
 
 
 def test_map_in_map_wiring(legacy, tc_mnt):

@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import support
+from support import pin_tree, pinned_map_id
 
 import libbpf_py as bpf
 from libbpf_py import MapType, PinByName
@@ -41,23 +43,8 @@ def native_loader(tmp_path_factory):
     return run
 
 
-def pin_id(path) -> int:
-    with bpf.Map.from_pinned(path) as m:
-        return m.info().id
-
-
-def entries(root: Path) -> set:
-    return {str(p.relative_to(root)) for p in root.rglob("*")} - {"maps.debug", "progs.debug"}
-
-
 def load(obj_path, policy):
-    obj = bpf.Object.open(obj_path, pinning=policy)
-    try:
-        obj.load()
-    except BaseException:
-        obj.close()
-        raise
-    return obj
+    return support.load(obj_path, pinning=policy)
 
 
 # libbpf's selftest scenarios --------------------------------------------------------------------
@@ -72,11 +59,11 @@ def test_invalid_pinning_value_fails_at_open(bpf_obj, bpffs, native_loader):
 def test_pin_by_name_then_reuse(bpf_obj, bpffs):
     with load(bpf_obj("pinned"), PinByName(bpffs)) as obj:
         counts = obj.maps["pinned_counts"]
-        assert entries(bpffs) == {"pinned_counts"}
+        assert pin_tree(bpffs) == {"pinned_counts"}
         assert counts.pin_path == str(bpffs / "pinned_counts")
         assert obj.maps["not_pinned"].pin_path is None
         first_id = counts.info().id
-        assert pin_id(bpffs / "pinned_counts") == first_id
+        assert pinned_map_id(bpffs / "pinned_counts") == first_id
         obj.programs["pin_count"].test_run(bytes(64))
     with load(bpf_obj("pinned"), PinByName(bpffs)) as again:
         counts = again.maps["pinned_counts"]
@@ -84,16 +71,16 @@ def test_pin_by_name_then_reuse(bpf_obj, bpffs):
         counts.key_type = counts.value_type = int
         assert counts[0] == 1                                    # with its contents
         again.maps["pinned_counts"].unpin()
-    assert entries(bpffs) == set()
+    assert pin_tree(bpffs) == set()
 
 
 def test_pin_all_maps_or_named_maps_and_programs(bpf_obj, bpffs):
     with load(bpf_obj("pinned"), PinByName(bpffs / "all", maps="all", programs="all")) as obj:
-        assert entries(bpffs / "all") == {"pinned_counts", "not_pinned", "pin_count"}
+        assert pin_tree(bpffs / "all") == {"pinned_counts", "not_pinned", "pin_count"}
         with bpf.Program.from_pinned(bpffs / "all" / "pin_count") as prog:
             assert prog.info().tag == obj.programs["pin_count"].info().tag
     with load(bpf_obj("pinned"), PinByName(bpffs / "named", maps={"not_pinned"})) as obj:
-        assert entries(bpffs / "named") == {"pinned_counts", "not_pinned"}
+        assert pin_tree(bpffs / "named") == {"pinned_counts", "not_pinned"}
 
 
 def test_mismatch_names_every_field_and_changes_nothing(bpf_obj, bpffs):
@@ -106,7 +93,7 @@ def test_mismatch_names_every_field_and_changes_nothing(bpf_obj, bpffs):
     assert err.errno == 22 and err.path == str(bpffs / "pinned_counts") and err.map_name == "pinned_counts"
     assert [str(d) for d in err.differences] == ["key_size: object 4, pinned 8", "value_size: object 8, pinned 16"]
     assert "key_size: object 4, pinned 8" in str(err)
-    assert pin_id(bpffs / "pinned_counts") == before and entries(bpffs) == {"pinned_counts"}
+    assert pinned_map_id(bpffs / "pinned_counts") == before and pin_tree(bpffs) == {"pinned_counts"}
 
 
 def test_type_and_flags_mismatch(bpf_obj, bpffs):
@@ -130,8 +117,8 @@ def test_pin_path_set_before_load(bpf_obj, bpffs):
         obj.maps["not_pinned"].pin_path = bpffs / "custom" / "nopin"
         assert obj.maps["not_pinned"].pin_path == str(bpffs / "custom" / "nopin")
         obj.load()
-        assert entries(bpffs) == {"pinned_counts", "custom", "custom/nopin"}
-        assert pin_id(bpffs / "custom" / "nopin") == obj.maps["not_pinned"].info().id
+        assert pin_tree(bpffs) == {"pinned_counts", "custom", "custom/nopin"}
+        assert pinned_map_id(bpffs / "custom" / "nopin") == obj.maps["not_pinned"].info().id
         with pytest.raises(OSError):
             obj.maps["not_pinned"].pin_path = bpffs / "elsewhere"
 
@@ -155,9 +142,9 @@ def test_on_mismatch_replace_swaps_the_pin_after_load(bpf_obj, bpffs, caplog):
         stale_id = stale.info().id
     with load(bpf_obj("pinned"), PinByName(bpffs, on_mismatch="replace")) as obj:
         new_id = obj.maps["pinned_counts"].info().id
-        assert new_id != stale_id and pin_id(bpffs / "pinned_counts") == new_id
+        assert new_id != stale_id and pinned_map_id(bpffs / "pinned_counts") == new_id
     assert any("replaced the incompatible map" in r.getMessage() for r in caplog.records)
-    assert entries(bpffs) == {"pinned_counts"}
+    assert pin_tree(bpffs) == {"pinned_counts"}
 
 
 def test_replace_does_nothing_when_the_load_fails(bpf_obj, bpffs):
@@ -166,7 +153,7 @@ def test_replace_does_nothing_when_the_load_fails(bpf_obj, bpffs):
         stale_id = stale.info().id
     with pytest.raises(bpf.VerifierError):
         load(bpf_obj("pinned_reject"), PinByName(bpffs, on_mismatch="replace"))
-    assert pin_id(bpffs / "pinned_counts") == stale_id and entries(bpffs) == {"pinned_counts"}
+    assert pinned_map_id(bpffs / "pinned_counts") == stale_id and pin_tree(bpffs) == {"pinned_counts"}
 
 
 # transactional loads ----------------------------------------------------------------------------
@@ -177,14 +164,14 @@ def test_failed_load_removes_its_pins_and_keeps_existing_ones(bpf_obj, bpffs):
         kept_id = obj.maps["pinned_counts"].info().id
     with pytest.raises(bpf.VerifierError):
         load(bpf_obj("pinned_reject"), PinByName(root))
-    assert entries(bpffs) == {"app", "app/pinned_counts"}       # reject_fresh was rolled back
-    assert pin_id(root / "pinned_counts") == kept_id            # the pre-existing pin is untouched
+    assert pin_tree(bpffs) == {"app", "app/pinned_counts"}       # reject_fresh was rolled back
+    assert pinned_map_id(root / "pinned_counts") == kept_id            # the pre-existing pin is untouched
 
 
 def test_failed_load_removes_the_directories_it_made(bpf_obj, bpffs):
     with pytest.raises(bpf.VerifierError):
         load(bpf_obj("pinned_reject"), PinByName(bpffs / "new" / "root"))
-    assert entries(bpffs) == set()
+    assert pin_tree(bpffs) == set()
 
 
 # hygiene ----------------------------------------------------------------------------------------
@@ -225,8 +212,8 @@ def test_concurrent_loads_share_one_map(bpf_obj, bpffs):
         p.join(60)
     assert [p.exitcode for p in procs] == [0] * n
     ids = {results.get(timeout=5) for _ in range(n)}
-    assert len(ids) == 1 and ids == {pin_id(bpffs / "pinned_counts")}
-    assert entries(bpffs) == {"pinned_counts"}
+    assert len(ids) == 1 and ids == {pinned_map_id(bpffs / "pinned_counts")}
+    assert pin_tree(bpffs) == {"pinned_counts"}
 
 
 # map-in-map -------------------------------------------------------------------------------------
@@ -248,7 +235,7 @@ def test_native_pins_are_reused_and_ours_are_reused_by_native(bpf_obj, bpffs, na
     assert native["maps"]["pinned_counts"]["pin_path"] == str(bpffs / "a" / "pinned_counts")
     with load(bpf_obj("pinned"), PinByName(bpffs / "a")) as obj:
         assert obj.maps["pinned_counts"].info().id == native["maps"]["pinned_counts"]["id"]
-        assert entries(bpffs / "a") == {"pinned_counts"}
+        assert pin_tree(bpffs / "a") == {"pinned_counts"}
     with load(bpf_obj("pinned"), PinByName(bpffs / "b")) as obj:
         ours = obj.maps["pinned_counts"].info()
     native = native_loader(bpf_obj("pinned"), bpffs / "b")["maps"]
@@ -257,7 +244,7 @@ def test_native_pins_are_reused_and_ours_are_reused_by_native(bpf_obj, bpffs, na
             native["pinned_counts"]["value_size"], native["pinned_counts"]["max_entries"],
             native["pinned_counts"]["flags"]) == (ours.type, ours.key_size, ours.value_size,
                                                    ours.max_entries, ours.flags)
-    assert entries(bpffs) == {"a", "a/pinned_counts", "b", "b/pinned_counts"}
+    assert pin_tree(bpffs) == {"a", "a/pinned_counts", "b", "b/pinned_counts"}
 
 
 def test_mismatch_fails_natively_too(bpf_obj, bpffs, native_loader):
@@ -270,10 +257,10 @@ def test_mismatch_fails_natively_too(bpf_obj, bpffs, native_loader):
 
 def test_native_failed_load_rolls_back_like_ours(bpf_obj, bpffs, native_loader):
     assert native_loader(bpf_obj("pinned_reject"), bpffs)["error"] == -13
-    assert entries(bpffs) == set()
+    assert pin_tree(bpffs) == set()
     with pytest.raises(bpf.VerifierError):
         load(bpf_obj("pinned_reject"), PinByName(bpffs))
-    assert entries(bpffs) == set()
+    assert pin_tree(bpffs) == set()
 
 
 def test_devmap_pins_are_reused_despite_the_kernel_added_flag(bpf_obj, bpffs, native_loader):

@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import pin_tree, pinned_map_id
 
 import libbpf_py as bpf
 from libbpf_py import iproute2
@@ -77,10 +78,6 @@ def pins(mnt: Path) -> dict:
     return out
 
 
-def tree(mnt: Path) -> set:
-    return {str(p.relative_to(mnt)) for p in mnt.rglob("*")} - {"maps.debug", "progs.debug"}
-
-
 def slot_shapes(path: Path) -> dict:
     """Key → what sits there: a map's shape (map-in-map) or 'prog' (prog array)."""
     out = {}
@@ -128,7 +125,7 @@ def test_same_pins_attributes_and_slots_as_tc(bpf_obj, monkeypatch, tc_netns, tw
     obj = bpf_obj(f"iproute2/{name}")
     tc_load(tc_netns, tc_mnt, obj)
     with shim_load(monkeypatch, shim_mnt, obj):
-        assert tree(shim_mnt) == tree(tc_mnt)
+        assert pin_tree(shim_mnt) == pin_tree(tc_mnt)
         assert pins(shim_mnt) == pins(tc_mnt)
         for rel, shape in pins(tc_mnt).items():
             if shape[0] in (bpf.MapType.PROG_ARRAY, bpf.MapType.ARRAY_OF_MAPS, bpf.MapType.HASH_OF_MAPS):
@@ -142,16 +139,16 @@ def test_pins_are_reused_in_both_directions(bpf_obj, monkeypatch, tc_netns, two_
     tc_first, shim_first = two_mounts
     obj = bpf_obj("iproute2/tail_call")
     tc_load(tc_netns, tc_first, obj)
-    before = {rel: _id(tc_first / rel) for rel in pins(tc_first)}
+    before = {rel: pinned_map_id(tc_first / rel) for rel in pins(tc_first)}
     with shim_load(monkeypatch, tc_first, obj) as loaded:          # the shim reuses tc's pins
         assert loaded.reused_maps == {"jmp_table", "tail_hits"}
-        assert {rel: _id(tc_first / rel) for rel in pins(tc_first)} == before
+        assert {rel: pinned_map_id(tc_first / rel) for rel in pins(tc_first)} == before
         assert loaded.maps["jmp_table"].info().id == before["tc/globals/jmp_table"]
         assert loaded.maps["jmp_table"].name == "jmp_table"          # the handle kept its name
     with shim_load(monkeypatch, shim_first, obj):
-        ours = {rel: _id(shim_first / rel) for rel in pins(shim_first)}
+        ours = {rel: pinned_map_id(shim_first / rel) for rel in pins(shim_first)}
     tc_load(tc_netns, shim_first, obj)                               # tc reuses the shim's pins
-    assert {rel: _id(shim_first / rel) for rel in pins(shim_first)} == ours
+    assert {rel: pinned_map_id(shim_first / rel) for rel in pins(shim_first)} == ours
 
 
 def test_a_mismatch_fails_in_both(bpf_obj, monkeypatch, tc_netns, two_mounts):
@@ -176,12 +173,7 @@ def test_failed_loads_differ_by_design(bpf_obj, monkeypatch, tc_netns, two_mount
     done = legacy_tc(tc_netns, tc_mnt, "filter", "add", "dev", "v0", "ingress", "bpf", "da", "obj",
                      str(bpf_obj("iproute2/reject")), "sec", "classifier")
     assert done.returncode != 0
-    assert {"tc/globals/seen_len", "tc/globals/reject_fresh"} <= tree(tc_mnt)
+    assert {"tc/globals/seen_len", "tc/globals/reject_fresh"} <= pin_tree(tc_mnt)
     with pytest.raises(bpf.VerifierError):
         shim_load(monkeypatch, shim_mnt, bpf_obj("iproute2/reject"))
-    assert tree(shim_mnt) == {"tc", "tc/globals", "xdp", "ip"}
-
-
-def _id(path: Path) -> int:
-    with bpf.Map.from_pinned(path) as m:
-        return m.info().id
+    assert pin_tree(shim_mnt) == {"tc", "tc/globals", "xdp", "ip"}
