@@ -26,6 +26,7 @@ STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION = 0, 1, 2, 3
 
 EHDR_SIZE, SHDR_SIZE, SYM_SIZE = 64, 64, 24
+MAX_ALIGN = 1 << 16  # BPF objects align sections to 8 at most; anything huge is corruption
 
 
 class ElfError(ValueError):
@@ -132,6 +133,8 @@ class ElfFile:
                 if sh_offset + sh_size > len(data):
                     raise ElfError(f"section {i} lies outside the file")
                 body = data[sh_offset:sh_offset + sh_size]
+            if sh_align > MAX_ALIGN or sh_align & (sh_align - 1):
+                raise ElfError(f"section {i} has an invalid alignment ({sh_align})")
             if sh_link >= shnum and sh_type in (SHT_SYMTAB, SHT_REL):
                 raise ElfError(f"section {i} links to a section that does not exist")
             raw.append(Section("", sh_name, sh_type, sh_flags, sh_addr, sh_link, sh_info, sh_align, sh_entsize,

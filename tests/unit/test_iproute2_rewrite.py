@@ -211,3 +211,21 @@ def test_inner_maps_go_to_every_matching_outer_unless_idx_is_minus_one(legacy):
     _, maps = rewrite(legacy("map_in_map"))
     assert [(o.name, i.name, i.inner_idx) for o, i in inserted_inner_maps(maps)] == [
         ("mim_outer_arr", "mim_inner_a", 1), ("mim_outer_hash", "mim_inner_h", 2)]
+
+
+def test_corrupted_objects_only_ever_raise_elf_errors(legacy):
+    """A small deterministic fuzz: flipped bytes and truncations give ElfError or a result."""
+    import random
+
+    rng = random.Random(20261125)
+    sources = [legacy(name) for name in ("map_in_map", "kv_annotated", "short_stride-nog", "tail_call")]
+    for _ in range(1500):
+        data = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            del data[rng.randrange(len(data)):]
+        try:
+            rewrite(bytes(data))
+        except ElfError:
+            pass
