@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import subprocess
 
 import pytest
 from support import load, pin_tree, pinned_map_id
@@ -162,6 +165,12 @@ def test_short_strides_and_kv_annotations_load(legacy, tc_mnt):
         assert obj.maps["ss_hash_np"].info().flags == bpf.BPF_F_NO_PREALLOC
     with loaded(legacy("kv_annotated")) as obj:
         assert obj.maps["kv_map"].info().btf_key_type_id != 0   # key/value types reached the kernel
+        obj.programs["cls_kv"].test_run(bytes(64))
+    if shutil.which("bpftool"):  # and bpftool pretty-prints the map with them
+        dump = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(tc_mnt / "tc/globals/kv_map")],
+                              capture_output=True, text=True, check=True).stdout
+        assert json.loads(dump)[0]["formatted"] == {"key": {"saddr": 0x0A000001, "daddr": 0x0A000002},
+                                                    "value": {"packets": 1, "bytes": 64}}
 
 
 def test_every_object_loads_on_every_build(legacy, tc_mnt):
