@@ -100,7 +100,8 @@ class ElfFile:
     # reading -----------------------------------------------------------------------------
 
     @classmethod
-    def parse(cls, data: bytes) -> "ElfFile":
+    def parse(cls, data: bytes, *, headers_only: bool = False) -> "ElfFile":
+        """Parse ``data``; ``headers_only`` keeps only the section-name table's bytes (a quick look)."""
         data = bytes(data)
         if len(data) < EHDR_SIZE or data[:4] != ELF_MAGIC:
             raise ElfError("not an ELF file (bad magic)")
@@ -127,7 +128,7 @@ class ElfFile:
         for i in range(shnum):
             fields = struct.unpack_from(e + "IIQQQQIIQQ", data, shoff + i * SHDR_SIZE)
             sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_align, sh_entsize = fields
-            if sh_type in (SHT_NOBITS, SHT_NULL):
+            if sh_type in (SHT_NOBITS, SHT_NULL) or (headers_only and i != shstrndx):
                 body = b""
             else:
                 if sh_offset + sh_size > len(data):

@@ -62,7 +62,7 @@ def legacy_prog_type(data: bytes) -> Optional[str]:
     """For ``Object.open``'s detection: None when ``data`` has no legacy maps, else the tc
     command type its sections imply (``classifier`` → sched_cls, ``action`` → sched_act)."""
     try:
-        elf = ElfFile.parse(data)
+        elf = ElfFile.parse(data, headers_only=True)
     except ElfError:
         return None  # not for the shim: libbpf reports what is wrong with it
     if maps_section(elf) is None:
