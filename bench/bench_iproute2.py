@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,6 +69,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=200)
     args = parser.parse_args()
+    # tc lays out its tree under the bpffs mount on every load: give it a private one
+    mnt = tempfile.mkdtemp(prefix="libbpf_py-bench-")
+    subprocess.run(["mount", "-t", "bpf", "bpf", mnt], check=True)
+    os.environ["TC_BPF_MNT"] = mnt
+    try:
+        return run(args)
+    finally:
+        subprocess.run(["umount", mnt], check=False)
+        os.rmdir(mnt)
+
+
+def run(args: argparse.Namespace) -> int:
     for path in (LEGACY, LEGACY_NOG, TWIN):
         if not path.exists():
             sys.exit(f"{path} is missing: run `make -C bpf_progs`")
