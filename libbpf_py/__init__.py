@@ -21,6 +21,7 @@ _LAZY = {
     "Object": "object",
     "Map": "maps",
     "MapInfo": "maps",
+    "MapSpec": "maps",
     "possible_cpus": "maps",
     "Program": "programs",
     "ProgInfo": "programs",
@@ -40,7 +41,7 @@ _LAZY = {
 __all__ = [
     "BPF_ANY", "BPF_EXIST", "BPF_F_LOCK", "BPF_NOEXIST", "ClosedError", "Difference", "LibbpfError",
     "LibbpfFeatureError", "PinByName", "PinPolicy",
-    "Map", "MapIncompatibleError", "MapInfo", "MapType", "Object", "ProgInfo", "ProgType", "Program",
+    "Map", "MapIncompatibleError", "MapInfo", "MapSpec", "MapType", "Object", "ProgInfo", "ProgType", "Program",
     "TestRunResult", "VerifierError", "__version__", "libbpf_version", "libbpf_version_string", "library_path",
     "possible_cpus", "use_library",
 ]
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
     from ._abi import BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapType, ProgType
     from ._libbpf import use_library
-    from .maps import Map, MapInfo, possible_cpus
+    from .maps import Map, MapInfo, MapSpec, possible_cpus
     from .object import Object
     from .pinning import Difference, PinByName, PinPolicy
     from .programs import ProgInfo, Program, TestRunResult

@@ -13,10 +13,12 @@ import ctypes
 import errno
 import os
 from ctypes import byref, c_uint32, c_uint64
+from enum import IntEnum
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
+from ._checks import check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, PathLike
 from .errors import LibbpfError, describe_errno
@@ -61,6 +63,28 @@ class MapInfo(NamedTuple):
     ifindex: int
 
 
+class MapSpec(NamedTuple):
+    """A map's shape, as plain data (e.g. the inner map of a map-in-map)."""
+
+    type: Union[MapType, int]
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: int
+    map_extra: int = 0
+
+    @classmethod
+    def of_handle(cls, lib: Any, handle: int) -> "MapSpec":
+        """Read from libbpf's description of a map (only while that description is alive)."""
+        return cls(enum_or_int(MapType, lib.bpf_map__type(handle)), lib.bpf_map__key_size(handle),
+                   lib.bpf_map__value_size(handle), lib.bpf_map__max_entries(handle),
+                   lib.bpf_map__map_flags(handle), lib.bpf_map__map_extra(handle))
+
+    @classmethod
+    def of_info(cls, info: "MapInfo") -> "MapSpec":
+        return cls(info.type, info.key_size, info.value_size, info.max_entries, info.flags, info.map_extra)
+
+
 def map_info(fd: int) -> MapInfo:
     """Read a map's info from the kernel."""
     info = _abi.BpfMapInfo()
@@ -72,7 +96,7 @@ def map_info(fd: int) -> MapInfo:
                    info.ifindex)
 
 
-def _definition(field: str, getter: str, setter: str, convert=int, doc: str = "") -> property:
+def _definition(field: str, getter: str, setter: str, convert=int, doc: str = "", bits: int = 32) -> property:
     """A map attribute read from libbpf (object maps) or the kernel (others), settable before load."""
 
     def fget(self: "Map") -> Any:
@@ -82,7 +106,7 @@ def _definition(field: str, getter: str, setter: str, convert=int, doc: str = ""
         return convert(getattr(self._lib, getter)(handle))
 
     def fset(self: "Map", value: Any) -> None:
-        self._edit(setter, value)
+        self._edit(setter, check_uint(int(value) if isinstance(value, IntEnum) else value, bits, field))
 
     return property(fget, fset, doc=doc)
 
@@ -101,7 +125,7 @@ class Map(BpfHandle):
         self = super()._blank()
         self._pin_requested = False                # its definition asked for pinning (LIBBPF_PIN_BY_NAME)
         self._pin_explicit: Optional[str] = None   # a pin path set by the user under a pin policy
-        self._inner_given: Optional[Map] = None    # a live map given as the inner-map template
+        self._inner_spec: Optional[MapSpec] = None  # the inner map's shape, for a map-in-map
         self._key_type: Any = bytes
         self._value_type: Any = bytes
         self._key = self._value = None
@@ -117,8 +141,8 @@ class Map(BpfHandle):
         """Create a map in the kernel, owned by the returned object."""
         for label, number in (("key_size", key_size), ("value_size", value_size),
                               ("max_entries", max_entries), ("flags", flags)):
-            if not isinstance(number, int) or not 0 <= number < 1 << 32:
-                raise ValueError(f"{label} must be an int in [0, 2**32), got {number!r}")
+            check_uint(number, 32, label)
+        check_uint(map_extra, 64, "map_extra")
         if name is not None and (len(name.encode()) >= _abi.BPF_OBJ_NAME_LEN or "\0" in name):
             raise ValueError(f"map name {name!r} is longer than {_abi.BPF_OBJ_NAME_LEN - 1} bytes")
         if int(map_type) in _abi.MAP_IN_MAP_TYPES and inner_map is None:
@@ -152,14 +176,6 @@ class Map(BpfHandle):
 
     # state -----------------------------------------------------------------------------------
 
-    def _edit(self, setter: str, value: Any) -> None:
-        if self._path[2:] == ("inner",):
-            # libbpf's inner-map templates have no owning object: its setters would
-            # dereference NULL (seen with 1.1.2), so they are never called on one.
-            raise AttributeError("an inner-map template is read-only; to change its shape assign "
-                                 "outer.inner_map = Map.create(...) before load")
-        super()._edit(setter, value)
-
     def _bind(self, fd: int) -> None:
         super()._bind(fd)
         self._drop_slots()
@@ -192,7 +208,7 @@ class Map(BpfHandle):
     value_size = _definition("value_size", "bpf_map__value_size", "bpf_map__set_value_size")
     max_entries = _definition("max_entries", "bpf_map__max_entries", "bpf_map__set_max_entries")
     flags = _definition("flags", "bpf_map__map_flags", "bpf_map__set_map_flags", doc="map_flags.")
-    map_extra = _definition("map_extra", "bpf_map__map_extra", "bpf_map__set_map_extra")
+    map_extra = _definition("map_extra", "bpf_map__map_extra", "bpf_map__set_map_extra", bits=64)
 
     @property
     def autocreate(self) -> bool:
@@ -205,19 +221,24 @@ class Map(BpfHandle):
         self._edit("bpf_map__set_autocreate", bool(value))
 
     @property
-    def inner_map(self) -> Optional["Map"]:
-        """The inner-map template of an object's map-in-map (read-only; assign a live map to replace it)."""
-        handle = self._described()
-        if handle is None:
-            return None
-        inner = self._lib.bpf_map__inner_map(handle)
-        return None if not inner else Map._of_object(self._owner, inner, self._path + ("inner",))
+    def inner_map(self) -> Optional[MapSpec]:
+        """The inner map's shape, for an object's map-in-map.
+
+        A copy: libbpf frees its own inner-map template at load (and when it is replaced), and
+        its setters would dereference NULL on one, so the template itself is never handed out.
+        To change the shape, assign a live map of the wanted shape before load.
+        """
+        self._described()
+        return self._inner_spec
 
     @inner_map.setter
     def inner_map(self, template: "Map") -> None:
         """Use a live map's shape as the inner map (libbpf's bpf_map__set_inner_map_fd)."""
+        if not isinstance(template, Map):
+            raise TypeError(f"inner_map takes a live Map of the inner shape, not {type(template).__name__}")
+        spec = MapSpec.of_info(template.info())
         self._edit("bpf_map__set_inner_map_fd", template)
-        self._inner_given = template
+        self._inner_spec = spec
 
     @property
     def pin_path(self) -> Optional[str]:

@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 from . import _abi, _libbpf
 from .errors import ClosedError, LibbpfError, VerifierError
-from .maps import Map
+from .maps import Map, MapSpec
 from .pinning import PinPolicy, PinSession
 from .programs import Program
 
@@ -38,6 +38,13 @@ def _iter_handles(lib: Any, next_fn: str, obj: int) -> Iterator[Tuple[str, int]]
     while handle:
         yield name_fn(handle).decode(), handle
         handle = step(obj, handle)
+
+
+def _release(close_object: Any, ptr: int, fds: List[int]) -> None:
+    """Free libbpf's object and close the fds the Python object owns (once: via weakref.finalize)."""
+    close_object(ptr)
+    for fd in fds:
+        os.close(fd)
 
 
 class Object:
@@ -96,17 +103,21 @@ class Object:
         self._options = dict(name=name, pin_root=pin_root, kconfig=kconfig, btf_custom_path=btf_custom_path)
         self._log_size = log_size
         self._edits: List[Tuple[EditPath, str, Any]] = []
-        self._kept: List[Any] = []      # Python objects whose fds or buffers libbpf refers to
+        self._kept: List[Any] = []      # buffers libbpf refers to, kept until close
+        self._fds: List[int] = []       # fds this object owns (inner-map templates), closed with it
         self._loaded = self._failed = self._closed = False
         self._pinning = pinning
         self._after_load: List[Any] = []
         self.reused_maps: frozenset = frozenset()  # names of maps a pin policy reused at load
-        self._ptr = self._open_handle()
-        self._finalizer = weakref.finalize(self, lib.bpf_object__close, self._ptr)
+        self._ptr = self._open_handle(self._kept)
+        self._finalizer = weakref.finalize(self, _release, lib.bpf_object__close, self._ptr, self._fds)
         self.name = lib.bpf_object__name(self._ptr).decode()
         self._maps: Dict[str, Map] = {}
         for map_name, handle in _iter_handles(lib, "bpf_object__next_map", self._ptr):
-            self._maps[map_name] = Map._of_object(self, handle, ("map", map_name))
+            m = self._maps[map_name] = Map._of_object(self, handle, ("map", map_name))
+            inner = lib.bpf_map__inner_map(handle)
+            if inner:  # copied now: libbpf frees its template at load
+                m._inner_spec = MapSpec.of_handle(lib, inner)
         self._programs: Dict[str, Program] = {
             prog_name: Program._of_object(self, handle, ("prog", prog_name))
             for prog_name, handle in _iter_handles(lib, "bpf_object__next_program", self._ptr)}
@@ -116,20 +127,17 @@ class Object:
                 lib.bpf_map__set_pin_path(m._handle, None)
         return self
 
-    def _open_handle(self) -> int:
-        """A new ``struct bpf_object *`` from the source and open options."""
+    def _open_handle(self, keep_alive: List[Any]) -> int:
+        """A new ``struct bpf_object *``; what libbpf reads from goes into ``keep_alive``."""
         options = self._options
         opts = _abi.new_opts(_abi.BpfObjectOpenOpts)
-        keep = []
         for field, value in (("object_name", options["name"]), ("pin_root_path", options["pin_root"]),
                              ("kconfig", options["kconfig"]), ("btf_custom_path", options["btf_custom_path"])):
             if value is not None:
-                encoded = os.fsencode(value)
-                keep.append(encoded)
-                setattr(opts, field, encoded)
+                setattr(opts, field, os.fsencode(value))  # libbpf copies the strings at open
         if self._data is not None:
             buffer = ctypes.create_string_buffer(self._data, len(self._data))
-            self._kept.append(buffer)  # libbpf may read the image until the object closes
+            keep_alive.append(buffer)  # libbpf may read the image until the object closes
             return self._lib.bpf_object__open_mem(buffer, len(self._data), ctypes.addressof(opts))
         return self._lib.bpf_object__open_file(self._path, ctypes.addressof(opts))
 
@@ -168,23 +176,20 @@ class Object:
     def _edit(self, path: EditPath, setter: str, value: Any) -> None:
         """Apply (and record, for a diagnostic reload) one edit of the definition."""
         self._check_editable(path, setter)
+        if isinstance(value, Map):  # libbpf keeps the fd number: hand it a duplicate this object owns
+            value = os.dup(value.fd)
+            self._fds.append(value)
         self._apply(self._ptr, path, setter, value)
         self._edits.append((path, setter, value))
 
     def _apply(self, obj: int, path: EditPath, setter: str, value: Any) -> None:
-        handle = self._resolve(obj, path)
-        if isinstance(value, Map):  # an inner-map template: libbpf takes its fd
-            self._kept.append(value)
-            value = value.fd
-        getattr(self._lib, setter)(handle, value)
+        getattr(self._lib, setter)(self._resolve(obj, path), value)
 
     def _resolve(self, obj: int, path: EditPath) -> int:
         kind, name = path[0], path[1]
         next_fn = "bpf_object__next_map" if kind == "map" else "bpf_object__next_program"
         for found, handle in _iter_handles(self._lib, next_fn, obj):
             if found == name:
-                if path[2:] == ("inner",):
-                    handle = self._lib.bpf_map__inner_map(handle)
                 return handle
         raise KeyError(f"no {kind} named {name!r}")
 
@@ -266,20 +271,25 @@ class Object:
             if not text:
                 continue
             truncated = len(text) >= len(buf) - 1
+            err = exc.errno
             if truncated:
-                text, truncated = self._diagnose(name, len(buf))
-            code = errno.errorcode.get(exc.errno, str(exc.errno))
-            return VerifierError(exc.errno, f"program {name!r} rejected by the kernel verifier ({code})",
+                text, truncated, err = self._diagnose(name, len(buf), text, err)
+            code = errno.errorcode.get(err, str(err))
+            return VerifierError(err, f"program {name!r} rejected by the kernel verifier ({code})",
                                  "bpf_object__load", program=name,
                                  log=text.decode(errors="replace"), truncated=truncated)
         return exc
 
-    def _diagnose(self, program: str, size: int) -> Tuple[bytes, bool]:
-        """Load a fresh copy of the object, without pins, to read a log too long for ``size``."""
-        text = b""
+    def _diagnose(self, program: str, size: int, text: bytes, err: int) -> Tuple[bytes, bool, int]:
+        """Load a fresh copy of the object, without pins, to read a log too long for ``size``.
+
+        Returns the longest log read, whether it is still cut short, and the load's errno (a
+        truncated log makes the kernel answer ENOSPC instead of the verifier's own error).
+        """
         while size < MAX_LOG_SIZE:
             size = min(size * 16, MAX_LOG_SIZE)
-            obj = self._open_handle()
+            keep_alive: List[Any] = []
+            obj = self._open_handle(keep_alive)
             try:
                 for path, setter, value in self._edits:
                     self._apply(obj, path, setter, value)
@@ -288,14 +298,14 @@ class Object:
                 logs = self._attach_logs(obj, size, only=program)
                 try:
                     self._lib.bpf_object__load(obj)
-                except LibbpfError:
-                    pass
+                except LibbpfError as exc:
+                    err = exc.errno
                 text = logs[program].value
             finally:
                 self._lib.bpf_object__close(obj)
             if len(text) < size - 1:
-                return text, False
-        return text, True
+                return text, False, err
+        return text, True, err
 
     # close -----------------------------------------------------------------------------------
 
@@ -308,6 +318,7 @@ class Object:
         self._closed = True
         self._finalizer()
         self._kept.clear()
+        self._fds.clear()
 
     def __enter__(self) -> "Object":
         return self

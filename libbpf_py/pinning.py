@@ -169,12 +169,9 @@ def definition_shape(m: Any) -> MapShape:
     if map_type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
         from .maps import possible_cpus
         max_entries = possible_cpus()  # libbpf sizes it before its own reuse check
-    inner = None
-    if map_type in _abi.MAP_IN_MAP_TYPES:
-        template = m._inner_given if m._inner_given is not None else m.inner_map
-        if template is not None:
-            inner = definition_shape(template) if template._handle is not None else \
-                MapShape.of_info(template.info())
+    spec = m.inner_map
+    inner = None if spec is None else MapShape(int(spec.type), spec.key_size, spec.value_size, spec.max_entries,
+                                               spec.flags, spec.map_extra)
     return MapShape(map_type, m.key_size, m.value_size, max_entries, m.flags, m.map_extra, inner)
 
 

@@ -9,8 +9,11 @@ from typing import Any, List, NamedTuple, Optional, Union
 
 from . import _abi, _libbpf
 from ._abi import ProgType, enum_or_int
+from ._checks import check_uint
 from ._handle import BpfHandle, PathLike
 from .errors import LibbpfError
+
+CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
 
 
 class ProgInfo(NamedTuple):
@@ -149,32 +152,35 @@ class Program(BpfHandle):
                  data_out_size: Optional[int] = None, flags: int = 0, cpu: int = 0) -> TestRunResult:
         """Run the program on ``data`` (and ``ctx``) with BPF_PROG_TEST_RUN."""
         fd = self.fd
-        if not isinstance(repeat, int) or repeat < 0:
-            raise ValueError(f"repeat must be a non-negative int, got {repeat!r}")
+        check_uint(repeat, 31, "repeat")
+        check_uint(flags, 32, "flags")
+        check_uint(cpu, 32, "cpu")
         data_in = _as_bytes(data, "data")
-        out_size = data_out_size if data_out_size is not None else len(data_in) + 4096
-        data_out = ctypes.create_string_buffer(max(out_size, 1))
+        out_size = check_uint(len(data_in) + 4096 if data_out_size is None else data_out_size, 32,
+                              "data_out_size", minimum=1)  # 0 would tell the kernel "no limit"
+        data_out = ctypes.create_string_buffer(out_size)
         opts = _abi.new_opts(_abi.BpfTestRunOpts)
         if data_in:
             opts.data_in = ctypes.cast(ctypes.c_char_p(data_in), ctypes.c_void_p)
             opts.data_size_in = len(data_in)
         opts.data_out = ctypes.addressof(data_out)
-        opts.data_size_out = out_size
+        opts.data_size_out = len(data_out)
         opts.repeat = repeat
         opts.flags = flags
         opts.cpu = cpu
         ctx_out = None
         if ctx is not None:
             ctx_in = _as_bytes(ctx, "ctx")
-            ctx_out = ctypes.create_string_buffer(max(len(ctx_in), 1))
+            # the kernel writes back its whole context struct, which may be longer than ctx
+            ctx_out = ctypes.create_string_buffer(max(len(ctx_in), CTX_OUT_SIZE))
             opts.ctx_in = ctypes.cast(ctypes.c_char_p(ctx_in), ctypes.c_void_p)
             opts.ctx_size_in = len(ctx_in)
             opts.ctx_out = ctypes.addressof(ctx_out)
-            opts.ctx_size_out = len(ctx_in)
+            opts.ctx_size_out = len(ctx_out)
         try:
             self._lib.bpf_prog_test_run_opts(fd, ctypes.addressof(opts))
         except LibbpfError as exc:
-            if exc.errno == errno.ENOSPC:
+            if exc.errno == errno.ENOSPC and opts.data_size_out > len(data_out):
                 raise LibbpfError.for_errno(
                     errno.ENOSPC, f"output of {opts.data_size_out} bytes does not fit data_out_size={out_size}",
                     "bpf_prog_test_run_opts") from None

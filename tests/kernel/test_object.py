@@ -31,15 +31,17 @@ def test_preload_edits_reach_the_kernel(bpf_obj):
         assert exc.value.errno == errno.EBUSY
 
 
-def test_inner_map_template_is_read_only_and_replaceable(bpf_obj):
+def test_inner_map_is_a_shape_and_replaceable_by_a_live_map(bpf_obj):
     with bpf.Map.create(MapType.ARRAY, 4, 8, 32) as template, bpf.Object.open(bpf_obj("maps")) as obj:
         outer = obj.maps["outer_map"]
-        inner = outer.inner_map
-        assert (inner.type, inner.key_size, inner.value_size, inner.max_entries) == (MapType.ARRAY, 4, 8, 8)
-        with pytest.raises(AttributeError, match="read-only"):
-            inner.max_entries = 32
+        assert outer.inner_map == bpf.MapSpec(MapType.ARRAY, 4, 8, 8, 0)
+        with pytest.raises(AttributeError):
+            outer.inner_map.max_entries = 32            # a copy, not libbpf's template
         outer.inner_map = template
+        template.close()                                # the object keeps its own fd
+        assert outer.inner_map.max_entries == 32
         obj.load()
+        assert outer.inner_map.max_entries == 32         # still readable: nothing freed is touched
         outer.key_type = outer.value_type = int
         with bpf.Map.create(MapType.ARRAY, 4, 8, 32) as fits, bpf.Map.create(MapType.ARRAY, 4, 8, 8) as old:
             outer[0] = fits.fd
@@ -47,6 +49,8 @@ def test_inner_map_template_is_read_only_and_replaceable(bpf_obj):
             with pytest.raises(OSError) as exc:
                 outer[1] = old.fd
             assert exc.value.errno == errno.EINVAL
+    with pytest.raises(bpf.ClosedError):
+        outer.inner_map
 
 
 def test_count_packets_writes_every_map(bpf_obj):
@@ -168,3 +172,26 @@ def test_program_pin_and_from_pinned(bpf_obj, bpffs):
         assert prog.test_run(bytes(60)).retval == XDP_PASS
         prog.unpin()
     assert not (bpffs / "xdp").exists()
+
+
+def test_test_run_output_sizes_are_checked(bpf_obj):
+    with bpf.Object.open(bpf_obj("tc_rewrite")) as obj:
+        obj.load()
+        prog = obj.programs["tc_rewrite"]
+        for bad in (0, -1, 2**32):   # 0 would mean "no limit" to the kernel
+            with pytest.raises(ValueError, match="data_out_size"):
+                prog.test_run(bytes(1000), data_out_size=bad)
+        with pytest.raises(OSError, match="does not fit data_out_size=100") as exc:
+            prog.test_run(bytes(1000), data_out_size=100)
+        assert exc.value.errno == errno.ENOSPC
+        with pytest.raises(ValueError, match="repeat"):
+            prog.test_run(bytes(64), repeat=-1)
+        result = prog.test_run(bytes(64), ctx=bytes(20))   # a short ctx: the kernel returns its whole struct
+        assert result.retval == TC_ACT_OK and len(result.ctx) >= 20
+
+
+def test_verifier_error_keeps_the_verifier_errno_when_the_log_was_cut(bpf_obj):
+    with bpf.Object.open(bpf_obj("verifier_reject"), log_size=128) as obj:
+        with pytest.raises(bpf.VerifierError) as exc:
+            obj.load()
+    assert exc.value.errno == errno.EACCES

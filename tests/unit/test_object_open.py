@@ -78,3 +78,12 @@ def test_bad_input_is_a_python_exception(bpf_obj, tmp_path, caplog):
         bpf.Object.open(bpf_obj("maps"), log_size=1)
     with pytest.raises(TypeError):
         bpf.Map()
+
+
+def test_definition_setters_refuse_values_that_would_wrap(bpf_obj):
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        h = obj.maps["hash_map"]
+        for field, bad in (("max_entries", 2**32 + 5), ("value_size", -8), ("flags", 1.5), ("map_extra", 2**64)):
+            with pytest.raises(ValueError, match=field):
+                setattr(h, field, bad)
+        assert (h.max_entries, h.value_size) == (1024, 8)
