@@ -38,7 +38,7 @@ class BpfHandle:
         self._owner = None       # the Object that owns handle and fd
         self._path: Tuple[str, ...] = ()
         self._static: Any = None  # kernel info of an adopted fd
-        self._fd = -1
+        self._fdbox = [-1]       # the fd, in a list that hot-path closures share (-1 once closed)
         self._finalizer = None
         self._closed = False
         self._pinned_at: Optional[str] = None
@@ -74,6 +74,14 @@ class BpfHandle:
         self = cls._adopt(_libbpf.lib().bpf_obj_get(os.fsencode(path)), "bpf_obj_get")
         self._pinned_at = os.fspath(path)
         return self
+
+    @property
+    def _fd(self) -> int:
+        return self._fdbox[0]
+
+    @_fd.setter
+    def _fd(self, fd: int) -> None:
+        self._fdbox[0] = fd
 
     def _read_info(self, fd: int) -> Any:
         raise NotImplementedError

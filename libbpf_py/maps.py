@@ -12,6 +12,7 @@ import array
 import ctypes
 import errno
 import os
+import threading
 from ctypes import byref, c_uint32, c_uint64
 from enum import IntEnum
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -21,7 +22,7 @@ from ._abi import MapType, enum_or_int
 from ._checks import check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, PathLike
-from .errors import LibbpfError, describe_errno
+from .errors import ClosedError, LibbpfError, describe_errno
 
 _ENOENT = -errno.ENOENT
 _FLAGS = {n: c_uint64(n) for n in range(8)}  # prepared u64 flag arguments; never mutated
@@ -129,6 +130,7 @@ class Map(BpfHandle):
         self._key_type: Any = bytes
         self._value_type: Any = bytes
         self._key = self._value = None
+        self._lock = threading.Lock()              # one key and one value buffer: one caller at a time
         return self
 
     def _read_info(self, fd: int) -> MapInfo:
@@ -313,7 +315,7 @@ class Map(BpfHandle):
         if self.is_percpu:
             value_codec = PerCpuCodec(value_codec, possible_cpus())
         self._key, self._value = Slot(key_codec), Slot(value_codec)
-        self.__dict__.update(_element_ops(self._lib, self._fd, self._key, self._value))
+        self.__dict__.update(_element_ops(self))
 
     # element operations --------------------------------------------------------------------
     # While the map is live, these names are shadowed by per-map closures (_element_ops) that
@@ -340,17 +342,18 @@ class Map(BpfHandle):
 
     def lookup_and_delete(self, key: Any = None, flags: int = 0) -> Any:
         """Remove ``key`` and return its value, or None when there is none."""
-        k, v = self._slots()
-        k.store(key)
-        if flags:
-            ret = self._lib.bpf_map_lookup_and_delete_elem_flags(self._fd, k.ptr, v.ptr, _u64(flags))
-        else:
-            ret = self._lib.bpf_map_lookup_and_delete_elem(self._fd, k.ptr, v.ptr)
-        if ret < 0:
-            if ret == _ENOENT:
-                return None
-            self._fail(ret, "bpf_map_lookup_and_delete_elem")
-        return v.load()
+        with self._lock:
+            k, v = self._slots()
+            k.store(key)
+            if flags:
+                ret = self._lib.bpf_map_lookup_and_delete_elem_flags(self._fd, k.ptr, v.ptr, _u64(flags))
+            else:
+                ret = self._lib.bpf_map_lookup_and_delete_elem(self._fd, k.ptr, v.ptr)
+            if ret < 0:
+                if ret == _ENOENT:
+                    return None
+                self._fail(ret, "bpf_map_lookup_and_delete_elem")
+            return v.load()
 
     def __getitem__(self, key: Any) -> Any:
         value = self.lookup(key)
@@ -391,12 +394,12 @@ class Map(BpfHandle):
         """Iterate over the keys of the live map (BPF_MAP_GET_NEXT_KEY)."""
         codec = self._slots()[0].codec
         current, following = Slot(codec), Slot(codec)
-        next_key, fd = self._lib.bpf_map_get_next_key, self._fd
-        ret = next_key(fd, None, following.ptr)
+        next_key, fdbox = self._lib.bpf_map_get_next_key, self._fdbox
+        ret = next_key(fdbox[0], None, following.ptr)
         while ret == 0:
             yield following.load()
             current, following = following, current
-            ret = next_key(fd, current.ptr, following.ptr)
+            ret = next_key(fdbox[0], current.ptr, following.ptr)  # -1 once closed: never a reused fd
         if ret != _ENOENT:
             self._fail(ret, "bpf_map_get_next_key")
 
@@ -510,12 +513,17 @@ def _pack_many(codec: Union[Codec, PerCpuCodec], items: Sequence[Any]) -> Any:
 _ELEMENT_OPS = ("lookup", "update", "delete")
 
 
-def _element_ops(lib: Any, fd: int, key: Slot, value: Slot) -> Dict[str, Any]:
-    """The hot element operations of one live map, as closures over its fd and buffers.
+def _element_ops(m: Map) -> Dict[str, Any]:
+    """The hot element operations of one live map, as closures over its buffers.
 
     Ints that fit a 1/2/4/8-byte slot are written straight into its ctypes integer; anything
-    else goes through the slot's checked encoder. Nothing is allocated per call.
+    else goes through the slot's checked encoder. Nothing is allocated per call. The map's
+    lock makes a call atomic for threads sharing the map; the fd is read from the map's box,
+    so a closure kept after ``close()`` raises ClosedError instead of using a reused fd.
     """
+    lib, fdbox, name = m._lib, m._fdbox, m._display_name()
+    acquire, release = m._lock.acquire, m._lock.release
+    key, value = m._key, m._value
     c_lookup, c_lookup_flags = lib.bpf_map_lookup_elem, lib.bpf_map_lookup_elem_flags
     c_update, c_delete = lib.bpf_map_update_elem, lib.bpf_map_delete_elem
     key_buf, key_ptr, store_key = key.buf, key.ptr, key.store
@@ -524,44 +532,61 @@ def _element_ops(lib: Any, fd: int, key: Slot, value: Slot) -> Dict[str, Any]:
     value_max = value.max if value.number else -1
     value_is_int = value.number and value.codec.pytype is int
 
+    def failed(ret: int, function: str) -> LibbpfError:
+        if fdbox[0] < 0:
+            raise ClosedError(f"map {name} is closed")
+        return LibbpfError.for_errno(-ret, None, function)
+
     def lookup(key: Any = None, flags: int = 0) -> Any:
-        if type(key) is int and 0 <= key <= key_max:
-            key_buf.value = key
-        else:
-            store_key(key)
-        if flags:
-            ret = c_lookup_flags(fd, key_ptr, value_ptr, _u64(flags))
-        else:
-            ret = c_lookup(fd, key_ptr, value_ptr)
-        if ret < 0:
-            if ret == _ENOENT:
-                return None
-            raise LibbpfError.for_errno(-ret, None, "bpf_map_lookup_elem")
-        return value_buf.value if value_is_int else load_value()
+        acquire()  # try/finally costs half of `with lock:` here
+        try:
+            if type(key) is int and 0 <= key <= key_max:
+                key_buf.value = key
+            else:
+                store_key(key)
+            if flags:
+                ret = c_lookup_flags(fdbox[0], key_ptr, value_ptr, _u64(flags))
+            else:
+                ret = c_lookup(fdbox[0], key_ptr, value_ptr)
+            if ret < 0:
+                if ret == _ENOENT:
+                    return None
+                raise failed(ret, "bpf_map_lookup_elem")
+            return value_buf.value if value_is_int else load_value()
+        finally:
+            release()
 
     def update(key: Any, value: Any, flags: int = _abi.BPF_ANY) -> None:
-        if type(key) is int and 0 <= key <= key_max:
-            key_buf.value = key
-        else:
-            store_key(key)
-        if type(value) is int and 0 <= value <= value_max:
-            value_buf.value = value
-        else:
-            store_value(value)
-        ret = c_update(fd, key_ptr, value_ptr, _u64(flags) if flags else _NO_FLAGS)
-        if ret < 0:
-            raise LibbpfError.for_errno(-ret, None, "bpf_map_update_elem")
+        acquire()
+        try:
+            if type(key) is int and 0 <= key <= key_max:
+                key_buf.value = key
+            else:
+                store_key(key)
+            if type(value) is int and 0 <= value <= value_max:
+                value_buf.value = value
+            else:
+                store_value(value)
+            ret = c_update(fdbox[0], key_ptr, value_ptr, _u64(flags) if flags else _NO_FLAGS)
+            if ret < 0:
+                raise failed(ret, "bpf_map_update_elem")
+        finally:
+            release()
 
     def delete(key: Any) -> None:
-        if type(key) is int and 0 <= key <= key_max:
-            key_buf.value = key
-        else:
-            store_key(key)
-        ret = c_delete(fd, key_ptr)
-        if ret < 0:
-            if ret == _ENOENT:
-                raise KeyError(key)
-            raise LibbpfError.for_errno(-ret, None, "bpf_map_delete_elem")
+        acquire()
+        try:
+            if type(key) is int and 0 <= key <= key_max:
+                key_buf.value = key
+            else:
+                store_key(key)
+            ret = c_delete(fdbox[0], key_ptr)
+            if ret < 0:
+                if ret == _ENOENT:
+                    raise KeyError(key)
+                raise failed(ret, "bpf_map_delete_elem")
+        finally:
+            release()
 
     lookup.__doc__, update.__doc__, delete.__doc__ = Map.lookup.__doc__, Map.update.__doc__, Map.delete.__doc__
     return {"lookup": lookup, "update": update, "delete": delete}

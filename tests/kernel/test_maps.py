@@ -208,3 +208,44 @@ def test_create_argument_checks():
     with pytest.raises(OSError) as exc:
         bpf.Map.create(MapType.HASH, 4, 4, 0)  # rejected by the kernel
     assert exc.value.errno == errno.EINVAL
+
+
+def test_threads_sharing_a_map_never_see_each_others_keys():
+    import sys
+    import threading
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)   # switch threads as often as possible to expose shared-buffer races
+    wrong = []
+    try:
+        with bpf.Map.create(MapType.HASH, 4, 8, 256, key_type=int, value_type=int) as m:
+            m.update_batch(list(range(256)), [k * 1000 for k in range(256)])
+
+            def reader(offset: int) -> None:
+                for i in range(20000):
+                    k = (i + offset) % 256
+                    got = m.lookup(k)
+                    if got != k * 1000:
+                        wrong.append((k, got))
+
+            threads = [threading.Thread(target=reader, args=(n * 64,)) for n in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
+
+
+def test_operations_kept_after_close_raise_instead_of_using_a_reused_fd():
+    a = bpf.Map.create(MapType.ARRAY, 4, 8, 1, key_type=int, value_type=int)
+    lookup, update = a.lookup, a.update
+    a.close()
+    with bpf.Map.create(MapType.ARRAY, 4, 8, 1, key_type=int, value_type=int) as b:
+        b[0] = 7
+        with pytest.raises(bpf.ClosedError):
+            update(0, 12345)
+        with pytest.raises(bpf.ClosedError):
+            lookup(0)
+        assert b[0] == 7
