@@ -121,6 +121,9 @@ class BpfHandle:
 
     def _raise_unusable(self) -> None:
         self._described()
+        if self._owner is not None and self._owner._failed:
+            raise LibbpfError.for_errno(errno.EBADF, f"{self._noun} {self._display_name()} is unusable: the "
+                                        "object's load failed (open it again)")
         if self._owner is not None and not self._owner.loaded:
             raise LibbpfError.for_errno(errno.EBADF, f"{self._noun} {self._display_name()} is not loaded yet: "
                                         "call load()")
@@ -163,10 +166,19 @@ class BpfHandle:
         self._pinned_at = os.fspath(path)
 
     def unpin(self, path: Optional[PathLike] = None) -> None:
-        """Remove the pin at ``path`` (default: ``pin_path``)."""
+        """Remove the pin at ``path`` (default: ``pin_path``), which must hold this very object."""
         target = self.pin_path if path is None else os.fspath(path)
         if target is None:
             raise ValueError(f"this {self._noun} has no known pin; pass the path")
+        mine = self._read_info(self.fd).id
+        other = self._lib.bpf_obj_get(os.fsencode(target))  # fails for anything that is not a BPF pin
+        try:
+            theirs = self._read_info(other).id if fd_kind(other) == self._fd_kind else None
+        finally:
+            os.close(other)
+        if theirs != mine:
+            raise LibbpfError.for_errno(errno.EINVAL, f"{target} does not hold this {self._noun}; not removed",
+                                        "unpin")
         os.unlink(target)
         if target == self._pinned_at:
             self._pinned_at = None

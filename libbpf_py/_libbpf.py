@@ -248,8 +248,8 @@ def use_library(path: str) -> Libbpf:
     with _lock:
         if _library is None:
             return _install(path)
-        if os.path.realpath(_library.path) != os.path.realpath(path):
-            raise RuntimeError(f"libbpf is already loaded from {_library.path}")
+        if _library.resolved_path() != os.path.realpath(path):
+            raise RuntimeError(f"libbpf is already loaded from {_library.resolved_path()}")
         return _library
 
 

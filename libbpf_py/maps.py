@@ -23,6 +23,7 @@ from ._checks import check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, PathLike
 from .errors import ClosedError, LibbpfError, describe_errno
+from .pinning import POLICY_DECIDES
 
 _ENOENT = -errno.ENOENT
 _FLAGS = {n: c_uint64(n) for n in range(8)}  # prepared u64 flag arguments; never mutated
@@ -125,7 +126,7 @@ class Map(BpfHandle):
     def _blank(cls) -> "Map":
         self = super()._blank()
         self._pin_requested = False                # its definition asked for pinning (LIBBPF_PIN_BY_NAME)
-        self._pin_explicit: Optional[str] = None   # a pin path set by the user under a pin policy
+        self._pin_explicit: Any = POLICY_DECIDES   # under a pin policy: a path set by the user, or None
         self._inner_spec: Optional[MapSpec] = None  # the inner map's shape, for a map-in-map
         self._key_type: Any = bytes
         self._value_type: Any = bytes
@@ -250,7 +251,9 @@ class Map(BpfHandle):
             return self._pinned_at
         policy = self._owner._pinning
         if policy is not None:
-            return self._pin_explicit or policy.map_path(self, self._pin_requested)
+            if self._pin_explicit is POLICY_DECIDES:
+                return policy.map_path(self, self._pin_requested)
+            return self._pin_explicit
         path = self._lib.bpf_map__pin_path(handle)
         return os.fsdecode(path) if path else None
 

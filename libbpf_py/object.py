@@ -201,23 +201,22 @@ class Object:
         if self._loaded or self._failed:
             raise LibbpfError.for_errno(errno.EBUSY, f"object {self.name!r} was already loaded"
                                         + (" (and failed)" if self._failed else ""), "bpf_object__load")
-        session = None
-        if self._pinning is not None:
-            session = PinSession(self._pinning, self._maps.values(), self._programs.values())
-            try:
-                session.prepare()
-            except BaseException:
-                self._failed = True  # maps may already reuse pinned fds: open the object again
-                raise
-        logs = self._attach_logs(self._ptr, self._log_size)
-        self._kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
+        session = None if self._pinning is None else \
+            PinSession(self._pinning, self._maps.values(), self._programs.values())
         try:
-            self._lib.bpf_object__load(self._ptr)
-        except LibbpfError as exc:
+            if session is not None:
+                session.prepare()  # may already make maps reuse pinned fds: no second try after this
+            logs = self._attach_logs(self._ptr, self._log_size)
+            self._kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
+            try:
+                self._lib.bpf_object__load(self._ptr)
+            except LibbpfError as exc:
+                raise self._explain(exc, logs) from None
+        except BaseException:
             self._failed = True
             if session is not None:
                 session.rollback()
-            raise self._explain(exc, logs) from None
+            raise
         lib = self._lib
         # libbpf >= 1.3 gives maps that were not created a placeholder fd: ask autocreate first.
         for m in self._maps.values():
@@ -244,8 +243,8 @@ class Object:
                 raise
             for plan in session.plans:
                 plan.map._pinned_at = plan.path
-            for prog, path in session.program_pins:
-                prog._pinned_at = path
+            for pin in session.program_pins:
+                pin.program._pinned_at = pin.path
         self._loaded = True
         return self
 

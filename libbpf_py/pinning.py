@@ -24,8 +24,9 @@ import errno
 import fcntl
 import logging
 import os
+import weakref
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType
@@ -147,7 +148,7 @@ _KERNEL_ADDED_FLAGS = {MapType.DEVMAP: _abi.BPF_F_RDONLY_PROG, MapType.DEVMAP_HA
 _FIELDS = ("type", "key_size", "value_size", "max_entries", "map_flags", "map_extra")
 
 
-def differences(obj: MapShape, pinned: MapShape, prefix: str = "") -> List[Difference]:
+def differences(obj: MapShape, pinned: MapShape) -> List[Difference]:
     """Every field in which ``pinned`` cannot serve as ``obj`` (empty: compatible)."""
     found = []
     for field in _FIELDS:
@@ -156,10 +157,20 @@ def differences(obj: MapShape, pinned: MapShape, prefix: str = "") -> List[Diffe
             mask = ~_KERNEL_ADDED_FLAGS.get(obj.type, 0)
             ours, theirs = ours & mask, theirs & mask
         if ours != theirs:
-            found.append(Difference(prefix + field, ours, theirs))
+            found.append(Difference(field, ours, theirs))
     if obj.inner is not None and pinned.inner is not None:
-        found += differences(obj.inner, pinned.inner, prefix + "inner.")
+        found += _inner_differences(obj.inner, pinned.inner)
     return found
+
+
+def _inner_differences(ours: MapShape, theirs: MapShape) -> List[Difference]:
+    """What the kernel requires of every map put into a map-in-map (bpf_map_meta_equal):
+    the same type, sizes and flags, and the same max_entries unless BPF_F_INNER_MAP."""
+    fields = ["type", "key_size", "value_size", "map_flags"]
+    if not ours.map_flags & _abi.BPF_F_INNER_MAP:
+        fields.insert(3, "max_entries")
+    return [Difference("inner." + f, getattr(ours, f), getattr(theirs, f)) for f in fields
+            if getattr(ours, f) != getattr(theirs, f)]
 
 
 def definition_shape(m: Any) -> MapShape:
@@ -186,19 +197,22 @@ def pinned_shape(fd: int) -> MapShape:
 
 
 def _first_inner_shape(fd: int, key_size: int) -> Optional[MapShape]:
+    """The shape of the first inner map found in an outer map (None when it holds none)."""
     from .maps import map_info
     lib = _libbpf.lib()
-    key = ctypes.create_string_buffer(max(key_size, 1))
+    keys = [ctypes.create_string_buffer(max(key_size, 1)) for _ in range(2)]
     inner_id = ctypes.c_uint32()
-    if lib.bpf_map_get_next_key(fd, None, key) != 0:
-        return None  # empty outer map: nothing to compare the inner definition with
-    if lib.bpf_map_lookup_elem(fd, key, ctypes.byref(inner_id)) != 0:
-        return None
-    inner_fd = lib.bpf_map_get_fd_by_id(inner_id.value)
-    try:
-        return MapShape.of_info(map_info(inner_fd))
-    finally:
-        os.close(inner_fd)
+    previous = None
+    while lib.bpf_map_get_next_key(fd, previous, keys[0]) == 0:  # empty array slots are skipped
+        if lib.bpf_map_lookup_elem(fd, keys[0], ctypes.byref(inner_id)) == 0:
+            inner_fd = lib.bpf_map_get_fd_by_id(inner_id.value)
+            try:
+                return MapShape.of_info(map_info(inner_fd))
+            finally:
+                os.close(inner_fd)
+        keys.reverse()
+        previous = keys[1]
+    return None
 
 
 # policies --------------------------------------------------------------------------------------
@@ -285,53 +299,77 @@ class _Plan:
     old_id: int = 0             # id of the pin that "replace" supersedes
 
 
+@dataclass
+class _ProgramPin:
+    program: Any
+    path: str
+    old_fd: Optional[int] = None   # the program pinned there before, kept to put it back on failure
+
+
 class PinSession:
-    """Applies a policy to one ``Object.load()``: prepare, then commit or roll back."""
+    """Applies a policy to one ``Object.load()``: prepare, then commit or roll back.
+
+    Loads that pin on the same bpffs are serialised by an flock of its mount point (a
+    directory nobody removes, unlike the pin root, which a rollback may delete).
+    """
 
     def __init__(self, policy: PinPolicy, maps: Iterable[Any], programs: Iterable[Any]):
         self.policy = policy
         self.maps = list(maps)
         self.programs = list(programs)
         self.plans: List[_Plan] = []
-        self.program_pins: List[Tuple[Any, str]] = []
+        self.program_pins: List[_ProgramPin] = []
         self.created_dirs: List[str] = []
-        self._lock_fd: Optional[int] = None
+        self.mounted: Optional[str] = None
+        self._unlock_now = None
 
     # prepare ---------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Decide and check every pin, reuse compatible ones; nothing is pinned yet."""
+        """Decide and check every pin, reuse compatible ones; nothing is pinned yet.
+
+        On any error, what was done so far is undone before the error propagates.
+        """
+        try:
+            self._prepare()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def _prepare(self) -> None:
         self.policy.setup()
         decided = []
         for m in self.maps:
             if not m.autocreate:
                 continue
-            path = m._pin_explicit or self.policy.map_path(m, m._pin_requested)
+            if m._pin_explicit is POLICY_DECIDES:
+                path = self.policy.map_path(m, m._pin_requested)
+            else:
+                path = m._pin_explicit
+                if path is not None:
+                    check_name(os.path.basename(path))
             if path is not None:
                 decided.append((m, os.path.abspath(path)))
         programs = [(p, os.path.abspath(path)) for p in self.programs if p.autoload
                     for path in [self.policy.program_path(p)] if path is not None]
         if not decided and not programs:
             return
+        _refuse_shared_paths([(f"map {m.name!r}", path) for m, path in decided] +
+                             [(f"program {p.name!r}", path) for p, path in programs])
         root = self.policy.root
         self._ensure_root(root)
         self._lock(root)
-        try:
-            for m, path in decided:
-                self.plans.append(self._plan_map(m, path))
-            for p, path in programs:
-                self._check_program_path(path)
-                self.program_pins.append((p, path))
-            lib = _libbpf.lib()
-            for plan in self.plans:
-                if plan.action == "create":
-                    self._make_dirs(os.path.dirname(plan.path))
-                    lib.bpf_map__set_pin_path(plan.map._handle, os.fsencode(plan.path))
-            for _, path in self.program_pins:
-                self._make_dirs(os.path.dirname(path))
-        except BaseException:
-            self.rollback()
-            raise
+        for m, path in decided:
+            self.plans.append(self._plan_map(m, path))
+        for p, path in programs:
+            self.program_pins.append(_ProgramPin(p, path, self._existing_program(path)))
+        lib = _libbpf.lib()
+        for plan in self.plans:
+            if plan.action == "create":
+                self._make_dirs(os.path.dirname(plan.path))
+                lib.bpf_map__set_pin_path(plan.map._handle, os.fsencode(plan.path))
+        for pin in self.program_pins:
+            self._make_dirs(os.path.dirname(pin.path))
 
     def _plan_map(self, m: Any, path: str) -> _Plan:
         lib = _libbpf.lib()
@@ -361,25 +399,34 @@ class PinSession:
         finally:
             os.close(fd)
 
-    def _check_program_path(self, path: str) -> None:
+    def _existing_program(self, path: str) -> Optional[int]:
+        """An fd on the program already pinned at ``path`` (to restore it on failure), or None."""
         if not os.path.lexists(path):
-            return
+            return None
         try:
             fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
         except OSError as exc:
             raise LibbpfError.for_errno(exc.errno, f"{path} exists and is not a BPF object", "bpf_obj_get") from None
         kind = fd_kind(fd)
-        os.close(fd)
         if kind != "prog":
+            os.close(fd)
             raise LibbpfError.for_errno(errno.EEXIST, f"a pinned {kind} is at {path}, where a program would be "
                                         "pinned", "bpf_obj_get")
+        return fd
 
     def _ensure_root(self, root: str) -> None:
         if is_bpffs(_existing_ancestor(root)):
             self._make_dirs(root)
         elif self.policy.mount:
+            missing = []
+            probe = root
+            while not os.path.lexists(probe):
+                missing.append(probe)
+                probe = os.path.dirname(probe)
             os.makedirs(root, mode=0o700, exist_ok=True)
+            self.created_dirs += reversed(missing)
             mount_bpffs(root)
+            self.mounted = root
         else:
             check_root(root)  # raises with the mount hint
 
@@ -389,7 +436,7 @@ class PinSession:
         while not os.path.lexists(path):
             missing.append(path)
             path = os.path.dirname(path)
-        if missing and not is_bpffs(path):
+        if not is_bpffs(path):
             raise LibbpfError.for_errno(errno.EINVAL, f"{path} is not on a BPF filesystem; mount one with "
                                         f"`{MOUNT_HINT}`", "statfs")
         for d in reversed(missing):
@@ -400,51 +447,99 @@ class PinSession:
             self.created_dirs.append(d)
 
     def _lock(self, root: str) -> None:
-        self._lock_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        fd = os.open(_mount_point(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._unlock_now = weakref.finalize(self, os.close, fd)  # closing the fd releases the flock
+        fcntl.flock(fd, fcntl.LOCK_EX)
 
     def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing releases the flock
-            self._lock_fd = None
+        if self._unlock_now is not None:
+            self._unlock_now()
+            self._unlock_now = None
 
     # after load ------------------------------------------------------------------------------
 
     def commit(self) -> None:
-        """After a successful load: replace stale pins, pin programs; undo all on failure."""
-        done: List[str] = []
+        """After a successful load: pin programs, replace stale map pins; undo all on failure."""
+        done: List[_ProgramPin] = []
         try:
-            for p, path in self.program_pins:
-                _pin_over(p.fd, path)
-                done.append(path)
-            # last, because a replaced pin cannot be put back
+            for pin in self.program_pins:
+                _pin_over(pin.program.fd, pin.path)
+                done.append(pin)
+                if pin.old_fd is not None:
+                    log.info("program %r replaced the program pinned at %s", pin.program.name, pin.path)
+            # last, because a replaced map pin cannot be put back
             for plan in self.plans:
                 if plan.action == "replace":
                     _pin_over(plan.map.fd, plan.path)
                     log.warning("replaced the incompatible map pinned at %s (id %d) with map %r (id %d)",
                                 plan.path, plan.old_id, plan.map.name, plan.map.info().id)
         except BaseException:
-            for path in done:
-                _unlink_quietly(path)
+            for pin in done:  # put back what was there, or remove what this load added
+                if pin.old_fd is not None:
+                    _pin_over(pin.old_fd, pin.path)
+                else:
+                    _unlink_quietly(pin.path)
             self.rollback(loaded=True)
             raise
         finally:
-            self._unlock()
+            self._release()
 
     def rollback(self, loaded: bool = False) -> None:
-        """Remove what this load created; pre-existing pins stay as they were."""
+        """Remove what this load created; pre-existing pins stay as they were. Idempotent."""
         try:
             if loaded:  # libbpf only unpins on its own failures
                 for plan in self.plans:
                     if plan.action == "create" and _pinned_id(plan.path) == _safe_id(plan.map):
                         _unlink_quietly(plan.path)
-            for d in reversed(self.created_dirs):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass  # not empty: something else lives there now
+            self._remove_created_dirs()
         finally:
-            self._unlock()
+            self._release()
+        if self.mounted is not None:  # after the lock on the mount point is released
+            unmount(self.mounted)
+            self.mounted = None
+            self._remove_created_dirs()
+
+    def _remove_created_dirs(self) -> None:
+        kept = []
+        for d in reversed(self.created_dirs):
+            try:
+                os.rmdir(d)
+            except OSError:
+                kept.append(d)  # not empty (something else lives there now) or a mount point
+        self.created_dirs = kept[::-1]
+
+    def _release(self) -> None:
+        for pin in self.program_pins:
+            if pin.old_fd is not None:
+                os.close(pin.old_fd)
+                pin.old_fd = None
+        self._unlock()
+
+
+POLICY_DECIDES = object()  # Map._pin_explicit when the user set no path: the policy decides
+
+
+def _refuse_shared_paths(destinations: List[Tuple[str, str]]) -> None:
+    """Two maps (or a map and a program) sent to one path would silently become one."""
+    seen: Dict[str, str] = {}
+    for what, path in destinations:
+        if path in seen:
+            raise ValueError(f"{seen[path]} and {what} would both be pinned at {path}")
+        seen[path] = what
+
+
+def _mount_point(path: str) -> str:
+    """The mount point of the filesystem holding ``path`` (or its nearest existing ancestor)."""
+    path = os.path.realpath(_existing_ancestor(path))
+    while not os.path.ismount(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def unmount(path: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.umount2(os.fsencode(path), 0) != 0:
+        log.warning("could not unmount %s: %s", path, os.strerror(ctypes.get_errno()))
 
 
 def _pin_over(fd: int, path: str) -> None:

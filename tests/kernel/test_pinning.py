@@ -274,3 +274,73 @@ def test_devmap_pins_are_reused_despite_the_kernel_added_flag(bpf_obj, bpffs, na
         assert again == {"error": -22, "stage": "load"}
     else:
         assert again["maps"]["tx_ports"]["id"] == first["id"]
+
+
+# review findings: nothing outside this load's own pins is ever removed ---------------------------
+
+def test_unpin_removes_only_the_pin_of_this_very_map(bpf_obj, bpffs, tmp_path):
+    with bpf.Map.create(MapType.HASH, 4, 8, 256, name="pinned_counts") as other:
+        other.pin(bpffs / "pinned_counts")
+    obj = bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs))
+    with obj:
+        with pytest.raises(OSError, match="not loaded yet"):
+            obj.maps["pinned_counts"].unpin()       # a planned path is not this map's pin
+    assert (bpffs / "pinned_counts").exists()
+    plain = tmp_path / "file.txt"
+    plain.write_text("keep me")
+    with bpf.Map.create(MapType.ARRAY, 4, 4, 1) as m:
+        with pytest.raises(OSError):
+            m.unpin(plain)
+        with pytest.raises(OSError, match="does not hold this map"):
+            m.unpin(bpffs / "pinned_counts")
+    assert plain.read_text() == "keep me" and (bpffs / "pinned_counts").exists()
+
+
+def test_a_failed_mount_true_load_unmounts_and_removes_what_it_made(bpf_obj, tmp_path):
+    root = tmp_path / "a" / "b"
+    with pytest.raises(bpf.VerifierError):
+        load(bpf_obj("pinned_reject"), PinByName(root, mount=True))
+    assert not (tmp_path / "a").exists()
+    assert str(root) not in open("/proc/self/mounts").read()
+
+
+def test_two_pins_at_one_path_are_refused(bpf_obj, bpffs):
+    obj = bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs))
+    with obj:
+        obj.maps["not_pinned"].pin_path = bpffs / "pinned_counts"
+        with pytest.raises(ValueError, match="would both be pinned at"):
+            obj.load()
+    assert pin_tree(bpffs) == set()
+
+
+def test_pin_path_none_means_no_pin_under_a_policy(bpf_obj, bpffs):
+    obj = bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs))
+    with obj:
+        obj.maps["pinned_counts"].pin_path = None
+        assert obj.maps["pinned_counts"].pin_path is None
+        obj.load()
+    assert pin_tree(bpffs) == set()
+
+
+def test_a_failed_commit_puts_back_the_program_pin_it_replaced(bpf_obj, bpffs, monkeypatch):
+    from libbpf_py import pinning
+
+    with load(bpf_obj("pinned"), PinByName(bpffs, programs="all")) as first:
+        old_tag_id = first.programs["pin_count"].info().id
+    os.unlink(bpffs / "pinned_counts")
+    with bpf.Map.create(MapType.HASH, 8, 8, 256) as stale:     # makes the next load replace a map pin
+        stale.pin(bpffs / "pinned_counts")
+    real = pinning._pin_over
+    calls = []
+
+    def fail_on_the_map(fd, path):
+        calls.append(path)
+        if path.endswith("pinned_counts"):
+            raise OSError(5, "injected failure")
+        real(fd, path)
+
+    monkeypatch.setattr(pinning, "_pin_over", fail_on_the_map)
+    with pytest.raises(OSError, match="injected"):
+        load(bpf_obj("pinned"), PinByName(bpffs, programs="all", on_mismatch="replace"))
+    with bpf.Program.from_pinned(bpffs / "pin_count") as prog:
+        assert prog.info().id == old_tag_id             # the earlier program is pinned again

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from libbpf_py import MapType, PinByName
@@ -93,3 +95,10 @@ def test_inner_map_shape_is_compared_when_both_are_known():
     unknown = MapShape(MapType.HASH_OF_MAPS, 4, 4, 16, 0, 0, None)  # empty pinned outer
     assert [str(d) for d in differences(ours, wrong)] == ["inner.max_entries: object 8, pinned 32"]
     assert differences(ours, unknown) == []
+
+
+def test_inner_maps_flagged_inner_map_may_differ_in_size():
+    flagged = MapShape(MapType.ARRAY, 4, 8, 8, 0x1000)
+    ours = MapShape(MapType.ARRAY_OF_MAPS, 4, 4, 4, 0, 0, flagged)
+    pinned = MapShape(MapType.ARRAY_OF_MAPS, 4, 4, 4, 0, 0, replace(flagged, max_entries=64))
+    assert differences(ours, pinned) == []
