@@ -71,7 +71,11 @@ class BpfHandle:
 
     @classmethod
     def _from_pin(cls, path: PathLike) -> Any:
-        self = cls._adopt(_libbpf.lib().bpf_obj_get(os.fsencode(path)), "bpf_obj_get")
+        try:
+            fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
+        except LibbpfError as exc:
+            raise _about_path(exc, path, "open the pin") from None
+        self = cls._adopt(fd, "bpf_obj_get")
         self._pinned_at = os.fspath(path)
         return self
 
@@ -162,7 +166,10 @@ class BpfHandle:
 
     def pin(self, path: PathLike) -> None:
         """Pin the live map or program at ``path`` on bpffs."""
-        self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
+        try:
+            self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
+        except LibbpfError as exc:
+            raise _about_path(exc, path, "pin") from None
         self._pinned_at = os.fspath(path)
 
     def unpin(self, path: Optional[PathLike] = None) -> None:
@@ -182,3 +189,14 @@ class BpfHandle:
         os.unlink(target)
         if target == self._pinned_at:
             self._pinned_at = None
+
+
+def _about_path(exc: LibbpfError, path: PathLike, action: str) -> LibbpfError:
+    """``exc`` naming the path, and saying so when the path is not on bpffs."""
+    from .pinning import MOUNT_HINT, is_bpffs
+
+    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+    hint = "" if not os.path.isdir(directory) or is_bpffs(directory) else \
+        f"; {directory} is not on a BPF filesystem (`{MOUNT_HINT}`)"
+    return LibbpfError.for_errno(exc.errno, f"cannot {action} at {os.fspath(path)}: {exc.strerror.split(': ', 1)[-1]}"
+                                 f"{hint}", exc.function)

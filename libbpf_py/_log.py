@@ -8,10 +8,13 @@ only a longer message (a verifier log) is formatted again, into a buffer of its 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
+import threading
 from ctypes import c_char_p, c_int, c_size_t, c_void_p
+from typing import Iterator, List
 
 from . import _abi
 
@@ -46,11 +49,30 @@ def format_va(fmt: bytes, va_list: int) -> str:
     return buf.value.decode(errors="replace")
 
 
+_capture = threading.local()
+
+
+@contextlib.contextmanager
+def warnings_captured() -> Iterator[List[str]]:
+    """Collect libbpf's warnings printed by this thread meanwhile (for error messages)."""
+    outer = getattr(_capture, "messages", None)
+    _capture.messages = messages = []
+    try:
+        yield messages
+    finally:
+        _capture.messages = outer
+
+
 def _print(level: int, fmt: bytes, va_list: int) -> int:
     try:
         py_level = _LEVELS[level] if 0 <= level < len(_LEVELS) else logging.DEBUG
-        if logger.isEnabledFor(py_level):
-            logger.log(py_level, "%s", format_va(fmt, va_list).rstrip("\n"))
+        captured = getattr(_capture, "messages", None) if py_level == logging.WARNING else None
+        if captured is not None or logger.isEnabledFor(py_level):
+            text = format_va(fmt, va_list).rstrip("\n")
+            if captured is not None:
+                captured.append(text)
+            if logger.isEnabledFor(py_level):
+                logger.log(py_level, "%s", text)
     except Exception:  # never let a Python error unwind through C
         pass
     return 0

@@ -18,7 +18,7 @@ import os
 import weakref
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
-from . import _abi, _libbpf
+from . import _abi, _libbpf, _log
 from .errors import ClosedError, LibbpfError, VerifierError
 from .maps import Map, MapSpec
 from .pinning import PinPolicy, PinSession
@@ -38,6 +38,16 @@ def _iter_handles(lib: Any, next_fn: str, obj: int) -> Iterator[Tuple[str, int]]
     while handle:
         yield name_fn(handle).decode(), handle
         handle = step(obj, handle)
+
+
+def _in_libbpf_words(exc: LibbpfError, said: List[str]) -> LibbpfError:
+    """``exc`` with what libbpf warned about meanwhile (e.g. which map failed, and why)."""
+    details = [line[len("libbpf: "):] if line.startswith("libbpf: ") else line for line in said
+               if "failed to load object" not in line and "BEGIN PROG LOAD LOG" not in line]
+    if not details:
+        return exc
+    return LibbpfError.for_errno(exc.errno, f"{exc.strerror.split(': ', 1)[-1]} ({'; '.join(details[-3:])})",
+                                 exc.function)
 
 
 def _release(close_object: Any, ptr: int, fds: List[int]) -> None:
@@ -135,11 +145,15 @@ class Object:
                              ("kconfig", options["kconfig"]), ("btf_custom_path", options["btf_custom_path"])):
             if value is not None:
                 setattr(opts, field, os.fsencode(value))  # libbpf copies the strings at open
-        if self._data is not None:
-            buffer = ctypes.create_string_buffer(self._data, len(self._data))
-            keep_alive.append(buffer)  # libbpf may read the image until the object closes
-            return self._lib.bpf_object__open_mem(buffer, len(self._data), ctypes.addressof(opts))
-        return self._lib.bpf_object__open_file(self._path, ctypes.addressof(opts))
+        with _log.warnings_captured() as said:
+            try:
+                if self._data is not None:
+                    buffer = ctypes.create_string_buffer(self._data, len(self._data))
+                    keep_alive.append(buffer)  # libbpf may read the image until the object closes
+                    return self._lib.bpf_object__open_mem(buffer, len(self._data), ctypes.addressof(opts))
+                return self._lib.bpf_object__open_file(self._path, ctypes.addressof(opts))
+            except LibbpfError as exc:
+                raise _in_libbpf_words(exc, said) from None
 
     # state -----------------------------------------------------------------------------------
 
@@ -208,10 +222,11 @@ class Object:
                 session.prepare()  # may already make maps reuse pinned fds: no second try after this
             logs = self._attach_logs(self._ptr, self._log_size)
             self._kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
-            try:
-                self._lib.bpf_object__load(self._ptr)
-            except LibbpfError as exc:
-                raise self._explain(exc, logs) from None
+            with _log.warnings_captured() as said:
+                try:
+                    self._lib.bpf_object__load(self._ptr)
+                except LibbpfError as exc:
+                    raise self._explain(_in_libbpf_words(exc, said), logs) from None
         except BaseException:
             self._failed = True
             if session is not None:

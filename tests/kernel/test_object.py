@@ -195,3 +195,16 @@ def test_verifier_error_keeps_the_verifier_errno_when_the_log_was_cut(bpf_obj):
         with pytest.raises(bpf.VerifierError) as exc:
             obj.load()
     assert exc.value.errno == errno.EACCES
+
+
+def test_load_errors_say_what_libbpf_said(bpf_obj, tmp_path):
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        obj.maps["hash_map"].max_entries = 0     # the kernel refuses to create it
+        with pytest.raises(OSError, match="map 'hash_map': failed to create") as exc:
+            obj.load()
+        assert exc.value.errno == errno.EINVAL
+        with pytest.raises(OSError, match="load failed"):
+            obj.maps["array_map"].lookup(0)
+    with bpf.Map.create(MapType.ARRAY, 4, 4, 1) as m:
+        with pytest.raises(PermissionError, match=f"cannot pin at {tmp_path}/x.*not on a BPF filesystem"):
+            m.pin(tmp_path / "x")

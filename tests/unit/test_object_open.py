@@ -72,6 +72,8 @@ def test_bad_input_is_a_python_exception(bpf_obj, tmp_path, caplog):
         bpf.Object.open(bpf_obj("maps").read_bytes()[:200])
     with pytest.raises(FileNotFoundError):
         bpf.Object.open(tmp_path / "missing.o")
+    with pytest.raises(OSError, match="invalid pinning value 2"):   # libbpf's reason, in the exception
+        bpf.Object.open(bpf_obj("pinning_invalid"))
     with pytest.raises(ValueError, match="empty"):
         bpf.Object.open(b"")
     with pytest.raises(ValueError, match="log_size"):
