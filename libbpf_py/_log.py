@@ -13,10 +13,10 @@ import ctypes
 import logging
 import os
 import threading
-from ctypes import c_char_p, c_int, c_size_t, c_void_p
 from typing import Iterator, List
 
 from . import _abi
+from ._libc import vsnprintf
 
 logger = logging.getLogger("libbpf_py.libbpf")
 logging.getLogger("libbpf_py").addHandler(logging.NullHandler())
@@ -26,10 +26,6 @@ _LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
 _VA_LIST_SIZE = {"x86_64": 24, "aarch64": 32}.get(os.uname().machine)
 _FIRST_TRY = 1024
 
-_libc = ctypes.CDLL(None)
-_vsnprintf = _libc.vsnprintf
-_vsnprintf.restype = c_int
-_vsnprintf.argtypes = (c_void_p, c_size_t, c_char_p, c_void_p)
 
 
 def format_va(fmt: bytes, va_list: int) -> str:
@@ -38,14 +34,14 @@ def format_va(fmt: bytes, va_list: int) -> str:
         copy = ctypes.create_string_buffer(_VA_LIST_SIZE)
         ctypes.memmove(copy, va_list, _VA_LIST_SIZE)
         buf = ctypes.create_string_buffer(_FIRST_TRY)
-        needed = _vsnprintf(buf, _FIRST_TRY, fmt, copy)
+        needed = vsnprintf(buf, _FIRST_TRY, fmt, copy)
         if needed < _FIRST_TRY:
             return buf.value.decode(errors="replace")
         size = needed + 1
     else:
         size = 1 << 16  # unknown va_list layout: one pass into a large buffer
     buf = ctypes.create_string_buffer(size)
-    _vsnprintf(buf, size, fmt, va_list)
+    vsnprintf(buf, size, fmt, va_list)
     return buf.value.decode(errors="replace")
 
 

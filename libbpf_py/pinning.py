@@ -28,7 +28,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from . import _abi, _libbpf
+from . import _abi, _libbpf, _libc
 from ._abi import MapType
 from ._fd import fd_kind
 from ._handle import PathLike
@@ -43,19 +43,9 @@ MOUNT_HINT = "mount -t bpf bpf /sys/fs/bpf"
 
 # bpffs -----------------------------------------------------------------------------------------
 
-def filesystem_type(path: PathLike) -> int:
-    """statfs(2) f_type of ``path``."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit Linux
-    if libc.statfs(os.fsencode(path), buf) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), os.fspath(path))
-    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
-
-
 def is_bpffs(path: PathLike) -> bool:
     try:
-        return filesystem_type(path) == BPF_FS_MAGIC
+        return _libc.filesystem_type(path) == BPF_FS_MAGIC
     except OSError:
         return False
 
@@ -84,10 +74,10 @@ def check_root(root: PathLike, *, mount: bool = False) -> str:
 def mount_bpffs(path: str) -> None:
     """Mount a bpffs instance on ``path`` (created if needed), as iproute2 does when none is found."""
     os.makedirs(path, mode=0o700, exist_ok=True)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(b"bpf", os.fsencode(path), b"bpf", ctypes.c_ulong(0), b"mode=0700") != 0:
-        err = ctypes.get_errno()
-        raise LibbpfError.for_errno(err, f"cannot mount bpffs on {path}: {os.strerror(err)}", "mount")
+    try:
+        _libc.mount("bpf", path, "bpf", "mode=0700")
+    except OSError as exc:
+        raise LibbpfError.for_errno(exc.errno, f"cannot mount bpffs on {path}: {exc.strerror}", "mount") from None
     log.info("mounted bpffs on %s", path)
 
 
@@ -537,9 +527,10 @@ def _mount_point(path: str) -> str:
 
 
 def unmount(path: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.umount2(os.fsencode(path), 0) != 0:
-        log.warning("could not unmount %s: %s", path, os.strerror(ctypes.get_errno()))
+    try:
+        _libc.umount(path)
+    except OSError as exc:
+        log.warning("could not unmount %s: %s", path, exc.strerror)
 
 
 def _pin_over(fd: int, path: str) -> None:
