@@ -23,6 +23,13 @@ from ctypes import (
     c_void_p,
 )
 
+TYPE_CHECKING = False  # typing is not imported at runtime: `bpf.BPF_ANY` loads only this module
+if TYPE_CHECKING:
+    from typing import Type, TypeVar, Union
+
+    _E = TypeVar("_E", bound=enum.IntEnum)
+    _S = TypeVar("_S", bound=Structure)
+
 # int (*)(enum libbpf_print_level, const char *fmt, va_list args)
 PRINT_FN = CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
 
@@ -124,7 +131,7 @@ KEYLESS_MAP_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTE
 MAP_IN_MAP_TYPES = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
 
 
-def enum_or_int(cls, value: int):
+def enum_or_int(cls: Type[_E], value: int) -> Union[_E, int]:
     """``cls(value)`` when the value is known, the plain int otherwise (newer kernels)."""
     try:
         return cls(value)
@@ -251,7 +258,7 @@ class BpfProgInfo(Structure):
     ]
 
 
-def new_opts(cls):
+def new_opts(cls: Type[_S]) -> _S:
     """A zeroed option struct with ``sz`` set."""
     opts = cls()
     opts.sz = ctypes.sizeof(cls)

@@ -16,10 +16,15 @@ from __future__ import annotations
 import ctypes
 import sys
 from ctypes import c_uint8, c_uint16, c_uint32, c_uint64, c_void_p
-from typing import Any, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+    UintFormat = Literal["B", "H", "I", "Q"]  # struct/array/memoryview codes of the unsigned C ints
 
 _UINT_FOR_SIZE = {1: c_uint8, 2: c_uint16, 4: c_uint32, 8: c_uint64}
-_FORMAT_FOR_SIZE = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_FORMAT_FOR_SIZE: Dict[int, UintFormat] = {1: "B", 2: "H", 4: "I", 8: "Q"}
 BYTEORDER = sys.byteorder
 
 
@@ -127,6 +132,7 @@ class PerCpuCodec:
     """Per-CPU values: one element per possible CPU, each padded to 8 bytes."""
 
     __slots__ = ("elem", "ncpus", "stride", "size", "what")
+    pytype = list  # what values decode to (as Codec.pytype): a list, one entry per CPU
 
     def __init__(self, elem: Codec, ncpus: int):
         self.elem = elem

@@ -11,47 +11,75 @@ from __future__ import annotations
 import errno
 import os
 import weakref
-from typing import Any, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Generic, List, NoReturn, Optional, Protocol, Tuple, Type, TypeVar, Union
 
 from . import _libbpf
 from ._fd import fd_kind
 from .errors import ClosedError, LibbpfError
 
+if TYPE_CHECKING:
+    from .object import Object
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class BpfHandle:
+class KernelInfo(Protocol):
+    """What the kernel reports for a map or program (MapInfo, ProgInfo): at least these."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+_Info = TypeVar("_Info", bound=KernelInfo)
+_H = TypeVar("_H", bound="BpfHandle[Any]")
+
+
+class BpfHandle(Generic[_Info]):
     """Base of :class:`~libbpf_py.Map` and :class:`~libbpf_py.Program`."""
 
     _noun = "object"         # for messages: "map", "program"
     _fd_kind = ""            # what /proc/self/fdinfo says: "map", "prog"
     _skipped = ""            # why an object's item has no fd after load
 
+    # Set by _blank (instances are made there, not by __init__):
+    _lib: _libbpf.Libbpf
+    _handle: Optional[int]        # libbpf's struct bpf_map / bpf_program while the object is open
+    _owner: Optional[Object]      # the Object that owns handle and fd (set together with _handle)
+    _path: Tuple[str, ...]        # ("map" or "prog", name) for an object's item, else ()
+    _static: Optional[_Info]      # kernel info of an adopted fd (standalone ones only)
+    _fdbox: List[int]             # the fd, in a list that hot-path closures share (-1 once closed)
+    _finalizer: Optional[weakref.finalize[[int], BpfHandle[_Info]]]  # closes an owned fd
+    _closed: bool
+    _pinned_at: Optional[str]
+
     def __init__(self) -> None:
         raise TypeError(f"{type(self).__name__} objects come from Object.{self._noun}s or the from_* constructors")
 
     @classmethod
-    def _blank(cls) -> Any:
+    def _blank(cls: Type[_H]) -> _H:
         self = object.__new__(cls)
         self._lib = _libbpf.lib()
-        self._handle = None      # libbpf's struct bpf_map / bpf_program while the object is open
-        self._owner = None       # the Object that owns handle and fd
-        self._path: Tuple[str, ...] = ()
-        self._static: Any = None  # kernel info of an adopted fd
-        self._fdbox = [-1]       # the fd, in a list that hot-path closures share (-1 once closed)
+        self._handle = None
+        self._owner = None
+        self._path = ()
+        self._static = None
+        self._fdbox = [-1]
         self._finalizer = None
         self._closed = False
-        self._pinned_at: Optional[str] = None
+        self._pinned_at = None
         return self
 
     @classmethod
-    def _of_object(cls, owner: Any, handle: int, path: Tuple[str, ...]) -> Any:
+    def _of_object(cls: Type[_H], owner: Object, handle: int, path: Tuple[str, ...]) -> _H:
         self = cls._blank()
         self._owner, self._handle, self._path = owner, handle, path
         return self
 
     @classmethod
-    def _adopt(cls, fd: int, function: str) -> Any:
+    def _adopt(cls: Type[_H], fd: int, function: str) -> _H:
         """Own ``fd``, which must refer to the right kind of BPF object (closed here if not)."""
         kind = fd_kind(fd)
         if kind != cls._fd_kind:
@@ -70,7 +98,7 @@ class BpfHandle:
         return self
 
     @classmethod
-    def _from_pin(cls, path: PathLike) -> Any:
+    def _from_pin(cls: Type[_H], path: PathLike) -> _H:
         try:
             fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
         except LibbpfError as exc:
@@ -87,7 +115,7 @@ class BpfHandle:
     def _fd(self, fd: int) -> None:
         self._fdbox[0] = fd
 
-    def _read_info(self, fd: int) -> Any:
+    def _read_info(self, fd: int) -> _Info:
         raise NotImplementedError
 
     def _adopted(self) -> None:
@@ -109,7 +137,7 @@ class BpfHandle:
         return "(unnamed)"
 
     def _edit(self, setter: str, value: Any) -> None:
-        if self._described() is None:
+        if self._described() is None or self._owner is None:  # an owner comes with every handle
             raise AttributeError(f"a live {self._noun} cannot change its definition ({setter})")
         self._owner._edit(self._path, setter, value)
 
@@ -123,7 +151,7 @@ class BpfHandle:
         self._handle = None
         self._closed = True
 
-    def _raise_unusable(self) -> None:
+    def _raise_unusable(self) -> NoReturn:
         self._described()
         if self._owner is not None and self._owner._failed:
             raise LibbpfError.for_errno(errno.EBADF, f"{self._noun} {self._display_name()} is unusable: the "
@@ -150,7 +178,7 @@ class BpfHandle:
             self._finalizer()
             self._invalidate()
 
-    def __enter__(self) -> Any:
+    def __enter__(self: _H) -> _H:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -29,13 +29,13 @@ DEFAULT_SONAME = "libbpf.so.1"
 MIN_VERSION = (1, 0)
 
 
-def _negative_errno(result: int, func: Any, args: tuple) -> int:
+def _negative_errno(result: int, func: Any, args: Tuple[Any, ...]) -> int:
     if result < 0:
         raise LibbpfError.for_errno(-result, None, func.__name__)
     return result
 
 
-def _null_sets_errno(result: Optional[int], func: Any, args: tuple) -> int:
+def _null_sets_errno(result: Optional[int], func: Any, args: Tuple[Any, ...]) -> int:
     if not result:
         err = ctypes.get_errno() or 22  # EINVAL when libbpf left errno unset
         raise LibbpfError.for_errno(err, None, func.__name__)
@@ -45,7 +45,7 @@ def _null_sets_errno(result: Optional[int], func: Any, args: tuple) -> int:
 class Sig(NamedTuple):
     restype: Any
     argtypes: Tuple[Any, ...]
-    check: Optional[Callable[[Any, Any, tuple], Any]]
+    check: Optional[Callable[[Any, Any, Tuple[Any, ...]], Any]]
     since: str  # libbpf version node that first exports the symbol
 
 
@@ -168,7 +168,7 @@ class Libbpf:
         if self.version < MIN_VERSION:
             raise LibbpfError.for_errno(
                 95, f"{path} is libbpf {major}.{minor}; libbpf_py needs libbpf >= 1.0", "dlopen")
-        self.version_string = self.libbpf_version_string().decode()
+        self.version_string: str = self.libbpf_version_string().decode()
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         sig = HOT.get(name)
@@ -178,16 +178,17 @@ class Libbpf:
             handle = self._checked
             if sig is None:
                 raise AttributeError(f"{name} is not declared in libbpf_py's signature table")
+        fn: Callable[..., Any]
         try:
-            fn = handle[name]
+            fn = found = handle[name]
         except AttributeError:
             fn = self._missing(name, sig.since)
         else:
-            fn.restype = sig.restype
+            found.restype = sig.restype
             if handle is self._checked:
-                fn.argtypes = sig.argtypes
+                found.argtypes = sig.argtypes
                 if sig.check is not None:
-                    fn.errcheck = sig.check
+                    found.errcheck = sig.check
         self.__dict__[name] = fn  # declared once; later lookups never reach __getattr__
         return fn
 

@@ -13,10 +13,13 @@ import ctypes
 import logging
 import os
 import threading
-from typing import Iterator, List
+from typing import TYPE_CHECKING, Iterator, List
 
 from . import _abi
 from ._libc import vsnprintf
+
+if TYPE_CHECKING:
+    from ._libbpf import Libbpf
 
 logger = logging.getLogger("libbpf_py.libbpf")
 logging.getLogger("libbpf_py").addHandler(logging.NullHandler())
@@ -52,7 +55,8 @@ _capture = threading.local()
 def warnings_captured() -> Iterator[List[str]]:
     """Collect libbpf's warnings printed by this thread meanwhile (for error messages)."""
     outer = getattr(_capture, "messages", None)
-    _capture.messages = messages = []
+    messages: List[str] = []
+    _capture.messages = messages
     try:
         yield messages
     finally:
@@ -77,6 +81,6 @@ def _print(level: int, fmt: bytes, va_list: int) -> int:
 _callback = _abi.PRINT_FN(_print)  # kept alive for the life of the process
 
 
-def install(lib) -> None:
+def install(lib: Libbpf) -> None:
     """Make ``lib`` send its messages to the ``libbpf_py.libbpf`` logger."""
     lib.libbpf_set_print(_callback)

@@ -83,11 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from .errors import LibbpfError
-
     try:
         return args.func(args)
-    except (LibbpfError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # LibbpfError is an OSError
         print(f"libbpf-py: {exc}", file=sys.stderr)
         return 1
 

@@ -14,7 +14,9 @@ import os
 
 TYPE_CHECKING = False  # typing costs ~9 ms to import; the package import must stay cheap
 if TYPE_CHECKING:
-    from typing import Dict, Optional, Tuple, Type
+    from typing import Any, Dict, Iterable, List, Optional, Tuple, Type
+
+    from .pinning import Difference
 
 __all__ = [
     "LibbpfError",
@@ -51,9 +53,17 @@ def describe_errno(err: int) -> str:
 
 
 class LibbpfError(OSError):
-    """A libbpf call failed; ``errno`` is the error, ``function`` the C function."""
+    """A libbpf call failed; ``errno`` is the error, ``function`` the C function.
 
+    After a failed ``Map.lookup_batch``, ``partial`` holds the ``(keys, values)`` read (and,
+    with ``delete``, removed) before the failure; other errors have no ``partial``.
+    """
+
+    # Always set by __init__ (and _rebuild), unlike a plain OSError's, which may be None.
+    errno: int
+    strerror: str
     function: Optional[str]
+    partial: Tuple[List[Any], List[Any]]
 
     def __init__(self, err: int, message: Optional[str] = None, function: Optional[str] = None):
         text = message or describe_errno(err)
@@ -62,7 +72,7 @@ class LibbpfError(OSError):
         super().__init__(err, text)
         self.function = function
 
-    def __reduce__(self):  # keep the class, errno and attributes across pickling (multiprocessing)
+    def __reduce__(self) -> Tuple[Any, ...]:  # keep the class, errno and attributes across pickling (multiprocessing)
         base = getattr(type(self), "_libbpf_base", None)
         return (_rebuild, (base or type(self), base is not None, self.errno, self.strerror), dict(self.__dict__))
 
@@ -72,7 +82,7 @@ class LibbpfError(OSError):
         return _specialised(cls, err)(err, message, function)
 
 
-def _rebuild(base, specialised, err, text):
+def _rebuild(base: Type[LibbpfError], specialised: bool, err: int, text: str) -> LibbpfError:
     cls = _specialised(base, err) if specialised else base
     exc = cls.__new__(cls)
     OSError.__init__(exc, err, text)
@@ -101,7 +111,7 @@ class VerifierError(LibbpfError):
 class MapIncompatibleError(LibbpfError):
     """A pinned map does not match the definition; ``differences`` lists each field."""
 
-    def __init__(self, path: str, differences, map_name: str = ""):
+    def __init__(self, path: str, differences: Iterable[Difference], map_name: str = ""):
         self.path = path
         self.map_name = map_name
         self.differences = list(differences)

@@ -15,7 +15,7 @@ import os
 import threading
 from ctypes import byref, c_uint32, c_uint64
 from enum import IntEnum
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, NoReturn, Optional, Sequence, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
@@ -23,7 +23,7 @@ from ._checks import check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, PathLike
 from .errors import ClosedError, LibbpfError, describe_errno
-from .pinning import POLICY_DECIDES
+from .pinning import POLICY_DECIDES, PolicyDecides
 
 _ENOENT = -errno.ENOENT
 _FLAGS = {n: c_uint64(n) for n in range(8)}  # prepared u64 flag arguments; never mutated
@@ -76,7 +76,7 @@ class MapSpec(NamedTuple):
     map_extra: int = 0
 
     @classmethod
-    def of_handle(cls, lib: Any, handle: int) -> "MapSpec":
+    def of_handle(cls, lib: _libbpf.Libbpf, handle: int) -> "MapSpec":
         """Read from libbpf's description of a map (only while that description is alive)."""
         return cls(enum_or_int(MapType, lib.bpf_map__type(handle)), lib.bpf_map__key_size(handle),
                    lib.bpf_map__value_size(handle), lib.bpf_map__max_entries(handle),
@@ -98,7 +98,8 @@ def map_info(fd: int) -> MapInfo:
                    info.ifindex)
 
 
-def _definition(field: str, getter: str, setter: str, convert=int, doc: str = "", bits: int = 32) -> property:
+def _definition(field: str, getter: str, setter: str, convert: Callable[[int], Any] = int, doc: str = "",
+                bits: int = 32) -> property:
     """A map attribute read from libbpf (object maps) or the kernel (others), settable before load."""
 
     def fget(self: "Map") -> Any:
@@ -117,21 +118,31 @@ def _map_type(value: int) -> Union[MapType, int]:
     return enum_or_int(MapType, value)
 
 
-class Map(BpfHandle):
+class Map(BpfHandle[MapInfo]):
     """A BPF map. Keys and values are bytes, ints or ctypes objects; see ``key_type``."""
 
     _noun, _fd_kind, _skipped = "map", "map", "was not created (autocreate off)"
 
+    # Set by _blank (instances are made there, not by __init__):
+    _pin_requested: bool                           # its definition asked for pinning (LIBBPF_PIN_BY_NAME)
+    _pin_explicit: Union[str, None, PolicyDecides]  # under a pin policy: the user's path (None: no pin)
+    _inner_spec: Optional[MapSpec]                 # the inner map's shape, for a map-in-map
+    _key_type: type                                # bytes, int or a ctypes type (checked by Codec)
+    _value_type: type
+    _key: Optional[Slot]                           # the buffers of the live map, made on first use
+    _value: Optional[Slot]
+    _lock: threading.Lock                          # one key and one value buffer: one caller at a time
+
     @classmethod
     def _blank(cls) -> "Map":
         self = super()._blank()
-        self._pin_requested = False                # its definition asked for pinning (LIBBPF_PIN_BY_NAME)
-        self._pin_explicit: Any = POLICY_DECIDES   # under a pin policy: a path set by the user, or None
-        self._inner_spec: Optional[MapSpec] = None  # the inner map's shape, for a map-in-map
-        self._key_type: Any = bytes
-        self._value_type: Any = bytes
+        self._pin_requested = False
+        self._pin_explicit = POLICY_DECIDES
+        self._inner_spec = None
+        self._key_type = bytes
+        self._value_type = bytes
         self._key = self._value = None
-        self._lock = threading.Lock()              # one key and one value buffer: one caller at a time
+        self._lock = threading.Lock()
         return self
 
     def _read_info(self, fd: int) -> MapInfo:
@@ -187,7 +198,7 @@ class Map(BpfHandle):
         super()._invalidate()
         self._drop_slots()
 
-    def _fail(self, ret: int, function: str) -> None:
+    def _fail(self, ret: int, function: str) -> NoReturn:
         if self._fd < 0:
             self._raise_unusable()
         raise LibbpfError.for_errno(-ret, None, function)
@@ -204,7 +215,10 @@ class Map(BpfHandle):
     def name(self) -> str:
         """The name in the object (stable: libbpf renames a map that reuses a nameless pin)."""
         self._described()
-        return ".".join(self._path[1:]) if self._path else self._static.name
+        if self._path:
+            return ".".join(self._path[1:])
+        assert self._static is not None  # a standalone map has its kernel info from the start
+        return self._static.name
 
     type = _definition("type", "bpf_map__type", "bpf_map__set_type", _map_type, "Map type (MapType).")
     key_size = _definition("key_size", "bpf_map__key_size", "bpf_map__set_key_size")
@@ -247,9 +261,10 @@ class Map(BpfHandle):
     def pin_path(self) -> Optional[str]:
         """Where this map is (or, before load, will be) pinned; None when nowhere."""
         handle = self._described()
-        if self._pinned_at is not None or handle is None:
+        owner = self._owner  # set with the handle
+        if self._pinned_at is not None or handle is None or owner is None:
             return self._pinned_at
-        policy = self._owner._pinning
+        policy = owner._pinning
         if policy is not None:
             if self._pin_explicit is POLICY_DECIDES:
                 return policy.map_path(self, self._pin_requested)
@@ -259,8 +274,9 @@ class Map(BpfHandle):
 
     @pin_path.setter
     def pin_path(self, path: Optional[PathLike]) -> None:
-        if self._described() is not None and self._owner._pinning is not None:
-            self._owner._check_editable(self._path, "pin_path")
+        owner = self._owner  # set with the handle
+        if self._described() is not None and owner is not None and owner._pinning is not None:
+            owner._check_editable(self._path, "pin_path")
             self._pin_explicit = None if path is None else os.path.abspath(os.fspath(path))
         else:
             self._edit("bpf_map__set_pin_path", None if path is None else os.fsencode(path))
@@ -301,24 +317,26 @@ class Map(BpfHandle):
 
     def _slots(self) -> Tuple[Slot, Slot]:
         """The key and value buffers of the live map, made on first use (after load, or a type change)."""
-        if self._key is None:
+        key, value = self._key, self._value
+        if key is None or value is None:  # both or neither
             if self._fd < 0:
                 self._raise_unusable()
-            self._make_slots()
-        return self._key, self._value
+            key, value = self._make_slots()
+        return key, value
 
     def _drop_slots(self) -> None:
         self._key = self._value = None
         for operation in _ELEMENT_OPS:
             self.__dict__.pop(operation, None)
 
-    def _make_slots(self) -> None:
+    def _make_slots(self) -> Tuple[Slot, Slot]:
         key_codec = Codec(self.key_size, self._key_type, "key")
-        value_codec: Union[Codec, PerCpuCodec] = Codec(self.value_size, self._value_type, "value")
-        if self.is_percpu:
-            value_codec = PerCpuCodec(value_codec, possible_cpus())
-        self._key, self._value = Slot(key_codec), Slot(value_codec)
-        self.__dict__.update(_element_ops(self))
+        element = Codec(self.value_size, self._value_type, "value")
+        value_codec: Union[Codec, PerCpuCodec] = PerCpuCodec(element, possible_cpus()) if self.is_percpu else element
+        key, value = Slot(key_codec), Slot(value_codec)
+        self._key, self._value = key, value
+        self.__dict__.update(_element_ops(self, key, value))
+        return key, value
 
     # element operations --------------------------------------------------------------------
     # While the map is live, these names are shadowed by per-map closures (_element_ops) that
@@ -501,7 +519,8 @@ class Map(BpfHandle):
         self._lib.bpf_map_freeze(self.fd)
 
 
-def _pack_many(codec: Union[Codec, PerCpuCodec], items: Sequence[Any]) -> Any:
+def _pack_many(codec: Union[Codec, PerCpuCodec],
+               items: Sequence[Any]) -> Union[ctypes.Array[ctypes.c_char], bytes, None]:
     """Consecutive encoded elements in one buffer, for a batch call."""
     if isinstance(codec, Codec) and codec.fmt is not None and set(map(type, items)) <= {int}:
         try:
@@ -516,7 +535,7 @@ def _pack_many(codec: Union[Codec, PerCpuCodec], items: Sequence[Any]) -> Any:
 _ELEMENT_OPS = ("lookup", "update", "delete")
 
 
-def _element_ops(m: Map) -> Dict[str, Any]:
+def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]]:
     """The hot element operations of one live map, as closures over its buffers.
 
     Ints that fit a 1/2/4/8-byte slot are written straight into its ctypes integer; anything
@@ -526,7 +545,6 @@ def _element_ops(m: Map) -> Dict[str, Any]:
     """
     lib, fdbox, name = m._lib, m._fdbox, m._display_name()
     acquire, release = m._lock.acquire, m._lock.release
-    key, value = m._key, m._value
     c_lookup, c_lookup_flags = lib.bpf_map_lookup_elem, lib.bpf_map_lookup_elem_flags
     c_update, c_delete = lib.bpf_map_update_elem, lib.bpf_map_delete_elem
     key_buf, key_ptr, store_key = key.buf, key.ptr, key.store

@@ -16,22 +16,27 @@ import ctypes
 import errno
 import os
 import weakref
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
 
 from . import _abi, _libbpf, _log
+from ._handle import PathLike
 from .errors import ClosedError, LibbpfError, VerifierError
 from .maps import Map, MapSpec
 from .pinning import PinPolicy, PinSession
 from .programs import Program
 
+if TYPE_CHECKING:
+    from .iproute2.legacy import LegacyMap
+
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 EditPath = Tuple[str, ...]
+LogBuffers = Dict[str, "ctypes.Array[ctypes.c_char]"]
 
 DEFAULT_LOG_SIZE = 1 << 16
 MAX_LOG_SIZE = 1 << 24  # the kernel's limit on older releases (UINT_MAX >> 8)
 
 
-def _iter_handles(lib: Any, next_fn: str, obj: int) -> Iterator[Tuple[str, int]]:
+def _iter_handles(lib: _libbpf.Libbpf, next_fn: str, obj: int) -> Iterator[Tuple[str, int]]:
     step = getattr(lib, next_fn)
     name_fn = lib.bpf_map__name if next_fn == "bpf_object__next_map" else lib.bpf_program__name
     handle = step(obj, None)
@@ -60,12 +65,34 @@ def _release(close_object: Any, ptr: int, fds: List[int]) -> None:
 class Object:
     """An opened BPF ELF object and, after :meth:`load`, its live maps and programs."""
 
+    # Set by open (instances are made there, not by __init__):
+    name: str
+    reused_maps: FrozenSet[str]      # names of maps a pin policy reused at load
+    legacy_maps: List[LegacyMap]     # only on objects opened by the iproute2 shim: its map definitions
+    _lib: _libbpf.Libbpf
+    _path: Optional[bytes]           # the file opened, or None when opened from bytes
+    _data: Optional[bytes]           # the ELF bytes, or None when opened from a file
+    _options: Dict[str, Optional[PathLike]]  # open options, kept for the diagnostic reload
+    _log_size: int
+    _edits: List[Tuple[EditPath, str, Any]]  # (path, setter, value) for each edit, in order
+    _kept: List[object]              # buffers libbpf refers to, kept until close
+    _fds: List[int]                  # fds this object owns (inner-map templates), closed with it
+    _loaded: bool
+    _failed: bool
+    _closed: bool
+    _pinning: Optional[PinPolicy]
+    _after_load: List[Callable[[Object], None]]  # run after a successful load, before pins are committed
+    _ptr: int                        # libbpf's struct bpf_object *
+    _finalizer: weakref.finalize[[Any, int, List[int]], Object]
+    _maps: Dict[str, Map]
+    _programs: Dict[str, Program]
+
     def __init__(self) -> None:
         raise TypeError("use Object.open(path_or_bytes)")
 
     @classmethod
     def open(cls, src: Source, *, name: Optional[str] = None, pinning: Optional[PinPolicy] = None,
-             pin_root: Optional[Union[str, os.PathLike]] = None, kconfig: Optional[str] = None,
+             pin_root: Optional[PathLike] = None, kconfig: Optional[str] = None,
              btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE,
              compat: str = "auto") -> "Object":
         """Open an ELF object from a path or from its bytes; nothing reaches the kernel yet.
@@ -112,23 +139,23 @@ class Object:
             self._path, self._data = os.fsencode(src), None
         self._options = dict(name=name, pin_root=pin_root, kconfig=kconfig, btf_custom_path=btf_custom_path)
         self._log_size = log_size
-        self._edits: List[Tuple[EditPath, str, Any]] = []
-        self._kept: List[Any] = []      # buffers libbpf refers to, kept until close
-        self._fds: List[int] = []       # fds this object owns (inner-map templates), closed with it
+        self._edits = []
+        self._kept = []
+        self._fds = []
         self._loaded = self._failed = self._closed = False
         self._pinning = pinning
-        self._after_load: List[Any] = []
-        self.reused_maps: frozenset = frozenset()  # names of maps a pin policy reused at load
+        self._after_load = []
+        self.reused_maps = frozenset()
         self._ptr = self._open_handle(self._kept)
         self._finalizer = weakref.finalize(self, _release, lib.bpf_object__close, self._ptr, self._fds)
         self.name = lib.bpf_object__name(self._ptr).decode()
-        self._maps: Dict[str, Map] = {}
+        self._maps = {}
         for map_name, handle in _iter_handles(lib, "bpf_object__next_map", self._ptr):
             m = self._maps[map_name] = Map._of_object(self, handle, ("map", map_name))
             inner = lib.bpf_map__inner_map(handle)
             if inner:  # copied now: libbpf frees its template at load
                 m._inner_spec = MapSpec.of_handle(lib, inner)
-        self._programs: Dict[str, Program] = {
+        self._programs = {
             prog_name: Program._of_object(self, handle, ("prog", prog_name))
             for prog_name, handle in _iter_handles(lib, "bpf_object__next_program", self._ptr)}
         if pinning is not None:  # the policy decides: remember what the definitions asked for
@@ -137,7 +164,7 @@ class Object:
                 lib.bpf_map__set_pin_path(m._handle, None)
         return self
 
-    def _open_handle(self, keep_alive: List[Any]) -> int:
+    def _open_handle(self, keep_alive: List[object]) -> int:
         """A new ``struct bpf_object *``; what libbpf reads from goes into ``keep_alive``."""
         options = self._options
         opts = _abi.new_opts(_abi.BpfObjectOpenOpts)
@@ -269,8 +296,8 @@ class Object:
         for item in list(self._maps.values()) + list(self._programs.values()):
             item._bind(-1)
 
-    def _attach_logs(self, obj: int, size: int, only: Optional[str] = None) -> Dict[str, ctypes.Array]:
-        logs = {}
+    def _attach_logs(self, obj: int, size: int, only: Optional[str] = None) -> LogBuffers:
+        logs: LogBuffers = {}
         for name, handle in _iter_handles(self._lib, "bpf_object__next_program", obj):
             if only is None or name == only:
                 buf = ctypes.create_string_buffer(size)
@@ -278,7 +305,7 @@ class Object:
                 logs[name] = buf
         return logs
 
-    def _explain(self, exc: LibbpfError, logs: Dict[str, ctypes.Array]) -> LibbpfError:
+    def _explain(self, exc: LibbpfError, logs: LogBuffers) -> LibbpfError:
         """The verifier's rejection of the failing program, or ``exc`` when no program log exists."""
         for name, buf in logs.items():
             text = buf.value
@@ -302,7 +329,7 @@ class Object:
         """
         while size < MAX_LOG_SIZE:
             size = min(size * 16, MAX_LOG_SIZE)
-            keep_alive: List[Any] = []
+            keep_alive: List[object] = []
             obj = self._open_handle(keep_alive)
             try:
                 for path, setter, value in self._edits:

@@ -20,19 +20,26 @@ The mechanism (:class:`PinSession`), run by ``Object.load()`` under an flock of 
 from __future__ import annotations
 
 import ctypes
+import enum
 import errno
 import fcntl
 import logging
 import os
 import weakref
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from . import _abi, _libbpf, _libc
 from ._abi import MapType
 from ._fd import fd_kind
 from ._handle import PathLike
 from .errors import LibbpfError, MapIncompatibleError
+
+if TYPE_CHECKING:
+    from typing import Final
+
+    from .maps import Map, MapInfo
+    from .programs import Program
 
 log = logging.getLogger("libbpf_py.pinning")
 
@@ -77,6 +84,8 @@ def mount_bpffs(path: str) -> None:
     try:
         _libc.mount("bpf", path, "bpf", "mode=0700")
     except OSError as exc:
+        if exc.errno is None:  # not a failed system call: nothing to translate
+            raise
         raise LibbpfError.for_errno(exc.errno, f"cannot mount bpffs on {path}: {exc.strerror}", "mount") from None
     log.info("mounted bpffs on %s", path)
 
@@ -99,8 +108,8 @@ class Difference:
     """One field in which a pinned map differs from the object's definition."""
 
     field: str
-    object: Any
-    pinned: Any
+    object: int
+    pinned: int
 
     def __str__(self) -> str:
         if self.field == "map_flags":
@@ -128,13 +137,14 @@ class MapShape:
     inner: Optional["MapShape"] = None
 
     @classmethod
-    def of_info(cls, info: Any, inner: Optional["MapShape"] = None) -> "MapShape":
+    def of_info(cls, info: MapInfo, inner: Optional["MapShape"] = None) -> "MapShape":
         return cls(int(info.type), info.key_size, info.value_size, info.max_entries, info.flags,
                    info.map_extra, inner)
 
 
 # The kernel sets BPF_F_RDONLY_PROG on device maps whatever was asked (libbpf >= 1.7 masks it too).
-_KERNEL_ADDED_FLAGS = {MapType.DEVMAP: _abi.BPF_F_RDONLY_PROG, MapType.DEVMAP_HASH: _abi.BPF_F_RDONLY_PROG}
+_KERNEL_ADDED_FLAGS: Dict[int, int] = {MapType.DEVMAP: _abi.BPF_F_RDONLY_PROG,
+                                       MapType.DEVMAP_HASH: _abi.BPF_F_RDONLY_PROG}
 _FIELDS = ("type", "key_size", "value_size", "max_entries", "map_flags", "map_extra")
 
 
@@ -163,7 +173,7 @@ def _inner_differences(ours: MapShape, theirs: MapShape) -> List[Difference]:
             if getattr(ours, f) != getattr(theirs, f)]
 
 
-def definition_shape(m: Any) -> MapShape:
+def definition_shape(m: Map) -> MapShape:
     """The shape an object's map will have when created (before load)."""
     map_type = int(m.type)
     max_entries = m.max_entries
@@ -214,11 +224,11 @@ class PinPolicy:
     on_mismatch: str = "error"   # or "replace"
     mount: bool = False
 
-    def map_path(self, m: Any, requested: bool) -> Optional[str]:
+    def map_path(self, m: Map, requested: bool) -> Optional[str]:
         """Where to pin map ``m``; ``requested`` says its definition asked for pinning."""
         return None
 
-    def program_path(self, p: Any) -> Optional[str]:
+    def program_path(self, p: Program) -> Optional[str]:
         """Where to pin program ``p`` after load."""
         return None
 
@@ -234,9 +244,11 @@ Selection = Union[None, str, Iterable[str]]
 
 
 def _selection(value: Selection, what: str) -> Union[None, str, Set[str]]:
-    if value is None or value == "all":
-        return value
+    if value is None:
+        return None
     if isinstance(value, str):
+        if value == "all":
+            return value
         raise ValueError(f"{what} must be None, 'all' or a collection of names, not {value!r}")
     return set(value)
 
@@ -261,14 +273,14 @@ class PinByName(PinPolicy):
         self.programs = _selection(programs, "programs")
         self.on_mismatch = on_mismatch
 
-    def map_path(self, m: Any, requested: bool) -> Optional[str]:
+    def map_path(self, m: Map, requested: bool) -> Optional[str]:
         name = m.name
         chosen = self.maps
         if requested or (chosen == "all" and not m.is_internal) or (isinstance(chosen, set) and name in chosen):
             return os.path.join(self.root, check_name(name))
         return None
 
-    def program_path(self, p: Any) -> Optional[str]:
+    def program_path(self, p: Program) -> Optional[str]:
         chosen = self.programs
         if chosen == "all" or (isinstance(chosen, set) and p.name in chosen):
             return os.path.join(self.root, check_name(p.name, "program"))
@@ -283,7 +295,7 @@ class PinByName(PinPolicy):
 
 @dataclass
 class _Plan:
-    map: Any
+    map: Map
     path: str
     action: str                 # "reuse", "create" or "replace"
     old_id: int = 0             # id of the pin that "replace" supersedes
@@ -291,7 +303,7 @@ class _Plan:
 
 @dataclass
 class _ProgramPin:
-    program: Any
+    program: Program
     path: str
     old_fd: Optional[int] = None   # the program pinned there before, kept to put it back on failure
 
@@ -303,7 +315,7 @@ class PinSession:
     directory nobody removes, unlike the pin root, which a rollback may delete).
     """
 
-    def __init__(self, policy: PinPolicy, maps: Iterable[Any], programs: Iterable[Any]):
+    def __init__(self, policy: PinPolicy, maps: Iterable[Map], programs: Iterable[Program]):
         self.policy = policy
         self.maps = list(maps)
         self.programs = list(programs)
@@ -311,7 +323,7 @@ class PinSession:
         self.program_pins: List[_ProgramPin] = []
         self.created_dirs: List[str] = []
         self.mounted: Optional[str] = None
-        self._unlock_now = None
+        self._unlock_now: Optional[weakref.finalize[[int], PinSession]] = None
 
     # prepare ---------------------------------------------------------------------------------
 
@@ -361,13 +373,13 @@ class PinSession:
         for pin in self.program_pins:
             self._make_dirs(os.path.dirname(pin.path))
 
-    def _plan_map(self, m: Any, path: str) -> _Plan:
+    def _plan_map(self, m: Map, path: str) -> _Plan:
         lib = _libbpf.lib()
         try:
             fd = lib.bpf_obj_get(os.fsencode(path))
         except FileNotFoundError:
             return _Plan(m, path, "create")
-        except OSError as exc:
+        except LibbpfError as exc:  # the only OSError bpf_obj_get raises
             raise LibbpfError.for_errno(exc.errno, f"cannot use {path} as the pin of map {m.name!r}: "
                                         f"something that is not a BPF object is there ({exc.strerror})",
                                         "bpf_obj_get") from None
@@ -395,7 +407,7 @@ class PinSession:
             return None
         try:
             fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
-        except OSError as exc:
+        except LibbpfError as exc:  # the only OSError bpf_obj_get raises
             raise LibbpfError.for_errno(exc.errno, f"{path} exists and is not a BPF object", "bpf_obj_get") from None
         kind = fd_kind(fd)
         if kind != "prog":
@@ -506,7 +518,13 @@ class PinSession:
         self._unlock()
 
 
-POLICY_DECIDES = object()  # Map._pin_explicit when the user set no path: the policy decides
+class PolicyDecides(enum.Enum):
+    """The type of POLICY_DECIDES (a one-member enum: a sentinel type checkers can narrow)."""
+
+    POLICY_DECIDES = "the pin policy decides"
+
+
+POLICY_DECIDES: Final = PolicyDecides.POLICY_DECIDES  # Map._pin_explicit when the user set no path
 
 
 def _refuse_shared_paths(destinations: List[Tuple[str, str]]) -> None:
@@ -565,7 +583,7 @@ def _pinned_id(path: str) -> int:
         os.close(fd)
 
 
-def _safe_id(m: Any) -> int:
+def _safe_id(m: Map) -> int:
     try:
         return m.info().id
     except (OSError, ValueError):

@@ -70,7 +70,7 @@ def _as_bytes(data: Any, what: str) -> bytes:
         raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}") from None
 
 
-class Program(BpfHandle):
+class Program(BpfHandle[ProgInfo]):
     """A BPF program: editable before its object loads, then runnable, pinnable, inspectable."""
 
     _noun, _fd_kind, _skipped = "program", "prog", "was not loaded (autoload off)"
@@ -96,7 +96,10 @@ class Program(BpfHandle):
 
     @property
     def name(self) -> str:
-        return self._path[1] if self._path else self._static.name
+        if self._path:
+            return self._path[1]
+        assert self._static is not None  # a standalone program has its kernel info from the start
+        return self._static.name
 
     @property
     def section(self) -> Optional[str]:
@@ -108,6 +111,7 @@ class Program(BpfHandle):
     def type(self) -> Union[ProgType, int]:
         handle = self._described()
         if handle is None:
+            assert self._static is not None  # standalone: kernel info from the start
             return self._static.type
         return enum_or_int(ProgType, self._lib.bpf_program__type(handle))
 
@@ -140,6 +144,7 @@ class Program(BpfHandle):
         """Instructions after libbpf's relocation (object programs)."""
         handle = self._described()
         if handle is None:
+            assert self._static is not None  # standalone: kernel info from the start
             return self._static.xlated_len // 8
         return self._lib.bpf_program__insn_cnt(handle)
 

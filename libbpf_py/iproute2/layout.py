@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Dict, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional
 
 from ..errors import MapIncompatibleError
-from ..pinning import PinPolicy, check_name, check_root, is_bpffs
+from ..pinning import Difference, PinPolicy, check_name, check_root, is_bpffs
 from .legacy import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, c_int
+
+if TYPE_CHECKING:
+    from ..maps import Map
 
 log = logging.getLogger("libbpf_py.iproute2")
 
@@ -104,7 +107,11 @@ class Iproute2Pinning(PinPolicy):
             self._mnt = found
         return self._mnt
 
-    def map_path(self, m, requested: bool) -> Optional[str]:
+    @root.setter
+    def root(self, mnt: str) -> None:  # PinPolicy.root is a plain attribute elsewhere
+        self._mnt = mnt
+
+    def map_path(self, m: Map, requested: bool) -> Optional[str]:
         legacy = self.legacy.get(m._path[1] if m._path else m.name)
         if legacy is None:
             return None
@@ -141,7 +148,7 @@ class Iproute2Pinning(PinPolicy):
                 if os.path.isdir(link) and not os.path.islink(link):
                     os.makedirs(os.path.join(link, "globals"), mode=0o700, exist_ok=True)
 
-    def incompatible(self, path: str, differences, map_name: str) -> Exception:
+    def incompatible(self, path: str, differences: List[Difference], map_name: str) -> Exception:
         error = MapIncompatibleError(path, differences, map_name)
         report = "\n".join(f" - {d}" for d in differences)
         error.args = (error.errno, f"Map specification differs from pinned file! ({path})\n{report}\n"

@@ -21,7 +21,7 @@ import builtins
 import errno
 import hashlib
 import os
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from .._abi import MapType, ProgType
 from ..elf.file import ElfError, ElfFile
@@ -30,6 +30,9 @@ from ..pinning import PinPolicy
 from .layout import Iproute2Pinning
 from .legacy import LegacyMap, maps_section
 from .rewrite import inserted_inner_maps, rewrite, tail_call_section
+
+if TYPE_CHECKING:
+    from ..object import Object
 
 # command type → (program type, default section), as tc, ip link and ip route set them
 PROG_TYPES: Dict[str, Tuple[ProgType, str]] = {
@@ -77,7 +80,7 @@ def legacy_prog_type(data: bytes) -> Optional[str]:
 
 def open(src: Source, prog_type: str = "sched_cls", section: Optional[str] = None, *,
          name: Optional[str] = None, pinning: Optional[PinPolicy] = None, mnt: Optional[str] = None,
-         pinning_db: Optional[Dict[int, str]] = None, mount: bool = False, **object_options: Any):
+         pinning_db: Optional[Dict[int, str]] = None, mount: bool = False, **object_options: Any) -> Object:
     """Open a legacy tc/ip object as ``tc`` (or ``ip``) would load it; returns an unloaded Object.
 
     ``prog_type`` is the command's program type (``sched_cls`` for ``tc filter``, ``sched_act``
@@ -118,42 +121,47 @@ class Iproute2Semantics:
         self.section = section
         self.prog_arrays = {m.id: m for m in maps if m.type == MapType.PROG_ARRAY and m.id}
 
-    def configure(self, obj: Any) -> None:
+    def configure(self, obj: Object) -> None:
         selected = []
+        sections = set()
         for prog in obj.programs.values():
-            tail = tail_call_section(prog.section)
-            load = prog.section == self.section or (tail is not None and tail[0] in self.prog_arrays
-                                                    and prog.section != self.section)
+            section = prog.section
+            assert section is not None  # every program of an object has one
+            sections.add(section)
+            tail = tail_call_section(section)
+            load = section == self.section or (tail is not None and tail[0] in self.prog_arrays
+                                               and section != self.section)
             prog.autoload = load
             if load:
                 prog.type = self.prog_type
-                if prog.section == self.section:
+                if section == self.section:
                     selected.append(prog)
         if not selected:
-            sections = sorted({p.section for p in obj.programs.values()})
             raise LibbpfError.for_errno(errno.ENOENT, f"no program in section {self.section!r} "
-                                        f"(the object has {sections})", "iproute2.open")
+                                        f"(the object has {sorted(sections)})", "iproute2.open")
 
-    def wire(self, obj: Any) -> None:
+    def wire(self, obj: Object) -> None:
         """After load: fill map-in-map slots and prog arrays."""
         for outer, inner in inserted_inner_maps(self.maps):
             if outer.name in obj.reused_maps:
                 continue
             try:
                 obj.maps[outer.name].update(inner.inner_idx, obj.maps[inner.name].fd)
-            except OSError as exc:
+            except LibbpfError as exc:  # the only OSError a map update (or an fd) raises
                 raise LibbpfError.for_errno(
                     exc.errno, f"cannot insert map {inner.name!r} into {outer.name!r} at index {inner.inner_idx} "
                     f"({exc.strerror}); outer map has {outer.max_elem} elements, or different map specs are "
                     "used for outer and inner map", "iproute2.wire") from None
         for prog in obj.programs.values():
-            tail = tail_call_section(prog.section)
-            if tail is None or prog.section == self.section or tail[0] not in self.prog_arrays:
+            section = prog.section
+            assert section is not None  # every program of an object has one
+            tail = tail_call_section(section)
+            if tail is None or section == self.section or tail[0] not in self.prog_arrays:
                 continue
             array = self.prog_arrays[tail[0]]
             try:
                 obj.maps[array.name].update(tail[1], prog.fd)
-            except OSError as exc:
+            except LibbpfError as exc:  # the only OSError a map update (or an fd) raises
                 raise LibbpfError.for_errno(
                     exc.errno, f"tail call key {tail[1]} for map {array.id} ({array.name!r}): {exc.strerror}"
                     + (", out of bounds?" if exc.errno == errno.E2BIG else ""), "iproute2.wire") from None

@@ -25,7 +25,17 @@ from typing import Dict, List, Optional, Tuple
 
 from .. import _abi
 from ..elf import btf as B
-from ..elf.file import SHF_EXECINSTR, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, ElfError, ElfFile
+from ..elf.file import (
+    SHF_EXECINSTR,
+    SHT_PROGBITS,
+    STB_GLOBAL,
+    STB_LOCAL,
+    STT_FUNC,
+    STT_OBJECT,
+    ElfError,
+    ElfFile,
+    Section,
+)
 from .legacy import C_INT, NO_INNER_IDX, LegacyMap, LegacyMapError, c_int, maps_section, read_maps
 
 BTF_MAPS_SECTION = ".maps"
@@ -45,6 +55,7 @@ def rewrite(data: bytes) -> Tuple[bytes, List[LegacyMap]]:
     slot = max(size for _, size in structs)
 
     section = maps_section(elf)
+    assert section is not None  # read_maps found the maps in it
     elf.rename(section, BTF_MAPS_SECTION)
     section.data = bytes(slot * len(maps))
     section.addralign = max(section.addralign, 8)
@@ -73,7 +84,7 @@ def rewrite(data: bytes) -> Tuple[bytes, List[LegacyMap]]:
     return elf.to_bytes(), maps
 
 
-def _move_map_symbols(elf: ElfFile, section, maps: List[LegacyMap], slot: int) -> None:
+def _move_map_symbols(elf: ElfFile, section: Section, maps: List[LegacyMap], slot: int) -> None:
     shndx = elf.index_of(section)
     index_of = {m.offset: m.index for m in maps}
     symbols = elf.symbols()

@@ -1,0 +1,40 @@
+"""The libbpf-py command (inspect needs no privileges; run is a kernel test below)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from libbpf_py.cli import main
+
+
+def test_version(capsys):
+    assert main(["version"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("libbpf_py ") and "libbpf v1." in out
+
+
+def test_inspect_lists_maps_and_programs(bpf_obj, capsys):
+    assert main(["inspect", str(bpf_obj("xdp_pass")), "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["maps"] == [{"name": "xdp_stats", "type": "ARRAY", "key_size": 4, "value_size": 8,
+                                  "max_entries": 2, "flags": 0}]
+    assert described["programs"][0]["name"] == "xdp_count" and described["programs"][0]["type"] == "XDP"
+
+
+def test_inspect_a_legacy_object_shows_the_rewritten_maps(bpf_obj, capsys):
+    assert main(["inspect", str(bpf_obj("iproute2/tail_call"))]) == 0
+    out = capsys.readouterr().out
+    assert "map jmp_table: PROG_ARRAY key 4 value 4 max_entries 4" in out and "section 42/0" in out
+
+
+def test_errors_are_one_line_and_exit_1(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path / "missing.o")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("libbpf-py: ") and "No such file" in err
+
+
+def test_the_console_script_entry_point_runs():
+    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "inspect" in done.stdout
