@@ -124,8 +124,8 @@ class Object:
             src = data
             if name is None and path is not None:
                 name = loader.default_object_name(path)
-        if not isinstance(log_size, int) or log_size < 128:
-            raise ValueError(f"log_size must be an int >= 128, got {log_size!r}")
+        if not isinstance(log_size, int) or not 128 <= log_size <= MAX_LOG_SIZE:
+            raise ValueError(f"log_size must be an int in [128, {MAX_LOG_SIZE}], got {log_size!r}")
         if pinning is not None and pin_root is not None:
             raise ValueError("give either a pinning policy or libbpf's pin_root, not both")
         self = object.__new__(cls)
