@@ -5,7 +5,10 @@ Run as root after `make -C bpf_progs` (or just `make demo`).
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import libbpf_py as bpf
@@ -54,7 +57,38 @@ def main() -> int:
         except bpf.VerifierError as exc:
             print(f"\nverifier_reject.o was refused as expected: {exc.strerror}")
             print("  " + "\n  ".join(exc.log.strip().splitlines()[-2:]))
+
+    # pins go to a private bpffs, mounted for the demo and gone afterwards
+    mnt = tempfile.mkdtemp(prefix="libbpf_py-demo-")
+    subprocess.run(["mount", "-t", "bpf", "bpf", mnt], check=True)
+    try:
+        pinning_and_legacy(Path(mnt))
+    finally:
+        subprocess.run(["umount", mnt], check=False)
+        os.rmdir(mnt)
     return 0
+
+
+def pinning_and_legacy(mnt: Path) -> None:
+    policy = bpf.PinByName(mnt / "app")
+    for attempt in (1, 2):
+        with bpf.Object.open(BUILD / "pinned.o", pinning=policy) as obj:
+            obj.load()
+            counts = obj.maps["pinned_counts"]
+            print(f"\npinned.o, load {attempt}: pinned_counts is map id {counts.info().id} at {counts.pin_path}"
+                  + (" (reused)" if "pinned_counts" in obj.reused_maps else " (created)"))
+
+    os.environ["TC_BPF_MNT"] = str(mnt)  # where tc's own layout goes, as with tc
+    with bpf.Object.open(BUILD / "iproute2" / "global_ns.o") as obj:  # a legacy tc object
+        obj.load()
+        prog = obj.programs["cls_main"]
+        print(f"\nlegacy tc object global_ns.o: program {prog.name} ({prog.info().type.name}), maps "
+              + ", ".join(f"{m.name} -> {os.path.relpath(m.pin_path, mnt)}" for m in obj.maps.values()))
+        for size in (60, 90):
+            prog.test_run(bytes(size))
+        stats = obj.maps["stats_global"]
+        stats.key_type = stats.value_type = int
+        print(f"  after two packets: stats_global = packets {stats[0]}, bytes {stats[1]}")
 
 
 if __name__ == "__main__":
