@@ -45,6 +45,9 @@ def mount(source: str, target: Any, fstype: str, options: str) -> None:
         _raise(target)
 
 
-def umount(target: Any) -> None:
-    if _umount2(os.fsencode(target), 0) != 0:
+MNT_DETACH = 2
+
+
+def umount(target: Any, lazy: bool = False) -> None:
+    if _umount2(os.fsencode(target), MNT_DETACH if lazy else 0) != 0:
         _raise(target)

@@ -13,7 +13,7 @@ import ctypes
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Iterator, List
+from typing import TYPE_CHECKING, Iterator, List, Optional
 
 from . import _abi
 from ._libc import vsnprintf
@@ -51,22 +51,33 @@ def format_va(fmt: bytes, va_list: int) -> str:
 _capture = threading.local()
 
 
+class Said:
+    """What libbpf printed in this thread while a capture was on."""
+
+    def __init__(self, everything: bool):
+        self.everything = everything
+        self.warnings: List[str] = []
+        self.debug: List[str] = []   # info and debug lines, when everything is captured
+
+
 @contextlib.contextmanager
-def warnings_captured() -> Iterator[List[str]]:
-    """Collect libbpf's warnings printed by this thread meanwhile (for error messages)."""
-    outer = getattr(_capture, "messages", None)
-    messages: List[str] = []
-    _capture.messages = messages
+def captured(everything: bool = False) -> Iterator[Said]:
+    """Collect libbpf's warnings (and with ``everything``, its other lines) printed by this thread."""
+    outer = getattr(_capture, "said", None)
+    said = _capture.said = Said(everything)
     try:
-        yield messages
+        yield said
     finally:
-        _capture.messages = outer
+        _capture.said = outer
 
 
 def _print(level: int, fmt: bytes, va_list: int) -> int:
     try:
         py_level = _LEVELS[level] if 0 <= level < len(_LEVELS) else logging.DEBUG
-        captured = getattr(_capture, "messages", None) if py_level == logging.WARNING else None
+        said = getattr(_capture, "said", None)
+        captured: Optional[List[str]] = None
+        if said is not None:
+            captured = said.warnings if py_level == logging.WARNING else said.debug if said.everything else None
         if captured is not None or logger.isEnabledFor(py_level):
             text = format_va(fmt, va_list).rstrip("\n")
             if captured is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
 
@@ -45,9 +46,12 @@ def _iter_handles(lib: _libbpf.Libbpf, next_fn: str, obj: int) -> Iterator[Tuple
         handle = step(obj, handle)
 
 
-def _in_libbpf_words(exc: LibbpfError, said: List[str]) -> LibbpfError:
+_REUSED = re.compile(r"reused pinned map at '([^']*)'")  # libbpf's debug line, 1.1 to 1.8
+
+
+def _in_libbpf_words(exc: LibbpfError, said: _log.Said) -> LibbpfError:
     """``exc`` with what libbpf warned about meanwhile (e.g. which map failed, and why)."""
-    details = [line[len("libbpf: "):] if line.startswith("libbpf: ") else line for line in said
+    details = [line[len("libbpf: "):] if line.startswith("libbpf: ") else line for line in said.warnings
                if "failed to load object" not in line and "BEGIN PROG LOAD LOG" not in line]
     if not details:
         return exc
@@ -172,7 +176,7 @@ class Object:
                              ("kconfig", options["kconfig"]), ("btf_custom_path", options["btf_custom_path"])):
             if value is not None:
                 setattr(opts, field, os.fsencode(value))  # libbpf copies the strings at open
-        with _log.warnings_captured() as said:
+        with _log.captured() as said:
             try:
                 if self._data is not None:
                     buffer = ctypes.create_string_buffer(self._data, len(self._data))
@@ -249,11 +253,13 @@ class Object:
                 session.prepare()  # may already make maps reuse pinned fds: no second try after this
             logs = self._attach_logs(self._ptr, self._log_size)
             self._kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
-            with _log.warnings_captured() as said:
+            with _log.captured(everything=session is not None) as said:
                 try:
                     self._lib.bpf_object__load(self._ptr)
                 except LibbpfError as exc:
                     raise self._explain(_in_libbpf_words(exc, said), logs) from None
+            if session is not None:  # a pin another loader made meanwhile, which libbpf reused
+                session.libbpf_reused(_REUSED.findall("\n".join(said.debug)))
         except BaseException:
             self._failed = True
             if session is not None:

@@ -25,7 +25,7 @@ import errno
 import fcntl
 import logging
 import os
-import weakref
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, Union
 
@@ -68,10 +68,7 @@ def check_root(root: PathLike, *, mount: bool = False) -> str:
     root = os.path.abspath(os.fspath(root))
     if "\0" in root:
         raise ValueError("pin root contains a NUL byte")
-    anchor = _existing_ancestor(root)
-    if anchor == root and not os.path.isdir(root):
-        raise NotADirectoryError(errno.ENOTDIR, "pin root is not a directory", root)
-    if not is_bpffs(anchor) and not mount:
+    if not is_bpffs(_existing_ancestor(root)) and not mount:
         raise LibbpfError.for_errno(
             errno.EINVAL, f"pin root {root} is not on a BPF filesystem (bpffs); mount one with "
             f"`{MOUNT_HINT}` (or `mount -t bpf bpf {root}`), or pass mount=True", "statfs")
@@ -218,11 +215,24 @@ def _first_inner_shape(fd: int, key_size: int) -> Optional[MapShape]:
 # policies --------------------------------------------------------------------------------------
 
 class PinPolicy:
-    """Decides pin paths. Subclass and override; every answer is a path or None."""
+    """Decides pin paths. Subclass, call ``super().__init__(root, ...)``, override ``map_path``
+    (and ``program_path``); every answer is a path or None.
+
+    ``root`` is the directory the policy pins under (it must be on bpffs, or ``mount=True``);
+    ``on_mismatch="replace"`` lets a load replace an incompatible map pin, or a program pin,
+    after it succeeded, instead of refusing.
+    """
 
     root: str
-    on_mismatch: str = "error"   # or "replace"
+    on_mismatch: str = "error"
     mount: bool = False
+
+    def __init__(self, root: PathLike, *, on_mismatch: str = "error", mount: bool = False):
+        if on_mismatch not in ("error", "replace"):
+            raise ValueError(f"on_mismatch must be 'error' or 'replace', not {on_mismatch!r}")
+        self.mount = mount
+        self.root = check_root(root, mount=mount)
+        self.on_mismatch = on_mismatch
 
     def map_path(self, m: Map, requested: bool) -> Optional[str]:
         """Where to pin map ``m``; ``requested`` says its definition asked for pinning."""
@@ -265,13 +275,9 @@ class PinByName(PinPolicy):
 
     def __init__(self, root: PathLike, *, maps: Selection = None, programs: Selection = None,
                  on_mismatch: str = "error", mount: bool = False):
-        if on_mismatch not in ("error", "replace"):
-            raise ValueError(f"on_mismatch must be 'error' or 'replace', not {on_mismatch!r}")
-        self.mount = mount
-        self.root = check_root(root, mount=mount)
+        super().__init__(root, on_mismatch=on_mismatch, mount=mount)
         self.maps = _selection(maps, "maps")
         self.programs = _selection(programs, "programs")
-        self.on_mismatch = on_mismatch
 
     def map_path(self, m: Map, requested: bool) -> Optional[str]:
         name = m.name
@@ -297,8 +303,9 @@ class PinByName(PinPolicy):
 class _Plan:
     map: Map
     path: str
-    action: str                 # "reuse", "create" or "replace"
-    old_id: int = 0             # id of the pin that "replace" supersedes
+    action: str                    # "reuse", "create" or "replace"
+    old_id: int = 0                # id of the pin that "replace" supersedes
+    old_fd: Optional[int] = None   # that map, kept to put it back if the load fails after all
 
 
 @dataclass
@@ -308,11 +315,66 @@ class _ProgramPin:
     old_fd: Optional[int] = None   # the program pinned there before, kept to put it back on failure
 
 
+class _MountLock:
+    """One flock of a mount point per process, shared by its threads and re-entrant for the
+    thread that holds it (a load started from an after-load hook must not wait for itself)."""
+
+    _registry: Dict[str, "_MountLock"] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, path: str):
+        self.path = path
+        self.thread_lock = threading.RLock()
+        self.fd: Optional[int] = None
+        self.depth = 0
+
+    @classmethod
+    def of(cls, path: str) -> "_MountLock":
+        with cls._registry_lock:
+            return cls._registry.setdefault(path, cls(path))
+
+    def acquire(self) -> None:
+        self.thread_lock.acquire()
+        try:
+            if self.depth == 0:
+                fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self.fd = fd
+            self.depth += 1
+        except BaseException:
+            self.thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
+            self.fd = None
+        self.thread_lock.release()
+
+    @classmethod
+    def forget_in_child(cls) -> None:
+        """After fork: the child must not keep the parent's flock alive, nor its thread state."""
+        for lock in cls._registry.values():
+            if lock.fd is not None:
+                os.close(lock.fd)
+        cls._registry = {}
+        cls._registry_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_MountLock.forget_in_child)
+
+
 class PinSession:
     """Applies a policy to one ``Object.load()``: prepare, then commit or roll back.
 
     Loads that pin on the same bpffs are serialised by an flock of its mount point (a
-    directory nobody removes, unlike the pin root, which a rollback may delete).
+    directory nobody removes, unlike the pin root, which a rollback may delete); with
+    ``mount=True``, mounting is serialised by an flock of the filesystem underneath.
     """
 
     def __init__(self, policy: PinPolicy, maps: Iterable[Map], programs: Iterable[Program]):
@@ -323,7 +385,7 @@ class PinSession:
         self.program_pins: List[_ProgramPin] = []
         self.created_dirs: List[str] = []
         self.mounted: Optional[str] = None
-        self._unlock_now: Optional[weakref.finalize[[int], PinSession]] = None
+        self._held: List[_MountLock] = []
 
     # prepare ---------------------------------------------------------------------------------
 
@@ -359,8 +421,8 @@ class PinSession:
         _refuse_shared_paths([(f"map {m.name!r}", path) for m, path in decided] +
                              [(f"program {p.name!r}", path) for p, path in programs])
         root = self.policy.root
-        self._ensure_root(root)
         self._lock(root)
+        self._ensure_root(root)
         for m, path in decided:
             self.plans.append(self._plan_map(m, path))
         for p, path in programs:
@@ -383,6 +445,7 @@ class PinSession:
             raise LibbpfError.for_errno(exc.errno, f"cannot use {path} as the pin of map {m.name!r}: "
                                         f"something that is not a BPF object is there ({exc.strerror})",
                                         "bpf_obj_get") from None
+        keep = False
         try:
             kind = fd_kind(fd)
             if kind != "map":
@@ -394,12 +457,14 @@ class PinSession:
                 if self.policy.on_mismatch != "replace":
                     raise self.policy.incompatible(path, found, m.name)
                 from .maps import map_info
-                return _Plan(m, path, "replace", map_info(fd).id)
+                keep = True
+                return _Plan(m, path, "replace", map_info(fd).id, fd)
             lib.bpf_map__reuse_fd(m._handle, fd)
             log.debug("map %r reuses the map pinned at %s", m.name, path)
             return _Plan(m, path, "reuse")
         finally:
-            os.close(fd)
+            if not keep:
+                os.close(fd)
 
     def _existing_program(self, path: str) -> Optional[int]:
         """An fd on the program already pinned at ``path`` (to restore it on failure), or None."""
@@ -410,27 +475,31 @@ class PinSession:
         except LibbpfError as exc:  # the only OSError bpf_obj_get raises
             raise LibbpfError.for_errno(exc.errno, f"{path} exists and is not a BPF object", "bpf_obj_get") from None
         kind = fd_kind(fd)
-        if kind != "prog":
+        if kind != "prog" or self.policy.on_mismatch != "replace":
             os.close(fd)
-            raise LibbpfError.for_errno(errno.EEXIST, f"a pinned {kind} is at {path}, where a program would be "
-                                        "pinned", "bpf_obj_get")
+            what = "program" if kind == "prog" else kind
+            raise LibbpfError.for_errno(errno.EEXIST, f"a pinned {what} is already at {path}; "
+                                        "on_mismatch='replace' lets a load replace a pinned program", "bpf_obj_get")
         return fd
 
     def _ensure_root(self, root: str) -> None:
+        """The root on bpffs, made under the lock (a concurrent rollback may be removing it)."""
         if is_bpffs(_existing_ancestor(root)):
             self._make_dirs(root)
-        elif self.policy.mount:
-            missing = []
-            probe = root
-            while not os.path.lexists(probe):
-                missing.append(probe)
-                probe = os.path.dirname(probe)
-            os.makedirs(root, mode=0o700, exist_ok=True)
-            self.created_dirs += reversed(missing)
-            mount_bpffs(root)
-            self.mounted = root
-        else:
+            return
+        if not self.policy.mount:
             check_root(root)  # raises with the mount hint
+        missing = []
+        probe = root
+        while not os.path.lexists(probe):
+            missing.append(probe)
+            probe = os.path.dirname(probe)
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        self.created_dirs += reversed(missing)
+        mount_bpffs(root)
+        self.mounted = root
+        self._lock(root)      # the new bpffs, as every later loader will lock it
+        self.policy.setup()   # a layout laid out before the mount now lies under it: lay it out again
 
     def _make_dirs(self, path: str) -> None:
         """``mkdir -p`` below an existing bpffs directory, remembering what was created."""
@@ -448,39 +517,41 @@ class PinSession:
                 continue
             self.created_dirs.append(d)
 
-    def _lock(self, root: str) -> None:
-        fd = os.open(_mount_point(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        self._unlock_now = weakref.finalize(self, os.close, fd)  # closing the fd releases the flock
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
-    def _unlock(self) -> None:
-        if self._unlock_now is not None:
-            self._unlock_now()
-            self._unlock_now = None
+    def _lock(self, path: str) -> None:
+        lock = _MountLock.of(_mount_point(path))
+        lock.acquire()
+        self._held.append(lock)
 
     # after load ------------------------------------------------------------------------------
 
+    def libbpf_reused(self, paths: Iterable[str]) -> None:
+        """libbpf found a pin appear at a planned path meanwhile (another loader) and reused it."""
+        reused = set(paths)
+        for plan in self.plans:
+            if plan.action == "create" and plan.path in reused:
+                plan.action = "reuse"
+
     def commit(self) -> None:
         """After a successful load: pin programs, replace stale map pins; undo all on failure."""
-        done: List[_ProgramPin] = []
+        done: List[Tuple[str, Optional[int]]] = []   # (path, what was there before)
         try:
             for pin in self.program_pins:
                 _pin_over(pin.program.fd, pin.path)
-                done.append(pin)
+                done.append((pin.path, pin.old_fd))
                 if pin.old_fd is not None:
-                    log.info("program %r replaced the program pinned at %s", pin.program.name, pin.path)
-            # last, because a replaced map pin cannot be put back
+                    log.warning("program %r replaced the program pinned at %s", pin.program.name, pin.path)
             for plan in self.plans:
                 if plan.action == "replace":
                     _pin_over(plan.map.fd, plan.path)
+                    done.append((plan.path, plan.old_fd))
                     log.warning("replaced the incompatible map pinned at %s (id %d) with map %r (id %d)",
                                 plan.path, plan.old_id, plan.map.name, plan.map.info().id)
         except BaseException:
-            for pin in done:  # put back what was there, or remove what this load added
-                if pin.old_fd is not None:
-                    _pin_over(pin.old_fd, pin.path)
+            for path, old_fd in reversed(done):  # put back what was there, or remove what this load added
+                if old_fd is not None:
+                    _pin_over(old_fd, path)
                 else:
-                    _unlink_quietly(pin.path)
+                    _unlink_quietly(path)
             self.rollback(loaded=True)
             raise
         finally:
@@ -494,12 +565,12 @@ class PinSession:
                     if plan.action == "create" and _pinned_id(plan.path) == _safe_id(plan.map):
                         _unlink_quietly(plan.path)
             self._remove_created_dirs()
+            if self.mounted is not None and _holds_only_what_the_kernel_puts(self.mounted):
+                unmount(self.mounted, lazy=True)  # lazy: this session's own lock fd still refers to it
+                self.mounted = None
+                self._remove_created_dirs()
         finally:
             self._release()
-        if self.mounted is not None:  # after the lock on the mount point is released
-            unmount(self.mounted)
-            self.mounted = None
-            self._remove_created_dirs()
 
     def _remove_created_dirs(self) -> None:
         kept = []
@@ -515,7 +586,12 @@ class PinSession:
             if pin.old_fd is not None:
                 os.close(pin.old_fd)
                 pin.old_fd = None
-        self._unlock()
+        for plan in self.plans:
+            if plan.old_fd is not None:
+                os.close(plan.old_fd)
+                plan.old_fd = None
+        while self._held:
+            self._held.pop().release()
 
 
 class PolicyDecides(enum.Enum):
@@ -544,11 +620,19 @@ def _mount_point(path: str) -> str:
     return path
 
 
-def unmount(path: str) -> None:
+def unmount(path: str, lazy: bool = False) -> None:
     try:
-        _libc.umount(path)
+        _libc.umount(path, lazy=lazy)
     except OSError as exc:
         log.warning("could not unmount %s: %s", path, exc.strerror)
+
+
+def _holds_only_what_the_kernel_puts(mount: str) -> bool:
+    """Whether a bpffs mount this process made is still empty (only maps.debug, progs.debug)."""
+    try:
+        return set(os.listdir(mount)) <= {"maps.debug", "progs.debug"}
+    except OSError:
+        return False
 
 
 def _pin_over(fd: int, path: str) -> None:
