@@ -322,25 +322,121 @@ def test_pin_path_none_means_no_pin_under_a_policy(bpf_obj, bpffs):
     assert pin_tree(bpffs) == set()
 
 
-def test_a_failed_commit_puts_back_the_program_pin_it_replaced(bpf_obj, bpffs, monkeypatch):
+def test_a_failed_commit_puts_back_every_pin_it_replaced(bpf_obj, bpffs, monkeypatch):
     from libbpf_py import pinning
 
     with load(bpf_obj("pinned"), PinByName(bpffs, programs="all")) as first:
-        old_tag_id = first.programs["pin_count"].info().id
+        old_program = first.programs["pin_count"].info().id
     os.unlink(bpffs / "pinned_counts")
-    with bpf.Map.create(MapType.HASH, 8, 8, 256) as stale:     # makes the next load replace a map pin
-        stale.pin(bpffs / "pinned_counts")
+    stale_ids = {}
+    for name, shape in (("pinned_counts", (MapType.HASH, 8, 8, 256)), ("not_pinned", (MapType.ARRAY, 4, 4, 4))):
+        with bpf.Map.create(*shape) as stale:     # both will be replaced by the next load
+            stale.pin(bpffs / name)
+            stale_ids[name] = stale.info().id
     real = pinning._pin_over
-    calls = []
 
-    def fail_on_the_map(fd, path):
-        calls.append(path)
-        if path.endswith("pinned_counts"):
+    def fail_on_the_last(fd, path):
+        if path.endswith("not_pinned"):
             raise OSError(5, "injected failure")
         real(fd, path)
 
-    monkeypatch.setattr(pinning, "_pin_over", fail_on_the_map)
+    monkeypatch.setattr(pinning, "_pin_over", fail_on_the_last)
     with pytest.raises(OSError, match="injected"):
-        load(bpf_obj("pinned"), PinByName(bpffs, programs="all", on_mismatch="replace"))
+        load(bpf_obj("pinned"), PinByName(bpffs, maps="all", programs="all", on_mismatch="replace"))
     with bpf.Program.from_pinned(bpffs / "pin_count") as prog:
-        assert prog.info().id == old_tag_id             # the earlier program is pinned again
+        assert prog.info().id == old_program            # the earlier program is pinned again
+    assert {name: pinned_map_id(bpffs / name) for name in stale_ids} == stale_ids   # and both maps
+
+
+def test_an_existing_program_pin_is_replaced_only_when_asked(bpf_obj, bpffs):
+    with load(bpf_obj("pinned"), PinByName(bpffs, programs="all")) as first:
+        old = first.programs["pin_count"].info().id
+    with pytest.raises(FileExistsError, match="on_mismatch='replace'"):
+        load(bpf_obj("pinned"), PinByName(bpffs, programs="all"))
+    with bpf.Program.from_pinned(bpffs / "pin_count") as prog:
+        assert prog.info().id == old
+    with load(bpf_obj("pinned"), PinByName(bpffs, programs="all", on_mismatch="replace")) as again:
+        assert pinned_program_id(bpffs / "pin_count") == again.programs["pin_count"].info().id != old
+
+
+def pinned_program_id(path) -> int:
+    with bpf.Program.from_pinned(path) as prog:
+        return prog.info().id
+
+
+def test_a_load_from_an_after_load_hook_does_not_wait_for_itself(bpf_obj, bpffs):
+    inner_ids = []
+
+    def nested(obj):
+        with load(bpf_obj("pinned"), PinByName(bpffs / "inner")) as inner:
+            inner_ids.append(inner.maps["pinned_counts"].info().id)
+
+    outer = bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs / "outer"))
+    with outer:
+        outer._after_load.append(nested)
+        outer.load()
+    assert len(inner_ids) == 1 and pin_tree(bpffs) >= {"outer/pinned_counts", "inner/pinned_counts"}
+
+
+def test_a_forked_child_does_not_keep_the_pin_lock(bpf_obj, bpffs):
+    import threading
+
+    child_started = threading.Event()
+    pids = []
+
+    def fork_during_load(obj):
+        pid = os.fork()
+        if pid == 0:      # the child sleeps while the parent goes on; it must not hold the lock
+            import time
+            time.sleep(3)
+            os._exit(0)
+        pids.append(pid)
+        child_started.set()
+
+    first = bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs / "a"))
+    with first:
+        first._after_load.append(fork_during_load)
+        first.load()
+    try:
+        probe = multiprocessing.get_context("spawn").Process(target=_load_in_child,
+                                                             args=(str(bpf_obj("pinned")), str(bpffs / "b")))
+        probe.start()
+        probe.join(2.5)                    # well before the forked child exits
+        assert probe.exitcode == 0, "a load in another process waited for the forked child's lock"
+    finally:
+        for pid in pids:
+            os.waitpid(pid, 0)
+
+
+def _load_in_child(obj_path: str, root: str) -> None:
+    with bpf.Object.open(obj_path, pinning=PinByName(root)) as obj:
+        obj.load()
+
+
+def _replace_and_report(obj_path: str, root: str, barrier, results) -> None:
+    barrier.wait()
+    with bpf.Object.open(obj_path, pinning=PinByName(root, on_mismatch="replace")) as obj:
+        obj.load()
+        results.put(obj.maps["pinned_counts"].info().id)
+        barrier.wait()
+
+
+def test_concurrent_replacing_loads_still_share_one_map(bpf_obj, bpffs):
+    """Without the lock, two loaders could each replace the stale pin with their own map."""
+    ctx = multiprocessing.get_context("fork")
+    for _ in range(5):
+        with bpf.Map.create(MapType.HASH, 8, 8, 256) as stale:
+            if (bpffs / "pinned_counts").exists():
+                os.unlink(bpffs / "pinned_counts")
+            stale.pin(bpffs / "pinned_counts")
+        n = 3
+        barrier, results = ctx.Barrier(n), ctx.Queue()
+        procs = [ctx.Process(target=_replace_and_report, args=(str(bpf_obj("pinned")), str(bpffs), barrier, results))
+                 for _ in range(n)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * n
+        ids = {results.get(timeout=5) for _ in range(n)}
+        assert ids == {pinned_map_id(bpffs / "pinned_counts")}
