@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional
 
 from ..errors import MapIncompatibleError
 from ..pinning import Difference, PinPolicy, check_name, check_root, is_bpffs
-from .legacy import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, c_int
+from .legacy import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, scan_uint
 
 if TYPE_CHECKING:
     from ..maps import Map
@@ -53,23 +53,23 @@ def find_bpffs_mount(environ: Mapping[str, str] = os.environ) -> Optional[str]:
 
 
 def parse_pinning_db(text: str, source: str = "bpf_pinning") -> Dict[int, str]:
-    """Custom pinning ids → subpaths, with iproute2's rules for comments, reserved ids and errors."""
+    """Custom pinning ids → subpaths, read as iproute2 does: each line ``sscanf("%i %s")``
+    after leading blanks; ``#`` lines and empty lines skipped; the first line that does not
+    parse stops the reading (what was read stays); ids 0, 1, 2 are reserved; a later line wins."""
     table: Dict[int, str] = {}
     for line in text.splitlines():
         line = line.lstrip(" \t")
         if not line or line.startswith("#"):
             continue
-        fields = line.split()
-        try:
-            pin_id = c_int(fields[0])
-            subpath = fields[1]
-        except (ValueError, IndexError):
+        number = scan_uint(line)
+        subpath = line[number[1]:].split(None, 1) if number is not None else []
+        if number is None or not subpath:
             log.warning("database %s is corrupted at: %s", source, line)
-            break  # entries read so far stay, as in iproute2
-        if pin_id in RESERVED_IDS:
-            log.warning("database %s, id %u is reserved - ignoring", source, pin_id)
+            break
+        if number[0] in RESERVED_IDS:
+            log.warning("database %s, id %u is reserved - ignoring", source, number[0])
             continue
-        table[pin_id] = subpath  # a later line wins
+        table[number[0]] = subpath[0]
     return table
 
 
@@ -85,31 +85,39 @@ def read_pinning_db(paths: Iterable[str] = PINNING_DB) -> Dict[int, str]:
 
 
 class Iproute2Pinning(PinPolicy):
-    """Pin paths as tc computes them, for the maps of one legacy object."""
+    """Pin paths as tc computes them, for the maps of one legacy object.
 
-    def __init__(self, maps: Iterable[LegacyMap], object_hash: str, *, mnt: Optional[str] = None,
-                 pinning_db: Optional[Dict[int, str]] = None, mount: bool = False):
+    ``subdir`` is the command's directory under the mount (``tc``, ``xdp`` or ``ip``); the
+    last two are normally symlinks to ``tc/``, so every command shares one tree.
+    """
+
+    def __init__(self, maps: Iterable[LegacyMap], object_hash: str, *, subdir: str = "tc",
+                 mnt: Optional[str] = None, pinning_db: Optional[Dict[int, str]] = None, mount: bool = False):
         self.legacy = {m.name: m for m in maps}
         self.object_hash = object_hash
+        self.subdir = subdir
         self.custom = read_pinning_db() if pinning_db is None else dict(pinning_db)
         self.mount = mount
         self.on_mismatch = "error"
         self._mnt = mnt
+        self._checked = False
 
     @property
     def root(self) -> str:
-        """The bpffs mount tc would use (resolved when first needed)."""
+        """The bpffs mount tc would use (resolved, and checked to be bpffs, when first needed).
+
+        Unlike tc, a mount point that is not bpffs is not mounted on unless ``mount=True``.
+        """
         if self._mnt is None:
-            found = find_bpffs_mount()
-            if found is None:
-                target = os.environ.get(MNT_ENV) or DEFAULT_MNT
-                found = check_root(target, mount=self.mount)  # raises with the mount hint unless mount=True
-            self._mnt = found
+            self._mnt = find_bpffs_mount() or os.environ.get(MNT_ENV) or DEFAULT_MNT
+        if not self._checked:
+            self._mnt = check_root(self._mnt, mount=self.mount)  # raises with the mount hint
+            self._checked = True
         return self._mnt
 
     @root.setter
     def root(self, mnt: str) -> None:  # PinPolicy.root is a plain attribute elsewhere
-        self._mnt = mnt
+        self._mnt, self._checked = mnt, False
 
     def map_path(self, m: Map, requested: bool) -> Optional[str]:
         legacy = self.legacy.get(m._path[1] if m._path else m.name)
@@ -117,24 +125,25 @@ class Iproute2Pinning(PinPolicy):
             return None
         name = check_name(legacy.name)
         if legacy.pinning == PIN_GLOBAL_NS:
-            return os.path.join(self.root, "tc", "globals", name)
+            return os.path.join(self.root, self.subdir, "globals", name)
         if legacy.pinning == PIN_OBJECT_NS:
-            return os.path.join(self.root, "tc", self.object_hash, name)
+            return os.path.join(self.root, self.subdir, self.object_hash, name)
         if legacy.pinning == PIN_NONE:
             return None
         subpath = self.custom.get(legacy.pinning)
         if subpath is None:
             return None  # an unknown custom id means no pinning, silently (as tc)
-        path = os.path.normpath(os.path.join(self.root, subpath, name))
+        path = os.path.normpath(os.path.join(self.root, subpath, name))  # tc: <mnt>/<subdir>/../<subpath>
         if not path.startswith(self.root.rstrip("/") + "/"):
             raise ValueError(f"custom pinning path {subpath!r} of map {name!r} escapes {self.root}")
         return path
 
     def setup(self) -> None:
-        """tc's hierarchy on every load, as tc lays it out whenever it finds bpffs:
-        ``tc/``, ``tc/globals/``, and ``xdp``, ``ip`` → ``tc/``."""
+        """tc's hierarchy on every load, whenever bpffs is there (as tc lays it out):
+        ``tc/``, ``tc/globals/``, and ``xdp``, ``ip`` → ``tc/`` (or their own ``globals/``
+        when they are real directories). Nothing is laid out on a filesystem that is not bpffs."""
         mnt = self._mnt or find_bpffs_mount()
-        if mnt is None:
+        if mnt is None or not is_bpffs(mnt):
             return  # tc goes on without bpffs too; a map that must be pinned will say so
         self._mnt = mnt
         tc = os.path.join(mnt, "tc")

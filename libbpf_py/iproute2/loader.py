@@ -45,6 +45,10 @@ PROG_TYPES: Dict[str, Tuple[ProgType, str]] = {
     "lwt_seg6local": (ProgType.LWT_SEG6LOCAL, "prog"),
 }
 
+# the command's directory under the bpffs mount (xdp and ip are symlinks to tc/ as tc lays them out)
+PIN_SUBDIRS = {"sched_cls": "tc", "sched_act": "tc", "xdp": "xdp", "lwt_in": "ip", "lwt_out": "ip",
+               "lwt_xmit": "ip", "lwt_seg6local": "ip"}
+
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
@@ -97,7 +101,8 @@ def open(src: Source, prog_type: str = "sched_cls", section: Optional[str] = Non
     data, path = read_source(src)
     new_data, maps = rewrite(data)
     if pinning is None:
-        pinning = Iproute2Pinning(maps, hashlib.sha1(data).hexdigest(), mnt=mnt, pinning_db=pinning_db,
+        pinning = Iproute2Pinning(maps, hashlib.sha1(data).hexdigest(), subdir=PIN_SUBDIRS[prog_type], mnt=mnt,
+                                  pinning_db=pinning_db,
                                   mount=mount)
     obj = Object.open(new_data, name=name or default_object_name(path), pinning=pinning, compat="none",
                       **object_options)
@@ -119,7 +124,10 @@ class Iproute2Semantics:
         self.maps = maps
         self.prog_type = prog_type
         self.section = section
-        self.prog_arrays = {m.id: m for m in maps if m.type == MapType.PROG_ARRAY and m.id}
+        self.prog_arrays: Dict[int, LegacyMap] = {}
+        for m in maps:  # the first prog array with an id (0 included) gets its tail calls, as in tc
+            if m.type == MapType.PROG_ARRAY:
+                self.prog_arrays.setdefault(m.id, m)
 
     def configure(self, obj: Object) -> None:
         selected = []

@@ -31,12 +31,14 @@ from ..elf.file import (
     STB_GLOBAL,
     STB_LOCAL,
     STT_FUNC,
+    STT_NOTYPE,
     STT_OBJECT,
     ElfError,
     ElfFile,
     Section,
+    Symbol,
 )
-from .legacy import C_INT, NO_INNER_IDX, LegacyMap, LegacyMapError, c_int, maps_section, read_maps
+from .legacy import NO_INNER_IDX, LegacyMap, LegacyMapError, maps_section, read_maps, scan_uint
 
 BTF_MAPS_SECTION = ".maps"
 KV_PREFIX = "____btf_map_"
@@ -48,6 +50,9 @@ def rewrite(data: bytes) -> Tuple[bytes, List[LegacyMap]]:
     stride, maps = read_maps(elf)
     if not maps:
         return bytes(data), []
+    if elf.section(BTF_MAPS_SECTION) is not None:
+        raise LegacyMapError("the object has both a legacy 'maps' section and BTF-defined '.maps'; "
+                             "mixing them is not supported")
     btf_section = elf.section(".BTF")
     btf = B.Btf.parse(btf_section.data, elf.byteorder) if btf_section is not None else B.Btf(elf.byteorder)
     builder = _DefinitionBuilder(btf, maps)
@@ -60,7 +65,7 @@ def rewrite(data: bytes) -> Tuple[bytes, List[LegacyMap]]:
     section.data = bytes(slot * len(maps))
     section.addralign = max(section.addralign, 8)
     _move_map_symbols(elf, section, maps, slot)
-    _check_program_symbols(elf)
+    _program_symbols(elf)
 
     variables = _map_variables(btf, maps)
     entries = []
@@ -94,15 +99,41 @@ def _move_map_symbols(elf: ElfFile, section: Section, maps: List[LegacyMap], slo
     elf.set_symbols(symbols)
 
 
-def _check_program_symbols(elf: ElfFile) -> None:
-    """libbpf 1.x makes one program per GLOBAL FUNC and refuses static ones outside .text."""
-    for sym in elf.symbols():
-        if sym.type != STT_FUNC or sym.bind != STB_LOCAL or sym.shndx >= len(elf.sections):
+def _program_symbols(elf: ElfFile) -> None:
+    """Give every program section the one GLOBAL FUNC at offset 0 that libbpf 1.x needs.
+
+    iproute2 loads a whole section as one program and ignores its symbols; libbpf makes one
+    program per GLOBAL FUNC symbol and none for a section without one. A NOTYPE symbol at the
+    start of the section (hand-written or old assembly) becomes that FUNC; a section with no
+    symbol there gets one named after it. Static functions outside .text are refused, as
+    libbpf 1.x cannot load them.
+    """
+    symbols = elf.symbols()
+    symtab_index, symtab = elf.symtab()
+    names = elf.sections[symtab.link]
+    changed = False
+    for index, sec in enumerate(elf.sections):
+        if not sec.flags & SHF_EXECINSTR or sec.name == ".text" or not sec.data:
             continue
-        sec = elf.sections[sym.shndx]
-        if sec.flags & SHF_EXECINSTR and sec.name != ".text":
-            raise ElfError(f"program {sym.name!r} in section {sec.name!r} is static; libbpf 1.x loads only "
-                           "non-static program functions (remove 'static' and rebuild)")
+        at_start = [i for i, sym in enumerate(symbols) if sym.shndx == index and sym.value == 0
+                    and sym.type in (STT_FUNC, STT_NOTYPE) and sym.name]
+        for i in at_start:
+            if symbols[i].type == STT_FUNC and symbols[i].bind == STB_LOCAL:
+                raise ElfError(f"program {symbols[i].name!r} in section {sec.name!r} is static; libbpf 1.x "
+                               "loads only non-static program functions (remove 'static' and rebuild)")
+        if any(symbols[i].type == STT_FUNC for i in at_start):
+            continue
+        globals_at_start = [i for i in at_start if symbols[i].bind == STB_GLOBAL]
+        if globals_at_start:
+            i = globals_at_start[0]
+            symbols[i] = replace(symbols[i].with_info(STB_GLOBAL, STT_FUNC), size=len(sec.data))
+        else:
+            name = "prog_" + re.sub(r"\W", "_", sec.name)
+            symbols.append(Symbol(name, elf.add_string(names, name), (STB_GLOBAL << 4) | STT_FUNC, 0, index, 0,
+                                  len(sec.data)))
+        changed = True
+    if changed:
+        elf.set_symbols(symbols)
 
 
 def _map_variables(btf: B.Btf, maps: List[LegacyMap]) -> Dict[str, int]:
@@ -203,10 +234,11 @@ def inserted_inner_maps(maps: List[LegacyMap]) -> List[Tuple[LegacyMap, LegacyMa
     return pairs
 
 
-_TAIL_SECTION = re.compile(f"^{C_INT}/{C_INT}$")
-
-
 def tail_call_section(name: str) -> Optional[Tuple[int, int]]:
-    """(prog array id, key) for a section named like ``42/0`` (decimal, 0x or 0 prefixes)."""
-    found = _TAIL_SECTION.match(name)
-    return None if found is None else (c_int(found.group(1)), c_int(found.group(2)))
+    """(prog array id, key) for a section iproute2 reads as ``sscanf("%i/%i")``: ``42/0``, also
+    ``0x2a/1``, ``42/1/v2`` (the rest is ignored) or ``-1/0`` (ids are unsigned)."""
+    first = scan_uint(name)
+    if first is None or name[first[1]:first[1] + 1] != "/":
+        return None
+    second = scan_uint(name, first[1] + 1)
+    return None if second is None else (first[0], second[0])

@@ -179,3 +179,17 @@ def test_every_object_loads_on_every_build(legacy, tc_mnt):
         for suffix in ("", "-nog"):
             with loaded(legacy(name + suffix)):
                 pass
+
+
+def test_tail_call_sections_are_matched_as_iproute2_matches_them(legacy, tc_mnt):
+    with loaded(legacy("tail_names")) as obj:
+        progs = obj.programs
+        slots = {}
+        for name in ("jt42", "jt0", "jt7a", "jt7b"):
+            table = obj.maps[name]
+            table.key_type = table.value_type = int
+            slots[name] = dict(table.items())
+        assert slots == {"jt42": {1: progs["t_slash"].info().id, 2: progs["t_suffix"].info().id},
+                         "jt0": {3: progs["t_id0"].info().id},
+                         "jt7a": {0: progs["t_dup"].info().id}, "jt7b": {}}
+        assert progs["cls_names"].test_run(bytes(64)).retval == 21

@@ -118,7 +118,7 @@ def two_mounts(tmp_path):
         subprocess.run(["umount", str(mnt)], check=False)
 
 
-@pytest.mark.parametrize("name", ["global_ns", "global_ns-nog", "custom_pin", "map_in_map", "tail_call",
+@pytest.mark.parametrize("name", ["global_ns", "global_ns-nog", "custom_pin", "map_in_map", "tail_call", "tail_names",
                                   "short_stride", "kv_annotated", "kv_annotated-nog"])
 def test_same_pins_attributes_and_slots_as_tc(bpf_obj, monkeypatch, tc_netns, two_mounts, name):
     tc_mnt, shim_mnt = two_mounts

@@ -200,11 +200,21 @@ def test_malformed_input_is_a_value_error(legacy):
 
 # after-load rules --------------------------------------------------------------------------------
 
-def test_tail_call_section_names():
+def test_tail_call_section_names_are_read_as_iproute2_reads_them():
+    """sscanf("%i/%i"): prefixes 0x and 0, a sign, blanks, and whatever follows is ignored."""
     assert tail_call_section("42/0") == (42, 0)
     assert tail_call_section("0x2a/010") == (42, 8)
-    for name in ("classifier", "42/", "/1", "42/0/1", "4a/0", "-1/0"):
+    assert tail_call_section("42/1/v2") == (42, 1) and tail_call_section("42/2_fast") == (42, 2)
+    assert tail_call_section("-1/0") == (0xFFFFFFFF, 0) and tail_call_section(" 7/ 3") == (7, 3)
+    for name in ("classifier", "prog", "42/", "/1", "4a/0", "08/1"):
         assert tail_call_section(name) is None
+
+
+def test_pinning_database_is_read_as_iproute2_reads_it():
+    from libbpf_py.iproute2 import parse_pinning_db
+
+    text = "# comment\n\n  5foo/bar\n09 reserved\n-1 neg\n\t6 six # trailing\n6 again\nbroken line\n7 lost\n"
+    assert parse_pinning_db(text) == {5: "foo/bar", 0xFFFFFFFF: "neg", 6: "again"}
 
 
 def test_inner_maps_go_to_every_matching_outer_unless_idx_is_minus_one(legacy):
@@ -229,3 +239,29 @@ def test_corrupted_objects_only_ever_raise_elf_errors(legacy):
             rewrite(bytes(data))
         except ElfError:
             pass
+
+
+def test_program_sections_get_the_global_function_libbpf_needs(legacy):
+    from libbpf_py.elf.file import STT_FUNC, STT_NOTYPE
+
+    data = legacy("global_ns-nog")
+    elf = ElfFile.parse(data)
+    symbols = elf.symbols()
+    main = next(i for i, s in enumerate(symbols) if s.name == "cls_main")
+    symbols[main] = symbols[main].with_info(symbols[main].bind, STT_NOTYPE)   # as hand-written assembly
+    elf.set_symbols(symbols)
+    obj, _ = open_rewritten(elf.to_bytes())
+    with obj:
+        assert list(obj.programs) == ["cls_main"] and obj.programs["cls_main"].section == "classifier"
+    symbols[main] = replace(symbols[main], name="", st_name=0)           # no symbol at all at the start
+    elf.set_symbols(symbols)
+    new, _ = rewrite(elf.to_bytes())
+    added = [s for s in ElfFile.parse(new).symbols() if s.name == "prog_classifier"]
+    assert len(added) == 1 and added[0].type == STT_FUNC and added[0].value == 0
+
+
+def test_legacy_and_btf_maps_together_are_refused_clearly(legacy, bpf_obj):
+    elf = ElfFile.parse(legacy("global_ns-nog"))
+    elf.add_section(".maps", 1, bytes(8))
+    with pytest.raises(LegacyMapError, match="both a legacy 'maps' section and BTF-defined '.maps'"):
+        rewrite(elf.to_bytes())
