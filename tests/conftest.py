@@ -91,14 +91,16 @@ def bpffs() -> Iterator[Path]:
 
 
 def _bpf_fds() -> dict:
-    """This process's fds that refer to BPF objects (anon inodes bpf-map, bpf-prog, ...)."""
+    """This process's fds on BPF objects (anon inodes bpf-map, bpf-prog, ...) or on bpffs (locks)."""
+    from libbpf_py.pinning import is_bpffs
+
     found = {}
     for fd in os.listdir("/proc/self/fd"):
         try:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             continue
-        if target.startswith("anon_inode:bpf"):
+        if target.startswith("anon_inode:bpf") or (target.startswith("/") and is_bpffs(target)):
             found[fd] = target
     return found
 
