@@ -192,26 +192,30 @@ def test_mount_true_mounts_bpffs_on_the_root(bpf_obj, tmp_path):
 
 # concurrency ------------------------------------------------------------------------------------
 
-def _load_and_report(obj_path: str, root: str, barrier, results) -> None:
+def _load_and_report(obj_path: str, root: str, on_mismatch: str, barrier, results) -> None:
     barrier.wait()
-    with bpf.Object.open(obj_path, pinning=PinByName(root)) as obj:
+    with bpf.Object.open(obj_path, pinning=PinByName(root, on_mismatch=on_mismatch)) as obj:
         obj.load()
         results.put(obj.maps["pinned_counts"].info().id)
         barrier.wait()  # keep the object open until every process has loaded
 
 
-def test_concurrent_loads_share_one_map(bpf_obj, bpffs):
+def map_ids_of_concurrent_loads(obj_path, root, n: int, on_mismatch: str = "error") -> set:
+    """Load the object in n processes at once; the set of map ids they ended up using."""
     ctx = multiprocessing.get_context("fork")
-    n = 4
     barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=_load_and_report, args=(str(bpf_obj("pinned")), str(bpffs), barrier, results))
+    procs = [ctx.Process(target=_load_and_report, args=(str(obj_path), str(root), on_mismatch, barrier, results))
              for _ in range(n)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0] * n
-    ids = {results.get(timeout=5) for _ in range(n)}
+    return {results.get(timeout=5) for _ in range(n)}
+
+
+def test_concurrent_loads_share_one_map(bpf_obj, bpffs):
+    ids = map_ids_of_concurrent_loads(bpf_obj("pinned"), bpffs, 4)
     assert len(ids) == 1 and ids == {pinned_map_id(bpffs / "pinned_counts")}
     assert pin_tree(bpffs) == {"pinned_counts"}
 
@@ -413,30 +417,12 @@ def _load_in_child(obj_path: str, root: str) -> None:
         obj.load()
 
 
-def _replace_and_report(obj_path: str, root: str, barrier, results) -> None:
-    barrier.wait()
-    with bpf.Object.open(obj_path, pinning=PinByName(root, on_mismatch="replace")) as obj:
-        obj.load()
-        results.put(obj.maps["pinned_counts"].info().id)
-        barrier.wait()
-
-
 def test_concurrent_replacing_loads_still_share_one_map(bpf_obj, bpffs):
     """Without the lock, two loaders could each replace the stale pin with their own map."""
-    ctx = multiprocessing.get_context("fork")
     for _ in range(5):
         with bpf.Map.create(MapType.HASH, 8, 8, 256) as stale:
             if (bpffs / "pinned_counts").exists():
                 os.unlink(bpffs / "pinned_counts")
             stale.pin(bpffs / "pinned_counts")
-        n = 3
-        barrier, results = ctx.Barrier(n), ctx.Queue()
-        procs = [ctx.Process(target=_replace_and_report, args=(str(bpf_obj("pinned")), str(bpffs), barrier, results))
-                 for _ in range(n)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(60)
-        assert [p.exitcode for p in procs] == [0] * n
-        ids = {results.get(timeout=5) for _ in range(n)}
+        ids = map_ids_of_concurrent_loads(bpf_obj("pinned"), bpffs, 3, on_mismatch="replace")
         assert ids == {pinned_map_id(bpffs / "pinned_counts")}
