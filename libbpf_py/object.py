@@ -123,7 +123,7 @@ class Object:
                 if pin_root is not None:
                     raise ValueError("pin_root applies to BTF-defined maps; a legacy object pins with "
                                      "iproute2's layout (or pass pinning=)")
-                return loader.open(path if path is not None else data, prog_type, name=name, pinning=pinning,
+                return loader.open(data, prog_type, name=name or loader.default_object_name(path), pinning=pinning,
                                    kconfig=kconfig, btf_custom_path=btf_custom_path, log_size=log_size)
             src = data
             if name is None and path is not None:
