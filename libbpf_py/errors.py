@@ -24,7 +24,6 @@ __all__ = [
     "MapIncompatibleError",
     "LibbpfFeatureError",
     "ClosedError",
-    "raise_errno",
 ]
 
 
@@ -148,8 +147,3 @@ def _specialised(cls: Type[LibbpfError], err: int) -> Type[LibbpfError]:
                          {"__module__": __name__, "_libbpf_base": cls})
         _SPECIALISED[key] = found
     return found
-
-
-def raise_errno(ret: int, function: str, message: Optional[str] = None) -> None:
-    """Raise the LibbpfError for libbpf's negative return value ``ret``."""
-    raise LibbpfError.for_errno(-ret if ret < 0 else ret, message, function)

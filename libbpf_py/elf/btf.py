@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .file import ElfError
 
@@ -220,12 +220,3 @@ class Btf:
         header = struct.pack(e + "HBBIIIII", BTF_MAGIC, 1, 0, HEADER_SIZE, 0, len(body), len(body),
                              len(self.strings))
         return header + body + bytes(self.strings)
-
-
-def type_names(btf: Btf) -> Dict[str, int]:
-    """Name → id of every named type (first occurrence)."""
-    out: Dict[str, int] = {}
-    for i, t in enumerate(btf.types, 1):
-        if t.name_off:
-            out.setdefault(btf.name(t), i)
-    return out
