@@ -447,8 +447,7 @@ class Map(BpfHandle[MapInfo]):
         chunk = max(1, batch_size or self.max_entries)
         function = "bpf_map_lookup_and_delete_batch" if delete else "bpf_map_lookup_batch"
         call = getattr(self._lib, function)
-        opts = _abi.new_opts(_abi.BpfMapBatchOpts)
-        opts.elem_flags = elem_flags
+        opts = _batch_opts(elem_flags)
         opts_ptr = byref(opts)
         token = (ctypes.c_uint8 * max(kc.size, 8))()
         count = c_uint32()
@@ -486,8 +485,7 @@ class Map(BpfHandle[MapInfo]):
         key_slot, value_slot = self._slots()
         key_buf = _pack_many(key_slot.codec, keys)
         value_buf = _pack_many(value_slot.codec, values)
-        opts = _abi.new_opts(_abi.BpfMapBatchOpts)
-        opts.elem_flags = elem_flags
+        opts = _batch_opts(elem_flags)
         count = c_uint32(len(keys))
         ret = self._lib.bpf_map_update_batch(fd, key_buf, value_buf, byref(count), byref(opts))
         if ret < 0:
@@ -498,8 +496,7 @@ class Map(BpfHandle[MapInfo]):
         """Remove many keys in one call; a missing key is a KeyError (earlier ones are gone)."""
         fd = self.fd
         key_buf = _pack_many(self._slots()[0].codec, keys)
-        opts = _abi.new_opts(_abi.BpfMapBatchOpts)
-        opts.elem_flags = elem_flags
+        opts = _batch_opts(elem_flags)
         count = c_uint32(len(keys))
         ret = self._lib.bpf_map_delete_batch(fd, key_buf, byref(count), byref(opts))
         if ret == _ENOENT:
@@ -517,6 +514,12 @@ class Map(BpfHandle[MapInfo]):
     def freeze(self) -> None:
         """Make the map read-only for user space (BPF_MAP_FREEZE)."""
         self._lib.bpf_map_freeze(self.fd)
+
+
+def _batch_opts(elem_flags: int) -> _abi.BpfMapBatchOpts:
+    opts = _abi.new_opts(_abi.BpfMapBatchOpts)
+    opts.elem_flags = check_uint(elem_flags, 64, "elem_flags")
+    return opts
 
 
 def _pack_many(codec: Union[Codec, PerCpuCodec],

@@ -57,10 +57,17 @@ def is_bpffs(path: PathLike) -> bool:
         return False
 
 
-def _existing_ancestor(path: str) -> str:
+def _missing_dirs(path: str) -> Tuple[List[str], str]:
+    """(the directories of ``path`` that do not exist, outermost first; the nearest that does)."""
+    missing = []
     while not os.path.lexists(path):
+        missing.append(path)
         path = os.path.dirname(path)
-    return path
+    return missing[::-1], path
+
+
+def _existing_ancestor(path: str) -> str:
+    return _missing_dirs(path)[1]
 
 
 def check_root(root: PathLike, *, mount: bool = False) -> str:
@@ -76,8 +83,7 @@ def check_root(root: PathLike, *, mount: bool = False) -> str:
 
 
 def mount_bpffs(path: str) -> None:
-    """Mount a bpffs instance on ``path`` (created if needed), as iproute2 does when none is found."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    """Mount a bpffs instance on the directory ``path``, as iproute2 does when none is found."""
     try:
         _libc.mount("bpf", path, "bpf", "mode=0700")
     except OSError as exc:
@@ -489,13 +495,7 @@ class PinSession:
             return
         if not self.policy.mount:
             check_root(root)  # raises with the mount hint
-        missing = []
-        probe = root
-        while not os.path.lexists(probe):
-            missing.append(probe)
-            probe = os.path.dirname(probe)
-        os.makedirs(root, mode=0o700, exist_ok=True)
-        self.created_dirs += reversed(missing)
+        self._create(_missing_dirs(root)[0])
         mount_bpffs(root)
         self.mounted = root
         self._lock(root)      # the new bpffs, as every later loader will lock it
@@ -503,14 +503,15 @@ class PinSession:
 
     def _make_dirs(self, path: str) -> None:
         """``mkdir -p`` below an existing bpffs directory, remembering what was created."""
-        missing = []
-        while not os.path.lexists(path):
-            missing.append(path)
-            path = os.path.dirname(path)
-        if not is_bpffs(path):
-            raise LibbpfError.for_errno(errno.EINVAL, f"{path} is not on a BPF filesystem; mount one with "
+        missing, anchor = _missing_dirs(path)
+        if not is_bpffs(anchor):
+            raise LibbpfError.for_errno(errno.EINVAL, f"{anchor} is not on a BPF filesystem; mount one with "
                                         f"`{MOUNT_HINT}`", "statfs")
-        for d in reversed(missing):
+        self._create(missing)
+
+    def _create(self, directories: List[str]) -> None:
+        """mkdir each (outermost first, mode 0700), remembering what this load created."""
+        for d in directories:
             try:
                 os.mkdir(d, 0o700)
             except FileExistsError:
