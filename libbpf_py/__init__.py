@@ -2,6 +2,9 @@
 
 Importing the package loads nothing: ctypes, libbpf.so and the C declarations come in
 on first use of a name below, so ``import libbpf_py`` stays cheap for command-line tools.
+``_PUBLIC`` is the one list of public names: it resolves them on first use, makes
+``__all__`` and ``dir()``, and the ``TYPE_CHECKING`` imports below must match it (a unit
+test compares them).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ try:
 except ImportError:  # a source tree without setuptools-scm's generated file
     __version__ = "0.0.0+unknown"
 
-_LAZY = {
+# public name -> the module (relative to this package) that defines it; a subpackage maps to itself
+_PUBLIC = {
+    # objects, maps, programs
     "Object": "object",
     "Map": "maps",
     "MapInfo": "maps",
@@ -26,43 +31,86 @@ _LAZY = {
     "Program": "programs",
     "ProgInfo": "programs",
     "TestRunResult": "programs",
+    # pinning
+    "PinByName": "pinning",
+    "PinPolicy": "pinning",
+    "Difference": "pinning",
+    # errors not defined in errors.py
+    "ElfError": "elf",
+    "LegacyMapError": "iproute2",
+    # kernel enums and constants
     "MapType": "_abi",
     "ProgType": "_abi",
     "BPF_ANY": "_abi",
     "BPF_NOEXIST": "_abi",
     "BPF_EXIST": "_abi",
     "BPF_F_LOCK": "_abi",
+    "BPF_F_NO_PREALLOC": "_abi",
+    "BPF_F_NO_COMMON_LRU": "_abi",
+    "BPF_F_NUMA_NODE": "_abi",
+    "BPF_F_RDONLY": "_abi",
+    "BPF_F_WRONLY": "_abi",
+    "BPF_F_ZERO_SEED": "_abi",
+    "BPF_F_RDONLY_PROG": "_abi",
+    "BPF_F_WRONLY_PROG": "_abi",
+    "BPF_F_MMAPABLE": "_abi",
+    "BPF_F_INNER_MAP": "_abi",
+    # the library
     "use_library": "_libbpf",
-    "PinByName": "pinning",
-    "PinPolicy": "pinning",
-    "Difference": "pinning",
+    # subpackages
+    "elf": "elf",
+    "iproute2": "iproute2",
 }
 
-__all__ = [
-    "BPF_ANY", "BPF_EXIST", "BPF_F_LOCK", "BPF_NOEXIST", "ClosedError", "Difference", "LibbpfError",
-    "LibbpfFeatureError", "PinByName", "PinPolicy",
-    "Map", "MapIncompatibleError", "MapInfo", "MapSpec", "MapType", "Object", "ProgInfo", "ProgType", "Program",
-    "TestRunResult", "VerifierError", "__version__", "libbpf_version", "libbpf_version_string", "library_path",
-    "possible_cpus", "use_library",
-]
+_EAGER = ("ClosedError", "LibbpfError", "LibbpfFeatureError", "MapIncompatibleError", "VerifierError",
+          "__version__", "libbpf_version", "libbpf_version_string", "library_path")
+
+__all__ = sorted((*_EAGER, *_PUBLIC))
 
 if TYPE_CHECKING:
     from typing import Any, List, Tuple
 
-    from ._abi import BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapType, ProgType
-    from ._libbpf import use_library
-    from .maps import Map, MapInfo, MapSpec, possible_cpus
-    from .object import Object
-    from .pinning import Difference, PinByName, PinPolicy
-    from .programs import ProgInfo, Program, TestRunResult
+    from . import elf as elf
+    from . import iproute2 as iproute2
+    from ._abi import BPF_ANY as BPF_ANY
+    from ._abi import BPF_EXIST as BPF_EXIST
+    from ._abi import BPF_F_INNER_MAP as BPF_F_INNER_MAP
+    from ._abi import BPF_F_LOCK as BPF_F_LOCK
+    from ._abi import BPF_F_MMAPABLE as BPF_F_MMAPABLE
+    from ._abi import BPF_F_NO_COMMON_LRU as BPF_F_NO_COMMON_LRU
+    from ._abi import BPF_F_NO_PREALLOC as BPF_F_NO_PREALLOC
+    from ._abi import BPF_F_NUMA_NODE as BPF_F_NUMA_NODE
+    from ._abi import BPF_F_RDONLY as BPF_F_RDONLY
+    from ._abi import BPF_F_RDONLY_PROG as BPF_F_RDONLY_PROG
+    from ._abi import BPF_F_WRONLY as BPF_F_WRONLY
+    from ._abi import BPF_F_WRONLY_PROG as BPF_F_WRONLY_PROG
+    from ._abi import BPF_F_ZERO_SEED as BPF_F_ZERO_SEED
+    from ._abi import BPF_NOEXIST as BPF_NOEXIST
+    from ._abi import MapType as MapType
+    from ._abi import ProgType as ProgType
+    from ._libbpf import use_library as use_library
+    from .elf import ElfError as ElfError
+    from .iproute2 import LegacyMapError as LegacyMapError
+    from .maps import Map as Map
+    from .maps import MapInfo as MapInfo
+    from .maps import MapSpec as MapSpec
+    from .maps import possible_cpus as possible_cpus
+    from .object import Object as Object
+    from .pinning import Difference as Difference
+    from .pinning import PinByName as PinByName
+    from .pinning import PinPolicy as PinPolicy
+    from .programs import ProgInfo as ProgInfo
+    from .programs import Program as Program
+    from .programs import TestRunResult as TestRunResult
 
 
 def __getattr__(name: str) -> Any:
-    """Import public names on first use; every ``BPF_*`` constant of ``_abi`` is public."""
-    module = _LAZY.get(name) or ("_abi" if name.startswith("BPF_") else None)
+    """Import a public name (or subpackage) on first use and keep it as a module attribute."""
+    module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'libbpf_py' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    found = importlib.import_module(f".{module}", __name__)
+    value = found if module == name else getattr(found, name)
     globals()[name] = value
     return value
 

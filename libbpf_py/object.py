@@ -34,6 +34,7 @@ EditPath = Tuple[str, ...]
 LogBuffers = Dict[str, "ctypes.Array[ctypes.c_char]"]
 
 DEFAULT_LOG_SIZE = 1 << 16
+BYTES_NAME = "object"  # the name of an object opened from bytes without name= (libbpf would derive one from a pointer)
 MAX_LOG_SIZE = 1 << 24  # the kernel's limit on older releases (UINT_MAX >> 8)
 
 
@@ -104,7 +105,8 @@ class Object:
         ``pinning`` is a pin policy (e.g. :class:`PinByName`): at load, existing compatible pins
         are reused, incompatible ones refused, new maps pinned, and a failed load leaves bpffs
         as it was. Without one, ``pin_root`` is libbpf's own ``pin_root_path`` for maps
-        declaring ``LIBBPF_PIN_BY_NAME``. ``log_size`` is the initial size of each program's
+        declaring ``LIBBPF_PIN_BY_NAME``. ``name`` defaults to the file's name up to its first dot,
+        or ``"object"`` for bytes (so internal maps are ``object.bss``...). ``log_size`` is the initial size of each program's
         verifier-log buffer; it grows when a rejection's log does not fit.
 
         ``compat="auto"`` detects a legacy iproute2 object (a ``maps`` section of
@@ -139,6 +141,8 @@ class Object:
             if not data:
                 raise ValueError("empty object: no ELF bytes given")
             self._path, self._data = None, data
+            if name is None:
+                name = BYTES_NAME
         else:
             self._path, self._data = os.fsencode(src), None
         self._options = dict(name=name, pin_root=pin_root, kconfig=kconfig, btf_custom_path=btf_custom_path)

@@ -33,8 +33,13 @@ PINNING_DB = ("/etc/iproute2/bpf_pinning", "/usr/share/iproute2/bpf_pinning")
 RESERVED_IDS = (PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS)
 
 
-def find_bpffs_mount(environ: Mapping[str, str] = os.environ) -> Optional[str]:
-    """Where tc would pin: ``$TC_BPF_MNT`` if it is bpffs, else the first bpffs found."""
+def find_bpffs_mount(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Where tc would pin: ``$TC_BPF_MNT`` if it is bpffs, else the first bpffs found.
+
+    ``environ`` defaults to the process environment, read at the call.
+    """
+    if environ is None:
+        environ = os.environ
     if environ.get(MNT_ENV):
         path = environ[MNT_ENV]
         return path if is_bpffs(path) else None

@@ -89,3 +89,16 @@ def test_definition_setters_refuse_values_that_would_wrap(bpf_obj):
             with pytest.raises(ValueError, match=field):
                 setattr(h, field, bad)
         assert (h.max_entries, h.value_size) == (1024, 8)
+
+
+def test_bytes_get_a_stable_documented_name(bpf_obj):
+    data = bpf_obj("maps").read_bytes()
+    names = []
+    for _ in range(2):
+        with bpf.Object.open(data) as obj:
+            names.append(obj.name)
+    assert names == ["object", "object"]
+    with bpf.Object.open(data, name="mine") as obj:
+        assert obj.name == "mine"
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        assert obj.name == "maps"

@@ -1,0 +1,83 @@
+"""The package's public surface: every name the README uses resolves, in a fresh interpreter."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import libbpf_py as bpf
+from libbpf_py import _abi
+
+ROOT = Path(__file__).resolve().parents[2]
+# `bpf.X` and `bpf.X.Y` where bpf is the package (not libbpf.so or bpf_progs/)
+_README_NAME = re.compile(r"(?<![\w/.])bpf((?:\.[A-Za-z_]\w*)+)")
+
+
+def readme_names() -> set:
+    return {match.group(1)[1:] for match in _README_NAME.finditer((ROOT / "README.md").read_text())}
+
+
+def test_every_name_the_readme_uses_resolves_in_a_fresh_interpreter():
+    names = sorted(readme_names())
+    assert "iproute2.open" in names and "Object.open" in names  # the pattern reads the README
+    code = ("import json, sys, libbpf_py as bpf\n"
+            "missing = []\n"
+            "for dotted in json.loads(sys.argv[1]):\n"
+            "    value = bpf\n"
+            "    try:\n"
+            "        for part in dotted.split('.'):\n"
+            "            value = getattr(value, part)\n"
+            "    except AttributeError as exc:\n"
+            "        missing.append(f'{dotted}: {exc}')\n"
+            "print(json.dumps(missing))\n")
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(names)], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_subpackages_resolve_without_a_prior_import():
+    done = subprocess.run([sys.executable, "-c", "import libbpf_py as bpf; print(bpf.iproute2.open.__module__, "
+                           "bpf.elf.ElfFile.__name__, bpf.ElfError.__name__, bpf.LegacyMapError.__name__)"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[1:] == ["ElfFile", "ElfError", "LegacyMapError"]
+
+
+def test_one_table_drives_all_dir_and_the_type_checking_imports():
+    public = bpf._PUBLIC
+    assert set(bpf.__all__) == set(public) | set(bpf._EAGER)
+    assert dir(bpf) == bpf.__all__
+    constants = {name for name in vars(_abi) if name.startswith("BPF_F_") or name in
+                 ("BPF_ANY", "BPF_NOEXIST", "BPF_EXIST")}
+    assert constants <= set(dir(bpf)), constants - set(dir(bpf))
+    tree = ast.parse((ROOT / "libbpf_py" / "__init__.py").read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If) and getattr(node.test, "id", "") ==
+                 "TYPE_CHECKING")
+    imported = {}
+    for node in block.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            for alias in node.names:
+                assert alias.asname == alias.name, f"{alias.name}: re-export as `import X as X`"
+                imported[alias.name] = node.module or alias.name
+    assert imported == public
+    for name, module in public.items():
+        assert getattr(bpf, name) is not None, name
+        assert module in ("elf", "iproute2", "_abi", "_libbpf") or module.isidentifier()
+
+
+def test_help_never_shows_the_environment(monkeypatch):
+    import pkgutil
+    import pydoc
+
+    secret = "libbpf-py-secret-7f3a9"
+    monkeypatch.setenv("LIBBPF_PY_TEST_SECRET", secret)
+    modules = [info.name for info in pkgutil.walk_packages(bpf.__path__, "libbpf_py.")]
+    assert "libbpf_py.iproute2.layout" in modules
+    for name in modules:
+        text = pydoc.render_doc(__import__(name, fromlist=["_"]), renderer=pydoc.plaintext)
+        assert secret not in text, f"help({name}) shows the process environment"
