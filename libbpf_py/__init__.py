@@ -11,30 +11,36 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import ClosedError, LibbpfError, LibbpfFeatureError, MapIncompatibleError, VerifierError
+from .errors import ClosedError as ClosedError
+from .errors import LibbpfError as LibbpfError
+from .errors import LibbpfFeatureError as LibbpfFeatureError
+from .errors import MapIncompatibleError as MapIncompatibleError
+from .errors import VerifierError as VerifierError
 
 TYPE_CHECKING = False  # importing typing would cost ~9 ms; see errors.py
 
 try:
-    from ._version import version as __version__
+    from ._version import version as _scm_version
 except ImportError:  # a source tree without setuptools-scm's generated file
-    __version__ = "0.0.0+unknown"
+    _scm_version = "0.0.0+unknown"
+__version__: str = _scm_version
 
 # public name -> the module (relative to this package) that defines it; a subpackage maps to itself
 _PUBLIC = {
     # objects, maps, programs
     "Object": "object",
+    "ObjectHooks": "hooks",
     "Map": "maps",
-    "MapInfo": "maps",
-    "MapSpec": "maps",
-    "possible_cpus": "maps",
+    "MapSpec": "spec",
+    "Difference": "spec",
+    "MapInfo": "info",
+    "ProgInfo": "info",
+    "possible_cpus": "info",
     "Program": "programs",
-    "ProgInfo": "programs",
     "TestRunResult": "programs",
     # pinning
     "PinByName": "pinning",
     "PinPolicy": "pinning",
-    "Difference": "pinning",
     # errors not defined in errors.py
     "ElfError": "elf",
     "LegacyMapError": "iproute2",
@@ -90,18 +96,19 @@ if TYPE_CHECKING:
     from ._abi import ProgType as ProgType
     from ._libbpf import use_library as use_library
     from .elf import ElfError as ElfError
+    from .hooks import ObjectHooks as ObjectHooks
+    from .info import MapInfo as MapInfo
+    from .info import ProgInfo as ProgInfo
+    from .info import possible_cpus as possible_cpus
     from .iproute2 import LegacyMapError as LegacyMapError
     from .maps import Map as Map
-    from .maps import MapInfo as MapInfo
-    from .maps import MapSpec as MapSpec
-    from .maps import possible_cpus as possible_cpus
     from .object import Object as Object
-    from .pinning import Difference as Difference
     from .pinning import PinByName as PinByName
     from .pinning import PinPolicy as PinPolicy
-    from .programs import ProgInfo as ProgInfo
     from .programs import Program as Program
     from .programs import TestRunResult as TestRunResult
+    from .spec import Difference as Difference
+    from .spec import MapSpec as MapSpec
 
 
 def __getattr__(name: str) -> Any:

@@ -129,6 +129,9 @@ PERCPU_MAP_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType
                               MapType.PERCPU_CGROUP_STORAGE})
 KEYLESS_MAP_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER})
 MAP_IN_MAP_TYPES = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
+# Element updates and deletes that can sleep in the kernel: map-in-map waits for an RCU grace
+# period (maybe_wait_bpf_programs in kernel/bpf/syscall.c), sockmaps take the socket lock.
+SLEEPING_UPDATE_MAP_TYPES = MAP_IN_MAP_TYPES | {MapType.SOCKMAP, MapType.SOCKHASH}
 
 
 def enum_or_int(cls: Type[_E], value: int) -> Union[_E, int]:

@@ -1,8 +1,9 @@
-"""What kind of BPF object a file descriptor refers to."""
+"""File descriptors with one owner, and what kind of BPF object an fd refers to."""
 
 from __future__ import annotations
 
-from typing import Optional
+import os
+from typing import Any, Optional
 
 _KIND_KEYS = (("map_type:", "map"), ("prog_type:", "prog"), ("link_type:", "link"))
 
@@ -18,3 +19,47 @@ def fd_kind(fd: int) -> Optional[str]:
     except OSError:
         return None
     return None
+
+
+class OwnedFd:
+    """An fd closed exactly once: by ``close()``, the end of a ``with`` block, or collection
+    (a safety net) — unless ``disown()`` handed it over first."""
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int):
+        if fd < 0:
+            raise ValueError(f"not a file descriptor: {fd}")
+        self._fd = fd
+
+    def fileno(self) -> int:
+        if self._fd < 0:
+            raise ValueError("the fd is closed or was handed over")
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def disown(self) -> int:
+        """The fd, which the caller now owns (this object will not close it)."""
+        fd = self.fileno()
+        self._fd = -1
+        return fd
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __enter__(self) -> OwnedFd:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<OwnedFd {self._fd if self._fd >= 0 else 'closed'}>"

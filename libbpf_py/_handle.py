@@ -11,14 +11,12 @@ from __future__ import annotations
 import errno
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Generic, List, NoReturn, Optional, Protocol, Tuple, Type, TypeVar, Union
+from typing import Any, Generic, List, NoReturn, Optional, Protocol, Type, TypeVar, Union
 
 from . import _libbpf
-from ._fd import fd_kind
+from ._bpffs import not_bpffs_hint
+from ._fd import OwnedFd, fd_kind
 from .errors import ClosedError, LibbpfError
-
-if TYPE_CHECKING:
-    from .object import Object
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -33,6 +31,21 @@ class KernelInfo(Protocol):
     def name(self) -> str: ...
 
 
+class Owner(Protocol):
+    """What a map or program needs of the Object it comes from."""
+
+    _failed: bool
+
+    @property
+    def loaded(self) -> bool: ...
+
+    def _edit(self, kind: str, name: str, setter: str, value: Any) -> None: ...
+
+    def _planned_pin_path(self, m: Any) -> Optional[str]: ...
+
+    def _set_pin_path(self, m: Any, path: Optional[PathLike]) -> None: ...
+
+
 _Info = TypeVar("_Info", bound=KernelInfo)
 _H = TypeVar("_H", bound="BpfHandle[Any]")
 
@@ -40,15 +53,15 @@ _H = TypeVar("_H", bound="BpfHandle[Any]")
 class BpfHandle(Generic[_Info]):
     """Base of :class:`~libbpf_py.Map` and :class:`~libbpf_py.Program`."""
 
-    _noun = "object"         # for messages: "map", "program"
+    _kind = "object"         # for messages and edits: "map", "program"
     _fd_kind = ""            # what /proc/self/fdinfo says: "map", "prog"
     _skipped = ""            # why an object's item has no fd after load
 
     # Set by _blank (instances are made there, not by __init__):
     _lib: _libbpf.Libbpf
     _handle: Optional[int]        # libbpf's struct bpf_map / bpf_program while the object is open
-    _owner: Optional[Object]      # the Object that owns handle and fd (set together with _handle)
-    _path: Tuple[str, ...]        # ("map" or "prog", name) for an object's item, else ()
+    _owner: Optional[Owner]       # the Object that owns handle and fd (set together with _handle)
+    _item_name: Optional[str]     # the name of this map or program in its object (None: standalone)
     _static: Optional[_Info]      # kernel info of an adopted fd (standalone ones only)
     _fdbox: List[int]             # the fd, in a list that hot-path closures share (-1 once closed)
     _finalizer: Optional[weakref.finalize[[int], BpfHandle[_Info]]]  # closes an owned fd
@@ -56,7 +69,7 @@ class BpfHandle(Generic[_Info]):
     _pinned_at: Optional[str]
 
     def __init__(self) -> None:
-        raise TypeError(f"{type(self).__name__} objects come from Object.{self._noun}s or the from_* constructors")
+        raise TypeError(f"{type(self).__name__} objects come from Object.{self._kind}s or the from_* constructors")
 
     @classmethod
     def _blank(cls: Type[_H]) -> _H:
@@ -64,7 +77,7 @@ class BpfHandle(Generic[_Info]):
         self._lib = _libbpf.lib()
         self._handle = None
         self._owner = None
-        self._path = ()
+        self._item_name = None
         self._static = None
         self._fdbox = [-1]
         self._finalizer = None
@@ -73,9 +86,9 @@ class BpfHandle(Generic[_Info]):
         return self
 
     @classmethod
-    def _of_object(cls: Type[_H], owner: Object, handle: int, path: Tuple[str, ...]) -> _H:
+    def _of_object(cls: Type[_H], owner: Owner, handle: int, name: str) -> _H:
         self = cls._blank()
-        self._owner, self._handle, self._path = owner, handle, path
+        self._owner, self._handle, self._item_name = owner, handle, name
         return self
 
     @classmethod
@@ -84,7 +97,7 @@ class BpfHandle(Generic[_Info]):
         kind = fd_kind(fd)
         if kind != cls._fd_kind:
             os.close(fd)
-            raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF {cls._noun} (a {kind or 'non-BPF'} object)",
+            raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF {cls._kind} (a {kind or 'non-BPF'} object)",
                                         function)
         self = cls._blank()
         self._fd = fd
@@ -126,20 +139,21 @@ class BpfHandle(Generic[_Info]):
     def _described(self) -> Optional[int]:
         """libbpf's handle for an object's item, None for a standalone one; raises when closed."""
         if self._closed:
-            raise ClosedError(f"{self._noun} {self._display_name()} is closed")
+            raise ClosedError(f"{self._kind} {self._display_name()} is closed")
         return self._handle
 
     def _display_name(self) -> str:
-        if self._path:
-            return repr(self._path[1])
+        if self._item_name is not None:
+            return repr(self._item_name)
         if self._static is not None:
             return repr(self._static.name)
         return "(unnamed)"
 
     def _edit(self, setter: str, value: Any) -> None:
-        if self._described() is None or self._owner is None:  # an owner comes with every handle
-            raise AttributeError(f"a live {self._noun} cannot change its definition ({setter})")
-        self._owner._edit(self._path, setter, value)
+        if self._described() is None or self._owner is None or self._item_name is None:
+            raise LibbpfError.for_errno(errno.EBUSY, f"{self._kind} {self._display_name()} is live: its "
+                                        "definition can only be changed on an object's map before load()", setter)
+        self._owner._edit(self._kind, self._item_name, setter, value)
 
     def _bind(self, fd: int) -> None:
         """Called by the owning object after load: live on ``fd``, or -1 when not loaded."""
@@ -153,13 +167,12 @@ class BpfHandle(Generic[_Info]):
 
     def _raise_unusable(self) -> NoReturn:
         self._described()
+        name = f"{self._kind} {self._display_name()}"
         if self._owner is not None and self._owner._failed:
-            raise LibbpfError.for_errno(errno.EBADF, f"{self._noun} {self._display_name()} is unusable: the "
-                                        "object's load failed (open it again)")
+            raise LibbpfError.for_errno(errno.EBADF, f"{name} is unusable: the object's load failed (open it again)")
         if self._owner is not None and not self._owner.loaded:
-            raise LibbpfError.for_errno(errno.EBADF, f"{self._noun} {self._display_name()} is not loaded yet: "
-                                        "call load()")
-        raise LibbpfError.for_errno(errno.EBADF, f"{self._noun} {self._display_name()} {self._skipped}")
+            raise LibbpfError.for_errno(errno.EBADF, f"{name} is not loaded yet: call load()")
+        raise LibbpfError.for_errno(errno.EBADF, f"{name} {self._skipped}")
 
     @property
     def fd(self) -> int:
@@ -204,16 +217,12 @@ class BpfHandle(Generic[_Info]):
         """Remove the pin at ``path`` (default: ``pin_path``), which must hold this very object."""
         target = self.pin_path if path is None else os.fspath(path)
         if target is None:
-            raise ValueError(f"this {self._noun} has no known pin; pass the path")
+            raise ValueError(f"this {self._kind} has no known pin; pass the path")
         mine = self._read_info(self.fd).id
-        other = self._lib.bpf_obj_get(os.fsencode(target))  # fails for anything that is not a BPF pin
-        try:
-            theirs = self._read_info(other).id if fd_kind(other) == self._fd_kind else None
-        finally:
-            os.close(other)
+        with OwnedFd(self._lib.bpf_obj_get(os.fsencode(target))) as other:  # only BPF pins open
+            theirs = self._read_info(other.fileno()).id if fd_kind(other.fileno()) == self._fd_kind else None
         if theirs != mine:
-            raise LibbpfError.for_errno(errno.EINVAL, f"{target} does not hold this {self._noun}; not removed",
-                                        "unpin")
+            raise LibbpfError.for_errno(errno.EINVAL, f"{target} does not hold this {self._kind}; not removed")
         os.unlink(target)
         if target == self._pinned_at:
             self._pinned_at = None
@@ -221,10 +230,4 @@ class BpfHandle(Generic[_Info]):
 
 def _about_path(exc: LibbpfError, path: PathLike, action: str) -> LibbpfError:
     """``exc`` naming the path, and saying so when the path is not on bpffs."""
-    from .pinning import MOUNT_HINT, is_bpffs
-
-    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
-    hint = "" if not os.path.isdir(directory) or is_bpffs(directory) else \
-        f"; {directory} is not on a BPF filesystem (`{MOUNT_HINT}`)"
-    return LibbpfError.for_errno(exc.errno, f"cannot {action} at {os.fspath(path)}: {exc.strerror.split(': ', 1)[-1]}"
-                                 f"{hint}", exc.function)
+    return exc.with_detail(f"cannot {action} at {os.fspath(path)}: {exc.detail}{not_bpffs_hint(path)}")

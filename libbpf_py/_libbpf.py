@@ -1,16 +1,21 @@
-"""Finding libbpf.so and the one table of C signatures through which it is called.
+"""The one door to C: libbpf (and the few libc functions the package needs), declared in one table.
 
-Every libbpf function libbpf_py uses is declared once, in ``SIGNATURES``: return type,
-argument types, how a failure is reported, and the first libbpf version that exports
-it. Functions are declared lazily, on first use, so importing the package costs
-nothing. A function the loaded libbpf lacks raises :class:`LibbpfFeatureError` when
-called, naming the version that has it.
+Each row of ``SIGNATURES`` (libbpf) and ``LIBC`` gives a function's return type, argument
+types, how a failure is reported, the first libbpf version that exports it, and how it is
+called. The convention shows at every call site:
 
-Hot-path functions (``HOT``) are declared with a return type only: setting ``argtypes``
-makes each ctypes call 100-200 ns slower, so their callers pass arguments already in
-C form (prepared pointers, ``c_uint64`` flags) and check the negative errno themselves.
-Single-element map operations never sleep, so they are called without releasing the GIL
-(``HOLD_GIL``), which saves another few percent a call; batch operations release it.
+- ``lib.f(...)`` (``CHECKED``): ctypes converts the arguments, a failure raises
+  :class:`LibbpfError` (``OSError`` for libc), and the GIL is released during the call.
+- ``lib.raw.f(...)`` (``RAW``): for hot paths. Arguments must already be in C form
+  (prepared pointers, ``c_uint64`` flags): applying ``argtypes`` costs 100-200 ns a call. The
+  negative errno comes back for the caller to check. The GIL is released: the call may
+  sleep (map-in-map updates wait in ``synchronize_rcu()``, batch operations are long).
+- ``lib.gil.f(...)`` (``GIL``): as ``raw``, with the GIL kept. Only for calls that never sleep
+  (element operations on most maps), where it saves a few percent.
+
+Functions are declared on first use, so importing the package costs nothing; a function
+the loaded libbpf lacks raises :class:`LibbpfFeatureError` when called, naming the version
+that has it.
 """
 
 from __future__ import annotations
@@ -18,15 +23,21 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_void_p
+from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_ulong, c_void_p
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
-from . import _abi
+from . import _abi, _log
 from .errors import LibbpfError, LibbpfFeatureError
 
 LIBRARY_ENV = "LIBBPF_PY_LIBRARY"
 DEFAULT_SONAME = "libbpf.so.1"
 MIN_VERSION = (1, 0)
+
+# how a row may be called (a row may allow RAW | GIL)
+CHECKED, RAW, GIL = 1, 2, 4
+_ACCESSOR = {CHECKED: "lib.{}", RAW: "lib.raw.{}", GIL: "lib.gil.{}"}
+
+Checker = Callable[[Any, Any, Tuple[Any, ...]], Any]
 
 
 def _negative_errno(result: int, func: Any, args: Tuple[Any, ...]) -> int:
@@ -42,17 +53,32 @@ def _null_sets_errno(result: Optional[int], func: Any, args: Tuple[Any, ...]) ->
     return result
 
 
+def _libc_path_error(path_arg: int) -> Checker:
+    """A libc checker: -1 raises OSError(errno) naming the path in argument ``path_arg``."""
+
+    def check(result: int, func: Any, args: Tuple[Any, ...]) -> int:
+        if result == -1:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), os.fsdecode(args[path_arg]))
+        return result
+
+    return check
+
+
 class Sig(NamedTuple):
     restype: Any
     argtypes: Tuple[Any, ...]
-    check: Optional[Callable[[Any, Any, Tuple[Any, ...]], Any]]
-    since: str  # libbpf version node that first exports the symbol
+    check: Optional[Checker]
+    since: str          # libbpf version node that first exports the symbol ("" for libc)
+    how: int = CHECKED  # CHECKED, or RAW and/or GIL
 
 
 NEG, NULL = _negative_errno, _null_sets_errno
 PTR = c_void_p  # bpf_object *, bpf_map *, bpf_program *: opaque handles
 U32P = POINTER(c_uint32)
-SIZEP = POINTER(c_size_t)
+_MAP_ELEM = (c_int, c_void_p, c_void_p)
+_MAP_BATCH = (c_int, c_void_p, c_void_p, c_void_p, c_void_p, U32P, c_void_p)
+FAST = RAW | GIL  # element operations: GIL kept, or released on map types whose updates sleep
 
 SIGNATURES: Dict[str, Sig] = {
     # library
@@ -92,9 +118,6 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_map__reuse_fd": Sig(c_int, (PTR, c_int), NEG, "0.0.1"),
     "bpf_map__set_pin_path": Sig(c_int, (PTR, c_char_p), NEG, "0.0.6"),
     "bpf_map__pin_path": Sig(c_char_p, (PTR,), None, "0.5.0"),
-    "bpf_map__is_pinned": Sig(c_bool, (PTR,), None, "0.0.6"),
-    "bpf_map__pin": Sig(c_int, (PTR, c_char_p), NEG, "0.0.1"),
-    "bpf_map__unpin": Sig(c_int, (PTR, c_char_p), NEG, "0.0.1"),
     "bpf_map__btf_key_type_id": Sig(c_uint32, (PTR,), None, "0.0.1"),
     "bpf_map__btf_value_type_id": Sig(c_uint32, (PTR,), None, "0.0.1"),
     # bpf_program (object-owned)
@@ -109,60 +132,107 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_program__fd": Sig(c_int, (PTR,), None, "0.0.1"),
     "bpf_program__insn_cnt": Sig(c_size_t, (PTR,), None, "0.6.0"),
     "bpf_program__set_log_buf": Sig(c_int, (PTR, c_void_p, c_size_t), NEG, "0.7.0"),
-    "bpf_program__pin": Sig(c_int, (PTR, c_char_p), NEG, "0.0.1"),
-    "bpf_program__unpin": Sig(c_int, (PTR, c_char_p), NEG, "0.0.1"),
     # fd-level API (bpf.h)
     "bpf_map_create": Sig(c_int, (c_int, c_char_p, c_uint32, c_uint32, c_uint32, c_void_p), NEG, "0.6.0"),
     "bpf_obj_get": Sig(c_int, (c_char_p,), NEG, "0.0.1"),
     "bpf_obj_pin": Sig(c_int, (c_int, c_char_p), NEG, "0.0.1"),
     "bpf_obj_get_info_by_fd": Sig(c_int, (c_int, c_void_p, U32P), NEG, "0.0.1"),
-    "bpf_map_get_info_by_fd": Sig(c_int, (c_int, c_void_p, U32P), NEG, "1.2.0"),
-    "bpf_prog_get_info_by_fd": Sig(c_int, (c_int, c_void_p, U32P), NEG, "1.2.0"),
     "bpf_map_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.1"),
     "bpf_prog_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.1"),
     "bpf_map_freeze": Sig(c_int, (c_int,), NEG, "0.0.3"),
     "bpf_prog_test_run_opts": Sig(c_int, (c_int, c_void_p), NEG, "0.2.0"),
+    # map elements: prepared arguments, the caller checks the negative errno
+    "bpf_map_lookup_elem": Sig(c_int, _MAP_ELEM, None, "0.0.1", FAST),
+    "bpf_map_lookup_elem_flags": Sig(c_int, _MAP_ELEM + (c_uint64,), None, "0.0.2", FAST),
+    "bpf_map_update_elem": Sig(c_int, _MAP_ELEM + (c_uint64,), None, "0.0.1", FAST),
+    "bpf_map_delete_elem": Sig(c_int, _MAP_ELEM[:2], None, "0.0.1", FAST),
+    "bpf_map_get_next_key": Sig(c_int, _MAP_ELEM, None, "0.0.1", GIL),
+    "bpf_map_lookup_and_delete_elem": Sig(c_int, _MAP_ELEM, None, "0.0.1", GIL),
+    "bpf_map_lookup_and_delete_elem_flags": Sig(c_int, _MAP_ELEM + (c_uint64,), None, "0.5.0", GIL),
+    "bpf_map_lookup_batch": Sig(c_int, _MAP_BATCH, None, "0.0.7", RAW),
+    "bpf_map_lookup_and_delete_batch": Sig(c_int, _MAP_BATCH, None, "0.0.7", RAW),
+    "bpf_map_update_batch": Sig(c_int, (c_int, c_void_p, c_void_p, U32P, c_void_p), None, "0.0.7", RAW),
+    "bpf_map_delete_batch": Sig(c_int, (c_int, c_void_p, U32P, c_void_p), None, "0.0.7", RAW),
 }
 
-# Called with prepared C arguments and checked by the caller (see the module docstring).
-# The argtypes recorded in SIGNATURES document the contract; they are not applied.
-_MAP_ELEM = (c_int, c_void_p, c_void_p)
-_MAP_BATCH = (c_int, c_void_p, c_void_p, c_void_p, c_void_p, U32P, c_void_p)
-HOLD_GIL = frozenset({"bpf_map_lookup_elem", "bpf_map_lookup_elem_flags", "bpf_map_update_elem",
-                      "bpf_map_delete_elem", "bpf_map_get_next_key"})
-HOT: Dict[str, Sig] = {
-    "bpf_map_lookup_elem": Sig(c_int, _MAP_ELEM, None, "0.0.1"),
-    "bpf_map_lookup_elem_flags": Sig(c_int, _MAP_ELEM + (c_uint64,), None, "0.0.2"),
-    "bpf_map_update_elem": Sig(c_int, _MAP_ELEM + (c_uint64,), None, "0.0.1"),
-    "bpf_map_delete_elem": Sig(c_int, _MAP_ELEM[:2], None, "0.0.1"),
-    "bpf_map_delete_elem_flags": Sig(c_int, _MAP_ELEM[:2] + (c_uint64,), None, "0.8.0"),
-    "bpf_map_get_next_key": Sig(c_int, _MAP_ELEM, None, "0.0.1"),
-    "bpf_map_lookup_and_delete_elem": Sig(c_int, _MAP_ELEM, None, "0.0.1"),
-    "bpf_map_lookup_and_delete_elem_flags": Sig(c_int, _MAP_ELEM + (c_uint64,), None, "0.5.0"),
-    "bpf_map_lookup_batch": Sig(c_int, _MAP_BATCH, None, "0.0.7"),
-    "bpf_map_lookup_and_delete_batch": Sig(c_int, _MAP_BATCH, None, "0.0.7"),
-    "bpf_map_update_batch": Sig(c_int, (c_int, c_void_p, c_void_p, U32P, c_void_p), None, "0.0.7"),
-    "bpf_map_delete_batch": Sig(c_int, (c_int, c_void_p, U32P, c_void_p), None, "0.0.7"),
+LIBC: Dict[str, Sig] = {
+    "statfs": Sig(c_int, (c_char_p, c_void_p), _libc_path_error(0), ""),
+    "mount": Sig(c_int, (c_char_p, c_char_p, c_char_p, c_ulong, c_char_p), _libc_path_error(1), ""),
+    "umount2": Sig(c_int, (c_char_p, c_int), _libc_path_error(0), ""),
+    "vsnprintf": Sig(c_int, (c_void_p, c_size_t, c_char_p, c_void_p), None, ""),
 }
 
 
-class Libbpf:
-    """A loaded libbpf shared object; attributes are its declared functions."""
+class _Convention:
+    """The functions of one library called one way (checked, raw or GIL-holding), declared on first use."""
+
+    def __init__(self, library: "Library", how: int, handle: ctypes.CDLL):
+        self._library = library
+        self._how = how
+        self._handle = handle
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        sig = self._library.table.get(name)
+        if sig is None:
+            raise AttributeError(f"{name} is not declared in libbpf_py's signature table")
+        if not sig.how & self._how:
+            ways = " or ".join(_ACCESSOR[how].format(name) for how in (CHECKED, RAW, GIL) if sig.how & how)
+            raise AttributeError(f"{name} is declared to be called as {ways}")
+        fn: Callable[..., Any]
+        try:
+            fn = found = self._handle[name]
+        except AttributeError:
+            fn = self._library.missing(name, sig.since)
+        else:
+            found.restype = sig.restype
+            if self._how == CHECKED:
+                found.argtypes = sig.argtypes
+                if sig.check is not None:
+                    found.errcheck = sig.check
+        self.__dict__[name] = fn  # declared once; later lookups never reach __getattr__
+        return fn
+
+
+class Library:
+    """A shared object and its table; ``lib.f`` is checked, ``lib.raw.f`` and ``lib.gil.f`` are not."""
+
+    def __init__(self, path: Optional[str], table: Dict[str, Sig]):
+        self.path = path
+        self.table = table
+        self._checked = _Convention(self, CHECKED, ctypes.CDLL(path, use_errno=True))
+        self.raw = _Convention(self, RAW, ctypes.CDLL(path))   # same handle; no errno swap
+        self.gil = _Convention(self, GIL, ctypes.PyDLL(path))  # same handle; the GIL is kept
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        fn = getattr(self._checked, name)
+        self.__dict__[name] = fn
+        return fn
+
+    def missing(self, name: str, since: str) -> Callable[..., Any]:
+        raise AttributeError(f"{name} is not exported by {self.path or 'this process'}")
+
+    def has(self, name: str) -> bool:
+        """Whether the library exports ``name``."""
+        try:
+            self.raw._handle[name]
+        except AttributeError:
+            return False
+        return True
+
+
+class Libbpf(Library):
+    """The loaded libbpf: its version, and its functions through the table."""
 
     def __init__(self, path: str):
         try:
-            self._checked = ctypes.CDLL(path, use_errno=True)
-            self._raw = ctypes.CDLL(path)  # same handle; calls here skip the errno swap
-            self._gil = ctypes.PyDLL(path)  # same handle; calls here keep the GIL
+            super().__init__(path, SIGNATURES)
         except OSError as exc:
             raise LibbpfError.for_errno(
                 2, f"cannot load {path!r} ({exc}); install libbpf 1.x (Debian: apt install libbpf1) "
                 f"or point {LIBRARY_ENV} at a libbpf.so.1", "dlopen") from None
-        self.path = path
         try:
-            major = self._checked.libbpf_major_version()
-            minor = self._checked.libbpf_minor_version()
-        except AttributeError:
+            major, minor = self.libbpf_major_version(), self.libbpf_minor_version()
+        except LibbpfFeatureError:
             major, minor = 0, 0
         self.version: Tuple[int, int] = (major, minor)
         if self.version < MIN_VERSION:
@@ -170,30 +240,8 @@ class Libbpf:
                 95, f"{path} is libbpf {major}.{minor}; libbpf_py needs libbpf >= 1.0", "dlopen")
         self.version_string: str = self.libbpf_version_string().decode()
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        sig = HOT.get(name)
-        handle = self._gil if name in HOLD_GIL else self._raw
-        if sig is None:
-            sig = SIGNATURES.get(name)
-            handle = self._checked
-            if sig is None:
-                raise AttributeError(f"{name} is not declared in libbpf_py's signature table")
-        fn: Callable[..., Any]
-        try:
-            fn = found = handle[name]
-        except AttributeError:
-            fn = self._missing(name, sig.since)
-        else:
-            found.restype = sig.restype
-            if handle is self._checked:
-                found.argtypes = sig.argtypes
-                if sig.check is not None:
-                    found.errcheck = sig.check
-        self.__dict__[name] = fn  # declared once; later lookups never reach __getattr__
-        return fn
-
-    def _missing(self, name: str, since: str) -> Callable[..., Any]:
-        loaded = self.version_string if "version_string" in self.__dict__ else "older"
+    def missing(self, name: str, since: str) -> Callable[..., Any]:
+        loaded = self.__dict__.get("version_string", "older")
 
         def unavailable(*args: Any) -> Any:
             raise LibbpfFeatureError(name, since, loaded)
@@ -203,6 +251,7 @@ class Libbpf:
 
     def resolved_path(self) -> str:
         """The file the dynamic loader chose for ``path``."""
+        assert self.path is not None  # libbpf always has one
         if os.path.isabs(self.path):
             return os.path.realpath(self.path)
         stem = "/" + self.path.split(".so")[0] + ".so"
@@ -213,24 +262,16 @@ class Libbpf:
                     return os.path.realpath(where)
         return self.path
 
-    def has(self, name: str) -> bool:
-        """Whether the loaded libbpf exports ``name``."""
-        try:
-            self._raw[name]
-        except AttributeError:
-            return False
-        return True
-
 
 _lock = threading.Lock()
 _library: Optional[Libbpf] = None
+_libc: Optional[Library] = None
 
 
 def _install(path: str) -> Libbpf:
     global _library
     loaded = Libbpf(path)
-    from . import _log
-    _log.install(loaded)
+    _log.install(loaded.libbpf_set_print, libc().vsnprintf)
     _library = loaded
     return loaded
 
@@ -242,6 +283,14 @@ def lib() -> Libbpf:
             if _library is None:
                 return _install(os.environ.get(LIBRARY_ENV) or DEFAULT_SONAME)
     return _library
+
+
+def libc() -> Library:
+    """The C library of this process, through the ``LIBC`` table."""
+    global _libc
+    if _libc is None:
+        _libc = Library(None, LIBC)
+    return _libc
 
 
 def use_library(path: str) -> Libbpf:

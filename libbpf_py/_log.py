@@ -13,13 +13,9 @@ import ctypes
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 from . import _abi
-from ._libc import vsnprintf
-
-if TYPE_CHECKING:
-    from ._libbpf import Libbpf
 
 logger = logging.getLogger("libbpf_py.libbpf")
 logging.getLogger("libbpf_py").addHandler(logging.NullHandler())
@@ -28,7 +24,7 @@ logging.getLogger("libbpf_py").addHandler(logging.NullHandler())
 _LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
 _VA_LIST_SIZE = {"x86_64": 24, "aarch64": 32}.get(os.uname().machine)
 _FIRST_TRY = 1024
-
+_vsnprintf: Callable[..., int]  # libc's, set by install()
 
 
 def format_va(fmt: bytes, va_list: int) -> str:
@@ -37,14 +33,14 @@ def format_va(fmt: bytes, va_list: int) -> str:
         copy = ctypes.create_string_buffer(_VA_LIST_SIZE)
         ctypes.memmove(copy, va_list, _VA_LIST_SIZE)
         buf = ctypes.create_string_buffer(_FIRST_TRY)
-        needed = vsnprintf(buf, _FIRST_TRY, fmt, copy)
+        needed = _vsnprintf(buf, _FIRST_TRY, fmt, copy)
         if needed < _FIRST_TRY:
             return buf.value.decode(errors="replace")
         size = needed + 1
     else:
         size = 1 << 16  # unknown va_list layout: one pass into a large buffer
     buf = ctypes.create_string_buffer(size)
-    vsnprintf(buf, size, fmt, va_list)
+    _vsnprintf(buf, size, fmt, va_list)
     return buf.value.decode(errors="replace")
 
 
@@ -92,6 +88,9 @@ def _print(level: int, fmt: bytes, va_list: int) -> int:
 _callback = _abi.PRINT_FN(_print)  # kept alive for the life of the process
 
 
-def install(lib: Libbpf) -> None:
-    """Make ``lib`` send its messages to the ``libbpf_py.libbpf`` logger."""
-    lib.libbpf_set_print(_callback)
+def install(set_print: Callable[[Any], Any], vsnprintf: Callable[..., int]) -> None:
+    """Route libbpf's messages (``libbpf_set_print``) to the ``libbpf_py.libbpf`` logger,
+    rendering them with libc's ``vsnprintf``."""
+    global _vsnprintf
+    _vsnprintf = vsnprintf
+    set_print(_callback)

@@ -50,7 +50,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.data_file:
         with open(args.data_file, "rb") as f:
             data = f.read()
-    with bpf.Object.open(args.object) as obj:
+    # a test run pins nothing unless asked: pin_root= pins as the object's format says, under DIR
+    options: Dict[str, Any] = {"pin_root": args.pin_root} if args.pin_root else {"pinning": bpf.PinPolicy()}
+    with bpf.Object.open(args.object, **options) as obj:
         if args.program not in obj.programs:
             print(f"no program {args.program!r}; the object has {sorted(obj.programs)}", file=sys.stderr)
             return 2
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-hex", help="packet bytes as hex")
     run.add_argument("--data-file", help="file holding the packet bytes")
     run.add_argument("--repeat", type=int, default=1)
+    run.add_argument("--pin-root", metavar="DIR", help="pin maps as the object asks, under DIR (default: pin nothing)")
     run.set_defaults(func=_run)
     return parser
 

@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # typing costs ~9 ms to import; the package import must s
 if TYPE_CHECKING:
     from typing import Any, Dict, Iterable, List, Optional, Tuple, Type
 
-    from .pinning import Difference
+    from .spec import Difference
 
 __all__ = [
     "LibbpfError",
@@ -52,7 +52,12 @@ def describe_errno(err: int) -> str:
 
 
 class LibbpfError(OSError):
-    """A libbpf call failed; ``errno`` is the error, ``function`` the C function.
+    """A libbpf call failed: ``errno`` is the error, ``function`` the C function (or None when
+    the failure was found before any C call), ``detail`` what went wrong in words, and
+    ``warnings`` what libbpf itself printed about it meanwhile.
+
+    The message is composed from those parts (``function: detail (warnings)``); context is
+    added with :meth:`with_detail`, never by editing the message.
 
     After a failed ``Map.lookup_batch``, ``partial`` holds the ``(keys, values)`` read (and,
     with ``delete``, removed) before the failure; other errors have no ``partial``.
@@ -62,23 +67,39 @@ class LibbpfError(OSError):
     errno: int
     strerror: str
     function: Optional[str]
+    detail: str
+    warnings: Tuple[str, ...]
     partial: Tuple[List[Any], List[Any]]
 
-    def __init__(self, err: int, message: Optional[str] = None, function: Optional[str] = None):
-        text = message or describe_errno(err)
-        if function:
-            text = f"{function}: {text}"
-        super().__init__(err, text)
+    def __init__(self, err: int, detail: Optional[str] = None, function: Optional[str] = None):
         self.function = function
+        self.detail = detail or describe_errno(err)
+        self.warnings = ()
+        super().__init__(err, self._compose())
+
+    def _compose(self) -> str:
+        text = f"{self.function}: {self.detail}" if self.function else self.detail
+        return f"{text} ({'; '.join(self.warnings)})" if self.warnings else text
+
+    def with_detail(self, detail: Optional[str] = None, *, warnings: Iterable[str] = ()) -> "LibbpfError":
+        """A copy of this error (same class, errno, function) with another ``detail`` and/or
+        libbpf's ``warnings`` added."""
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        if detail is not None:
+            copy.detail = detail
+        copy.warnings = (*self.warnings, *warnings)
+        OSError.__init__(copy, self.errno, copy._compose())
+        return copy
 
     def __reduce__(self) -> Tuple[Any, ...]:  # keep the class, errno and attributes across pickling (multiprocessing)
         base = getattr(type(self), "_libbpf_base", None)
         return (_rebuild, (base or type(self), base is not None, self.errno, self.strerror), dict(self.__dict__))
 
     @classmethod
-    def for_errno(cls, err: int, message: Optional[str] = None, function: Optional[str] = None) -> "LibbpfError":
+    def for_errno(cls, err: int, detail: Optional[str] = None, function: Optional[str] = None) -> "LibbpfError":
         """An instance of ``cls`` that is also the built-in OSError subclass for ``err``."""
-        return _specialised(cls, err)(err, message, function)
+        return _specialised(cls, err)(err, detail, function)
 
 
 def _rebuild(base: Type[LibbpfError], specialised: bool, err: int, text: str) -> LibbpfError:
@@ -91,9 +112,9 @@ def _rebuild(base: Type[LibbpfError], specialised: bool, err: int, text: str) ->
 class VerifierError(LibbpfError):
     """The kernel refused to load a program; ``log`` holds the verifier's log."""
 
-    def __init__(self, err: int, message: Optional[str] = None, function: Optional[str] = None,
+    def __init__(self, err: int, detail: Optional[str] = None, function: Optional[str] = None,
                  *, program: str = "", log: str = "", truncated: bool = False):
-        super().__init__(err, message, function)
+        super().__init__(err, detail, function)
         self.program = program
         self.log = log
         self.truncated = truncated
@@ -108,14 +129,18 @@ class VerifierError(LibbpfError):
 
 
 class MapIncompatibleError(LibbpfError):
-    """A pinned map does not match the definition; ``differences`` lists each field."""
+    """A pinned map does not match the definition; ``differences`` lists each field.
 
-    def __init__(self, path: str, differences: Iterable[Difference], map_name: str = ""):
+    ``detail`` replaces the default wording (a pin layout may word it as its tool did).
+    """
+
+    def __init__(self, path: str, differences: Iterable[Difference], map_name: str = "",
+                 detail: Optional[str] = None):
         self.path = path
         self.map_name = map_name
         self.differences = list(differences)
-        detail = "; ".join(str(d) for d in self.differences)
-        super().__init__(_errno.EINVAL, f"pinned map {path!r} is incompatible: {detail}")
+        listed = "; ".join(str(d) for d in self.differences)
+        super().__init__(_errno.EINVAL, detail or f"pinned map {path!r} is incompatible: {listed}")
 
 
 class LibbpfFeatureError(LibbpfError):

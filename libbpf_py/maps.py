@@ -13,9 +13,10 @@ import ctypes
 import errno
 import os
 import threading
+from collections.abc import MutableMapping
 from ctypes import byref, c_uint32, c_uint64
 from enum import IntEnum
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, NoReturn, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
@@ -23,11 +24,13 @@ from ._checks import check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, PathLike
 from .errors import ClosedError, LibbpfError, describe_errno
-from .pinning import POLICY_DECIDES, PolicyDecides
+from .info import MapInfo, map_info, map_spec, possible_cpus
+from .spec import MapSpec
 
 _ENOENT = -errno.ENOENT
 _FLAGS = {n: c_uint64(n) for n in range(8)}  # prepared u64 flag arguments; never mutated
 _NO_FLAGS = _FLAGS[0]
+_NO_VALUE: Any = object()  # update(mapping) has no value argument; pop(key) has no default
 
 
 def _u64(flags: int) -> c_uint64:
@@ -35,67 +38,6 @@ def _u64(flags: int) -> c_uint64:
         return _FLAGS[flags]
     except KeyError:
         return c_uint64(flags)
-
-
-_possible_cpus: Optional[int] = None
-
-
-def possible_cpus() -> int:
-    """Number of possible CPUs: the length of every per-CPU value."""
-    global _possible_cpus
-    if _possible_cpus is None:
-        _possible_cpus = _libbpf.lib().libbpf_num_possible_cpus()
-    return _possible_cpus
-
-
-class MapInfo(NamedTuple):
-    """What the kernel reports for a live map (BPF_OBJ_GET_INFO_BY_FD)."""
-
-    type: Union[MapType, int]
-    id: int
-    key_size: int
-    value_size: int
-    max_entries: int
-    flags: int
-    name: str
-    map_extra: int
-    btf_id: int
-    btf_key_type_id: int
-    btf_value_type_id: int
-    ifindex: int
-
-
-class MapSpec(NamedTuple):
-    """A map's shape, as plain data (e.g. the inner map of a map-in-map)."""
-
-    type: Union[MapType, int]
-    key_size: int
-    value_size: int
-    max_entries: int
-    flags: int
-    map_extra: int = 0
-
-    @classmethod
-    def of_handle(cls, lib: _libbpf.Libbpf, handle: int) -> "MapSpec":
-        """Read from libbpf's description of a map (only while that description is alive)."""
-        return cls(enum_or_int(MapType, lib.bpf_map__type(handle)), lib.bpf_map__key_size(handle),
-                   lib.bpf_map__value_size(handle), lib.bpf_map__max_entries(handle),
-                   lib.bpf_map__map_flags(handle), lib.bpf_map__map_extra(handle))
-
-    @classmethod
-    def of_info(cls, info: "MapInfo") -> "MapSpec":
-        return cls(info.type, info.key_size, info.value_size, info.max_entries, info.flags, info.map_extra)
-
-
-def map_info(fd: int) -> MapInfo:
-    """Read a map's info from the kernel."""
-    info = _abi.BpfMapInfo()
-    size = c_uint32(ctypes.sizeof(info))
-    _libbpf.lib().bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
-    return MapInfo(enum_or_int(MapType, info.type), info.id, info.key_size, info.value_size,
-                   info.max_entries, info.map_flags, info.name.decode(errors="replace"),
-                   info.map_extra, info.btf_id, info.btf_key_type_id, info.btf_value_type_id,
-                   info.ifindex)
 
 
 def _definition(field: str, getter: str, setter: str, convert: Callable[[int], Any] = int, doc: str = "",
@@ -121,12 +63,10 @@ def _map_type(value: int) -> Union[MapType, int]:
 class Map(BpfHandle[MapInfo]):
     """A BPF map. Keys and values are bytes, ints or ctypes objects; see ``key_type``."""
 
-    _noun, _fd_kind, _skipped = "map", "map", "was not created (autocreate off)"
+    _kind, _fd_kind, _skipped = "map", "map", "was not created (autocreate off)"
 
     # Set by _blank (instances are made there, not by __init__):
-    _pin_requested: bool                           # its definition asked for pinning (LIBBPF_PIN_BY_NAME)
-    _pin_explicit: Union[str, None, PolicyDecides]  # under a pin policy: the user's path (None: no pin)
-    _inner_spec: Optional[MapSpec]                 # the inner map's shape, for a map-in-map
+    _inner_spec: Optional[MapSpec]                 # the inner map's shape, for an object's map-in-map
     _key_type: type                                # bytes, int or a ctypes type (checked by Codec)
     _value_type: type
     _key: Optional[Slot]                           # the buffers of the live map, made on first use
@@ -136,8 +76,6 @@ class Map(BpfHandle[MapInfo]):
     @classmethod
     def _blank(cls) -> "Map":
         self = super()._blank()
-        self._pin_requested = False
-        self._pin_explicit = POLICY_DECIDES
         self._inner_spec = None
         self._key_type = bytes
         self._value_type = bytes
@@ -215,8 +153,8 @@ class Map(BpfHandle[MapInfo]):
     def name(self) -> str:
         """The name in the object (stable: libbpf renames a map that reuses a nameless pin)."""
         self._described()
-        if self._path:
-            return ".".join(self._path[1:])
+        if self._item_name is not None:
+            return self._item_name
         assert self._static is not None  # a standalone map has its kernel info from the start
         return self._static.name
 
@@ -226,6 +164,24 @@ class Map(BpfHandle[MapInfo]):
     max_entries = _definition("max_entries", "bpf_map__max_entries", "bpf_map__set_max_entries")
     flags = _definition("flags", "bpf_map__map_flags", "bpf_map__set_map_flags", doc="map_flags.")
     map_extra = _definition("map_extra", "bpf_map__map_extra", "bpf_map__set_map_extra", bits=64)
+
+    @property
+    def btf_key_type_id(self) -> int:
+        """The key's type id in the object's BTF (0: none)."""
+        handle = self._described()
+        if handle is None:
+            assert self._static is not None  # a standalone map has its kernel info from the start
+            return self._static.btf_key_type_id
+        return self._lib.bpf_map__btf_key_type_id(handle)
+
+    @property
+    def btf_value_type_id(self) -> int:
+        """The value's type id in the object's BTF (0: none)."""
+        handle = self._described()
+        if handle is None:
+            assert self._static is not None  # a standalone map has its kernel info from the start
+            return self._static.btf_value_type_id
+        return self._lib.bpf_map__btf_value_type_id(handle)
 
     @property
     def autocreate(self) -> bool:
@@ -253,33 +209,40 @@ class Map(BpfHandle[MapInfo]):
         """Use a live map's shape as the inner map (libbpf's bpf_map__set_inner_map_fd)."""
         if not isinstance(template, Map):
             raise TypeError(f"inner_map takes a live Map of the inner shape, not {type(template).__name__}")
-        spec = MapSpec.of_info(template.info())
+        spec = template.info().spec
         self._edit("bpf_map__set_inner_map_fd", template)
         self._inner_spec = spec
+
+    @property
+    def spec(self) -> MapSpec:
+        """This map's shape. Before load, the shape load will create (a PERF_EVENT_ARRAY of 0
+        entries gets one per possible CPU, as libbpf sizes it); a live standalone map's, as the
+        kernel reports it, with the shape of its first inner map for a map-in-map."""
+        handle = self._described()
+        if handle is None:
+            return map_spec(self.fd)
+        map_type, max_entries = self.type, self.max_entries
+        if map_type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
+            max_entries = possible_cpus()
+        return MapSpec(map_type, self.key_size, self.value_size, max_entries, self.flags, self.map_extra,
+                       self._inner_spec)
 
     @property
     def pin_path(self) -> Optional[str]:
         """Where this map is (or, before load, will be) pinned; None when nowhere."""
         handle = self._described()
-        owner = self._owner  # set with the handle
+        owner = self._owner
         if self._pinned_at is not None or handle is None or owner is None:
             return self._pinned_at
-        policy = owner._pinning
-        if policy is not None:
-            if self._pin_explicit is POLICY_DECIDES:
-                return policy.map_path(self, self._pin_requested)
-            return self._pin_explicit
-        path = self._lib.bpf_map__pin_path(handle)
-        return os.fsdecode(path) if path else None
+        return owner._planned_pin_path(self)
 
     @pin_path.setter
     def pin_path(self, path: Optional[PathLike]) -> None:
-        owner = self._owner  # set with the handle
-        if self._described() is not None and owner is not None and owner._pinning is not None:
-            owner._check_editable(self._path, "pin_path")
-            self._pin_explicit = None if path is None else os.path.abspath(os.fspath(path))
+        """Pin an object's map at ``path`` when it loads (None: do not pin it)."""
+        if self._described() is None or self._owner is None:
+            self._edit("bpf_map__set_pin_path", path)  # refused: a live map is pinned with pin()
         else:
-            self._edit("bpf_map__set_pin_path", None if path is None else os.fsencode(path))
+            self._owner._set_pin_path(self, path)
 
     @property
     def is_internal(self) -> bool:
@@ -353,8 +316,11 @@ class Map(BpfHandle[MapInfo]):
         """The value for ``key``, or None when there is none (``flags``: e.g. BPF_F_LOCK)."""
         return self._live("lookup")(key, flags)
 
-    def update(self, key: Any, value: Any, flags: int = _abi.BPF_ANY) -> None:
-        """Set ``key`` to ``value`` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK)."""
+    def update(self, key: Any, value: Any = _NO_VALUE, flags: int = _abi.BPF_ANY) -> None:
+        """Set ``key`` to ``value`` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK).
+
+        As ``dict.update``, ``update(mapping)`` or ``update(pairs)`` sets many entries.
+        """
         return self._live("update")(key, value, flags)
 
     def delete(self, key: Any) -> None:
@@ -366,15 +332,27 @@ class Map(BpfHandle[MapInfo]):
         with self._lock:
             k, v = self._slots()
             k.store(key)
+            gil = self._lib.gil
             if flags:
-                ret = self._lib.bpf_map_lookup_and_delete_elem_flags(self._fd, k.ptr, v.ptr, _u64(flags))
+                ret = gil.bpf_map_lookup_and_delete_elem_flags(self._fd, k.ptr, v.ptr, _u64(flags))
             else:
-                ret = self._lib.bpf_map_lookup_and_delete_elem(self._fd, k.ptr, v.ptr)
+                ret = gil.bpf_map_lookup_and_delete_elem(self._fd, k.ptr, v.ptr)
             if ret < 0:
                 if ret == _ENOENT:
                     return None
                 self._fail(ret, "bpf_map_lookup_and_delete_elem")
             return v.load()
+
+    def _update_many(self, entries: Any) -> None:
+        """``update(mapping)`` / ``update(pairs)``: each entry in turn, as dict.update does."""
+        if entries is None:
+            raise TypeError("update() takes (key, value[, flags]) or a mapping of entries")
+        pairs = entries.items() if hasattr(entries, "items") else entries
+        set_one = self._live("update")
+        for key, value in pairs:
+            set_one(key, value)
+
+    # the dict protocol (Map is registered as a MutableMapping; equality stays identity) -------
 
     def __getitem__(self, key: Any) -> Any:
         value = self.lookup(key)
@@ -391,19 +369,61 @@ class Map(BpfHandle[MapInfo]):
     def __contains__(self, key: Any) -> bool:
         return self.lookup(key) is not None
 
+    def __len__(self) -> int:
+        """The number of keys, counted by walking the live map: O(n) system calls."""
+        return sum(1 for _ in self.keys())
+
     def get(self, key: Any, default: Any = None) -> Any:
         value = self.lookup(key)
         return default if value is None else value
+
+    def pop(self, key: Any = _NO_VALUE, default: Any = _NO_VALUE) -> Any:
+        """``pop(key[, default])``: remove ``key`` and return its value (KeyError, or ``default``,
+        when it is not there). On a queue or stack, ``pop()`` takes the next value, or None when
+        it is empty."""
+        if key is _NO_VALUE:
+            if int(self.type) in _abi.KEYLESS_MAP_TYPES:
+                return self.lookup_and_delete(None)
+            raise TypeError("pop() needs a key on a map with keys (a queue or stack pops with no key)")
+        value = self.lookup_and_delete(key)
+        if value is None:
+            if default is _NO_VALUE:
+                raise KeyError(key)
+            return default
+        return value
+
+    def popitem(self) -> Tuple[Any, Any]:
+        """Remove and return some ``(key, value)``; KeyError when the map is empty."""
+        for key in self.keys():
+            value = self.lookup_and_delete(key)
+            if value is not None:
+                return key, value
+        raise KeyError("popitem(): the map is empty")
+
+    def setdefault(self, key: Any, default: Any) -> Any:
+        """The value for ``key``; when there is none, ``default`` is stored (BPF_NOEXIST) and returned."""
+        while True:
+            try:
+                self.update(key, default, _abi.BPF_NOEXIST)
+                return default
+            except FileExistsError:
+                value = self.lookup(key)
+                if value is not None:  # else deleted meanwhile: try again
+                    return value
+
+    def clear(self) -> None:
+        """Delete every key (an array's elements cannot be deleted: the kernel refuses)."""
+        for key in list(self.keys()):
+            try:
+                self.delete(key)
+            except KeyError:
+                pass  # deleted meanwhile
 
     # queue / stack / bloom filter (maps without keys) ----------------------------------------
 
     def push(self, value: Any, flags: int = _abi.BPF_ANY) -> None:
         """Push onto a queue or stack (BPF_EXIST replaces the oldest when full)."""
         self.update(None, value, flags)
-
-    def pop(self) -> Any:
-        """Take the next value of a queue or stack, or None when it is empty."""
-        return self.lookup_and_delete(None)
 
     def peek(self) -> Any:
         """The next value of a queue or stack without taking it, or None when it is empty."""
@@ -415,7 +435,7 @@ class Map(BpfHandle[MapInfo]):
         """Iterate over the keys of the live map (BPF_MAP_GET_NEXT_KEY)."""
         codec = self._slots()[0].codec
         current, following = Slot(codec), Slot(codec)
-        next_key, fdbox = self._lib.bpf_map_get_next_key, self._fdbox
+        next_key, fdbox = self._lib.gil.bpf_map_get_next_key, self._fdbox
         ret = next_key(fdbox[0], None, following.ptr)
         while ret == 0:
             yield following.load()
@@ -446,7 +466,7 @@ class Map(BpfHandle[MapInfo]):
         kc, vc = (slot.codec for slot in self._slots())
         chunk = max(1, batch_size or self.max_entries)
         function = "bpf_map_lookup_and_delete_batch" if delete else "bpf_map_lookup_batch"
-        call = getattr(self._lib, function)
+        call = getattr(self._lib.raw, function)
         opts = _batch_opts(elem_flags)
         opts_ptr = byref(opts)
         token = (ctypes.c_uint8 * max(kc.size, 8))()
@@ -487,7 +507,7 @@ class Map(BpfHandle[MapInfo]):
         value_buf = _pack_many(value_slot.codec, values)
         opts = _batch_opts(elem_flags)
         count = c_uint32(len(keys))
-        ret = self._lib.bpf_map_update_batch(fd, key_buf, value_buf, byref(count), byref(opts))
+        ret = self._lib.raw.bpf_map_update_batch(fd, key_buf, value_buf, byref(count), byref(opts))
         if ret < 0:
             raise LibbpfError.for_errno(-ret, f"{describe_errno(-ret)} after {count.value} of {len(keys)} entries",
                                         "bpf_map_update_batch")
@@ -498,7 +518,7 @@ class Map(BpfHandle[MapInfo]):
         key_buf = _pack_many(self._slots()[0].codec, keys)
         opts = _batch_opts(elem_flags)
         count = c_uint32(len(keys))
-        ret = self._lib.bpf_map_delete_batch(fd, key_buf, byref(count), byref(opts))
+        ret = self._lib.raw.bpf_map_delete_batch(fd, key_buf, byref(count), byref(opts))
         if ret == _ENOENT:
             raise KeyError(keys[count.value] if count.value < len(keys) else None)
         if ret < 0:
@@ -544,14 +564,17 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
     Ints that fit a 1/2/4/8-byte slot are written straight into its ctypes integer; anything
     else goes through the slot's checked encoder. Nothing is allocated per call. That key
     step is written out in each operation on purpose: a shared helper would add a Python
-    call (~50 ns) to every operation. The map's
-    lock makes a call atomic for threads sharing the map; the fd is read from the map's box,
-    so a closure kept after ``close()`` raises ClosedError instead of using a reused fd.
+    call (~50 ns) to every operation. The map's lock makes a call atomic for threads sharing
+    the map; the fd is read from the map's box, so a closure kept after ``close()`` raises
+    ClosedError instead of using a reused fd. Lookups keep the GIL; updates and deletes
+    release it on map types whose updates sleep (map-in-map waits in synchronize_rcu()).
     """
     lib, fdbox, name = m._lib, m._fdbox, m._display_name()
     acquire, release = m._lock.acquire, m._lock.release
-    c_lookup, c_lookup_flags = lib.bpf_map_lookup_elem, lib.bpf_map_lookup_elem_flags
-    c_update, c_delete = lib.bpf_map_update_elem, lib.bpf_map_delete_elem
+    writes = lib.raw if int(m.type) in _abi.SLEEPING_UPDATE_MAP_TYPES else lib.gil
+    c_lookup, c_lookup_flags = lib.gil.bpf_map_lookup_elem, lib.gil.bpf_map_lookup_elem_flags
+    c_update, c_delete = writes.bpf_map_update_elem, writes.bpf_map_delete_elem
+    update_many = m._update_many
     key_buf, key_ptr, store_key = key.buf, key.ptr, key.store
     value_buf, value_ptr, store_value, load_value = value.buf, value.ptr, value.store, value.load
     key_max = key.max if key.number else -1        # -1: no int fast path
@@ -582,7 +605,9 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
         finally:
             release()
 
-    def update(key: Any, value: Any, flags: int = _abi.BPF_ANY) -> None:
+    def update(key: Any, value: Any = _NO_VALUE, flags: int = _abi.BPF_ANY) -> None:
+        if value is _NO_VALUE:
+            return update_many(key)
         acquire()
         try:
             if type(key) is int and 0 <= key <= key_max:
@@ -616,3 +641,6 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
 
     lookup.__doc__, update.__doc__, delete.__doc__ = Map.lookup.__doc__, Map.update.__doc__, Map.delete.__doc__
     return {"lookup": lookup, "update": update, "delete": delete}
+
+
+MutableMapping.register(Map)

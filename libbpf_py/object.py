@@ -17,30 +17,47 @@ import errno
 import os
 import re
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
 
 from . import _abi, _libbpf, _log
+from ._abi import MapType, enum_or_int
 from ._handle import PathLike
+from .compat import Compat, reader
 from .errors import ClosedError, LibbpfError, VerifierError
-from .maps import Map, MapSpec
-from .pinning import PinPolicy, PinSession
+from .hooks import ObjectHooks
+from .maps import Map
+from .pinning import PinPolicy, PinSession, planned_map_path
 from .programs import Program
-
-if TYPE_CHECKING:
-    from .iproute2.legacy import LegacyMap
+from .spec import MapSpec
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
-EditPath = Tuple[str, ...]
+Edit = Tuple[str, str, str, Any]  # (kind, name, setter, value)
 LogBuffers = Dict[str, "ctypes.Array[ctypes.c_char]"]
 
 DEFAULT_LOG_SIZE = 1 << 16
-BYTES_NAME = "object"  # the name of an object opened from bytes without name= (libbpf would derive one from a pointer)
 MAX_LOG_SIZE = 1 << 24  # the kernel's limit on older releases (UINT_MAX >> 8)
+BYTES_NAME = "object"  # the name of an object opened from bytes without name= (libbpf would derive one from a pointer)
+_NEXT = {"map": "bpf_object__next_map", "program": "bpf_object__next_program"}
 
 
-def _iter_handles(lib: _libbpf.Libbpf, next_fn: str, obj: int) -> Iterator[Tuple[str, int]]:
-    step = getattr(lib, next_fn)
-    name_fn = lib.bpf_map__name if next_fn == "bpf_object__next_map" else lib.bpf_program__name
+def read_source(src: Source) -> Tuple[bytes, Optional[str]]:
+    """The object's bytes and, for a file, its path."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return bytes(src), None
+    with open(src, "rb") as f:
+        return f.read(), os.fspath(src)
+
+
+def default_name(path: Optional[str]) -> str:
+    """The name libbpf gives an object opened from ``path`` (basename up to the first dot),
+    or ``"object"`` for one opened from bytes."""
+    return BYTES_NAME if path is None else os.path.basename(path).split(".")[0]
+
+
+def _iter_handles(lib: _libbpf.Libbpf, kind: str, obj: int) -> Iterator[Tuple[str, int]]:
+    """(name, handle) of every map or program of libbpf's object ``obj``."""
+    step = getattr(lib, _NEXT[kind])
+    name_fn = lib.bpf_map__name if kind == "map" else lib.bpf_program__name
     handle = step(obj, None)
     while handle:
         yield name_fn(handle).decode(), handle
@@ -54,10 +71,7 @@ def _in_libbpf_words(exc: LibbpfError, said: _log.Said) -> LibbpfError:
     """``exc`` with what libbpf warned about meanwhile (e.g. which map failed, and why)."""
     details = [line[len("libbpf: "):] if line.startswith("libbpf: ") else line for line in said.warnings
                if "failed to load object" not in line and "BEGIN PROG LOAD LOG" not in line]
-    if not details:
-        return exc
-    return LibbpfError.for_errno(exc.errno, f"{exc.strerror.split(': ', 1)[-1]} ({'; '.join(details[-3:])})",
-                                 exc.function)
+    return exc.with_detail(warnings=details[-3:]) if details else exc
 
 
 def _release(close_object: Any, ptr: int, fds: List[int]) -> None:
@@ -73,20 +87,21 @@ class Object:
     # Set by open (instances are made there, not by __init__):
     name: str
     reused_maps: FrozenSet[str]      # names of maps a pin policy reused at load
-    legacy_maps: List[LegacyMap]     # only on objects opened by the iproute2 shim: its map definitions
+    hooks: Tuple[ObjectHooks, ...]   # run after open and after load (the iproute2 shim's semantics among them)
     _lib: _libbpf.Libbpf
     _path: Optional[bytes]           # the file opened, or None when opened from bytes
     _data: Optional[bytes]           # the ELF bytes, or None when opened from a file
     _options: Dict[str, Optional[PathLike]]  # open options, kept for the diagnostic reload
     _log_size: int
-    _edits: List[Tuple[EditPath, str, Any]]  # (path, setter, value) for each edit, in order
+    _edits: List[Edit]               # each edit of the definition, in order
     _kept: List[object]              # buffers libbpf refers to, kept until close
     _fds: List[int]                  # fds this object owns (inner-map templates), closed with it
     _loaded: bool
     _failed: bool
     _closed: bool
     _pinning: Optional[PinPolicy]
-    _after_load: List[Callable[[Object], None]]  # run after a successful load, before pins are committed
+    _pin_requested: Set[str]         # under a policy: maps whose definition asked for a pin (LIBBPF_PIN_BY_NAME)
+    _explicit_pins: Dict[str, Optional[str]]  # under a policy: pin paths set on maps (None: no pin)
     _ptr: int                        # libbpf's struct bpf_object *
     _finalizer: weakref.finalize[[Any, int, List[int]], Object]
     _maps: Dict[str, Map]
@@ -96,81 +111,87 @@ class Object:
         raise TypeError("use Object.open(path_or_bytes)")
 
     @classmethod
-    def open(cls, src: Source, *, name: Optional[str] = None, pinning: Optional[PinPolicy] = None,
+    def open(cls, src: Source, *, name: Optional[str] = None, compat: Compat = "auto",
+             hooks: Iterable[ObjectHooks] = (), pinning: Optional[PinPolicy] = None,
              pin_root: Optional[PathLike] = None, kconfig: Optional[str] = None,
-             btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE,
-             compat: str = "auto") -> "Object":
+             btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE) -> "Object":
         """Open an ELF object from a path or from its bytes; nothing reaches the kernel yet.
 
-        ``pinning`` is a pin policy (e.g. :class:`PinByName`): at load, existing compatible pins
-        are reused, incompatible ones refused, new maps pinned, and a failed load leaves bpffs
-        as it was. Without one, ``pin_root`` is libbpf's own ``pin_root_path`` for maps
-        declaring ``LIBBPF_PIN_BY_NAME``. ``name`` defaults to the file's name up to its first dot,
-        or ``"object"`` for bytes (so internal maps are ``object.bss``...). ``log_size`` is the initial size of each program's
-        verifier-log buffer; it grows when a rejection's log does not fit.
+        ``name`` defaults to the file's name up to its first dot, or ``"object"`` for bytes (so
+        internal maps are ``object.bss``...). ``pinning`` is a pin policy (e.g. :class:`PinByName`):
+        at load, existing compatible pins are reused, incompatible ones refused, new maps pinned,
+        and a failed load leaves bpffs as it was. Without one, ``pin_root`` is libbpf's own
+        ``pin_root_path`` for maps declaring ``LIBBPF_PIN_BY_NAME``. ``log_size`` is the initial
+        size of each program's verifier-log buffer; it grows when a rejection's log does not fit.
 
         ``compat="auto"`` detects a legacy iproute2 object (a ``maps`` section of
-        ``struct bpf_elf_map``) and opens it through the shim, as :func:`libbpf_py.iproute2.open`
-        would for the ``tc`` command its sections imply; ``compat="none"`` hands the bytes to
-        libbpf as they are.
+        ``struct bpf_elf_map``) and opens it as ``tc`` would (see :func:`libbpf_py.iproute2.open`),
+        its pins laid out under ``pin_root`` (default: tc's mount); ``compat="none"`` hands the
+        bytes to libbpf as they are. ``hooks`` run after open and after load (:class:`ObjectHooks`).
         """
-        if compat not in ("auto", "none"):
-            raise ValueError(f"compat must be 'auto' or 'none', not {compat!r}")
-        if compat == "auto":
-            from .iproute2 import loader
-
-            data, path = loader.read_source(src)
-            prog_type = loader.legacy_prog_type(data)
-            if prog_type is not None:
-                if pin_root is not None:
-                    raise ValueError("pin_root applies to BTF-defined maps; a legacy object pins with "
-                                     "iproute2's layout (or pass pinning=)")
-                return loader.open(data, prog_type, name=name or loader.default_object_name(path), pinning=pinning,
-                                   kconfig=kconfig, btf_custom_path=btf_custom_path, log_size=log_size)
-            src = data
-            if name is None and path is not None:
-                name = loader.default_object_name(path)
         if not isinstance(log_size, int) or not 128 <= log_size <= MAX_LOG_SIZE:
             raise ValueError(f"log_size must be an int in [128, {MAX_LOG_SIZE}], got {log_size!r}")
         if pinning is not None and pin_root is not None:
             raise ValueError("give either a pinning policy or libbpf's pin_root, not both")
+        hooks = tuple(hooks)
+        data: Optional[bytes]
+        path: Optional[str]
+        if compat == "none" and not isinstance(src, (bytes, bytearray, memoryview)):
+            data, path = None, os.fspath(src)
+        else:
+            data, path = read_source(src)
+            compat_reader = reader(compat, data, None if pin_root is None else os.fspath(pin_root))
+            if compat_reader is not None:
+                data, shim, layout = compat_reader.read(data)
+                hooks = (shim, *hooks)
+                pinning, pin_root = pinning or layout, None
+        if data is not None and not data:
+            raise ValueError("empty object: no ELF bytes given")
         self = object.__new__(cls)
         self._lib = lib = _libbpf.lib()
-        if isinstance(src, (bytes, bytearray, memoryview)):
-            data = bytes(src)
-            if not data:
-                raise ValueError("empty object: no ELF bytes given")
-            self._path, self._data = None, data
-            if name is None:
-                name = BYTES_NAME
-        else:
-            self._path, self._data = os.fsencode(src), None
-        self._options = dict(name=name, pin_root=pin_root, kconfig=kconfig, btf_custom_path=btf_custom_path)
+        self._path, self._data = (None if path is None or data is not None else os.fsencode(path)), data
+        self._options = dict(name=name or default_name(path), pin_root=pin_root, kconfig=kconfig,
+                             btf_custom_path=btf_custom_path)
         self._log_size = log_size
         self._edits = []
         self._kept = []
         self._fds = []
         self._loaded = self._failed = self._closed = False
         self._pinning = pinning
-        self._after_load = []
+        self._pin_requested = set()
+        self._explicit_pins = {}
+        self.hooks = hooks
         self.reused_maps = frozenset()
         self._ptr = self._open_handle(self._kept)
         self._finalizer = weakref.finalize(self, _release, lib.bpf_object__close, self._ptr, self._fds)
+        try:
+            self._describe()
+            for hook in hooks:
+                hook.opened(self)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _describe(self) -> None:
+        """The Python face of libbpf's open object: its name, maps and programs."""
+        lib = self._lib
         self.name = lib.bpf_object__name(self._ptr).decode()
         self._maps = {}
-        for map_name, handle in _iter_handles(lib, "bpf_object__next_map", self._ptr):
-            m = self._maps[map_name] = Map._of_object(self, handle, ("map", map_name))
+        for map_name, handle in _iter_handles(lib, "map", self._ptr):
+            m = self._maps[map_name] = Map._of_object(self, handle, map_name)
             inner = lib.bpf_map__inner_map(handle)
             if inner:  # copied now: libbpf frees its template at load
-                m._inner_spec = MapSpec.of_handle(lib, inner)
-        self._programs = {
-            prog_name: Program._of_object(self, handle, ("prog", prog_name))
-            for prog_name, handle in _iter_handles(lib, "bpf_object__next_program", self._ptr)}
-        if pinning is not None:  # the policy decides: remember what the definitions asked for
+                m._inner_spec = MapSpec(enum_or_int(MapType, lib.bpf_map__type(inner)), lib.bpf_map__key_size(inner),
+                                        lib.bpf_map__value_size(inner), lib.bpf_map__max_entries(inner),
+                                        lib.bpf_map__map_flags(inner), lib.bpf_map__map_extra(inner))
+        self._programs = {prog_name: Program._of_object(self, handle, prog_name)
+                          for prog_name, handle in _iter_handles(lib, "program", self._ptr)}
+        if self._pinning is not None:  # the policy decides: remember what the definitions asked for
             for m in self._maps.values():
-                m._pin_requested = bool(lib.bpf_map__pin_path(m._handle))
+                if lib.bpf_map__pin_path(m._handle):
+                    self._pin_requested.add(m.name)
                 lib.bpf_map__set_pin_path(m._handle, None)
-        return self
 
     def _open_handle(self, keep_alive: List[object]) -> int:
         """A new ``struct bpf_object *``; what libbpf reads from goes into ``keep_alive``."""
@@ -216,31 +237,42 @@ class Object:
         self._check_open()
         return self._programs
 
-    def _check_editable(self, path: EditPath, what: str) -> None:
+    def _check_editable(self, kind: str, name: str, what: str) -> None:
         self._check_open()
         if self._loaded or self._failed:
-            raise LibbpfError.for_errno(errno.EBUSY, f"{path[0]} {path[1]!r} can only be changed before load()",
-                                        what)
+            raise LibbpfError.for_errno(errno.EBUSY, f"{kind} {name!r} can only be changed before load()", what)
 
-    def _edit(self, path: EditPath, setter: str, value: Any) -> None:
+    def _edit(self, kind: str, name: str, setter: str, value: Any) -> None:
         """Apply (and record, for a diagnostic reload) one edit of the definition."""
-        self._check_editable(path, setter)
+        self._check_editable(kind, name, setter)
         if isinstance(value, Map):  # libbpf keeps the fd number: hand it a duplicate this object owns
             value = os.dup(value.fd)
             self._fds.append(value)
-        self._apply(self._ptr, path, setter, value)
-        self._edits.append((path, setter, value))
+        self._apply(self._ptr, (kind, name, setter, value))
+        self._edits.append((kind, name, setter, value))
 
-    def _apply(self, obj: int, path: EditPath, setter: str, value: Any) -> None:
-        getattr(self._lib, setter)(self._resolve(obj, path), value)
-
-    def _resolve(self, obj: int, path: EditPath) -> int:
-        kind, name = path[0], path[1]
-        next_fn = "bpf_object__next_map" if kind == "map" else "bpf_object__next_program"
-        for found, handle in _iter_handles(self._lib, next_fn, obj):
+    def _apply(self, obj: int, edit: Edit) -> None:
+        kind, name, setter, value = edit
+        for found, handle in _iter_handles(self._lib, kind, obj):
             if found == name:
-                return handle
+                getattr(self._lib, setter)(handle, value)
+                return
         raise KeyError(f"no {kind} named {name!r}")
+
+    def _planned_pin_path(self, m: Map) -> Optional[str]:
+        """Where load will pin ``m`` (before load)."""
+        if self._pinning is not None:
+            return planned_map_path(self._pinning, m, m.name in self._pin_requested, self._explicit_pins)
+        path = self._lib.bpf_map__pin_path(m._handle)
+        return os.fsdecode(path) if path else None
+
+    def _set_pin_path(self, m: Map, path: Optional[PathLike]) -> None:
+        """Pin ``m`` at ``path`` at load (None: not at all), whatever the policy says."""
+        if self._pinning is None:
+            self._edit("map", m.name, "bpf_map__set_pin_path", None if path is None else os.fsencode(path))
+            return
+        self._check_editable("map", m.name, "pin_path")
+        self._explicit_pins[m.name] = None if path is None else os.path.abspath(os.fspath(path))
 
     # load ------------------------------------------------------------------------------------
 
@@ -250,8 +282,8 @@ class Object:
         if self._loaded or self._failed:
             raise LibbpfError.for_errno(errno.EBUSY, f"object {self.name!r} was already loaded"
                                         + (" (and failed)" if self._failed else ""), "bpf_object__load")
-        session = None if self._pinning is None else \
-            PinSession(self._pinning, self._maps.values(), self._programs.values())
+        session = None if self._pinning is None else PinSession(
+            self._pinning, self._maps.values(), self._programs.values(), self._pin_requested, self._explicit_pins)
         try:
             if session is not None:
                 session.prepare()  # may already make maps reuse pinned fds: no second try after this
@@ -280,8 +312,8 @@ class Object:
         self.reused_maps = frozenset(plan.map.name for plan in session.plans if plan.action == "reuse") \
             if session is not None else frozenset()
         try:
-            for hook in self._after_load:  # e.g. the iproute2 shim's map-in-map and tail-call wiring
-                hook(self)
+            for hook in self.hooks:  # e.g. the iproute2 shim's map-in-map and tail-call wiring
+                hook.loaded(self)
         except BaseException:
             if session is not None:
                 session.rollback(loaded=True)
@@ -308,7 +340,7 @@ class Object:
 
     def _attach_logs(self, obj: int, size: int, only: Optional[str] = None) -> LogBuffers:
         logs: LogBuffers = {}
-        for name, handle in _iter_handles(self._lib, "bpf_object__next_program", obj):
+        for name, handle in _iter_handles(self._lib, "program", obj):
             if only is None or name == only:
                 buf = ctypes.create_string_buffer(size)
                 self._lib.bpf_program__set_log_buf(handle, buf, size)
@@ -342,9 +374,9 @@ class Object:
             keep_alive: List[object] = []
             obj = self._open_handle(keep_alive)
             try:
-                for path, setter, value in self._edits:
-                    self._apply(obj, path, setter, value)
-                for _, handle in _iter_handles(self._lib, "bpf_object__next_map", obj):
+                for edit in self._edits:
+                    self._apply(obj, edit)
+                for _, handle in _iter_handles(self._lib, "map", obj):
                     self._lib.bpf_map__set_pin_path(handle, None)
                 logs = self._attach_logs(obj, size, only=program)
                 try:

@@ -4,33 +4,16 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from ctypes import byref, c_uint32
-from typing import Any, List, NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from . import _abi, _libbpf
 from ._abi import ProgType, enum_or_int
 from ._checks import check_uint
 from ._handle import BpfHandle, PathLike
 from .errors import LibbpfError
+from .info import ProgInfo, prog_info
 
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
-
-
-class ProgInfo(NamedTuple):
-    """What the kernel reports for a loaded program (BPF_OBJ_GET_INFO_BY_FD)."""
-
-    type: Union[ProgType, int]
-    id: int
-    tag: str              # hex, as bpftool prints it
-    name: str
-    xlated_len: int
-    jited_len: int
-    map_ids: List[int]
-    load_time: int
-    run_cnt: int
-    run_time_ns: int
-    verified_insns: int
-    gpl_compatible: bool
 
 
 class TestRunResult(NamedTuple):
@@ -40,25 +23,6 @@ class TestRunResult(NamedTuple):
     data: bytes
     duration_ns: int
     ctx: Optional[bytes]
-
-
-def prog_info(fd: int) -> ProgInfo:
-    """Read a program's info, with its map ids, from the kernel."""
-    lib = _libbpf.lib()
-    info = _abi.BpfProgInfo()
-    size = c_uint32(ctypes.sizeof(info))
-    lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
-    map_ids: List[int] = []
-    if info.nr_map_ids:
-        ids = (c_uint32 * info.nr_map_ids)()
-        again = _abi.BpfProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids))
-        size.value = ctypes.sizeof(again)
-        lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(again), byref(size))
-        map_ids = list(ids[:min(again.nr_map_ids, info.nr_map_ids)])
-    return ProgInfo(enum_or_int(ProgType, info.type), info.id, bytes(info.tag).hex(),
-                    info.name.decode(errors="replace"), info.xlated_prog_len, info.jited_prog_len,
-                    map_ids, info.load_time, info.run_cnt, info.run_time_ns, info.verified_insns,
-                    bool(info.gpl_compatible & 1))
 
 
 def _as_bytes(data: Any, what: str) -> bytes:
@@ -73,7 +37,7 @@ def _as_bytes(data: Any, what: str) -> bytes:
 class Program(BpfHandle[ProgInfo]):
     """A BPF program: editable before its object loads, then runnable, pinnable, inspectable."""
 
-    _noun, _fd_kind, _skipped = "program", "prog", "was not loaded (autoload off)"
+    _kind, _fd_kind, _skipped = "program", "prog", "was not loaded (autoload off)"
 
     def _read_info(self, fd: int) -> ProgInfo:
         return prog_info(fd)
@@ -96,8 +60,8 @@ class Program(BpfHandle[ProgInfo]):
 
     @property
     def name(self) -> str:
-        if self._path:
-            return self._path[1]
+        if self._item_name is not None:
+            return self._item_name
         assert self._static is not None  # a standalone program has its kernel info from the start
         return self._static.name
 

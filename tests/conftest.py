@@ -92,7 +92,7 @@ def bpffs() -> Iterator[Path]:
 
 def _bpf_fds() -> dict:
     """This process's fds on BPF objects (anon inodes bpf-map, bpf-prog, ...) or on bpffs (locks)."""
-    from libbpf_py.pinning import is_bpffs
+    from libbpf_py._bpffs import is_bpffs
 
     found = {}
     for fd in os.listdir("/proc/self/fd"):

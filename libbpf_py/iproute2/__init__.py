@@ -1,14 +1,15 @@
-"""The iproute2 compatibility shim: legacy ``tc``/``ip`` objects through libbpf 1.x.
+"""tc and ip: legacy objects loaded, pinned and wired as iproute2 does (the iproute2 shim).
 
-``rewrite(data) -> (new_data, maps)`` turns the legacy ``maps`` section into BTF-defined
-maps (pure, no kernel). Loading with iproute2's semantics (pin layout, map-in-map wiring,
-tail calls) builds on it.
+``open(src, prog_type, section)`` opens an object as that command would load it;
+``rewrite(data) -> (new_data, maps)`` turns a legacy ``maps`` section into BTF-defined maps
+(pure, no kernel); ``Iproute2Pinning`` is tc's pin layout as a pin policy.
 """
 
-from .layout import Iproute2Pinning, find_bpffs_mount, parse_pinning_db
-from .legacy import LegacyMap, LegacyMapError
-from .loader import PROG_TYPES, open
-from .rewrite import rewrite
+from ..compat.iproute2 import PROG_TYPES, Iproute2, Iproute2Semantics
+from ..compat.iproute2_pins import Iproute2Pinning, find_bpffs_mount, parse_pinning_db, read_pinning_db
+from ..formats.legacy_maps import LegacyMap, LegacyMapError
+from ..formats.rewrite import rewrite
+from .loading import open_as_tc as open
 
-__all__ = ["Iproute2Pinning", "LegacyMap", "LegacyMapError", "PROG_TYPES", "find_bpffs_mount", "open",
-           "parse_pinning_db", "rewrite"]
+__all__ = ["Iproute2", "Iproute2Pinning", "Iproute2Semantics", "LegacyMap", "LegacyMapError", "PROG_TYPES",
+           "find_bpffs_mount", "open", "parse_pinning_db", "read_pinning_db", "rewrite"]

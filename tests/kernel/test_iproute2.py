@@ -69,7 +69,7 @@ def test_custom_pinning_ids(legacy, tc_mnt):
 def test_custom_pinning_database_file(tmp_path, legacy, tc_mnt):
     db = tmp_path / "bpf_pinning"
     db.write_text("# comment\n  5\tcls5   # five\n0x4d deep/er\n")
-    table = iproute2.layout.read_pinning_db([str(tmp_path / "absent"), str(db)])
+    table = iproute2.read_pinning_db([str(tmp_path / "absent"), str(db)])
     assert table == {5: "cls5", 77: "deep/er"}
     with loaded(legacy("custom_pin"), pinning_db=table):
         assert {"cls5/map_custom", "deep/er/map_unknown", "tc/globals/map_global"} <= pin_tree(tc_mnt)

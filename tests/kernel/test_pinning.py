@@ -327,7 +327,7 @@ def test_pin_path_none_means_no_pin_under_a_policy(bpf_obj, bpffs):
 
 
 def test_a_failed_commit_puts_back_every_pin_it_replaced(bpf_obj, bpffs, monkeypatch):
-    from libbpf_py import pinning
+    from libbpf_py.pinning import session
 
     with load(bpf_obj("pinned"), PinByName(bpffs, programs="all")) as first:
         old_program = first.programs["pin_count"].info().id
@@ -337,14 +337,14 @@ def test_a_failed_commit_puts_back_every_pin_it_replaced(bpf_obj, bpffs, monkeyp
         with bpf.Map.create(*shape) as stale:     # both will be replaced by the next load
             stale.pin(bpffs / name)
             stale_ids[name] = stale.info().id
-    real = pinning._pin_over
+    real = session.pin_over
 
     def fail_on_the_last(fd, path):
         if path.endswith("not_pinned"):
             raise OSError(5, "injected failure")
         real(fd, path)
 
-    monkeypatch.setattr(pinning, "_pin_over", fail_on_the_last)
+    monkeypatch.setattr(session, "pin_over", fail_on_the_last)
     with pytest.raises(OSError, match="injected"):
         load(bpf_obj("pinned"), PinByName(bpffs, maps="all", programs="all", on_mismatch="replace"))
     with bpf.Program.from_pinned(bpffs / "pin_count") as prog:
@@ -368,6 +368,16 @@ def pinned_program_id(path) -> int:
         return prog.info().id
 
 
+class AfterLoad(bpf.ObjectHooks):
+    """Runs ``action(obj)`` from inside load(), while the load holds the pin lock."""
+
+    def __init__(self, action):
+        self.action = action
+
+    def loaded(self, obj):
+        self.action(obj)
+
+
 def test_a_load_from_an_after_load_hook_does_not_wait_for_itself(bpf_obj, bpffs):
     inner_ids = []
 
@@ -375,39 +385,35 @@ def test_a_load_from_an_after_load_hook_does_not_wait_for_itself(bpf_obj, bpffs)
         with load(bpf_obj("pinned"), PinByName(bpffs / "inner")) as inner:
             inner_ids.append(inner.maps["pinned_counts"].info().id)
 
-    outer = bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs / "outer"))
-    with outer:
-        outer._after_load.append(nested)
+    with bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs / "outer"), hooks=[AfterLoad(nested)]) as outer:
         outer.load()
     assert len(inner_ids) == 1 and pin_tree(bpffs) >= {"outer/pinned_counts", "inner/pinned_counts"}
 
 
 def test_a_forked_child_does_not_keep_the_pin_lock(bpf_obj, bpffs):
-    import threading
-
-    child_started = threading.Event()
+    release_read, release_write = os.pipe()
     pids = []
 
     def fork_during_load(obj):
         pid = os.fork()
-        if pid == 0:      # the child sleeps while the parent goes on; it must not hold the lock
-            import time
-            time.sleep(3)
+        if pid == 0:      # the child waits until the probe is done; it must not hold the lock meanwhile
+            os.close(release_write)
+            os.read(release_read, 1)
             os._exit(0)
         pids.append(pid)
-        child_started.set()
 
-    first = bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs / "a"))
-    with first:
-        first._after_load.append(fork_during_load)
-        first.load()
     try:
+        with bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs / "a"),
+                             hooks=[AfterLoad(fork_during_load)]) as first:
+            first.load()
         probe = multiprocessing.get_context("spawn").Process(target=_load_in_child,
                                                              args=(str(bpf_obj("pinned")), str(bpffs / "b")))
         probe.start()
-        probe.join(2.5)                    # well before the forked child exits
+        probe.join(60)                     # the forked child is still alive: only a leaked lock can block this
         assert probe.exitcode == 0, "a load in another process waited for the forked child's lock"
     finally:
+        os.close(release_write)            # lets the child exit
+        os.close(release_read)
         for pid in pids:
             os.waitpid(pid, 0)
 

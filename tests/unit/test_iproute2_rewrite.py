@@ -11,11 +11,11 @@ from dataclasses import replace
 import pytest
 
 import libbpf_py as bpf
+from libbpf_py.compat.iproute2 import inserted_inner_maps, tail_call_section
 from libbpf_py.elf import Btf, ElfError, ElfFile
 from libbpf_py.elf import btf as B
+from libbpf_py.formats.legacy_maps import FIELDS, read_maps
 from libbpf_py.iproute2 import LegacyMapError, rewrite
-from libbpf_py.iproute2.legacy import FIELDS, read_maps
-from libbpf_py.iproute2.rewrite import inserted_inner_maps, tail_call_section
 
 LEGACY = ["global_ns", "object_ns", "custom_pin", "map_in_map", "tail_call", "short_stride", "kv_annotated",
           "xdp_prog", "action", "reject"]
@@ -105,8 +105,8 @@ def test_kv_annotation_types_are_kept(legacy):
         elf = ElfFile.parse(rewrite(legacy("kv_annotated"))[0])
         btf = Btf.parse(elf.section(".BTF").data, elf.byteorder)
         kv = obj.maps["kv_map"]
-        key_id = bpf._libbpf.lib().bpf_map__btf_key_type_id(kv._handle)
-        value_id = bpf._libbpf.lib().bpf_map__btf_value_type_id(kv._handle)
+        key_id = kv.btf_key_type_id
+        value_id = kv.btf_value_type_id
         assert btf.name(btf.get(key_id)) == "flow_key" and btf.name(btf.get(value_id)) == "flow_val"
 
 

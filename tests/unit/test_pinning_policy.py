@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from libbpf_py import MapType, PinByName
-from libbpf_py.pinning import Difference, MapShape, check_name, differences
+from libbpf_py import Difference, MapSpec, MapType, PinByName
+from libbpf_py.pinning import check_name
 
 
 class FakeMap:
@@ -20,7 +18,7 @@ class FakeProgram:
         self.name = name
 
 
-HASH = MapShape(MapType.HASH, 4, 8, 256, 0)
+HASH = MapSpec(MapType.HASH, 4, 8, 256, 0)
 
 
 @pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "../up", "nul\0", "x" * 256, "obj.bss"])
@@ -71,34 +69,34 @@ def test_root_off_bpffs_is_refused_with_the_mount_command(tmp_path):
 
 
 def test_compatible_shapes_have_no_differences():
-    assert differences(HASH, HASH) == []
+    assert HASH.differences(HASH) == []
 
 
 def test_every_differing_field_is_named_with_both_values():
-    pinned = MapShape(MapType.ARRAY, 8, 8, 128, 1, 0)
-    assert [str(d) for d in differences(HASH, pinned)] == [
+    pinned = MapSpec(MapType.ARRAY, 8, 8, 128, 1, 0)
+    assert [str(d) for d in HASH.differences(pinned)] == [
         "type: object HASH, pinned ARRAY", "key_size: object 4, pinned 8",
         "max_entries: object 256, pinned 128", "map_flags: object 0x0, pinned 0x1"]
 
 
 def test_kernel_added_devmap_flag_is_not_a_difference():
-    ours = MapShape(MapType.DEVMAP, 4, 4, 8, 0)
-    pinned = MapShape(MapType.DEVMAP, 4, 4, 8, 0x80)
-    assert differences(ours, pinned) == []
-    assert differences(MapShape(MapType.HASH, 4, 4, 8, 0), MapShape(MapType.HASH, 4, 4, 8, 0x80)) == \
+    ours = MapSpec(MapType.DEVMAP, 4, 4, 8, 0)
+    pinned = MapSpec(MapType.DEVMAP, 4, 4, 8, 0x80)
+    assert ours.differences(pinned) == []
+    assert MapSpec(MapType.HASH, 4, 4, 8, 0).differences(MapSpec(MapType.HASH, 4, 4, 8, 0x80)) == \
         [Difference("map_flags", 0, 0x80)]
 
 
 def test_inner_map_shape_is_compared_when_both_are_known():
-    ours = MapShape(MapType.HASH_OF_MAPS, 4, 4, 16, 0, 0, MapShape(MapType.ARRAY, 4, 8, 8, 0))
-    wrong = MapShape(MapType.HASH_OF_MAPS, 4, 4, 16, 0, 0, MapShape(MapType.ARRAY, 4, 8, 32, 0))
-    unknown = MapShape(MapType.HASH_OF_MAPS, 4, 4, 16, 0, 0, None)  # empty pinned outer
-    assert [str(d) for d in differences(ours, wrong)] == ["inner.max_entries: object 8, pinned 32"]
-    assert differences(ours, unknown) == []
+    ours = MapSpec(MapType.HASH_OF_MAPS, 4, 4, 16, 0, 0, MapSpec(MapType.ARRAY, 4, 8, 8, 0))
+    wrong = MapSpec(MapType.HASH_OF_MAPS, 4, 4, 16, 0, 0, MapSpec(MapType.ARRAY, 4, 8, 32, 0))
+    unknown = MapSpec(MapType.HASH_OF_MAPS, 4, 4, 16, 0, 0, None)  # empty pinned outer
+    assert [str(d) for d in ours.differences(wrong)] == ["inner.max_entries: object 8, pinned 32"]
+    assert ours.differences(unknown) == []
 
 
 def test_inner_maps_flagged_inner_map_may_differ_in_size():
-    flagged = MapShape(MapType.ARRAY, 4, 8, 8, 0x1000)
-    ours = MapShape(MapType.ARRAY_OF_MAPS, 4, 4, 4, 0, 0, flagged)
-    pinned = MapShape(MapType.ARRAY_OF_MAPS, 4, 4, 4, 0, 0, replace(flagged, max_entries=64))
-    assert differences(ours, pinned) == []
+    flagged = MapSpec(MapType.ARRAY, 4, 8, 8, 0x1000)
+    ours = MapSpec(MapType.ARRAY_OF_MAPS, 4, 4, 4, 0, 0, flagged)
+    pinned = MapSpec(MapType.ARRAY_OF_MAPS, 4, 4, 4, 0, 0, flagged._replace(max_entries=64))
+    assert ours.differences(pinned) == []

@@ -77,7 +77,7 @@ def test_help_never_shows_the_environment(monkeypatch):
     secret = "libbpf-py-secret-7f3a9"
     monkeypatch.setenv("LIBBPF_PY_TEST_SECRET", secret)
     modules = [info.name for info in pkgutil.walk_packages(bpf.__path__, "libbpf_py.")]
-    assert "libbpf_py.iproute2.layout" in modules
+    assert "libbpf_py.compat.iproute2_pins" in modules
     for name in modules:
         text = pydoc.render_doc(__import__(name, fromlist=["_"]), renderer=pydoc.plaintext)
         assert secret not in text, f"help({name}) shows the process environment"

@@ -15,16 +15,37 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional
+import re
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from .._bpffs import check_root, is_bpffs
 from ..errors import MapIncompatibleError
-from ..pinning import Difference, PinPolicy, check_name, check_root, is_bpffs
-from .legacy import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, scan_uint
+from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap
+from ..pinning import PinPolicy, check_name
+from ..spec import Difference
 
 if TYPE_CHECKING:
     from ..maps import Map
 
 log = logging.getLogger("libbpf_py.iproute2")
+
+# What scanf's %i reads: blanks, a sign, then 0x-hex, 0-octal or decimal digits.
+_SCANF_INT = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def scan_uint(text: str, pos: int = 0) -> Optional[Tuple[int, int]]:
+    """(value, end) of the number ``scanf("%i")`` reads at ``pos`` into an unsigned int
+    (negative values wrap, as they do in iproute2's section names and pinning database)."""
+    found = _SCANF_INT.match(text, pos)
+    if found is None:
+        return None
+    digits = found.group(2)
+    if digits[:2] in ("0x", "0X"):
+        value = int(digits, 16)
+    else:
+        value = int(digits, 8) if digits.startswith("0") else int(digits)
+    return (-value if found.group(1) == "-" else value) & 0xFFFFFFFF, found.end()
+
 
 MNT_ENV = "TC_BPF_MNT"
 DEFAULT_MNT = "/sys/fs/bpf"
@@ -125,7 +146,7 @@ class Iproute2Pinning(PinPolicy):
         self._mnt, self._checked = mnt, False
 
     def map_path(self, m: Map, requested: bool) -> Optional[str]:
-        legacy = self.legacy.get(m._path[1] if m._path else m.name)
+        legacy = self.legacy.get(m.name)
         if legacy is None:
             return None
         name = check_name(legacy.name)
@@ -163,9 +184,8 @@ class Iproute2Pinning(PinPolicy):
                     os.makedirs(os.path.join(link, "globals"), mode=0o700, exist_ok=True)
 
     def incompatible(self, path: str, differences: List[Difference], map_name: str) -> Exception:
-        error = MapIncompatibleError(path, differences, map_name)
+        """Worded as iproute2 words it."""
         report = "\n".join(f" - {d}" for d in differences)
-        error.args = (error.errno, f"Map specification differs from pinned file! ({path})\n{report}\n"
-                      f"Map '{map_name}' self-check failed!")
-        error.strerror = error.args[1]
-        return error
+        return MapIncompatibleError(path, differences, map_name,
+                                    detail=f"Map specification differs from pinned file! ({path})\n{report}\n"
+                                    f"Map '{map_name}' self-check failed!")

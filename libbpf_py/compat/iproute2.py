@@ -1,4 +1,4 @@
-"""Open a legacy tc/ip object with iproute2's semantics, on top of the rewrite and libbpf.
+"""Loading a legacy tc/ip object as iproute2 does, on top of the rewrite and libbpf.
 
 What tc's legacy loader does, and how it is reproduced here:
 
@@ -17,22 +17,19 @@ What tc's legacy loader does, and how it is reproduced here:
 
 from __future__ import annotations
 
-import builtins
 import errno
 import hashlib
-import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
+from .. import _abi
 from .._abi import MapType, ProgType
 from ..elf.file import ElfError, ElfFile
 from ..errors import LibbpfError
+from ..formats.legacy_maps import NO_INNER_IDX, LegacyMap, maps_section
+from ..formats.rewrite import rewrite
+from ..hooks import HookedObject, ObjectHooks
 from ..pinning import PinPolicy
-from .layout import Iproute2Pinning
-from .legacy import LegacyMap, maps_section
-from .rewrite import inserted_inner_maps, rewrite, tail_call_section
-
-if TYPE_CHECKING:
-    from ..object import Object
+from .iproute2_pins import Iproute2Pinning, scan_uint
 
 # command type → (program type, default section), as tc, ip link and ip route set them
 PROG_TYPES: Dict[str, Tuple[ProgType, str]] = {
@@ -49,25 +46,10 @@ PROG_TYPES: Dict[str, Tuple[ProgType, str]] = {
 PIN_SUBDIRS = {"sched_cls": "tc", "sched_act": "tc", "xdp": "xdp", "lwt_in": "ip", "lwt_out": "ip",
                "lwt_xmit": "ip", "lwt_seg6local": "ip"}
 
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
-
-
-def read_source(src: Source) -> Tuple[bytes, Optional[str]]:
-    """The object's bytes and, for a file, its path."""
-    if isinstance(src, (bytes, bytearray, memoryview)):
-        return bytes(src), None
-    with builtins.open(src, "rb") as f:  # this module's own open() is the shim's entry point
-        return f.read(), os.fspath(src)
-
-
-def default_object_name(path: Optional[str]) -> Optional[str]:
-    """The name libbpf gives an object opened from ``path`` (basename up to the first dot)."""
-    return None if path is None else os.path.basename(path).split(".")[0]
-
 
 def legacy_prog_type(data: bytes) -> Optional[str]:
-    """For ``Object.open``'s detection: None when ``data`` has no legacy maps, else the tc
-    command type its sections imply (``classifier`` → sched_cls, ``action`` → sched_act)."""
+    """For ``compat="auto"``: None when ``data`` has no legacy maps, else the tc command type
+    its sections imply (``classifier`` → sched_cls, ``action`` → sched_act)."""
     try:
         elf = ElfFile.parse(data, headers_only=True)
     except ElfError:
@@ -82,43 +64,37 @@ def legacy_prog_type(data: bytes) -> Optional[str]:
                      "libbpf_py.iproute2.open(src, prog_type=...) to say which command would load it")
 
 
-def open(src: Source, prog_type: str = "sched_cls", section: Optional[str] = None, *,
-         name: Optional[str] = None, pinning: Optional[PinPolicy] = None, mnt: Optional[str] = None,
-         pinning_db: Optional[Dict[int, str]] = None, mount: bool = False, **object_options: Any) -> Object:
-    """Open a legacy tc/ip object as ``tc`` (or ``ip``) would load it; returns an unloaded Object.
+class Iproute2:
+    """How one tc/ip command loads a legacy object: ``read`` rewrites it and returns the hooks
+    and pin layout that give it iproute2's semantics.
 
     ``prog_type`` is the command's program type (``sched_cls`` for ``tc filter``, ``sched_act``
     for ``tc action``, ``xdp`` for ``ip link``, ``lwt_*`` for ``ip route``); ``section`` overrides
     its default section. Pins follow iproute2's layout under ``mnt`` (``$TC_BPF_MNT`` or the
-    bpffs mount tc would find), custom ids from ``pinning_db`` (default: iproute2's database);
-    ``pinning`` replaces the layout with another policy.
+    bpffs mount tc would find), custom ids from ``pinning_db`` (default: iproute2's database).
     """
-    from ..object import Object
 
-    if prog_type not in PROG_TYPES:
-        raise ValueError(f"prog_type must be one of {sorted(PROG_TYPES)}, not {prog_type!r}")
-    program_type, default_section = PROG_TYPES[prog_type]
-    data, path = read_source(src)
-    new_data, maps = rewrite(data)
-    if pinning is None:
-        pinning = Iproute2Pinning(maps, hashlib.sha1(data).hexdigest(), subdir=PIN_SUBDIRS[prog_type], mnt=mnt,
-                                  pinning_db=pinning_db,
-                                  mount=mount)
-    obj = Object.open(new_data, name=name or default_object_name(path), pinning=pinning, compat="none",
-                      **object_options)
-    shim = Iproute2Semantics(maps, program_type, section or default_section)
-    try:
-        shim.configure(obj)
-    except BaseException:
-        obj.close()
-        raise
-    obj.legacy_maps = maps
-    obj._after_load.append(shim.wire)
-    return obj
+    def __init__(self, prog_type: str = "sched_cls", section: Optional[str] = None, *, mnt: Optional[str] = None,
+                 pinning_db: Optional[Dict[int, str]] = None, mount: bool = False):
+        if prog_type not in PROG_TYPES:
+            raise ValueError(f"prog_type must be one of {sorted(PROG_TYPES)}, not {prog_type!r}")
+        self.prog_type = prog_type
+        self.section = section or PROG_TYPES[prog_type][1]
+        self.mnt = mnt
+        self.pinning_db = pinning_db
+        self.mount = mount
+
+    def read(self, data: bytes) -> Tuple[bytes, ObjectHooks, PinPolicy]:
+        """(what libbpf opens, the hooks, the pin layout) for the object ``data``."""
+        new_data, maps = rewrite(data)
+        pinning = Iproute2Pinning(maps, hashlib.sha1(data).hexdigest(), subdir=PIN_SUBDIRS[self.prog_type],
+                                  mnt=self.mnt, pinning_db=self.pinning_db, mount=self.mount)
+        return new_data, Iproute2Semantics(maps, PROG_TYPES[self.prog_type][0], self.section), pinning
 
 
-class Iproute2Semantics:
-    """Program types and the load set before load; map-in-map and tail calls after it."""
+class Iproute2Semantics(ObjectHooks):
+    """tc's rules as Object hooks: program types and the load set after open; map-in-map and tail
+    calls after load. ``maps`` are the object's legacy map definitions."""
 
     def __init__(self, maps: List[LegacyMap], prog_type: ProgType, section: str):
         self.maps = maps
@@ -129,7 +105,7 @@ class Iproute2Semantics:
             if m.type == MapType.PROG_ARRAY:
                 self.prog_arrays.setdefault(m.id, m)
 
-    def configure(self, obj: Object) -> None:
+    def opened(self, obj: HookedObject) -> None:
         selected = []
         sections = set()
         for prog in obj.programs.values():
@@ -146,20 +122,20 @@ class Iproute2Semantics:
                     selected.append(prog)
         if not selected:
             raise LibbpfError.for_errno(errno.ENOENT, f"no program in section {self.section!r} "
-                                        f"(the object has {sorted(sections)})", "iproute2.open")
+                                        f"(the object has {sorted(sections)})")
 
-    def wire(self, obj: Object) -> None:
-        """After load: fill map-in-map slots and prog arrays."""
+    def loaded(self, obj: HookedObject) -> None:
+        """Fill map-in-map slots and prog arrays."""
         for outer, inner in inserted_inner_maps(self.maps):
             if outer.name in obj.reused_maps:
                 continue
             try:
                 obj.maps[outer.name].update(inner.inner_idx, obj.maps[inner.name].fd)
             except LibbpfError as exc:  # the only OSError a map update (or an fd) raises
-                raise LibbpfError.for_errno(
-                    exc.errno, f"cannot insert map {inner.name!r} into {outer.name!r} at index {inner.inner_idx} "
-                    f"({exc.strerror}); outer map has {outer.max_elem} elements, or different map specs are "
-                    "used for outer and inner map", "iproute2.wire") from None
+                raise exc.with_detail(
+                    f"cannot insert map {inner.name!r} into {outer.name!r} at index {inner.inner_idx} "
+                    f"({exc.detail}); outer map has {outer.max_elem} elements, or different map specs are "
+                    "used for outer and inner map") from None
         for prog in obj.programs.values():
             section = prog.section
             assert section is not None  # every program of an object has one
@@ -170,6 +146,29 @@ class Iproute2Semantics:
             try:
                 obj.maps[array.name].update(tail[1], prog.fd)
             except LibbpfError as exc:  # the only OSError a map update (or an fd) raises
-                raise LibbpfError.for_errno(
-                    exc.errno, f"tail call key {tail[1]} for map {array.id} ({array.name!r}): {exc.strerror}"
-                    + (", out of bounds?" if exc.errno == errno.E2BIG else ""), "iproute2.wire") from None
+                raise exc.with_detail(
+                    f"tail call key {tail[1]} for map {array.id} ({array.name!r}): {exc.detail}"
+                    + (", out of bounds?" if exc.errno == errno.E2BIG else "")) from None
+
+
+def inserted_inner_maps(maps: List[LegacyMap]) -> List[Tuple[LegacyMap, LegacyMap]]:
+    """(outer, inner) pairs to wire after load: every inner map whose ``inner_idx`` is not -1
+    goes into every map-in-map whose ``inner_id`` is its ``id`` (iproute2's rule)."""
+    pairs = []
+    for inner in maps:
+        if inner.id == 0 or inner.inner_id != 0 or inner.inner_idx == NO_INNER_IDX:
+            continue
+        for outer in maps:
+            if outer.type in _abi.MAP_IN_MAP_TYPES and outer.inner_id == inner.id:
+                pairs.append((outer, inner))
+    return pairs
+
+
+def tail_call_section(name: str) -> Optional[Tuple[int, int]]:
+    """(prog array id, key) for a section iproute2 reads as ``sscanf("%i/%i")``: ``42/0``, also
+    ``0x2a/1``, ``42/1/v2`` (the rest is ignored) or ``-1/0`` (ids are unsigned)."""
+    first = scan_uint(name)
+    if first is None or name[first[1]:first[1] + 1] != "/":
+        return None
+    second = scan_uint(name, first[1] + 1)
+    return None if second is None else (first[0], second[0])

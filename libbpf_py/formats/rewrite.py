@@ -14,7 +14,7 @@ What changes (and nothing else):
 - a map annotated with ``BPF_ANNOTATE_KV_PAIR`` keeps its key and value types.
 
 Pinning, ids, map-in-map slots and tail calls are not expressible in ``.maps``; the loader
-applies them (see :mod:`libbpf_py.iproute2.loader`) from the returned descriptions.
+applies them (see :mod:`libbpf_py.compat.iproute2`) from the returned descriptions.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from ..elf.file import (
     Section,
     Symbol,
 )
-from .legacy import NO_INNER_IDX, LegacyMap, LegacyMapError, maps_section, read_maps, scan_uint
+from .legacy_maps import LegacyMap, LegacyMapError, maps_section, read_maps
 
 BTF_MAPS_SECTION = ".maps"
 KV_PREFIX = "____btf_map_"
@@ -219,26 +219,3 @@ class _DefinitionBuilder:
                     raise LegacyMapError(f"map {outer.name!r}: its inner map {m.name!r} is itself a map-in-map")
                 return m
         raise LegacyMapError(f"map {outer.name!r} cannot be loaded: inner map with ID {outer.inner_id} not found")
-
-
-def inserted_inner_maps(maps: List[LegacyMap]) -> List[Tuple[LegacyMap, LegacyMap]]:
-    """(outer, inner) pairs to wire after load: every inner map whose ``inner_idx`` is not -1
-    goes into every map-in-map whose ``inner_id`` is its ``id`` (iproute2's rule)."""
-    pairs = []
-    for inner in maps:
-        if inner.id == 0 or inner.inner_id != 0 or inner.inner_idx == NO_INNER_IDX:
-            continue
-        for outer in maps:
-            if outer.type in _abi.MAP_IN_MAP_TYPES and outer.inner_id == inner.id:
-                pairs.append((outer, inner))
-    return pairs
-
-
-def tail_call_section(name: str) -> Optional[Tuple[int, int]]:
-    """(prog array id, key) for a section iproute2 reads as ``sscanf("%i/%i")``: ``42/0``, also
-    ``0x2a/1``, ``42/1/v2`` (the rest is ignored) or ``-1/0`` (ids are unsigned)."""
-    first = scan_uint(name)
-    if first is None or name[first[1]:first[1] + 1] != "/":
-        return None
-    second = scan_uint(name, first[1] + 1)
-    return None if second is None else (first[0], second[0])

@@ -10,7 +10,6 @@ zero-filled). The refusals below keep iproute2's reasons.
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
@@ -24,24 +23,6 @@ MIN_STRIDE = 16
 
 PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS = 0, 1, 2
 NO_INNER_IDX = 0xFFFFFFFF
-
-# What scanf's %i reads: blanks, a sign, then 0x-hex, 0-octal or decimal digits.
-_SCANF_INT = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
-
-
-def scan_uint(text: str, pos: int = 0) -> Optional[Tuple[int, int]]:
-    """(value, end) of the number ``scanf("%i")`` reads at ``pos`` into an unsigned int
-    (negative values wrap, as they do in iproute2's section names and pinning database)."""
-    found = _SCANF_INT.match(text, pos)
-    if found is None:
-        return None
-    digits = found.group(2)
-    if digits[:2] in ("0x", "0X"):
-        value = int(digits, 16)
-    else:
-        value = int(digits, 8) if digits.startswith("0") else int(digits)
-    return (-value if found.group(1) == "-" else value) & 0xFFFFFFFF, found.end()
-
 
 FIELDS = ("type", "size_key", "size_value", "max_elem", "flags", "id", "pinning", "inner_id", "inner_idx")
 

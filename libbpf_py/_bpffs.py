@@ -1,0 +1,162 @@
+"""Facts about the BPF filesystem: is a path on one, where is its mount, mounting one, and
+the per-mount lock that serialises loads which pin there."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import logging
+import os
+import threading
+from typing import Dict, List, Optional, Tuple, Union
+
+from ._libbpf import libc
+from .errors import LibbpfError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+log = logging.getLogger("libbpf_py.pinning")
+
+BPF_FS_MAGIC = 0xCAFE4A11
+MOUNT_HINT = "mount -t bpf bpf /sys/fs/bpf"
+KERNEL_FILES = frozenset({"maps.debug", "progs.debug"})  # what a new bpffs instance holds
+_STATFS_SIZE = 256  # struct statfs is 120 bytes on 64-bit Linux; f_type comes first
+_MNT_DETACH = 2
+
+
+def filesystem_type(path: PathLike) -> int:
+    """statfs(2) f_type of ``path`` (OSError when it cannot be read)."""
+    buf = ctypes.create_string_buffer(_STATFS_SIZE)
+    libc().statfs(os.fsencode(path), buf)
+    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+
+
+def is_bpffs(path: PathLike) -> bool:
+    try:
+        return filesystem_type(path) == BPF_FS_MAGIC
+    except OSError:
+        return False
+
+
+def missing_dirs(path: str) -> Tuple[List[str], str]:
+    """(the directories of ``path`` that do not exist, outermost first; the nearest that does)."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing[::-1], path
+
+
+def existing_ancestor(path: str) -> str:
+    return missing_dirs(path)[1]
+
+
+def mount_point(path: str) -> str:
+    """The mount point of the filesystem holding ``path`` (or its nearest existing ancestor)."""
+    path = os.path.realpath(existing_ancestor(path))
+    while not os.path.ismount(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def not_bpffs_hint(path: PathLike) -> str:
+    """'; DIR is not on a BPF filesystem (...)' when the directory of ``path`` exists off bpffs, else ''."""
+    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(directory) or is_bpffs(directory):
+        return ""
+    return f"; {directory} is not on a BPF filesystem (`{MOUNT_HINT}`)"
+
+
+def check_root(root: PathLike, *, mount: bool = False) -> str:
+    """The absolute pin root, after checking it is (or, with ``mount``, will be) on bpffs."""
+    root = os.path.abspath(os.fspath(root))
+    if "\0" in root:
+        raise ValueError("pin root contains a NUL byte")
+    if not is_bpffs(existing_ancestor(root)) and not mount:
+        raise LibbpfError.for_errno(
+            errno.EINVAL, f"pin root {root} is not on a BPF filesystem (bpffs); mount one with "
+            f"`{MOUNT_HINT}` (or `mount -t bpf bpf {root}`), or pass mount=True", "statfs")
+    return root
+
+
+def mount_bpffs(path: str) -> None:
+    """Mount a bpffs instance on the directory ``path``, as iproute2 does when none is found."""
+    try:
+        libc().mount(b"bpf", os.fsencode(path), b"bpf", 0, b"mode=0700")
+    except OSError as exc:
+        raise LibbpfError.for_errno(exc.errno or errno.EIO, f"cannot mount bpffs on {path}: {exc.strerror}",
+                                    "mount") from None
+    log.info("mounted bpffs on %s", path)
+
+
+def unmount(path: str, lazy: bool = False) -> None:
+    """Unmount ``path``; a failure is logged, not raised (this only ever undoes our own mount)."""
+    try:
+        libc().umount2(os.fsencode(path), _MNT_DETACH if lazy else 0)
+    except OSError as exc:
+        log.warning("could not unmount %s: %s", path, exc.strerror)
+
+
+def holds_only_kernel_files(mount: str) -> bool:
+    """Whether a bpffs mount is as the kernel made it (only maps.debug, progs.debug)."""
+    try:
+        return set(os.listdir(mount)) <= KERNEL_FILES
+    except OSError:
+        return False
+
+
+class MountLock:
+    """One flock of a mount point per process, shared by its threads and re-entrant for the
+    thread that holds it (a load started from an after-load hook must not wait for itself).
+    Forked children start without any (they must not keep the parent's flock alive)."""
+
+    _registry: Dict[str, MountLock] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, path: str):
+        self.path = path
+        self.thread_lock = threading.RLock()
+        self.fd: Optional[int] = None
+        self.depth = 0
+
+    @classmethod
+    def of(cls, path: str) -> MountLock:
+        """The lock of the filesystem that holds ``path``."""
+        where = mount_point(path)
+        with cls._registry_lock:
+            return cls._registry.setdefault(where, cls(where))
+
+    def acquire(self) -> None:
+        self.thread_lock.acquire()
+        try:
+            if self.depth == 0:
+                fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self.fd = fd
+            self.depth += 1
+        except BaseException:
+            self.thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
+            self.fd = None
+        self.thread_lock.release()
+
+    @classmethod
+    def forget_in_child(cls) -> None:
+        for lock in cls._registry.values():
+            if lock.fd is not None:
+                os.close(lock.fd)
+        cls._registry = {}
+        cls._registry_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=MountLock.forget_in_child)

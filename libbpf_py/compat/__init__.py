@@ -1,0 +1,36 @@
+"""Objects written for older loaders, loaded as those loaders loaded them.
+
+``Object.open(src, compat=...)`` asks :func:`reader` how to read ``src``: ``"none"`` hands
+the bytes to libbpf as they are; ``"iproute2"`` (or ``"auto"`` on an object with a legacy
+``maps`` section) rewrites them through :mod:`libbpf_py.formats` and adds iproute2's
+semantics as object hooks and a pin layout (:mod:`.iproute2`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from .iproute2 import Iproute2, legacy_prog_type
+
+COMPAT_NAMES = ("auto", "none", "iproute2")
+
+Compat = Union[str, Iproute2]
+
+
+def reader(compat: Compat, data: bytes, pin_root: Optional[str]) -> Optional[Iproute2]:
+    """How to read ``data`` for ``compat``; None: as it is. ``pin_root`` is tc's mount for a
+    legacy object."""
+    if isinstance(compat, Iproute2):
+        if pin_root is not None:
+            raise ValueError("give the pin root to the compat reader (mnt=), not to Object.open")
+        return compat
+    if compat not in COMPAT_NAMES:
+        raise ValueError(f"compat must be one of {', '.join(map(repr, COMPAT_NAMES))}, not {compat!r}")
+    if compat == "none":
+        return None
+    prog_type = legacy_prog_type(data)
+    if prog_type is None:
+        if compat == "iproute2":
+            raise ValueError("compat='iproute2' needs a legacy object (a 'maps' section of struct bpf_elf_map)")
+        return None
+    return Iproute2(prog_type, mnt=pin_root)

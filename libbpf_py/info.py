@@ -1,0 +1,115 @@
+"""What the kernel reports about live maps and programs (BPF_OBJ_GET_INFO_BY_FD), and the
+machine's possible CPUs (the length of every per-CPU value)."""
+
+from __future__ import annotations
+
+import ctypes
+from ctypes import byref, c_uint32
+from typing import List, NamedTuple, Optional, Union
+
+from . import _abi, _libbpf
+from ._abi import MapType, ProgType, enum_or_int
+from ._fd import OwnedFd
+from .spec import MapSpec
+
+
+class MapInfo(NamedTuple):
+    """What the kernel reports for a live map."""
+
+    type: Union[MapType, int]
+    id: int
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: int
+    name: str
+    map_extra: int
+    btf_id: int
+    btf_key_type_id: int
+    btf_value_type_id: int
+    ifindex: int
+
+    @property
+    def spec(self) -> MapSpec:
+        """The map's shape (without its inner maps': see :func:`map_spec`)."""
+        return MapSpec(self.type, self.key_size, self.value_size, self.max_entries, self.flags, self.map_extra)
+
+
+class ProgInfo(NamedTuple):
+    """What the kernel reports for a loaded program."""
+
+    type: Union[ProgType, int]
+    id: int
+    tag: str              # hex, as bpftool prints it
+    name: str
+    xlated_len: int
+    jited_len: int
+    map_ids: List[int]
+    load_time: int
+    run_cnt: int
+    run_time_ns: int
+    verified_insns: int
+    gpl_compatible: bool
+
+
+def map_info(fd: int) -> MapInfo:
+    """Read a map's info from the kernel."""
+    info = _abi.BpfMapInfo()
+    size = c_uint32(ctypes.sizeof(info))
+    _libbpf.lib().bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
+    return MapInfo(enum_or_int(MapType, info.type), info.id, info.key_size, info.value_size,
+                   info.max_entries, info.map_flags, info.name.decode(errors="replace"),
+                   info.map_extra, info.btf_id, info.btf_key_type_id, info.btf_value_type_id,
+                   info.ifindex)
+
+
+def prog_info(fd: int) -> ProgInfo:
+    """Read a program's info, with its map ids, from the kernel."""
+    lib = _libbpf.lib()
+    info = _abi.BpfProgInfo()
+    size = c_uint32(ctypes.sizeof(info))
+    lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
+    map_ids: List[int] = []
+    if info.nr_map_ids:
+        ids = (c_uint32 * info.nr_map_ids)()
+        again = _abi.BpfProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids))
+        size.value = ctypes.sizeof(again)
+        lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(again), byref(size))
+        map_ids = list(ids[:min(again.nr_map_ids, info.nr_map_ids)])
+    return ProgInfo(enum_or_int(ProgType, info.type), info.id, bytes(info.tag).hex(),
+                    info.name.decode(errors="replace"), info.xlated_prog_len, info.jited_prog_len,
+                    map_ids, info.load_time, info.run_cnt, info.run_time_ns, info.verified_insns,
+                    bool(info.gpl_compatible & 1))
+
+
+def map_spec(fd: int) -> MapSpec:
+    """The shape of a live map; for a map-in-map, with the shape of its first inner map, if any."""
+    info = map_info(fd)
+    inner = _first_inner_spec(fd, info.key_size) if int(info.type) in _abi.MAP_IN_MAP_TYPES else None
+    return info.spec._replace(inner=inner)
+
+
+def _first_inner_spec(fd: int, key_size: int) -> Optional[MapSpec]:
+    """The shape of the first inner map found in an outer map (None when it holds none)."""
+    lib = _libbpf.lib()
+    keys = [ctypes.create_string_buffer(max(key_size, 1)) for _ in range(2)]
+    inner_id = c_uint32()
+    previous = None
+    while lib.gil.bpf_map_get_next_key(fd, previous, keys[0]) == 0:  # empty array slots are skipped
+        if lib.gil.bpf_map_lookup_elem(fd, keys[0], byref(inner_id)) == 0:
+            with OwnedFd(lib.bpf_map_get_fd_by_id(inner_id.value)) as inner:
+                return map_info(inner.fileno()).spec
+        keys.reverse()
+        previous = keys[1]
+    return None
+
+
+_possible_cpus: Optional[int] = None
+
+
+def possible_cpus() -> int:
+    """Number of possible CPUs: the length of every per-CPU value."""
+    global _possible_cpus
+    if _possible_cpus is None:
+        _possible_cpus = _libbpf.lib().libbpf_num_possible_cpus()
+    return _possible_cpus

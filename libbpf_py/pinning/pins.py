@@ -1,0 +1,52 @@
+"""Pin primitives: replace a pin atomically, remove one quietly, read what one holds."""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Tuple
+
+from .. import _libbpf
+from .._fd import OwnedFd
+from ..info import map_info
+
+
+def pin_over(fd: int, path: str) -> None:
+    """Pin ``fd`` at ``path``, atomically replacing what is there (bpffs supports rename)."""
+    # bpffs allows no '.' in names, so the temporary name is marked with a prefix instead
+    temporary = os.path.join(os.path.dirname(path), f"__libbpf_py_tmp_{os.getpid()}_{os.path.basename(path)[:200]}")
+    unlink_quietly(temporary)
+    _libbpf.lib().bpf_obj_pin(fd, os.fsencode(temporary))
+    try:
+        os.rename(temporary, path)
+    except BaseException:
+        unlink_quietly(temporary)
+        raise
+
+
+def unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def pinned_map_id(path: str) -> int:
+    """The id of the map pinned at ``path``, or -1 when there is none."""
+    try:
+        pinned = OwnedFd(_libbpf.lib().bpf_obj_get(os.fsencode(path)))
+    except OSError:
+        return -1
+    with pinned:
+        try:
+            return map_info(pinned.fileno()).id
+        except OSError:
+            return -1
+
+
+def refuse_shared_paths(destinations: List[Tuple[str, str]]) -> None:
+    """Two maps (or a map and a program) sent to one path would silently become one."""
+    seen: Dict[str, str] = {}
+    for what, path in destinations:
+        if path in seen:
+            raise ValueError(f"{seen[path]} and {what} would both be pinned at {path}")
+        seen[path] = what

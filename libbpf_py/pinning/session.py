@@ -1,0 +1,292 @@
+"""The mechanism that applies a pin policy to one ``Object.load()``: prepare, then commit or roll back.
+
+- Before load, every path is checked (names that would escape the root are refused before
+  anything is created); an existing pin is opened, must be a map, and is compared field by
+  field with the map's definition (``MapSpec.differences``): compatible → the object uses it
+  (``bpf_map__reuse_fd``), incompatible → :class:`MapIncompatibleError` naming every field,
+  or, with ``on_mismatch="replace"``, a new map that replaces the pin after a successful load.
+- A map without a pin gets libbpf's pin path, so libbpf pins it as soon as it is created
+  and, when another loader pinned the same name in between, reuses that one instead.
+- A failed load removes the pins and directories this load created (libbpf unpins its own;
+  the session removes the directories) and leaves every pre-existing pin untouched.
+
+Loads that pin on the same bpffs are serialised by an flock of its mount point (a directory
+nobody removes, unlike the pin root, which a rollback may delete).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, List, Mapping, Optional, Set, Tuple
+
+from .. import _libbpf
+from .._bpffs import (
+    MOUNT_HINT,
+    MountLock,
+    check_root,
+    existing_ancestor,
+    holds_only_kernel_files,
+    is_bpffs,
+    missing_dirs,
+    mount_bpffs,
+    unmount,
+)
+from .._fd import OwnedFd, fd_kind
+from ..errors import LibbpfError
+from ..info import map_info, map_spec
+from .pins import pin_over, pinned_map_id, refuse_shared_paths, unlink_quietly
+from .policy import PinPolicy, check_name
+
+if TYPE_CHECKING:
+    from ..maps import Map
+    from ..programs import Program
+
+log = logging.getLogger("libbpf_py.pinning")
+
+
+def planned_map_path(policy: PinPolicy, m: Map, requested: bool, explicit: Mapping[str, Optional[str]]) -> \
+        Optional[str]:
+    """Where ``m`` will be pinned: the path set on it (``explicit``, None for no pin), else the policy's."""
+    if m.name in explicit:
+        path = explicit[m.name]
+        if path is not None:
+            check_name(os.path.basename(path))
+        return path
+    return policy.map_path(m, requested)
+
+
+@dataclass
+class _Plan:
+    map: Map
+    path: str
+    action: str                    # "reuse", "create" or "replace"
+    old_id: int = 0                # id of the pin that "replace" supersedes
+    old: Optional[OwnedFd] = None  # that map, kept to put it back if the load fails after all
+
+
+@dataclass
+class _ProgramPin:
+    program: Program
+    path: str
+    old: Optional[OwnedFd] = None  # the program pinned there before, kept to put it back on failure
+
+
+class PinSession:
+    """Applies a policy to one ``Object.load()``.
+
+    ``requested`` names the maps whose definition asked for pinning; ``explicit`` maps a map
+    name to the path set on it (None: no pin), which overrides the policy.
+    """
+
+    def __init__(self, policy: PinPolicy, maps: Iterable[Map], programs: Iterable[Program],
+                 requested: Set[str], explicit: Mapping[str, Optional[str]]):
+        self.policy = policy
+        self.maps = list(maps)
+        self.programs = list(programs)
+        self.requested = requested
+        self.explicit = explicit
+        self.plans: List[_Plan] = []
+        self.program_pins: List[_ProgramPin] = []
+        self.created_dirs: List[str] = []
+        self.mounted: Optional[str] = None
+        self._held: List[MountLock] = []
+
+    # prepare ---------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Decide and check every pin, reuse compatible ones; nothing is pinned yet.
+
+        On any error, what was done so far is undone before the error propagates.
+        """
+        try:
+            self._prepare()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def _prepare(self) -> None:
+        self.policy.setup()
+        decided = []
+        for m in self.maps:
+            if not m.autocreate:
+                continue
+            path = planned_map_path(self.policy, m, m.name in self.requested, self.explicit)
+            if path is not None:
+                decided.append((m, os.path.abspath(path)))
+        programs = [(p, os.path.abspath(path)) for p in self.programs if p.autoload
+                    for path in [self.policy.program_path(p)] if path is not None]
+        if not decided and not programs:
+            return
+        refuse_shared_paths([(f"map {m.name!r}", path) for m, path in decided] +
+                            [(f"program {p.name!r}", path) for p, path in programs])
+        root = self.policy.root
+        if root is not None:
+            self._lock(root)
+            self._ensure_root(root)
+        for path in sorted({path for _, path in decided} | {path for _, path in programs}):
+            self._lock(path)  # the root's lock again (re-entrant), or that of another mount
+        for m, path in decided:
+            self.plans.append(self._plan_map(m, path))
+        for p, path in programs:
+            self.program_pins.append(_ProgramPin(p, path, self._existing_program(path)))
+        lib = _libbpf.lib()
+        for plan in self.plans:
+            if plan.action == "create":
+                self._make_dirs(os.path.dirname(plan.path))
+                lib.bpf_map__set_pin_path(plan.map._handle, os.fsencode(plan.path))
+        for pin in self.program_pins:
+            self._make_dirs(os.path.dirname(pin.path))
+
+    def _plan_map(self, m: Map, path: str) -> _Plan:
+        lib = _libbpf.lib()
+        try:
+            pinned = OwnedFd(lib.bpf_obj_get(os.fsencode(path)))
+        except FileNotFoundError:
+            return _Plan(m, path, "create")
+        except LibbpfError as exc:  # the only OSError bpf_obj_get raises
+            raise exc.with_detail(f"cannot use {path} as the pin of map {m.name!r}: something that is not a "
+                                  f"BPF object is there ({exc.detail})") from None
+        with pinned:
+            fd = pinned.fileno()
+            kind = fd_kind(fd)
+            if kind != "map":
+                raise LibbpfError.for_errno(errno.EINVAL, f"a pinned {kind or 'non-BPF object'} is at {path}, "
+                                            f"where map {m.name!r} would be pinned")
+            found = m.spec.differences(map_spec(fd))
+            if found:
+                if self.policy.on_mismatch != "replace":
+                    raise self.policy.incompatible(path, found, m.name)
+                return _Plan(m, path, "replace", map_info(fd).id, OwnedFd(pinned.disown()))
+            lib.bpf_map__reuse_fd(m._handle, fd)
+            log.debug("map %r reuses the map pinned at %s", m.name, path)
+            return _Plan(m, path, "reuse")
+
+    def _existing_program(self, path: str) -> Optional[OwnedFd]:
+        """The program already pinned at ``path`` (to restore it on failure), or None."""
+        if not os.path.lexists(path):
+            return None
+        try:
+            pinned = OwnedFd(_libbpf.lib().bpf_obj_get(os.fsencode(path)))
+        except LibbpfError as exc:  # the only OSError bpf_obj_get raises
+            raise exc.with_detail(f"{path} exists and is not a BPF object") from None
+        kind = fd_kind(pinned.fileno())
+        if kind != "prog" or self.policy.on_mismatch != "replace":
+            pinned.close()
+            what = "program" if kind == "prog" else kind
+            raise LibbpfError.for_errno(errno.EEXIST, f"a pinned {what} is already at {path}; "
+                                        "on_mismatch='replace' lets a load replace a pinned program")
+        return pinned
+
+    def _ensure_root(self, root: str) -> None:
+        """The root on bpffs, made under the lock (a concurrent rollback may be removing it)."""
+        if is_bpffs(existing_ancestor(root)):
+            self._make_dirs(root)
+            return
+        if not self.policy.mount:
+            check_root(root)  # raises with the mount hint
+        self._create(missing_dirs(root)[0])
+        mount_bpffs(root)
+        self.mounted = root
+        self._lock(root)      # the new bpffs, as every later loader will lock it
+        self.policy.setup()   # a layout laid out before the mount now lies under it: lay it out again
+
+    def _make_dirs(self, path: str) -> None:
+        """``mkdir -p`` below an existing bpffs directory, remembering what was created."""
+        missing, anchor = missing_dirs(path)
+        if not is_bpffs(anchor):
+            raise LibbpfError.for_errno(errno.EINVAL, f"{anchor} is not on a BPF filesystem; mount one with "
+                                        f"`{MOUNT_HINT}`", "statfs")
+        self._create(missing)
+
+    def _create(self, directories: List[str]) -> None:
+        """mkdir each (outermost first, mode 0700), remembering what this load created."""
+        for d in directories:
+            try:
+                os.mkdir(d, 0o700)
+            except FileExistsError:
+                continue
+            self.created_dirs.append(d)
+
+    def _lock(self, path: str) -> None:
+        lock = MountLock.of(path)
+        lock.acquire()
+        self._held.append(lock)
+
+    # after load ------------------------------------------------------------------------------
+
+    def libbpf_reused(self, paths: Iterable[str]) -> None:
+        """libbpf found a pin appear at a planned path meanwhile (another loader) and reused it."""
+        reused = set(paths)
+        for plan in self.plans:
+            if plan.action == "create" and plan.path in reused:
+                plan.action = "reuse"
+
+    def commit(self) -> None:
+        """After a successful load: pin programs, replace stale map pins; undo all on failure."""
+        done: List[Tuple[str, Optional[OwnedFd]]] = []   # (path, what was there before)
+        try:
+            for pin in self.program_pins:
+                pin_over(pin.program.fd, pin.path)
+                done.append((pin.path, pin.old))
+                if pin.old is not None:
+                    log.warning("program %r replaced the program pinned at %s", pin.program.name, pin.path)
+            for plan in self.plans:
+                if plan.action == "replace":
+                    pin_over(plan.map.fd, plan.path)
+                    done.append((plan.path, plan.old))
+                    log.warning("replaced the incompatible map pinned at %s (id %d) with map %r (id %d)",
+                                plan.path, plan.old_id, plan.map.name, plan.map.info().id)
+        except BaseException:
+            for path, old in reversed(done):  # put back what was there, or remove what this load added
+                if old is not None:
+                    pin_over(old.fileno(), path)
+                else:
+                    unlink_quietly(path)
+            self.rollback(loaded=True)
+            raise
+        finally:
+            self._release()
+
+    def rollback(self, loaded: bool = False) -> None:
+        """Remove what this load created; pre-existing pins stay as they were. Idempotent."""
+        try:
+            if loaded:  # libbpf only unpins on its own failures
+                for plan in self.plans:
+                    if plan.action == "create" and pinned_map_id(plan.path) == _live_id(plan.map):
+                        unlink_quietly(plan.path)
+            self._remove_created_dirs()
+            if self.mounted is not None and holds_only_kernel_files(self.mounted):
+                unmount(self.mounted, lazy=True)  # lazy: this session's own lock fd still refers to it
+                self.mounted = None
+                self._remove_created_dirs()
+        finally:
+            self._release()
+
+    def _remove_created_dirs(self) -> None:
+        kept = []
+        for d in reversed(self.created_dirs):
+            try:
+                os.rmdir(d)
+            except OSError:
+                kept.append(d)  # not empty (something else lives there now) or a mount point
+        self.created_dirs = kept[::-1]
+
+    def _release(self) -> None:
+        for pin in self.program_pins:
+            if pin.old is not None:
+                pin.old.close()
+        for plan in self.plans:
+            if plan.old is not None:
+                plan.old.close()
+        while self._held:
+            self._held.pop().release()
+
+
+def _live_id(m: Map) -> int:
+    try:
+        return m.info().id
+    except (OSError, ValueError):
+        return -2
