@@ -249,3 +249,71 @@ def test_operations_kept_after_close_raise_instead_of_using_a_reused_fd():
         with pytest.raises(bpf.ClosedError):
             lookup(0)
         assert b[0] == 7
+
+
+def test_a_map_is_a_mutable_mapping(hash_map):
+    from collections.abc import MutableMapping
+
+    m = hash_map
+    assert isinstance(m, MutableMapping) and len(m) == 0
+    m.update({1: 10, 2: 20})
+    m.update([(3, 30)])
+    m.update(4, 40, bpf.BPF_NOEXIST)
+    assert len(m) == 4 and dict(m.items()) == {1: 10, 2: 20, 3: 30, 4: 40} and sorted(m) == [1, 2, 3, 4]
+    assert m.pop(1) == 10 and m.pop(1, "gone") == "gone" and 1 not in m
+    with pytest.raises(KeyError):
+        m.pop(1)
+    with pytest.raises(TypeError, match="needs a key"):
+        m.pop()
+    assert m.setdefault(2, 99) == 20 and m.setdefault(5, 50) == 50 and m[5] == 50
+    key, value = m.popitem()
+    assert value == key * 10 and key not in m
+    m.clear()
+    assert len(m) == 0 and list(m.keys()) == []
+    with pytest.raises(KeyError):
+        m.popitem()
+    # identity, not content, decides equality (two maps with equal entries are two maps)
+    with bpf.Map.create(MapType.HASH, 4, 8, 64, key_type=int, value_type=int) as other:
+        assert m != other and m == m and len({m, other}) == 2
+
+
+def test_an_array_cannot_be_cleared_and_says_so():
+    with bpf.Map.create(MapType.ARRAY, 4, 4, 2, key_type=int, value_type=int) as a:
+        assert len(a) == 2
+        with pytest.raises(OSError) as exc:
+            a.clear()
+        assert exc.value.errno == errno.EINVAL and exc.value.function == "bpf_map_delete_elem"
+
+
+def test_a_live_map_refuses_edits_as_a_loaded_objects_map_does(hash_map, bpf_obj):
+    with pytest.raises(bpf.LibbpfError) as standalone:
+        hash_map.max_entries = 10
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        obj.load()
+        with pytest.raises(bpf.LibbpfError) as loaded:
+            obj.maps["hash_map"].max_entries = 10
+    assert standalone.value.errno == loaded.value.errno == errno.EBUSY
+    assert standalone.value.function == loaded.value.function == "bpf_map__set_max_entries"
+
+
+def _keeps_the_gil(function) -> bool:
+    return bool(function._flags_ & ctypes._FUNCFLAG_PYTHONAPI)
+
+
+def _closure_calls(operation) -> dict:
+    return dict(zip(operation.__code__.co_freevars, (cell.cell_contents for cell in operation.__closure__)))
+
+
+def test_map_in_map_writes_release_the_gil_and_plain_maps_keep_it(hash_map):
+    """A map-in-map update waits in synchronize_rcu(): other Python threads must run meanwhile."""
+    hash_map[1] = 1  # makes the closures
+    plain = _closure_calls(hash_map.update)
+    assert _keeps_the_gil(plain["c_update"]) and _keeps_the_gil(_closure_calls(hash_map.delete)["c_delete"])
+    with bpf.Map.create(MapType.ARRAY, 4, 8, 2) as inner, \
+            bpf.Map.create(MapType.HASH_OF_MAPS, 4, 4, 2, inner_map=inner, key_type=int) as outer:
+        outer[0] = inner.fd
+        calls = _closure_calls(outer.update)
+        assert not _keeps_the_gil(calls["c_update"]) and not _keeps_the_gil(_closure_calls(outer.delete)["c_delete"])
+        assert _keeps_the_gil(_closure_calls(outer.lookup)["c_lookup"])  # lookups never sleep
+        del outer[0]
+        assert len(outer) == 0

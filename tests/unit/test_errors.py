@@ -36,3 +36,20 @@ def test_verifier_error_shows_the_end_of_the_log():
 def test_map_incompatible_lists_differences():
     exc = MapIncompatibleError("/sys/fs/bpf/x", ["key_size: object 8, pinned 4"])
     assert exc.errno == errno.EINVAL and "key_size: object 8, pinned 4" in str(exc)
+
+
+def test_context_is_added_to_the_parts_not_to_the_message():
+    exc = LibbpfError.for_errno(errno.ENOENT, None, "bpf_obj_get")
+    assert exc.detail == "No such file or directory" and exc.warnings == ()
+    more = exc.with_detail(f"cannot open the pin at /x: {exc.detail}", warnings=["map 'a': bad"])
+    assert type(more) is type(exc) and isinstance(more, FileNotFoundError)
+    assert (more.errno, more.function) == (errno.ENOENT, "bpf_obj_get")
+    assert str(more) == "[Errno 2] bpf_obj_get: cannot open the pin at /x: No such file or directory (map 'a': bad)"
+    assert exc.detail == "No such file or directory"  # the original is unchanged
+    again = pickle.loads(pickle.dumps(more))
+    assert (again.detail, again.warnings, str(again)) == (more.detail, more.warnings, str(more))
+
+
+def test_a_pin_layout_words_a_mismatch_its_own_way():
+    exc = MapIncompatibleError("/p", ["x"], "m", detail="Map specification differs from pinned file!")
+    assert str(exc) == "[Errno 22] Map specification differs from pinned file!" and exc.differences == ["x"]
