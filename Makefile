@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: all setup deps venv bpf tools demo test test-unit bench lint clean
+.PHONY: all setup deps venv bpf tools demo check test test-unit bench lint type clean
 
 all: bpf
 
@@ -17,7 +17,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,lint,netlink]'
+	$(PY) -m pip install -q -e '.[test,lint,type,netlink]'
 	touch $@
 
 bpf:
@@ -51,6 +51,12 @@ bench: setup bpf
 
 lint: venv
 	$(PY) -m ruff check libbpf_py tests examples bench
+
+type: venv
+	$(PY) -m mypy libbpf_py
+
+# What CI runs: lint and type checks, then the whole suite.
+check: lint type test
 
 clean:
 	$(MAKE) -C bpf_progs clean

@@ -64,8 +64,14 @@ def _privileged(item) -> bool:
     return bool(parts) and parts[0] in PRIVILEGED_DIRS
 
 
+def pytest_itemcollected(item):
+    """Every test under kernel/ and netns/ is marked `kernel` (so `-m "not kernel"` deselects them)."""
+    if _privileged(item):
+        item.add_marker(pytest.mark.kernel)
+
+
 def pytest_collection_modifyitems(config, items):
-    mine = [item for item in items if _privileged(item)]
+    mine = [item for item in items if item.get_closest_marker("kernel")]
     if not mine:
         return
     reason = kernel_unavailable()
