@@ -13,7 +13,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, List, Optional
 
 import pytest
 
@@ -84,16 +84,28 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def bpffs() -> Iterator[Path]:
-    """A private, empty bpffs instance mounted on a temporary directory, unmounted afterwards."""
-    mnt = Path(tempfile.mkdtemp(prefix="libbpf_py-bpffs-"))
-    subprocess.run(["mount", "-t", "bpf", "bpf", str(mnt)], check=True)
-    try:
-        yield mnt
-    finally:
+def new_bpffs() -> Iterator[Callable[[], Path]]:
+    """Mounts a new, empty bpffs instance on a temporary directory at each call; every one is
+    unmounted and removed afterwards."""
+    mounts: List[Path] = []
+
+    def mount() -> Path:
+        mnt = Path(tempfile.mkdtemp(prefix="libbpf_py-bpffs-"))
+        mounts.append(mnt)
+        subprocess.run(["mount", "-t", "bpf", "bpf", str(mnt)], check=True)
+        return mnt
+
+    yield mount
+    for mnt in reversed(mounts):
         if subprocess.run(["umount", str(mnt)], check=False).returncode != 0:
             subprocess.run(["umount", "-l", str(mnt)], check=False)
         mnt.rmdir()
+
+
+@pytest.fixture
+def bpffs(new_bpffs) -> Path:
+    """A private, empty bpffs instance (see new_bpffs)."""
+    return new_bpffs()
 
 
 def _bpf_fds() -> dict:

@@ -22,21 +22,12 @@ def tc_mnt(bpffs, monkeypatch):
     return bpffs
 
 
-@pytest.fixture
-def legacy(bpf_obj):
-    return lambda name: bpf_obj(f"iproute2/{name}")
-
-
-def loaded(path, **kwargs):
-    return load(path, iproute2.open, **kwargs) if kwargs else load(path)
-
-
 GLOBALS = {"tc", "tc/globals", "xdp", "ip"}
 
 
 @pytest.mark.parametrize("suffix", ["", "-nog"])
-def test_global_namespace_layout_and_hierarchy(legacy, tc_mnt, suffix):
-    with loaded(legacy("global_ns" + suffix)) as obj:
+def test_global_namespace_layout_and_hierarchy(bpf_obj, tc_mnt, suffix):
+    with load(bpf_obj("iproute2/global_ns" + suffix)) as obj:
         assert pin_tree(tc_mnt) == GLOBALS | {"tc/globals/stats_global", "tc/globals/seen_len"}
         assert os.readlink(tc_mnt / "xdp") == f"{tc_mnt}/tc/" and os.readlink(tc_mnt / "ip") == f"{tc_mnt}/tc/"
         assert obj.maps["stats_global"].pin_path == str(tc_mnt / "tc/globals/stats_global")
@@ -47,41 +38,41 @@ def test_global_namespace_layout_and_hierarchy(legacy, tc_mnt, suffix):
         stats.key_type = stats.value_type = int
         assert (stats[0], stats[1]) == (3, 220)
         first = stats.info().id
-    with loaded(legacy("global_ns" + suffix)) as again:  # reused, with its contents
+    with load(bpf_obj("iproute2/global_ns" + suffix)) as again:  # reused, with its contents
         assert again.reused_maps == {"stats_global", "seen_len"}
         assert again.maps["stats_global"].info().id == first == pinned_map_id(tc_mnt / "tc/globals/stats_global")
 
 
-def test_object_namespace_is_the_sha1_of_the_original_file(legacy, tc_mnt):
-    path = legacy("object_ns")
+def test_object_namespace_is_the_sha1_of_the_original_file(bpf_obj, tc_mnt):
+    path = bpf_obj("iproute2/object_ns")
     digest = hashlib.sha1(path.read_bytes()).hexdigest()
-    with loaded(path) as obj:
+    with load(path) as obj:
         assert pin_tree(tc_mnt) == GLOBALS | {f"tc/{digest}", f"tc/{digest}/stats_obj"}
         assert obj.maps["scratch"].pin_path is None   # PIN_NONE
 
 
-def test_custom_pinning_ids(legacy, tc_mnt):
-    with loaded(legacy("custom_pin"), pinning_db={5: "custom/cls1"}):
+def test_custom_pinning_ids(bpf_obj, tc_mnt):
+    with load(bpf_obj("iproute2/custom_pin"), iproute2.open, pinning_db={5: "custom/cls1"}):
         assert pin_tree(tc_mnt) == GLOBALS | {"custom", "custom/cls1", "custom/cls1/map_custom",
                                           "tc/globals/map_global"}   # id 77 is unknown: no pin
 
 
-def test_custom_pinning_database_file(tmp_path, legacy, tc_mnt):
+def test_custom_pinning_database_file(tmp_path, bpf_obj, tc_mnt):
     db = tmp_path / "bpf_pinning"
     db.write_text("# comment\n  5\tcls5   # five\n0x4d deep/er\n")
     table = iproute2.read_pinning_db([str(tmp_path / "absent"), str(db)])
     assert table == {5: "cls5", 77: "deep/er"}
-    with loaded(legacy("custom_pin"), pinning_db=table):
+    with load(bpf_obj("iproute2/custom_pin"), iproute2.open, pinning_db=table):
         assert {"cls5/map_custom", "deep/er/map_unknown", "tc/globals/map_global"} <= pin_tree(tc_mnt)
 
 
-def test_mismatch_is_reported_field_by_field_like_iproute2(legacy, tc_mnt):
+def test_mismatch_is_reported_field_by_field_like_iproute2(bpf_obj, tc_mnt):
     (tc_mnt / "tc" / "globals").mkdir(parents=True)
     with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, 8) as other:
         other.pin(tc_mnt / "tc/globals/stats_global")
         before = other.info().id
     with pytest.raises(bpf.MapIncompatibleError) as exc:
-        loaded(legacy("global_ns"))
+        load(bpf_obj("iproute2/global_ns"))
     message = str(exc.value)
     assert "Map specification differs from pinned file!" in message
     assert "max_entries: object 2, pinned 8" in message and "Map 'stats_global' self-check failed!" in message
@@ -89,27 +80,27 @@ def test_mismatch_is_reported_field_by_field_like_iproute2(legacy, tc_mnt):
     assert "tc/globals/seen_len" not in pin_tree(tc_mnt)
 
 
-def test_a_pinned_program_at_a_map_path_is_refused(legacy, tc_mnt, bpf_obj):
+def test_a_pinned_program_at_a_map_path_is_refused(bpf_obj, tc_mnt):
     (tc_mnt / "tc" / "globals").mkdir(parents=True)
     with bpf.Object.open(bpf_obj("xdp_pass")) as other:
         other.load()
         other.programs["xdp_count"].pin(tc_mnt / "tc/globals/stats_global")
     with pytest.raises(bpf.LibbpfError, match="pinned prog"):
-        loaded(legacy("global_ns"))
+        load(bpf_obj("iproute2/global_ns"))
 
 
-def test_failed_load_removes_its_pins_unlike_tc(legacy, tc_mnt):
-    with loaded(legacy("global_ns")) as obj:
+def test_failed_load_removes_its_pins_unlike_tc(bpf_obj, tc_mnt):
+    with load(bpf_obj("iproute2/global_ns")) as obj:
         kept = obj.maps["seen_len"].info().id
     with pytest.raises(bpf.VerifierError) as exc:
-        loaded(legacy("reject"))
+        load(bpf_obj("iproute2/reject"))
     assert exc.value.program == "cls_reject"
     assert "tc/globals/reject_fresh" not in pin_tree(tc_mnt)
     assert pinned_map_id(tc_mnt / "tc/globals/seen_len") == kept
 
 
-def test_map_in_map_wiring(legacy, tc_mnt):
-    with loaded(legacy("map_in_map")) as obj:
+def test_map_in_map_wiring(bpf_obj, tc_mnt):
+    with load(bpf_obj("iproute2/map_in_map")) as obj:
         maps = obj.maps
         for m in maps.values():
             m.key_type = m.value_type = int
@@ -119,15 +110,15 @@ def test_map_in_map_wiring(legacy, tc_mnt):
         assert obj.programs["cls_map_in_map"].test_run(bytes(64)).retval == 3
         assert maps["mim_inner_a"][0] == 1 and maps["mim_inner_h"][0] == 1
         first_inner = maps["mim_inner_a"].info().id
-    with loaded(legacy("map_in_map")) as again:
+    with load(bpf_obj("iproute2/map_in_map")) as again:
         # outers reused from a pin keep their slots (documented): the first load's inner map
         outer = again.maps["mim_outer_arr"]
         outer.key_type = outer.value_type = int
         assert "mim_outer_arr" in again.reused_maps and outer[1] == first_inner
 
 
-def test_tail_calls_fill_the_prog_array(legacy, tc_mnt):
-    with loaded(legacy("tail_call")) as obj:
+def test_tail_calls_fill_the_prog_array(bpf_obj, tc_mnt):
+    with load(bpf_obj("iproute2/tail_call")) as obj:
         progs = obj.programs
         assert {n: p.autoload for n, p in progs.items()} == \
             {"cls_entry": True, "tail_0": True, "tail_1": True, "tail_orphan": False}
@@ -144,26 +135,26 @@ def test_tail_calls_fill_the_prog_array(legacy, tc_mnt):
 
 @pytest.mark.parametrize("name, prog_type, program", [("xdp_prog", "xdp", "xdp_main"),
                                                       ("action", "sched_act", "act_main")])
-def test_other_commands(legacy, tc_mnt, name, prog_type, program):
-    with loaded(legacy(name), prog_type=prog_type) as obj:
+def test_other_commands(bpf_obj, tc_mnt, name, prog_type, program):
+    with load(bpf_obj(f"iproute2/{name}"), iproute2.open, prog_type=prog_type) as obj:
         prog = obj.programs[program]
         assert prog.info().type == iproute2.PROG_TYPES[prog_type][0]
         assert prog.test_run(bytes(64)).retval == (2 if prog_type == "xdp" else 0)
 
 
-def test_section_selection(legacy, tc_mnt):
+def test_section_selection(bpf_obj, tc_mnt):
     with pytest.raises(FileNotFoundError, match="no program in section 'ingress'"):
-        iproute2.open(legacy("global_ns"), section="ingress")
-    with loaded(legacy("tail_call"), section="42/1") as obj:   # a tail section as the main one
+        iproute2.open(bpf_obj("iproute2/global_ns"), section="ingress")
+    with load(bpf_obj("iproute2/tail_call"), iproute2.open, section="42/1") as obj:   # a tail section as the main one
         assert obj.programs["tail_1"].test_run(bytes(64)).retval == 11
         assert not obj.programs["cls_entry"].autoload
 
 
-def test_short_strides_and_kv_annotations_load(legacy, tc_mnt):
-    with loaded(legacy("short_stride")) as obj:
+def test_short_strides_and_kv_annotations_load(bpf_obj, tc_mnt):
+    with load(bpf_obj("iproute2/short_stride")) as obj:
         assert obj.programs["cls_short_stride"].test_run(bytes(64)).retval == 0
         assert obj.maps["ss_hash_np"].info().flags == bpf.BPF_F_NO_PREALLOC
-    with loaded(legacy("kv_annotated")) as obj:
+    with load(bpf_obj("iproute2/kv_annotated")) as obj:
         assert obj.maps["kv_map"].info().btf_key_type_id != 0   # key/value types reached the kernel
         obj.programs["cls_kv"].test_run(bytes(64))
     if shutil.which("bpftool"):  # and bpftool pretty-prints the map with them
@@ -173,16 +164,16 @@ def test_short_strides_and_kv_annotations_load(legacy, tc_mnt):
                                                     "value": {"packets": 1, "bytes": 64}}
 
 
-def test_every_object_loads_on_every_build(legacy, tc_mnt):
+def test_every_object_loads_on_every_build(bpf_obj, tc_mnt):
     for name in ("global_ns", "object_ns", "custom_pin", "map_in_map", "tail_call", "short_stride",
                  "kv_annotated"):
         for suffix in ("", "-nog"):
-            with loaded(legacy(name + suffix)):
+            with load(bpf_obj(f"iproute2/{name + suffix}")):
                 pass
 
 
-def test_tail_call_sections_are_matched_as_iproute2_matches_them(legacy, tc_mnt):
-    with loaded(legacy("tail_names")) as obj:
+def test_tail_call_sections_are_matched_as_iproute2_matches_them(bpf_obj, tc_mnt):
+    with load(bpf_obj("iproute2/tail_names")) as obj:
         progs = obj.programs
         slots = {}
         for name in ("jt42", "jt0", "jt7a", "jt7b"):

@@ -16,8 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import support
-from support import pin_tree, pinned_map_id
+from support import load, pin_tree, pinned_map_id
 
 import libbpf_py as bpf
 from libbpf_py import MapType, PinByName
@@ -43,10 +42,6 @@ def native_loader(tmp_path_factory):
     return run
 
 
-def load(obj_path, policy):
-    return support.load(obj_path, pinning=policy)
-
-
 # libbpf's selftest scenarios --------------------------------------------------------------------
 
 def test_invalid_pinning_value_fails_at_open(bpf_obj, bpffs, native_loader):
@@ -57,7 +52,7 @@ def test_invalid_pinning_value_fails_at_open(bpf_obj, bpffs, native_loader):
 
 
 def test_pin_by_name_then_reuse(bpf_obj, bpffs):
-    with load(bpf_obj("pinned"), PinByName(bpffs)) as obj:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs)) as obj:
         counts = obj.maps["pinned_counts"]
         assert pin_tree(bpffs) == {"pinned_counts"}
         assert counts.pin_path == str(bpffs / "pinned_counts")
@@ -65,7 +60,7 @@ def test_pin_by_name_then_reuse(bpf_obj, bpffs):
         first_id = counts.info().id
         assert pinned_map_id(bpffs / "pinned_counts") == first_id
         obj.programs["pin_count"].test_run(bytes(64))
-    with load(bpf_obj("pinned"), PinByName(bpffs)) as again:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs)) as again:
         counts = again.maps["pinned_counts"]
         assert counts.info().id == first_id                     # reused, not re-created
         counts.key_type = counts.value_type = int
@@ -75,11 +70,11 @@ def test_pin_by_name_then_reuse(bpf_obj, bpffs):
 
 
 def test_pin_all_maps_or_named_maps_and_programs(bpf_obj, bpffs):
-    with load(bpf_obj("pinned"), PinByName(bpffs / "all", maps="all", programs="all")) as obj:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs / "all", maps="all", programs="all")) as obj:
         assert pin_tree(bpffs / "all") == {"pinned_counts", "not_pinned", "pin_count"}
         with bpf.Program.from_pinned(bpffs / "all" / "pin_count") as prog:
             assert prog.info().tag == obj.programs["pin_count"].info().tag
-    with load(bpf_obj("pinned"), PinByName(bpffs / "named", maps={"not_pinned"})) as obj:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs / "named", maps={"not_pinned"})) as obj:
         assert pin_tree(bpffs / "named") == {"pinned_counts", "not_pinned"}
 
 
@@ -88,7 +83,7 @@ def test_mismatch_names_every_field_and_changes_nothing(bpf_obj, bpffs):
         other.pin(bpffs / "pinned_counts")
         before = other.info().id
     with pytest.raises(bpf.MapIncompatibleError) as exc:
-        load(bpf_obj("pinned"), PinByName(bpffs))
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs))
     err = exc.value
     assert err.errno == 22 and err.path == str(bpffs / "pinned_counts") and err.map_name == "pinned_counts"
     assert [str(d) for d in err.differences] == ["key_size: object 4, pinned 8", "value_size: object 8, pinned 16"]
@@ -100,14 +95,14 @@ def test_type_and_flags_mismatch(bpf_obj, bpffs):
     with bpf.Map.create(MapType.ARRAY, 4, 8, 256, flags=bpf.BPF_F_RDONLY_PROG) as other:
         other.pin(bpffs / "pinned_counts")
     with pytest.raises(bpf.MapIncompatibleError) as exc:
-        load(bpf_obj("pinned"), PinByName(bpffs))
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs))
     assert [str(d) for d in exc.value.differences] == ["type: object HASH, pinned ARRAY",
                                                        "map_flags: object 0x0, pinned 0x80"]
 
 
 def test_custom_root_is_created_on_bpffs(bpf_obj, bpffs):
     root = bpffs / "custom" / "deeper"
-    with load(bpf_obj("pinned"), PinByName(root)):
+    with load(bpf_obj("pinned"), pinning=PinByName(root)):
         assert (root / "pinned_counts").exists()
 
 
@@ -124,14 +119,14 @@ def test_pin_path_set_before_load(bpf_obj, bpffs):
 
 
 def test_a_pinned_program_or_directory_is_not_a_map(bpf_obj, bpffs):
-    with load(bpf_obj("pinned"), PinByName(bpffs / "p", programs="all")) as obj:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs / "p", programs="all")) as obj:
         obj.programs["pin_count"].pin(bpffs / "pinned_counts")
     with pytest.raises(bpf.LibbpfError, match="pinned prog"):
-        load(bpf_obj("pinned"), PinByName(bpffs))
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs))
     os.unlink(bpffs / "pinned_counts")
     os.mkdir(bpffs / "pinned_counts")
     with pytest.raises(bpf.LibbpfError, match="not a BPF object"):
-        load(bpf_obj("pinned"), PinByName(bpffs))
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs))
     assert (bpffs / "pinned_counts").is_dir()
 
 
@@ -140,7 +135,7 @@ def test_on_mismatch_replace_swaps_the_pin_after_load(bpf_obj, bpffs, caplog):
     with bpf.Map.create(MapType.HASH, 8, 8, 256) as stale:
         stale.pin(bpffs / "pinned_counts")
         stale_id = stale.info().id
-    with load(bpf_obj("pinned"), PinByName(bpffs, on_mismatch="replace")) as obj:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs, on_mismatch="replace")) as obj:
         new_id = obj.maps["pinned_counts"].info().id
         assert new_id != stale_id and pinned_map_id(bpffs / "pinned_counts") == new_id
     assert any("replaced the incompatible map" in r.getMessage() for r in caplog.records)
@@ -152,7 +147,7 @@ def test_replace_does_nothing_when_the_load_fails(bpf_obj, bpffs):
         stale.pin(bpffs / "pinned_counts")
         stale_id = stale.info().id
     with pytest.raises(bpf.VerifierError):
-        load(bpf_obj("pinned_reject"), PinByName(bpffs, on_mismatch="replace"))
+        load(bpf_obj("pinned_reject"), pinning=PinByName(bpffs, on_mismatch="replace"))
     assert pinned_map_id(bpffs / "pinned_counts") == stale_id and pin_tree(bpffs) == {"pinned_counts"}
 
 
@@ -160,17 +155,17 @@ def test_replace_does_nothing_when_the_load_fails(bpf_obj, bpffs):
 
 def test_failed_load_removes_its_pins_and_keeps_existing_ones(bpf_obj, bpffs):
     root = bpffs / "app"
-    with load(bpf_obj("pinned"), PinByName(root)) as obj:
+    with load(bpf_obj("pinned"), pinning=PinByName(root)) as obj:
         kept_id = obj.maps["pinned_counts"].info().id
     with pytest.raises(bpf.VerifierError):
-        load(bpf_obj("pinned_reject"), PinByName(root))
+        load(bpf_obj("pinned_reject"), pinning=PinByName(root))
     assert pin_tree(bpffs) == {"app", "app/pinned_counts"}       # reject_fresh was rolled back
     assert pinned_map_id(root / "pinned_counts") == kept_id            # the pre-existing pin is untouched
 
 
 def test_failed_load_removes_the_directories_it_made(bpf_obj, bpffs):
     with pytest.raises(bpf.VerifierError):
-        load(bpf_obj("pinned_reject"), PinByName(bpffs / "new" / "root"))
+        load(bpf_obj("pinned_reject"), pinning=PinByName(bpffs / "new" / "root"))
     assert pin_tree(bpffs) == set()
 
 
@@ -184,7 +179,7 @@ def test_root_must_be_on_bpffs(tmp_path):
 def test_mount_true_mounts_bpffs_on_the_root(bpf_obj, tmp_path):
     root = tmp_path / "mnt"
     try:
-        with load(bpf_obj("pinned"), PinByName(root, mount=True)):
+        with load(bpf_obj("pinned"), pinning=PinByName(root, mount=True)):
             assert (root / "pinned_counts").exists()
     finally:
         subprocess.run(["umount", str(root)], check=False)
@@ -228,7 +223,7 @@ def test_map_in_map_reuse_checks_the_inner_shape(bpf_obj, bpffs):
         outer.update(0, wrong_inner.fd)
         outer.pin(bpffs / "pinned_outer")
     with pytest.raises(bpf.MapIncompatibleError) as exc:
-        load(bpf_obj("pinned_mim"), PinByName(bpffs))
+        load(bpf_obj("pinned_mim"), pinning=PinByName(bpffs))
     assert [str(d) for d in exc.value.differences] == ["inner.max_entries: object 8, pinned 32"]
 
 
@@ -237,10 +232,10 @@ def test_map_in_map_reuse_checks_the_inner_shape(bpf_obj, bpffs):
 def test_native_pins_are_reused_and_ours_are_reused_by_native(bpf_obj, bpffs, native_loader):
     native = native_loader(bpf_obj("pinned"), bpffs / "a")
     assert native["maps"]["pinned_counts"]["pin_path"] == str(bpffs / "a" / "pinned_counts")
-    with load(bpf_obj("pinned"), PinByName(bpffs / "a")) as obj:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs / "a")) as obj:
         assert obj.maps["pinned_counts"].info().id == native["maps"]["pinned_counts"]["id"]
         assert pin_tree(bpffs / "a") == {"pinned_counts"}
-    with load(bpf_obj("pinned"), PinByName(bpffs / "b")) as obj:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs / "b")) as obj:
         ours = obj.maps["pinned_counts"].info()
     native = native_loader(bpf_obj("pinned"), bpffs / "b")["maps"]
     assert native["pinned_counts"]["id"] == ours.id
@@ -256,21 +251,21 @@ def test_mismatch_fails_natively_too(bpf_obj, bpffs, native_loader):
         other.pin(bpffs / "pinned_counts")
     assert native_loader(bpf_obj("pinned"), bpffs) == {"error": -22, "stage": "load"}
     with pytest.raises(bpf.MapIncompatibleError, match="max_entries: object 256, pinned 128"):
-        load(bpf_obj("pinned"), PinByName(bpffs))
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs))
 
 
 def test_native_failed_load_rolls_back_like_ours(bpf_obj, bpffs, native_loader):
     assert native_loader(bpf_obj("pinned_reject"), bpffs)["error"] == -13
     assert pin_tree(bpffs) == set()
     with pytest.raises(bpf.VerifierError):
-        load(bpf_obj("pinned_reject"), PinByName(bpffs))
+        load(bpf_obj("pinned_reject"), pinning=PinByName(bpffs))
     assert pin_tree(bpffs) == set()
 
 
 def test_devmap_pins_are_reused_despite_the_kernel_added_flag(bpf_obj, bpffs, native_loader):
     first = native_loader(bpf_obj("pinned_devmap"), bpffs)["maps"]["tx_ports"]
     assert first["flags"] & bpf.BPF_F_RDONLY_PROG  # added by the kernel, not asked for
-    with load(bpf_obj("pinned_devmap"), PinByName(bpffs)) as obj:
+    with load(bpf_obj("pinned_devmap"), pinning=PinByName(bpffs)) as obj:
         assert obj.maps["tx_ports"].info().id == first["id"]
     again = native_loader(bpf_obj("pinned_devmap"), bpffs)
     if bpf.libbpf_version() < (1, 7):
@@ -303,7 +298,7 @@ def test_unpin_removes_only_the_pin_of_this_very_map(bpf_obj, bpffs, tmp_path):
 def test_a_failed_mount_true_load_unmounts_and_removes_what_it_made(bpf_obj, tmp_path):
     root = tmp_path / "a" / "b"
     with pytest.raises(bpf.VerifierError):
-        load(bpf_obj("pinned_reject"), PinByName(root, mount=True))
+        load(bpf_obj("pinned_reject"), pinning=PinByName(root, mount=True))
     assert not (tmp_path / "a").exists()
     assert str(root) not in open("/proc/self/mounts").read()
 
@@ -329,7 +324,7 @@ def test_pin_path_none_means_no_pin_under_a_policy(bpf_obj, bpffs):
 def test_a_failed_commit_puts_back_every_pin_it_replaced(bpf_obj, bpffs, monkeypatch):
     from libbpf_py.pinning import session
 
-    with load(bpf_obj("pinned"), PinByName(bpffs, programs="all")) as first:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs, programs="all")) as first:
         old_program = first.programs["pin_count"].info().id
     os.unlink(bpffs / "pinned_counts")
     stale_ids = {}
@@ -346,20 +341,20 @@ def test_a_failed_commit_puts_back_every_pin_it_replaced(bpf_obj, bpffs, monkeyp
 
     monkeypatch.setattr(session, "pin_over", fail_on_the_last)
     with pytest.raises(OSError, match="injected"):
-        load(bpf_obj("pinned"), PinByName(bpffs, maps="all", programs="all", on_mismatch="replace"))
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs, maps="all", programs="all", on_mismatch="replace"))
     with bpf.Program.from_pinned(bpffs / "pin_count") as prog:
         assert prog.info().id == old_program            # the earlier program is pinned again
     assert {name: pinned_map_id(bpffs / name) for name in stale_ids} == stale_ids   # and both maps
 
 
 def test_an_existing_program_pin_is_replaced_only_when_asked(bpf_obj, bpffs):
-    with load(bpf_obj("pinned"), PinByName(bpffs, programs="all")) as first:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs, programs="all")) as first:
         old = first.programs["pin_count"].info().id
     with pytest.raises(FileExistsError, match="on_mismatch='replace'"):
-        load(bpf_obj("pinned"), PinByName(bpffs, programs="all"))
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs, programs="all"))
     with bpf.Program.from_pinned(bpffs / "pin_count") as prog:
         assert prog.info().id == old
-    with load(bpf_obj("pinned"), PinByName(bpffs, programs="all", on_mismatch="replace")) as again:
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs, programs="all", on_mismatch="replace")) as again:
         assert pinned_program_id(bpffs / "pin_count") == again.programs["pin_count"].info().id != old
 
 
@@ -382,7 +377,7 @@ def test_a_load_from_an_after_load_hook_does_not_wait_for_itself(bpf_obj, bpffs)
     inner_ids = []
 
     def nested(obj):
-        with load(bpf_obj("pinned"), PinByName(bpffs / "inner")) as inner:
+        with load(bpf_obj("pinned"), pinning=PinByName(bpffs / "inner")) as inner:
             inner_ids.append(inner.maps["pinned_counts"].info().id)
 
     with bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs / "outer"), hooks=[AfterLoad(nested)]) as outer:

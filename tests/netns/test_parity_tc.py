@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import pin_tree, pinned_map_id
+from support import load, pin_tree, pinned_map_id
 
 import libbpf_py as bpf
 from libbpf_py import iproute2
@@ -58,11 +58,8 @@ def tc_load(ns: str, mnt: Path, obj: Path, section: str = "classifier") -> None:
     assert done.returncode == 0, done.stderr
 
 
-def shim_load(monkeypatch, mnt: Path, obj: Path):
-    monkeypatch.setenv("TC_BPF_MNT", str(mnt))
-    loaded = iproute2.open(obj)
-    loaded.load()
-    return loaded
+def shim_load(mnt: Path, obj: Path):
+    return load(obj, iproute2.open, mnt=str(mnt))
 
 
 def pins(mnt: Path) -> dict:
@@ -103,28 +100,13 @@ def kernel_names(mnt: Path) -> set:
     return names
 
 
-def private_bpffs(tmp_path: Path, name: str) -> Path:
-    mnt = tmp_path / name
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "bpf", "bpf", str(mnt)], check=True)
-    return mnt
-
-
-@pytest.fixture
-def two_mounts(tmp_path):
-    mounts = [private_bpffs(tmp_path, "tc"), private_bpffs(tmp_path, "shim")]
-    yield mounts
-    for mnt in mounts:
-        subprocess.run(["umount", str(mnt)], check=False)
-
-
 @pytest.mark.parametrize("name", ["global_ns", "global_ns-nog", "custom_pin", "map_in_map", "tail_call", "tail_names",
                                   "short_stride", "kv_annotated", "kv_annotated-nog"])
-def test_same_pins_attributes_and_slots_as_tc(bpf_obj, monkeypatch, tc_netns, two_mounts, name):
-    tc_mnt, shim_mnt = two_mounts
+def test_same_pins_attributes_and_slots_as_tc(bpf_obj, tc_netns, new_bpffs, name):
+    tc_mnt, shim_mnt = new_bpffs(), new_bpffs()
     obj = bpf_obj(f"iproute2/{name}")
     tc_load(tc_netns, tc_mnt, obj)
-    with shim_load(monkeypatch, shim_mnt, obj):
+    with shim_load(shim_mnt, obj):
         assert pin_tree(shim_mnt) == pin_tree(tc_mnt)
         assert pins(shim_mnt) == pins(tc_mnt)
         for rel, shape in pins(tc_mnt).items():
@@ -135,45 +117,45 @@ def test_same_pins_attributes_and_slots_as_tc(bpf_obj, monkeypatch, tc_netns, tw
         assert "" not in kernel_names(shim_mnt)
 
 
-def test_pins_are_reused_in_both_directions(bpf_obj, monkeypatch, tc_netns, two_mounts):
-    tc_first, shim_first = two_mounts
+def test_pins_are_reused_in_both_directions(bpf_obj, tc_netns, new_bpffs):
+    tc_first, shim_first = new_bpffs(), new_bpffs()
     obj = bpf_obj("iproute2/tail_call")
     tc_load(tc_netns, tc_first, obj)
     before = {rel: pinned_map_id(tc_first / rel) for rel in pins(tc_first)}
-    with shim_load(monkeypatch, tc_first, obj) as loaded:          # the shim reuses tc's pins
+    with shim_load(tc_first, obj) as loaded:          # the shim reuses tc's pins
         assert loaded.reused_maps == {"jmp_table", "tail_hits"}
         assert {rel: pinned_map_id(tc_first / rel) for rel in pins(tc_first)} == before
         assert loaded.maps["jmp_table"].info().id == before["tc/globals/jmp_table"]
         assert loaded.maps["jmp_table"].name == "jmp_table"          # the handle kept its name
-    with shim_load(monkeypatch, shim_first, obj):
+    with shim_load(shim_first, obj):
         ours = {rel: pinned_map_id(shim_first / rel) for rel in pins(shim_first)}
     tc_load(tc_netns, shim_first, obj)                               # tc reuses the shim's pins
     assert {rel: pinned_map_id(shim_first / rel) for rel in pins(shim_first)} == ours
 
 
-def test_a_mismatch_fails_in_both(bpf_obj, monkeypatch, tc_netns, two_mounts):
-    for mnt in two_mounts:
+def test_a_mismatch_fails_in_both(bpf_obj, tc_netns, new_bpffs):
+    tc_mnt, shim_mnt = new_bpffs(), new_bpffs()
+    for mnt in (tc_mnt, shim_mnt):
         (mnt / "tc" / "globals").mkdir(parents=True)
         with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, 7) as other:
             other.pin(mnt / "tc/globals/stats_global")
-    tc_mnt, shim_mnt = two_mounts
     legacy_tc(tc_netns, tc_mnt, "qdisc", "add", "dev", "v0", "clsact")
     done = legacy_tc(tc_netns, tc_mnt, "filter", "add", "dev", "v0", "ingress", "bpf", "da", "obj",
                      str(bpf_obj("iproute2/global_ns")), "sec", "classifier")
     assert done.returncode != 0 and "Map specification differs from pinned file!" in done.stderr
     assert "Max elems:    2 (obj) != 7 (pin)" in done.stderr
     with pytest.raises(bpf.MapIncompatibleError, match="max_entries: object 2, pinned 7"):
-        shim_load(monkeypatch, shim_mnt, bpf_obj("iproute2/global_ns"))
+        shim_load(shim_mnt, bpf_obj("iproute2/global_ns"))
 
 
-def test_failed_loads_differ_by_design(bpf_obj, monkeypatch, tc_netns, two_mounts):
+def test_failed_loads_differ_by_design(bpf_obj, tc_netns, new_bpffs):
     """tc leaves the pins of a load the verifier rejected; the shim removes the ones it made."""
-    tc_mnt, shim_mnt = two_mounts
+    tc_mnt, shim_mnt = new_bpffs(), new_bpffs()
     legacy_tc(tc_netns, tc_mnt, "qdisc", "add", "dev", "v0", "clsact")
     done = legacy_tc(tc_netns, tc_mnt, "filter", "add", "dev", "v0", "ingress", "bpf", "da", "obj",
                      str(bpf_obj("iproute2/reject")), "sec", "classifier")
     assert done.returncode != 0
     assert {"tc/globals/seen_len", "tc/globals/reject_fresh"} <= pin_tree(tc_mnt)
     with pytest.raises(bpf.VerifierError):
-        shim_load(monkeypatch, shim_mnt, bpf_obj("iproute2/reject"))
+        shim_load(shim_mnt, bpf_obj("iproute2/reject"))
     assert pin_tree(shim_mnt) == {"tc", "tc/globals", "xdp", "ip"}
