@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import weakref
-from typing import Any, Generic, List, NoReturn, Optional, Protocol, Type, TypeVar, Union
+from typing import Any, Callable, Generic, List, NoReturn, Optional, Protocol, Type, TypeVar, Union
 
 from . import _libbpf
 from ._bpffs import not_bpffs_hint
@@ -56,6 +56,7 @@ class BpfHandle(Generic[_Info]):
     _kind = "object"         # for messages and edits: "map", "program"
     _fd_kind = ""            # what /proc/self/fdinfo says: "map", "prog"
     _skipped = ""            # why an object's item has no fd after load
+    _fd_by_id = ""           # libbpf's function from an id to an fd
 
     # Set by _blank (instances are made there, not by __init__):
     _lib: _libbpf.Libbpf
@@ -111,7 +112,8 @@ class BpfHandle(Generic[_Info]):
         return self
 
     @classmethod
-    def _from_pin(cls: Type[_H], path: PathLike) -> _H:
+    def from_pinned(cls: Type[_H], path: PathLike) -> _H:
+        """Open the map or program pinned at ``path`` on bpffs."""
         try:
             fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
         except LibbpfError as exc:
@@ -119,6 +121,11 @@ class BpfHandle(Generic[_Info]):
         self = cls._adopt(fd, "bpf_obj_get")
         self._pinned_at = os.fspath(path)
         return self
+
+    @classmethod
+    def from_id(cls: Type[_H], kernel_id: int) -> _H:
+        """Open a map or program by its kernel id."""
+        return cls._adopt(getattr(_libbpf.lib(), cls._fd_by_id)(kernel_id), cls._fd_by_id)
 
     @property
     def _fd(self) -> int:
@@ -226,6 +233,27 @@ class BpfHandle(Generic[_Info]):
         os.unlink(target)
         if target == self._pinned_at:
             self._pinned_at = None
+
+
+def definition(getter: str, setter: Optional[str] = None, *, live: Callable[[Any], Any],
+               convert: Optional[Callable[[Any], Any]] = None, check: Optional[Callable[[Any], Any]] = None,
+               doc: str = "") -> property:
+    """An attribute of a map or program: for an object's, read from libbpf's description with
+    ``getter`` (and, with ``setter``, editable before load, each value passed through ``check``);
+    for a standalone one, ``live(kernel_info)``."""
+
+    def fget(self: BpfHandle[Any]) -> Any:
+        handle = self._described()
+        if handle is None:
+            return live(self._static)
+        value = getattr(self._lib, getter)(handle)
+        return value if convert is None else convert(value)
+
+    def fset(self: BpfHandle[Any], value: Any) -> None:
+        assert setter is not None  # the property has no setter otherwise
+        self._edit(setter, value if check is None else check(value))
+
+    return property(fget, fset if setter else None, doc=doc)
 
 
 def _about_path(exc: LibbpfError, path: PathLike, action: str) -> LibbpfError:

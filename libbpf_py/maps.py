@@ -16,13 +16,14 @@ import threading
 from collections.abc import MutableMapping
 from ctypes import byref, c_uint32, c_uint64
 from enum import IntEnum
+from operator import attrgetter
 from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
 from ._checks import check_uint
 from ._codec import Codec, PerCpuCodec, Slot
-from ._handle import BpfHandle, PathLike
+from ._handle import BpfHandle, PathLike, definition
 from .errors import ClosedError, LibbpfError, describe_errno
 from .info import MapInfo, map_info, map_spec, possible_cpus
 from .spec import MapSpec
@@ -40,20 +41,14 @@ def _u64(flags: int) -> c_uint64:
         return c_uint64(flags)
 
 
-def _definition(field: str, getter: str, setter: str, convert: Callable[[int], Any] = int, doc: str = "",
-                bits: int = 32) -> property:
-    """A map attribute read from libbpf (object maps) or the kernel (others), settable before load."""
+def _field(field: str, getter: str, setter: Optional[str] = None, convert: Callable[[int], Any] = int,
+           doc: str = "", bits: int = 32) -> property:
+    """A definition field: libbpf's (object maps; editable before load) or the kernel's (others)."""
 
-    def fget(self: "Map") -> Any:
-        handle = self._described()
-        if handle is None:
-            return getattr(self._static, field)
-        return convert(getattr(self._lib, getter)(handle))
+    def check(value: Any) -> int:
+        return check_uint(int(value) if isinstance(value, IntEnum) else value, bits, field)
 
-    def fset(self: "Map", value: Any) -> None:
-        self._edit(setter, check_uint(int(value) if isinstance(value, IntEnum) else value, bits, field))
-
-    return property(fget, fset, doc=doc)
+    return definition(getter, setter, live=attrgetter(field), convert=convert, check=check, doc=doc)
 
 
 def _map_type(value: int) -> Union[MapType, int]:
@@ -64,6 +59,7 @@ class Map(BpfHandle[MapInfo]):
     """A BPF map. Keys and values are bytes, ints or ctypes objects; see ``key_type``."""
 
     _kind, _fd_kind, _skipped = "map", "map", "was not created (autocreate off)"
+    _fd_by_id = "bpf_map_get_fd_by_id"
 
     # Set by _blank (instances are made there, not by __init__):
     _inner_spec: Optional[MapSpec]                 # the inner map's shape, for an object's map-in-map
@@ -112,16 +108,6 @@ class Map(BpfHandle[MapInfo]):
         return self
 
     @classmethod
-    def from_pinned(cls, path: PathLike) -> "Map":
-        """Open the map pinned at ``path`` on bpffs."""
-        return cls._from_pin(path)
-
-    @classmethod
-    def from_id(cls, map_id: int) -> "Map":
-        """Open a map by its kernel id."""
-        return cls._adopt(_libbpf.lib().bpf_map_get_fd_by_id(map_id), "bpf_map_get_fd_by_id")
-
-    @classmethod
     def from_fd(cls, fd: int) -> "Map":
         """A map on a duplicate of ``fd``; the caller keeps ownership of ``fd`` itself."""
         return cls._adopt(os.dup(fd), "dup")
@@ -158,40 +144,17 @@ class Map(BpfHandle[MapInfo]):
         assert self._static is not None  # a standalone map has its kernel info from the start
         return self._static.name
 
-    type = _definition("type", "bpf_map__type", "bpf_map__set_type", _map_type, "Map type (MapType).")
-    key_size = _definition("key_size", "bpf_map__key_size", "bpf_map__set_key_size")
-    value_size = _definition("value_size", "bpf_map__value_size", "bpf_map__set_value_size")
-    max_entries = _definition("max_entries", "bpf_map__max_entries", "bpf_map__set_max_entries")
-    flags = _definition("flags", "bpf_map__map_flags", "bpf_map__set_map_flags", doc="map_flags.")
-    map_extra = _definition("map_extra", "bpf_map__map_extra", "bpf_map__set_map_extra", bits=64)
-
-    @property
-    def btf_key_type_id(self) -> int:
-        """The key's type id in the object's BTF (0: none)."""
-        handle = self._described()
-        if handle is None:
-            assert self._static is not None  # a standalone map has its kernel info from the start
-            return self._static.btf_key_type_id
-        return self._lib.bpf_map__btf_key_type_id(handle)
-
-    @property
-    def btf_value_type_id(self) -> int:
-        """The value's type id in the object's BTF (0: none)."""
-        handle = self._described()
-        if handle is None:
-            assert self._static is not None  # a standalone map has its kernel info from the start
-            return self._static.btf_value_type_id
-        return self._lib.bpf_map__btf_value_type_id(handle)
-
-    @property
-    def autocreate(self) -> bool:
-        """Whether load creates this map (object maps only; settable before load)."""
-        handle = self._described()
-        return True if handle is None else bool(self._lib.bpf_map__autocreate(handle))
-
-    @autocreate.setter
-    def autocreate(self, value: bool) -> None:
-        self._edit("bpf_map__set_autocreate", bool(value))
+    type = _field("type", "bpf_map__type", "bpf_map__set_type", _map_type, "Map type (MapType).")
+    key_size = _field("key_size", "bpf_map__key_size", "bpf_map__set_key_size")
+    value_size = _field("value_size", "bpf_map__value_size", "bpf_map__set_value_size")
+    max_entries = _field("max_entries", "bpf_map__max_entries", "bpf_map__set_max_entries")
+    flags = _field("flags", "bpf_map__map_flags", "bpf_map__set_map_flags", doc="map_flags.")
+    map_extra = _field("map_extra", "bpf_map__map_extra", "bpf_map__set_map_extra", bits=64)
+    btf_key_type_id = _field("btf_key_type_id", "bpf_map__btf_key_type_id", doc="The key's BTF type id (0: none).")
+    btf_value_type_id = _field("btf_value_type_id", "bpf_map__btf_value_type_id",
+                               doc="The value's BTF type id (0: none).")
+    autocreate = definition("bpf_map__autocreate", "bpf_map__set_autocreate", live=lambda info: True, convert=bool,
+                            check=bool, doc="Whether load creates this map (object maps; settable before load).")
 
     @property
     def inner_map(self) -> Optional[MapSpec]:

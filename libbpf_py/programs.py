@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import Any, NamedTuple, Optional, Union
+from operator import attrgetter
+from typing import Any, Callable, NamedTuple, Optional
 
-from . import _abi, _libbpf
+from . import _abi
 from ._abi import ProgType, enum_or_int
 from ._checks import check_uint
-from ._handle import BpfHandle, PathLike
+from ._handle import BpfHandle, definition
 from .errors import LibbpfError
 from .info import ProgInfo, prog_info
 
@@ -25,6 +26,12 @@ class TestRunResult(NamedTuple):
     ctx: Optional[bytes]
 
 
+def _object_only(field: str) -> Callable[[Any], Any]:
+    def unknown(info: Any) -> Any:
+        raise AttributeError(f"{field} is known only for an object's programs")
+    return unknown
+
+
 def _as_bytes(data: Any, what: str) -> bytes:
     if isinstance(data, str):
         raise TypeError(f"{what} must be bytes-like, not str")
@@ -38,19 +45,10 @@ class Program(BpfHandle[ProgInfo]):
     """A BPF program: editable before its object loads, then runnable, pinnable, inspectable."""
 
     _kind, _fd_kind, _skipped = "program", "prog", "was not loaded (autoload off)"
+    _fd_by_id = "bpf_prog_get_fd_by_id"
 
     def _read_info(self, fd: int) -> ProgInfo:
         return prog_info(fd)
-
-    @classmethod
-    def from_pinned(cls, path: PathLike) -> "Program":
-        """Open the program pinned at ``path``."""
-        return cls._from_pin(path)
-
-    @classmethod
-    def from_id(cls, prog_id: int) -> "Program":
-        """Open a loaded program by its kernel id."""
-        return cls._adopt(_libbpf.lib().bpf_prog_get_fd_by_id(prog_id), "bpf_prog_get_fd_by_id")
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"
@@ -71,46 +69,14 @@ class Program(BpfHandle[ProgInfo]):
         handle = self._described()
         return None if handle is None else self._lib.bpf_program__section_name(handle).decode()
 
-    @property
-    def type(self) -> Union[ProgType, int]:
-        handle = self._described()
-        if handle is None:
-            assert self._static is not None  # standalone: kernel info from the start
-            return self._static.type
-        return enum_or_int(ProgType, self._lib.bpf_program__type(handle))
-
-    @type.setter
-    def type(self, value: Union[ProgType, int]) -> None:
-        self._edit("bpf_program__set_type", int(value))
-
-    @property
-    def expected_attach_type(self) -> int:
-        handle = self._described()
-        if handle is None:
-            raise AttributeError("expected_attach_type is known only for an object's programs")
-        return self._lib.bpf_program__expected_attach_type(handle)
-
-    @expected_attach_type.setter
-    def expected_attach_type(self, value: int) -> None:
-        self._edit("bpf_program__set_expected_attach_type", int(value))
-
-    @property
-    def autoload(self) -> bool:
-        handle = self._described()
-        return True if handle is None else bool(self._lib.bpf_program__autoload(handle))
-
-    @autoload.setter
-    def autoload(self, value: bool) -> None:
-        self._edit("bpf_program__set_autoload", bool(value))
-
-    @property
-    def insn_count(self) -> int:
-        """Instructions after libbpf's relocation (object programs)."""
-        handle = self._described()
-        if handle is None:
-            assert self._static is not None  # standalone: kernel info from the start
-            return self._static.xlated_len // 8
-        return self._lib.bpf_program__insn_cnt(handle)
+    type = definition("bpf_program__type", "bpf_program__set_type", live=attrgetter("type"),
+                      convert=lambda value: enum_or_int(ProgType, value), check=int, doc="Program type (ProgType).")
+    expected_attach_type = definition("bpf_program__expected_attach_type", "bpf_program__set_expected_attach_type",
+                                      live=_object_only("expected_attach_type"), check=int)
+    autoload = definition("bpf_program__autoload", "bpf_program__set_autoload", live=lambda info: True,
+                          convert=bool, check=bool, doc="Whether load loads this program (settable before load).")
+    insn_count = definition("bpf_program__insn_cnt", live=lambda info: info.xlated_len // 8,
+                            doc="Instructions after libbpf's relocation (the kernel's, for a loaded program).")
 
     # kernel object ---------------------------------------------------------------------------
 
