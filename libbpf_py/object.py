@@ -271,7 +271,7 @@ class Object:
         if self._pinning is None:
             self._edit("map", m.name, "bpf_map__set_pin_path", None if path is None else os.fsencode(path))
             return
-        self._check_editable("map", m.name, "pin_path")
+        self._check_editable("map", m.name, "bpf_map__set_pin_path")
         self._explicit_pins[m.name] = None if path is None else os.path.abspath(os.fspath(path))
 
     # load ------------------------------------------------------------------------------------

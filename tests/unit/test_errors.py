@@ -53,3 +53,18 @@ def test_context_is_added_to_the_parts_not_to_the_message():
 def test_a_pin_layout_words_a_mismatch_its_own_way():
     exc = MapIncompatibleError("/p", ["x"], "m", detail="Map specification differs from pinned file!")
     assert str(exc) == "[Errno 22] Map specification differs from pinned file!" and exc.differences == ["x"]
+
+
+def test_function_is_always_a_c_name():
+    """`function` names the C function that failed (libbpf's or libc's), or is None."""
+    import re
+    from pathlib import Path
+
+    import libbpf_py
+    from libbpf_py._libbpf import LIBC, SIGNATURES
+
+    c_names = set(SIGNATURES) | set(LIBC) | {"dlopen", "dup"}
+    package = Path(libbpf_py.__file__).parent
+    for path in package.rglob("*.py"):
+        for match in re.finditer(r"for_errno\((?:[^()]|\([^()]*\))*?,\s*\"([^\"]*)\"\)", path.read_text()):
+            assert match.group(1) in c_names, f"{path.name}: function={match.group(1)!r} is not a C function"
