@@ -9,7 +9,7 @@ import fcntl
 import logging
 import os
 import threading
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from ._libbpf import libc
 from .errors import LibbpfError
@@ -109,7 +109,8 @@ def holds_only_kernel_files(mount: str) -> bool:
 class MountLock:
     """One flock of a mount point per process, shared by its threads and re-entrant for the
     thread that holds it (a load started from an after-load hook must not wait for itself).
-    Forked children start without any (they must not keep the parent's flock alive)."""
+    Forked children start without any: the parent's become inert in the child (they must not
+    keep the parent's flock alive, nor close an fd number the child has reused since)."""
 
     _registry: Dict[str, MountLock] = {}
     _registry_lock = threading.Lock()
@@ -119,35 +120,38 @@ class MountLock:
         self.thread_lock = threading.RLock()
         self.fd: Optional[int] = None
         self.depth = 0
+        self.inert = False
 
     @classmethod
-    def of(cls, path: str) -> MountLock:
-        """The lock of the filesystem that holds ``path``."""
-        where = mount_point(path)
+    def at(cls, point: str) -> MountLock:
+        """The lock of the mount point ``point``."""
         with cls._registry_lock:
-            return cls._registry.setdefault(where, cls(where))
+            return cls._registry.setdefault(point, cls(point))
 
     def acquire(self) -> None:
+        """Take the lock (FileNotFoundError when the mount point is gone meanwhile)."""
         self.thread_lock.acquire()
         try:
             if self.depth == 0:
-                fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    fcntl.flock(self.fd, fcntl.LOCK_EX)
                 except BaseException:
+                    fd, self.fd = self.fd, None
                     os.close(fd)
                     raise
-                self.fd = fd
             self.depth += 1
         except BaseException:
             self.thread_lock.release()
             raise
 
     def release(self) -> None:
+        if self.inert:
+            return
         self.depth -= 1
         if self.depth == 0 and self.fd is not None:
-            os.close(self.fd)  # closing releases the flock
-            self.fd = None
+            fd, self.fd = self.fd, None
+            os.close(fd)  # closing releases the flock
         self.thread_lock.release()
 
     @classmethod
@@ -155,8 +159,41 @@ class MountLock:
         for lock in cls._registry.values():
             if lock.fd is not None:
                 os.close(lock.fd)
+            lock.fd, lock.depth, lock.inert = None, 0, True
         cls._registry = {}
         cls._registry_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=MountLock.forget_in_child)
+
+
+def lock_mounts(paths: Iterable[str], attempts: int = 16) -> List[MountLock]:
+    """Hold the lock of every mount that holds one of ``paths``, the caller releasing each.
+
+    Locks are taken in one global order (sorted mount points), so two loaders never wait for
+    each other; a mount that changed while we waited (another loader's rollback unmounted it)
+    is resolved again.
+    """
+    paths = list(paths)
+    for _ in range(attempts):
+        points = sorted({mount_point(p) for p in paths})
+        held: List[MountLock] = []
+        try:
+            for point in points:
+                lock = MountLock.at(point)
+                lock.acquire()
+                held.append(lock)
+            if sorted({mount_point(p) for p in paths}) == points:
+                return held
+        except FileNotFoundError:
+            pass  # the mount point went away while we waited
+        except BaseException:
+            release_all(held)
+            raise
+        release_all(held)
+    raise LibbpfError.for_errno(errno.EAGAIN, f"the mounts holding {', '.join(paths)} kept changing")
+
+
+def release_all(locks: List[MountLock]) -> None:
+    while locks:
+        locks.pop().release()

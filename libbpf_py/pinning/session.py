@@ -30,8 +30,10 @@ from .._bpffs import (
     existing_ancestor,
     holds_only_kernel_files,
     is_bpffs,
+    lock_mounts,
     missing_dirs,
     mount_bpffs,
+    release_all,
     unmount,
 )
 from .._fd import OwnedFd, fd_kind
@@ -123,11 +125,16 @@ class PinSession:
         refuse_shared_paths([(f"map {m.name!r}", path) for m, path in decided] +
                             [(f"program {p.name!r}", path) for p, path in programs])
         root = self.policy.root
+        paths = [path for _, path in decided] + [path for _, path in programs]
+        for _ in range(8):
+            if root is not None and not is_bpffs(existing_ancestor(root)):
+                self._mount_root(root)
+            self._held = lock_mounts(([root] if root is not None else []) + paths)
+            if root is None or is_bpffs(existing_ancestor(root)):
+                break
+            release_all(self._held)  # the bpffs mounted there went away while we waited: again
         if root is not None:
-            self._lock(root)
-            self._ensure_root(root)
-        for path in sorted({path for _, path in decided} | {path for _, path in programs}):
-            self._lock(path)  # the root's lock again (re-entrant), or that of another mount
+            self._make_dirs(root)  # under the lock: a concurrent rollback may be removing it
         for m, path in decided:
             self.plans.append(self._plan_map(m, path))
         for p, path in programs:
@@ -154,7 +161,7 @@ class PinSession:
             kind = fd_kind(fd)
             if kind != "map":
                 raise LibbpfError.for_errno(errno.EINVAL, f"a pinned {kind or 'non-BPF object'} is at {path}, "
-                                            f"where map {m.name!r} would be pinned")
+                                            f"where map {m.name!r} would be pinned", "bpf_obj_get")
             found = m.spec.differences(map_spec(fd))
             if found:
                 if self.policy.on_mismatch != "replace":
@@ -177,21 +184,23 @@ class PinSession:
             pinned.close()
             what = "program" if kind == "prog" else kind
             raise LibbpfError.for_errno(errno.EEXIST, f"a pinned {what} is already at {path}; "
-                                        "on_mismatch='replace' lets a load replace a pinned program")
+                                        "on_mismatch='replace' lets a load replace a pinned program", "bpf_obj_get")
         return pinned
 
-    def _ensure_root(self, root: str) -> None:
-        """The root on bpffs, made under the lock (a concurrent rollback may be removing it)."""
-        if is_bpffs(existing_ancestor(root)):
-            self._make_dirs(root)
-            return
+    def _mount_root(self, root: str) -> None:
+        """``mount=True``: a bpffs on the root, mounted under the lock of the filesystem beneath."""
         if not self.policy.mount:
             check_root(root)  # raises with the mount hint
-        self._create(missing_dirs(root)[0])
-        mount_bpffs(root)
-        self.mounted = root
-        self._lock(root)      # the new bpffs, as every later loader will lock it
-        self.policy.setup()   # a layout laid out before the mount now lies under it: lay it out again
+        beneath = lock_mounts([root])
+        try:
+            if is_bpffs(existing_ancestor(root)):
+                return  # another loader mounted one meanwhile
+            self._create(missing_dirs(root)[0])
+            mount_bpffs(root)
+            self.mounted = root
+        finally:
+            release_all(beneath)
+        self.policy.setup()  # a layout laid out before the mount now lies under it: lay it out again
 
     def _make_dirs(self, path: str) -> None:
         """``mkdir -p`` below an existing bpffs directory, remembering what was created."""
@@ -209,11 +218,6 @@ class PinSession:
             except FileExistsError:
                 continue
             self.created_dirs.append(d)
-
-    def _lock(self, path: str) -> None:
-        lock = MountLock.of(path)
-        lock.acquire()
-        self._held.append(lock)
 
     # after load ------------------------------------------------------------------------------
 
@@ -281,8 +285,7 @@ class PinSession:
         for plan in self.plans:
             if plan.old is not None:
                 plan.old.close()
-        while self._held:
-            self._held.pop().release()
+        release_all(self._held)
 
 
 def _live_id(m: Map) -> int:

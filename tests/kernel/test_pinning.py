@@ -427,3 +427,114 @@ def test_concurrent_replacing_loads_still_share_one_map(bpf_obj, bpffs):
             stale.pin(bpffs / "pinned_counts")
         ids = map_ids_of_concurrent_loads(bpf_obj("pinned"), bpffs, 3, on_mismatch="replace")
         assert ids == {pinned_map_id(bpffs / "pinned_counts")}
+
+
+# locks: one order, stale mounts, fork ---------------------------------------------------------
+
+def _crossed_loads(obj_path, pairs, rounds):
+    """Threads that each load ``rounds`` times, pinning under their own root and, explicitly, one
+    map under another mount: the locks of two mounts, wanted in opposite orders."""
+    import sys
+    import threading
+
+    finished = []
+
+    def worker(policy, explicit):
+        for _ in range(rounds):
+            with bpf.Object.open(obj_path, pinning=policy) as obj:
+                obj.maps["not_pinned"].pin_path = explicit
+                obj.load()
+        finished.append(explicit)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=pair, daemon=True) for pair in pairs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)  # bounds a deadlock; a correct run takes well under a second
+    finally:
+        sys.setswitchinterval(interval)
+    return finished
+
+
+def test_loads_wanting_two_mounts_in_opposite_orders_do_not_deadlock(bpf_obj, new_bpffs):
+    a, b = new_bpffs(), new_bpffs()
+    pairs = [(PinByName(a / "r"), str(b / "x" / "not_pinned")), (PinByName(b / "r"), str(a / "x" / "not_pinned"))]
+    assert len(_crossed_loads(bpf_obj("pinned"), pairs, 100)) == 2
+
+
+def test_nested_mounts_are_locked_in_mount_order_not_path_order(bpf_obj, bpffs):
+    inner = bpffs / "sub"
+    inner.mkdir()
+    subprocess.run(["mount", "-t", "bpf", "bpf", str(inner)], check=True)
+    try:
+        pairs = [(bpf.PinPolicy(), str(bpffs / "a" / "np")), (bpf.PinPolicy(), str(inner / "y" / "np"))]
+        pairs[0][0].map_path = lambda m, requested: str(inner / "x" / m.name) if m.name == "pinned_counts" else None
+        pairs[1][0].map_path = lambda m, requested: str(bpffs / "z" / m.name) if m.name == "pinned_counts" else None
+        assert len(_crossed_loads(bpf_obj("pinned"), pairs, 100)) == 2
+    finally:
+        subprocess.run(["umount", str(inner)], check=True)
+
+
+def test_a_child_forked_during_a_load_keeps_its_own_fds(bpf_obj, bpffs, tmp_path):
+    class ForkInLoaded(bpf.ObjectHooks):
+        def loaded(self, obj):
+            self.pid = os.fork()
+            if self.pid == 0:
+                self.log = open(tmp_path / "child.log", "w")  # may take the number of the parent's lock fd
+
+    hook = ForkInLoaded()
+    with bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs), hooks=[hook]) as obj:
+        obj.load()
+        if hook.pid == 0:
+            try:
+                os.fstat(hook.log.fileno())
+            except OSError:
+                os._exit(1)
+            os._exit(0)
+    _, status = os.waitpid(hook.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child's file was closed by the parent's lock release"
+
+
+def test_a_loader_waiting_on_a_mount_that_a_rollback_removes_mounts_again(bpf_obj, tmp_path, monkeypatch):
+    import threading
+
+    from libbpf_py import _bpffs
+
+    root = tmp_path / "pins"
+    waiting = threading.Event()
+    real_acquire = _bpffs.MountLock.acquire
+
+    def acquire(lock):
+        if threading.current_thread().name == "second" and lock.path == str(root):
+            waiting.set()  # the second loader resolved the first loader's mount and waits for its lock
+        real_acquire(lock)
+
+    monkeypatch.setattr(_bpffs.MountLock, "acquire", acquire)
+
+    class FailAfterTheSecondWaits(bpf.ObjectHooks):
+        def loaded(self, obj):
+            second.start()
+            assert waiting.wait(60)
+            raise RuntimeError("the first load fails")
+
+    outcome = {}
+
+    def load_second():
+        try:
+            with load(bpf_obj("pinned"), pinning=PinByName(root, mount=True)) as obj:
+                outcome["second"] = obj.maps["pinned_counts"].pin_path
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["second"] = exc
+
+    second = threading.Thread(target=load_second, name="second")
+    try:
+        with pytest.raises(RuntimeError, match="the first load fails"):
+            load(bpf_obj("pinned"), pinning=PinByName(root, mount=True), hooks=[FailAfterTheSecondWaits()])
+        second.join(60)
+        assert outcome["second"] == str(root / "pinned_counts")
+    finally:
+        if os.path.ismount(root):
+            subprocess.run(["umount", str(root)], check=True)
