@@ -129,6 +129,8 @@ PERCPU_MAP_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType
                               MapType.PERCPU_CGROUP_STORAGE})
 KEYLESS_MAP_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER})
 MAP_IN_MAP_TYPES = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
+# Arrays whose slots may be empty: a lookup of an empty slot says ENOENT (fd arrays and device maps).
+SLOT_ARRAY_MAP_TYPES = frozenset({MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.DEVMAP, MapType.CPUMAP})
 # Element updates and deletes that can sleep in the kernel: map-in-map waits for an RCU grace
 # period (maybe_wait_bpf_programs in kernel/bpf/syscall.c), sockmaps take the socket lock.
 SLEEPING_UPDATE_MAP_TYPES = MAP_IN_MAP_TYPES | {MapType.SOCKMAP, MapType.SOCKHASH}

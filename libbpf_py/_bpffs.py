@@ -11,6 +11,7 @@ import os
 import threading
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
+from ._checks import c_path
 from ._libbpf import libc
 from .errors import LibbpfError
 
@@ -28,7 +29,7 @@ _MNT_DETACH = 2
 def filesystem_type(path: PathLike) -> int:
     """statfs(2) f_type of ``path`` (OSError when it cannot be read)."""
     buf = ctypes.create_string_buffer(_STATFS_SIZE)
-    libc().statfs(os.fsencode(path), buf)
+    libc().statfs(c_path(path), buf)
     return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
 
 
@@ -83,7 +84,7 @@ def check_root(root: PathLike, *, mount: bool = False) -> str:
 def mount_bpffs(path: str) -> None:
     """Mount a bpffs instance on the directory ``path``, as iproute2 does when none is found."""
     try:
-        libc().mount(b"bpf", os.fsencode(path), b"bpf", 0, b"mode=0700")
+        libc().mount(b"bpf", c_path(path), b"bpf", 0, b"mode=0700")
     except OSError as exc:
         raise LibbpfError.for_errno(exc.errno or errno.EIO, f"cannot mount bpffs on {path}: {exc.strerror}",
                                     "mount") from None
@@ -93,7 +94,7 @@ def mount_bpffs(path: str) -> None:
 def unmount(path: str, lazy: bool = False) -> None:
     """Unmount ``path``; a failure is logged, not raised (this only ever undoes our own mount)."""
     try:
-        libc().umount2(os.fsencode(path), _MNT_DETACH if lazy else 0)
+        libc().umount2(c_path(path), _MNT_DETACH if lazy else 0)
     except OSError as exc:
         log.warning("could not unmount %s: %s", path, exc.strerror)
 

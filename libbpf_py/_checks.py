@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -10,3 +11,11 @@ def check_uint(value: Any, bits: int, what: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value < 1 << bits:
         raise ValueError(f"{what} must be an int in [{minimum}, 2**{bits}), got {value!r}")
     return value
+
+
+def c_path(path: Any, what: str = "path") -> bytes:
+    """``path`` as the bytes C receives, or ValueError when it holds a NUL byte (C would cut it there)."""
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise ValueError(f"{what} {os.fsdecode(encoded)!r} contains a NUL byte")
+    return encoded

@@ -8,13 +8,16 @@ block, or through a finalizer kept only as a safety net.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import threading
 import weakref
-from typing import Any, Callable, Generic, List, NoReturn, Optional, Protocol, Type, TypeVar, Union
+from typing import Any, Callable, Generic, Iterator, List, NoReturn, Optional, Protocol, Type, TypeVar, Union
 
-from . import _libbpf
+from . import _libbpf, _signals
 from ._bpffs import not_bpffs_hint
+from ._checks import c_path
 from ._fd import OwnedFd, fd_kind
 from .errors import ClosedError, LibbpfError
 
@@ -68,6 +71,7 @@ class BpfHandle(Generic[_Info]):
     _finalizer: Optional[weakref.finalize[[int], BpfHandle[_Info]]]  # closes an owned fd
     _closed: bool
     _pinned_at: Optional[str]
+    _lock: threading.Lock         # held while the fd is in use; close() takes it too
 
     def __init__(self) -> None:
         raise TypeError(f"{type(self).__name__} objects come from Object.{self._kind}s or the from_* constructors")
@@ -84,6 +88,8 @@ class BpfHandle(Generic[_Info]):
         self._finalizer = None
         self._closed = False
         self._pinned_at = None
+        self._lock = threading.Lock()
+        _live_handles.add(self)
         return self
 
     @classmethod
@@ -115,7 +121,7 @@ class BpfHandle(Generic[_Info]):
     def from_pinned(cls: Type[_H], path: PathLike) -> _H:
         """Open the map or program pinned at ``path`` on bpffs."""
         try:
-            fd = _libbpf.lib().bpf_obj_get(os.fsencode(path))
+            fd = _libbpf.lib().bpf_obj_get(c_path(path))
         except LibbpfError as exc:
             raise _about_path(exc, path, "open the pin") from None
         self = cls._adopt(fd, "bpf_obj_get")
@@ -167,10 +173,25 @@ class BpfHandle(Generic[_Info]):
         self._fd = fd
 
     def _invalidate(self) -> None:
-        """Called when the owning object (or this handle) closes."""
+        """Called when the owning object closes: waits for an operation in flight on another thread."""
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        """Forget the fd and libbpf's handle (the caller holds the lock)."""
         self._fd = -1
         self._handle = None
         self._closed = True
+
+    def _reset_after_fork(self) -> None:
+        """In a forked child: a lock held by another thread of the parent would never be released."""
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _fd_in_use(self) -> Iterator[int]:
+        """The fd, held open (close() waits) while the body uses it."""
+        with self._lock:
+            yield self.fd
 
     def _raise_unusable(self) -> NoReturn:
         self._described()
@@ -193,10 +214,12 @@ class BpfHandle(Generic[_Info]):
         return self._closed
 
     def close(self) -> None:
-        """Close an fd this handle owns; an object's maps and programs close with the object."""
+        """Close an fd this handle owns (after an operation in flight on another thread ends);
+        an object's maps and programs close with the object."""
         if self._finalizer is not None:
-            self._finalizer()
-            self._invalidate()
+            with _signals.deferred(), self._lock:
+                self._drop()
+                self._finalizer()
 
     def __enter__(self: _H) -> _H:
         return self
@@ -215,7 +238,8 @@ class BpfHandle(Generic[_Info]):
     def pin(self, path: PathLike) -> None:
         """Pin the live map or program at ``path`` on bpffs."""
         try:
-            self._lib.bpf_obj_pin(self.fd, os.fsencode(path))
+            with self._fd_in_use() as fd:
+                self._lib.bpf_obj_pin(fd, c_path(path))
         except LibbpfError as exc:
             raise _about_path(exc, path, "pin") from None
         self._pinned_at = os.fspath(path)
@@ -225,14 +249,26 @@ class BpfHandle(Generic[_Info]):
         target = self.pin_path if path is None else os.fspath(path)
         if target is None:
             raise ValueError(f"this {self._kind} has no known pin; pass the path")
-        mine = self._read_info(self.fd).id
-        with OwnedFd(self._lib.bpf_obj_get(os.fsencode(target))) as other:  # only BPF pins open
+        with self._fd_in_use() as fd:
+            mine = self._read_info(fd).id
+        with OwnedFd(self._lib.bpf_obj_get(c_path(target))) as other:  # only BPF pins open
             theirs = self._read_info(other.fileno()).id if fd_kind(other.fileno()) == self._fd_kind else None
         if theirs != mine:
             raise LibbpfError.for_errno(errno.EINVAL, f"{target} does not hold this {self._kind}; not removed")
         os.unlink(target)
         if target == self._pinned_at:
             self._pinned_at = None
+
+
+_live_handles: weakref.WeakSet[BpfHandle[Any]] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for handle in list(_live_handles):
+        handle._reset_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def definition(getter: str, setter: Optional[str] = None, *, live: Callable[[Any], Any],

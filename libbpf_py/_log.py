@@ -8,6 +8,7 @@ only a longer message (a verifier log) is formatted again, into a buffer of its 
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import ctypes
 import logging
@@ -80,7 +81,9 @@ def _print(level: int, fmt: bytes, va_list: int) -> int:
                 captured.append(text)
             if logger.isEnabledFor(py_level):
                 logger.log(py_level, "%s", text)
-    except Exception:  # never let a Python error unwind through C
+    except KeyboardInterrupt:  # ctypes would print and drop it: raise it again once C has returned
+        _thread.interrupt_main()
+    except BaseException:  # never let a Python error unwind through C
         pass
     return 0
 

@@ -56,8 +56,11 @@ def _run(args: argparse.Namespace) -> int:
         if args.program not in obj.programs:
             print(f"no program {args.program!r}; the object has {sorted(obj.programs)}", file=sys.stderr)
             return 2
-        for name, prog in obj.programs.items():
-            prog.autoload = name == args.program
+        if obj.hooks:  # loaded as an old tool loads it (the shim chose the load set: tail calls too)
+            obj.programs[args.program].autoload = True
+        else:
+            for name, prog in obj.programs.items():
+                prog.autoload = name == args.program
         obj.load()
         result = obj.programs[args.program].test_run(data, repeat=args.repeat)
     print(json.dumps({"retval": result.retval, "duration_ns": result.duration_ns,

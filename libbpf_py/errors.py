@@ -46,9 +46,13 @@ LIBBPF_ERRNO_MESSAGES = {
 }
 
 
+# The kernel's internal ENOTSUPP leaks to user space from some map operations; strerror knows it not.
+KERNEL_ERRNO_MESSAGES = {524: "operation not supported"}
+
+
 def describe_errno(err: int) -> str:
-    """strerror, extended with libbpf's private codes."""
-    return LIBBPF_ERRNO_MESSAGES.get(err) or os.strerror(err)
+    """strerror, extended with the kernel's internal ENOTSUPP and libbpf's private codes."""
+    return LIBBPF_ERRNO_MESSAGES.get(err) or KERNEL_ERRNO_MESSAGES.get(err) or os.strerror(err)
 
 
 class LibbpfError(OSError):

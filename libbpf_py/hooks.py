@@ -37,6 +37,9 @@ class ObjectHooks:
       types, autoload, map definitions (edits made here are the caller's defaults).
     - ``loaded(obj)``: after libbpf loaded the object and before pins are committed: fill prog
       arrays, outer maps. Raising here undoes the load's pins and leaves the object unusable.
+    - ``rolled_back(obj)``: the load is being undone after ``loaded`` ran (or raised): a later
+      hook failed, the pins could not be committed, or a signal (Ctrl-C) arrived. Put back what
+      ``loaded`` changed in maps that outlive the load (e.g. pinned ones it reused).
     """
 
     def opened(self, obj: HookedObject) -> None:
@@ -44,3 +47,6 @@ class ObjectHooks:
 
     def loaded(self, obj: HookedObject) -> None:
         """After a successful load, before the load's pins are committed."""
+
+    def rolled_back(self, obj: HookedObject) -> None:
+        """The load is undone after ``loaded`` ran: undo its changes to maps that outlive it."""

@@ -32,6 +32,7 @@ _ENOENT = -errno.ENOENT
 _FLAGS = {n: c_uint64(n) for n in range(8)}  # prepared u64 flag arguments; never mutated
 _NO_FLAGS = _FLAGS[0]
 _NO_VALUE: Any = object()  # update(mapping) has no value argument; pop(key) has no default
+_NOT_SUPPORTED = (errno.EINVAL, errno.EOPNOTSUPP, 524)  # 524: the kernel's ENOTSUPP
 
 
 def _u64(flags: int) -> c_uint64:
@@ -63,6 +64,7 @@ class Map(BpfHandle[MapInfo]):
 
     # Set by _blank (instances are made there, not by __init__):
     _inner_spec: Optional[MapSpec]                 # the inner map's shape, for an object's map-in-map
+    _lookup_and_delete_unsupported: bool           # learnt from the kernel: pop() looks up, then deletes
     _key_type: type                                # bytes, int or a ctypes type (checked by Codec)
     _value_type: type
     _key: Optional[Slot]                           # the buffers of the live map, made on first use
@@ -73,10 +75,10 @@ class Map(BpfHandle[MapInfo]):
     def _blank(cls) -> "Map":
         self = super()._blank()
         self._inner_spec = None
+        self._lookup_and_delete_unsupported = False
         self._key_type = bytes
         self._value_type = bytes
         self._key = self._value = None
-        self._lock = threading.Lock()
         return self
 
     def _read_info(self, fd: int) -> MapInfo:
@@ -118,9 +120,13 @@ class Map(BpfHandle[MapInfo]):
         super()._bind(fd)
         self._drop_slots()
 
-    def _invalidate(self) -> None:
-        super()._invalidate()
+    def _drop(self) -> None:
+        super()._drop()
         self._drop_slots()
+
+    def _reset_after_fork(self) -> None:
+        super()._reset_after_fork()
+        self._drop_slots()  # the closures hold the old lock
 
     def _fail(self, ret: int, function: str) -> NoReturn:
         if self._fd < 0:
@@ -183,7 +189,8 @@ class Map(BpfHandle[MapInfo]):
         kernel reports it, with the shape of its first inner map for a map-in-map."""
         handle = self._described()
         if handle is None:
-            return map_spec(self.fd)
+            with self._fd_in_use() as fd:
+                return map_spec(fd)
         map_type, max_entries = self.type, self.max_entries
         if map_type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
             max_entries = possible_cpus()
@@ -306,14 +313,14 @@ class Map(BpfHandle[MapInfo]):
                 self._fail(ret, "bpf_map_lookup_and_delete_elem")
             return v.load()
 
-    def _update_many(self, entries: Any) -> None:
-        """``update(mapping)`` / ``update(pairs)``: each entry in turn, as dict.update does."""
+    def _update_many(self, entries: Any, flags: int = _abi.BPF_ANY) -> None:
+        """``update(mapping[, flags])`` / ``update(pairs[, flags])``: each entry in turn, as dict.update does."""
         if entries is None:
             raise TypeError("update() takes (key, value[, flags]) or a mapping of entries")
         pairs = entries.items() if hasattr(entries, "items") else entries
         set_one = self._live("update")
         for key, value in pairs:
-            set_one(key, value)
+            set_one(key, value, flags)
 
     # the dict protocol (Map is registered as a MutableMapping; equality stays identity) -------
 
@@ -332,6 +339,9 @@ class Map(BpfHandle[MapInfo]):
     def __contains__(self, key: Any) -> bool:
         return self.lookup(key) is not None
 
+    def __bool__(self) -> bool:
+        return True  # a map is a handle, whatever it holds (len() would walk it)
+
     def __len__(self) -> int:
         """The number of keys, counted by walking the live map: O(n) system calls."""
         return sum(1 for _ in self.keys())
@@ -345,10 +355,10 @@ class Map(BpfHandle[MapInfo]):
         when it is not there). On a queue or stack, ``pop()`` takes the next value, or None when
         it is empty."""
         if key is _NO_VALUE:
-            if int(self.type) in _abi.KEYLESS_MAP_TYPES:
+            if self._keyless:
                 return self.lookup_and_delete(None)
             raise TypeError("pop() needs a key on a map with keys (a queue or stack pops with no key)")
-        value = self.lookup_and_delete(key)
+        value = self._take(key)
         if value is None:
             if default is _NO_VALUE:
                 raise KeyError(key)
@@ -358,29 +368,63 @@ class Map(BpfHandle[MapInfo]):
     def popitem(self) -> Tuple[Any, Any]:
         """Remove and return some ``(key, value)``; KeyError when the map is empty."""
         for key in self.keys():
-            value = self.lookup_and_delete(key)
+            value = self._take(key)
             if value is not None:
                 return key, value
         raise KeyError("popitem(): the map is empty")
 
+    def _take(self, key: Any) -> Any:
+        """Remove ``key`` and return its value (None: not there): atomically where the map type
+        has BPF_MAP_LOOKUP_AND_DELETE_ELEM, else a lookup then a delete."""
+        if not self._lookup_and_delete_unsupported:
+            try:
+                return self.lookup_and_delete(key)
+            except LibbpfError as exc:
+                if exc.errno not in _NOT_SUPPORTED:
+                    raise
+                self._lookup_and_delete_unsupported = True
+        value = self.lookup(key)
+        if value is not None:
+            try:
+                self.delete(key)
+            except KeyError:
+                return None  # taken meanwhile by someone else
+        return value
+
     def setdefault(self, key: Any, default: Any) -> Any:
         """The value for ``key``; when there is none, ``default`` is stored (BPF_NOEXIST) and returned."""
-        while True:
+        refused: Optional[LibbpfError] = None
+        for _ in range(3):
             try:
                 self.update(key, default, _abi.BPF_NOEXIST)
                 return default
-            except FileExistsError:
+            except LibbpfError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
                 value = self.lookup(key)
-                if value is not None:  # else deleted meanwhile: try again
+                if value is not None:
                     return value
+                refused = exc  # deleted meanwhile, or a map type whose slots always "exist"
+        assert refused is not None  # three refusals led here
+        raise refused.with_detail(f"{refused.detail}: the map refuses {key!r} as existing but has no value "
+                                  f"there ({getattr(self.type, 'name', self.type)} maps cannot tell)")
 
     def clear(self) -> None:
-        """Delete every key (an array's elements cannot be deleted: the kernel refuses)."""
+        """Delete every key (an array's elements cannot be deleted: the kernel refuses); a queue or
+        stack is popped until empty."""
+        if self._keyless:
+            while self.lookup_and_delete(None) is not None:
+                pass
+            return
         for key in list(self.keys()):
             try:
                 self.delete(key)
             except KeyError:
                 pass  # deleted meanwhile
+
+    @property
+    def _keyless(self) -> bool:
+        return int(self.type) in _abi.KEYLESS_MAP_TYPES
 
     # queue / stack / bloom filter (maps without keys) ----------------------------------------
 
@@ -395,13 +439,20 @@ class Map(BpfHandle[MapInfo]):
     # iteration -------------------------------------------------------------------------------
 
     def keys(self) -> Iterator[Any]:
-        """Iterate over the keys of the live map (BPF_MAP_GET_NEXT_KEY)."""
-        codec = self._slots()[0].codec
-        current, following = Slot(codec), Slot(codec)
-        next_key, fdbox = self._lib.gil.bpf_map_get_next_key, self._fdbox
+        """Iterate over the keys of the live map (BPF_MAP_GET_NEXT_KEY); the empty slots of a
+        prog array, map-in-map array, devmap or cpumap are skipped, as their lookups say."""
+        if self._keyless:
+            raise TypeError(f"a {self.type.name if isinstance(self.type, MapType) else 'keyless'} map has no "
+                            "keys: take its values with pop() (clear() pops them all)")
+        key_slot, value_slot = self._slots()
+        current, following = Slot(key_slot.codec), Slot(key_slot.codec)
+        gil, fdbox = self._lib.gil, self._fdbox
+        next_key, lookup = gil.bpf_map_get_next_key, gil.bpf_map_lookup_elem
+        scratch = Slot(value_slot.codec) if int(self.type) in _abi.SLOT_ARRAY_MAP_TYPES else None
         ret = next_key(fdbox[0], None, following.ptr)
         while ret == 0:
-            yield following.load()
+            if scratch is None or lookup(fdbox[0], following.ptr, scratch.ptr) != _ENOENT:
+                yield following.load()
             current, following = following, current
             ret = next_key(fdbox[0], current.ptr, following.ptr)  # -1 once closed: never a reused fd
         if ret != _ENOENT:
@@ -425,7 +476,6 @@ class Map(BpfHandle[MapInfo]):
     def lookup_batch(self, *, batch_size: Optional[int] = None, delete: bool = False,
                      elem_flags: int = 0) -> Tuple[List[Any], List[Any]]:
         """All entries as ``(keys, values)`` lists, read (and with ``delete``, removed) in batches."""
-        fd = self.fd
         kc, vc = (slot.codec for slot in self._slots())
         chunk = max(1, batch_size or self.max_entries)
         function = "bpf_map_lookup_and_delete_batch" if delete else "bpf_map_lookup_batch"
@@ -438,50 +488,51 @@ class Map(BpfHandle[MapInfo]):
         values: List[Any] = []
         in_batch = None
         key_buf = value_buf = None
-        while True:
-            if key_buf is None or len(key_buf) < chunk * kc.size:
-                key_buf = ctypes.create_string_buffer(max(chunk * kc.size, 1))
-                value_buf = ctypes.create_string_buffer(max(chunk * vc.size, 1))
-            count.value = chunk
-            ret = call(fd, in_batch, token, key_buf, value_buf, byref(count), opts_ptr)
-            if ret == -errno.ENOSPC and count.value == 0:  # a hash bucket larger than the batch
-                chunk *= 2
-                key_buf = None
-                continue
-            n = count.value
-            if n:
-                keys += kc.decode_many(key_buf, n)
-                values += vc.decode_many(value_buf, n)
-            if ret == _ENOENT:
-                return keys, values
-            if ret < 0:
-                error = LibbpfError.for_errno(-ret, None, function)
-                error.partial = (keys, values)  # what was read (and deleted) before the failure
-                raise error
-            in_batch = token
+        with self._fd_in_use() as fd:
+            while True:
+                if key_buf is None or len(key_buf) < chunk * kc.size:
+                    key_buf = ctypes.create_string_buffer(max(chunk * kc.size, 1))
+                    value_buf = ctypes.create_string_buffer(max(chunk * vc.size, 1))
+                count.value = chunk
+                ret = call(fd, in_batch, token, key_buf, value_buf, byref(count), opts_ptr)
+                if ret == -errno.ENOSPC and count.value == 0:  # a hash bucket larger than the batch
+                    chunk *= 2
+                    key_buf = None
+                    continue
+                n = count.value
+                if n:
+                    keys += kc.decode_many(key_buf, n)
+                    values += vc.decode_many(value_buf, n)
+                if ret == _ENOENT:
+                    return keys, values
+                if ret < 0:
+                    error = LibbpfError.for_errno(-ret, None, function)
+                    error.partial = (keys, values)  # what was read (and deleted) before the failure
+                    raise error
+                in_batch = token
 
     def update_batch(self, keys: Sequence[Any], values: Sequence[Any], *, elem_flags: int = 0) -> None:
         """Set many entries in one call (BPF_MAP_UPDATE_BATCH)."""
         if len(keys) != len(values):
             raise ValueError(f"{len(keys)} keys but {len(values)} values")
-        fd = self.fd
         key_slot, value_slot = self._slots()
         key_buf = _pack_many(key_slot.codec, keys)
         value_buf = _pack_many(value_slot.codec, values)
         opts = _batch_opts(elem_flags)
         count = c_uint32(len(keys))
-        ret = self._lib.raw.bpf_map_update_batch(fd, key_buf, value_buf, byref(count), byref(opts))
+        with self._fd_in_use() as fd:
+            ret = self._lib.raw.bpf_map_update_batch(fd, key_buf, value_buf, byref(count), byref(opts))
         if ret < 0:
             raise LibbpfError.for_errno(-ret, f"{describe_errno(-ret)} after {count.value} of {len(keys)} entries",
                                         "bpf_map_update_batch")
 
     def delete_batch(self, keys: Sequence[Any], *, elem_flags: int = 0) -> None:
         """Remove many keys in one call; a missing key is a KeyError (earlier ones are gone)."""
-        fd = self.fd
         key_buf = _pack_many(self._slots()[0].codec, keys)
         opts = _batch_opts(elem_flags)
         count = c_uint32(len(keys))
-        ret = self._lib.raw.bpf_map_delete_batch(fd, key_buf, byref(count), byref(opts))
+        with self._fd_in_use() as fd:
+            ret = self._lib.raw.bpf_map_delete_batch(fd, key_buf, byref(count), byref(opts))
         if ret == _ENOENT:
             raise KeyError(keys[count.value] if count.value < len(keys) else None)
         if ret < 0:
@@ -492,11 +543,13 @@ class Map(BpfHandle[MapInfo]):
 
     def info(self) -> MapInfo:
         """The live map's attributes as the kernel reports them."""
-        return map_info(self.fd)
+        with self._fd_in_use() as fd:
+            return map_info(fd)
 
     def freeze(self) -> None:
         """Make the map read-only for user space (BPF_MAP_FREEZE)."""
-        self._lib.bpf_map_freeze(self.fd)
+        with self._fd_in_use() as fd:
+            self._lib.bpf_map_freeze(fd)
 
 
 def _batch_opts(elem_flags: int) -> _abi.BpfMapBatchOpts:
@@ -570,7 +623,7 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
 
     def update(key: Any, value: Any = _NO_VALUE, flags: int = _abi.BPF_ANY) -> None:
         if value is _NO_VALUE:
-            return update_many(key)
+            return update_many(key, flags)
         acquire()
         try:
             if type(key) is int and 0 <= key <= key_max:

@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import logging
 import os
 import re
 import weakref
 from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
 
-from . import _abi, _libbpf, _log
+from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
+from ._checks import c_path
 from ._handle import PathLike
 from .compat import Compat, reader
 from .errors import ClosedError, LibbpfError, VerifierError
 from .hooks import ObjectHooks
 from .maps import Map
 from .pinning import PinPolicy, PinSession, planned_map_path
+from .pinning.pins import live_map_id, pinned_map_id, unlink_quietly
 from .programs import Program
 from .spec import MapSpec
 
@@ -38,6 +41,7 @@ DEFAULT_LOG_SIZE = 1 << 16
 MAX_LOG_SIZE = 1 << 24  # the kernel's limit on older releases (UINT_MAX >> 8)
 BYTES_NAME = "object"  # the name of an object opened from bytes without name= (libbpf would derive one from a pointer)
 _NEXT = {"map": "bpf_object__next_map", "program": "bpf_object__next_program"}
+log = logging.getLogger("libbpf_py")
 
 
 def read_source(src: Source) -> Tuple[bytes, Optional[str]]:
@@ -74,11 +78,49 @@ def _in_libbpf_words(exc: LibbpfError, said: _log.Said) -> LibbpfError:
     return exc.with_detail(warnings=details[-3:]) if details else exc
 
 
+class _Undo:
+    """What a failing (or interrupted) load has to undo, as far as it got."""
+
+    def __init__(self, obj: Object, session: Optional[PinSession]):
+        self.obj = obj
+        self.session = session
+        self.loaded = False        # libbpf's load succeeded
+        self.committed = False     # the session committed its pins
+        self.hooks: List[ObjectHooks] = []  # hooks whose ``loaded`` ran (or raised)
+        self.native_pins: Dict[Map, str] = {}  # without a session: pins libbpf makes where none was
+
+    def run(self) -> None:
+        obj, session = self.obj, self.session
+        obj._failed = True
+        if not self.loaded:
+            if session is not None:
+                session.rollback()  # libbpf removed the pins of its own failed load
+            return
+        try:
+            for hook in reversed(self.hooks):
+                try:
+                    hook.rolled_back(obj)
+                except Exception:  # one hook's failure must not stop the others' undo
+                    log.exception("hook %r failed to undo its changes", hook)
+            if session is not None:
+                session.undo_commit() if self.committed else session.rollback(loaded=True)
+            else:
+                for m, path in self.native_pins.items():
+                    if pinned_map_id(path) == live_map_id(m):
+                        unlink_quietly(path)
+        finally:
+            obj._unbind_failed()
+
+
 def _release(close_object: Any, ptr: int, fds: List[int]) -> None:
-    """Free libbpf's object and close the fds the Python object owns (once: via weakref.finalize)."""
-    close_object(ptr)
-    for fd in fds:
-        os.close(fd)
+    """Free libbpf's object and close the fds the Python object owns (once: via weakref.finalize),
+    all of it even when a signal arrives meanwhile."""
+    with _signals.deferred():
+        try:
+            close_object(ptr)
+        finally:
+            while fds:
+                os.close(fds.pop())
 
 
 class Object:
@@ -149,7 +191,7 @@ class Object:
             raise ValueError("empty object: no ELF bytes given")
         self = object.__new__(cls)
         self._lib = lib = _libbpf.lib()
-        self._path, self._data = (None if path is None or data is not None else os.fsencode(path)), data
+        self._path, self._data = (None if path is None or data is not None else c_path(path)), data
         self._options = dict(name=name or default_name(path), pin_root=pin_root, kconfig=kconfig,
                              btf_custom_path=btf_custom_path)
         self._log_size = log_size
@@ -162,15 +204,19 @@ class Object:
         self._explicit_pins = {}
         self.hooks = hooks
         self.reused_maps = frozenset()
-        self._ptr = self._open_handle(self._kept)
-        self._finalizer = weakref.finalize(self, _release, lib.bpf_object__close, self._ptr, self._fds)
-        try:
-            self._describe()
-            for hook in hooks:
-                hook.opened(self)
-        except BaseException:
-            self.close()
-            raise
+        self._maps, self._programs = {}, {}
+        with _signals.deferred() as signals:  # the object is closed again, whatever arrives before it is returned
+            self._ptr = self._open_handle(self._kept)
+            self._finalizer = weakref.finalize(self, _release, lib.bpf_object__close, self._ptr, self._fds)
+            try:
+                self._describe()
+                for hook in hooks:
+                    hook.opened(self)
+            except BaseException:
+                self.close()
+                raise
+            if signals.interrupted:
+                self.close()
         return self
 
     def _describe(self) -> None:
@@ -200,7 +246,7 @@ class Object:
         for field, value in (("object_name", options["name"]), ("pin_root_path", options["pin_root"]),
                              ("kconfig", options["kconfig"]), ("btf_custom_path", options["btf_custom_path"])):
             if value is not None:
-                setattr(opts, field, os.fsencode(value))  # libbpf copies the strings at open
+                setattr(opts, field, c_path(value, field))  # libbpf copies the strings at open
         with _log.captured() as said:
             try:
                 if self._data is not None:
@@ -269,38 +315,84 @@ class Object:
     def _set_pin_path(self, m: Map, path: Optional[PathLike]) -> None:
         """Pin ``m`` at ``path`` at load (None: not at all), whatever the policy says."""
         if self._pinning is None:
-            self._edit("map", m.name, "bpf_map__set_pin_path", None if path is None else os.fsencode(path))
+            self._edit("map", m.name, "bpf_map__set_pin_path", None if path is None else c_path(path))
             return
         self._check_editable("map", m.name, "bpf_map__set_pin_path")
-        self._explicit_pins[m.name] = None if path is None else os.path.abspath(os.fspath(path))
+        self._explicit_pins[m.name] = None if path is None else os.fsdecode(c_path(os.path.abspath(path), "pin_path"))
 
     # load ------------------------------------------------------------------------------------
 
     def load(self) -> "Object":
-        """Create the maps and load the programs; :class:`VerifierError` carries the log."""
+        """Create the maps and load the programs; :class:`VerifierError` carries the log.
+
+        A load either stands whole or is undone whole: when anything fails after libbpf loaded
+        (a hook, the pins' commit) or a signal arrives before the load stands (Ctrl-C), the pins
+        this load made are removed, replaced ones put back, hooks asked to undo their changes,
+        and the object is left unusable; the signal's handler then runs once (KeyboardInterrupt).
+        A signal that arrives while the finished load releases its locks is delivered as load()
+        returns: ``loaded`` is then True, as the pins say.
+        """
         self._check_open()
         if self._loaded or self._failed:
             raise LibbpfError.for_errno(errno.EBUSY, f"object {self.name!r} was already loaded"
                                         + (" (and failed)" if self._failed else ""), "bpf_object__load")
-        session = None if self._pinning is None else PinSession(
-            self._pinning, self._maps.values(), self._programs.values(), self._pin_requested, self._explicit_pins)
-        try:
+        with _signals.deferred() as signals:
+            session = None if self._pinning is None else PinSession(
+                self._pinning, self._maps.values(), self._programs.values(), self._pin_requested,
+                self._explicit_pins)
+            undo = _Undo(self, session)
+            try:
+                if session is not None:
+                    session.prepare()  # may already make maps reuse pinned fds: no second try after this
+                else:
+                    undo.native_pins = self._new_native_pins()
+                logs = self._attach_logs(self._ptr, self._log_size)
+                self._kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
+                with _log.captured(everything=session is not None) as said:
+                    try:
+                        self._lib.bpf_object__load(self._ptr)
+                    except LibbpfError as exc:
+                        raise self._explain(_in_libbpf_words(exc, said), logs) from None
+                undo.loaded = True
+                if session is not None:  # a pin another loader made meanwhile, which libbpf reused
+                    session.libbpf_reused(_REUSED.findall("\n".join(said.debug)))
+                self._bind_loaded(session)
+                for hook in self.hooks:  # e.g. the iproute2 shim's map-in-map and tail-call wiring
+                    undo.hooks.append(hook)
+                    hook.loaded(self)
+                if session is not None:
+                    session.commit()
+                    undo.committed = True
+            except BaseException:
+                undo.run()
+                raise
+            if signals.interrupted:  # the last moment the load can be undone
+                undo.run()
+                signals.deliver()  # runs the handler: KeyboardInterrupt for Ctrl-C
+                raise LibbpfError.for_errno(errno.EINTR, f"the load of {self.name!r} was interrupted by a "
+                                            "signal and undone")
+            # The load stands: a signal from here on is delivered as load() returns, obj.loaded True.
+            self._loaded = True
             if session is not None:
-                session.prepare()  # may already make maps reuse pinned fds: no second try after this
-            logs = self._attach_logs(self._ptr, self._log_size)
-            self._kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
-            with _log.captured(everything=session is not None) as said:
-                try:
-                    self._lib.bpf_object__load(self._ptr)
-                except LibbpfError as exc:
-                    raise self._explain(_in_libbpf_words(exc, said), logs) from None
-            if session is not None:  # a pin another loader made meanwhile, which libbpf reused
-                session.libbpf_reused(_REUSED.findall("\n".join(said.debug)))
-        except BaseException:
-            self._failed = True
-            if session is not None:
-                session.rollback()
-            raise
+                for plan in session.plans:
+                    plan.map._pinned_at = plan.path
+                for pin in session.program_pins:
+                    pin.program._pinned_at = pin.path
+                session.finish()
+        return self
+
+    def _new_native_pins(self) -> Dict[Map, str]:
+        """Without a policy: the maps libbpf will pin (LIBBPF_PIN_BY_NAME, pin_root) where no pin is yet."""
+        lib = self._lib
+        fresh = {}
+        for m in self._maps.values():
+            path = lib.bpf_map__pin_path(m._handle)
+            if path and lib.bpf_map__autocreate(m._handle) and not os.path.lexists(path):
+                fresh[m] = os.fsdecode(path)
+        return fresh
+
+    def _bind_loaded(self, session: Optional[PinSession]) -> None:
+        """Give every map and program the fd libbpf made for it."""
         lib = self._lib
         # libbpf >= 1.3 gives maps that were not created a placeholder fd: ask autocreate first.
         for m in self._maps.values():
@@ -311,26 +403,6 @@ class Object:
             p._bind(fd if fd >= 0 else -1)
         self.reused_maps = frozenset(plan.map.name for plan in session.plans if plan.action == "reuse") \
             if session is not None else frozenset()
-        try:
-            for hook in self.hooks:  # e.g. the iproute2 shim's map-in-map and tail-call wiring
-                hook.loaded(self)
-        except BaseException:
-            if session is not None:
-                session.rollback(loaded=True)
-            self._unbind_failed()
-            raise
-        if session is not None:
-            try:
-                session.commit()
-            except BaseException:
-                self._unbind_failed()
-                raise
-            for plan in session.plans:
-                plan.map._pinned_at = plan.path
-            for pin in session.program_pins:
-                pin.program._pinned_at = pin.path
-        self._loaded = True
-        return self
 
     def _unbind_failed(self) -> None:
         """A load that failed after libbpf succeeded: nothing of it may be used."""
@@ -396,12 +468,12 @@ class Object:
         """Close the object with all its maps and programs; safe to call twice."""
         if self._closed:
             return
-        for item in list(self._maps.values()) + list(self._programs.values()):
-            item._invalidate()
-        self._closed = True
-        self._finalizer()
-        self._kept.clear()
-        self._fds.clear()
+        with _signals.deferred():
+            for item in list(self._maps.values()) + list(self._programs.values()):
+                item._invalidate()
+            self._closed = True
+            self._finalizer()
+            self._kept.clear()
 
     def __enter__(self) -> "Object":
         return self

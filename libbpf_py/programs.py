@@ -81,12 +81,12 @@ class Program(BpfHandle[ProgInfo]):
     # kernel object ---------------------------------------------------------------------------
 
     def info(self) -> ProgInfo:
-        return prog_info(self.fd)
+        with self._fd_in_use() as fd:
+            return prog_info(fd)
 
     def test_run(self, data: Any = b"", repeat: int = 1, ctx: Any = None, *,
                  data_out_size: Optional[int] = None, flags: int = 0, cpu: int = 0) -> TestRunResult:
         """Run the program on ``data`` (and ``ctx``) with BPF_PROG_TEST_RUN."""
-        fd = self.fd
         check_uint(repeat, 31, "repeat")
         check_uint(flags, 32, "flags")
         check_uint(cpu, 32, "cpu")
@@ -113,7 +113,8 @@ class Program(BpfHandle[ProgInfo]):
             opts.ctx_out = ctypes.addressof(ctx_out)
             opts.ctx_size_out = len(ctx_out)
         try:
-            self._lib.bpf_prog_test_run_opts(fd, ctypes.addressof(opts))
+            with self._fd_in_use() as fd:
+                self._lib.bpf_prog_test_run_opts(fd, ctypes.addressof(opts))
         except LibbpfError as exc:
             if exc.errno == errno.ENOSPC and opts.data_size_out > len(data_out):
                 raise LibbpfError.for_errno(

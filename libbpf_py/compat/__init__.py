@@ -22,7 +22,8 @@ def reader(compat: Compat, data: bytes, pin_root: Optional[str]) -> Optional[Ipr
     legacy object."""
     if isinstance(compat, Iproute2):
         if pin_root is not None:
-            raise ValueError("give the pin root to the compat reader (mnt=), not to Object.open")
+            raise ValueError("pin_root and the iproute2 reader's mnt= both say where tc's tree goes: give it "
+                             "once (mnt= to iproute2.open, or pin_root= to Object.open)")
         return compat
     if compat not in COMPAT_NAMES:
         raise ValueError(f"compat must be one of {', '.join(map(repr, COMPAT_NAMES))}, not {compat!r}")

@@ -28,7 +28,9 @@ from ..errors import LibbpfError
 from ..formats.legacy_maps import NO_INNER_IDX, LegacyMap, maps_section
 from ..formats.rewrite import rewrite
 from ..hooks import HookedObject, ObjectHooks
+from ..maps import Map
 from ..pinning import PinPolicy
+from ..programs import Program
 from .iproute2_pins import Iproute2Pinning, scan_uint
 
 # command type → (program type, default section), as tc, ip link and ip route set them
@@ -104,6 +106,7 @@ class Iproute2Semantics(ObjectHooks):
         for m in maps:  # the first prog array with an id (0 included) gets its tail calls, as in tc
             if m.type == MapType.PROG_ARRAY:
                 self.prog_arrays.setdefault(m.id, m)
+        self._replaced: List[Tuple[Map, int, Optional[int]]] = []  # (reused prog array, key, old program id)
 
     def opened(self, obj: HookedObject) -> None:
         selected = []
@@ -140,15 +143,44 @@ class Iproute2Semantics(ObjectHooks):
             section = prog.section
             assert section is not None  # every program of an object has one
             tail = tail_call_section(section)
-            if tail is None or section == self.section or tail[0] not in self.prog_arrays:
+            if tail is None or section == self.section or tail[0] not in self.prog_arrays or not prog.autoload:
                 continue
             array = self.prog_arrays[tail[0]]
+            target = obj.maps[array.name]
+            if array.name in obj.reused_maps:  # outlives a failed load: remember what to put back
+                self._replaced.append((target, tail[1], _program_id_at(target, tail[1])))
             try:
-                obj.maps[array.name].update(tail[1], prog.fd)
+                target.update(tail[1], prog.fd)
             except LibbpfError as exc:  # the only OSError a map update (or an fd) raises
                 raise exc.with_detail(
                     f"tail call key {tail[1]} for map {array.id} ({array.name!r}): {exc.detail}"
                     + (", out of bounds?" if exc.errno == errno.E2BIG else "")) from None
+
+
+    def rolled_back(self, obj: HookedObject) -> None:
+        """Put back the programs this load replaced in prog arrays reused from pins."""
+        while self._replaced:
+            array, key, old = self._replaced.pop()
+            if old is None:
+                try:
+                    array.delete(key)
+                except KeyError:
+                    pass
+                continue
+            try:
+                program = Program.from_id(old)
+            except FileNotFoundError:  # unloaded meanwhile: leave the slot empty
+                array.pop(key, None)
+                continue
+            with program:
+                array.update(key, program.fd)
+
+
+def _program_id_at(array: Map, key: int) -> Optional[int]:
+    """The id of the program at ``key`` of a live prog array, or None when the slot is empty."""
+    with Map.from_fd(array.fd) as view:
+        view.key_type = view.value_type = int
+        return view.lookup(key)
 
 
 def inserted_inner_maps(maps: List[LegacyMap]) -> List[Tuple[LegacyMap, LegacyMap]]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Tuple
+from typing import TYPE_CHECKING, Dict, List, Tuple
 
 from .. import _libbpf
+from .._checks import c_path
 from .._fd import OwnedFd
 from ..info import map_info
+
+if TYPE_CHECKING:
+    from ..maps import Map
 
 
 def pin_over(fd: int, path: str) -> None:
@@ -15,7 +19,7 @@ def pin_over(fd: int, path: str) -> None:
     # bpffs allows no '.' in names, so the temporary name is marked with a prefix instead
     temporary = os.path.join(os.path.dirname(path), f"__libbpf_py_tmp_{os.getpid()}_{os.path.basename(path)[:200]}")
     unlink_quietly(temporary)
-    _libbpf.lib().bpf_obj_pin(fd, os.fsencode(temporary))
+    _libbpf.lib().bpf_obj_pin(fd, c_path(temporary))
     try:
         os.rename(temporary, path)
     except BaseException:
@@ -33,7 +37,7 @@ def unlink_quietly(path: str) -> None:
 def pinned_map_id(path: str) -> int:
     """The id of the map pinned at ``path``, or -1 when there is none."""
     try:
-        pinned = OwnedFd(_libbpf.lib().bpf_obj_get(os.fsencode(path)))
+        pinned = OwnedFd(_libbpf.lib().bpf_obj_get(c_path(path)))
     except OSError:
         return -1
     with pinned:
@@ -41,6 +45,14 @@ def pinned_map_id(path: str) -> int:
             return map_info(pinned.fileno()).id
         except OSError:
             return -1
+
+
+def live_map_id(m: Map) -> int:
+    """The kernel id of a live map, or -2 when it has none (closed, not created)."""
+    try:
+        return m.info().id
+    except (OSError, ValueError):
+        return -2
 
 
 def refuse_shared_paths(destinations: List[Tuple[str, str]]) -> None:

@@ -36,10 +36,11 @@ from .._bpffs import (
     release_all,
     unmount,
 )
+from .._checks import c_path
 from .._fd import OwnedFd, fd_kind
 from ..errors import LibbpfError
 from ..info import map_info, map_spec
-from .pins import pin_over, pinned_map_id, refuse_shared_paths, unlink_quietly
+from .pins import live_map_id, pin_over, pinned_map_id, refuse_shared_paths, unlink_quietly
 from .policy import PinPolicy, check_name
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class PinSession:
         self.program_pins: List[_ProgramPin] = []
         self.created_dirs: List[str] = []
         self.mounted: Optional[str] = None
+        self.committed: List[Tuple[str, Optional[OwnedFd]]] = []  # (path, what was there before)
         self._held: List[MountLock] = []
 
     # prepare ---------------------------------------------------------------------------------
@@ -143,14 +145,14 @@ class PinSession:
         for plan in self.plans:
             if plan.action == "create":
                 self._make_dirs(os.path.dirname(plan.path))
-                lib.bpf_map__set_pin_path(plan.map._handle, os.fsencode(plan.path))
+                lib.bpf_map__set_pin_path(plan.map._handle, c_path(plan.path))
         for pin in self.program_pins:
             self._make_dirs(os.path.dirname(pin.path))
 
     def _plan_map(self, m: Map, path: str) -> _Plan:
         lib = _libbpf.lib()
         try:
-            pinned = OwnedFd(lib.bpf_obj_get(os.fsencode(path)))
+            pinned = OwnedFd(lib.bpf_obj_get(c_path(path)))
         except FileNotFoundError:
             return _Plan(m, path, "create")
         except LibbpfError as exc:  # the only OSError bpf_obj_get raises
@@ -176,7 +178,7 @@ class PinSession:
         if not os.path.lexists(path):
             return None
         try:
-            pinned = OwnedFd(_libbpf.lib().bpf_obj_get(os.fsencode(path)))
+            pinned = OwnedFd(_libbpf.lib().bpf_obj_get(c_path(path)))
         except LibbpfError as exc:  # the only OSError bpf_obj_get raises
             raise exc.with_detail(f"{path} exists and is not a BPF object") from None
         kind = fd_kind(pinned.fileno())
@@ -229,37 +231,50 @@ class PinSession:
                 plan.action = "reuse"
 
     def commit(self) -> None:
-        """After a successful load: pin programs, replace stale map pins; undo all on failure."""
-        done: List[Tuple[str, Optional[OwnedFd]]] = []   # (path, what was there before)
+        """After a successful load: pin programs, replace stale map pins; undo all on failure.
+
+        The locks and the replaced pins are kept until :meth:`finish` (the load stands) or
+        :meth:`undo_commit` (it is undone after all).
+        """
         try:
             for pin in self.program_pins:
                 pin_over(pin.program.fd, pin.path)
-                done.append((pin.path, pin.old))
+                self.committed.append((pin.path, pin.old))
                 if pin.old is not None:
                     log.warning("program %r replaced the program pinned at %s", pin.program.name, pin.path)
             for plan in self.plans:
                 if plan.action == "replace":
                     pin_over(plan.map.fd, plan.path)
-                    done.append((plan.path, plan.old))
+                    self.committed.append((plan.path, plan.old))
                     log.warning("replaced the incompatible map pinned at %s (id %d) with map %r (id %d)",
                                 plan.path, plan.old_id, plan.map.name, plan.map.info().id)
         except BaseException:
-            for path, old in reversed(done):  # put back what was there, or remove what this load added
+            self.undo_commit()
+            raise
+
+    def undo_commit(self) -> None:
+        """Put back what the commit replaced, remove what this load pinned. Idempotent."""
+        try:
+            while self.committed:
+                path, old = self.committed.pop()
                 if old is not None:
                     pin_over(old.fileno(), path)
                 else:
                     unlink_quietly(path)
-            self.rollback(loaded=True)
-            raise
         finally:
-            self._release()
+            self.rollback(loaded=True)
+
+    def finish(self) -> None:
+        """The load stands: release the locks and the fds kept for an undo."""
+        self.committed.clear()
+        self._release()
 
     def rollback(self, loaded: bool = False) -> None:
         """Remove what this load created; pre-existing pins stay as they were. Idempotent."""
         try:
             if loaded:  # libbpf only unpins on its own failures
                 for plan in self.plans:
-                    if plan.action == "create" and pinned_map_id(plan.path) == _live_id(plan.map):
+                    if plan.action == "create" and pinned_map_id(plan.path) == live_map_id(plan.map):
                         unlink_quietly(plan.path)
             self._remove_created_dirs()
             if self.mounted is not None and holds_only_kernel_files(self.mounted):
@@ -286,10 +301,3 @@ class PinSession:
             if plan.old is not None:
                 plan.old.close()
         release_all(self._held)
-
-
-def _live_id(m: Map) -> int:
-    try:
-        return m.info().id
-    except (OSError, ValueError):
-        return -2

@@ -184,3 +184,25 @@ def test_tail_call_sections_are_matched_as_iproute2_matches_them(bpf_obj, tc_mnt
                          "jt0": {3: progs["t_id0"].info().id},
                          "jt7a": {0: progs["t_dup"].info().id}, "jt7b": {}}
         assert progs["cls_names"].test_run(bytes(64)).retval == 21
+
+
+def test_a_failed_load_puts_back_the_programs_it_replaced_in_a_reused_prog_array(bpf_obj, tc_mnt):
+    class Refuse(bpf.ObjectHooks):
+        def loaded(self, obj):
+            raise RuntimeError("refused after the shim wired the tail calls")
+
+    with load(bpf_obj("iproute2/tail_call")) as first:
+        slots = {key: first.programs[name].info().id for key, name in ((0, "tail_0"), (1, "tail_1"))}
+        with bpf.Map.from_pinned(tc_mnt / "tc/globals/jmp_table") as jmp:
+            jmp.key_type = jmp.value_type = int
+            second = iproute2.open(bpf_obj("iproute2/tail_call"), hooks=[Refuse()])
+            with second, pytest.raises(RuntimeError, match="refused"):
+                second.load()
+            assert dict(jmp.items()) == slots
+
+
+def test_the_cli_runs_a_legacy_entry_program_with_its_tail_calls(bpf_obj, tc_mnt, capsys):
+    from libbpf_py.cli import main
+
+    assert main(["run", str(bpf_obj("iproute2/tail_call")), "cls_entry", "--data-hex", "00" * 64]) == 0
+    assert json.loads(capsys.readouterr().out)["retval"] is not None

@@ -317,3 +317,55 @@ def test_map_in_map_writes_release_the_gil_and_plain_maps_keep_it(hash_map):
         assert _keeps_the_gil(_closure_calls(outer.lookup)["c_lookup"])  # lookups never sleep
         del outer[0]
         assert len(outer) == 0
+
+
+def test_a_map_is_always_true_and_update_of_a_mapping_keeps_the_flags(hash_map):
+    assert bool(hash_map) and len(hash_map) == 0
+    with bpf.Map.create(MapType.QUEUE, 0, 4, 2, value_type=int) as q:
+        assert bool(q)
+    hash_map[1] = 100
+    with pytest.raises(FileExistsError):
+        hash_map.update({1: 200}, flags=bpf.BPF_NOEXIST)
+    hash_map.update({2: 200}, flags=bpf.BPF_NOEXIST)
+    assert hash_map[1] == 100 and hash_map[2] == 200
+
+
+def test_setdefault_on_maps_whose_slots_always_exist_raises_instead_of_looping():
+    for map_type in (MapType.DEVMAP, MapType.CPUMAP):
+        with bpf.Map.create(map_type, 4, 4, 4, key_type=int, value_type=int) as m:
+            assert 0 not in m
+            with pytest.raises(FileExistsError, match="cannot tell"):
+                m.setdefault(0, 1)
+
+
+def test_slot_arrays_list_only_their_filled_slots():
+    with bpf.Map.create(MapType.ARRAY, 4, 4, 1) as inner, \
+            bpf.Map.create(MapType.ARRAY_OF_MAPS, 4, 4, 4, inner_map=inner, key_type=int, value_type=int) as outer:
+        outer[2] = inner.fd
+        assert list(outer) == [2] and len(outer) == 1 and dict(outer) == {2: inner.info().id}
+        assert outer.pop(2) == inner.info().id and len(outer) == 0   # no atomic pop there: lookup, then delete
+
+
+def test_pop_and_popitem_fall_back_where_the_kernel_has_no_lookup_and_delete():
+    with bpf.Map.create(MapType.ARRAY, 4, 4, 1) as inner, \
+            bpf.Map.create(MapType.HASH_OF_MAPS, 4, 4, 4, inner_map=inner, key_type=int, value_type=int) as outer:
+        outer[7] = inner.fd
+        outer[8] = inner.fd
+        assert outer.pop(7) == inner.info().id and 7 not in outer
+        assert outer.popitem() == (8, inner.info().id) and len(outer) == 0
+        assert outer.pop(9, None) is None
+
+
+def test_queues_have_no_keys_and_clear_pops_them():
+    with bpf.Map.create(MapType.QUEUE, 0, 4, 4, value_type=int) as q:
+        for v in (1, 2, 3):
+            q.push(v)
+        for keyed in (lambda: len(q), q.popitem, lambda: list(q.keys())):
+            with pytest.raises(TypeError, match="no keys"):
+                keyed()
+        q.clear()
+        assert q.pop() is None
+
+
+def test_the_kernels_enotsupp_reads_as_words():
+    assert "operation not supported" in str(bpf.LibbpfError.for_errno(524, None, "bpf_map_lookup_and_delete_elem"))

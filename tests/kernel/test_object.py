@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 
 import pytest
 
@@ -208,3 +209,36 @@ def test_load_errors_say_what_libbpf_said(bpf_obj, tmp_path):
     with bpf.Map.create(MapType.ARRAY, 4, 4, 1) as m:
         with pytest.raises(PermissionError, match=f"cannot pin at {tmp_path}/x.*not on a BPF filesystem"):
             m.pin(tmp_path / "x")
+
+
+class _FailingHook(bpf.ObjectHooks):
+    def loaded(self, obj):
+        raise RuntimeError("the application's hook refuses")
+
+
+def test_a_failing_hook_undoes_pins_libbpf_made_without_a_policy(bpf_obj, bpffs):
+    (bpffs / "root").mkdir()
+    with bpf.Object.open(bpf_obj("pinned"), pin_root=bpffs / "root", hooks=[_FailingHook()]) as obj:
+        with pytest.raises(RuntimeError, match="refuses"):
+            obj.load()
+    assert os.listdir(bpffs / "root") == []
+
+
+def test_a_keyboard_interrupt_in_a_log_handler_is_raised_after_libbpf_returns(bpf_obj):
+    import logging
+
+    class Interrupting(logging.Handler):
+        def emit(self, record):
+            raise KeyboardInterrupt
+
+    logger = logging.getLogger("libbpf_py.libbpf")
+    handler = Interrupting(level=logging.DEBUG)
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            bpf.Object.open(bpf_obj("maps"))   # libbpf prints while opening: the interrupt is not lost
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

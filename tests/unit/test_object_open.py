@@ -102,3 +102,18 @@ def test_bytes_get_a_stable_documented_name(bpf_obj):
         assert obj.name == "mine"
     with bpf.Object.open(bpf_obj("maps")) as obj:
         assert obj.name == "maps"
+
+
+def test_nul_bytes_in_paths_are_refused_before_c_cuts_them(bpf_obj, tmp_path):
+    with pytest.raises(ValueError, match="NUL"):
+        bpf.Object.open(str(bpf_obj("maps")) + "\0x", compat="none")
+    with pytest.raises(ValueError, match="NUL"):
+        bpf.Object.open(bpf_obj("maps"), pin_root="/sys/fs/bpf/a\0b")
+    with pytest.raises(ValueError, match="NUL"):
+        bpf.Map.from_pinned("/sys/fs/bpf/x\0y")
+    with bpf.Object.open(bpf_obj("pinned")) as obj:
+        with pytest.raises(ValueError, match="NUL"):
+            obj.maps["pinned_counts"].pin_path = "/sys/fs/bpf/a\0b"
+    with bpf.Object.open(bpf_obj("pinned"), pinning=bpf.PinPolicy()) as obj:
+        with pytest.raises(ValueError, match="NUL"):
+            obj.maps["pinned_counts"].pin_path = "/sys/fs/bpf/a\0b/c"

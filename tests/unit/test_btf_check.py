@@ -1,0 +1,89 @@
+"""The BTF validator: what libbpf 1.3's sanity check refuses, refused in Python (no kernel needed)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from libbpf_py.elf import Btf, ElfFile
+from libbpf_py.elf import btf as B
+from libbpf_py.elf.btf_check import BtfError, validate
+
+
+def object_btf(bpf_obj, name: str) -> Btf:
+    elf = ElfFile.parse(bpf_obj(name).read_bytes())
+    return Btf.parse(elf.section(".BTF").data, elf.byteorder)
+
+
+@pytest.mark.parametrize("name", ["maps", "pinned_mim", "iproute2/kv_annotated", "iproute2/tail_call"])
+def test_real_objects_pass(bpf_obj, name):
+    validate(object_btf(bpf_obj, name))
+
+
+def small() -> Btf:
+    btf = Btf("little")
+    u32 = btf.add_int("unsigned int", 4)
+    btf.add_struct("pair", [("a", u32, 0), ("b", u32, 32)], 8)
+    return btf
+
+
+def test_a_type_id_past_the_last_type_is_named():
+    btf = small()
+    var = btf.add_var("counts", 999)
+    with pytest.raises(BtfError, match=rf"BTF type \[{var}\] \(VAR\): type refers to type id 999, past the last"):
+        validate(btf)
+
+
+def test_a_member_past_the_last_type_is_named():
+    btf = small()
+    btf.add_struct("bad", [("x", 1, 0), ("y", 77, 32)], 8)
+    with pytest.raises(BtfError, match=r"\[3\] \(STRUCT\): member 1 refers to type id 77"):
+        validate(btf)
+
+
+def test_name_offsets_must_fall_in_the_string_section():
+    btf = small()
+    btf.types[0].name_off = 10_000
+    with pytest.raises(BtfError, match=r"\[1\] \(INT\): name offset 10000"):
+        validate(btf)
+    btf = small()
+    pair = btf.types[1]
+    pair.tail = struct.pack("<III", 5_000, 1, 0) + pair.tail[12:]
+    with pytest.raises(BtfError, match=r"\[2\] \(STRUCT\): member 0 has name offset 5000"):
+        validate(btf)
+
+
+def test_a_func_must_refer_to_a_func_proto():
+    btf = small()
+    btf.add(B.Type(btf.add_string("f"), B.info_word(B.FUNC), 1))
+    with pytest.raises(BtfError, match=r"\(FUNC\): refers to type 1, which is not a FUNC_PROTO"):
+        validate(btf)
+
+
+def test_unknown_kinds_are_refused():
+    btf = small()
+    btf.add(B.Type(0, B.info_word(25), 0))
+    with pytest.raises(BtfError, match="unknown kind 25"):
+        validate(btf)
+
+
+def test_a_type_that_contains_itself_is_refused_but_a_pointer_to_itself_is_not():
+    btf = Btf("little")
+    u32 = btf.add_int("unsigned int", 4)
+    node = btf.add_struct("node", [("value", u32, 0), ("next", 3, 64)], 16)
+    btf.add_ptr(node)  # id 3: struct node { u32 value; struct node *next; } is fine
+    validate(btf)
+    btf.add_struct("loop", [("self", 5, 0)], 4)  # id 4 contains id 5, which contains id 4
+    btf.add(B.Type(0, B.info_word(B.TYPEDEF), 4))
+    with pytest.raises(BtfError, match="contains itself"):
+        validate(btf)
+
+
+def test_deep_chains_are_walked_without_recursion():
+    btf = Btf("little")
+    previous = btf.add_int("char", 1)
+    index = btf.add_int("unsigned int", 4)
+    for _ in range(20_000):
+        previous = btf.add_array(previous, index, 1)
+    validate(btf)
