@@ -25,6 +25,8 @@ from ._abi import MapType, enum_or_int
 from ._checks import c_path
 from ._handle import PathLike
 from .compat import Compat, reader
+from .elf.btf_check import validate_object
+from .elf.file import ElfError, ElfFile
 from .errors import ClosedError, LibbpfError, VerifierError
 from .hooks import ObjectHooks
 from .maps import Map
@@ -39,17 +41,35 @@ LogBuffers = Dict[str, "ctypes.Array[ctypes.c_char]"]
 
 DEFAULT_LOG_SIZE = 1 << 16
 MAX_LOG_SIZE = 1 << 24  # the kernel's limit on older releases (UINT_MAX >> 8)
+BTF_CHECKED_FROM = (1, 3)  # libbpf validates an object's BTF itself from 1.3 (btf_sanity_check)
 BYTES_NAME = "object"  # the name of an object opened from bytes without name= (libbpf would derive one from a pointer)
 _NEXT = {"map": "bpf_object__next_map", "program": "bpf_object__next_program"}
 log = logging.getLogger("libbpf_py")
 
 
+def _check_source(src: Any) -> Any:
+    """``src`` when it is a path or bytes; TypeError before anything is read (an int would be an fd)."""
+    if isinstance(src, (str, bytes, bytearray, memoryview, os.PathLike)):
+        return src
+    raise TypeError(f"an object is opened from a path or its bytes, not {type(src).__name__}")
+
+
 def read_source(src: Source) -> Tuple[bytes, Optional[str]]:
     """The object's bytes and, for a file, its path."""
+    _check_source(src)
     if isinstance(src, (bytes, bytearray, memoryview)):
         return bytes(src), None
-    with open(src, "rb") as f:
-        return f.read(), os.fspath(src)
+    with open(c_path(src, "object path"), "rb") as f:
+        return f.read(), os.fsdecode(src)
+
+
+def _look(data: bytes) -> Optional[ElfFile]:
+    """The section headers (and the BTF) of an object, or None when it is no ELF file this
+    package reads (libbpf then says what is wrong with it)."""
+    try:
+        return ElfFile.parse(data, headers_only=True, keep=(".BTF",))
+    except ElfError:
+        return None
 
 
 def default_name(path: Optional[str]) -> str:
@@ -156,7 +176,8 @@ class Object:
     def open(cls, src: Source, *, name: Optional[str] = None, compat: Compat = "auto",
              hooks: Iterable[ObjectHooks] = (), pinning: Optional[PinPolicy] = None,
              pin_root: Optional[PathLike] = None, kconfig: Optional[str] = None,
-             btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE) -> "Object":
+             btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE,
+             check_btf: Optional[bool] = None) -> "Object":
         """Open an ELF object from a path or from its bytes; nothing reaches the kernel yet.
 
         ``name`` defaults to the file's name up to its first dot, or ``"object"`` for bytes (so
@@ -170,19 +191,29 @@ class Object:
         ``struct bpf_elf_map``) and opens it as ``tc`` would (see :func:`libbpf_py.iproute2.open`),
         its pins laid out under ``pin_root`` (default: tc's mount); ``compat="none"`` hands the
         bytes to libbpf as they are. ``hooks`` run after open and after load (:class:`ObjectHooks`).
+
+        ``check_btf`` validates the object's BTF in Python first (:class:`ElfError` naming the bad
+        type), as libbpf >= 1.3 does itself: older releases crash on a bad type id. None (the
+        default) checks where the loaded libbpf is older than 1.3.
         """
         if not isinstance(log_size, int) or not 128 <= log_size <= MAX_LOG_SIZE:
             raise ValueError(f"log_size must be an int in [128, {MAX_LOG_SIZE}], got {log_size!r}")
         if pinning is not None and pin_root is not None:
             raise ValueError("give either a pinning policy or libbpf's pin_root, not both")
         hooks = tuple(hooks)
+        if check_btf is None:
+            check_btf = _libbpf.lib().version < BTF_CHECKED_FROM
         data: Optional[bytes]
         path: Optional[str]
-        if compat == "none" and not isinstance(src, (bytes, bytearray, memoryview)):
-            data, path = None, os.fspath(src)
+        if compat == "none" and not check_btf and not isinstance(src, (bytes, bytearray, memoryview)):
+            data, path = None, os.fspath(_check_source(src))  # libbpf reads the file itself
         else:
             data, path = read_source(src)
-            compat_reader = reader(compat, data, None if pin_root is None else os.fspath(pin_root))
+            look = _look(data)
+            if check_btf and look is not None:
+                validate_object(look)
+            compat_reader = None if compat == "none" else \
+                reader(compat, look, None if pin_root is None else os.fspath(pin_root))
             if compat_reader is not None:
                 data, shim, layout = compat_reader.read(data)
                 hooks = (shim, *hooks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
+from ..elf.file import ElfFile
 from .iproute2 import Iproute2, legacy_prog_type
 
 COMPAT_NAMES = ("auto", "none", "iproute2")
@@ -17,9 +18,10 @@ COMPAT_NAMES = ("auto", "none", "iproute2")
 Compat = Union[str, Iproute2]
 
 
-def reader(compat: Compat, data: bytes, pin_root: Optional[str]) -> Optional[Iproute2]:
-    """How to read ``data`` for ``compat``; None: as it is. ``pin_root`` is tc's mount for a
-    legacy object."""
+def reader(compat: Compat, look: Optional[ElfFile], pin_root: Optional[str]) -> Optional[Iproute2]:
+    """How to read an object for ``compat``, given a header-only parse of it (None when it is no
+    ELF file this package reads: libbpf says what is wrong); None: as it is. ``pin_root`` is tc's
+    mount for a legacy object."""
     if isinstance(compat, Iproute2):
         if pin_root is not None:
             raise ValueError("pin_root and the iproute2 reader's mnt= both say where tc's tree goes: give it "
@@ -29,7 +31,7 @@ def reader(compat: Compat, data: bytes, pin_root: Optional[str]) -> Optional[Ipr
         raise ValueError(f"compat must be one of {', '.join(map(repr, COMPAT_NAMES))}, not {compat!r}")
     if compat == "none":
         return None
-    prog_type = legacy_prog_type(data)
+    prog_type = None if look is None else legacy_prog_type(look)
     if prog_type is None:
         if compat == "iproute2":
             raise ValueError("compat='iproute2' needs a legacy object (a 'maps' section of struct bpf_elf_map)")

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 
 from .. import _abi
 from .._abi import MapType, ProgType
-from ..elf.file import ElfError, ElfFile
+from ..elf.file import ElfFile
 from ..errors import LibbpfError
 from ..formats.legacy_maps import NO_INNER_IDX, LegacyMap, maps_section
 from ..formats.rewrite import rewrite
@@ -49,13 +49,9 @@ PIN_SUBDIRS = {"sched_cls": "tc", "sched_act": "tc", "xdp": "xdp", "lwt_in": "ip
                "lwt_xmit": "ip", "lwt_seg6local": "ip"}
 
 
-def legacy_prog_type(data: bytes) -> Optional[str]:
-    """For ``compat="auto"``: None when ``data`` has no legacy maps, else the tc command type
-    its sections imply (``classifier`` → sched_cls, ``action`` → sched_act)."""
-    try:
-        elf = ElfFile.parse(data, headers_only=True)
-    except ElfError:
-        return None  # not for the shim: libbpf reports what is wrong with it
+def legacy_prog_type(elf: ElfFile) -> Optional[str]:
+    """For ``compat="auto"``: None when the object (its section headers) has no legacy maps,
+    else the tc command type its sections imply (``classifier`` → sched_cls, ``action`` → sched_act)."""
     if maps_section(elf) is None:
         return None
     sections = {s.name for s in elf.sections}

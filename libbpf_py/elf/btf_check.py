@@ -36,7 +36,7 @@ from .btf import (
     VOLATILE,
     Btf,
 )
-from .file import ElfError
+from .file import ElfError, ElfFile
 
 _KIND_NAMES = {INT: "INT", PTR: "PTR", ARRAY: "ARRAY", STRUCT: "STRUCT", UNION: "UNION", ENUM: "ENUM", FWD: "FWD",
                TYPEDEF: "TYPEDEF", VOLATILE: "VOLATILE", CONST: "CONST", RESTRICT: "RESTRICT", FUNC: "FUNC",
@@ -113,6 +113,14 @@ def validate(btf: Btf) -> None:
             raise _fail(type_id, kind, f"refers to type {t.size_or_type}, which is not a FUNC_PROTO")
         contains[type_id] = [ref for ref in inside if ref]
     _refuse_self_containment(btf, contains)
+
+
+def validate_object(elf: ElfFile) -> None:
+    """Validate an object's ``.BTF`` (nothing to do without one); ``elf`` may be a header-only
+    parse that kept the ``.BTF`` bytes."""
+    section = elf.section(".BTF")
+    if section is not None:
+        validate(Btf.parse(section.data, elf.byteorder))
 
 
 def _refuse_self_containment(btf: Btf, contains: Dict[int, List[int]]) -> None:

@@ -100,8 +100,9 @@ class ElfFile:
     # reading -----------------------------------------------------------------------------
 
     @classmethod
-    def parse(cls, data: bytes, *, headers_only: bool = False) -> "ElfFile":
-        """Parse ``data``; ``headers_only`` keeps only the section-name table's bytes (a quick look)."""
+    def parse(cls, data: bytes, *, headers_only: bool = False, keep: Tuple[str, ...] = ()) -> "ElfFile":
+        """Parse ``data``; ``headers_only`` reads the bytes of the section-name table and of the
+        sections named in ``keep`` only (a quick look)."""
         data = bytes(data)
         if len(data) < EHDR_SIZE or data[:4] != ELF_MAGIC:
             raise ElfError("not an ELF file (bad magic)")
@@ -125,26 +126,27 @@ class ElfFile:
         if shstrndx >= shnum:
             raise ElfError("section name table index out of range")
         raw = []
+        extents = []
         for i in range(shnum):
             fields = struct.unpack_from(e + "IIQQQQIIQQ", data, shoff + i * SHDR_SIZE)
             sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_align, sh_entsize = fields
-            if sh_type in (SHT_NOBITS, SHT_NULL) or (headers_only and i != shstrndx):
-                body = b""
-            else:
-                if sh_offset + sh_size > len(data):
-                    raise ElfError(f"section {i} lies outside the file")
-                body = data[sh_offset:sh_offset + sh_size]
+            if sh_type not in (SHT_NOBITS, SHT_NULL) and sh_offset + sh_size > len(data):
+                raise ElfError(f"section {i} lies outside the file")
             if sh_align > MAX_ALIGN or sh_align & (sh_align - 1):
                 raise ElfError(f"section {i} has an invalid alignment ({sh_align})")
             if sh_link >= shnum and sh_type in (SHT_SYMTAB, SHT_REL):
                 raise ElfError(f"section {i} links to a section that does not exist")
             raw.append(Section("", sh_name, sh_type, sh_flags, sh_addr, sh_link, sh_info, sh_align, sh_entsize,
-                               body, sh_size if sh_type == SHT_NOBITS else 0))
-        names = raw[shstrndx].data
+                               b"", sh_size if sh_type == SHT_NOBITS else 0))
+            extents.append((sh_offset, 0 if sh_type in (SHT_NOBITS, SHT_NULL) else sh_size))
+        names_offset, names_size = extents[shstrndx]
+        names = data[names_offset:names_offset + names_size]
         if raw[shstrndx].type != SHT_STRTAB:
             raise ElfError("section name table is not a string table")
-        for s in raw:
+        for s, (offset, size) in zip(raw, extents):
             s.name = _string_at(names, s.sh_name, "section name")
+            if size and (not headers_only or s is raw[shstrndx] or s.name in keep):
+                s.data = data[offset:offset + size]
         return cls(data[:16], machine, version, flags, shstrndx, raw)
 
     def section(self, name: str) -> Optional[Section]:
