@@ -1,4 +1,4 @@
-"""Argument checks done in Python before a value reaches a fixed-width C field."""
+"""Argument checks done in Python before a value reaches C, and names as they cross the boundary."""
 
 from __future__ import annotations
 
@@ -19,3 +19,13 @@ def c_path(path: Any, what: str = "path") -> bytes:
     if b"\0" in encoded:
         raise ValueError(f"{what} {os.fsdecode(encoded)!r} contains a NUL byte")
     return encoded
+
+
+def c_name(raw: bytes) -> str:
+    """A name from C (map, program, section, object): any bytes, kept through surrogateescape."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def c_name_bytes(name: str) -> bytes:
+    """A name for C: the bytes ``c_name`` came from (UTF-8 for any other text)."""
+    return name.encode("utf-8", "surrogateescape")

@@ -9,6 +9,7 @@ from typing import List, NamedTuple, Optional, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, ProgType, enum_or_int
+from ._checks import c_name
 from ._fd import OwnedFd
 from .spec import MapSpec
 
@@ -58,7 +59,7 @@ def map_info(fd: int) -> MapInfo:
     size = c_uint32(ctypes.sizeof(info))
     _libbpf.lib().bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
     return MapInfo(enum_or_int(MapType, info.type), info.id, info.key_size, info.value_size,
-                   info.max_entries, info.map_flags, info.name.decode(errors="replace"),
+                   info.max_entries, info.map_flags, c_name(info.name),
                    info.map_extra, info.btf_id, info.btf_key_type_id, info.btf_value_type_id,
                    info.ifindex)
 
@@ -77,7 +78,7 @@ def prog_info(fd: int) -> ProgInfo:
         lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(again), byref(size))
         map_ids = list(ids[:min(again.nr_map_ids, info.nr_map_ids)])
     return ProgInfo(enum_or_int(ProgType, info.type), info.id, bytes(info.tag).hex(),
-                    info.name.decode(errors="replace"), info.xlated_prog_len, info.jited_prog_len,
+                    c_name(info.name), info.xlated_prog_len, info.jited_prog_len,
                     map_ids, info.load_time, info.run_cnt, info.run_time_ns, info.verified_insns,
                     bool(info.gpl_compatible & 1))
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequ
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
-from ._checks import check_uint
+from ._checks import c_name_bytes, check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, PathLike, definition
 from .errors import ClosedError, LibbpfError, describe_errno
@@ -93,7 +93,9 @@ class Map(BpfHandle[MapInfo]):
                               ("max_entries", max_entries), ("flags", flags)):
             check_uint(number, 32, label)
         check_uint(map_extra, 64, "map_extra")
-        if name is not None and (len(name.encode()) >= _abi.BPF_OBJ_NAME_LEN or "\0" in name):
+        if name is not None and "\0" in name:
+            raise ValueError(f"map name {name!r} contains a NUL byte")
+        if name is not None and len(c_name_bytes(name)) >= _abi.BPF_OBJ_NAME_LEN:
             raise ValueError(f"map name {name!r} is longer than {_abi.BPF_OBJ_NAME_LEN - 1} bytes")
         if int(map_type) in _abi.MAP_IN_MAP_TYPES and inner_map is None:
             raise ValueError("a map-in-map needs inner_map (a map of the inner shape)")
@@ -103,7 +105,7 @@ class Map(BpfHandle[MapInfo]):
         if inner_map is not None:
             opts.inner_map_fd = inner_map.fd
         lib = _libbpf.lib()
-        fd = lib.bpf_map_create(int(map_type), name.encode() if name else None, key_size, value_size,
+        fd = lib.bpf_map_create(int(map_type), c_name_bytes(name) if name else None, key_size, value_size,
                                 max_entries, ctypes.addressof(opts))
         self = cls._adopt(fd, "bpf_map_create")
         self.key_type, self.value_type = key_type, value_type

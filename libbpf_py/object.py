@@ -22,7 +22,7 @@ from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Opti
 
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
-from ._checks import c_path
+from ._checks import c_name, c_path
 from ._handle import PathLike
 from .compat import Compat, reader
 from .elf.btf_check import validate_object
@@ -84,7 +84,7 @@ def _iter_handles(lib: _libbpf.Libbpf, kind: str, obj: int) -> Iterator[Tuple[st
     name_fn = lib.bpf_map__name if kind == "map" else lib.bpf_program__name
     handle = step(obj, None)
     while handle:
-        yield name_fn(handle).decode(), handle
+        yield c_name(name_fn(handle)), handle
         handle = step(obj, handle)
 
 
@@ -162,6 +162,7 @@ class Object:
     _failed: bool
     _closed: bool
     _pinning: Optional[PinPolicy]
+    _struct_ops: Optional[FrozenSet[str]]  # maps declared in .struct_ops sections, read when needed
     _pin_requested: Set[str]         # under a policy: maps whose definition asked for a pin (LIBBPF_PIN_BY_NAME)
     _explicit_pins: Dict[str, Optional[str]]  # under a policy: pin paths set on maps (None: no pin)
     _ptr: int                        # libbpf's struct bpf_object *
@@ -233,6 +234,7 @@ class Object:
         self._pinning = pinning
         self._pin_requested = set()
         self._explicit_pins = {}
+        self._struct_ops = None
         self.hooks = hooks
         self.reused_maps = frozenset()
         self._maps, self._programs = {}, {}
@@ -253,7 +255,7 @@ class Object:
     def _describe(self) -> None:
         """The Python face of libbpf's open object: its name, maps and programs."""
         lib = self._lib
-        self.name = lib.bpf_object__name(self._ptr).decode()
+        self.name = c_name(lib.bpf_object__name(self._ptr))
         self._maps = {}
         for map_name, handle in _iter_handles(lib, "map", self._ptr):
             m = self._maps[map_name] = Map._of_object(self, handle, map_name)
@@ -264,6 +266,10 @@ class Object:
                                         lib.bpf_map__map_flags(inner), lib.bpf_map__map_extra(inner))
         self._programs = {prog_name: Program._of_object(self, handle, prog_name)
                           for prog_name, handle in _iter_handles(lib, "program", self._ptr)}
+        for m in self._maps.values():
+            if m.type == MapType.STRUCT_OPS and m.name not in self._struct_ops_maps():
+                raise ElfError(f"map {m.name!r} has type STRUCT_OPS but is not declared in a .struct_ops section: "
+                               "libbpf cannot create it (it crashes trying)")
         if self._pinning is not None:  # the policy decides: remember what the definitions asked for
             for m in self._maps.values():
                 if lib.bpf_map__pin_path(m._handle):
@@ -319,9 +325,25 @@ class Object:
         if self._loaded or self._failed:
             raise LibbpfError.for_errno(errno.EBUSY, f"{kind} {name!r} can only be changed before load()", what)
 
+    def _struct_ops_maps(self) -> FrozenSet[str]:
+        """Names of the maps declared in a .struct_ops section (read from the ELF when first needed)."""
+        if self._struct_ops is None:
+            try:
+                assert self._data is not None or self._path is not None  # an object is opened from one
+                elf = ElfFile.parse(self._data if self._data is not None else read_source(os.fsdecode(self._path))[0])
+                sections = {i for i, s in enumerate(elf.sections) if s.name.startswith(".struct_ops")}
+                self._struct_ops = frozenset(sym.name for sym in elf.symbols() if sym.shndx in sections)
+            except (ElfError, OSError):
+                self._struct_ops = frozenset()  # none known: no map may become one
+        return self._struct_ops
+
     def _edit(self, kind: str, name: str, setter: str, value: Any) -> None:
         """Apply (and record, for a diagnostic reload) one edit of the definition."""
         self._check_editable(kind, name, setter)
+        if setter == "bpf_map__set_type" and MapType.STRUCT_OPS in (value, self._maps[name].type) and \
+                value != self._maps[name].type:
+            raise ValueError(f"map {name!r} cannot change to or from STRUCT_OPS: struct_ops maps are declared "
+                             "in a .struct_ops section (libbpf crashes on any other)")
         if isinstance(value, Map):  # libbpf keeps the fd number: hand it a duplicate this object owns
             value = os.dup(value.fd)
             self._fds.append(value)

@@ -9,7 +9,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 from . import _abi
 from ._abi import ProgType, enum_or_int
-from ._checks import check_uint
+from ._checks import c_name, check_uint
 from ._handle import BpfHandle, definition
 from .errors import LibbpfError
 from .info import ProgInfo, prog_info
@@ -67,7 +67,7 @@ class Program(BpfHandle[ProgInfo]):
     def section(self) -> Optional[str]:
         """ELF section the program came from (object programs only)."""
         handle = self._described()
-        return None if handle is None else self._lib.bpf_program__section_name(handle).decode()
+        return None if handle is None else c_name(self._lib.bpf_program__section_name(handle))
 
     type = definition("bpf_program__type", "bpf_program__set_type", live=attrgetter("type"),
                       convert=lambda value: enum_or_int(ProgType, value), check=int, doc="Program type (ProgType).")

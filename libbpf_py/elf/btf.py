@@ -113,7 +113,7 @@ class Btf:
         end = self.strings.find(b"\0", off)
         if end < 0:
             raise ElfError(f"BTF name at {off} is not NUL-terminated")
-        return self.strings[off:end].decode(errors="replace")
+        return self.strings[off:end].decode("utf-8", "surrogateescape")  # round-trips any bytes
 
     def get(self, type_id: int) -> Type:
         if not 1 <= type_id <= len(self.types):
@@ -150,22 +150,28 @@ class Btf:
         return type_id
 
     def size_of(self, type_id: int) -> Optional[int]:
-        """Byte size of a type, or None when BTF does not give one (e.g. a forward declaration)."""
-        t = self.get(self.resolve(type_id))
-        if t.kind in (INT, STRUCT, UNION, ENUM, ENUM64, FLOAT, DATASEC):
-            return t.size_or_type
-        if t.kind == PTR:
-            return 8
-        if t.kind == ARRAY:
-            elem, _index, nelems = struct.unpack_from(self._e + "III", t.tail, 0)
-            elem_size = self.size_of(elem)
-            return None if elem_size is None else elem_size * nelems
-        return None
+        """Byte size of a type, or None when BTF does not give one (e.g. a forward declaration).
+
+        Iterative and bounded: a crafted chain of arrays, or one that contains itself, raises
+        ElfError instead of exhausting the stack.
+        """
+        count = 1
+        for _ in range(len(self.types) + 1):
+            t = self.get(self.resolve(type_id))
+            if t.kind in (INT, STRUCT, UNION, ENUM, ENUM64, FLOAT, DATASEC):
+                return count * t.size_or_type
+            if t.kind == PTR:
+                return count * 8
+            if t.kind != ARRAY:
+                return None
+            type_id, _index, nelems = struct.unpack_from(self._e + "III", t.tail, 0)
+            count *= nelems
+        raise ElfError(f"BTF type {type_id} contains itself (an array of itself)")
 
     # writing ---------------------------------------------------------------------------------
 
     def add_string(self, text: str) -> int:
-        encoded = text.encode() + b"\0"
+        encoded = text.encode("utf-8", "surrogateescape") + b"\0"
         start = 0
         while True:  # reuse an identical whole string
             found = self.strings.find(encoded, start)

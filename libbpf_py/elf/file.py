@@ -197,7 +197,7 @@ class ElfFile:
 
     def add_string(self, table: Section, text: str) -> int:
         """Append ``text`` to a string table (or find it there) and return its offset."""
-        encoded = text.encode() + b"\0"
+        encoded = text.encode("utf-8", "surrogateescape") + b"\0"
         found = _find_string(table.data, encoded)
         if found is not None:
             return found
@@ -257,7 +257,7 @@ def _string_at(table: bytes, offset: int, what: str) -> str:
     end = table.find(b"\0", offset)
     if end < 0:
         raise ElfError(f"{what} at offset {offset} is not NUL-terminated")
-    return table[offset:end].decode(errors="replace")
+    return table[offset:end].decode("utf-8", "surrogateescape")  # round-trips any bytes
 
 
 def _find_string(table: bytes, encoded: bytes) -> Optional[int]:

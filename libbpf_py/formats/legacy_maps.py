@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+from .._abi import MapType
 from ..elf.file import SHT_PROGBITS, STB_GLOBAL, STT_NOTYPE, STT_OBJECT, ElfError, ElfFile, Section, Symbol
 
 MAPS_SECTION = "maps"
@@ -95,4 +96,12 @@ def read_maps(elf: ElfFile) -> Tuple[int, List[LegacyMap]]:
                                  f"{index * stride} (stride {stride})")
         raw = section.data[index * stride:(index + 1) * stride].ljust(FULL_STRIDE, b"\0")
         maps.append(LegacyMap(sym.name, index, sym.value, *struct.unpack(e + "9I", raw)))
+    names = [m.name for m in maps]
+    for name in names:
+        if names.count(name) > 1:  # one would shadow the other (edits, pins): tc's second pin would fail
+            raise LegacyMapError(f"two map definitions are named {name!r}")
+    for m in maps:
+        if m.type == MapType.STRUCT_OPS:
+            raise LegacyMapError(f"map {m.name!r} has type STRUCT_OPS (26), which a map definition cannot "
+                                 "create (its kernel call would fail: struct_ops maps come from .struct_ops)")
     return stride, maps

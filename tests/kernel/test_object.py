@@ -242,3 +242,9 @@ def test_a_keyboard_interrupt_in_a_log_handler_is_raised_after_libbpf_returns(bp
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def test_a_real_struct_ops_object_loads(bpf_obj):
+    with bpf.Object.open(bpf_obj("vmlinux/struct_ops")) as obj:
+        obj.load()
+        assert obj.maps["mini_cc"].info().type == MapType.STRUCT_OPS

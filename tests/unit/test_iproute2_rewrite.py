@@ -265,3 +265,36 @@ def test_legacy_and_btf_maps_together_are_refused_clearly(legacy, bpf_obj):
     elf.add_section(".maps", 1, bytes(8))
     with pytest.raises(LegacyMapError, match="both a legacy 'maps' section and BTF-defined '.maps'"):
         rewrite(elf.to_bytes())
+
+
+def test_struct_ops_definitions_are_refused_before_libbpf_sees_them(legacy):
+    data = with_maps(legacy("object_ns-nog"), [(26, 4, 8, 1), (1, 4, 8, 8)], 36)
+    with pytest.raises(LegacyMapError, match="STRUCT_OPS"):
+        rewrite(data)
+    with pytest.raises(LegacyMapError, match="STRUCT_OPS"):
+        bpf.Object.open(data)
+
+
+def test_two_definitions_with_one_name_are_refused(legacy):
+    elf = ElfFile.parse(legacy("object_ns-nog"))
+    symbols = elf.symbols()
+    shndx = elf.index_of(elf.section("maps"))
+    mine = [i for i, s in enumerate(symbols) if s.shndx == shndx]
+    symbols[mine[1]] = replace(symbols[mine[1]], name=symbols[mine[0]].name, st_name=symbols[mine[0]].st_name)
+    elf.set_symbols(symbols)
+    with pytest.raises(LegacyMapError, match="two map definitions are named"):
+        rewrite(elf.to_bytes())
+
+
+def test_crafted_btf_chains_raise_elf_errors_not_recursion_errors():
+    btf = Btf("little")
+    u8 = btf.add_int("unsigned char", 1)
+    index = btf.add_int("__ARRAY_SIZE_TYPE__", 4)
+    deep = u8
+    for _ in range(5000):
+        deep = btf.add_array(deep, index, 2)
+    assert btf.size_of(deep) == 2 ** 5000  # a valid chain: walked without recursion
+    loop = btf.add_array(0, index, 1)
+    btf.get(loop).tail = struct.pack("<III", loop, index, 1)  # an array of itself
+    with pytest.raises(ElfError, match="contains itself"):
+        btf.size_of(loop)

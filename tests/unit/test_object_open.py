@@ -117,3 +117,36 @@ def test_nul_bytes_in_paths_are_refused_before_c_cuts_them(bpf_obj, tmp_path):
     with bpf.Object.open(bpf_obj("pinned"), pinning=bpf.PinPolicy()) as obj:
         with pytest.raises(ValueError, match="NUL"):
             obj.maps["pinned_counts"].pin_path = "/sys/fs/bpf/a\0b/c"
+
+
+def _renamed(data: bytes, old: bytes, new: bytes) -> bytes:
+    assert len(old) == len(new) and data.count(old + b"\0") >= 1
+    return data.replace(old + b"\0", new + b"\0")
+
+
+def test_names_that_are_not_utf8_are_kept_as_surrogates(bpf_obj):
+    """libbpf takes any bytes as a name; so does the binding, and gives them back unchanged."""
+    data = _renamed(bpf_obj("iproute2/global_ns-nog").read_bytes(), b"stats_global", b"stats_gl\xffbal")
+    with bpf.Object.open(data) as obj:
+        name = "stats_gl\udcffbal"
+        assert name in obj.maps and obj.maps[name].name == name
+    new_data, maps = bpf.iproute2.rewrite(data)
+    assert [m.name for m in maps if m.name.startswith("stats")] == [name]
+    assert b"stats_gl\xffbal\0" in new_data
+
+
+def test_struct_ops_maps_outside_struct_ops_sections_are_refused_at_open(bpf_obj):
+    """libbpf crashes loading a STRUCT_OPS map it did not read from .struct_ops."""
+    with pytest.raises(bpf.ElfError, match="not declared in a .struct_ops section"):
+        bpf.Object.open(bpf_obj("struct_ops_in_maps"))
+
+
+def test_no_map_changes_to_or_from_struct_ops(bpf_obj):
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        with pytest.raises(ValueError, match="STRUCT_OPS"):
+            obj.maps["hash_map"].type = MapType.STRUCT_OPS
+        assert obj.maps["hash_map"].type == MapType.HASH
+    with bpf.Object.open(bpf_obj("vmlinux/struct_ops")) as obj:   # a real one opens
+        assert obj.maps["mini_cc"].type == MapType.STRUCT_OPS
+        with pytest.raises(ValueError, match="STRUCT_OPS"):
+            obj.maps["mini_cc"].type = MapType.HASH
