@@ -329,8 +329,11 @@ class Object:
         """Names of the maps declared in a .struct_ops section (read from the ELF when first needed)."""
         if self._struct_ops is None:
             try:
-                assert self._data is not None or self._path is not None  # an object is opened from one
-                elf = ElfFile.parse(self._data if self._data is not None else read_source(os.fsdecode(self._path))[0])
+                data = self._data
+                if data is None:
+                    assert self._path is not None  # an object is opened from a file or from bytes
+                    data = read_source(os.fsdecode(self._path))[0]
+                elf = ElfFile.parse(data)
                 sections = {i for i, s in enumerate(elf.sections) if s.name.startswith(".struct_ops")}
                 self._struct_ops = frozenset(sym.name for sym in elf.symbols() if sym.shndx in sections)
             except (ElfError, OSError):
