@@ -129,22 +129,39 @@ class MountLock:
         with cls._registry_lock:
             return cls._registry.setdefault(point, cls(point))
 
-    def acquire(self) -> None:
-        """Take the lock (FileNotFoundError when the mount point is gone meanwhile)."""
-        self.thread_lock.acquire()
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the lock (FileNotFoundError when the mount point is gone meanwhile); without
+        ``blocking``, False when another thread or process holds it."""
+        if not self.thread_lock.acquire(blocking):
+            return False
         try:
             if self.depth == 0:
                 self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 try:
-                    fcntl.flock(self.fd, fcntl.LOCK_EX)
-                except BaseException:
+                    fcntl.flock(self.fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BaseException as exc:
                     fd, self.fd = self.fd, None
                     os.close(fd)
+                    if isinstance(exc, BlockingIOError):
+                        self.thread_lock.release()
+                        return False
                     raise
             self.depth += 1
         except BaseException:
             self.thread_lock.release()
             raise
+        return True
+
+    def owned(self) -> bool:
+        """Whether the calling thread holds this lock."""
+        return self.depth > 0 and self.thread_lock._is_owned()  # type: ignore[attr-defined]
+
+    def same_mount(self) -> bool:
+        """Whether the held fd is on the filesystem mounted at ``path`` now (not one unmounted meanwhile)."""
+        try:
+            return self.fd is not None and os.fstat(self.fd).st_dev == os.stat(self.path).st_dev
+        except OSError:
+            return False
 
     def release(self) -> None:
         if self.inert:
@@ -172,19 +189,25 @@ def lock_mounts(paths: Iterable[str], attempts: int = 16) -> List[MountLock]:
     """Hold the lock of every mount that holds one of ``paths``, the caller releasing each.
 
     Locks are taken in one global order (sorted mount points), so two loaders never wait for
-    each other; a mount that changed while we waited (another loader's rollback unmounted it)
-    is resolved again.
+    each other; a mount that changed while we waited (another loader's rollback unmounted it,
+    maybe mounting another there) is resolved again. A load nested in another (from a hook)
+    that would take a lock out of that order only tries it: EDEADLK rather than a deadlock.
     """
     paths = list(paths)
     for _ in range(attempts):
         points = sorted({mount_point(p) for p in paths})
+        mine = [lock.path for lock in list(MountLock._registry.values()) if lock.owned()]
         held: List[MountLock] = []
         try:
             for point in points:
                 lock = MountLock.at(point)
-                lock.acquire()
+                out_of_order = not lock.owned() and any(other > point for other in mine)
+                if not lock.acquire(blocking=not out_of_order):
+                    raise LibbpfError.for_errno(
+                        errno.EDEADLK, f"a load started inside another (from a hook) needs the lock of {point} while "
+                        f"holding that of {max(mine)}, which another loader may want in the other order", "flock")
                 held.append(lock)
-            if sorted({mount_point(p) for p in paths}) == points:
+            if sorted({mount_point(p) for p in paths}) == points and all(lock.same_mount() for lock in held):
                 return held
         except FileNotFoundError:
             pass  # the mount point went away while we waited

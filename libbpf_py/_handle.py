@@ -71,7 +71,7 @@ class BpfHandle(Generic[_Info]):
     _finalizer: Optional[weakref.finalize[[int], BpfHandle[_Info]]]  # closes an owned fd
     _closed: bool
     _pinned_at: Optional[str]
-    _lock: threading.Lock         # held while the fd is in use; close() takes it too
+    _lock: threading.RLock        # held while the fd is in use; close() takes it too
 
     def __init__(self) -> None:
         raise TypeError(f"{type(self).__name__} objects come from Object.{self._kind}s or the from_* constructors")
@@ -88,7 +88,7 @@ class BpfHandle(Generic[_Info]):
         self._finalizer = None
         self._closed = False
         self._pinned_at = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         _live_handles.add(self)
         return self
 
@@ -185,7 +185,11 @@ class BpfHandle(Generic[_Info]):
 
     def _reset_after_fork(self) -> None:
         """In a forked child: a lock held by another thread of the parent would never be released."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    def _in_use_here(self) -> bool:
+        """Whether this thread is inside an operation on the fd (a signal handler or hook runs in it)."""
+        return bool(self._lock._is_owned())  # type: ignore[attr-defined]
 
     @contextlib.contextmanager
     def _fd_in_use(self) -> Iterator[int]:
@@ -217,9 +221,11 @@ class BpfHandle(Generic[_Info]):
         """Close an fd this handle owns (after an operation in flight on another thread ends);
         an object's maps and programs close with the object."""
         if self._finalizer is not None:
+            in_use = self._in_use_here()  # re-entered from inside an operation (a signal handler)
             with _signals.deferred(), self._lock:
                 self._drop()
-                self._finalizer()
+                if not in_use:  # else the operation may still pass the fd: the finalizer closes it later
+                    self._finalizer()
 
     def __enter__(self: _H) -> _H:
         return self

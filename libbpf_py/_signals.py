@@ -3,20 +3,25 @@
 Python runs a signal's handler between any two bytecodes of the main thread, so Ctrl-C can
 raise KeyboardInterrupt after libbpf created and pinned maps but before the code that
 records them runs. Inside ``deferred()``, the Python handlers of the usual signals are
-replaced by one that only notes the signal; the section checks ``interrupted`` where it can
-still undo its work, and the real handlers run (KeyboardInterrupt is raised) once, when the
-section ends. Other threads never run signal handlers, so there it does nothing.
+replaced by a recorder. At a point where the section can still undo its work, it calls
+``run_noted()``: the real handlers of the signals that arrived run there (still deferred
+for what comes after), and the section undoes itself only if one of them raised. The
+signals that arrive after that run when the section ends. Only the outermost section
+installs and delivers; nested ones share it. Other threads never run signal handlers, so
+there the section does nothing.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
+import os
 import signal
 import threading
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
-_DEFERRED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM",
-                                                     "SIGUSR1", "SIGUSR2") if hasattr(signal, name))
+_DEFERRED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1",
+                                                     "SIGUSR2", "SIGINT") if hasattr(signal, name))
 _state = threading.local()
 
 
@@ -41,27 +46,84 @@ class Deferred:
                 self._saved[signum] = handler
                 signal.signal(signum, self._note)
 
-    def deliver(self) -> None:
-        """Put the handlers back and run those of the signals noted (KeyboardInterrupt for Ctrl-C)."""
-        saved, self._saved = self._saved, {}
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-        caught, self.caught = self.caught, []
-        for signum in dict.fromkeys(caught):  # each signal once, in order of arrival
-            saved[signum](signum, None)
+    def _installed(self) -> bool:
+        """Whether this section's recorder is in place (else it ended, or never began: stale)."""
+        return any(signal.getsignal(signum) == self._note for signum in self._saved)
+
+    def run_noted(self) -> None:
+        """Run the real handlers of the signals noted so far (each once), still deferring what
+        comes next; the first exception a handler raises is raised after all have run."""
+        first: Optional[BaseException] = None
+        while self.caught:
+            caught, self.caught = self.caught, []
+            for signum in dict.fromkeys(caught):
+                handler = self._saved.get(signum)
+                if handler is None:
+                    continue
+                try:
+                    handler(signum, None)
+                except BaseException as exc:  # every handler runs; the first error wins
+                    first = first or exc
+        if first is not None:
+            raise first
+
+    def _restore(self) -> None:
+        """Put every saved handler back (SIGINT last), unless the section's code installed its own."""
+        for signum, handler in list(self._saved.items()):
+            if signal.getsignal(signum) == self._note:
+                signal.signal(signum, handler)
+
+    def _end(self) -> None:
+        try:
+            self._restore()
+        finally:
+            self.run_noted()
+
+
+class _Inert(Deferred):
+    """A section outside the main thread: nothing is deferred there."""
+
+    def _install(self) -> None:
+        pass
 
 
 @contextlib.contextmanager
-def deferred() -> Iterator[Deferred]:
-    """Defer signal handlers for the body (in the main thread; nested sections share one)."""
+def deferred(*, in_finalizer: bool = False) -> Iterator[Deferred]:
+    """Defer signal handlers for the body (in the main thread; nested sections share the outer one).
+
+    ``in_finalizer``: the body runs from a finalizer (garbage collection), where an exception
+    is printed and lost: a KeyboardInterrupt is raised again in the main thread instead.
+    """
     outer = getattr(_state, "current", None)
-    if outer is not None or threading.current_thread() is not threading.main_thread():
-        yield outer if outer is not None else Deferred()
+    if outer is not None and outer._installed():
+        yield outer
         return
-    section = _state.current = Deferred()
+    if threading.current_thread() is not threading.main_thread():
+        yield _Inert()
+        return
+    section = Deferred()
     try:
+        _state.current = section
         section._install()
         yield section
     finally:
         _state.current = None
-        section.deliver()
+        try:
+            section._end()
+        except KeyboardInterrupt:
+            if not in_finalizer:
+                raise
+            _thread.interrupt_main()
+
+
+def _after_fork_in_child() -> None:
+    """A child forked inside a section (from a hook) gets the real handlers back."""
+    section = getattr(_state, "current", None)
+    if section is not None:
+        _state.current = None
+        with contextlib.suppress(Exception):
+            section._restore()
+        section.caught = []
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -69,7 +69,6 @@ class Map(BpfHandle[MapInfo]):
     _value_type: type
     _key: Optional[Slot]                           # the buffers of the live map, made on first use
     _value: Optional[Slot]
-    _lock: threading.Lock                          # one key and one value buffer: one caller at a time
 
     @classmethod
     def _blank(cls) -> "Map":

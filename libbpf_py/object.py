@@ -17,6 +17,7 @@ import errno
 import logging
 import os
 import re
+import threading
 import weakref
 from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
 
@@ -108,34 +109,43 @@ class _Undo:
         self.committed = False     # the session committed its pins
         self.hooks: List[ObjectHooks] = []  # hooks whose ``loaded`` ran (or raised)
         self.native_pins: Dict[Map, str] = {}  # without a session: pins libbpf makes where none was
+        self.native_ids: Dict[Map, int] = {}   # and the ids of the maps libbpf pinned there
 
     def run(self) -> None:
+        """Undo as far as the load got; every step runs, and the first error of one is raised after."""
         obj, session = self.obj, self.session
         obj._failed = True
-        if not self.loaded:
-            if session is not None:
-                session.rollback()  # libbpf removed the pins of its own failed load
-            return
-        try:
+        first: Optional[BaseException] = None
+        if self.loaded:
             for hook in reversed(self.hooks):
                 try:
                     hook.rolled_back(obj)
-                except Exception:  # one hook's failure must not stop the others' undo
-                    log.exception("hook %r failed to undo its changes", hook)
+                except BaseException as exc:  # one hook's failure must not stop the undo
+                    log.error("hook %r failed to undo its changes: %r", hook, exc)
+                    first = first or exc
+        try:
             if session is not None:
-                session.undo_commit() if self.committed else session.rollback(loaded=True)
-            else:
+                if self.committed:
+                    session.undo_commit()
+                else:
+                    session.rollback(loaded=self.loaded)  # libbpf removed the pins of its own failed load
+            elif self.loaded:
                 for m, path in self.native_pins.items():
-                    if pinned_map_id(path) == live_map_id(m):
+                    if pinned_map_id(path) == self.native_ids.get(m, -2):
                         unlink_quietly(path)
+        except BaseException as exc:
+            first = first or exc
         finally:
-            obj._unbind_failed()
+            if self.loaded:
+                obj._unbind_failed()
+        if first is not None:
+            raise first
 
 
 def _release(close_object: Any, ptr: int, fds: List[int]) -> None:
     """Free libbpf's object and close the fds the Python object owns (once: via weakref.finalize),
     all of it even when a signal arrives meanwhile."""
-    with _signals.deferred():
+    with _signals.deferred(in_finalizer=True):
         try:
             close_object(ptr)
         finally:
@@ -161,6 +171,8 @@ class Object:
     _loaded: bool
     _failed: bool
     _closed: bool
+    _loading: bool                   # inside load() (its hooks run then)
+    _lock: threading.RLock           # load, close and edits, one thread at a time
     _pinning: Optional[PinPolicy]
     _struct_ops: Optional[FrozenSet[str]]  # maps declared in .struct_ops sections, read when needed
     _pin_requested: Set[str]         # under a policy: maps whose definition asked for a pin (LIBBPF_PIN_BY_NAME)
@@ -230,7 +242,8 @@ class Object:
         self._edits = []
         self._kept = []
         self._fds = []
-        self._loaded = self._failed = self._closed = False
+        self._loaded = self._failed = self._closed = self._loading = False
+        self._lock = threading.RLock()
         self._pinning = pinning
         self._pin_requested = set()
         self._explicit_pins = {}
@@ -245,11 +258,10 @@ class Object:
                 self._describe()
                 for hook in hooks:
                     hook.opened(self)
+                signals.run_noted()
             except BaseException:
                 self.close()
                 raise
-            if signals.interrupted:
-                self.close()
         return self
 
     def _describe(self) -> None:
@@ -322,7 +334,7 @@ class Object:
 
     def _check_editable(self, kind: str, name: str, what: str) -> None:
         self._check_open()
-        if self._loaded or self._failed:
+        if self._loaded or self._failed or self._loading:
             raise LibbpfError.for_errno(errno.EBUSY, f"{kind} {name!r} can only be changed before load()", what)
 
     def _struct_ops_maps(self) -> FrozenSet[str]:
@@ -342,6 +354,10 @@ class Object:
 
     def _edit(self, kind: str, name: str, setter: str, value: Any) -> None:
         """Apply (and record, for a diagnostic reload) one edit of the definition."""
+        with self._lock:
+            self._edit_locked(kind, name, setter, value)
+
+    def _edit_locked(self, kind: str, name: str, setter: str, value: Any) -> None:
         self._check_editable(kind, name, setter)
         if setter == "bpf_map__set_type" and MapType.STRUCT_OPS in (value, self._maps[name].type) and \
                 value != self._maps[name].type:
@@ -373,8 +389,10 @@ class Object:
         if self._pinning is None:
             self._edit("map", m.name, "bpf_map__set_pin_path", None if path is None else c_path(path))
             return
-        self._check_editable("map", m.name, "bpf_map__set_pin_path")
-        self._explicit_pins[m.name] = None if path is None else os.fsdecode(c_path(os.path.abspath(path), "pin_path"))
+        with self._lock:
+            self._check_editable("map", m.name, "bpf_map__set_pin_path")
+            explicit = None if path is None else os.fsdecode(c_path(os.path.abspath(path), "pin_path"))
+            self._explicit_pins[m.name] = explicit
 
     # load ------------------------------------------------------------------------------------
 
@@ -388,10 +406,18 @@ class Object:
         A signal that arrives while the finished load releases its locks is delivered as load()
         returns: ``loaded`` is then True, as the pins say.
         """
-        self._check_open()
-        if self._loaded or self._failed:
-            raise LibbpfError.for_errno(errno.EBUSY, f"object {self.name!r} was already loaded"
-                                        + (" (and failed)" if self._failed else ""), "bpf_object__load")
+        with self._lock:  # another thread's load or close waits for this one
+            self._check_open()
+            if self._loaded or self._failed or self._loading:
+                raise LibbpfError.for_errno(errno.EBUSY, f"object {self.name!r} was already loaded"
+                                            + (" (and failed)" if self._failed else ""), "bpf_object__load")
+            self._loading = True
+            try:
+                return self._load()
+            finally:
+                self._loading = False
+
+    def _load(self) -> "Object":
         with _signals.deferred() as signals:
             session = None if self._pinning is None else PinSession(
                 self._pinning, self._maps.values(), self._programs.values(), self._pin_requested,
@@ -413,6 +439,9 @@ class Object:
                 if session is not None:  # a pin another loader made meanwhile, which libbpf reused
                     session.libbpf_reused(_REUSED.findall("\n".join(said.debug)))
                 self._bind_loaded(session)
+                if session is not None:
+                    session.record_ids()  # what is pinned is checked by id, also after a hook closed a map
+                undo.native_ids = {m: live_map_id(m) for m in undo.native_pins}
                 for hook in self.hooks:  # e.g. the iproute2 shim's map-in-map and tail-call wiring
                     undo.hooks.append(hook)
                     hook.loaded(self)
@@ -422,11 +451,11 @@ class Object:
             except BaseException:
                 undo.run()
                 raise
-            if signals.interrupted:  # the last moment the load can be undone
+            try:  # the last moment the load can be undone: the handlers of signals that arrived run now
+                signals.run_noted()
+            except BaseException:  # Ctrl-C (or a handler's error): the load is undone
                 undo.run()
-                signals.deliver()  # runs the handler: KeyboardInterrupt for Ctrl-C
-                raise LibbpfError.for_errno(errno.EINTR, f"the load of {self.name!r} was interrupted by a "
-                                            "signal and undone")
+                raise
             # The load stands: a signal from here on is delivered as load() returns, obj.loaded True.
             self._loaded = True
             if session is not None:
@@ -521,15 +550,22 @@ class Object:
     # close -----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the object with all its maps and programs; safe to call twice."""
-        if self._closed:
-            return
-        with _signals.deferred():
-            for item in list(self._maps.values()) + list(self._programs.values()):
+        """Close the object with all its maps and programs; safe to call twice. From another
+        thread, it waits for a load in progress; from inside one (a hook) it is refused."""
+        with _signals.deferred(), self._lock:
+            if self._closed:
+                return
+            if self._loading:
+                raise RuntimeError(f"close() of object {self.name!r} from inside its own load() (a hook): "
+                                   "raise from the hook to stop the load, or close after load() returns")
+            items = list(self._maps.values()) + list(self._programs.values())
+            in_use = any(item._in_use_here() for item in items)  # re-entered from an operation (a handler)
+            for item in items:
                 item._invalidate()
             self._closed = True
-            self._finalizer()
-            self._kept.clear()
+            if not in_use:  # else an operation may still pass an fd: the finalizer frees libbpf's object later
+                self._finalizer()
+                self._kept.clear()
 
     def __enter__(self) -> "Object":
         return self

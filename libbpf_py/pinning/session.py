@@ -68,6 +68,7 @@ class _Plan:
     action: str                    # "reuse", "create" or "replace"
     old_id: int = 0                # id of the pin that "replace" supersedes
     old: Optional[OwnedFd] = None  # that map, kept to put it back if the load fails after all
+    map_id: int = -2               # the id of the map this load created (record_ids)
 
 
 @dataclass
@@ -252,17 +253,34 @@ class PinSession:
             self.undo_commit()
             raise
 
+    def record_ids(self) -> None:
+        """After libbpf's load: the ids of the maps this load created, to recognise their pins."""
+        for plan in self.plans:
+            plan.map_id = live_map_id(plan.map)
+
     def undo_commit(self) -> None:
-        """Put back what the commit replaced, remove what this load pinned. Idempotent."""
-        try:
-            while self.committed:
-                path, old = self.committed.pop()
+        """Put back what the commit replaced, remove what this load pinned; every step runs and
+        the first error is raised after. An earlier map or program that cannot be put back is
+        kept open (its fd left to the process) rather than destroyed."""
+        first: Optional[BaseException] = None
+        while self.committed:
+            path, old = self.committed.pop()
+            try:
                 if old is not None:
                     pin_over(old.fileno(), path)
                 else:
                     unlink_quietly(path)
-        finally:
+            except BaseException as exc:  # every pin gets its chance
+                first = first or exc
+                if old is not None:
+                    log.error("could not put back the pin at %s (%r); its object stays alive on fd %d",
+                              path, exc, old.disown())
+        try:
             self.rollback(loaded=True)
+        except BaseException as exc:
+            first = first or exc
+        if first is not None:
+            raise first
 
     def finish(self) -> None:
         """The load stands: release the locks and the fds kept for an undo."""
@@ -274,7 +292,7 @@ class PinSession:
         try:
             if loaded:  # libbpf only unpins on its own failures
                 for plan in self.plans:
-                    if plan.action == "create" and pinned_map_id(plan.path) == live_map_id(plan.map):
+                    if plan.action == "create" and pinned_map_id(plan.path) == plan.map_id:
                         unlink_quietly(plan.path)
             self._remove_created_dirs()
             if self.mounted is not None and holds_only_kernel_files(self.mounted):
@@ -295,9 +313,9 @@ class PinSession:
 
     def _release(self) -> None:
         for pin in self.program_pins:
-            if pin.old is not None:
+            if pin.old is not None and not pin.old.closed:
                 pin.old.close()
         for plan in self.plans:
-            if plan.old is not None:
+            if plan.old is not None and not plan.old.closed:
                 plan.old.close()
         release_all(self._held)

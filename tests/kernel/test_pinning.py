@@ -507,10 +507,10 @@ def test_a_loader_waiting_on_a_mount_that_a_rollback_removes_mounts_again(bpf_ob
     waiting = threading.Event()
     real_acquire = _bpffs.MountLock.acquire
 
-    def acquire(lock):
+    def acquire(lock, blocking=True):
         if threading.current_thread().name == "second" and lock.path == str(root):
             waiting.set()  # the second loader resolved the first loader's mount and waits for its lock
-        real_acquire(lock)
+        return real_acquire(lock, blocking)
 
     monkeypatch.setattr(_bpffs.MountLock, "acquire", acquire)
 

@@ -63,7 +63,7 @@ def test_function_is_always_a_c_name():
     import libbpf_py
     from libbpf_py._libbpf import LIBC, SIGNATURES
 
-    c_names = set(SIGNATURES) | set(LIBC) | {"dlopen", "dup"}
+    c_names = set(SIGNATURES) | set(LIBC) | {"dlopen", "dup", "flock"}
     package = Path(libbpf_py.__file__).parent
     for path in package.rglob("*.py"):
         for match in re.finditer(r"for_errno\((?:[^()]|\([^()]*\))*?,\s*\"([^\"]*)\"\)", path.read_text()):
