@@ -12,7 +12,6 @@ import array
 import ctypes
 import errno
 import os
-import threading
 from collections.abc import MutableMapping
 from ctypes import byref, c_uint32, c_uint64
 from enum import IntEnum
