@@ -292,7 +292,7 @@ def test_close_from_a_hook_is_refused_and_the_load_undone(bpf_obj, bpffs):
 
 
 def test_close_from_another_thread_waits_for_the_load(bpf_obj, bpffs):
-    for _ in range(50):
+    def round_of_load_and_close():
         in_load = threading.Event()
         obj = bpf.Object.open(bpf_obj("pinned"), pinning=PinByName(bpffs / "r"),
                               hooks=[Hook(lambda obj: in_load.set())])
@@ -304,6 +304,9 @@ def test_close_from_another_thread_waits_for_the_load(bpf_obj, bpffs):
             pass
         closer.join(30)
         assert obj.closed
+
+    for _ in range(50):
+        round_of_load_and_close()
 
 
 CLOSE_IN_HANDLER = r"""
