@@ -131,6 +131,9 @@ KEYLESS_MAP_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTE
 MAP_IN_MAP_TYPES = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
 # Arrays whose slots may be empty: a lookup of an empty slot says ENOENT (fd arrays and device maps).
 SLOT_ARRAY_MAP_TYPES = frozenset({MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.DEVMAP, MapType.CPUMAP})
+# Arrays whose slots user space may set and delete but not read (a lookup is refused).
+WRITE_ONLY_MAP_TYPES = frozenset({MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.XSKMAP,
+                                  MapType.REUSEPORT_SOCKARRAY})
 # Element updates and deletes that can sleep in the kernel: map-in-map waits for an RCU grace
 # period (maybe_wait_bpf_programs in kernel/bpf/syscall.c), sockmaps take the socket lock.
 SLEEPING_UPDATE_MAP_TYPES = MAP_IN_MAP_TYPES | {MapType.SOCKMAP, MapType.SOCKHASH}

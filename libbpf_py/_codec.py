@@ -61,8 +61,9 @@ class Codec:
         try:
             view = memoryview(obj)
         except TypeError:
+            hint = " (for many entries: update(mapping, flags=...), flags by keyword)" if hasattr(obj, "items") else ""
             raise TypeError(f"{self.what} must be bytes, an int or a ctypes object, "
-                            f"not {_describe(obj)}") from None
+                            f"not {_describe(obj)}{hint}") from None
         if view.nbytes != self.size:
             raise ValueError(f"{self.what} must be {self.size} bytes, got {view.nbytes}")
         return view.tobytes()

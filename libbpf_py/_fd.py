@@ -9,14 +9,15 @@ _KIND_KEYS = (("map_type:", "map"), ("prog_type:", "prog"), ("link_type:", "link
 
 
 def fd_kind(fd: int) -> Optional[str]:
-    """'map', 'prog' or 'link' for a BPF fd (read from /proc/self/fdinfo), else None."""
+    """'map', 'prog' or 'link' for a BPF fd (read from /proc/self/fdinfo), else None (also when
+    ``fd`` is not open); OSError when fdinfo cannot be read (e.g. EMFILE: no fd left to read it)."""
     try:
         with open(f"/proc/self/fdinfo/{fd}") as info:
             for line in info:
                 for key, kind in _KIND_KEYS:
                     if line.startswith(key):
                         return kind
-    except OSError:
+    except FileNotFoundError:
         return None
     return None
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Generic, Iterator, List, NoReturn, Optional, P
 
 from . import _libbpf, _signals
 from ._bpffs import not_bpffs_hint
-from ._checks import c_path
+from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind
 from .errors import ClosedError, LibbpfError
 
@@ -99,39 +99,48 @@ class BpfHandle(Generic[_Info]):
         return self
 
     @classmethod
-    def _adopt(cls: Type[_H], fd: int, function: str) -> _H:
-        """Own ``fd``, which must refer to the right kind of BPF object (closed here if not)."""
-        kind = fd_kind(fd)
-        if kind != cls._fd_kind:
-            os.close(fd)
-            raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF {cls._kind} (a {kind or 'non-BPF'} object)",
-                                        function)
-        self = cls._blank()
-        self._fd = fd
-        self._finalizer = weakref.finalize(self, os.close, fd)
-        try:
-            self._static = self._read_info(fd)
-            self._adopted()
-        except BaseException:
-            self.close()
-            raise
+    def _adopt(cls: Type[_H], open_fd: Callable[[], int], function: str) -> _H:
+        """Own the fd ``open_fd()`` returns, which must refer to the right kind of BPF object
+        (closed here if not); a signal arriving meanwhile cannot leak it."""
+        with _signals.deferred() as signals:
+            fd = open_fd()
+            kind = fd_kind(fd)
+            if kind != cls._fd_kind:
+                os.close(fd)
+                raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF {cls._kind} (a {kind or 'non-BPF'} object)",
+                                            function)
+            self = cls._blank()
+            self._fd = fd
+            self._finalizer = weakref.finalize(self, os.close, fd)
+            try:
+                self._static = self._read_info(fd)
+                self._adopted()
+                signals.run_noted()
+            except BaseException:
+                self.close()
+                raise
         return self
 
     @classmethod
     def from_pinned(cls: Type[_H], path: PathLike) -> _H:
         """Open the map or program pinned at ``path`` on bpffs."""
-        try:
-            fd = _libbpf.lib().bpf_obj_get(c_path(path))
-        except LibbpfError as exc:
-            raise _about_path(exc, path, "open the pin") from None
-        self = cls._adopt(fd, "bpf_obj_get")
+        encoded = c_path(path)
+
+        def get() -> int:
+            try:
+                return int(_libbpf.lib().bpf_obj_get(encoded))
+            except LibbpfError as exc:
+                raise _about_path(exc, path, "open the pin") from None
+
+        self = cls._adopt(get, "bpf_obj_get")
         self._pinned_at = os.fspath(path)
         return self
 
     @classmethod
     def from_id(cls: Type[_H], kernel_id: int) -> _H:
         """Open a map or program by its kernel id."""
-        return cls._adopt(getattr(_libbpf.lib(), cls._fd_by_id)(kernel_id), cls._fd_by_id)
+        check_uint(kernel_id, 32, "id")
+        return cls._adopt(lambda: int(getattr(_libbpf.lib(), cls._fd_by_id)(kernel_id)), cls._fd_by_id)
 
     @property
     def _fd(self) -> int:

@@ -40,6 +40,7 @@ class ObjectHooks:
     - ``rolled_back(obj)``: the load is being undone after ``loaded`` ran (or raised): a later
       hook failed, the pins could not be committed, or a signal (Ctrl-C) arrived. Put back what
       ``loaded`` changed in maps that outlive the load (e.g. pinned ones it reused).
+    - ``committed(obj)``: the load stands; drop what was kept to undo it.
     """
 
     def opened(self, obj: HookedObject) -> None:
@@ -50,3 +51,6 @@ class ObjectHooks:
 
     def rolled_back(self, obj: HookedObject) -> None:
         """The load is undone after ``loaded`` ran: undo its changes to maps that outlive it."""
+
+    def committed(self, obj: HookedObject) -> None:
+        """The load stands: release what ``loaded`` kept for an undo."""

@@ -9,6 +9,7 @@ fd and closes it in :meth:`Map.close` (or when collected, as a safety net).
 from __future__ import annotations
 
 import array
+import contextlib
 import ctypes
 import errno
 import os
@@ -64,6 +65,7 @@ class Map(BpfHandle[MapInfo]):
     # Set by _blank (instances are made there, not by __init__):
     _inner_spec: Optional[MapSpec]                 # the inner map's shape, for an object's map-in-map
     _lookup_and_delete_unsupported: bool           # learnt from the kernel: pop() looks up, then deletes
+    _bloom: Optional[bool]                         # a bloom filter (known with the buffers)
     _key_type: type                                # bytes, int or a ctypes type (checked by Codec)
     _value_type: type
     _key: Optional[Slot]                           # the buffers of the live map, made on first use
@@ -73,6 +75,7 @@ class Map(BpfHandle[MapInfo]):
     def _blank(cls) -> "Map":
         self = super()._blank()
         self._inner_spec = None
+        self._bloom = None
         self._lookup_and_delete_unsupported = False
         self._key_type = bytes
         self._value_type = bytes
@@ -97,22 +100,28 @@ class Map(BpfHandle[MapInfo]):
             raise ValueError(f"map name {name!r} is longer than {_abi.BPF_OBJ_NAME_LEN - 1} bytes")
         if int(map_type) in _abi.MAP_IN_MAP_TYPES and inner_map is None:
             raise ValueError("a map-in-map needs inner_map (a map of the inner shape)")
+        check_uint(int(map_type) if isinstance(map_type, IntEnum) else map_type, 32, "map_type")
         opts = _abi.new_opts(_abi.BpfMapCreateOpts)
         opts.map_flags = flags
         opts.map_extra = map_extra
-        if inner_map is not None:
-            opts.inner_map_fd = inner_map.fd
         lib = _libbpf.lib()
-        fd = lib.bpf_map_create(int(map_type), c_name_bytes(name) if name else None, key_size, value_size,
-                                max_entries, ctypes.addressof(opts))
-        self = cls._adopt(fd, "bpf_map_create")
+
+        def create() -> int:
+            with contextlib.ExitStack() as stack:
+                if inner_map is not None:  # held open (not closed by another thread) until the map exists
+                    opts.inner_map_fd = stack.enter_context(inner_map._fd_in_use())
+                return int(lib.bpf_map_create(int(map_type), c_name_bytes(name) if name else None, key_size,
+                                              value_size, max_entries, ctypes.addressof(opts)))
+
+        self = cls._adopt(create, "bpf_map_create")
         self.key_type, self.value_type = key_type, value_type
         return self
 
     @classmethod
     def from_fd(cls, fd: int) -> "Map":
         """A map on a duplicate of ``fd``; the caller keeps ownership of ``fd`` itself."""
-        return cls._adopt(os.dup(fd), "dup")
+        check_uint(fd, 31, "fd")
+        return cls._adopt(lambda: os.dup(fd), "dup")
 
     # state -----------------------------------------------------------------------------------
 
@@ -268,6 +277,7 @@ class Map(BpfHandle[MapInfo]):
         value_codec: Union[Codec, PerCpuCodec] = PerCpuCodec(element, possible_cpus()) if self.is_percpu else element
         key, value = Slot(key_codec), Slot(value_codec)
         self._key, self._value = key, value
+        self._bloom = int(self.type) == MapType.BLOOM_FILTER
         self.__dict__.update(_element_ops(self, key, value))
         return key, value
 
@@ -337,7 +347,23 @@ class Map(BpfHandle[MapInfo]):
         self.delete(key)
 
     def __contains__(self, key: Any) -> bool:
+        if self._bloom is None:
+            self._slots()  # learns the map's type with its buffers
+        if self._bloom:
+            return self._bloom_has(key)
         return self.lookup(key) is not None
+
+    def _bloom_has(self, value: Any) -> bool:
+        """Whether a bloom filter may hold ``value`` (false positives are its nature)."""
+        with self._lock:
+            v = self._slots()[1]
+            v.store(value)
+            ret = self._lib.gil.bpf_map_lookup_elem(self._fdbox[0], None, v.ptr)
+            if ret == _ENOENT:
+                return False
+            if ret < 0:
+                self._fail(ret, "bpf_map_lookup_elem")
+            return True
 
     def __bool__(self) -> bool:
         return True  # a map is a handle, whatever it holds (len() would walk it)
@@ -412,11 +438,15 @@ class Map(BpfHandle[MapInfo]):
     def clear(self) -> None:
         """Delete every key (an array's elements cannot be deleted: the kernel refuses); a queue or
         stack is popped until empty."""
+        map_type = int(self.type)
+        if map_type == MapType.BLOOM_FILTER:
+            raise TypeError(self._unreadable())
         if self._keyless:
             while self.lookup_and_delete(None) is not None:
                 pass
             return
-        for key in list(self.keys()):
+        keys = range(self.max_entries) if map_type in _abi.WRITE_ONLY_MAP_TYPES else list(self.keys())
+        for key in keys:
             try:
                 self.delete(key)
             except KeyError:
@@ -434,6 +464,8 @@ class Map(BpfHandle[MapInfo]):
 
     def peek(self) -> Any:
         """The next value of a queue or stack without taking it, or None when it is empty."""
+        if int(self.type) == MapType.BLOOM_FILTER:
+            raise TypeError(self._unreadable())
         return self.lookup(None)
 
     # iteration -------------------------------------------------------------------------------
@@ -441,22 +473,35 @@ class Map(BpfHandle[MapInfo]):
     def keys(self) -> Iterator[Any]:
         """Iterate over the keys of the live map (BPF_MAP_GET_NEXT_KEY); the empty slots of a
         prog array, map-in-map array, devmap or cpumap are skipped, as their lookups say."""
-        if self._keyless:
-            raise TypeError(f"a {self.type.name if isinstance(self.type, MapType) else 'keyless'} map has no "
-                            "keys: take its values with pop() (clear() pops them all)")
+        map_type = int(self.type)
+        if map_type in _abi.KEYLESS_MAP_TYPES or map_type in _abi.WRITE_ONLY_MAP_TYPES:
+            raise TypeError(self._unreadable())
         key_slot, value_slot = self._slots()
         current, following = Slot(key_slot.codec), Slot(key_slot.codec)
-        gil, fdbox = self._lib.gil, self._fdbox
+        gil, fdbox, lock = self._lib.gil, self._fdbox, self._lock
         next_key, lookup = gil.bpf_map_get_next_key, gil.bpf_map_lookup_elem
-        scratch = Slot(value_slot.codec) if int(self.type) in _abi.SLOT_ARRAY_MAP_TYPES else None
-        ret = next_key(fdbox[0], None, following.ptr)
-        while ret == 0:
-            if scratch is None or lookup(fdbox[0], following.ptr, scratch.ptr) != _ENOENT:
+        scratch = Slot(value_slot.codec) if map_type in _abi.SLOT_ARRAY_MAP_TYPES else None
+        previous = None
+        while True:
+            with lock:  # each step on the fd that is open now: never a reused one (-1 once closed)
+                ret = next_key(fdbox[0], previous, following.ptr)
+                empty = ret == 0 and scratch is not None and lookup(fdbox[0], following.ptr, scratch.ptr) == _ENOENT
+            if ret != 0:
+                break
+            if not empty:
                 yield following.load()
             current, following = following, current
-            ret = next_key(fdbox[0], current.ptr, following.ptr)  # -1 once closed: never a reused fd
+            previous = current.ptr
         if ret != _ENOENT:
             self._fail(ret, "bpf_map_get_next_key")
+
+    def _unreadable(self) -> str:
+        name = self.type.name if isinstance(self.type, MapType) else f"type {self.type}"
+        if int(self.type) in _abi.KEYLESS_MAP_TYPES:
+            if int(self.type) == MapType.BLOOM_FILTER:
+                return f"a {name} map has no keys and gives nothing back: push(value), then `value in map`"
+            return f"a {name} map has no keys: take its values with pop() (clear() pops them all)"
+        return f"the slots of a {name} map cannot be read from user space: set and delete them by index"
 
     __iter__ = keys
 

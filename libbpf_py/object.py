@@ -464,6 +464,8 @@ class Object:
                 for pin in session.program_pins:
                     pin.program._pinned_at = pin.path
                 session.finish()
+            for hook in self.hooks:
+                hook.committed(self)
         return self
 
     def _new_native_pins(self) -> Dict[Map, str]:

@@ -102,7 +102,8 @@ class Iproute2Semantics(ObjectHooks):
         for m in maps:  # the first prog array with an id (0 included) gets its tail calls, as in tc
             if m.type == MapType.PROG_ARRAY:
                 self.prog_arrays.setdefault(m.id, m)
-        self._replaced: List[Tuple[Map, int, Optional[int]]] = []  # (reused prog array, key, old program id)
+        # (reused prog array, key, the program that was there): kept open, or the overwrite would free it
+        self._replaced: List[Tuple[Map, int, Optional[Program]]] = []
 
     def opened(self, obj: HookedObject) -> None:
         selected = []
@@ -143,8 +144,8 @@ class Iproute2Semantics(ObjectHooks):
                 continue
             array = self.prog_arrays[tail[0]]
             target = obj.maps[array.name]
-            if array.name in obj.reused_maps:  # outlives a failed load: remember what to put back
-                self._replaced.append((target, tail[1], _program_id_at(target, tail[1])))
+            if array.name in obj.reused_maps:  # outlives a failed load: keep what to put back
+                self._replaced.append((target, tail[1], _program_at(target, tail[1])))
             try:
                 target.update(tail[1], prog.fd)
             except LibbpfError as exc:  # the only OSError a map update (or an fd) raises
@@ -158,25 +159,29 @@ class Iproute2Semantics(ObjectHooks):
         while self._replaced:
             array, key, old = self._replaced.pop()
             if old is None:
-                try:
-                    array.delete(key)
-                except KeyError:
-                    pass
-                continue
-            try:
-                program = Program.from_id(old)
-            except FileNotFoundError:  # unloaded meanwhile: leave the slot empty
                 array.pop(key, None)
                 continue
-            with program:
-                array.update(key, program.fd)
+            with old:
+                array.update(key, old.fd)
+
+    def committed(self, obj: HookedObject) -> None:
+        while self._replaced:
+            old = self._replaced.pop()[2]
+            if old is not None:
+                old.close()
 
 
-def _program_id_at(array: Map, key: int) -> Optional[int]:
-    """The id of the program at ``key`` of a live prog array, or None when the slot is empty."""
+def _program_at(array: Map, key: int) -> Optional[Program]:
+    """The program at ``key`` of a live prog array (a handle of its own), or None when the slot is empty."""
     with Map.from_fd(array.fd) as view:
         view.key_type = view.value_type = int
-        return view.lookup(key)
+        prog_id = view.lookup(key)
+    if prog_id is None:
+        return None
+    try:
+        return Program.from_id(prog_id)
+    except FileNotFoundError:  # replaced and freed meanwhile
+        return None
 
 
 def inserted_inner_maps(maps: List[LegacyMap]) -> List[Tuple[LegacyMap, LegacyMap]]:

@@ -33,6 +33,7 @@ from .._bpffs import (
     lock_mounts,
     missing_dirs,
     mount_bpffs,
+    mount_point,
     release_all,
     unmount,
 )
@@ -295,12 +296,25 @@ class PinSession:
                     if plan.action == "create" and pinned_map_id(plan.path) == plan.map_id:
                         unlink_quietly(plan.path)
             self._remove_created_dirs()
-            if self.mounted is not None and holds_only_kernel_files(self.mounted):
-                unmount(self.mounted, lazy=True)  # lazy: this session's own lock fd still refers to it
+            if self.mounted is not None:
+                self._unmount_root(self.mounted)
+        finally:
+            self._release()
+
+    def _unmount_root(self, root: str) -> None:
+        """Undo ``mount=True`` when nothing else lives there, under the lock of the filesystem
+        beneath, as the mount was made (so another loader's mount and mkdir there cannot interleave).
+        Safe while holding the root's lock: the lock beneath is only ever held briefly, by a
+        mount or an unmount, never while waiting for another."""
+        beneath = MountLock.at(mount_point(os.path.dirname(root)))
+        beneath.acquire()
+        try:
+            if holds_only_kernel_files(root):
+                unmount(root, lazy=True)  # lazy: this session's own lock fd still refers to it
                 self.mounted = None
                 self._remove_created_dirs()
         finally:
-            self._release()
+            beneath.release()
 
     def _remove_created_dirs(self) -> None:
         kept = []

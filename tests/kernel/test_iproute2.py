@@ -187,18 +187,22 @@ def test_tail_call_sections_are_matched_as_iproute2_matches_them(bpf_obj, tc_mnt
 
 
 def test_a_failed_load_puts_back_the_programs_it_replaced_in_a_reused_prog_array(bpf_obj, tc_mnt):
+    """As with tc: the first object is gone, its tail programs live only in the pinned prog array."""
     class Refuse(bpf.ObjectHooks):
         def loaded(self, obj):
             raise RuntimeError("refused after the shim wired the tail calls")
 
     with load(bpf_obj("iproute2/tail_call")) as first:
         slots = {key: first.programs[name].info().id for key, name in ((0, "tail_0"), (1, "tail_1"))}
-        with bpf.Map.from_pinned(tc_mnt / "tc/globals/jmp_table") as jmp:
-            jmp.key_type = jmp.value_type = int
-            second = iproute2.open(bpf_obj("iproute2/tail_call"), hooks=[Refuse()])
-            with second, pytest.raises(RuntimeError, match="refused"):
-                second.load()
-            assert dict(jmp.items()) == slots
+    with bpf.Map.from_pinned(tc_mnt / "tc/globals/jmp_table") as jmp:
+        jmp.key_type = jmp.value_type = int
+        assert dict(jmp.items()) == slots
+        second = iproute2.open(bpf_obj("iproute2/tail_call"), hooks=[Refuse()])
+        with second, pytest.raises(RuntimeError, match="refused"):
+            second.load()
+        assert dict(jmp.items()) == slots
+        with load(bpf_obj("iproute2/tail_call")) as third:  # a load that stands replaces them for good
+            assert dict(jmp.items()) == {key: third.programs[f"tail_{key}"].info().id for key in (0, 1)}
 
 
 def test_the_cli_runs_a_legacy_entry_program_with_its_tail_calls(bpf_obj, tc_mnt, capsys):

@@ -369,3 +369,24 @@ def test_queues_have_no_keys_and_clear_pops_them():
 
 def test_the_kernels_enotsupp_reads_as_words():
     assert "operation not supported" in str(bpf.LibbpfError.for_errno(524, None, "bpf_map_lookup_and_delete_elem"))
+
+
+def test_a_bloom_filter_answers_membership_and_nothing_else():
+    with bpf.Map.create(MapType.BLOOM_FILTER, 0, 4, 64, value_type=int, map_extra=3) as bloom:
+        bloom.push(7)
+        assert 7 in bloom and 8 not in bloom
+        for unreadable in (bloom.peek, bloom.clear, lambda: len(bloom)):
+            with pytest.raises(TypeError, match="push\\(value\\), then `value in map`"):
+                unreadable()
+
+
+def test_write_only_slot_arrays_say_so_and_clear_by_index():
+    with bpf.Map.create(MapType.PERF_EVENT_ARRAY, 4, 4, 4, key_type=int) as perf:
+        with pytest.raises(TypeError, match="cannot be read from user space"):
+            len(perf)
+        perf.clear()  # every slot deleted by index (all empty here)
+
+
+def test_a_mapping_passed_with_positional_flags_is_explained(hash_map):
+    with pytest.raises(TypeError, match="flags by keyword"):
+        hash_map.update({3: 30}, 1)
