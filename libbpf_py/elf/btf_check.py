@@ -11,7 +11,9 @@ walk is iterative, so no input can exhaust the stack.
 
 from __future__ import annotations
 
+import array
 import struct
+import sys
 from typing import Dict, List, Tuple
 
 from .btf import (
@@ -117,10 +119,85 @@ def validate(btf: Btf) -> None:
 
 def validate_object(elf: ElfFile) -> None:
     """Validate an object's ``.BTF`` (nothing to do without one); ``elf`` may be a header-only
-    parse that kept the ``.BTF`` bytes."""
+    parse that kept the ``.BTF`` bytes. A section validated before is not walked again."""
     section = elf.section(".BTF")
-    if section is not None:
-        validate(Btf.parse(section.data, elf.byteorder))
+    if section is None or section.data in _VALID:
+        return
+    if not _looks_valid(section.data, elf.byteorder):
+        validate(Btf.parse(section.data, elf.byteorder))  # the exact walk names the bad type
+    _VALID[section.data] = None
+    while len(_VALID) > _VALID_KEPT:
+        del _VALID[next(iter(_VALID))]
+
+
+_VALID: Dict[bytes, None] = {}  # .BTF sections validated lately, oldest first
+_VALID_KEPT = 16
+
+_TAIL_WORDS = {INT: 1, VAR: 1, DECL_TAG: 1, ARRAY: 3}
+_RECORD_WORDS = {STRUCT: 3, UNION: 3, DATASEC: 3, ENUM64: 3, ENUM: 2, FUNC_PROTO: 2}
+_NO_TAIL = frozenset({PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG})
+
+
+def _looks_valid(data: bytes, byteorder: str) -> bool:
+    """One pass over the raw words: True when every check of :func:`validate` but the
+    containment one passes (the fast path; any doubt sends the caller to the exact walk)."""
+    e = "<" if byteorder == "little" else ">"
+    if len(data) < 24:
+        return False
+    magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(
+        e + "HBBIIIII", data, 0)
+    start, strings = hdr_len + type_off, hdr_len + str_off
+    if (magic != 0xEB9F or version != 1 or hdr_len < 24 or type_len % 4 or start + type_len > len(data)
+            or strings + str_len > len(data) or not str_len or data[strings] != 0
+            or data[strings + str_len - 1] != 0):
+        return False  # (a string section ending in NUL makes every offset below str_len a string)
+    words = array.array("I", data[start:start + type_len])
+    if (byteorder == "little") != (sys.byteorder == "little"):
+        words.byteswap()
+    n, i = len(words), 0
+    kinds: List[int] = [0]  # by type id; 0 is void
+    top_ref = top_name = 0
+    funcs: List[int] = []
+    while i < n:
+        if i + 3 > n:
+            return False
+        name_off, info, ref = words[i], words[i + 1], words[i + 2]
+        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+        kinds.append(kind)
+        top_name = max(top_name, name_off)
+        i += 3
+        if kind in _NO_TAIL:
+            if kind not in (FWD, FLOAT):
+                top_ref = max(top_ref, ref)
+                if kind == FUNC:
+                    funcs.append(ref)
+        elif kind in _TAIL_WORDS:
+            step = _TAIL_WORDS[kind]
+            if kind in (VAR, DECL_TAG):
+                top_ref = max(top_ref, ref)
+            elif kind == ARRAY and i + 2 <= n:
+                top_ref = max(top_ref, words[i], words[i + 1])
+            i += step
+        elif kind in _RECORD_WORDS:
+            step = _RECORD_WORDS[kind]
+            record = words[i:i + step * vlen]
+            if len(record) != step * vlen:
+                return False
+            if vlen:
+                if kind != DATASEC:
+                    top_name = max(top_name, max(record[0::step]))
+                if kind in (STRUCT, UNION, FUNC_PROTO):
+                    top_ref = max(top_ref, max(record[1::step]))
+                elif kind == DATASEC:
+                    top_ref = max(top_ref, max(record[0::step]))
+            if kind == FUNC_PROTO:
+                top_ref = max(top_ref, ref)
+            i += step * vlen
+        else:
+            return False  # unknown kind
+    count = len(kinds) - 1
+    return (i == n and top_name < str_len and top_ref <= count
+            and all(0 < ref and kinds[ref] == FUNC_PROTO for ref in funcs))
 
 
 def _refuse_self_containment(btf: Btf, contains: Dict[int, List[int]]) -> None:
