@@ -131,6 +131,10 @@ KEYLESS_MAP_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTE
 MAP_IN_MAP_TYPES = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
 # Arrays whose slots may be empty: a lookup of an empty slot says ENOENT (fd arrays and device maps).
 SLOT_ARRAY_MAP_TYPES = frozenset({MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.DEVMAP, MapType.CPUMAP})
+# Map types with BPF_MAP_*_BATCH (the others answer the kernel's ENOTSUPP, leaving the count as it was).
+BATCH_MAP_TYPES = frozenset({MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
+                             MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.LPM_TRIE, MapType.ARRAY_OF_MAPS,
+                             MapType.HASH_OF_MAPS})
 # Arrays whose slots user space may set and delete but not read (a lookup is refused).
 WRITE_ONLY_MAP_TYPES = frozenset({MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.XSKMAP,
                                   MapType.REUSEPORT_SOCKARRAY})

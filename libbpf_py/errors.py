@@ -50,6 +50,24 @@ LIBBPF_ERRNO_MESSAGES = {
 KERNEL_ERRNO_MESSAGES = {524: "operation not supported"}
 
 
+_CAP_SYS_ADMIN, _CAP_BPF = 21, 39
+PRIVILEGE_HINT = ("loading BPF needs CAP_BPF (with CAP_PERFMON for tracing programs and CAP_NET_ADMIN for "
+                  "networking ones) or root")
+
+
+def lacks_bpf_capability() -> bool:
+    """Whether this process has neither CAP_BPF nor CAP_SYS_ADMIN (read from /proc/self/status)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    caps = int(line.split()[1], 16)
+                    return not caps & (1 << _CAP_BPF | 1 << _CAP_SYS_ADMIN)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def describe_errno(err: int) -> str:
     """strerror, extended with the kernel's internal ENOTSUPP and libbpf's private codes."""
     return LIBBPF_ERRNO_MESSAGES.get(err) or KERNEL_ERRNO_MESSAGES.get(err) or os.strerror(err)
@@ -102,7 +120,10 @@ class LibbpfError(OSError):
 
     @classmethod
     def for_errno(cls, err: int, detail: Optional[str] = None, function: Optional[str] = None) -> "LibbpfError":
-        """An instance of ``cls`` that is also the built-in OSError subclass for ``err``."""
+        """An instance of ``cls`` that is also the built-in OSError subclass for ``err``; a bpf()
+        call refused for lack of privilege says which capability it needs."""
+        if err == _errno.EPERM and function and function.startswith("bpf_") and lacks_bpf_capability():
+            detail = f"{detail or describe_errno(err)}: {PRIVILEGE_HINT}"
         return _specialised(cls, err)(err, detail, function)
 
 

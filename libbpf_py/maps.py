@@ -29,6 +29,7 @@ from .info import MapInfo, map_info, map_spec, possible_cpus
 from .spec import MapSpec
 
 _ENOENT = -errno.ENOENT
+_E2BIG = -errno.E2BIG
 _FLAGS = {n: c_uint64(n) for n in range(8)}  # prepared u64 flag arguments; never mutated
 _NO_FLAGS = _FLAGS[0]
 _NO_VALUE: Any = object()  # update(mapping) has no value argument; pop(key) has no default
@@ -521,6 +522,7 @@ class Map(BpfHandle[MapInfo]):
     def lookup_batch(self, *, batch_size: Optional[int] = None, delete: bool = False,
                      elem_flags: int = 0) -> Tuple[List[Any], List[Any]]:
         """All entries as ``(keys, values)`` lists, read (and with ``delete``, removed) in batches."""
+        self._check_batch(batch_size)
         kc, vc = (slot.codec for slot in self._slots())
         chunk = max(1, batch_size or self.max_entries)
         function = "bpf_map_lookup_and_delete_batch" if delete else "bpf_map_lookup_batch"
@@ -560,6 +562,7 @@ class Map(BpfHandle[MapInfo]):
         """Set many entries in one call (BPF_MAP_UPDATE_BATCH)."""
         if len(keys) != len(values):
             raise ValueError(f"{len(keys)} keys but {len(values)} values")
+        self._check_batch()
         key_slot, value_slot = self._slots()
         key_buf = _pack_many(key_slot.codec, keys)
         value_buf = _pack_many(value_slot.codec, values)
@@ -573,6 +576,7 @@ class Map(BpfHandle[MapInfo]):
 
     def delete_batch(self, keys: Sequence[Any], *, elem_flags: int = 0) -> None:
         """Remove many keys in one call; a missing key is a KeyError (earlier ones are gone)."""
+        self._check_batch()
         key_buf = _pack_many(self._slots()[0].codec, keys)
         opts = _batch_opts(elem_flags)
         count = c_uint32(len(keys))
@@ -583,6 +587,18 @@ class Map(BpfHandle[MapInfo]):
         if ret < 0:
             raise LibbpfError.for_errno(-ret, f"{describe_errno(-ret)} after {count.value} of {len(keys)} keys",
                                         "bpf_map_delete_batch")
+
+    def _check_batch(self, batch_size: Optional[int] = None) -> None:
+        if batch_size is not None:
+            check_uint(batch_size, 32, "batch_size", minimum=1)
+        map_type = self.type
+        if int(map_type) not in _abi.BATCH_MAP_TYPES:
+            name = map_type.name if isinstance(map_type, MapType) else f"type {map_type}"
+            raise LibbpfError.for_errno(errno.EOPNOTSUPP, f"{name} maps have no batch operations")
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Map is a handle on a kernel object and cannot be pickled: pickle its entries "
+                        "(dict(m.items())), or pass its pin path and open it with Map.from_pinned")
 
     # kernel object -----------------------------------------------------------------------
 
@@ -630,7 +646,7 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
     ClosedError instead of using a reused fd. Lookups keep the GIL; updates and deletes
     release it on map types whose updates sleep (map-in-map waits in synchronize_rcu()).
     """
-    lib, fdbox, name = m._lib, m._fdbox, m._display_name()
+    lib, fdbox, name, max_entries = m._lib, m._fdbox, m._display_name(), m.max_entries
     acquire, release = m._lock.acquire, m._lock.release
     writes = lib.raw if int(m.type) in _abi.SLEEPING_UPDATE_MAP_TYPES else lib.gil
     c_lookup, c_lookup_flags = lib.gil.bpf_map_lookup_elem, lib.gil.bpf_map_lookup_elem_flags
@@ -645,6 +661,8 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
     def failed(ret: int, function: str) -> LibbpfError:
         if fdbox[0] < 0:
             raise ClosedError(f"map {name} is closed")
+        if ret == _E2BIG and function == "bpf_map_update_elem":
+            return LibbpfError.for_errno(errno.E2BIG, f"map {name} is full (max_entries {max_entries})", function)
         return LibbpfError.for_errno(-ret, None, function)
 
     def lookup(key: Any = None, flags: int = 0) -> Any:

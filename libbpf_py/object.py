@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import weakref
-from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NoReturn, Optional, Set, Tuple, Union
 
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
@@ -28,7 +28,7 @@ from ._handle import PathLike
 from .compat import Compat, reader
 from .elf.btf_check import validate_object
 from .elf.file import ElfError, ElfFile
-from .errors import ClosedError, LibbpfError, VerifierError
+from .errors import PRIVILEGE_HINT, ClosedError, LibbpfError, VerifierError
 from .hooks import ObjectHooks
 from .maps import Map
 from .pinning import PinPolicy, PinSession, planned_map_path
@@ -44,6 +44,8 @@ DEFAULT_LOG_SIZE = 1 << 16
 MAX_LOG_SIZE = 1 << 24  # the kernel's limit on older releases (UINT_MAX >> 8)
 BTF_CHECKED_FROM = (1, 3)  # libbpf validates an object's BTF itself from 1.3 (btf_sanity_check)
 BYTES_NAME = "object"  # the name of an object opened from bytes without name= (libbpf would derive one from a pointer)
+# What a program load fails with when the verifier rejects it (ENOSPC: its log did not fit).
+_VERIFIER_ERRNOS = frozenset({errno.EACCES, errno.EINVAL, errno.E2BIG, errno.ENOSPC})
 _NEXT = {"map": "bpf_object__next_map", "program": "bpf_object__next_program"}
 log = logging.getLogger("libbpf_py")
 
@@ -94,6 +96,8 @@ _REUSED = re.compile(r"reused pinned map at '([^']*)'")  # libbpf's debug line, 
 
 def _in_libbpf_words(exc: LibbpfError, said: _log.Said) -> LibbpfError:
     """``exc`` with what libbpf warned about meanwhile (e.g. which map failed, and why)."""
+    if exc.errno == errno.EPERM and PRIVILEGE_HINT in exc.detail:
+        return exc  # libbpf's own words would point at RLIMIT_MEMLOCK: the capability is what lacks
     details = [line[len("libbpf: "):] if line.startswith("libbpf: ") else line for line in said.warnings
                if "failed to load object" not in line and "BEGIN PROG LOAD LOG" not in line]
     return exc.with_detail(warnings=details[-3:]) if details else exc
@@ -512,6 +516,8 @@ class Object:
             text = buf.value
             if not text:
                 continue
+            if exc.errno not in _VERIFIER_ERRNOS:  # e.g. EMFILE, ENOMEM: the verifier had its say, and passed
+                return exc.with_detail(f"{exc.detail}: program {name!r} could not be loaded after verification")
             truncated = len(text) >= len(buf) - 1
             err = exc.errno
             if truncated:
@@ -568,6 +574,10 @@ class Object:
             if not in_use:  # else an operation may still pass an fd: the finalizer frees libbpf's object later
                 self._finalizer()
                 self._kept.clear()
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("an Object holds libbpf's state and kernel objects and cannot be pickled: open the "
+                        "file again in the other process (pin what it must share)")
 
     def __enter__(self) -> "Object":
         return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 from operator import attrgetter
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, NoReturn, Optional
 
 from . import _abi
 from ._abi import ProgType, enum_or_int
@@ -49,6 +49,10 @@ class Program(BpfHandle[ProgInfo]):
 
     def _read_info(self, fd: int) -> ProgInfo:
         return prog_info(fd)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Program is a handle on a kernel object and cannot be pickled: pass its pin path "
+                        "or id and open it with Program.from_pinned or Program.from_id")
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"

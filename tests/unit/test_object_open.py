@@ -150,3 +150,9 @@ def test_no_map_changes_to_or_from_struct_ops(bpf_obj):
         assert obj.maps["mini_cc"].type == MapType.STRUCT_OPS
         with pytest.raises(ValueError, match="STRUCT_OPS"):
             obj.maps["mini_cc"].type = MapType.HASH
+
+
+@pytest.mark.parametrize("source", [1, True, 0, None, 2.5])
+def test_only_paths_and_bytes_are_opened(source):
+    with pytest.raises(TypeError, match="from a path or its bytes"):
+        bpf.Object.open(source)
