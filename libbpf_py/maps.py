@@ -290,7 +290,9 @@ class Map(BpfHandle[MapInfo]):
         fast = self.__dict__.get(operation)
         if fast is None:
             self._slots()
-            fast = self.__dict__[operation]
+            fast = self.__dict__.get(operation)
+            if fast is None:  # closed by another thread meanwhile
+                self._raise_unusable()
         return fast
 
     def lookup(self, key: Any = None, flags: int = 0) -> Any:

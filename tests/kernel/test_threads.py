@@ -1,0 +1,75 @@
+"""Threads against one map or object, for a fixed time: a close racing operations never lets an
+operation reach another map through a reused fd number, and only ClosedError reports it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import libbpf_py as bpf
+from libbpf_py import MapType
+
+SECONDS = 1.0
+
+
+def test_close_racing_operations_never_writes_into_the_map_that_reuses_the_fd():
+    stats = {"rounds": 0, "closed_errors": 0}
+    problems = []
+    deadline = time.monotonic() + SECONDS
+    while time.monotonic() < deadline:
+        stats["rounds"] += 1
+        shared = bpf.Map.create(MapType.HASH, 4, 4, 64, key_type=int, value_type=int)
+        victims = []
+        started = threading.Barrier(4)
+
+        def worker(n, shared=shared, started=started):
+            started.wait()
+            for i in range(2000):
+                try:
+                    shared[n] = i
+                    shared.lookup(n)
+                    if i % 7 == 0:
+                        shared.pop(n, None)
+                except bpf.ClosedError:
+                    stats["closed_errors"] += 1
+                    return
+                except Exception as exc:  # EBADF, KeyError...: the close leaked through
+                    problems.append(repr(exc))
+                    return
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
+        for t in threads:
+            t.start()
+        started.wait()
+        shared.close()
+        victims = [bpf.Map.create(MapType.HASH, 4, 4, 64, key_type=int, value_type=int) for _ in range(3)]
+        for t in threads:
+            t.join()
+        for victim in victims:
+            if len(victim):
+                problems.append(f"a closed map's operation wrote into another map: {dict(victim.items())}")
+            victim.close()
+    assert problems == []
+    assert stats["closed_errors"] > 0
+
+
+def test_two_threads_loading_one_object_load_it_once(bpf_obj):
+    for _ in range(20):
+        with bpf.Object.open(bpf_obj("maps")) as obj:
+            outcomes = []
+            barrier = threading.Barrier(2)
+
+            def load(obj=obj, barrier=barrier, outcomes=outcomes):
+                barrier.wait()
+                try:
+                    obj.load()
+                    outcomes.append("loaded")
+                except bpf.LibbpfError as exc:
+                    outcomes.append(exc.errno)
+
+            threads = [threading.Thread(target=load) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(map(str, outcomes)) == sorted(["loaded", "16"])  # EBUSY for the second
