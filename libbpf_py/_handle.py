@@ -64,7 +64,8 @@ class BpfHandle(Generic[_Info]):
     # Set by _blank (instances are made there, not by __init__):
     _lib: _libbpf.Libbpf
     _handle: Optional[int]        # libbpf's struct bpf_map / bpf_program while the object is open
-    _owner: Optional[Owner]       # the Object that owns handle and fd (set together with _handle)
+    _owner_ref: Optional[weakref.ReferenceType[Any]]  # the Object it came from (weak: no reference cycle)
+    _core: Optional[object]       # what keeps libbpf's object, and so the fd, alive (the Object's core)
     _item_name: Optional[str]     # the name of this map or program in its object (None: standalone)
     _static: Optional[_Info]      # kernel info of an adopted fd (standalone ones only)
     _fdbox: List[int]             # the fd, in a list that hot-path closures share (-1 once closed)
@@ -81,7 +82,8 @@ class BpfHandle(Generic[_Info]):
         self = object.__new__(cls)
         self._lib = _libbpf.lib()
         self._handle = None
-        self._owner = None
+        self._owner_ref = None
+        self._core = None
         self._item_name = None
         self._static = None
         self._fdbox = [-1]
@@ -93,10 +95,16 @@ class BpfHandle(Generic[_Info]):
         return self
 
     @classmethod
-    def _of_object(cls: Type[_H], owner: Owner, handle: int, name: str) -> _H:
+    def _of_object(cls: Type[_H], owner: Owner, core: object, handle: int, name: str) -> _H:
         self = cls._blank()
-        self._owner, self._handle, self._item_name = owner, handle, name
+        self._owner_ref, self._core, self._handle, self._item_name = weakref.ref(owner), core, handle, name
         return self
+
+    @property
+    def _owner(self) -> Optional[Owner]:
+        """The Object this came from, while it exists."""
+        ref = self._owner_ref
+        return None if ref is None else ref()
 
     @classmethod
     def _adopt(cls: Type[_H], open_fd: Callable[[], int], function: str) -> _H:
@@ -172,10 +180,13 @@ class BpfHandle(Generic[_Info]):
         return "(unnamed)"
 
     def _edit(self, setter: str, value: Any) -> None:
-        if self._described() is None or self._owner is None or self._item_name is None:
+        if self._described() is None or self._item_name is None:
             raise LibbpfError.for_errno(errno.EBUSY, f"{self._kind} {self._display_name()} is live: its "
                                         "definition can only be changed on an object's map before load()", setter)
-        self._owner._edit(self._kind, self._item_name, setter, value)
+        owner = self._owner
+        if owner is None:
+            raise ClosedError(f"{self._kind} {self._display_name()} came from an Object that was dropped")
+        owner._edit(self._kind, self._item_name, setter, value)
 
     def _bind(self, fd: int) -> None:
         """Called by the owning object after load: live on ``fd``, or -1 when not loaded."""
@@ -185,6 +196,7 @@ class BpfHandle(Generic[_Info]):
         """Called when the owning object closes: waits for an operation in flight on another thread."""
         with self._lock:
             self._drop()
+            self._core = None
 
     def _drop(self) -> None:
         """Forget the fd and libbpf's handle (the caller holds the lock)."""
@@ -209,9 +221,12 @@ class BpfHandle(Generic[_Info]):
     def _raise_unusable(self) -> NoReturn:
         self._described()
         name = f"{self._kind} {self._display_name()}"
-        if self._owner is not None and self._owner._failed:
+        owner = self._owner
+        if owner is None and self._item_name is not None and self._fd < 0:
+            raise ClosedError(f"{name} came from an Object that was dropped before it loaded")
+        if owner is not None and owner._failed:
             raise LibbpfError.for_errno(errno.EBADF, f"{name} is unusable: the object's load failed (open it again)")
-        if self._owner is not None and not self._owner.loaded:
+        if owner is not None and not owner.loaded:
             raise LibbpfError.for_errno(errno.EBADF, f"{name} is not loaded yet: call load()")
         raise LibbpfError.for_errno(errno.EBADF, f"{name} {self._skipped}")
 

@@ -13,7 +13,6 @@ there the section does nothing.
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import os
 import signal
@@ -92,7 +91,8 @@ def deferred(*, in_finalizer: bool = False) -> Iterator[Deferred]:
     """Defer signal handlers for the body (in the main thread; nested sections share the outer one).
 
     ``in_finalizer``: the body runs from a finalizer (garbage collection), where an exception
-    is printed and lost: a KeyboardInterrupt is raised again in the main thread instead.
+    is printed and lost: no handler runs there; the signals noted are raised again as the
+    section ends, so their handlers run in the code the collection interrupted.
     """
     outer = getattr(_state, "current", None)
     if outer is not None and outer._installed():
@@ -108,12 +108,12 @@ def deferred(*, in_finalizer: bool = False) -> Iterator[Deferred]:
         yield section
     finally:
         _state.current = None
-        try:
+        if in_finalizer:
+            section._restore()
+            for signum in dict.fromkeys(section.caught):
+                signal.raise_signal(signum)
+        else:
             section._end()
-        except KeyboardInterrupt:
-            if not in_finalizer:
-                raise
-            _thread.interrupt_main()
 
 
 def _after_fork_in_child() -> None:

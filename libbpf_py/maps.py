@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import weakref
 from collections.abc import MutableMapping
 from ctypes import byref, c_uint32, c_uint64
 from enum import IntEnum
@@ -219,10 +220,11 @@ class Map(BpfHandle[MapInfo]):
     @pin_path.setter
     def pin_path(self, path: Optional[PathLike]) -> None:
         """Pin an object's map at ``path`` when it loads (None: do not pin it)."""
-        if self._described() is None or self._owner is None:
+        owner = self._owner
+        if self._described() is None or owner is None:
             self._edit("bpf_map__set_pin_path", path)  # refused: a live map is pinned with pin()
         else:
-            self._owner._set_pin_path(self, path)
+            owner._set_pin_path(self, path)
 
     @property
     def is_internal(self) -> bool:
@@ -653,7 +655,14 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
     writes = lib.raw if int(m.type) in _abi.SLEEPING_UPDATE_MAP_TYPES else lib.gil
     c_lookup, c_lookup_flags = lib.gil.bpf_map_lookup_elem, lib.gil.bpf_map_lookup_elem_flags
     c_update, c_delete = writes.bpf_map_update_elem, writes.bpf_map_delete_elem
-    update_many = m._update_many
+    this = weakref.ref(m)  # the closures live in the map's own __dict__: no strong reference back
+
+    def update_many(entries: Any, flags: int) -> None:
+        owner = this()
+        if owner is None:
+            raise ClosedError(f"map {name} is closed")
+        owner._update_many(entries, flags)
+
     key_buf, key_ptr, store_key = key.buf, key.ptr, key.store
     value_buf, value_ptr, store_value, load_value = value.buf, value.ptr, value.store, value.load
     key_max = key.max if key.number else -1        # -1: no int fast path

@@ -157,6 +157,21 @@ def _release(close_object: Any, ptr: int, fds: List[int]) -> None:
                 os.close(fds.pop())
 
 
+class _Core:
+    """libbpf's ``struct bpf_object`` and what must live as long as it (buffers libbpf reads, the
+    fds of inner-map templates). The Object and each of its maps and programs hold it, so it is
+    freed when the last of them goes, or at ``Object.close()``: there is no reference cycle to
+    wait for the garbage collector on, and a map kept from a dropped Object stays usable."""
+
+    __slots__ = ("ptr", "kept", "fds", "close", "__weakref__")
+
+    def __init__(self, lib: _libbpf.Libbpf, ptr: int, kept: List[object]):
+        self.ptr = ptr
+        self.kept = kept
+        self.fds: List[int] = []
+        self.close = weakref.finalize(self, _release, lib.bpf_object__close, ptr, self.fds)
+
+
 class Object:
     """An opened BPF ELF object and, after :meth:`load`, its live maps and programs."""
 
@@ -170,8 +185,6 @@ class Object:
     _options: Dict[str, Optional[PathLike]]  # open options, kept for the diagnostic reload
     _log_size: int
     _edits: List[Edit]               # each edit of the definition, in order
-    _kept: List[object]              # buffers libbpf refers to, kept until close
-    _fds: List[int]                  # fds this object owns (inner-map templates), closed with it
     _loaded: bool
     _failed: bool
     _closed: bool
@@ -181,8 +194,7 @@ class Object:
     _struct_ops: Optional[FrozenSet[str]]  # maps declared in .struct_ops sections, read when needed
     _pin_requested: Set[str]         # under a policy: maps whose definition asked for a pin (LIBBPF_PIN_BY_NAME)
     _explicit_pins: Dict[str, Optional[str]]  # under a policy: pin paths set on maps (None: no pin)
-    _ptr: int                        # libbpf's struct bpf_object *
-    _finalizer: weakref.finalize[[Any, int, List[int]], Object]
+    _core: _Core                     # libbpf's struct bpf_object and what lives as long as it
     _maps: Dict[str, Map]
     _programs: Dict[str, Program]
 
@@ -244,8 +256,6 @@ class Object:
                              btf_custom_path=btf_custom_path)
         self._log_size = log_size
         self._edits = []
-        self._kept = []
-        self._fds = []
         self._loaded = self._failed = self._closed = self._loading = False
         self._lock = threading.RLock()
         self._pinning = pinning
@@ -256,8 +266,8 @@ class Object:
         self.reused_maps = frozenset()
         self._maps, self._programs = {}, {}
         with _signals.deferred() as signals:  # the object is closed again, whatever arrives before it is returned
-            self._ptr = self._open_handle(self._kept)
-            self._finalizer = weakref.finalize(self, _release, lib.bpf_object__close, self._ptr, self._fds)
+            kept: List[object] = []
+            self._core = _Core(lib, self._open_handle(kept), kept)
             try:
                 self._describe()
                 for hook in hooks:
@@ -274,13 +284,13 @@ class Object:
         self.name = c_name(lib.bpf_object__name(self._ptr))
         self._maps = {}
         for map_name, handle in _iter_handles(lib, "map", self._ptr):
-            m = self._maps[map_name] = Map._of_object(self, handle, map_name)
+            m = self._maps[map_name] = Map._of_object(self, self._core, handle, map_name)
             inner = lib.bpf_map__inner_map(handle)
             if inner:  # copied now: libbpf frees its template at load
                 m._inner_spec = MapSpec(enum_or_int(MapType, lib.bpf_map__type(inner)), lib.bpf_map__key_size(inner),
                                         lib.bpf_map__value_size(inner), lib.bpf_map__max_entries(inner),
                                         lib.bpf_map__map_flags(inner), lib.bpf_map__map_extra(inner))
-        self._programs = {prog_name: Program._of_object(self, handle, prog_name)
+        self._programs = {prog_name: Program._of_object(self, self._core, handle, prog_name)
                           for prog_name, handle in _iter_handles(lib, "program", self._ptr)}
         for m in self._maps.values():
             if m.type == MapType.STRUCT_OPS and m.name not in self._struct_ops_maps():
@@ -311,6 +321,10 @@ class Object:
                 raise _in_libbpf_words(exc, said) from None
 
     # state -----------------------------------------------------------------------------------
+
+    @property
+    def _ptr(self) -> int:
+        return self._core.ptr
 
     @property
     def loaded(self) -> bool:
@@ -369,7 +383,7 @@ class Object:
                              "in a .struct_ops section (libbpf crashes on any other)")
         if isinstance(value, Map):  # libbpf keeps the fd number: hand it a duplicate this object owns
             value = os.dup(value.fd)
-            self._fds.append(value)
+            self._core.fds.append(value)
         self._apply(self._ptr, (kind, name, setter, value))
         self._edits.append((kind, name, setter, value))
 
@@ -433,7 +447,7 @@ class Object:
                 else:
                     undo.native_pins = self._new_native_pins()
                 logs = self._attach_logs(self._ptr, self._log_size)
-                self._kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
+                self._core.kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
                 with _log.captured(everything=session is not None) as said:
                     try:
                         self._lib.bpf_object__load(self._ptr)
@@ -572,8 +586,8 @@ class Object:
                 item._invalidate()
             self._closed = True
             if not in_use:  # else an operation may still pass an fd: the finalizer frees libbpf's object later
-                self._finalizer()
-                self._kept.clear()
+                self._core.close()
+                self._core.kept.clear()
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("an Object holds libbpf's state and kernel objects and cannot be pickled: open the "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import logging
+import subprocess
+import sys
 import os
 
 import pytest
@@ -248,3 +250,32 @@ def test_a_real_struct_ops_object_loads(bpf_obj):
     with bpf.Object.open(bpf_obj("vmlinux/struct_ops")) as obj:
         obj.load()
         assert obj.maps["mini_cc"].info().type == MapType.STRUCT_OPS
+
+
+DROP_WITHOUT_CLOSE = r"""
+import gc, os, resource, sys
+import libbpf_py as bpf
+gc.disable()                       # only reference counting: no cycle may hold an object's fds
+resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+path = sys.argv[1]
+bpf.Object.open(path).load()       # everything imported
+before = len(os.listdir("/proc/self/fd"))
+for _ in range(300):
+    obj = bpf.Object.open(path)
+    obj.load()
+    obj.maps["hash_map"][1] = 1
+    del obj                        # forgotten without close()
+kept = bpf.Object.open(path).load().maps["hash_map"]   # a map kept from a dropped object stays usable
+kept.key_type = kept.value_type = int
+kept[1] = 5
+assert kept[1] == 5
+del kept
+print(len(os.listdir("/proc/self/fd")) - before)
+"""
+
+
+def test_objects_dropped_without_close_release_their_fds_at_once(bpf_obj):
+    done = subprocess.run([sys.executable, "-c", DROP_WITHOUT_CLOSE, str(bpf_obj("maps"))], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) <= 0
