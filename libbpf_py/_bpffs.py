@@ -8,6 +8,7 @@ import errno
 import fcntl
 import logging
 import os
+import stat
 import threading
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
@@ -70,15 +71,52 @@ def not_bpffs_hint(path: PathLike) -> str:
 
 
 def check_root(root: PathLike, *, mount: bool = False) -> str:
-    """The absolute pin root, after checking it is (or, with ``mount``, will be) on bpffs."""
+    """The absolute pin root, after checking it is (or, with ``mount``, will be) a directory on bpffs."""
     root = os.path.abspath(os.fspath(root))
     if "\0" in root:
         raise ValueError("pin root contains a NUL byte")
+    if os.path.islink(root) and not os.path.exists(root):
+        raise LibbpfError.for_errno(errno.ENOENT, f"pin root {root} is a symbolic link to {os.readlink(root)}, "
+                                    "which does not exist")
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise LibbpfError.for_errno(errno.ENOTDIR, f"pin root {root} exists and is not a directory (a pinned "
+                                    "map or program?)")
     if not is_bpffs(existing_ancestor(root)) and not mount:
         raise LibbpfError.for_errno(
             errno.EINVAL, f"pin root {root} is not on a BPF filesystem (bpffs); mount one with "
             f"`{MOUNT_HINT}` (or `mount -t bpf bpf {root}`), or pass mount=True", "statfs")
     return root
+
+
+def check_trusted(path: str) -> None:
+    """Refuse a path that another user could redirect (bpffs is often mode 1777): every directory
+    and symbolic link on the way, from ``/``, must belong to root or to this process's user;
+    links are followed only then. The last component (a pin) may be anyone's."""
+    trusted = (0, os.geteuid())
+    parts = [part for part in os.path.abspath(path).split(os.sep) if part]
+    current, hops = os.sep, 0
+    while parts:
+        candidate = os.path.join(current, parts.pop(0))
+        try:
+            st = os.lstat(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # what is missing will be made by this load, as this user (or refused then)
+        last = not parts
+        if stat.S_ISLNK(st.st_mode):
+            if st.st_uid not in trusted:
+                raise LibbpfError.for_errno(errno.EPERM, f"{candidate} is a symbolic link of uid {st.st_uid}: a "
+                                            "pin path must not pass through another user's link")
+            hops += 1
+            if hops > 40:
+                raise LibbpfError.for_errno(errno.ELOOP, f"too many symbolic links under {path}")
+            target = os.path.join(current, os.readlink(candidate))
+            parts = [part for part in os.path.normpath(target).split(os.sep) if part] + parts
+            current = os.sep
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid not in trusted and not last:
+            raise LibbpfError.for_errno(errno.EPERM, f"{candidate} is a directory of uid {st.st_uid}: its owner "
+                                        "could move the pins made there")
+        current = candidate
 
 
 def mount_bpffs(path: str) -> None:

@@ -13,13 +13,14 @@ policy creates that hierarchy (``tc/``, ``tc/globals/`` and the two symlinks) as
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from .._bpffs import check_root, is_bpffs
-from ..errors import MapIncompatibleError
+from .._bpffs import check_root, check_trusted, is_bpffs
+from ..errors import LibbpfError, MapIncompatibleError
 from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap
 from ..pinning import PinPolicy, check_name
 from ..spec import Difference
@@ -173,7 +174,11 @@ class Iproute2Pinning(PinPolicy):
             return  # tc goes on without bpffs too; a map that must be pinned will say so
         self._mnt = mnt
         tc = os.path.join(mnt, "tc")
+        check_trusted(os.path.join(tc, "globals", "x"))  # no other user's directory or link on the way
         for directory in (tc, os.path.join(tc, "globals")):
+            if os.path.lexists(directory) and not os.path.isdir(directory):
+                raise LibbpfError.for_errno(errno.EEXIST, f"{directory} is taken by something that is not a "
+                                            "directory (a pinned map or program?): tc's layout needs it")
             os.makedirs(directory, mode=0o700, exist_ok=True)  # 0700 as tc, also for the parent
         for sub in ("xdp", "ip"):
             link = os.path.join(mnt, sub)

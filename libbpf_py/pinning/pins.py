@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Dict, List, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from .. import _libbpf
 from .._checks import c_path
@@ -14,10 +14,24 @@ if TYPE_CHECKING:
     from ..maps import Map
 
 
+TEMPORARY_PREFIX = "__libbpf_py_tmp_"  # bpffs allows no '.' in names: a prefix marks them instead
+
+
+def temporary_name(path: str) -> str:
+    return os.path.join(os.path.dirname(path), f"{TEMPORARY_PREFIX}{os.getpid()}_{os.path.basename(path)[:200]}")
+
+
+def temporary_owner(name: str) -> Optional[int]:
+    """The pid in a temporary pin name, or None when ``name`` is not one."""
+    if not name.startswith(TEMPORARY_PREFIX):
+        return None
+    pid = name[len(TEMPORARY_PREFIX):].split("_", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
 def pin_over(fd: int, path: str) -> None:
     """Pin ``fd`` at ``path``, atomically replacing what is there (bpffs supports rename)."""
-    # bpffs allows no '.' in names, so the temporary name is marked with a prefix instead
-    temporary = os.path.join(os.path.dirname(path), f"__libbpf_py_tmp_{os.getpid()}_{os.path.basename(path)[:200]}")
+    temporary = temporary_name(path)
     unlink_quietly(temporary)
     _libbpf.lib().bpf_obj_pin(fd, c_path(temporary))
     try:

@@ -27,6 +27,7 @@ from .._bpffs import (
     MOUNT_HINT,
     MountLock,
     check_root,
+    check_trusted,
     existing_ancestor,
     holds_only_kernel_files,
     is_bpffs,
@@ -41,7 +42,7 @@ from .._checks import c_path
 from .._fd import OwnedFd, fd_kind
 from ..errors import LibbpfError
 from ..info import map_info, map_spec
-from .pins import live_map_id, pin_over, pinned_map_id, refuse_shared_paths, unlink_quietly
+from .pins import live_map_id, pin_over, pinned_map_id, refuse_shared_paths, temporary_owner, unlink_quietly
 from .policy import PinPolicy, check_name
 
 if TYPE_CHECKING:
@@ -137,8 +138,11 @@ class PinSession:
             if root is None or is_bpffs(existing_ancestor(root)):
                 break
             release_all(self._held)  # the bpffs mounted there went away while we waited: again
+        for path in paths:
+            check_trusted(path)  # no directory or link on the way that another user could change
         if root is not None:
             self._make_dirs(root)  # under the lock: a concurrent rollback may be removing it
+        self._remove_stale_temporaries(paths)
         for m, path in decided:
             self.plans.append(self._plan_map(m, path))
         for p, path in programs:
@@ -150,6 +154,20 @@ class PinSession:
                 lib.bpf_map__set_pin_path(plan.map._handle, c_path(plan.path))
         for pin in self.program_pins:
             self._make_dirs(os.path.dirname(pin.path))
+
+    def _remove_stale_temporaries(self, paths: List[str]) -> None:
+        """Pins a loader killed between pin and rename left behind (``pin_over``'s temporary names),
+        when their process is gone; they would keep a kernel map alive for ever."""
+        for directory in sorted({os.path.dirname(path) for path in paths}):
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                continue
+            for name in names:
+                pid = temporary_owner(name)
+                if pid is not None and not _alive(pid):
+                    unlink_quietly(os.path.join(directory, name))
+                    log.info("removed %s, left by process %d", os.path.join(directory, name), pid)
 
     def _plan_map(self, m: Map, path: str) -> _Plan:
         lib = _libbpf.lib()
@@ -333,3 +351,14 @@ class PinSession:
             if plan.old is not None and not plan.old.closed:
                 plan.old.close()
         release_all(self._held)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (in this PID namespace)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
