@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import subprocess
 import sys
-import os
 
 import pytest
 
