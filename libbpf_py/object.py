@@ -66,13 +66,15 @@ def read_source(src: Source) -> Tuple[bytes, Optional[str]]:
         return f.read(), os.fsdecode(src)
 
 
-def _look(data: bytes) -> Optional[ElfFile]:
-    """The section headers (and the BTF) of an object, or None when it is no ELF file this
-    package reads (libbpf then says what is wrong with it)."""
+def _look(data: bytes) -> Union[ElfFile, ElfError, None]:
+    """The section headers (and the BTF) of an object; None when it is no ELF file at all (libbpf
+    says so), the ElfError when it is one this package finds malformed."""
+    if data[:4] != b"\x7fELF":
+        return None
     try:
         return ElfFile.parse(data, headers_only=True, keep=(".BTF",))
-    except ElfError:
-        return None
+    except ElfError as exc:
+        return exc
 
 
 def default_name(path: Optional[str]) -> str:
@@ -239,8 +241,13 @@ class Object:
         else:
             data, path = read_source(src)
             look = _look(data)
-            if check_btf and look is not None:
-                validate_object(look)
+            if check_btf:
+                if isinstance(look, ElfError):  # what libbpf < 1.3 would read next is not safe to hand it
+                    raise ElfError(f"malformed ELF object ({look}); its BTF cannot be checked, and libbpf older "
+                                   "than 1.3 may crash on it (check_btf=False hands it over anyway)")
+                if look is not None:
+                    validate_object(look)
+            look = None if isinstance(look, ElfError) else look
             compat_reader = None if compat == "none" else \
                 reader(compat, look, None if pin_root is None else os.fspath(pin_root))
             if compat_reader is not None:

@@ -13,6 +13,11 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .file import ElfError
 
+
+class BtfError(ElfError):
+    """The object's BTF is malformed; the message names the type."""
+
+
 BTF_MAGIC = 0xEB9F
 HEADER_SIZE = 24
 
@@ -36,7 +41,7 @@ def _tail_size(kind: int, vlen: int) -> int:
         return 8 * vlen
     if kind in (PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG):
         return 0
-    raise ElfError(f"BTF type of unknown kind {kind}")
+    raise ElfError(f"unknown kind {kind}")
 
 
 @dataclass
@@ -90,20 +95,26 @@ class Btf:
         strings = bytearray(data[base + str_off: base + str_off + str_len])
         if not strings or strings[0] != 0:
             raise ElfError(".BTF string section must start with a NUL byte")
-        types = []
+        types: List[Type] = []
         pos, end = base + type_off, base + type_off + type_len
         while pos < end:
             if pos + 12 > end:
-                raise ElfError(".BTF type section ends inside a type")
+                raise BtfError(f"BTF type [{len(types) + 1}]: the type section ends inside it")
             name_off, info, size_or_type = struct.unpack_from(e + "III", data, pos)
-            tail = _tail_size((info >> 24) & 0x1F, info & 0xFFFF)
+            try:
+                tail = _tail_size((info >> 24) & 0x1F, info & 0xFFFF)
+            except ElfError as exc:
+                raise BtfError(f"BTF type [{len(types) + 1}]: {exc}") from None
             if pos + 12 + tail > end:
-                raise ElfError(".BTF type section ends inside a type")
+                raise BtfError(f"BTF type [{len(types) + 1}]: the type section ends inside it")
             types.append(Type(name_off, info, size_or_type, data[pos + 12: pos + 12 + tail]))
             pos += 12 + tail
         btf = cls(byteorder, types, strings)
-        for t in types:
-            btf.name(t)  # every name offset must resolve
+        for type_id, t in enumerate(types, 1):
+            try:
+                btf.name(t)  # every name offset must resolve
+            except ElfError as exc:
+                raise BtfError(f"BTF type [{type_id}]: {exc}") from None
         return btf
 
     def name(self, t: Type) -> str:

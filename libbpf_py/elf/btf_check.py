@@ -37,8 +37,9 @@ from .btf import (
     VAR,
     VOLATILE,
     Btf,
+    BtfError,
 )
-from .file import ElfError, ElfFile
+from .file import ElfFile
 
 _KIND_NAMES = {INT: "INT", PTR: "PTR", ARRAY: "ARRAY", STRUCT: "STRUCT", UNION: "UNION", ENUM: "ENUM", FWD: "FWD",
                TYPEDEF: "TYPEDEF", VOLATILE: "VOLATILE", CONST: "CONST", RESTRICT: "RESTRICT", FUNC: "FUNC",
@@ -46,10 +47,6 @@ _KIND_NAMES = {INT: "INT", PTR: "PTR", ARRAY: "ARRAY", STRUCT: "STRUCT", UNION: 
                TYPE_TAG: "TYPE_TAG", ENUM64: "ENUM64"}
 _REFERS_BY_TYPE = (PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, VAR, DECL_TAG, TYPE_TAG, FUNC)
 _CONTAINS_BY_TYPE = (TYPEDEF, VOLATILE, CONST, RESTRICT, VAR, TYPE_TAG)  # not PTR, FUNC, DECL_TAG
-
-
-class BtfError(ElfError):
-    """The object's BTF is malformed; the message names the type."""
 
 
 def _fail(type_id: int, kind: int, what: str) -> BtfError:

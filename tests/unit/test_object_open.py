@@ -68,8 +68,10 @@ def test_bad_input_is_a_python_exception(bpf_obj, tmp_path, caplog):
     with pytest.raises(bpf.LibbpfError):
         bpf.Object.open(b"not an ELF file at all")
     assert any(r.name == "libbpf_py.libbpf" for r in caplog.records)  # libbpf's own words, via logging
-    with pytest.raises(bpf.LibbpfError):
-        bpf.Object.open(bpf_obj("maps").read_bytes()[:200])
+    with pytest.raises(bpf.LibbpfError):   # libbpf's refusal
+        bpf.Object.open(bpf_obj("maps").read_bytes()[:200], check_btf=False)
+    with pytest.raises(bpf.ElfError, match="section header table"):   # the package's own, first
+        bpf.Object.open(bpf_obj("maps").read_bytes()[:200], check_btf=True)
     with pytest.raises(FileNotFoundError):
         bpf.Object.open(tmp_path / "missing.o")
     with pytest.raises(OSError, match="invalid pinning value 2"):   # libbpf's reason, in the exception

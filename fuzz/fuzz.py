@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Mutation fuzzing of every entry point that reads an object file, each input in a forked child.
+
+Entry points (``--target``):
+
+- ``open``: ``Object.open(bytes)`` then ``load()`` and ``close()`` (libbpf and the kernel see it);
+- ``iproute2``: ``iproute2.open(bytes, mnt=BPFFS)`` then ``load()`` (the shim, then libbpf);
+- ``rewrite``: ``iproute2.rewrite(bytes)`` (pure Python).
+
+Seeds are the objects under ``bpf_progs/build``. Each input is one seed with a few mutations
+(byte flips, runs of random bytes, truncation, and changes to the fields that matter: section
+headers, symbols, BTF words, legacy map definitions). A forked child runs it under RLIMIT_AS, so
+an absurd map cannot exhaust the machine, and reports how it ended. Outcomes are counted by
+exception class; anything other than the exceptions the API documents is a *finding*, and a
+child killed by a signal is a *crash*: both are saved under ``--out`` with the seed and input.
+
+    python3 fuzz/fuzz.py --target open --inputs 100000 --bpffs /run/fuzz-bpffs
+
+The command mounts nothing: pass a private bpffs for the ``iproute2`` target (``make fuzz``
+mounts one). Exit status 1 when there was a crash or a finding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import signal
+import struct
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import libbpf_py as bpf  # noqa: E402  (after the path: the fuzzer runs from a checkout)
+from libbpf_py import iproute2  # noqa: E402
+from libbpf_py.elf import ElfError, ElfFile  # noqa: E402
+
+# What the API documents an object file may raise: anything else is a finding.
+EXPECTED = (bpf.LibbpfError, ElfError, ValueError, TypeError, OSError, bpf.ClosedError)
+MEMORY_LIMIT = 2 << 30  # bytes of address space for one input
+
+
+def seeds() -> List[bytes]:
+    found = sorted((ROOT / "bpf_progs" / "build").rglob("*.o"))
+    if not found:
+        sys.exit("no seeds: build bpf_progs first (make -C bpf_progs)")
+    return [path.read_bytes() for path in found]
+
+
+# mutations ----------------------------------------------------------------------------------
+
+def _structure(data: bytes) -> List[Tuple[int, int]]:
+    """(offset, size) of the fields worth aiming at: section headers, symbols, .BTF, maps."""
+    spots: List[Tuple[int, int]] = []
+    try:
+        elf = ElfFile.parse(data)
+    except ElfError:
+        return spots
+    shoff = struct.unpack_from("<Q", data, 40)[0]
+    spots += [(shoff + 64 * i + field, 8) for i in range(len(elf.sections)) for field in (24, 32)]
+    spots += [(shoff + 64 * i + field, 4) for i in range(len(elf.sections)) for field in (0, 4, 40, 44)]
+    for name, width in ((".BTF", 4), ("maps", 4), (".maps", 4), (".symtab", 8), ("license", 1)):
+        section = elf.section(name)
+        if section is not None and section.data:
+            start = data.find(section.data)
+            if start >= 0:
+                spots += [(start + off, width) for off in range(0, len(section.data) - width + 1, width)]
+    return spots
+
+
+_INTERESTING = (0, 1, 2, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 26, 12, 13, 3, 64, 999)
+
+
+def mutate(rng: random.Random, seed: bytes) -> bytes:
+    data = bytearray(seed)
+    spots = _structure(seed)
+    for _ in range(rng.randint(1, 4)):
+        choice = rng.random()
+        if spots and choice < 0.5:
+            off, width = rng.choice(spots)
+            if off + width <= len(data):
+                value = rng.choice(_INTERESTING) if rng.random() < 0.7 else rng.getrandbits(8 * width)
+                data[off:off + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+        elif choice < 0.75 and data:
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        elif choice < 0.85 and data:
+            start = rng.randrange(len(data))
+            data[start:start + rng.randint(1, 16)] = os.urandom(rng.randint(1, 16))
+        elif choice < 0.95 and len(data) > 64:
+            del data[rng.randint(64, len(data)):]
+        elif data:
+            start = rng.randrange(len(data))
+            del data[start:start + rng.randint(1, 32)]
+    return bytes(data)
+
+
+# entry points -------------------------------------------------------------------------------
+
+def run_open(data: bytes, bpffs: str) -> None:
+    with bpf.Object.open(data, pinning=bpf.PinPolicy()) as obj:
+        obj.load()
+
+
+def run_iproute2(data: bytes, bpffs: str) -> None:
+    with iproute2.open(data, mnt=bpffs) as obj:
+        obj.load()
+
+
+def run_rewrite(data: bytes, bpffs: str) -> None:
+    iproute2.rewrite(data)
+
+
+TARGETS: Dict[str, Callable[[bytes, str], None]] = {"open": run_open, "iproute2": run_iproute2,
+                                                    "rewrite": run_rewrite}
+
+
+def in_child(target: Callable[[bytes, str], None], data: bytes, bpffs: str) -> Tuple[str, str]:
+    """(outcome, detail) of one input, run in a forked child; a signal is a crash."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+        try:
+            target(data, bpffs)
+            outcome, detail = "ok", ""
+        except EXPECTED as exc:
+            outcome, detail = type(exc).__name__.split("[")[0], ""
+        except BaseException as exc:  # everything else is a finding
+            outcome, detail = "finding " + type(exc).__name__, repr(exc)[:300]
+        os.write(write_end, json.dumps([outcome, detail]).encode())
+        os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while True:
+        chunk = os.read(read_end, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return f"crash {signal.Signals(os.WTERMSIG(status)).name}", ""
+    if not chunks:
+        return "finding no report", f"exit status {os.waitstatus_to_exitcode(status)}"
+    outcome, detail = json.loads(b"".join(chunks))
+    return outcome, detail
+
+
+def clean(bpffs: str) -> None:
+    """Remove what a load pinned under the private bpffs (each input starts from an empty tree)."""
+    for dirpath, dirnames, filenames in os.walk(bpffs, topdown=False):
+        for name in filenames + dirnames:
+            path = os.path.join(dirpath, name)
+            if dirpath == bpffs and name in ("maps.debug", "progs.debug"):
+                continue
+            try:
+                os.rmdir(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+            except OSError:
+                pass
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", choices=sorted(TARGETS), required=True)
+    parser.add_argument("--inputs", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bpffs", default="", help="a private bpffs (needed by the iproute2 target)")
+    parser.add_argument("--out", default=str(ROOT / "fuzz" / "findings"))
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    if args.target == "iproute2" and not args.bpffs:
+        parser.error("--bpffs is needed for the iproute2 target")
+    bpf.libbpf_version()  # load libbpf once, before the children fork
+    rng = random.Random(args.seed)
+    corpus = seeds()
+    outcomes: Counter = Counter()
+    saved = 0
+    started = time.monotonic()
+    for n in range(args.inputs):
+        data = mutate(rng, rng.choice(corpus))
+        outcome, detail = in_child(TARGETS[args.target], data, args.bpffs)
+        outcomes[outcome] += 1
+        if outcome.startswith(("crash", "finding")):
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{args.target}-{args.seed}-{n}.o").write_bytes(data)
+            (out / f"{args.target}-{args.seed}-{n}.txt").write_text(f"{outcome}\n{detail}\n")
+            saved += 1
+        if args.bpffs:
+            clean(args.bpffs)
+    summary = {"target": args.target, "inputs": args.inputs, "seed": args.seed, "libbpf": bpf.libbpf_version_string(),
+               "seconds": round(time.monotonic() - started, 1), "outcomes": dict(outcomes.most_common()),
+               "crashes": sum(v for k, v in outcomes.items() if k.startswith("crash")),
+               "findings": sum(v for k, v in outcomes.items() if k.startswith("finding"))}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{args.target}: {args.inputs} inputs in {summary['seconds']} s on libbpf {summary['libbpf']}: "
+              f"{summary['crashes']} crashes, {summary['findings']} findings")
+        for outcome, count in outcomes.most_common():
+            print(f"  {count:8d}  {outcome}")
+        if saved:
+            print(f"  saved under {args.out}")
+    return 1 if summary["crashes"] or summary["findings"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

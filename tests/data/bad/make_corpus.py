@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Write the corpus of malformed objects in this directory, from the built test objects.
+
+Each case is ``<name>.o`` plus a row of ``expected.json``: the entry point (``open``: Object.open
+with the BTF check on; ``rewrite``: iproute2.rewrite; ``load``: open then load, needs the
+kernel), the exception class it must raise (or "ok") and a pattern its message must match.
+The objects are committed; run this again (from the repository root, after ``make -C
+bpf_progs``) only to add cases, and review the diff of expected.json.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Dict, List
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+BUILD = ROOT / "bpf_progs" / "build"
+sys.path.insert(0, str(ROOT))
+
+from libbpf_py.elf import Btf, ElfFile  # noqa: E402
+from libbpf_py.elf import btf as B  # noqa: E402
+
+
+def built(name: str) -> bytes:
+    return (BUILD / f"{name}.o").read_bytes()
+
+
+def edit_btf(data: bytes, change: Callable[[Btf], None]) -> bytes:
+    elf = ElfFile.parse(data)
+    section = elf.section(".BTF")
+    btf = Btf.parse(section.data, elf.byteorder)
+    change(btf)
+    section.data = btf.to_bytes()
+    return elf.to_bytes()
+
+
+def first(btf: Btf, kind: int) -> B.Type:
+    return next(t for t in btf.types if t.kind == kind)
+
+
+def edit_legacy(data: bytes, entries: List[tuple], stride: int = 36) -> bytes:
+    elf = ElfFile.parse(data)
+    maps = elf.section("maps")
+    shndx = elf.index_of(maps)
+    maps.data = b"".join(struct.pack("<" + "I" * (stride // 4), *(list(e) + [0] * 9)[: stride // 4])
+                         for e in entries)
+    symbols = elf.symbols()
+    mine = [i for i, s in enumerate(symbols) if s.shndx == shndx]
+    for k, i in enumerate(mine):
+        symbols[i] = replace(symbols[i], value=k * stride, size=stride)
+    elf.set_symbols(symbols)
+    return elf.to_bytes()
+
+
+def same_name(data: bytes) -> bytes:
+    elf = ElfFile.parse(data)
+    symbols = elf.symbols()
+    shndx = elf.index_of(elf.section("maps"))
+    mine = [i for i, s in enumerate(symbols) if s.shndx == shndx]
+    symbols[mine[1]] = replace(symbols[mine[1]], name=symbols[mine[0]].name, st_name=symbols[mine[0]].st_name)
+    elf.set_symbols(symbols)
+    return elf.to_bytes()
+
+
+def patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    out = bytearray(data)
+    struct.pack_into(fmt, out, offset, value)
+    return bytes(out)
+
+
+def section_header(data: bytes, index: int) -> int:
+    return struct.unpack_from("<Q", data, 40)[0] + 64 * index
+
+
+def cases() -> Dict[str, dict]:
+    maps, legacy = built("maps"), built("iproute2/global_ns")
+    legacy_nog = built("iproute2/object_ns-nog")
+    shnum = struct.unpack_from("<H", maps, 60)[0]
+
+    def var_type(btf: Btf) -> None:
+        first(btf, B.VAR).size_or_type = 999
+
+    def member_type(btf: Btf) -> None:
+        t = first(btf, B.STRUCT)
+        t.tail = t.tail[:4] + struct.pack("<I", 777) + t.tail[8:]
+
+    def name_offset(btf: Btf) -> None:
+        btf.types[0].name_off = 1 << 20
+
+    def func_not_proto(btf: Btf) -> None:
+        first(btf, B.FUNC).size_or_type = 1
+
+    def unknown_kind(btf: Btf) -> None:
+        btf.types[0].info = B.info_word(25)
+
+    return {
+        "truncated_header": dict(data=maps[:40], entry="open", raises="ElfError", match="not an ELF file"),
+        "truncated_sections": dict(data=maps[: len(maps) // 2], entry="open", raises="ElfError",
+                                   match="section header table is missing or outside the file"),
+        "huge_alignment": dict(data=patch(maps, section_header(maps, 3) + 48, "<Q", 1 << 50), entry="open",
+                               raises="ElfError", match="invalid alignment"),
+        "section_past_end": dict(data=patch(maps, section_header(maps, 3) + 24, "<Q", 1 << 40), entry="rewrite",
+                                 raises="ElfError", match="outside the file"),
+        "name_table_index": dict(data=patch(maps, 62, "<H", shnum + 5), entry="rewrite", raises="ElfError",
+                                 match="section name table index"),
+        "btf_var_type_past_end": dict(data=edit_btf(maps, var_type), entry="open", raises="BtfError",
+                                      match=r"\(VAR\): type refers to type id 999"),
+        "btf_member_past_end": dict(data=edit_btf(maps, member_type), entry="open", raises="BtfError",
+                                    match=r"\(STRUCT\): member 0 refers to type id 777"),
+        "btf_name_offset": dict(data=edit_btf(maps, name_offset), entry="open", raises="BtfError",
+                                match=r"\[1\]: BTF name offset 1048576 is outside"),
+        "btf_func_not_proto": dict(data=edit_btf(maps, func_not_proto), entry="open", raises="BtfError",
+                                   match="not a FUNC_PROTO"),
+        "btf_unknown_kind": dict(data=edit_btf(maps, unknown_kind), entry="open", raises="BtfError",
+                                 match=r"\[1\]: unknown kind 25"),
+        "struct_ops_in_maps": dict(data=built("struct_ops_in_maps"), entry="open", raises="ElfError",
+                                   match="not declared in a .struct_ops section"),
+        "legacy_struct_ops": dict(data=edit_legacy(legacy_nog, [(26, 4, 8, 1), (1, 4, 8, 8)]), entry="rewrite",
+                                  raises="LegacyMapError", match="STRUCT_OPS"),
+        "legacy_same_name": dict(data=same_name(legacy_nog), entry="rewrite", raises="LegacyMapError",
+                                 match="two map definitions are named"),
+        "legacy_stride_12": dict(data=edit_legacy(legacy_nog, [(2, 4, 8, 4), (1, 4, 8, 8)], stride=12),
+                                 entry="rewrite", raises="LegacyMapError", match="too small"),
+        "legacy_absurd_sizes": dict(data=edit_legacy(legacy_nog, [(1, 0xFFFFFFF0, 0xFFFFFFF0, 0xFFFFFFFF),
+                                                                  (1, 4, 8, 8)]),
+                                    entry="load", raises="LibbpfError", match="failed to create|Argument list|"
+                                    "Cannot allocate|Invalid argument"),
+        "legacy_not_utf8": dict(data=legacy.replace(b"stats_global\0", b"stats_gl\xffbal\0"), entry="rewrite",
+                                raises="ok", match=""),
+        "not_elf": dict(data=b"\x7fELF" + bytes(60), entry="rewrite", raises="ElfError", match=""),
+    }
+
+
+# Inputs the fuzzer found (fuzz/fuzz.py), committed as they were: libbpf 1.1.2 crashed opening them.
+FOUND = {
+    "fuzz_align_and_btf_name_1": dict(entry="open", raises="ElfError", match="invalid alignment"),
+    "fuzz_align_and_btf_name_2": dict(entry="open", raises="ElfError", match="invalid alignment"),
+}
+
+
+def main() -> None:
+    expected = dict(FOUND)
+    for name, case in cases().items():
+        (HERE / f"{name}.o").write_bytes(case.pop("data"))
+        expected[name] = case
+    (HERE / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {len(expected)} cases to {HERE}")
+
+
+if __name__ == "__main__":
+    main()
