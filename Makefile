@@ -61,10 +61,12 @@ type: venv
 FUZZ_INPUTS ?= 2000
 FUZZ_SEED ?= 0
 fuzz: venv bpf
-	@mnt=$$(mktemp -d /tmp/libbpf_py-fuzz-XXXXXX) && mount -t bpf bpf $$mnt && status=0; \
+	@mnt=$$(mktemp -d /tmp/libbpf_py-fuzz-XXXXXX); \
+	trap 'umount $$mnt 2>/dev/null; rmdir $$mnt' EXIT; trap 'exit 130' INT TERM; \
+	mount -t bpf bpf $$mnt || exit 1; status=0; \
 	for target in rewrite open iproute2; do \
 		$(PY) fuzz/fuzz.py --target $$target --inputs $(FUZZ_INPUTS) --seed $(FUZZ_SEED) --bpffs $$mnt || status=1; \
-	done; umount $$mnt; rmdir $$mnt; exit $$status
+	done; exit $$status
 
 # What CI runs: lint and type checks, the whole suite, a bounded fuzz run.
 check: lint type test fuzz
