@@ -65,11 +65,12 @@ class BpfHandle(Generic[_Info]):
     _lib: _libbpf.Libbpf
     _handle: Optional[int]        # libbpf's struct bpf_map / bpf_program while the object is open
     _owner_ref: Optional[weakref.ReferenceType[Any]]  # the Object it came from (weak: no reference cycle)
-    _core: Optional[object]       # what keeps libbpf's object, and so the fd, alive (the Object's core)
+    _keeper: Optional[object]     # what keeps the fd open: the Object's core, or a standalone fd's keeper;
+                                  # operations in flight hold it, so the fd cannot close under them
     _item_name: Optional[str]     # the name of this map or program in its object (None: standalone)
     _static: Optional[_Info]      # kernel info of an adopted fd (standalone ones only)
     _fdbox: List[int]             # the fd, in a list that hot-path closures share (-1 once closed)
-    _finalizer: Optional[weakref.finalize[[int], BpfHandle[_Info]]]  # closes an owned fd
+    _finalizer: Optional[weakref.finalize[Any, Any]]  # closes a standalone fd (the keeper's finalizer)
     _closed: bool
     _pinned_at: Optional[str]
     _lock: threading.RLock        # held while the fd is in use; close() takes it too
@@ -83,7 +84,7 @@ class BpfHandle(Generic[_Info]):
         self._lib = _libbpf.lib()
         self._handle = None
         self._owner_ref = None
-        self._core = None
+        self._keeper = None
         self._item_name = None
         self._static = None
         self._fdbox = [-1]
@@ -95,9 +96,10 @@ class BpfHandle(Generic[_Info]):
         return self
 
     @classmethod
-    def _of_object(cls: Type[_H], owner: Owner, core: object, handle: int, name: str) -> _H:
+    def _of_object(cls: Type[_H], owner: Owner, core: Any, handle: int, name: str) -> _H:
         self = cls._blank()
-        self._owner_ref, self._core, self._handle, self._item_name = weakref.ref(owner), core, handle, name
+        self._owner_ref, self._keeper, self._handle, self._item_name = weakref.ref(owner), core, handle, name
+        core.boxes.append(self._fdbox)  # the core sets it to -1 before it frees libbpf's object
         return self
 
     @property
@@ -119,7 +121,8 @@ class BpfHandle(Generic[_Info]):
                                             function)
             self = cls._blank()
             self._fd = fd
-            self._finalizer = weakref.finalize(self, os.close, fd)
+            keeper = _FdKeeper(self._fdbox, fd)
+            self._keeper, self._finalizer = keeper, keeper.close
             try:
                 self._static = self._read_info(fd)
                 self._adopted()
@@ -196,7 +199,6 @@ class BpfHandle(Generic[_Info]):
         """Called when the owning object closes: waits for an operation in flight on another thread."""
         with self._lock:
             self._drop()
-            self._core = None
 
     def _drop(self) -> None:
         """Forget the fd and libbpf's handle (the caller holds the lock)."""
@@ -211,6 +213,13 @@ class BpfHandle(Generic[_Info]):
     def _in_use_here(self) -> bool:
         """Whether this thread is inside an operation on the fd (a signal handler or hook runs in it)."""
         return bool(self._lock._is_owned())  # type: ignore[attr-defined]
+
+    @contextlib.contextmanager
+    def _handle_in_use(self) -> Iterator[Optional[int]]:
+        """libbpf's handle (None for a standalone handle), kept valid while the body reads it:
+        the owning Object's close() waits for this lock."""
+        with self._lock:
+            yield self._described()
 
     @contextlib.contextmanager
     def _fd_in_use(self) -> Iterator[int]:
@@ -290,6 +299,21 @@ class BpfHandle(Generic[_Info]):
             self._pinned_at = None
 
 
+def _close_fd(box: List[int], fd: int) -> None:
+    box[0] = -1  # operations that still hold the box see a closed handle, never a reused number
+    os.close(fd)
+
+
+class _FdKeeper:
+    """Keeps a standalone handle's fd open for as long as the handle or an operation in flight
+    (a closure taken from it) holds it."""
+
+    __slots__ = ("close", "__weakref__")
+
+    def __init__(self, box: List[int], fd: int):
+        self.close = weakref.finalize(self, _close_fd, box, fd)
+
+
 _live_handles: weakref.WeakSet[BpfHandle[Any]] = weakref.WeakSet()
 
 
@@ -309,10 +333,10 @@ def definition(getter: str, setter: Optional[str] = None, *, live: Callable[[Any
     for a standalone one, ``live(kernel_info)``."""
 
     def fget(self: BpfHandle[Any]) -> Any:
-        handle = self._described()
-        if handle is None:
-            return live(self._static)
-        value = getattr(self._lib, getter)(handle)
+        with self._handle_in_use() as handle:
+            if handle is None:
+                return live(self._static)
+            value = getattr(self._lib, getter)(handle)
         return value if convert is None else convert(value)
 
     def fset(self: BpfHandle[Any], value: Any) -> None:

@@ -211,11 +211,11 @@ class Map(BpfHandle[MapInfo]):
     @property
     def pin_path(self) -> Optional[str]:
         """Where this map is (or, before load, will be) pinned; None when nowhere."""
-        handle = self._described()
-        owner = self._owner
-        if self._pinned_at is not None or handle is None or owner is None:
-            return self._pinned_at
-        return owner._planned_pin_path(self)
+        with self._handle_in_use() as handle:
+            owner = self._owner
+            if self._pinned_at is not None or handle is None or owner is None:
+                return self._pinned_at
+            return owner._planned_pin_path(self)
 
     @pin_path.setter
     def pin_path(self, path: Optional[PathLike]) -> None:
@@ -229,8 +229,8 @@ class Map(BpfHandle[MapInfo]):
     @property
     def is_internal(self) -> bool:
         """A map libbpf made for .data, .bss, .rodata or .kconfig."""
-        handle = self._described()
-        return handle is not None and bool(self._lib.bpf_map__is_internal(handle))
+        with self._handle_in_use() as handle:
+            return handle is not None and bool(self._lib.bpf_map__is_internal(handle))
 
     @property
     def is_percpu(self) -> bool:
@@ -650,7 +650,7 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
     ClosedError instead of using a reused fd. Lookups keep the GIL; updates and deletes
     release it on map types whose updates sleep (map-in-map waits in synchronize_rcu()).
     """
-    lib, fdbox, name, max_entries = m._lib, m._fdbox, m._display_name(), m.max_entries
+    lib, fdbox, name, max_entries, keeper = m._lib, m._fdbox, m._display_name(), m.max_entries, m._keeper
     acquire, release = m._lock.acquire, m._lock.release
     writes = lib.raw if int(m.type) in _abi.SLEEPING_UPDATE_MAP_TYPES else lib.gil
     c_lookup, c_lookup_flags = lib.gil.bpf_map_lookup_elem, lib.gil.bpf_map_lookup_elem_flags
@@ -676,7 +676,8 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
             return LibbpfError.for_errno(errno.E2BIG, f"map {name} is full (max_entries {max_entries})", function)
         return LibbpfError.for_errno(-ret, None, function)
 
-    def lookup(key: Any = None, flags: int = 0) -> Any:
+    # Each closure holds the fd's keeper in a default: while one runs (or is kept), the fd stays open.
+    def lookup(key: Any = None, flags: int = 0, _keeper: Any = keeper) -> Any:
         acquire()  # try/finally costs half of `with lock:` here
         try:
             if type(key) is int and 0 <= key <= key_max:
@@ -695,7 +696,7 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
         finally:
             release()
 
-    def update(key: Any, value: Any = _NO_VALUE, flags: int = _abi.BPF_ANY) -> None:
+    def update(key: Any, value: Any = _NO_VALUE, flags: int = _abi.BPF_ANY, _keeper: Any = keeper) -> None:
         if value is _NO_VALUE:
             return update_many(key, flags)
         acquire()
@@ -714,7 +715,7 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
         finally:
             release()
 
-    def delete(key: Any) -> None:
+    def delete(key: Any, _keeper: Any = keeper) -> None:
         acquire()
         try:
             if type(key) is int and 0 <= key <= key_max:

@@ -148,10 +148,12 @@ class _Undo:
             raise first
 
 
-def _release(close_object: Any, ptr: int, fds: List[int]) -> None:
+def _release(close_object: Any, ptr: int, fds: List[int], boxes: List[List[int]]) -> None:
     """Free libbpf's object and close the fds the Python object owns (once: via weakref.finalize),
-    all of it even when a signal arrives meanwhile."""
+    all of it even when a signal arrives meanwhile; the maps' and programs' fd boxes say -1 first."""
     with _signals.deferred(in_finalizer=True):
+        for box in boxes:
+            box[0] = -1
         try:
             close_object(ptr)
         finally:
@@ -165,13 +167,14 @@ class _Core:
     freed when the last of them goes, or at ``Object.close()``: there is no reference cycle to
     wait for the garbage collector on, and a map kept from a dropped Object stays usable."""
 
-    __slots__ = ("ptr", "kept", "fds", "close", "__weakref__")
+    __slots__ = ("ptr", "kept", "fds", "boxes", "close", "__weakref__")
 
     def __init__(self, lib: _libbpf.Libbpf, ptr: int, kept: List[object]):
         self.ptr = ptr
         self.kept = kept
         self.fds: List[int] = []
-        self.close = weakref.finalize(self, _release, lib.bpf_object__close, ptr, self.fds)
+        self.boxes: List[List[int]] = []  # the fd boxes of the maps and programs
+        self.close = weakref.finalize(self, _release, lib.bpf_object__close, ptr, self.fds, self.boxes)
 
 
 class Object:

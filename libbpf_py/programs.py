@@ -70,8 +70,8 @@ class Program(BpfHandle[ProgInfo]):
     @property
     def section(self) -> Optional[str]:
         """ELF section the program came from (object programs only)."""
-        handle = self._described()
-        return None if handle is None else c_name(self._lib.bpf_program__section_name(handle))
+        with self._handle_in_use() as handle:
+            return None if handle is None else c_name(self._lib.bpf_program__section_name(handle))
 
     type = definition("bpf_program__type", "bpf_program__set_type", live=attrgetter("type"),
                       convert=lambda value: enum_or_int(ProgType, value), check=int, doc="Program type (ProgType).")

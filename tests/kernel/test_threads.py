@@ -3,6 +3,8 @@ operation reach another map through a reused fd number, and only ClosedError rep
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -73,3 +75,54 @@ def test_two_threads_loading_one_object_load_it_once(bpf_obj):
             for t in threads:
                 t.join()
             assert sorted(map(str, outcomes)) == sorted(["loaded", "16"])  # EBUSY for the second
+
+
+ATTRIBUTES_WHILE_CLOSING = r"""
+import sys, threading, libbpf_py as bpf
+path = sys.argv[1]
+wrong = []
+for _ in range(200):
+    obj = bpf.Object.open(path)
+    m, p = obj.maps["outer_map"], obj.programs["count_packets"]
+    stop = threading.Event()
+
+    def read():
+        while not stop.is_set():
+            try:
+                if (m.max_entries, m.key_size) != (4, 4) or p.section != "tc":
+                    wrong.append((m.max_entries, m.key_size, p.section))
+            except bpf.ClosedError:
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    obj.close()
+    for _ in range(2):   # reuse libbpf's freed memory
+        bpf.Object.open(path).close()
+    stop.set()
+    reader.join()
+print("wrong" if wrong else "ok", wrong[:3])
+"""
+
+
+def test_reading_attributes_while_another_thread_closes_the_object(bpf_obj):
+    done = subprocess.run([sys.executable, "-c", ATTRIBUTES_WHILE_CLOSING, str(bpf_obj("maps"))],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])  # -11: a use after free
+    assert done.stdout.startswith("ok"), done.stdout
+
+
+def test_an_operation_kept_after_its_map_is_collected_never_reaches_a_new_map():
+    import gc
+
+    first = bpf.Map.create(MapType.ARRAY, 4, 4, 1, key_type=int, value_type=int)
+    update, lookup = first.update, first.lookup
+    del first
+    gc.collect()
+    others = [bpf.Map.create(MapType.ARRAY, 4, 4, 1, key_type=int, value_type=int) for _ in range(4)]
+    update(0, 999)       # the kept operation keeps its own map alive, not a number another map reuses
+    assert lookup(0) == 999 and [m[0] for m in others] == [0, 0, 0, 0]
+    for m in others:
+        m.close()
+    del update, lookup
+    gc.collect()
