@@ -42,7 +42,6 @@ LogBuffers = Dict[str, "ctypes.Array[ctypes.c_char]"]
 
 DEFAULT_LOG_SIZE = 1 << 16
 MAX_LOG_SIZE = 1 << 24  # the kernel's limit on older releases (UINT_MAX >> 8)
-BTF_CHECKED_FROM = (1, 3)  # libbpf validates an object's BTF itself from 1.3 (btf_sanity_check)
 BYTES_NAME = "object"  # the name of an object opened from bytes without name= (libbpf would derive one from a pointer)
 # What a program load fails with when the verifier rejects it (ENOSPC: its log did not fit).
 _VERIFIER_ERRNOS = frozenset({errno.EACCES, errno.EINVAL, errno.E2BIG, errno.ENOSPC})
@@ -211,7 +210,7 @@ class Object:
              hooks: Iterable[ObjectHooks] = (), pinning: Optional[PinPolicy] = None,
              pin_root: Optional[PathLike] = None, kconfig: Optional[str] = None,
              btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE,
-             check_btf: Optional[bool] = None) -> "Object":
+             check_btf: bool = True) -> "Object":
         """Open an ELF object from a path or from its bytes; nothing reaches the kernel yet.
 
         ``name`` defaults to the file's name up to its first dot, or ``"object"`` for bytes (so
@@ -226,17 +225,16 @@ class Object:
         its pins laid out under ``pin_root`` (default: tc's mount); ``compat="none"`` hands the
         bytes to libbpf as they are. ``hooks`` run after open and after load (:class:`ObjectHooks`).
 
-        ``check_btf`` validates the object's BTF in Python first (:class:`ElfError` naming the bad
-        type), as libbpf >= 1.3 does itself: older releases crash on a bad type id. None (the
-        default) checks where the loaded libbpf is older than 1.3.
+        ``check_btf`` validates the object's headers and BTF in Python first (:class:`ElfError`
+        naming the bad type): libbpf before 1.3 crashes on a bad type id, and every libbpf so far
+        loops for ever on a type that contains itself. The check costs tens of microseconds the
+        first time an object's BTF is seen and nothing after; ``check_btf=False`` skips it.
         """
         if not isinstance(log_size, int) or not 128 <= log_size <= MAX_LOG_SIZE:
             raise ValueError(f"log_size must be an int in [128, {MAX_LOG_SIZE}], got {log_size!r}")
         if pinning is not None and pin_root is not None:
             raise ValueError("give either a pinning policy or libbpf's pin_root, not both")
         hooks = tuple(hooks)
-        if check_btf is None:
-            check_btf = _libbpf.lib().version < BTF_CHECKED_FROM
         data: Optional[bytes]
         path: Optional[str]
         if compat == "none" and not check_btf and not isinstance(src, (bytes, bytearray, memoryview)):
@@ -245,9 +243,9 @@ class Object:
             data, path = read_source(src)
             look = _look(data)
             if check_btf:
-                if isinstance(look, ElfError):  # what libbpf < 1.3 would read next is not safe to hand it
-                    raise ElfError(f"malformed ELF object ({look}); its BTF cannot be checked, and libbpf older "
-                                   "than 1.3 may crash on it (check_btf=False hands it over anyway)")
+                if isinstance(look, ElfError):  # what libbpf would read next is not safe to hand it
+                    raise ElfError(f"malformed ELF object ({look}); its BTF cannot be checked, and libbpf may "
+                                   "crash or hang on it (check_btf=False hands it over anyway)")
                 if look is not None:
                     validate_object(look)
             look = None if isinstance(look, ElfError) else look

@@ -14,7 +14,8 @@ from __future__ import annotations
 import array
 import struct
 import sys
-from typing import Dict, List, Tuple
+from collections import Counter
+from typing import Dict, List, Optional, Tuple
 
 from .btf import (
     ARRAY,
@@ -136,8 +137,8 @@ _NO_TAIL = frozenset({PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT,
 
 
 def _looks_valid(data: bytes, byteorder: str) -> bool:
-    """One pass over the raw words: True when every check of :func:`validate` but the
-    containment one passes (the fast path; any doubt sends the caller to the exact walk)."""
+    """One pass over the raw words: True when every check of :func:`validate` passes (the fast
+    path; any doubt sends the caller to the exact walk, which names the bad type)."""
     e = "<" if byteorder == "little" else ">"
     if len(data) < 24:
         return False
@@ -155,6 +156,7 @@ def _looks_valid(data: bytes, byteorder: str) -> bool:
     kinds: List[int] = [0]  # by type id; 0 is void
     top_ref = top_name = 0
     funcs: List[int] = []
+    contains: Dict[int, List[int]] = {}  # type id -> the types it contains (not through a pointer)
     while i < n:
         if i + 3 > n:
             return False
@@ -168,12 +170,18 @@ def _looks_valid(data: bytes, byteorder: str) -> bool:
                 top_ref = max(top_ref, ref)
                 if kind == FUNC:
                     funcs.append(ref)
+                elif kind in _CONTAINS_BY_TYPE and ref:
+                    contains[len(kinds) - 1] = [ref]
         elif kind in _TAIL_WORDS:
             step = _TAIL_WORDS[kind]
             if kind in (VAR, DECL_TAG):
                 top_ref = max(top_ref, ref)
+                if kind == VAR and ref:
+                    contains[len(kinds) - 1] = [ref]
             elif kind == ARRAY and i + 2 <= n:
                 top_ref = max(top_ref, words[i], words[i + 1])
+                if words[i]:
+                    contains[len(kinds) - 1] = [words[i]]
             i += step
         elif kind in _RECORD_WORDS:
             step = _RECORD_WORDS[kind]
@@ -185,8 +193,11 @@ def _looks_valid(data: bytes, byteorder: str) -> bool:
                     top_name = max(top_name, max(record[0::step]))
                 if kind in (STRUCT, UNION, FUNC_PROTO):
                     top_ref = max(top_ref, max(record[1::step]))
+                    if kind != FUNC_PROTO:
+                        contains[len(kinds) - 1] = [t for t in record[1::step] if t]
                 elif kind == DATASEC:
                     top_ref = max(top_ref, max(record[0::step]))
+                    contains[len(kinds) - 1] = [t for t in record[0::step] if t]
             if kind == FUNC_PROTO:
                 top_ref = max(top_ref, ref)
             i += step * vlen
@@ -194,27 +205,24 @@ def _looks_valid(data: bytes, byteorder: str) -> bool:
             return False  # unknown kind
     count = len(kinds) - 1
     return (i == n and top_name < str_len and top_ref <= count
-            and all(0 < ref and kinds[ref] == FUNC_PROTO for ref in funcs))
+            and all(0 < ref and kinds[ref] == FUNC_PROTO for ref in funcs) and _first_cycle(contains) is None)
 
 
 def _refuse_self_containment(btf: Btf, contains: Dict[int, List[int]]) -> None:
-    """A type that contains itself has no size (the kernel refuses it): an iterative DFS."""
-    state: Dict[int, int] = {}  # 1: on the current path, 2: done
-    for root in contains:
-        if root in state:
-            continue
-        stack = [(root, iter(contains[root]))]
-        state[root] = 1
-        while stack:
-            node, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                state[node] = 2
-                stack.pop()
-                continue
-            seen = state.get(child)
-            if seen == 1:
-                raise _fail(child, btf.get(child).kind, "contains itself")
-            if seen is None:
-                state[child] = 1
-                stack.append((child, iter(contains.get(child, ()))))
+    """A type that contains itself has no size (the kernel refuses it; libbpf loops on it for ever)."""
+    looped = _first_cycle(contains)
+    if looped is not None:
+        raise _fail(looped, btf.get(looped).kind, "contains itself")
+
+
+def _first_cycle(contains: Dict[int, List[int]]) -> Optional[int]:
+    """A type on (or behind) a cycle of containment, None without one: the types nothing left
+    contains are peeled off one by one (Kahn's algorithm, iterative); what remains loops."""
+    indegree = Counter(child for children in contains.values() for child in children)
+    ready = [node for node in contains if not indegree[node]]
+    while ready:
+        for child in contains.get(ready.pop(), ()):
+            indegree[child] -= 1
+            if not indegree[child]:
+                ready.append(child)
+    return next((node for node, count in indegree.items() if count > 0), None)

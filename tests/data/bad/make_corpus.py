@@ -98,6 +98,12 @@ def cases() -> Dict[str, dict]:
     def unknown_kind(btf: Btf) -> None:
         btf.types[0].info = B.info_word(25)
 
+    def typedef_loop(btf: Btf) -> None:  # a map's VAR -> typedef A -> typedef B -> A: libbpf loops for ever
+        a = len(btf.types) + 1
+        btf.add(B.Type(btf.add_string("loop_a"), B.info_word(B.TYPEDEF), a + 1))
+        btf.add(B.Type(btf.add_string("loop_b"), B.info_word(B.TYPEDEF), a))
+        first(btf, B.VAR).size_or_type = a
+
     return {
         "truncated_header": dict(data=maps[:40], entry="open", raises="ElfError", match="not an ELF file"),
         "truncated_sections": dict(data=maps[: len(maps) // 2], entry="open", raises="ElfError",
@@ -118,6 +124,8 @@ def cases() -> Dict[str, dict]:
                                    match="not a FUNC_PROTO"),
         "btf_unknown_kind": dict(data=edit_btf(maps, unknown_kind), entry="open", raises="BtfError",
                                  match=r"\[1\]: unknown kind 25"),
+        "btf_typedef_loop": dict(data=edit_btf(maps, typedef_loop), entry="open", raises="BtfError",
+                                 match="contains itself"),
         "struct_ops_in_maps": dict(data=built("struct_ops_in_maps"), entry="open", raises="ElfError",
                                    match="not declared in a .struct_ops section"),
         "legacy_struct_ops": dict(data=edit_legacy(legacy_nog, [(26, 4, 8, 1), (1, 4, 8, 8)]), entry="rewrite",
