@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .._bpffs import check_root, check_trusted, is_bpffs
 from ..errors import LibbpfError, MapIncompatibleError
-from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap
+from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, LegacyMapError
 from ..pinning import PinPolicy, check_name
 from ..spec import Difference
 
@@ -150,7 +150,10 @@ class Iproute2Pinning(PinPolicy):
         legacy = self.legacy.get(m.name)
         if legacy is None:
             return None
-        name = check_name(legacy.name)
+        try:
+            name = check_name(legacy.name)
+        except ValueError as exc:  # the object's own symbol: a malformed object, as iproute2 would see it
+            raise LegacyMapError(str(exc)) from None
         if legacy.pinning == PIN_GLOBAL_NS:
             return os.path.join(self.root, self.subdir, "globals", name)
         if legacy.pinning == PIN_OBJECT_NS:
