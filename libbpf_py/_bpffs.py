@@ -88,35 +88,65 @@ def check_root(root: PathLike, *, mount: bool = False) -> str:
     return root
 
 
+def _untrusted_dir(st: os.stat_result) -> Optional[str]:
+    """Why a directory could let another user move what is made in it, or None."""
+    if st.st_uid not in (0, os.geteuid()):
+        return f"is a directory of uid {st.st_uid}: its owner could move the pins made there"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+        return "is a directory others may write without the sticky bit: they could move the pins made there"
+    return None
+
+
 def check_trusted(path: str) -> None:
     """Refuse a path that another user could redirect (bpffs is often mode 1777): every directory
-    and symbolic link on the way, from ``/``, must belong to root or to this process's user;
-    links are followed only then. The last component (a pin) may be anyone's."""
-    trusted = (0, os.geteuid())
-    parts = [part for part in os.path.abspath(path).split(os.sep) if part]
+    and symbolic link on the way, from ``/``, must belong to root or to this process's user, and
+    no directory may be writable by others without the sticky bit; links are followed only then,
+    component by component (``..`` as the kernel resolves it). The last component (a pin) may be
+    anyone's. What does not exist yet is made by the load, and checked again then (``make_dir``)."""
+    parts = (path if os.path.isabs(path) else os.path.join(os.getcwd(), path)).split(os.sep)
     current, hops = os.sep, 0
     while parts:
-        candidate = os.path.join(current, parts.pop(0))
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, part)
         try:
             st = os.lstat(candidate)
         except (FileNotFoundError, NotADirectoryError):
             return  # what is missing will be made by this load, as this user (or refused then)
-        last = not parts
         if stat.S_ISLNK(st.st_mode):
-            if st.st_uid not in trusted:
+            if st.st_uid not in (0, os.geteuid()):
                 raise LibbpfError.for_errno(errno.EPERM, f"{candidate} is a symbolic link of uid {st.st_uid}: a "
                                             "pin path must not pass through another user's link")
             hops += 1
             if hops > 40:
                 raise LibbpfError.for_errno(errno.ELOOP, f"too many symbolic links under {path}")
-            target = os.path.join(current, os.readlink(candidate))
-            parts = [part for part in os.path.normpath(target).split(os.sep) if part] + parts
-            current = os.sep
+            target = os.readlink(candidate)
+            if os.path.isabs(target):
+                current = os.sep
+            parts = target.split(os.sep) + parts
             continue
-        if stat.S_ISDIR(st.st_mode) and st.st_uid not in trusted and not last:
-            raise LibbpfError.for_errno(errno.EPERM, f"{candidate} is a directory of uid {st.st_uid}: its owner "
-                                        "could move the pins made there")
+        why = _untrusted_dir(st) if stat.S_ISDIR(st.st_mode) and any(p not in ("", ".") for p in parts) else None
+        if why:
+            raise LibbpfError.for_errno(errno.EPERM, f"{candidate} {why}")
         current = candidate
+
+
+def make_dir(path: str) -> bool:
+    """``mkdir`` (mode 0700) of one trusted directory: True when this call made it. An entry that
+    appears there meanwhile must be a real directory passing :func:`check_trusted`'s rules."""
+    try:
+        os.mkdir(path, 0o700)
+        return True
+    except FileExistsError:
+        pass
+    check_trusted(os.path.join(path, "x"))  # the entry, and where a trusted link leads
+    if not os.path.isdir(path):
+        raise LibbpfError.for_errno(errno.EEXIST, f"{path} is not a directory")
+    return False
 
 
 def mount_bpffs(path: str) -> None:

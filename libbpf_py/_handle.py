@@ -188,6 +188,9 @@ class BpfHandle(Generic[_Info]):
                                         "definition can only be changed on an object's map before load()", setter)
         owner = self._owner
         if owner is None:
+            if self._fd >= 0:
+                raise LibbpfError.for_errno(errno.EBUSY, f"{self._kind} {self._display_name()} is loaded: its "
+                                            "definition can only be changed before load()", setter)
             raise ClosedError(f"{self._kind} {self._display_name()} came from an Object that was dropped")
         owner._edit(self._kind, self._item_name, setter, value)
 

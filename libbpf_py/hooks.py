@@ -41,6 +41,9 @@ class ObjectHooks:
       hook failed, the pins could not be committed, or a signal (Ctrl-C) arrived. Put back what
       ``loaded`` changed in maps that outlive the load (e.g. pinned ones it reused).
     - ``committed(obj)``: the load stands; drop what was kept to undo it.
+
+    The Object holds its hooks: a hook that keeps the Object itself (rather than using it during
+    the call) makes a reference cycle, and the Object's fds then wait for the garbage collector.
     """
 
     def opened(self, obj: HookedObject) -> None:

@@ -19,7 +19,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from .._bpffs import check_root, check_trusted, is_bpffs
+from .._bpffs import check_root, check_trusted, is_bpffs, make_dir
 from ..errors import LibbpfError, MapIncompatibleError
 from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, LegacyMapError
 from ..pinning import PinPolicy, check_name
@@ -182,14 +182,14 @@ class Iproute2Pinning(PinPolicy):
             if os.path.lexists(directory) and not os.path.isdir(directory):
                 raise LibbpfError.for_errno(errno.EEXIST, f"{directory} is taken by something that is not a "
                                             "directory (a pinned map or program?): tc's layout needs it")
-            os.makedirs(directory, mode=0o700, exist_ok=True)  # 0700 as tc, also for the parent
+            make_dir(directory)  # 0700 as tc; one another user made or linked meanwhile is refused
         for sub in ("xdp", "ip"):
             link = os.path.join(mnt, sub)
             try:
                 os.symlink(tc + "/", link)
             except FileExistsError:
                 if os.path.isdir(link) and not os.path.islink(link):
-                    os.makedirs(os.path.join(link, "globals"), mode=0o700, exist_ok=True)
+                    make_dir(os.path.join(link, "globals"))
 
     def incompatible(self, path: str, differences: List[Difference], map_name: str) -> Exception:
         """Worded as iproute2 words it."""

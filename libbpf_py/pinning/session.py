@@ -19,6 +19,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, Mapping, Optional, Set, Tuple
 
@@ -32,6 +34,7 @@ from .._bpffs import (
     holds_only_kernel_files,
     is_bpffs,
     lock_mounts,
+    make_dir,
     missing_dirs,
     mount_bpffs,
     mount_point,
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from ..programs import Program
 
 log = logging.getLogger("libbpf_py.pinning")
+STALE_SECONDS = 60  # a temporary pin older than this, of a process that is gone, is left over
 
 
 def planned_map_path(policy: PinPolicy, m: Map, requested: bool, explicit: Mapping[str, Optional[str]]) -> \
@@ -156,8 +160,11 @@ class PinSession:
             self._make_dirs(os.path.dirname(pin.path))
 
     def _remove_stale_temporaries(self, paths: List[str]) -> None:
-        """Pins a loader killed between pin and rename left behind (``pin_over``'s temporary names),
-        when their process is gone; they would keep a kernel map alive for ever."""
+        """Pins a loader killed between pin and rename left behind (``pin_over``'s temporary names):
+        they would keep a kernel object alive for ever. Only what this load could have made is
+        removed: a pin (not a directory) of this user, whose process is gone, older than a minute
+        (a live loader renames its temporary within milliseconds, also from another PID namespace)."""
+        now = time.time()
         for directory in sorted({os.path.dirname(path) for path in paths}):
             try:
                 names = os.listdir(directory)
@@ -165,9 +172,16 @@ class PinSession:
                 continue
             for name in names:
                 pid = temporary_owner(name)
-                if pid is not None and not _alive(pid):
-                    unlink_quietly(os.path.join(directory, name))
-                    log.info("removed %s, left by process %d", os.path.join(directory, name), pid)
+                if pid is None or _alive(pid):
+                    continue
+                path = os.path.join(directory, name)
+                try:
+                    st = os.lstat(path)
+                    if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and now - st.st_mtime > STALE_SECONDS:
+                        os.unlink(path)
+                        log.info("removed %s, left by process %d", path, pid)
+                except OSError:
+                    continue  # gone meanwhile, or not ours to remove
 
     def _plan_map(self, m: Map, path: str) -> _Plan:
         lib = _libbpf.lib()
@@ -233,13 +247,11 @@ class PinSession:
         self._create(missing)
 
     def _create(self, directories: List[str]) -> None:
-        """mkdir each (outermost first, mode 0700), remembering what this load created."""
+        """mkdir each (outermost first, mode 0700), remembering what this load created; one that
+        appeared meanwhile must be a trusted directory (no other user's link or directory)."""
         for d in directories:
-            try:
-                os.mkdir(d, 0o700)
-            except FileExistsError:
-                continue
-            self.created_dirs.append(d)
+            if make_dir(d):
+                self.created_dirs.append(d)
 
     # after load ------------------------------------------------------------------------------
 
@@ -258,12 +270,14 @@ class PinSession:
         """
         try:
             for pin in self.program_pins:
+                check_trusted(pin.path)  # again: verification and hooks ran since the plan
                 pin_over(pin.program.fd, pin.path)
                 self.committed.append((pin.path, pin.old))
                 if pin.old is not None:
                     log.warning("program %r replaced the program pinned at %s", pin.program.name, pin.path)
             for plan in self.plans:
                 if plan.action == "replace":
+                    check_trusted(plan.path)
                     pin_over(plan.map.fd, plan.path)
                     self.committed.append((plan.path, plan.old))
                     log.warning("replaced the incompatible map pinned at %s (id %d) with map %r (id %d)",
@@ -273,9 +287,15 @@ class PinSession:
             raise
 
     def record_ids(self) -> None:
-        """After libbpf's load: the ids of the maps this load created, to recognise their pins."""
+        """After libbpf's load: the ids of the maps this load created, to recognise their pins,
+        and a last look that each pin libbpf made is where it was planned, on a trusted path."""
         for plan in self.plans:
             plan.map_id = live_map_id(plan.map)
+            if plan.action == "create":
+                check_trusted(plan.path)
+                if pinned_map_id(plan.path) != plan.map_id:
+                    raise LibbpfError.for_errno(errno.EPERM, f"map {plan.map.name!r} is not pinned at {plan.path} "
+                                                "after the load: the path changed under it")
 
     def undo_commit(self) -> None:
         """Put back what the commit replaced, remove what this load pinned; every step runs and

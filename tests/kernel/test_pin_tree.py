@@ -23,13 +23,20 @@ def dead_pid() -> int:
     return child.pid
 
 
-def test_temporaries_of_dead_loaders_are_removed_and_live_ones_kept(bpf_obj, bpffs):
-    stale, live = f"__libbpf_py_tmp_{dead_pid()}_pinned_counts", "__libbpf_py_tmp_1_pinned_counts"
-    for name in (stale, live):
+def test_temporaries_of_dead_loaders_are_removed_and_nothing_else(bpf_obj, bpffs):
+    old = 1_000_000_000  # mtime far in the past: left over, not a live loader's
+    stale, live, recent = (f"__libbpf_py_tmp_{dead_pid()}_pinned_counts", "__libbpf_py_tmp_1_pinned_counts",
+                           f"__libbpf_py_tmp_{dead_pid()}_fresh")
+    for name in (stale, live, recent):
         with bpf.Map.create(MapType.ARRAY, 4, 4, 1) as m:
             m.pin(bpffs / name)
+    for name in (stale, live):
+        os.utime(bpffs / name, (old, old))
+    (bpffs / f"__libbpf_py_tmp_{dead_pid()}_a_directory").mkdir()  # a look-alike that is no pin
     with load(bpf_obj("pinned"), pinning=PinByName(bpffs)):
-        assert not (bpffs / stale).exists() and (bpffs / live).exists()
+        left = set(os.listdir(bpffs))
+    assert stale not in left and {live, recent} <= left
+    assert any(name.endswith("_a_directory") for name in left)
 
 
 def test_a_root_directory_of_another_user_is_refused(bpf_obj, bpffs):
@@ -67,3 +74,42 @@ def test_root_errors_name_the_real_cause(bpf_obj, bpffs):
         load(bpf_obj("iproute2/global_ns"), bpf.iproute2.open, mnt=str(bpffs))
     assert exc.value.errno == errno.EEXIST
     assert pinned_map_id(bpffs / "tc") > 0  # untouched
+
+
+def test_a_directory_others_may_write_without_the_sticky_bit_is_refused(bpf_obj, bpffs):
+    (bpffs / "shared").mkdir()
+    os.chmod(bpffs / "shared", 0o777)
+    with pytest.raises(PermissionError, match="without the sticky bit"):
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs / "shared" / "app"))
+    os.chmod(bpffs / "shared", 0o1777)   # as /sys/fs/bpf: others cannot move what root makes there
+    with load(bpf_obj("pinned"), pinning=PinByName(bpffs / "shared" / "app")):
+        pass
+
+
+def test_dotdot_in_a_link_is_resolved_as_the_kernel_does(bpf_obj, bpffs):
+    (bpffs / "theirs" / "deep").mkdir(parents=True)
+    os.chown(bpffs / "theirs", NOBODY, NOBODY)
+    os.symlink(bpffs / "theirs" / "deep", bpffs / "hop")   # root's links...
+    os.symlink("hop/..", bpffs / "pinroot")               # ...leading into another user's directory
+    with pytest.raises(PermissionError, match="uid 65534"):
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs / "pinroot"))
+    assert os.listdir(bpffs / "theirs") == ["deep"]
+
+
+def test_a_link_planted_between_the_check_and_the_mkdir_is_refused(bpf_obj, bpffs, monkeypatch):
+    from libbpf_py._bpffs import check_trusted as real_check
+    from libbpf_py.pinning import session
+
+    (bpffs / "theirs").mkdir()
+    os.chown(bpffs / "theirs", NOBODY, NOBODY)
+
+    def check_then_plant(path):
+        real_check(path)
+        if not os.path.lexists(bpffs / "app"):  # the attacker wins the race
+            os.symlink(bpffs / "theirs", bpffs / "app")
+            os.lchown(bpffs / "app", NOBODY, NOBODY)
+
+    monkeypatch.setattr(session, "check_trusted", check_then_plant)
+    with pytest.raises(PermissionError, match="symbolic link of uid 65534"):
+        load(bpf_obj("pinned"), pinning=PinByName(bpffs / "app"))
+    assert os.listdir(bpffs / "theirs") == []
