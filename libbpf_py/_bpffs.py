@@ -24,7 +24,7 @@ BPF_FS_MAGIC = 0xCAFE4A11
 MOUNT_HINT = "mount -t bpf bpf /sys/fs/bpf"
 KERNEL_FILES = frozenset({"maps.debug", "progs.debug"})  # what a new bpffs instance holds
 _STATFS_SIZE = 256  # struct statfs is 120 bytes on 64-bit Linux; f_type comes first
-_MNT_DETACH = 2
+_MNT_DETACH, _UMOUNT_NOFOLLOW = 2, 8
 
 
 def filesystem_type(path: PathLike) -> int:
@@ -162,7 +162,7 @@ def mount_bpffs(path: str) -> None:
 def unmount(path: str, lazy: bool = False) -> None:
     """Unmount ``path``; a failure is logged, not raised (this only ever undoes our own mount)."""
     try:
-        libc().umount2(c_path(path), _MNT_DETACH if lazy else 0)
+        libc().umount2(c_path(path), (_MNT_DETACH if lazy else 0) | _UMOUNT_NOFOLLOW)  # never through a link
     except OSError as exc:
         log.warning("could not unmount %s: %s", path, exc.strerror)
 

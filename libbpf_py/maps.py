@@ -215,7 +215,10 @@ class Map(BpfHandle[MapInfo]):
             owner = self._owner
             if self._pinned_at is not None or handle is None or owner is None:
                 return self._pinned_at
-            return owner._planned_pin_path(self)
+            if owner._pinning is None:  # libbpf's own pin path, read under the lock
+                path = self._lib.bpf_map__pin_path(handle)
+                return os.fsdecode(path) if path else None
+        return owner._planned_pin_path(self)  # the policy's answer: its code runs without our lock
 
     @pin_path.setter
     def pin_path(self, path: Optional[PathLike]) -> None:

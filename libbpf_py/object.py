@@ -390,7 +390,8 @@ class Object:
             raise ValueError(f"map {name!r} cannot change to or from STRUCT_OPS: struct_ops maps are declared "
                              "in a .struct_ops section (libbpf crashes on any other)")
         if isinstance(value, Map):  # libbpf keeps the fd number: hand it a duplicate this object owns
-            value = os.dup(value.fd)
+            with value._fd_in_use() as fd:  # not closed (its number reused) by another thread meanwhile
+                value = os.dup(fd)
             self._core.fds.append(value)
         self._apply(self._ptr, (kind, name, setter, value))
         self._edits.append((kind, name, setter, value))

@@ -135,6 +135,8 @@ class PinSession:
                             [(f"program {p.name!r}", path) for p, path in programs])
         root = self.policy.root
         paths = [path for _, path in decided] + [path for _, path in programs]
+        for path in paths:
+            check_trusted(path)  # before anything is made or mounted on the way (mount=True)
         for _ in range(8):
             if root is not None and not is_bpffs(existing_ancestor(root)):
                 self._mount_root(root)
@@ -143,7 +145,7 @@ class PinSession:
                 break
             release_all(self._held)  # the bpffs mounted there went away while we waited: again
         for path in paths:
-            check_trusted(path)  # no directory or link on the way that another user could change
+            check_trusted(path)  # again, under the lock
         if root is not None:
             self._make_dirs(root)  # under the lock: a concurrent rollback may be removing it
         self._remove_stale_temporaries(paths)

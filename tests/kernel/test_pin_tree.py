@@ -113,3 +113,40 @@ def test_a_link_planted_between_the_check_and_the_mkdir_is_refused(bpf_obj, bpff
     with pytest.raises(PermissionError, match="symbolic link of uid 65534"):
         load(bpf_obj("pinned"), pinning=PinByName(bpffs / "app"))
     assert os.listdir(bpffs / "theirs") == []
+
+
+def test_mount_true_through_another_users_link_makes_nothing(bpf_obj, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    os.chown(victim, NOBODY, NOBODY)
+    os.symlink(victim, tmp_path / "via")
+    os.lchown(tmp_path / "via", NOBODY, NOBODY)
+    with pytest.raises(PermissionError, match="symbolic link of uid 65534"):
+        load(bpf_obj("pinned"), pinning=PinByName(tmp_path / "via" / "pins", mount=True))
+    assert os.listdir(victim) == [] and not os.path.ismount(victim / "pins")
+
+
+def test_a_policy_reading_other_maps_does_not_deadlock_pin_path(bpf_obj, bpffs):
+    import threading
+
+    class ReadsSiblings(PinByName):
+        def map_path(self, m, requested):
+            for other in siblings:
+                other.max_entries  # another map's attribute, while its own pin_path is asked for
+            return super().map_path(m, requested)
+
+    with bpf.Object.open(bpf_obj("pinned"), pinning=ReadsSiblings(bpffs, maps="all")) as obj:
+        siblings = list(obj.maps.values())
+        done = []
+
+        def ask(m):
+            for _ in range(2000):
+                m.pin_path
+            done.append(m.name)
+
+        threads = [threading.Thread(target=ask, args=(m,), daemon=True) for m in siblings]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(done) == len(siblings)
