@@ -39,6 +39,7 @@ from .btf import (
     VOLATILE,
     Btf,
     BtfError,
+    Type,
 )
 from .file import ElfFile
 
@@ -54,8 +55,9 @@ def _fail(type_id: int, kind: int, what: str) -> BtfError:
     return BtfError(f"BTF type [{type_id}] ({_KIND_NAMES.get(kind, kind)}): {what}")
 
 
-def validate(btf: Btf) -> None:
-    """Raise :class:`BtfError` naming the first bad type; return when libbpf may read ``btf``."""
+def validate(btf: Btf, sections: Optional[Dict[str, int]] = None) -> None:
+    """Raise :class:`BtfError` naming the first bad type; return when libbpf may read ``btf``.
+    ``sections`` (name → size) bounds the variables of each DATASEC named after a section."""
     count = len(btf.types)
     strings = bytes(btf.strings)
     e = btf._e
@@ -102,10 +104,14 @@ def validate(btf: Btf) -> None:
                                 "section")
                 refs.append((f"parameter {i}", param))
         elif kind == DATASEC:
+            limit = (sections or {}).get(btf.name(t))
             for i in range(t.vlen):
-                var, _, _ = struct.unpack_from(e + "III", t.tail, 12 * i)
+                var, offset, size = struct.unpack_from(e + "III", t.tail, 12 * i)
                 refs.append((f"variable {i}", var))
                 inside.append(var)
+                if limit is not None and offset + size > limit:
+                    raise _fail(type_id, kind, f"variable {i} ({offset} + {size} bytes) lies past the end of its "
+                                f"section ({limit} bytes)")
         for what, ref in refs:
             if ref > count:
                 raise _fail(type_id, kind, f"{what} refers to type id {ref}, past the last type ({count})")
@@ -113,22 +119,51 @@ def validate(btf: Btf) -> None:
             raise _fail(type_id, kind, f"refers to type {t.size_or_type}, which is not a FUNC_PROTO")
         contains[type_id] = [ref for ref in inside if ref]
     _refuse_self_containment(btf, contains)
+    for type_id, t in enumerate(btf.types, 1):
+        if t.kind == DATASEC:
+            for i, (var, _, _) in enumerate(btf.datasec_entries(t)):
+                if var and btf.get(var).kind not in (VAR, FUNC):
+                    raise _fail(type_id, DATASEC, f"variable {i} is type {var}, which is no VAR (nor FUNC)")
+            if btf.name(t).startswith(".struct_ops"):
+                _check_struct_ops(btf, type_id, t)
+
+
+def _check_struct_ops(btf: Btf, type_id: int, datasec: Type) -> None:
+    """libbpf copies each member of a struct_ops variable from the section's bytes at the member's
+    offset (with 32-bit sums in places): the struct must fit its variable and its members the struct."""
+    for i, (var, _offset, size) in enumerate(btf.datasec_entries(datasec)):
+        struct_id = btf.resolve(btf.get(var).size_or_type)
+        layout = btf.get(struct_id)
+        if layout.kind not in (STRUCT, UNION):
+            raise _fail(type_id, DATASEC, f"struct_ops variable {i} is no struct")
+        if layout.size_or_type > size:
+            raise _fail(type_id, DATASEC, f"struct_ops variable {i} of {size} bytes holds a struct of "
+                        f"{layout.size_or_type}")
+        bitfields = layout.info >> 31
+        for name, member, bits in btf.members(layout):
+            start = (bits & 0xFFFFFF if bitfields else bits) // 8
+            if start + (btf.size_of(member) or 0) > layout.size_or_type:
+                raise _fail(struct_id, layout.kind, f"member {name!r} lies past the end of the struct")
 
 
 def validate_object(elf: ElfFile) -> None:
     """Validate an object's ``.BTF`` (nothing to do without one); ``elf`` may be a header-only
     parse that kept the ``.BTF`` bytes. A section validated before is not walked again."""
     section = elf.section(".BTF")
-    if section is None or section.data in _VALID:
+    if section is None:
         return
-    if not _looks_valid(section.data, elf.byteorder):
-        validate(Btf.parse(section.data, elf.byteorder))  # the exact walk names the bad type
-    _VALID[section.data] = None
+    sizes = {s.name: s.header_size for s in elf.sections}
+    key = (section.data, tuple(sorted(sizes.items())))
+    if key in _VALID:
+        return
+    if not _looks_valid(section.data, elf.byteorder, sizes):
+        validate(Btf.parse(section.data, elf.byteorder), sizes)  # the exact walk names the bad type
+    _VALID[key] = None
     while len(_VALID) > _VALID_KEPT:
         del _VALID[next(iter(_VALID))]
 
 
-_VALID: Dict[bytes, None] = {}  # .BTF sections validated lately, oldest first
+_VALID: Dict[Tuple[bytes, Tuple[Tuple[str, int], ...]], None] = {}  # (.BTF, section sizes) validated lately
 _VALID_KEPT = 16
 
 _TAIL_WORDS = {INT: 1, VAR: 1, DECL_TAG: 1, ARRAY: 3}
@@ -136,7 +171,7 @@ _RECORD_WORDS = {STRUCT: 3, UNION: 3, DATASEC: 3, ENUM64: 3, ENUM: 2, FUNC_PROTO
 _NO_TAIL = frozenset({PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG})
 
 
-def _looks_valid(data: bytes, byteorder: str) -> bool:
+def _looks_valid(data: bytes, byteorder: str, sections: Dict[str, int]) -> bool:
     """One pass over the raw words: True when every check of :func:`validate` passes (the fast
     path; any doubt sends the caller to the exact walk, which names the bad type)."""
     e = "<" if byteorder == "little" else ">"
@@ -157,6 +192,7 @@ def _looks_valid(data: bytes, byteorder: str) -> bool:
     top_ref = top_name = 0
     funcs: List[int] = []
     contains: Dict[int, List[int]] = {}  # type id -> the types it contains (not through a pointer)
+    datasecs: List[int] = []  # the types DATASECs hold
     while i < n:
         if i + 3 > n:
             return False
@@ -198,6 +234,14 @@ def _looks_valid(data: bytes, byteorder: str) -> bool:
                 elif kind == DATASEC:
                     top_ref = max(top_ref, max(record[0::step]))
                     contains[len(kinds) - 1] = [t for t in record[0::step] if t]
+                    name = data[strings + name_off:data.find(b"\0", strings + name_off)] if name_off < str_len else b""
+                    if name.startswith(b".struct_ops"):
+                        return False  # its layout is checked by the exact walk
+                    limit = sections.get(name.decode("utf-8", "surrogateescape"))
+                    if limit is not None and any(off + size > limit
+                                                 for off, size in zip(record[1::step], record[2::step])):
+                        return False
+                    datasecs += record[0::step]
             if kind == FUNC_PROTO:
                 top_ref = max(top_ref, ref)
             i += step * vlen
@@ -205,24 +249,37 @@ def _looks_valid(data: bytes, byteorder: str) -> bool:
             return False  # unknown kind
     count = len(kinds) - 1
     return (i == n and top_name < str_len and top_ref <= count
-            and all(0 < ref and kinds[ref] == FUNC_PROTO for ref in funcs) and _first_cycle(contains) is None)
+            and all(0 < ref and kinds[ref] == FUNC_PROTO for ref in funcs)
+            and all(not var or kinds[var] in (VAR, FUNC) for var in datasecs)
+            and _containment_problem(contains) is None)
 
 
 def _refuse_self_containment(btf: Btf, contains: Dict[int, List[int]]) -> None:
-    """A type that contains itself has no size (the kernel refuses it; libbpf loops on it for ever)."""
-    looped = _first_cycle(contains)
-    if looped is not None:
-        raise _fail(looped, btf.get(looped).kind, "contains itself")
+    problem = _containment_problem(contains)
+    if problem is not None:
+        raise _fail(problem[0], btf.get(problem[0]).kind, problem[1])
 
 
-def _first_cycle(contains: Dict[int, List[int]]) -> Optional[int]:
-    """A type on (or behind) a cycle of containment, None without one: the types nothing left
-    contains are peeled off one by one (Kahn's algorithm, iterative); what remains loops."""
+MAX_NESTING = 1024  # libbpf recurses once per nested member in places (btf__align_of): real BTF nests < 100
+
+
+def _containment_problem(contains: Dict[int, List[int]]) -> Optional[Tuple[int, str]]:
+    """A type that contains itself (libbpf loops for ever on it) or nests deeper than MAX_NESTING
+    (libbpf's recursion overflows the stack), with why; None when there is none. Iterative: the
+    types nothing left contains are peeled off one by one (Kahn's algorithm), depths carried along."""
     indegree = Counter(child for children in contains.values() for child in children)
+    depth = dict.fromkeys(contains, 0)
     ready = [node for node in contains if not indegree[node]]
     while ready:
-        for child in contains.get(ready.pop(), ()):
+        node = ready.pop()
+        below = depth.get(node, 0) + 1
+        for child in contains.get(node, ()):
+            if below > depth.get(child, 0):
+                if below > MAX_NESTING:
+                    return child, f"is nested more than {MAX_NESTING} deep"
+                depth[child] = below
             indegree[child] -= 1
             if not indegree[child]:
                 ready.append(child)
-    return next((node for node, count in indegree.items() if count > 0), None)
+    looped = next((node for node, count in indegree.items() if count > 0), None)
+    return None if looped is None else (looped, "contains itself")

@@ -48,6 +48,7 @@ class Section:
     entsize: int
     data: bytes = b""
     nobits_size: int = 0   # the size of an SHT_NOBITS section, which has no bytes in the file
+    header_size: int = 0   # sh_size as read (also for a header-only parse, which keeps no bytes)
 
     @property
     def size(self) -> int:
@@ -137,7 +138,7 @@ class ElfFile:
             if sh_link >= shnum and sh_type in (SHT_SYMTAB, SHT_REL):
                 raise ElfError(f"section {i} links to a section that does not exist")
             raw.append(Section("", sh_name, sh_type, sh_flags, sh_addr, sh_link, sh_info, sh_align, sh_entsize,
-                               b"", sh_size if sh_type == SHT_NOBITS else 0))
+                               b"", sh_size if sh_type == SHT_NOBITS else 0, sh_size))
             extents.append((sh_offset, 0 if sh_type in (SHT_NOBITS, SHT_NULL) else sh_size))
         names_offset, names_size = extents[shstrndx]
         names = data[names_offset:names_offset + names_size]

@@ -80,10 +80,17 @@ def test_a_type_that_contains_itself_is_refused_but_a_pointer_to_itself_is_not()
         validate(btf)
 
 
-def test_deep_chains_are_walked_without_recursion():
-    btf = Btf("little")
-    previous = btf.add_int("char", 1)
-    index = btf.add_int("unsigned int", 4)
-    for _ in range(20_000):
-        previous = btf.add_array(previous, index, 1)
-    validate(btf)
+def test_deep_chains_are_walked_without_recursion_and_bounded():
+    """libbpf recurses once per level in places: a nesting deeper than 1024 is refused, and the
+    walk itself never recurses, whatever the depth."""
+    for depth, refused in ((1000, False), (20_000, True)):
+        btf = Btf("little")
+        previous = btf.add_int("char", 1)
+        index = btf.add_int("unsigned int", 4)
+        for _ in range(depth):
+            previous = btf.add_array(previous, index, 1)
+        if refused:
+            with pytest.raises(BtfError, match="nested more than 1024 deep"):
+                validate(btf)
+        else:
+            validate(btf)

@@ -78,7 +78,7 @@ def section_header(data: bytes, index: int) -> int:
 
 
 def cases() -> Dict[str, dict]:
-    maps, legacy = built("maps"), built("iproute2/global_ns")
+    maps, legacy, struct_ops = built("maps"), built("iproute2/global_ns"), built("vmlinux/struct_ops")
     legacy_nog = built("iproute2/object_ns-nog")
     shnum = struct.unpack_from("<H", maps, 60)[0]
 
@@ -97,6 +97,19 @@ def cases() -> Dict[str, dict]:
 
     def unknown_kind(btf: Btf) -> None:
         btf.types[0].info = B.info_word(25)
+
+    def struct_ops_offset_wraps(btf: Btf) -> None:  # libbpf's 32-bit bound check wraps: it copies from 4 GB away
+        t = next(t for t in btf.types if t.kind == B.DATASEC and btf.name(t) == ".struct_ops")
+        var, _, _ = struct.unpack_from("<III", t.tail, 0)
+        t.tail = struct.pack("<III", var, 0xFFFFFF80, 192) + t.tail[12:]
+
+    def struct_ops_member_past_end(btf: Btf) -> None:  # libbpf 1.4 copies the member from past the struct
+        ops = next(i for i, t in enumerate(btf.types, 1) if t.kind == B.STRUCT and btf.name(t) == "tcp_congestion_ops")
+        t = btf.get(ops)
+        members = [struct.unpack_from("<III", t.tail, 12 * i) for i in range(t.vlen)]
+        k = next(i for i, (name_off, _, _) in enumerate(members) if btf.name(B.Type(name_off, 0, 0)) == "name")
+        name_off, member_type, _ = members[k]
+        t.tail = t.tail[:12 * k] + struct.pack("<III", name_off, member_type, 0xF0000000) + t.tail[12 * k + 12:]
 
     def typedef_loop(btf: Btf) -> None:  # a map's VAR -> typedef A -> typedef B -> A: libbpf loops for ever
         a = len(btf.types) + 1
@@ -124,6 +137,10 @@ def cases() -> Dict[str, dict]:
                                    match="not a FUNC_PROTO"),
         "btf_unknown_kind": dict(data=edit_btf(maps, unknown_kind), entry="open", raises="BtfError",
                                  match=r"\[1\]: unknown kind 25"),
+        "btf_struct_ops_offset_wraps": dict(data=edit_btf(struct_ops, struct_ops_offset_wraps), entry="open",
+                                            raises="BtfError", match="lies past the end of its section"),
+        "btf_struct_ops_member_past_end": dict(data=edit_btf(struct_ops, struct_ops_member_past_end), entry="open",
+                                               raises="BtfError", match="member 'name' lies past the end"),
         "btf_typedef_loop": dict(data=edit_btf(maps, typedef_loop), entry="open", raises="BtfError",
                                  match="contains itself"),
         "struct_ops_in_maps": dict(data=built("struct_ops_in_maps"), entry="open", raises="ElfError",
