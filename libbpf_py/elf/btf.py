@@ -151,9 +151,9 @@ class Btf:
         return [struct.unpack_from(self._e + "III", t.tail, 12 * i) for i in range(t.vlen)]
 
     def resolve(self, type_id: int) -> int:
-        """Skip typedefs and qualifiers."""
+        """Skip typedefs, qualifiers, variables and tags (as libbpf's btf__resolve_size does)."""
         seen = 0
-        while self.get(type_id).kind in _MODIFIERS:
+        while self.get(type_id).kind in _MODIFIERS or self.get(type_id).kind in (VAR, DECL_TAG):
             type_id = self.get(type_id).size_or_type
             seen += 1
             if seen > 64:

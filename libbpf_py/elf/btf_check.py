@@ -41,7 +41,7 @@ from .btf import (
     BtfError,
     Type,
 )
-from .file import ElfFile
+from .file import SHT_SYMTAB, STB_GLOBAL, STB_WEAK, STT_OBJECT, ElfFile
 
 _KIND_NAMES = {INT: "INT", PTR: "PTR", ARRAY: "ARRAY", STRUCT: "STRUCT", UNION: "UNION", ENUM: "ENUM", FWD: "FWD",
                TYPEDEF: "TYPEDEF", VOLATILE: "VOLATILE", CONST: "CONST", RESTRICT: "RESTRICT", FUNC: "FUNC",
@@ -141,8 +141,12 @@ def _check_struct_ops(btf: Btf, type_id: int, datasec: Type) -> None:
                         f"{layout.size_or_type}")
         bitfields = layout.info >> 31
         for name, member, bits in btf.members(layout):
-            start = (bits & 0xFFFFFF if bitfields else bits) // 8
-            if start + (btf.size_of(member) or 0) > layout.size_or_type:
+            if bitfields and bits >> 24:  # libbpf refuses struct_ops bitfields, after reading past them
+                raise _fail(struct_id, layout.kind, f"member {name!r} is a bitfield, which struct_ops cannot have")
+            member_size = btf.size_of(member)
+            if member_size is None:
+                raise _fail(struct_id, layout.kind, f"member {name!r} has a type of no size")
+            if bits // 8 + member_size > layout.size_or_type:  # the raw offset, as libbpf reads it
                 raise _fail(struct_id, layout.kind, f"member {name!r} lies past the end of the struct")
 
 
@@ -153,9 +157,12 @@ def validate_object(elf: ElfFile) -> None:
     if section is None:
         return
     sizes = {s.name: s.header_size for s in elf.sections}
-    key = (section.data, tuple(sorted(sizes.items())))
+    symtab = next((s for s in elf.sections if s.type == SHT_SYMTAB), None)
+    key = (section.data, tuple(sorted(sizes.items())), b"" if symtab is None else symtab.data)
     if key in _VALID:
         return
+    if symtab is not None:
+        _check_variable_symbols(elf)
     if not _looks_valid(section.data, elf.byteorder, sizes):
         validate(Btf.parse(section.data, elf.byteorder), sizes)  # the exact walk names the bad type
     _VALID[key] = None
@@ -163,8 +170,20 @@ def validate_object(elf: ElfFile) -> None:
         del _VALID[next(iter(_VALID))]
 
 
-_VALID: Dict[Tuple[bytes, Tuple[Tuple[str, int], ...]], None] = {}  # (.BTF, section sizes) validated lately
+_VALID: Dict[Tuple[bytes, Tuple[Tuple[str, int], ...], bytes], None] = {}  # (.BTF, sizes, .symtab) seen lately
 _VALID_KEPT = 16
+
+
+def _check_variable_symbols(elf: ElfFile) -> None:
+    """libbpf places each global variable (its DATASEC offset) where its ELF symbol says, and
+    copies from there with 32-bit sums: every global or weak data symbol must lie in its section."""
+    for sym in elf.symbols():
+        if sym.type != STT_OBJECT or sym.bind not in (STB_GLOBAL, STB_WEAK) or not 0 < sym.shndx < len(elf.sections):
+            continue
+        section = elf.sections[sym.shndx]
+        if sym.value >= 1 << 32 or sym.value + sym.size > section.header_size:
+            raise BtfError(f"symbol {sym.name!r} ({sym.value} + {sym.size} bytes) lies outside its section "
+                           f"{section.name!r} ({section.header_size} bytes)")
 
 _TAIL_WORDS = {INT: 1, VAR: 1, DECL_TAG: 1, ARRAY: 3}
 _RECORD_WORDS = {STRUCT: 3, UNION: 3, DATASEC: 3, ENUM64: 3, ENUM: 2, FUNC_PROTO: 2}

@@ -144,10 +144,14 @@ class ElfFile:
         names = data[names_offset:names_offset + names_size]
         if raw[shstrndx].type != SHT_STRTAB:
             raise ElfError("section name table is not a string table")
-        for s, (offset, size) in zip(raw, extents):
+        for s in raw:
             s.name = _string_at(names, s.sh_name, "section name")
-            if size and (not headers_only or s is raw[shstrndx] or s.name in keep):
-                s.data = data[offset:offset + size]
+        wanted = {i for i, s in enumerate(raw) if not headers_only or i == shstrndx or s.name in keep}
+        wanted |= {raw[i].link for i in list(wanted) if raw[i].type == SHT_SYMTAB}  # its names come along
+        for i in wanted:
+            offset, size = extents[i]
+            if size:
+                raw[i].data = data[offset:offset + size]
         return cls(data[:16], machine, version, flags, shstrndx, raw)
 
     def section(self, name: str) -> Optional[Section]:

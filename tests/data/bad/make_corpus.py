@@ -57,6 +57,13 @@ def edit_legacy(data: bytes, entries: List[tuple], stride: int = 36) -> bytes:
     return elf.to_bytes()
 
 
+def symbol_value(data: bytes, name: str, value: int) -> bytes:
+    elf = ElfFile.parse(data)
+    symbols = [replace(sym, value=value) if sym.name == name else sym for sym in elf.symbols()]
+    elf.set_symbols(symbols)
+    return elf.to_bytes()
+
+
 def same_name(data: bytes) -> bytes:
     elf = ElfFile.parse(data)
     symbols = elf.symbols()
@@ -111,6 +118,25 @@ def cases() -> Dict[str, dict]:
         name_off, member_type, _ = members[k]
         t.tail = t.tail[:12 * k] + struct.pack("<III", name_off, member_type, 0xF0000000) + t.tail[12 * k + 12:]
 
+    def struct_ops_bitfield(btf: Btf) -> None:  # libbpf 1.4 reads 2**28 bytes away before refusing it
+        ops = next(i for i, t in enumerate(btf.types, 1) if t.kind == B.STRUCT and btf.name(t) == "tcp_congestion_ops")
+        t = btf.get(ops)
+        t.info |= 1 << 31  # kind_flag: offsets carry a bitfield size in their top byte
+        members = [struct.unpack_from("<III", t.tail, 12 * i) for i in range(t.vlen)]
+        k = next(i for i, (name_off, _, _) in enumerate(members) if btf.name(B.Type(name_off, 0, 0)) == "flags")
+        name_off, member_type, bits = members[k]
+        t.tail = t.tail[:12 * k] + struct.pack("<III", name_off, member_type, bits | 0x7F << 24) + t.tail[12 * k + 12:]
+
+    def struct_ops_member_of_var_array(btf: Btf) -> None:  # libbpf sizes ARRAY[VAR] through the VAR
+        ops = next(i for i, t in enumerate(btf.types, 1) if t.kind == B.STRUCT and btf.name(t) == "tcp_congestion_ops")
+        var = next(i for i, t in enumerate(btf.types, 1) if t.kind == B.VAR)
+        index = next(i for i, t in enumerate(btf.types, 1) if t.kind == B.INT and t.size_or_type == 4)
+        big = btf.add_array(var, index, 0x400000)
+        t = btf.get(ops)
+        members = [struct.unpack_from("<III", t.tail, 12 * i) for i in range(t.vlen)]
+        name_off, _, _ = members[-1]
+        t.tail = t.tail[:-12] + struct.pack("<III", name_off, big, (t.size_or_type - 4) * 8)
+
     def typedef_loop(btf: Btf) -> None:  # a map's VAR -> typedef A -> typedef B -> A: libbpf loops for ever
         a = len(btf.types) + 1
         btf.add(B.Type(btf.add_string("loop_a"), B.info_word(B.TYPEDEF), a + 1))
@@ -141,6 +167,12 @@ def cases() -> Dict[str, dict]:
                                             raises="BtfError", match="lies past the end of its section"),
         "btf_struct_ops_member_past_end": dict(data=edit_btf(struct_ops, struct_ops_member_past_end), entry="open",
                                                raises="BtfError", match="member 'name' lies past the end"),
+        "struct_ops_symbol_outside": dict(data=symbol_value(struct_ops, "mini_cc", 0xFFFFFF80), entry="open",
+                                          raises="BtfError", match="'mini_cc' .* lies outside its section"),
+        "btf_struct_ops_bitfield": dict(data=edit_btf(struct_ops, struct_ops_bitfield), entry="open",
+                                        raises="BtfError", match="is a bitfield"),
+        "btf_struct_ops_var_array": dict(data=edit_btf(struct_ops, struct_ops_member_of_var_array), entry="open",
+                                         raises="BtfError", match="lies past the end of the struct"),
         "btf_typedef_loop": dict(data=edit_btf(maps, typedef_loop), entry="open", raises="BtfError",
                                  match="contains itself"),
         "struct_ops_in_maps": dict(data=built("struct_ops_in_maps"), entry="open", raises="ElfError",
