@@ -29,18 +29,18 @@ INT_SIGNED = 1
 _MODIFIERS = (TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG)
 
 
+# What follows a type's 12-byte head, by kind: a tail of fixed size, or one record per vlen.
+FIXED_TAIL = {INT: 4, VAR: 4, DECL_TAG: 4, ARRAY: 12, PTR: 0, FWD: 0, TYPEDEF: 0, VOLATILE: 0, CONST: 0,
+              RESTRICT: 0, FUNC: 0, FLOAT: 0, TYPE_TAG: 0}
+RECORD_SIZE = {STRUCT: 12, UNION: 12, DATASEC: 12, ENUM64: 12, ENUM: 8, FUNC_PROTO: 8}
+
+
 def _tail_size(kind: int, vlen: int) -> int:
     """Bytes that follow the 12-byte head of a type of this kind."""
-    if kind in (INT, VAR, DECL_TAG):
-        return 4
-    if kind == ARRAY:
-        return 12
-    if kind in (STRUCT, UNION, DATASEC, ENUM64):
-        return 12 * vlen
-    if kind in (ENUM, FUNC_PROTO):
-        return 8 * vlen
-    if kind in (PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG):
-        return 0
+    if kind in RECORD_SIZE:
+        return RECORD_SIZE[kind] * vlen
+    if kind in FIXED_TAIL:
+        return FIXED_TAIL[kind]
     raise ElfError(f"unknown kind {kind}")
 
 

@@ -24,12 +24,14 @@ from .btf import (
     DECL_TAG,
     ENUM,
     ENUM64,
+    FIXED_TAIL,
     FLOAT,
     FUNC,
     FUNC_PROTO,
     FWD,
     INT,
     PTR,
+    RECORD_SIZE,
     RESTRICT,
     STRUCT,
     TYPE_TAG,
@@ -105,8 +107,7 @@ def validate(btf: Btf, sections: Optional[Dict[str, int]] = None) -> None:
                 refs.append((f"parameter {i}", param))
         elif kind == DATASEC:
             limit = (sections or {}).get(btf.name(t))
-            for i in range(t.vlen):
-                var, offset, size = struct.unpack_from(e + "III", t.tail, 12 * i)
+            for i, (var, offset, size) in enumerate(btf.datasec_entries(t)):
                 refs.append((f"variable {i}", var))
                 inside.append(var)
                 if limit is not None and offset + size > limit:
@@ -185,9 +186,10 @@ def _check_variable_symbols(elf: ElfFile) -> None:
             raise BtfError(f"symbol {sym.name!r} ({sym.value} + {sym.size} bytes) lies outside its section "
                            f"{section.name!r} ({section.header_size} bytes)")
 
-_TAIL_WORDS = {INT: 1, VAR: 1, DECL_TAG: 1, ARRAY: 3}
-_RECORD_WORDS = {STRUCT: 3, UNION: 3, DATASEC: 3, ENUM64: 3, ENUM: 2, FUNC_PROTO: 2}
-_NO_TAIL = frozenset({PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG})
+# btf.py's tail sizes, in 32-bit words
+_TAIL_WORDS = {kind: size // 4 for kind, size in FIXED_TAIL.items() if size}
+_RECORD_WORDS = {kind: size // 4 for kind, size in RECORD_SIZE.items()}
+_NO_TAIL = frozenset(kind for kind, size in FIXED_TAIL.items() if not size)
 
 
 def _looks_valid(data: bytes, byteorder: str, sections: Dict[str, int]) -> bool:
