@@ -145,7 +145,8 @@ def make_dir(path: str) -> bool:
         pass
     check_trusted(os.path.join(path, "x"))  # the entry, and where a trusted link leads
     if not os.path.isdir(path):
-        raise LibbpfError.for_errno(errno.EEXIST, f"{path} is not a directory")
+        raise LibbpfError.for_errno(errno.EEXIST, f"{path} is taken by something that is not a directory (a "
+                                    "pinned map or program?)")
     return False
 
 

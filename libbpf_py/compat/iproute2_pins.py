@@ -13,14 +13,13 @@ policy creates that hierarchy (``tc/``, ``tc/globals/`` and the two symlinks) as
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import re
 from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .._bpffs import check_root, check_trusted, is_bpffs, make_dir
-from ..errors import LibbpfError, MapIncompatibleError
+from ..errors import MapIncompatibleError
 from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, LegacyMapError
 from ..pinning import PinPolicy, check_name
 from ..spec import Difference
@@ -179,10 +178,7 @@ class Iproute2Pinning(PinPolicy):
         tc = os.path.join(mnt, "tc")
         check_trusted(os.path.join(tc, "globals", "x"))  # no other user's directory or link on the way
         for directory in (tc, os.path.join(tc, "globals")):
-            if os.path.lexists(directory) and not os.path.isdir(directory):
-                raise LibbpfError.for_errno(errno.EEXIST, f"{directory} is taken by something that is not a "
-                                            "directory (a pinned map or program?): tc's layout needs it")
-            make_dir(directory)  # 0700 as tc; one another user made or linked meanwhile is refused
+            make_dir(directory)  # 0700 as tc; a pin there, or one another user made or linked, is refused
         for sub in ("xdp", "ip"):
             link = os.path.join(mnt, sub)
             try:
