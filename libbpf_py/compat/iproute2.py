@@ -112,9 +112,7 @@ class Iproute2Semantics(ObjectHooks):
             section = prog.section
             assert section is not None  # every program of an object has one
             sections.add(section)
-            tail = tail_call_section(section)
-            load = section == self.section or (tail is not None and tail[0] in self.prog_arrays
-                                               and section != self.section)
+            load = section == self.section or self._tail_call(section) is not None
             prog.autoload = load
             if load:
                 prog.type = self.prog_type
@@ -139,8 +137,8 @@ class Iproute2Semantics(ObjectHooks):
         for prog in obj.programs.values():
             section = prog.section
             assert section is not None  # every program of an object has one
-            tail = tail_call_section(section)
-            if tail is None or section == self.section or tail[0] not in self.prog_arrays or not prog.autoload:
+            tail = self._tail_call(section)
+            if tail is None or not prog.autoload:
                 continue
             array = self.prog_arrays[tail[0]]
             target = obj.maps[array.name]
@@ -153,6 +151,13 @@ class Iproute2Semantics(ObjectHooks):
                     f"tail call key {tail[1]} for map {array.id} ({array.name!r}): {exc.detail}"
                     + (", out of bounds?" if exc.errno == errno.E2BIG else "")) from None
 
+    def _tail_call(self, section: str) -> Optional[Tuple[int, int]]:
+        """(prog array id, key) when ``section`` is a tail call into one of the object's prog
+        arrays (and not the selected section), else None."""
+        tail = tail_call_section(section)
+        if tail is None or section == self.section or tail[0] not in self.prog_arrays:
+            return None
+        return tail
 
     def rolled_back(self, obj: HookedObject) -> None:
         """Put back the programs this load replaced in prog arrays reused from pins."""
