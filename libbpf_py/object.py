@@ -195,7 +195,6 @@ class Object:
     _loading: bool                   # inside load() (its hooks run then)
     _lock: threading.RLock           # load, close and edits, one thread at a time
     _pinning: Optional[PinPolicy]
-    _struct_ops: Optional[FrozenSet[str]]  # maps declared in .struct_ops sections, read when needed
     _pin_requested: Set[str]         # under a policy: maps whose definition asked for a pin (LIBBPF_PIN_BY_NAME)
     _explicit_pins: Dict[str, Optional[str]]  # under a policy: pin paths set on maps (None: no pin)
     _core: _Core                     # libbpf's struct bpf_object and what lives as long as it
@@ -270,7 +269,6 @@ class Object:
         self._pinning = pinning
         self._pin_requested = set()
         self._explicit_pins = {}
-        self._struct_ops = None
         self.hooks = hooks
         self.reused_maps = frozenset()
         self._maps, self._programs = {}, {}
@@ -301,9 +299,11 @@ class Object:
                                         lib.bpf_map__map_flags(inner), lib.bpf_map__map_extra(inner))
         self._programs = {prog_name: Program._of_object(self, self._core, handle, prog_name)
                           for prog_name, handle in _iter_handles(lib, "program", self._ptr)}
-        for m in self._maps.values():
-            if m.type == MapType.STRUCT_OPS and m.name not in self._struct_ops_maps():
-                raise ElfError(f"map {m.name!r} has type STRUCT_OPS but is not declared in a .struct_ops section: "
+        struct_ops = [m.name for m in self._maps.values() if m.type == MapType.STRUCT_OPS]
+        declared = self._struct_ops_declared() if struct_ops else frozenset()
+        for name in struct_ops:
+            if name not in declared:
+                raise ElfError(f"map {name!r} has type STRUCT_OPS but is not declared in a .struct_ops section: "
                                "libbpf cannot create it (it crashes trying)")
         if self._pinning is not None:  # the policy decides: remember what the definitions asked for
             for m in self._maps.values():
@@ -364,20 +364,18 @@ class Object:
         if self._loaded or self._failed or self._loading:
             raise LibbpfError.for_errno(errno.EBUSY, f"{kind} {name!r} can only be changed before load()", what)
 
-    def _struct_ops_maps(self) -> FrozenSet[str]:
-        """Names of the maps declared in a .struct_ops section (read from the ELF when first needed)."""
-        if self._struct_ops is None:
-            try:
-                data = self._data
-                if data is None:
-                    assert self._path is not None  # an object is opened from a file or from bytes
-                    data = read_source(os.fsdecode(self._path))[0]
-                elf = ElfFile.parse(data)
-                sections = {i for i, s in enumerate(elf.sections) if s.name.startswith(".struct_ops")}
-                self._struct_ops = frozenset(sym.name for sym in elf.symbols() if sym.shndx in sections)
-            except (ElfError, OSError):
-                self._struct_ops = frozenset()  # none known: no map may become one
-        return self._struct_ops
+    def _struct_ops_declared(self) -> FrozenSet[str]:
+        """Names of the maps declared in a .struct_ops section, read from the ELF (none when unreadable)."""
+        try:
+            data = self._data
+            if data is None:
+                assert self._path is not None  # an object is opened from a file or from bytes
+                data = read_source(os.fsdecode(self._path))[0]
+            elf = ElfFile.parse(data, headers_only=True, keep=(".symtab",))
+            sections = {i for i, s in enumerate(elf.sections) if s.name.startswith(".struct_ops")}
+            return frozenset(sym.name for sym in elf.symbols() if sym.shndx in sections)
+        except (ElfError, OSError):
+            return frozenset()  # none known: no map may become one
 
     def _edit(self, kind: str, name: str, setter: str, value: Any) -> None:
         """Apply (and record, for a diagnostic reload) one edit of the definition."""
