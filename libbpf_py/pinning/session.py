@@ -366,12 +366,9 @@ class PinSession:
         self.created_dirs = kept[::-1]
 
     def _release(self) -> None:
-        for pin in self.program_pins:
-            if pin.old is not None and not pin.old.closed:
-                pin.old.close()
-        for plan in self.plans:
-            if plan.old is not None and not plan.old.closed:
-                plan.old.close()
+        for kept in [pin.old for pin in self.program_pins] + [plan.old for plan in self.plans]:
+            if kept is not None:
+                kept.close()  # once: a second close (or one after disown) does nothing
         release_all(self._held)
 
 
