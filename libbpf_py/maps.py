@@ -58,6 +58,11 @@ def _map_type(value: int) -> Union[MapType, int]:
     return enum_or_int(MapType, value)
 
 
+def _type_label(map_type: Union[MapType, int]) -> str:
+    """A map type as messages name it: ``HASH``, or ``type 42`` for one this package does not know."""
+    return map_type.name if isinstance(map_type, MapType) else f"type {map_type}"
+
+
 class Map(BpfHandle[MapInfo]):
     """A BPF map. Keys and values are bytes, ints or ctypes objects; see ``key_type``."""
 
@@ -504,9 +509,10 @@ class Map(BpfHandle[MapInfo]):
             self._fail(ret, "bpf_map_get_next_key")
 
     def _unreadable(self) -> str:
-        name = self.type.name if isinstance(self.type, MapType) else f"type {self.type}"
-        if int(self.type) in _abi.KEYLESS_MAP_TYPES:
-            if int(self.type) == MapType.BLOOM_FILTER:
+        map_type = self.type
+        name = _type_label(map_type)
+        if int(map_type) in _abi.KEYLESS_MAP_TYPES:
+            if int(map_type) == MapType.BLOOM_FILTER:
                 return f"a {name} map has no keys and gives nothing back: push(value), then `value in map`"
             return f"a {name} map has no keys: take its values with pop() (clear() pops them all)"
         return f"the slots of a {name} map cannot be read from user space: set and delete them by index"
@@ -600,8 +606,7 @@ class Map(BpfHandle[MapInfo]):
             check_uint(batch_size, 32, "batch_size", minimum=1)
         map_type = self.type
         if int(map_type) not in _abi.BATCH_MAP_TYPES:
-            name = map_type.name if isinstance(map_type, MapType) else f"type {map_type}"
-            raise LibbpfError.for_errno(errno.EOPNOTSUPP, f"{name} maps have no batch operations")
+            raise LibbpfError.for_errno(errno.EOPNOTSUPP, f"{_type_label(map_type)} maps have no batch operations")
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Map is a handle on a kernel object and cannot be pickled: pickle its entries "
