@@ -113,8 +113,7 @@ class _Undo:
         self.loaded = False        # libbpf's load succeeded
         self.committed = False     # the session committed its pins
         self.hooks: List[ObjectHooks] = []  # hooks whose ``loaded`` ran (or raised)
-        self.native_pins: Dict[Map, str] = {}  # without a session: pins libbpf makes where none was
-        self.native_ids: Dict[Map, int] = {}   # and the ids of the maps libbpf pinned there
+        self.native_pins: Dict[str, int] = {}  # without a session: path -> id of the map libbpf pinned there
 
     def run(self) -> None:
         """Undo as far as the load got; every step runs, and the first error of one is raised after."""
@@ -135,8 +134,8 @@ class _Undo:
                 else:
                     session.rollback(loaded=self.loaded)  # libbpf removed the pins of its own failed load
             elif self.loaded:
-                for m, path in self.native_pins.items():
-                    if pinned_map_id(path) == self.native_ids.get(m, -2):
+                for path, map_id in self.native_pins.items():
+                    if pinned_map_id(path) == map_id:
                         unlink_quietly(path)
         except BaseException as exc:
             first = first or exc
@@ -449,11 +448,12 @@ class Object:
                 self._pinning, self._maps.values(), self._programs.values(), self._pin_requested,
                 self._explicit_pins)
             undo = _Undo(self, session)
+            fresh: Dict[Map, str] = {}
             try:
                 if session is not None:
                     session.prepare()  # may already make maps reuse pinned fds: no second try after this
                 else:
-                    undo.native_pins = self._new_native_pins()
+                    fresh = self._new_native_pins()
                 logs = self._attach_logs(self._ptr, self._log_size)
                 self._core.kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
                 with _log.captured(everything=session is not None) as said:
@@ -467,7 +467,7 @@ class Object:
                 self._bind_loaded(session)
                 if session is not None:
                     session.record_ids()  # what is pinned is checked by id, also after a hook closed a map
-                undo.native_ids = {m: live_map_id(m) for m in undo.native_pins}
+                undo.native_pins = {path: live_map_id(m) for m, path in fresh.items()}
                 for hook in self.hooks:  # e.g. the iproute2 shim's map-in-map and tail-call wiring
                     undo.hooks.append(hook)
                     hook.loaded(self)
