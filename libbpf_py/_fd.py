@@ -22,6 +22,23 @@ def fd_kind(fd: int) -> Optional[str]:
     return None
 
 
+def release_keeping_number(fd: int) -> bool:
+    """Release the file ``fd`` refers to (the kernel object) but keep its number taken, by
+    pointing it at a placeholder (an ``O_PATH`` descriptor of ``/``, on which every BPF command
+    fails with EBADF): code that read the number before may still pass it, and must never reach
+    a file that reuses it. The number itself is closed later, when nothing can pass it any more.
+    False when no placeholder could be opened (EMFILE): ``fd`` is then left as it is."""
+    try:
+        placeholder = os.open("/", os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        os.dup2(placeholder, fd, inheritable=False)  # atomic: the number never refers to nothing
+    finally:
+        os.close(placeholder)
+    return True
+
+
 class OwnedFd:
     """An fd closed exactly once: by ``close()``, the end of a ``with`` block, or collection
     (a safety net) — unless ``disown()`` handed it over first."""

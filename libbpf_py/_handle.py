@@ -18,7 +18,7 @@ from typing import Any, Callable, Generic, Iterator, List, NoReturn, Optional, P
 from . import _libbpf, _signals
 from ._bpffs import not_bpffs_hint
 from ._checks import c_path, check_uint
-from ._fd import OwnedFd, fd_kind
+from ._fd import OwnedFd, fd_kind, release_keeping_number
 from .errors import ClosedError, LibbpfError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -67,12 +67,12 @@ class BpfHandle(Generic[_Info]):
     _lib: _libbpf.Libbpf
     _handle: Optional[int]        # libbpf's struct bpf_map / bpf_program while the object is open
     _owner_ref: Optional[weakref.ReferenceType[Any]]  # the Object it came from (weak: no reference cycle)
-    _keeper: Optional[object]     # what keeps the fd open: the Object's core, or a standalone fd's keeper;
-                                  # operations in flight hold it, so the fd cannot close under them
+    _keeper: Optional[object]     # what keeps the fd open: the Object's core, or a standalone fd's _FdKeeper
+                                  # (operations in flight hold it, so the fd's number is never reused
+                                  # under them); None once a standalone handle is closed
     _item_name: Optional[str]     # the name of this map or program in its object (None: standalone)
     _static: Optional[_Info]      # kernel info of an adopted fd (standalone ones only)
     _fdbox: List[int]             # the fd, in a list that hot-path closures share (-1 once closed)
-    _finalizer: Optional[weakref.finalize[Any, Any]]  # closes a standalone fd (the keeper's finalizer)
     _closed: bool
     _pinned_at: Optional[str]
     _lock: threading.RLock        # held while the fd is in use; close() takes it too
@@ -90,7 +90,6 @@ class BpfHandle(Generic[_Info]):
         self._item_name = None
         self._static = None
         self._fdbox = [-1]
-        self._finalizer = None
         self._closed = False
         self._pinned_at = None
         self._lock = threading.RLock()
@@ -123,8 +122,7 @@ class BpfHandle(Generic[_Info]):
                                             function)
             self = cls._blank()
             self._fd = fd
-            keeper = _FdKeeper(self._fdbox, fd)
-            self._keeper, self._finalizer = keeper, keeper.close
+            self._keeper = _FdKeeper(self._fdbox, fd)
             try:
                 self._static = self._read_info(fd)
                 self._adopted()
@@ -228,9 +226,12 @@ class BpfHandle(Generic[_Info]):
 
     @contextlib.contextmanager
     def _fd_in_use(self) -> Iterator[int]:
-        """The fd, held open (close() waits) while the body uses it."""
+        """The fd, held open (close() from another thread waits) while the body uses it; a close
+        from this thread meanwhile (a signal handler) leaves the number reserved until the end."""
         with self._lock:
+            keeper = self._keeper  # held by this frame: the number stays taken while the body runs
             yield self.fd
+            del keeper
 
     def _raise_unusable(self) -> NoReturn:
         self._described()
@@ -256,14 +257,16 @@ class BpfHandle(Generic[_Info]):
         return self._closed
 
     def close(self) -> None:
-        """Close an fd this handle owns (after an operation in flight on another thread ends);
-        an object's maps and programs close with the object."""
-        if self._finalizer is not None:
-            in_use = self._in_use_here()  # re-entered from inside an operation (a signal handler)
+        """Close an fd this handle owns: the kernel object is released now; the fd's number
+        is closed once no operation in flight (and no closure taken from a map) can pass it.
+        An object's maps and programs close with the object."""
+        keeper = self._keeper
+        if isinstance(keeper, _FdKeeper):
             with _signals.deferred(), self._lock:
                 self._drop()
-                if not in_use:  # else the operation may still pass the fd: the finalizer closes it later
-                    self._finalizer()
+                self._keeper = None
+                keeper.retire()
+                del keeper  # the last holder closes the number here, signals still deferred
 
     def __enter__(self: _H) -> _H:
         return self
@@ -305,18 +308,37 @@ class BpfHandle(Generic[_Info]):
 
 
 def _close_fd(box: List[int], fd: int) -> None:
-    box[0] = -1  # operations that still hold the box see a closed handle, never a reused number
-    os.close(fd)
+    """The keeper's finalizer (it may run at any collection: a signal meanwhile is raised after)."""
+    with _signals.deferred(in_finalizer=True):
+        box[0] = -1  # operations that still hold the box see a closed handle, never a reused number
+        os.close(fd)
 
 
 class _FdKeeper:
-    """Keeps a standalone handle's fd open for as long as the handle or an operation in flight
-    (a closure taken from it) holds it."""
+    """A standalone fd, shared through ``box`` (-1 once closed). Whatever may pass its number
+    to C holds the keeper: the handle, an operation in flight, a closure taken from a map.
+    ``retire()`` releases the kernel object at once (the handle's close); the number itself is
+    closed when the last holder goes, so it is never reused under one of them."""
 
-    __slots__ = ("close", "__weakref__")
+    __slots__ = ("box", "fd", "retired", "close", "__weakref__")
 
     def __init__(self, box: List[int], fd: int):
+        self.box, self.fd, self.retired = box, fd, False
         self.close = weakref.finalize(self, _close_fd, box, fd)
+
+    @classmethod
+    def duplicate(cls, fd: int) -> "_FdKeeper":
+        """A keeper of its own for a copy of ``fd`` (an fd this process does not own, e.g. libbpf's)."""
+        copy = os.dup(fd)
+        return cls([copy], copy)
+
+    def retire(self) -> None:
+        """Say closed (box -1) and release the kernel object, keeping the number (see
+        ``release_keeping_number``; when that fails, the object is released with the number)."""
+        if not self.retired:
+            self.retired = True
+            self.box[0] = -1
+            release_keeping_number(self.fd)
 
 
 _live_handles: weakref.WeakSet[BpfHandle[Any]] = weakref.WeakSet()

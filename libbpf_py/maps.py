@@ -24,7 +24,7 @@ from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
 from ._checks import c_name_bytes, check_uint
 from ._codec import Codec, PerCpuCodec, Slot
-from ._handle import BpfHandle, PathLike, definition
+from ._handle import BpfHandle, PathLike, _FdKeeper, definition
 from .errors import ClosedError, LibbpfError, describe_errno
 from .info import MapInfo, map_info, map_spec, possible_cpus
 from .spec import MapSpec
@@ -75,8 +75,10 @@ class Map(BpfHandle[MapInfo]):
     _bloom: Optional[bool]                         # a bloom filter (known with the buffers)
     _key_type: type                                # bytes, int or a ctypes type (checked by Codec)
     _value_type: type
-    _key: Optional[Slot]                           # the buffers of the live map, made on first use
+    _key: Optional[Slot]                           # the live map's key and value layout, made on first use
     _value: Optional[Slot]
+    _spare: List[Dict[str, Any]]                   # spare element closures, each over buffers of its own
+    _op: Optional[_FdKeeper]                       # the fd the element closures pass (see _element_ops)
 
     @classmethod
     def _blank(cls) -> "Map":
@@ -87,6 +89,8 @@ class Map(BpfHandle[MapInfo]):
         self._key_type = bytes
         self._value_type = bytes
         self._key = self._value = None
+        self._spare = []
+        self._op = None
         return self
 
     def _read_info(self, fd: int) -> MapInfo:
@@ -135,10 +139,17 @@ class Map(BpfHandle[MapInfo]):
     def _bind(self, fd: int) -> None:
         super()._bind(fd)
         self._drop_slots()
+        self._retire_op()
 
     def _drop(self) -> None:
         super()._drop()
         self._drop_slots()
+        self._retire_op()
+
+    def _retire_op(self) -> None:
+        op, self._op = self._op, None
+        if op is not None:
+            op.retire()
 
     def _reset_after_fork(self) -> None:
         super()._reset_after_fork()
@@ -279,6 +290,7 @@ class Map(BpfHandle[MapInfo]):
 
     def _drop_slots(self) -> None:
         self._key = self._value = None
+        self._spare = []
         for operation in _ELEMENT_OPS:
             self.__dict__.pop(operation, None)
 
@@ -287,10 +299,54 @@ class Map(BpfHandle[MapInfo]):
         element = Codec(self.value_size, self._value_type, "value")
         value_codec: Union[Codec, PerCpuCodec] = PerCpuCodec(element, possible_cpus()) if self.is_percpu else element
         key, value = Slot(key_codec), Slot(value_codec)
+        op = self._op
+        if op is None:
+            with self._lock:
+                keeper = self._keeper
+                if isinstance(keeper, _FdKeeper):
+                    op = keeper  # a standalone map's own fd
+                else:  # libbpf's fd closes with the object, whatever holds it: the closures get a copy
+                    with self._fd_in_use() as fd:
+                        op = _FdKeeper.duplicate(fd)
+                self._op = op
         self._key, self._value = key, value
         self._bloom = int(self.type) == MapType.BLOOM_FILTER
-        self.__dict__.update(_element_ops(self, key, value))
+        self.__dict__.update(_element_ops(self, op, key, value))
         return key, value
+
+    def _take_spare(self, spare: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """A set of element closures over buffers of its own, for one call (given back to ``spare``)."""
+        try:
+            return spare.pop()
+        except IndexError:
+            key, value = self._slots()
+            op = self._op
+            if op is None:  # closed meanwhile
+                self._raise_unusable()
+            key, value = Slot(key.codec), Slot(value.codec)
+            ops = _element_ops(self, op, key, value)
+            ops["slots"] = key, value
+            return ops
+
+    def _contended(self, operation: str, *args: Any) -> Any:
+        """An element operation that found the fast path's buffers taken (by another thread, or
+        by the call a signal handler interrupted): the same operation on spare buffers."""
+        spare = self._spare
+        ops = self._take_spare(spare)
+        try:
+            return ops[operation](*args)
+        finally:
+            spare.append(ops)
+
+    @contextlib.contextmanager
+    def _buffers(self) -> Iterator[Tuple[Slot, Slot]]:
+        """A key and a value buffer of the live map for this call alone."""
+        spare = self._spare
+        ops = self._take_spare(spare)
+        try:
+            yield ops["slots"]
+        finally:
+            spare.append(ops)
 
     # element operations --------------------------------------------------------------------
     # While the map is live, these names are shadowed by per-map closures (_element_ops) that
@@ -322,14 +378,13 @@ class Map(BpfHandle[MapInfo]):
 
     def lookup_and_delete(self, key: Any = None, flags: int = 0) -> Any:
         """Remove ``key`` and return its value, or None when there is none."""
-        with self._lock:
-            k, v = self._slots()
+        with self._buffers() as (k, v), self._fd_in_use() as fd:
             k.store(key)
             gil = self._lib.gil
             if flags:
-                ret = gil.bpf_map_lookup_and_delete_elem_flags(self._fd, k.ptr, v.ptr, _u64(flags))
+                ret = gil.bpf_map_lookup_and_delete_elem_flags(fd, k.ptr, v.ptr, _u64(flags))
             else:
-                ret = gil.bpf_map_lookup_and_delete_elem(self._fd, k.ptr, v.ptr)
+                ret = gil.bpf_map_lookup_and_delete_elem(fd, k.ptr, v.ptr)
             if ret < 0:
                 if ret == _ENOENT:
                     return None
@@ -348,16 +403,17 @@ class Map(BpfHandle[MapInfo]):
     # the dict protocol (Map is registered as a MutableMapping; equality stays identity) -------
 
     def __getitem__(self, key: Any) -> Any:
-        value = self.lookup(key)
-        if value is None:
-            raise KeyError(key)
-        return value
+        return self._getitem(key)  # a Python __getitem__ is the fastest m[k] (CPython inlines its frame)
 
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self.update(key, value)
+    def _getitem(self, key: Any) -> Any:
+        """``m[key]``: the value, KeyError when there is none (the live map's closure shadows this)."""
+        return self._live("_getitem")(key)
 
-    def __delitem__(self, key: Any) -> None:
-        self.delete(key)
+    # m[k] = v and del m[k] call the live map's closures as directly as m.update(k, v) does:
+    # Python looks special methods up on the class and honours a descriptor found there, so
+    # these properties hand over the instance's closure (or, when not live, the method) in C.
+    __setitem__ = property(attrgetter("update"))
+    __delitem__ = property(attrgetter("delete"))
 
     def __contains__(self, key: Any) -> bool:
         if self._bloom is None:
@@ -368,10 +424,9 @@ class Map(BpfHandle[MapInfo]):
 
     def _bloom_has(self, value: Any) -> bool:
         """Whether a bloom filter may hold ``value`` (false positives are its nature)."""
-        with self._lock:
-            v = self._slots()[1]
+        with self._buffers() as (_, v), self._fd_in_use() as fd:
             v.store(value)
-            ret = self._lib.gil.bpf_map_lookup_elem(self._fdbox[0], None, v.ptr)
+            ret = self._lib.gil.bpf_map_lookup_elem(fd, None, v.ptr)
             if ret == _ENOENT:
                 return False
             if ret < 0:
@@ -644,38 +699,57 @@ def _pack_many(codec: Union[Codec, PerCpuCodec],
     return b"".join([codec.encode(item) for item in items])
 
 
-_ELEMENT_OPS = ("lookup", "update", "delete")
+_ELEMENT_OPS = ("lookup", "_getitem", "update", "delete")
 
 
-def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]]:
+def _no_value(key: Any) -> None:
+    return None
+
+
+def _key_error(key: Any) -> NoReturn:
+    raise KeyError(key)
+
+
+def _element_ops(m: Map, op: _FdKeeper, key: Slot, value: Slot) -> Dict[str, Any]:
     """The hot element operations of one live map, as closures over its buffers.
 
-    Ints that fit a 1/2/4/8-byte slot are written straight into its ctypes integer; anything
-    else goes through the slot's checked encoder. Nothing is allocated per call. That key
-    step is written out in each operation on purpose: a shared helper would add a Python
-    call (~50 ns) to every operation. The map's lock makes a call atomic for threads sharing
-    the map; the fd is read from the map's box, so a closure kept after ``close()`` raises
-    ClosedError instead of using a reused fd. Lookups keep the GIL; updates and deletes
-    release it on map types whose updates sleep (map-in-map waits in synchronize_rcu()).
+    Ints that fit a 1/2/4/8-byte slot, and bytes of the slot's size, are written straight
+    into its buffer; anything else goes through the slot's checked encoder. Nothing is
+    allocated per call. That key step is written out in each operation on purpose: a shared
+    helper would add a Python call (~50 ns) to every operation. Lookups keep the GIL;
+    updates and deletes release it on map types whose updates sleep (map-in-map waits in
+    synchronize_rcu()).
+
+    Threads share the map without a lock: a call takes the buffers' one token (``list.pop``,
+    atomic), and a call that finds it taken (another thread, or a signal handler inside a
+    call) runs on a spare set of closures over buffers of their own (``Map._contended``).
+    The fd is read from the box of ``op``, which every closure holds: ``close()`` sets the
+    box to -1 and releases the map at once, but the fd's number stays taken while a closure
+    exists (``_FdKeeper``), so a call racing a close fails with ClosedError and never reaches
+    a reused fd. The closures refer to the map weakly: no reference cycle, so they (and the
+    number) go as soon as the map drops them, never in a later garbage collection.
     """
-    lib, fdbox, name, max_entries, keeper = m._lib, m._fdbox, m._display_name(), m.max_entries, m._keeper
-    acquire, release = m._lock.acquire, m._lock.release
+    lib, name, max_entries = m._lib, m._display_name(), m.max_entries
     writes = lib.raw if int(m.type) in _abi.SLEEPING_UPDATE_MAP_TYPES else lib.gil
     c_lookup, c_lookup_flags = lib.gil.bpf_map_lookup_elem, lib.gil.bpf_map_lookup_elem_flags
     c_update, c_delete = writes.bpf_map_update_elem, writes.bpf_map_delete_elem
-    this = weakref.ref(m)  # the closures live in the map's own __dict__: no strong reference back
-
-    def update_many(entries: Any, flags: int) -> None:
-        owner = this()
-        if owner is None:
-            raise ClosedError(f"map {name} is closed")
-        owner._update_many(entries, flags)
-
-    key_buf, key_ptr, store_key = key.buf, key.ptr, key.store
-    value_buf, value_ptr, store_value, load_value = value.buf, value.ptr, value.store, value.load
+    fdbox, this = op.box, weakref.ref(m)
+    token = [None]
+    take, give = token.pop, token.append  # the buffers' token: held by one call at a time
+    key_buf, key_view, key_ptr, store_key = key.buf, key.view, key.ptr, key.store
+    value_buf, value_view, value_ptr, store_value = value.buf, value.view, value.ptr, value.store
     key_max = key.max if key.number else -1        # -1: no int fast path
     value_max = value.max if value.number else -1
+    key_size = key.size
+    value_size = value.size if isinstance(value.codec, Codec) else -1  # -1: per-CPU values are lists
     value_is_int = value.number and value.codec.pytype is int
+    read_value = value_view.tobytes if value.codec.pytype is bytes else value.load
+
+    def owner() -> Map:
+        found = this()
+        if found is None:
+            raise ClosedError(f"map {name} is closed")
+        return found
 
     def failed(ret: int, function: str) -> LibbpfError:
         if fdbox[0] < 0:
@@ -684,62 +758,82 @@ def _element_ops(m: Map, key: Slot, value: Slot) -> Dict[str, Callable[..., Any]
             return LibbpfError.for_errno(errno.E2BIG, f"map {name} is full (max_entries {max_entries})", function)
         return LibbpfError.for_errno(-ret, None, function)
 
-    # Each closure holds the fd's keeper in a default: while one runs (or is kept), the fd stays open.
-    def lookup(key: Any = None, flags: int = 0, _keeper: Any = keeper) -> Any:
-        acquire()  # try/finally costs half of `with lock:` here
-        try:
-            if type(key) is int and 0 <= key <= key_max:
-                key_buf.value = key
-            else:
-                store_key(key)
-            if flags:
-                ret = c_lookup_flags(fdbox[0], key_ptr, value_ptr, _u64(flags))
-            else:
-                ret = c_lookup(fdbox[0], key_ptr, value_ptr)
-            if ret < 0:
-                if ret == _ENOENT:
-                    return None
-                raise failed(ret, "bpf_map_lookup_elem")
-            return value_buf.value if value_is_int else load_value()
-        finally:
-            release()
+    def reader(missing: Callable[[Any], Any], operation: str) -> Callable[..., Any]:
+        # Each closure holds the fd's keeper in a default: while one runs (or is kept), the number stays taken.
+        def read(key: Any = None, flags: int = 0, _keeper: Any = op) -> Any:
+            try:
+                held = take()
+            except IndexError:
+                return owner()._contended(operation, key, flags)
+            try:
+                if type(key) is int and 0 <= key <= key_max:
+                    key_buf.value = key
+                elif type(key) is bytes and len(key) == key_size:
+                    key_view[:] = key
+                else:
+                    store_key(key)
+                if flags:
+                    ret = c_lookup_flags(fdbox[0], key_ptr, value_ptr, _u64(flags))
+                else:
+                    ret = c_lookup(fdbox[0], key_ptr, value_ptr)
+                if ret:  # 0 or -errno
+                    if ret == _ENOENT:
+                        return missing(key)
+                    raise failed(ret, "bpf_map_lookup_elem")
+                return value_buf.value if value_is_int else read_value()
+            finally:
+                give(held)
+        return read
 
-    def update(key: Any, value: Any = _NO_VALUE, flags: int = _abi.BPF_ANY, _keeper: Any = keeper) -> None:
+    def update(key: Any, value: Any = _NO_VALUE, flags: int = _abi.BPF_ANY, _keeper: Any = op) -> None:
         if value is _NO_VALUE:
-            return update_many(key, flags)
-        acquire()
+            return owner()._update_many(key, flags)
+        try:
+            held = take()
+        except IndexError:
+            return owner()._contended("update", key, value, flags)
         try:
             if type(key) is int and 0 <= key <= key_max:
                 key_buf.value = key
+            elif type(key) is bytes and len(key) == key_size:
+                key_view[:] = key
             else:
                 store_key(key)
             if type(value) is int and 0 <= value <= value_max:
                 value_buf.value = value
+            elif type(value) is bytes and len(value) == value_size:
+                value_view[:] = value
             else:
                 store_value(value)
             ret = c_update(fdbox[0], key_ptr, value_ptr, _u64(flags) if flags else _NO_FLAGS)
-            if ret < 0:
+            if ret:
                 raise failed(ret, "bpf_map_update_elem")
         finally:
-            release()
+            give(held)
 
-    def delete(key: Any, _keeper: Any = keeper) -> None:
-        acquire()
+    def delete(key: Any, _keeper: Any = op) -> None:
+        try:
+            held = take()
+        except IndexError:
+            return owner()._contended("delete", key)
         try:
             if type(key) is int and 0 <= key <= key_max:
                 key_buf.value = key
+            elif type(key) is bytes and len(key) == key_size:
+                key_view[:] = key
             else:
                 store_key(key)
             ret = c_delete(fdbox[0], key_ptr)
-            if ret < 0:
+            if ret:
                 if ret == _ENOENT:
                     raise KeyError(key)
                 raise failed(ret, "bpf_map_delete_elem")
         finally:
-            release()
+            give(held)
 
+    lookup = reader(_no_value, "lookup")
     lookup.__doc__, update.__doc__, delete.__doc__ = Map.lookup.__doc__, Map.update.__doc__, Map.delete.__doc__
-    return {"lookup": lookup, "update": update, "delete": delete}
+    return {"lookup": lookup, "_getitem": reader(_key_error, "_getitem"), "update": update, "delete": delete}
 
 
 MutableMapping.register(Map)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import sys
+import time
 
 import pytest
 
@@ -249,6 +251,91 @@ def test_operations_kept_after_close_raise_instead_of_using_a_reused_fd():
         with pytest.raises(bpf.ClosedError):
             lookup(0)
         assert b[0] == 7
+
+
+def test_close_releases_the_map_at_once_while_a_kept_operation_holds_only_its_number():
+    import gc
+
+    m = bpf.Map.create(MapType.ARRAY, 4, 8, 1, key_type=int, value_type=int)
+    map_id, fd = m.info().id, m.fd
+    m[0] = 1
+    lookup = m.lookup  # kept: its fd number must stay taken, the map itself must go
+    m.close()
+    assert os.readlink(f"/proc/self/fd/{fd}") == "/"  # a placeholder, not the map
+    with pytest.raises(bpf.ClosedError):
+        lookup(0)
+    deadline = time.monotonic() + 5  # the kernel frees a map after an RCU grace period
+    while time.monotonic() < deadline and _map_exists(map_id):
+        time.sleep(0.01)
+    assert not _map_exists(map_id)
+    del lookup
+    gc.collect()
+    assert not os.path.exists(f"/proc/self/fd/{fd}")
+
+
+def _map_exists(map_id: int) -> bool:
+    try:
+        bpf.Map.from_id(map_id).close()
+    except OSError as exc:
+        assert exc.errno == errno.ENOENT
+        return False
+    return True
+
+
+def test_a_signal_handler_reading_the_map_inside_an_operation_does_not_change_its_result():
+    """A handler runs between two bytecodes of an operation; its own operations on the same map
+    use buffers of their own, so the interrupted operation still returns its own key's value."""
+    import signal
+
+    wrong = []
+    with bpf.Map.create(MapType.HASH, 4, 8, 64, key_type=int, value_type=int) as m:
+        m.update_batch(list(range(64)), [k * 1000 for k in range(64)])
+        handled = [0]
+
+        def handler(signum, frame):
+            handled[0] += 1
+            if m[63] != 63000:
+                wrong.append("handler")
+            m[62] = 62000
+
+        previous = signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0.0001, 0.0001)
+        try:
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                for k in range(62):
+                    if m.lookup(k) != k * 1000 or m[k] != k * 1000:
+                        wrong.append(k)
+                    m[k] = k * 1000
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    assert handled[0] > 100
+    assert wrong == []
+
+
+def test_bytes_and_ints_take_the_fast_path_and_other_values_are_still_checked():
+    with bpf.Map.create(MapType.HASH, 4, 8, 8) as m:  # bytes keys and values (the default)
+        m[b"\1\0\0\0"] = b"\2" * 8
+        m[1] = 3  # an int is accepted for bytes slots too
+        assert m[b"\1\0\0\0"] == (3).to_bytes(8, sys.byteorder)
+        assert m.lookup(bytearray(b"\1\0\0\0")) == (3).to_bytes(8, sys.byteorder)
+        with pytest.raises(ValueError, match="must be 4 bytes"):
+            m[b"\1\0\0"] = b"\2" * 8
+        with pytest.raises(ValueError, match="must be 8 bytes"):
+            m[b"\1\0\0\0"] = b"\2" * 9
+        with pytest.raises(ValueError, match="does not fit"):
+            m[1 << 32] = 0
+        with pytest.raises(TypeError, match="must be bytes"):
+            m["1"] = 0
+        del m[b"\1\0\0\0"]
+        with pytest.raises(KeyError):
+            del m[1]
+        with pytest.raises(KeyError):
+            m[1]
+    with bpf.Map.create(MapType.PERCPU_ARRAY, 4, 8, 1) as percpu:  # a per-CPU value is a list, never raw bytes
+        with pytest.raises(TypeError, match="per-CPU"):
+            percpu[0] = b"\0" * (8 * len(percpu[0]))
 
 
 def test_a_map_is_a_mutable_mapping(hash_map):

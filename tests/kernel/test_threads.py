@@ -126,3 +126,49 @@ def test_an_operation_kept_after_its_map_is_collected_never_reaches_a_new_map():
         m.close()
     del update, lookup
     gc.collect()
+
+
+def test_closing_the_object_racing_operations_on_its_maps_never_reaches_a_reused_fd(bpf_obj):
+    """An object's map operations run without a lock: the object's close must still never let
+    one reach another map through a reused number (the operations use a copy of the fd that
+    the close retires)."""
+    stats = {"rounds": 0, "closed_errors": 0}
+    problems = []
+    deadline = time.monotonic() + SECONDS
+    while time.monotonic() < deadline:
+        stats["rounds"] += 1
+        obj = bpf.Object.open(bpf_obj("maps"))
+        obj.load()
+        shared = obj.maps["hash_map"]
+        shared.key_type = shared.value_type = int
+        shared[0] = 0  # the fast path exists before the threads start
+        started = threading.Barrier(4)
+
+        def worker(n, shared=shared, started=started):
+            started.wait()
+            for i in range(2000):
+                try:
+                    shared[n] = i
+                    shared.lookup(n)
+                    del shared[n]
+                except bpf.ClosedError:
+                    stats["closed_errors"] += 1
+                    return
+                except Exception as exc:  # EBADF...: the close leaked through
+                    problems.append(repr(exc))
+                    return
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(1, 4)]
+        for t in threads:
+            t.start()
+        started.wait()
+        obj.close()
+        victims = [bpf.Map.create(MapType.HASH, 4, 8, 64, key_type=int, value_type=int) for _ in range(6)]
+        for t in threads:
+            t.join()
+        for victim in victims:
+            if len(victim):
+                problems.append(f"a closed object's map wrote into another map: {dict(victim.items())}")
+            victim.close()
+    assert problems == []
+    assert stats["closed_errors"] > 0
