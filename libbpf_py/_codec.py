@@ -52,11 +52,11 @@ class Codec:
 
     def encode(self, obj: Any) -> bytes:
         """The slot bytes for ``obj`` (checked for size and range)."""
-        if type(obj) is int or isinstance(obj, int) and not isinstance(obj, bool):
+        if isinstance(obj, int):  # bools too, as array.array packs them for the batch operations
             if not 0 <= obj <= self._max:
                 raise ValueError(f"{self.what} {obj} does not fit in {self.size} unsigned bytes")
-            return obj.to_bytes(self.size, BYTEORDER)
-        if isinstance(obj, (str, float, bool)) or obj is None:
+            return int(obj).to_bytes(self.size, BYTEORDER)
+        if isinstance(obj, (str, float)) or obj is None:
             raise TypeError(f"{self.what} must be bytes, an int or a ctypes object, not {_describe(obj)}")
         try:
             view = memoryview(obj)

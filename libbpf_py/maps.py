@@ -688,12 +688,13 @@ def _batch_opts(elem_flags: int) -> _abi.BpfMapBatchOpts:
 
 def _pack_many(codec: Union[Codec, PerCpuCodec],
                items: Sequence[Any]) -> Union[ctypes.Array[ctypes.c_char], bytes, None]:
-    """Consecutive encoded elements in one buffer, for a batch call."""
-    if isinstance(codec, Codec) and codec.fmt is not None and set(map(type, items)) <= {int}:
+    """Consecutive encoded elements in one buffer, for a batch call: ints packed by array.array
+    in C (no per-item check in Python), anything else through the element encoder."""
+    if isinstance(codec, Codec) and codec.fmt is not None:
         try:
             packed = array.array(codec.fmt, items)
-        except OverflowError:
-            pass  # the per-element encoder below names the offending item
+        except (TypeError, OverflowError):
+            pass  # not all ints that fit: the per-element encoder below names the offending item
         else:
             return (ctypes.c_char * (len(packed) * packed.itemsize)).from_buffer(packed) if items else None
     return b"".join([codec.encode(item) for item in items])

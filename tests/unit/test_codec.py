@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import sys
 
 import pytest
 
@@ -29,9 +30,16 @@ def test_bytes_and_ctypes_must_have_the_exact_size():
     assert codec.encode(memoryview(b"12345678")) == b"12345678"
     with pytest.raises(ValueError, match="value must be 8 bytes, got 4"):
         codec.encode(ctypes.c_uint32(1))
-    for wrong in ("12345678", 1.5, None, True, object()):
+    for wrong in ("12345678", 1.5, None, object()):
         with pytest.raises(TypeError):
             codec.encode(wrong)
+
+
+def test_a_bool_is_the_int_it_equals_as_in_array_and_struct():
+    """Batch operations pack with array.array, which takes bools as 0 and 1: one element
+    is encoded the same way, so both paths accept the same keys."""
+    assert Codec(4, what="key").encode(True) == (1).to_bytes(4, sys.byteorder)
+    assert Codec(4, what="key").encode(False) == bytes(4)
 
 
 def test_decoding_to_the_chosen_type():
