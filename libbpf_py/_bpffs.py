@@ -6,19 +6,19 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import logging
 import os
 import stat
 import threading
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
+from . import _log
 from ._checks import c_path
 from ._libbpf import libc
 from .errors import LibbpfError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-log = logging.getLogger("libbpf_py.pinning")
+log = _log.Logger("libbpf_py.pinning")
 
 BPF_FS_MAGIC = 0xCAFE4A11
 MOUNT_HINT = "mount -t bpf bpf /sys/fs/bpf"

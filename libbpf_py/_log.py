@@ -1,4 +1,9 @@
-"""libbpf's print callback, routed to the ``libbpf_py.libbpf`` logger instead of stderr.
+"""The package's loggers, and libbpf's print callback routed to ``libbpf_py.libbpf`` instead of stderr.
+
+``logging`` (about 9 ms to import, with ``re`` and ``traceback``) is never imported here: a
+:class:`Logger` reaches the real one only once the application has imported ``logging``.
+Before that no handler can exist, and the package's ``NullHandler`` would drop the record
+anyway, so nothing is lost.
 
 libbpf hands the callback a printf format and a ``va_list``; libc's ``vsnprintf``
 renders it. A ``va_list`` can be consumed once, so the first attempt formats a byte
@@ -11,18 +16,74 @@ from __future__ import annotations
 import _thread
 import contextlib
 import ctypes
-import logging
 import os
+import sys
 import threading
 from typing import Any, Callable, Iterator, List, Optional
 
 from . import _abi
 
-logger = logging.getLogger("libbpf_py.libbpf")
-logging.getLogger("libbpf_py").addHandler(logging.NullHandler())
+DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40  # logging's levels
+
+
+class Logger:
+    """``logging.getLogger(name)``, taken once the application has imported ``logging``;
+    until then its records are dropped (they could reach no handler)."""
+
+    __slots__ = ("name", "_logger")
+
+    def __init__(self, name: str):
+        self.name = name
+        self._logger: Any = None
+
+    def _real(self) -> Any:
+        logger = self._logger
+        if logger is None:
+            logging = sys.modules.get("logging")
+            if logging is None:
+                return None
+            _quiet_by_default(logging)
+            logger = self._logger = logging.getLogger(self.name)
+        return logger
+
+    def isEnabledFor(self, level: int) -> bool:
+        logger = self._real()
+        return logger is not None and logger.isEnabledFor(level)
+
+    def log(self, level: int, msg: str, *args: Any) -> None:
+        logger = self._real()
+        if logger is not None:
+            logger.log(level, msg, *args)
+
+    def debug(self, msg: str, *args: Any) -> None:
+        self.log(DEBUG, msg, *args)
+
+    def info(self, msg: str, *args: Any) -> None:
+        self.log(INFO, msg, *args)
+
+    def warning(self, msg: str, *args: Any) -> None:
+        self.log(WARNING, msg, *args)
+
+    def error(self, msg: str, *args: Any) -> None:
+        self.log(ERROR, msg, *args)
+
+
+_null_added = False
+
+
+def _quiet_by_default(logging: Any) -> None:
+    """A NullHandler on ``libbpf_py``: records go nowhere until the application configures logging
+    (not to ``logging.lastResort`` on stderr)."""
+    global _null_added
+    if not _null_added:
+        _null_added = True
+        logging.getLogger("libbpf_py").addHandler(logging.NullHandler())
+
+
+logger = Logger("libbpf_py.libbpf")
 
 # enum libbpf_print_level: LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG
-_LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
+_LEVELS = (WARNING, INFO, DEBUG)
 _VA_LIST_SIZE = {"x86_64": 24, "aarch64": 32}.get(os.uname().machine)
 _FIRST_TRY = 1024
 _vsnprintf: Callable[..., int]  # libc's, set by install()
@@ -70,11 +131,11 @@ def captured(everything: bool = False) -> Iterator[Said]:
 
 def _print(level: int, fmt: bytes, va_list: int) -> int:
     try:
-        py_level = _LEVELS[level] if 0 <= level < len(_LEVELS) else logging.DEBUG
+        py_level = _LEVELS[level] if 0 <= level < len(_LEVELS) else DEBUG
         said = getattr(_capture, "said", None)
         captured: Optional[List[str]] = None
         if said is not None:
-            captured = said.warnings if py_level == logging.WARNING else said.debug if said.everything else None
+            captured = said.warnings if py_level == WARNING else said.debug if said.everything else None
         if captured is not None or logger.isEnabledFor(py_level):
             text = format_va(fmt, va_list).rstrip("\n")
             if captured is not None:

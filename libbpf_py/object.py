@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import logging
 import os
-import re
 import threading
 import weakref
 from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NoReturn, Optional, Set, Tuple, Union
@@ -46,7 +44,7 @@ BYTES_NAME = "object"  # the name of an object opened from bytes without name= (
 # What a program load fails with when the verifier rejects it (ENOSPC: its log did not fit).
 _VERIFIER_ERRNOS = frozenset({errno.EACCES, errno.EINVAL, errno.E2BIG, errno.ENOSPC})
 _NEXT = {"map": "bpf_object__next_map", "program": "bpf_object__next_program"}
-log = logging.getLogger("libbpf_py")
+log = _log.Logger("libbpf_py")
 
 
 def _check_source(src: Any) -> Any:
@@ -92,7 +90,19 @@ def _iter_handles(lib: _libbpf.Libbpf, kind: str, obj: int) -> Iterator[Tuple[st
         handle = step(obj, handle)
 
 
-_REUSED = re.compile(r"reused pinned map at '([^']*)'")  # libbpf's debug line, 1.1 to 1.8
+_REUSED = "reused pinned map at '"  # libbpf's debug line, 1.1 to 1.8, then the path and a quote
+
+
+def _reused_paths(lines: List[str]) -> List[str]:
+    """The pins libbpf says it reused, from its debug lines."""
+    paths = []
+    for line in lines:
+        start = line.find(_REUSED)
+        if start >= 0:
+            start += len(_REUSED)
+            end = line.find("'", start)
+            paths.append(line[start:end] if end >= 0 else line[start:])
+    return paths
 
 
 def _in_libbpf_words(exc: LibbpfError, said: _log.Said) -> LibbpfError:
@@ -463,7 +473,7 @@ class Object:
                         raise self._explain(_in_libbpf_words(exc, said), logs) from None
                 undo.loaded = True
                 if session is not None:  # a pin another loader made meanwhile, which libbpf reused
-                    session.libbpf_reused(_REUSED.findall("\n".join(said.debug)))
+                    session.libbpf_reused(_reused_paths(said.debug))
                 self._bind_loaded(session)
                 if session is not None:
                     session.record_ids()  # what is pinned is checked by id, also after a hook closed a map

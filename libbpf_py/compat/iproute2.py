@@ -18,8 +18,12 @@ What tc's legacy loader does, and how it is reproduced here:
 from __future__ import annotations
 
 import errno
-import hashlib
 from typing import Dict, List, Optional, Tuple
+
+try:  # CPython's own SHA-1: hashlib would load OpenSSL (~2 ms) for one digest per legacy load
+    from _sha1 import sha1 as _sha1  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - an interpreter without it
+    from hashlib import sha1 as _sha1
 
 from .. import _abi
 from .._abi import MapType, ProgType
@@ -85,7 +89,7 @@ class Iproute2:
     def read(self, data: bytes) -> Tuple[bytes, ObjectHooks, PinPolicy]:
         """(what libbpf opens, the hooks, the pin layout) for the object ``data``."""
         new_data, maps = rewrite(data)
-        pinning = Iproute2Pinning(maps, hashlib.sha1(data).hexdigest(), subdir=PIN_SUBDIRS[self.prog_type],
+        pinning = Iproute2Pinning(maps, _sha1(data).hexdigest(), subdir=PIN_SUBDIRS[self.prog_type],
                                   mnt=self.mnt, pinning_db=self.pinning_db, mount=self.mount)
         return new_data, Iproute2Semantics(maps, PROG_TYPES[self.prog_type][0], self.section), pinning
 

@@ -13,11 +13,10 @@ policy creates that hierarchy (``tc/``, ``tc/globals/`` and the two symlinks) as
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from .. import _log
 from .._bpffs import check_root, check_trusted, is_bpffs, make_dir
 from ..errors import MapIncompatibleError
 from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, LegacyMapError
@@ -27,24 +26,34 @@ from ..spec import Difference
 if TYPE_CHECKING:
     from ..maps import Map
 
-log = logging.getLogger("libbpf_py.iproute2")
+log = _log.Logger("libbpf_py.iproute2")
 
-# What scanf's %i reads: blanks, a sign, then 0x-hex, 0-octal or decimal digits.
-_SCANF_INT = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+_DIGITS = {16: "0123456789abcdefABCDEF", 8: "01234567", 10: "0123456789"}
 
 
 def scan_uint(text: str, pos: int = 0) -> Optional[Tuple[int, int]]:
     """(value, end) of the number ``scanf("%i")`` reads at ``pos`` into an unsigned int
-    (negative values wrap, as they do in iproute2's section names and pinning database)."""
-    found = _SCANF_INT.match(text, pos)
-    if found is None:
-        return None
-    digits = found.group(2)
-    if digits[:2] in ("0x", "0X"):
-        value = int(digits, 16)
+    (negative values wrap, as they do in iproute2's section names and pinning database):
+    blanks, a sign, then 0x-hex, 0-octal or decimal digits."""
+    end = len(text)
+    while pos < end and text[pos].isspace():
+        pos += 1
+    negative = text.startswith("-", pos)
+    if text.startswith(("-", "+"), pos):
+        pos += 1
+    if text.startswith(("0x", "0X"), pos) and pos + 2 < end and text[pos + 2] in _DIGITS[16]:
+        base, start = 16, pos + 2
+    elif text.startswith("0", pos):
+        base, start = 8, pos
+    elif pos < end and text[pos] in "123456789":
+        base, start = 10, pos
     else:
-        value = int(digits, 8) if digits.startswith("0") else int(digits)
-    return (-value if found.group(1) == "-" else value) & 0xFFFFFFFF, found.end()
+        return None
+    stop = start
+    while stop < end and text[stop] in _DIGITS[base]:
+        stop += 1
+    value = int(text[start:stop], base)
+    return (-value if negative else value) & 0xFFFFFFFF, stop
 
 
 MNT_ENV = "TC_BPF_MNT"

@@ -8,7 +8,6 @@ moves a string, which keeps ``.BTF.ext`` valid. Layout facts: include/uapi/linux
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .file import ElfError
@@ -44,14 +43,22 @@ def _tail_size(kind: int, vlen: int) -> int:
     raise ElfError(f"unknown kind {kind}")
 
 
-@dataclass
 class Type:
     """One BTF type record: ``name_off``, ``info``, ``size_or_type`` and the kind's tail bytes."""
 
-    name_off: int
-    info: int
-    size_or_type: int
-    tail: bytes = b""
+    __slots__ = ("name_off", "info", "size_or_type", "tail")
+
+    def __init__(self, name_off: int, info: int, size_or_type: int, tail: bytes = b""):
+        self.name_off, self.info, self.size_or_type, self.tail = name_off, info, size_or_type, tail
+
+    def __repr__(self) -> str:
+        return f"<btf.Type kind={self.kind} vlen={self.vlen} name_off={self.name_off}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Type) and (self.name_off, self.info, self.size_or_type, self.tail) == \
+            (other.name_off, other.info, other.size_or_type, other.tail)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass is
 
     @property
     def kind(self) -> int:
@@ -66,13 +73,13 @@ def info_word(kind: int, vlen: int = 0, kind_flag: int = 0) -> int:
     return (kind_flag << 31) | (kind << 24) | vlen
 
 
-@dataclass
 class Btf:
     """A whole .BTF section. Type ids start at 1 (``types[0]`` is id 1)."""
 
-    byteorder: str
-    types: List[Type] = field(default_factory=list)
-    strings: bytearray = field(default_factory=lambda: bytearray(b"\0"))
+    def __init__(self, byteorder: str, types: Optional[List[Type]] = None, strings: Optional[bytearray] = None):
+        self.byteorder = byteorder
+        self.types: List[Type] = [] if types is None else types
+        self.strings = bytearray(b"\0") if strings is None else strings
 
     @property
     def _e(self) -> str:

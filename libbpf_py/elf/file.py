@@ -9,8 +9,7 @@ out-of-range structure: malformed input raises :class:`ElfError` (a ``ValueError
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field, replace
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS64 = 2
@@ -33,30 +32,28 @@ class ElfError(ValueError):
     """The bytes are not an ELF object this code can read or rewrite."""
 
 
-@dataclass
 class Section:
     """One section header and its bytes (empty for SHT_NOBITS and SHT_NULL)."""
 
-    name: str
-    sh_name: int
-    type: int
-    flags: int
-    addr: int
-    link: int
-    info: int
-    addralign: int
-    entsize: int
-    data: bytes = b""
-    nobits_size: int = 0   # the size of an SHT_NOBITS section, which has no bytes in the file
-    header_size: int = 0   # sh_size as read (also for a header-only parse, which keeps no bytes)
+    __slots__ = ("name", "sh_name", "type", "flags", "addr", "link", "info", "addralign", "entsize", "data",
+                 "nobits_size", "header_size")
+
+    def __init__(self, name: str, sh_name: int, type: int, flags: int, addr: int, link: int, info: int,
+                 addralign: int, entsize: int, data: bytes = b"", nobits_size: int = 0, header_size: int = 0):
+        self.name, self.sh_name, self.type, self.flags, self.addr = name, sh_name, type, flags, addr
+        self.link, self.info, self.addralign, self.entsize, self.data = link, info, addralign, entsize, data
+        self.nobits_size = nobits_size  # the size of an SHT_NOBITS section, which has no bytes in the file
+        self.header_size = header_size  # sh_size as read (also for a header-only parse, which keeps no bytes)
+
+    def __repr__(self) -> str:
+        return f"<Section {self.name!r} type={self.type} size={self.size}>"
 
     @property
     def size(self) -> int:
         return self.nobits_size if self.type == SHT_NOBITS else len(self.data)
 
 
-@dataclass(frozen=True)
-class Symbol:
+class Symbol(NamedTuple):
     """One entry of ``.symtab``."""
 
     name: str
@@ -76,19 +73,16 @@ class Symbol:
         return self.info & 0xF
 
     def with_info(self, bind: int, sym_type: int) -> "Symbol":
-        return replace(self, info=(bind << 4) | sym_type)
+        return self._replace(info=(bind << 4) | sym_type)
 
 
-@dataclass
 class ElfFile:
     """A parsed ELF64 relocatable object: header fields and sections, editable, writable."""
 
-    ident: bytes
-    machine: int
-    version: int
-    flags: int
-    shstrndx: int
-    sections: List[Section] = field(default_factory=list)
+    def __init__(self, ident: bytes, machine: int, version: int, flags: int, shstrndx: int,
+                 sections: Optional[List[Section]] = None):
+        self.ident, self.machine, self.version, self.flags, self.shstrndx = ident, machine, version, flags, shstrndx
+        self.sections: List[Section] = [] if sections is None else sections
 
     @property
     def byteorder(self) -> str:

@@ -11,8 +11,7 @@ zero-filled). The refusals below keep iproute2's reasons.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from .._abi import MapType
 from ..elf.file import SHT_PROGBITS, STB_GLOBAL, STT_NOTYPE, STT_OBJECT, ElfError, ElfFile, Section, Symbol
@@ -32,12 +31,11 @@ class LegacyMapError(ElfError):
     """A legacy ``maps`` section that iproute2 itself would refuse."""
 
 
-@dataclass(frozen=True)
-class LegacyMap:
+class LegacyMap(NamedTuple):
     """One legacy map definition, with the symbol that names it."""
 
     name: str
-    index: int          # position in the section (st_value / stride)
+    index: int  # type: ignore[assignment]  # position in the section (st_value / stride); shadows tuple.index
     offset: int         # st_value in the original section
     type: int
     size_key: int

@@ -19,8 +19,6 @@ applies them (see :mod:`libbpf_py.compat.iproute2`) from the returned descriptio
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
 from typing import Dict, List, Optional, Tuple
 
 from .. import _abi
@@ -95,7 +93,7 @@ def _move_map_symbols(elf: ElfFile, section: Section, maps: List[LegacyMap], slo
     symbols = elf.symbols()
     for i, sym in enumerate(symbols):
         if sym.shndx == shndx and sym.bind == STB_GLOBAL and sym.value in index_of:
-            symbols[i] = replace(sym.with_info(STB_GLOBAL, STT_OBJECT), value=index_of[sym.value] * slot, size=slot)
+            symbols[i] = sym.with_info(STB_GLOBAL, STT_OBJECT)._replace(value=index_of[sym.value] * slot, size=slot)
     elf.set_symbols(symbols)
 
 
@@ -126,9 +124,10 @@ def _program_symbols(elf: ElfFile) -> None:
         globals_at_start = [i for i in at_start if symbols[i].bind == STB_GLOBAL]
         if globals_at_start:
             i = globals_at_start[0]
-            symbols[i] = replace(symbols[i].with_info(STB_GLOBAL, STT_FUNC), size=len(sec.data))
+            symbols[i] = symbols[i].with_info(STB_GLOBAL, STT_FUNC)._replace(size=len(sec.data))
         else:
-            name = "prog_" + re.sub(r"\W", "_", sec.name)
+            # each non-word character becomes "_", as re.sub(r"\W", "_", name) would
+            name = "prog_" + "".join(c if c.isalnum() or c == "_" else "_" for c in sec.name)
             symbols.append(Symbol(name, elf.add_string(names, name), (STB_GLOBAL << 4) | STT_FUNC, 0, index, 0,
                                   len(sec.data)))
         changed = True

@@ -17,14 +17,12 @@ nobody removes, unlike the pin root, which a rollback may delete).
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import stat
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, Mapping, Optional, Set, Tuple
 
-from .. import _libbpf
+from .. import _libbpf, _log
 from .._bpffs import (
     MOUNT_HINT,
     MountLock,
@@ -52,7 +50,7 @@ if TYPE_CHECKING:
     from ..maps import Map
     from ..programs import Program
 
-log = logging.getLogger("libbpf_py.pinning")
+log = _log.Logger("libbpf_py.pinning")
 STALE_SECONDS = 60  # a temporary pin older than this, of a process that is gone, is left over
 
 
@@ -67,21 +65,26 @@ def planned_map_path(policy: PinPolicy, m: Map, requested: bool, explicit: Mappi
     return policy.map_path(m, requested)
 
 
-@dataclass
 class _Plan:
-    map: Map
-    path: str
-    action: str                    # "reuse", "create" or "replace"
-    old_id: int = 0                # id of the pin that "replace" supersedes
-    old: Optional[OwnedFd] = None  # that map, kept to put it back if the load fails after all
-    map_id: int = -2               # the id of the map this load created (record_ids)
+    """What the load does with one map's pin."""
+
+    __slots__ = ("map", "path", "action", "old_id", "old", "map_id")
+
+    def __init__(self, m: Map, path: str, action: str, old_id: int = 0, old: Optional[OwnedFd] = None):
+        self.map, self.path = m, path
+        self.action = action    # "reuse", "create" or "replace"
+        self.old_id = old_id    # id of the pin that "replace" supersedes
+        self.old = old          # that map, kept to put it back if the load fails after all
+        self.map_id = -2        # the id of the map this load created (record_ids)
 
 
-@dataclass
 class _ProgramPin:
-    program: Program
-    path: str
-    old: Optional[OwnedFd] = None  # the program pinned there before, kept to put it back on failure
+    """A program to pin after load, and the program pinned there before (put back on failure)."""
+
+    __slots__ = ("program", "path", "old")
+
+    def __init__(self, program: Program, path: str, old: Optional[OwnedFd] = None):
+        self.program, self.path, self.old = program, path, old
 
 
 class PinSession:

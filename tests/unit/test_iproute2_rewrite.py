@@ -6,7 +6,6 @@ libbpf's open (which needs no privileges) is the oracle for "libbpf 1.x accepts 
 from __future__ import annotations
 
 import struct
-from dataclasses import replace
 
 import pytest
 
@@ -140,7 +139,7 @@ def with_maps(data: bytes, entries, stride: int, names=None) -> bytes:
     symbols = elf.symbols()
     mine = [i for i, s in enumerate(symbols) if s.shndx == shndx]
     for k, i in enumerate(mine):
-        symbols[i] = replace(symbols[i], value=k * stride if k < len(entries) else 0, size=stride)
+        symbols[i] = symbols[i]._replace(value=k * stride if k < len(entries) else 0, size=stride)
     elf.set_symbols(symbols)
     return elf.to_bytes()
 
@@ -176,7 +175,7 @@ def test_inconsistent_symbols_are_refused(legacy):
     elf = ElfFile.parse(legacy("object_ns-nog"))
     symbols = elf.symbols()
     i = next(i for i, s in enumerate(symbols) if s.name == "scratch")
-    symbols[i] = replace(symbols[i], value=40)
+    symbols[i] = symbols[i]._replace(value=40)
     elf.set_symbols(symbols)
     with pytest.raises(LegacyMapError, match="no map symbol at offset 36"):
         rewrite(elf.to_bytes())
@@ -253,7 +252,7 @@ def test_program_sections_get_the_global_function_libbpf_needs(legacy):
     obj, _ = open_rewritten(elf.to_bytes())
     with obj:
         assert list(obj.programs) == ["cls_main"] and obj.programs["cls_main"].section == "classifier"
-    symbols[main] = replace(symbols[main], name="", st_name=0)           # no symbol at all at the start
+    symbols[main] = symbols[main]._replace(name="", st_name=0)           # no symbol at all at the start
     elf.set_symbols(symbols)
     new, _ = rewrite(elf.to_bytes())
     added = [s for s in ElfFile.parse(new).symbols() if s.name == "prog_classifier"]
@@ -280,7 +279,7 @@ def test_two_definitions_with_one_name_are_refused(legacy):
     symbols = elf.symbols()
     shndx = elf.index_of(elf.section("maps"))
     mine = [i for i, s in enumerate(symbols) if s.shndx == shndx]
-    symbols[mine[1]] = replace(symbols[mine[1]], name=symbols[mine[0]].name, st_name=symbols[mine[0]].st_name)
+    symbols[mine[1]] = symbols[mine[1]]._replace(name=symbols[mine[0]].name, st_name=symbols[mine[0]].st_name)
     elf.set_symbols(symbols)
     with pytest.raises(LegacyMapError, match="two map definitions are named"):
         rewrite(elf.to_bytes())
@@ -298,3 +297,30 @@ def test_crafted_btf_chains_raise_elf_errors_not_recursion_errors():
     btf.get(loop).tail = struct.pack("<III", loop, index, 1)  # an array of itself
     with pytest.raises(ElfError, match="contains itself"):
         btf.size_of(loop)
+
+
+def test_scan_uint_reads_what_scanf_i_reads():
+    """The hand-written reader (no ``re`` at import) against the pattern of scanf's %i."""
+    import random
+    import re
+
+    from libbpf_py.compat.iproute2_pins import scan_uint
+
+    pattern = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+
+    def by_pattern(text: str, pos: int):
+        found = pattern.match(text, pos)
+        if found is None:
+            return None
+        digits = found.group(2)
+        base = 16 if digits[:2] in ("0x", "0X") else 8 if digits.startswith("0") else 10
+        value = int(digits[2:] if base == 16 else digits, base)
+        return (-value if found.group(1) == "-" else value) & 0xFFFFFFFF, found.end()
+
+    assert scan_uint("  -1/x") == (0xFFFFFFFF, 4) and scan_uint("0x1fz") == (0x1F, 4)
+    assert scan_uint("0x") == (0, 1) and scan_uint("089") == (0, 1) and scan_uint("+") is None
+    rng = random.Random(7)
+    for _ in range(20000):
+        text = "".join(rng.choice(" \t+-0123456789xXafgAF/\u00a0z") for _ in range(rng.randint(0, 8)))
+        pos = rng.randint(0, len(text))
+        assert scan_uint(text, pos) == by_pattern(text, pos), (text, pos)

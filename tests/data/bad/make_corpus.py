@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import struct
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Dict, List
 
@@ -52,14 +51,14 @@ def edit_legacy(data: bytes, entries: List[tuple], stride: int = 36) -> bytes:
     symbols = elf.symbols()
     mine = [i for i, s in enumerate(symbols) if s.shndx == shndx]
     for k, i in enumerate(mine):
-        symbols[i] = replace(symbols[i], value=k * stride, size=stride)
+        symbols[i] = symbols[i]._replace(value=k * stride, size=stride)
     elf.set_symbols(symbols)
     return elf.to_bytes()
 
 
 def symbol_value(data: bytes, name: str, value: int) -> bytes:
     elf = ElfFile.parse(data)
-    symbols = [replace(sym, value=value) if sym.name == name else sym for sym in elf.symbols()]
+    symbols = [sym._replace(value=value) if sym.name == name else sym for sym in elf.symbols()]
     elf.set_symbols(symbols)
     return elf.to_bytes()
 
@@ -69,7 +68,7 @@ def same_name(data: bytes) -> bytes:
     symbols = elf.symbols()
     shndx = elf.index_of(elf.section("maps"))
     mine = [i for i, s in enumerate(symbols) if s.shndx == shndx]
-    symbols[mine[1]] = replace(symbols[mine[1]], name=symbols[mine[0]].name, st_name=symbols[mine[0]].st_name)
+    symbols[mine[1]] = symbols[mine[1]]._replace(name=symbols[mine[0]].name, st_name=symbols[mine[0]].st_name)
     elf.set_symbols(symbols)
     return elf.to_bytes()
 
