@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     _S = TypeVar("_S", bound=Structure)
 
 # int (*)(enum libbpf_print_level, const char *fmt, va_list args)
-PRINT_FN = CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
+PRINT_FN = CFUNCTYPE(c_int, c_int, c_void_p, c_void_p)  # (level, format, va_list): no bytes made per call
 
 BPF_OBJ_NAME_LEN = 16
 BPF_TAG_SIZE = 8

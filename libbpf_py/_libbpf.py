@@ -159,7 +159,7 @@ LIBC: Dict[str, Sig] = {
     "statfs": Sig(c_int, (c_char_p, c_void_p), _libc_path_error(0), ""),
     "mount": Sig(c_int, (c_char_p, c_char_p, c_char_p, c_ulong, c_char_p), _libc_path_error(1), ""),
     "umount2": Sig(c_int, (c_char_p, c_int), _libc_path_error(0), ""),
-    "vsnprintf": Sig(c_int, (c_void_p, c_size_t, c_char_p, c_void_p), None, ""),
+    "vsnprintf": Sig(c_int, (c_void_p, c_size_t, c_void_p, c_void_p), None, ""),
 }
 
 

@@ -19,7 +19,7 @@ import ctypes
 import os
 import sys
 import threading
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List
 
 from . import _abi
 
@@ -89,7 +89,7 @@ _FIRST_TRY = 1024
 _vsnprintf: Callable[..., int]  # libc's, set by install()
 
 
-def format_va(fmt: bytes, va_list: int) -> str:
+def format_va(fmt: int, va_list: int) -> str:
     """Render a printf format with its va_list (consumes the va_list)."""
     if _VA_LIST_SIZE is not None:
         copy = ctypes.create_string_buffer(_VA_LIST_SIZE)
@@ -129,18 +129,24 @@ def captured(everything: bool = False) -> Iterator[Said]:
         _capture.said = outer
 
 
-def _print(level: int, fmt: bytes, va_list: int) -> int:
+def _print(level: int, fmt: int, va_list: int) -> int:
+    """libbpf's print callback. Most of its ~100 lines per open and load are debug lines that
+    nobody reads: they return after two checks, unformatted."""
     try:
-        py_level = _LEVELS[level] if 0 <= level < len(_LEVELS) else DEBUG
         said = getattr(_capture, "said", None)
-        captured: Optional[List[str]] = None
-        if said is not None:
-            captured = said.warnings if py_level == WARNING else said.debug if said.everything else None
-        if captured is not None or logger.isEnabledFor(py_level):
+        if level == 0:  # LIBBPF_WARN
+            captured = None if said is None else said.warnings
+        else:
+            captured = said.debug if said is not None and said.everything else None
+            if captured is None and logger._logger is None and "logging" not in sys.modules:
+                return 0  # no capture, and no logging configured that could want it
+        py_level = _LEVELS[level] if 0 <= level < len(_LEVELS) else DEBUG
+        wanted = logger.isEnabledFor(py_level)
+        if captured is not None or wanted:
             text = format_va(fmt, va_list).rstrip("\n")
             if captured is not None:
                 captured.append(text)
-            if logger.isEnabledFor(py_level):
+            if wanted:
                 logger.log(py_level, "%s", text)
     except KeyboardInterrupt:  # ctypes would print and drop it: raise it again once C has returned
         _thread.interrupt_main()
