@@ -48,6 +48,7 @@ test-unit: venv bpf
 
 bench: setup bpf
 	$(PY) bench/bench_maps.py
+	$(PY) bench/bench_startup.py
 
 lint: venv
 	$(PY) -m ruff check libbpf_py tests examples bench

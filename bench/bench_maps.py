@@ -11,6 +11,7 @@ each; a round reports the median of its repetitions and the table shows the medi
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -32,6 +33,12 @@ NATIVE = BUILD / "native"
 
 MAPS = ("hash", "array")
 OPS = ("lookup", "update", "delete", "lookup_batch", "update_batch")
+# What only the Python side runs: the same passes as m[k] syntax, with bytes keys and values,
+# and the ctypes floor (the C function called through ctypes with prepared pointers, the key
+# stored and the value read as plain ctypes integers: what any ctypes binding must at least do).
+ITEM_OPS = {"lookup": "m[k]", "update": "m[k] = v", "delete": "del m[k]"}
+BYTES_OPS = {"lookup": "lookup, bytes", "update": "update, bytes"}
+FLOOR = "ctypes floor"
 NO_DELETE = {"array"}  # array maps reject BPF_MAP_DELETE_ELEM (EINVAL)
 VALUE_FACTOR = 2654435761  # value written for key k: k * VALUE_FACTOR (same as native.c)
 
@@ -86,14 +93,110 @@ def run_native(reps: int, entries: int) -> Figures:
 # libbpf_py -----------------------------------------------------------------------------------
 
 def run_python(bpf: Any, reps: int, entries: int) -> Figures:
-    """The native harness's measurements through libbpf_py, on maps of its own."""
+    """The native harness's measurements through libbpf_py, on maps of its own, with the
+    ctypes floor, item syntax and bytes keys and values beside them."""
     keys = list(range(entries))
     values = [k * VALUE_FACTOR for k in keys]
     figures: Figures = {}
     for kind, map_type in (("hash", bpf.MapType.HASH), ("array", bpf.MapType.ARRAY)):
         with bpf.Map.create(map_type, 4, 8, entries, name=f"bench_{kind}", key_type=int, value_type=int) as m:
             figures[kind] = _time_map(m, keys, values, reps, kind not in NO_DELETE)
+            figures[kind].update(_time_extra(bpf, m, keys, values, reps, kind not in NO_DELETE))
     return figures
+
+
+def _timed(samples: Dict[str, List[float]], name: str, n: int, run: Any) -> None:
+    clock = time.perf_counter_ns
+    t0 = clock()
+    run()
+    samples.setdefault(name, []).append((clock() - t0) / n)
+
+
+def _time_extra(bpf: Any, m: Any, keys: List[int], values: List[int], reps: int,
+                with_delete: bool) -> Dict[str, float]:
+    """The floor, ``m[k]`` syntax and bytes keys and values, each pass beside the others."""
+    floor = ctypes.PyDLL(bpf.library_path())  # the GIL kept, as libbpf_py's lookups keep it
+    c_lookup, c_update, c_delete = floor.bpf_map_lookup_elem, floor.bpf_map_update_elem, floor.bpf_map_delete_elem
+    fd = m.fd
+    kb, vb, flags = ctypes.c_uint32(), ctypes.c_uint64(), ctypes.c_uint64(0)
+    kp, vp = ctypes.c_void_p(ctypes.addressof(kb)), ctypes.c_void_p(ctypes.addressof(vb))
+    order = sys.byteorder
+    bkeys = [k.to_bytes(4, order) for k in keys]
+    bvalues = [v.to_bytes(8, order) for v in values]
+    lookup = m.lookup
+    n = len(keys)
+
+    def floor_lookup() -> None:
+        for k in keys:
+            kb.value = k
+            c_lookup(fd, kp, vp)
+            vb.value  # noqa: B018  (the value is read, as a binding returns it)
+
+    def floor_update() -> None:
+        for k, v in zip(keys, values):
+            kb.value = k
+            vb.value = v
+            c_update(fd, kp, vp, flags)
+
+    def floor_delete() -> None:
+        for k in keys:
+            kb.value = k
+            c_delete(fd, kp)
+
+    def item_lookup() -> None:
+        for k in keys:
+            m[k]
+
+    def item_update() -> None:
+        for k, v in zip(keys, values):
+            m[k] = v
+
+    def item_delete() -> None:
+        for k in keys:
+            del m[k]
+
+    def bytes_pass(operation: str) -> Any:
+        def run() -> None:
+            m.key_type = m.value_type = bytes
+            try:
+                if operation == "lookup":
+                    blookup = m.lookup
+                    t0 = time.perf_counter_ns()
+                    for k in bkeys:
+                        blookup(k)
+                else:
+                    bupdate = m.update
+                    t0 = time.perf_counter_ns()
+                    for k, v in zip(bkeys, bvalues):
+                        bupdate(k, v)
+                samples.setdefault(BYTES_OPS[operation], []).append((time.perf_counter_ns() - t0) / n)
+            finally:
+                m.key_type = m.value_type = int
+        return run
+
+    samples: Dict[str, List[float]] = {}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(reps):
+            _timed(samples, f"{FLOOR}: lookup", n, floor_lookup)
+            _timed(samples, "lookup", n, lambda: [lookup(k) for k in keys])  # warm the caches alike
+            _timed(samples, ITEM_OPS["lookup"], n, item_lookup)
+            bytes_pass("lookup")()
+            _timed(samples, f"{FLOOR}: update", n, floor_update)
+            _timed(samples, ITEM_OPS["update"], n, item_update)
+            bytes_pass("update")()
+            if with_delete:
+                _timed(samples, f"{FLOOR}: delete", n, floor_delete)
+                m.update_batch(keys, values)  # re-populate, untimed
+                _timed(samples, ITEM_OPS["delete"], n, item_delete)
+                m.update_batch(keys, values)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    _check_contents(m, keys, values)
+    samples.pop("lookup")
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def _time_map(m: Any, keys: List[int], values: List[int], reps: int, with_delete: bool) -> Dict[str, float]:
@@ -239,20 +342,27 @@ def medians(rounds: Sequence[Figures]) -> Figures:
     """Per map and operation, the median of the rounds' figures."""
     out: Figures = {}
     for kind in MAPS:
-        for op in OPS:
+        for op in dict.fromkeys(op for r in rounds for op in r.get(kind, {})):
             got = [r[kind][op] for r in rounds if op in r.get(kind, {})]
-            if got:
-                out.setdefault(kind, {})[op] = statistics.median(got)
+            out.setdefault(kind, {})[op] = statistics.median(got)
     return out
 
 
 def table(native: Figures, python: Figures, imports: Dict[str, Any]) -> str:
-    rows = [("operation", "map", "native ns/op", "libbpf_py ns/op", "ratio")]
+    """One row per operation and map: native C, the ctypes floor, libbpf_py, and the ratios to
+    both; below each single-element operation, the same through ``m[k]`` syntax and with bytes."""
+    rows = [("operation", "map", "native ns/op", "ctypes floor", "libbpf_py ns/op", "x native", "x floor")]
     for op in OPS:
         for kind in MAPS:
-            if op in native.get(kind, {}) and op in python.get(kind, {}):
-                c, p = native[kind][op], python[kind][op]
-                rows.append((op, kind, f"{c:.1f}", f"{p:.1f}", f"{p / c:.2f}x"))
+            c, py = native.get(kind, {}).get(op), python.get(kind, {})
+            if c is None or op not in py:
+                continue
+            floor = py.get(f"{FLOOR}: {op}")
+            variants = [(op, py[op])] + [(label[op], py[label[op]]) for label in (ITEM_OPS, BYTES_OPS)
+                                         if op in label and label[op] in py]
+            for name, p in variants:
+                rows.append((name, kind, f"{c:.1f}", "" if floor is None else f"{floor:.1f}", f"{p:.1f}",
+                             f"{p / c:.2f}x", "" if floor is None else f"{p / floor:.2f}x"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
 
     def line(row: Sequence[str]) -> str:
