@@ -14,14 +14,14 @@ from libbpf_py import MapType
 SECONDS = 1.0
 
 
-def test_close_racing_operations_never_writes_into_the_map_that_reuses_the_fd():
-    stats = {"rounds": 0, "closed_errors": 0}
-    problems = []
+def _race_close(open_shared, close, value_size):
+    """Rounds for SECONDS: three threads run operations on ``open_shared()``'s map while this
+    thread closes it (``close(shared)``) and creates maps that may reuse its fd number; returns
+    the problems seen and how many operations reported ClosedError."""
+    closed_errors, problems = [0], []
     deadline = time.monotonic() + SECONDS
     while time.monotonic() < deadline:
-        stats["rounds"] += 1
-        shared = bpf.Map.create(MapType.HASH, 4, 4, 64, key_type=int, value_type=int)
-        victims = []
+        shared = open_shared()
         started = threading.Barrier(4)
 
         def worker(n, shared=shared, started=started):
@@ -33,26 +33,32 @@ def test_close_racing_operations_never_writes_into_the_map_that_reuses_the_fd():
                     if i % 7 == 0:
                         shared.pop(n, None)
                 except bpf.ClosedError:
-                    stats["closed_errors"] += 1
+                    closed_errors[0] += 1
                     return
                 except Exception as exc:  # EBADF, KeyError...: the close leaked through
                     problems.append(repr(exc))
                     return
 
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(1, 4)]
         for t in threads:
             t.start()
         started.wait()
-        shared.close()
-        victims = [bpf.Map.create(MapType.HASH, 4, 4, 64, key_type=int, value_type=int) for _ in range(3)]
+        close(shared)
+        victims = [bpf.Map.create(MapType.HASH, 4, value_size, 64, key_type=int, value_type=int) for _ in range(6)]
         for t in threads:
             t.join()
         for victim in victims:
             if len(victim):
                 problems.append(f"a closed map's operation wrote into another map: {dict(victim.items())}")
             victim.close()
+    return problems, closed_errors[0]
+
+
+def test_close_racing_operations_never_writes_into_the_map_that_reuses_the_fd():
+    problems, closed_errors = _race_close(
+        lambda: bpf.Map.create(MapType.HASH, 4, 4, 64, key_type=int, value_type=int), lambda m: m.close(), 4)
     assert problems == []
-    assert stats["closed_errors"] > 0
+    assert closed_errors > 0
 
 
 def test_two_threads_loading_one_object_load_it_once(bpf_obj):
@@ -132,43 +138,17 @@ def test_closing_the_object_racing_operations_on_its_maps_never_reaches_a_reused
     """An object's map operations run without a lock: the object's close must still never let
     one reach another map through a reused number (the operations use a copy of the fd that
     the close retires)."""
-    stats = {"rounds": 0, "closed_errors": 0}
-    problems = []
-    deadline = time.monotonic() + SECONDS
-    while time.monotonic() < deadline:
-        stats["rounds"] += 1
+    objects = []
+
+    def open_shared():
         obj = bpf.Object.open(bpf_obj("maps"))
         obj.load()
+        objects.append(obj)
         shared = obj.maps["hash_map"]
         shared.key_type = shared.value_type = int
         shared[0] = 0  # the fast path exists before the threads start
-        started = threading.Barrier(4)
+        return shared
 
-        def worker(n, shared=shared, started=started):
-            started.wait()
-            for i in range(2000):
-                try:
-                    shared[n] = i
-                    shared.lookup(n)
-                    del shared[n]
-                except bpf.ClosedError:
-                    stats["closed_errors"] += 1
-                    return
-                except Exception as exc:  # EBADF...: the close leaked through
-                    problems.append(repr(exc))
-                    return
-
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(1, 4)]
-        for t in threads:
-            t.start()
-        started.wait()
-        obj.close()
-        victims = [bpf.Map.create(MapType.HASH, 4, 8, 64, key_type=int, value_type=int) for _ in range(6)]
-        for t in threads:
-            t.join()
-        for victim in victims:
-            if len(victim):
-                problems.append(f"a closed object's map wrote into another map: {dict(victim.items())}")
-            victim.close()
+    problems, closed_errors = _race_close(open_shared, lambda m: objects.pop().close(), 8)
     assert problems == []
-    assert stats["closed_errors"] > 0
+    assert closed_errors > 0
