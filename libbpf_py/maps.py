@@ -299,19 +299,23 @@ class Map(BpfHandle[MapInfo]):
         element = Codec(self.value_size, self._value_type, "value")
         value_codec: Union[Codec, PerCpuCodec] = PerCpuCodec(element, possible_cpus()) if self.is_percpu else element
         key, value = Slot(key_codec), Slot(value_codec)
-        op = self._op
-        if op is None:
-            with self._lock:
+        with self._lock:  # one fd copy however many threads get here first; a close waits, then drops all
+            op = self._op
+            if op is None:
                 keeper = self._keeper
                 if isinstance(keeper, _FdKeeper):
                     op = keeper  # a standalone map's own fd
                 else:  # libbpf's fd closes with the object, whatever holds it: the closures get a copy
                     with self._fd_in_use() as fd:
-                        op = _FdKeeper.duplicate(fd)
+                        try:
+                            op = _FdKeeper.duplicate(fd)
+                        except OSError as exc:  # EMFILE
+                            raise LibbpfError.for_errno(exc.errno or errno.EMFILE, "cannot copy the map's fd for its "
+                                                        "operations", "dup") from None
                 self._op = op
-        self._key, self._value = key, value
-        self._bloom = int(self.type) == MapType.BLOOM_FILTER
-        self.__dict__.update(_element_ops(self, op, key, value))
+            self._bloom = int(self.type) == MapType.BLOOM_FILTER
+            self.__dict__.update(_element_ops(self, op, key, value))
+            self._key, self._value = key, value  # last: who sees the buffers finds the closures
         return key, value
 
     def _take_spare(self, spare: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -355,10 +359,13 @@ class Map(BpfHandle[MapInfo]):
     def _live(self, operation: str) -> Any:
         fast = self.__dict__.get(operation)
         if fast is None:
-            self._slots()
-            fast = self.__dict__.get(operation)
-            if fast is None:  # closed by another thread meanwhile
-                self._raise_unusable()
+            with self._lock:  # another thread may be making them
+                fast = self.__dict__.get(operation)
+                if fast is None:
+                    if self._fd < 0:
+                        self._raise_unusable()
+                    self._make_slots()
+                    fast = self.__dict__[operation]
         return fast
 
     def lookup(self, key: Any = None, flags: int = 0) -> Any:

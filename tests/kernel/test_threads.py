@@ -152,3 +152,44 @@ def test_closing_the_object_racing_operations_on_its_maps_never_reaches_a_reused
     problems, closed_errors = _race_close(open_shared, lambda m: objects.pop().close(), 8)
     assert problems == []
     assert closed_errors > 0
+
+
+def test_threads_making_an_object_maps_first_call_together_share_one_fd_copy_that_its_close_retires(bpf_obj):
+    """The first calls on an object's map, from several threads at once, make one copy of the
+    fd for the closures: after Object.close() every closure taken from it raises ClosedError."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    working = []
+    try:
+        deadline = time.monotonic() + 2 * SECONDS
+        while time.monotonic() < deadline and not working:
+            obj = bpf.Object.open(bpf_obj("maps"))
+            obj.load()
+            m = obj.maps["hash_map"]
+            m.key_type = m.value_type = int
+            started = threading.Barrier(4)
+            kept = []
+
+            def first_call(m=m, started=started, kept=kept):
+                started.wait()
+                try:
+                    m.lookup(0)
+                except Exception as exc:  # e.g. closures seen missing while another thread makes them
+                    working.append(f"the first call failed: {exc!r}")
+                kept.append(m.lookup)
+
+            threads = [threading.Thread(target=first_call) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            obj.close()
+            for lookup in kept:
+                try:
+                    lookup(0)
+                    working.append("a closure works after Object.close()")
+                except bpf.ClosedError:
+                    pass
+    finally:
+        sys.setswitchinterval(interval)
+    assert working == []
