@@ -9,14 +9,17 @@ import fcntl
 import os
 import stat
 import threading
-from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _log
 from ._checks import c_path
 from ._libbpf import libc
 from .errors import LibbpfError
 
-PathLike = Union[str, "os.PathLike[str]"]
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, List, Optional, Tuple, Union
+    PathLike = Union[str, "os.PathLike[str]"]
+
 
 log = _log.Logger("libbpf_py.pinning")
 

@@ -16,7 +16,10 @@ from __future__ import annotations
 import ctypes
 import sys
 from ctypes import c_uint8, c_uint16, c_uint32, c_uint64, c_void_p
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Sequence
 
 if TYPE_CHECKING:
     from typing import Literal

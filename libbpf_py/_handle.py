@@ -13,7 +13,6 @@ import errno
 import os
 import threading
 import weakref
-from typing import Any, Callable, Generic, Iterator, List, NoReturn, Optional, Protocol, Type, TypeVar, Union
 
 from . import _libbpf, _signals
 from ._bpffs import not_bpffs_hint
@@ -21,7 +20,12 @@ from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind, release_keeping_number
 from .errors import ClosedError, LibbpfError
 
-PathLike = Union[str, "os.PathLike[str]"]
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Generic, Iterator, List, NoReturn, Optional, Protocol, Type, TypeVar, Union
+    PathLike = Union[str, "os.PathLike[str]"]
+else:
+    from ._typing import Generic, Protocol, TypeVar
 
 
 class KernelInfo(Protocol):

@@ -24,10 +24,16 @@ import ctypes
 import os
 import threading
 from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_ulong, c_void_p
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 from . import _abi, _log
 from .errors import LibbpfError, LibbpfFeatureError
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
+    Checker = Callable[[Any, Any, Tuple[Any, ...]], Any]
+else:
+    from ._typing import NamedTuple
 
 LIBRARY_ENV = "LIBBPF_PY_LIBRARY"
 DEFAULT_SONAME = "libbpf.so.1"
@@ -36,8 +42,6 @@ MIN_VERSION = (1, 0)
 # how a row may be called (a row may allow RAW | GIL)
 CHECKED, RAW, GIL = 1, 2, 4
 _ACCESSOR = {CHECKED: "lib.{}", RAW: "lib.raw.{}", GIL: "lib.gil.{}"}
-
-Checker = Callable[[Any, Any, Tuple[Any, ...]], Any]
 
 
 def _negative_errno(result: int, func: Any, args: Tuple[Any, ...]) -> int:

@@ -17,7 +17,10 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterator, List, Optional
 
 _DEFERRED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1",
                                                      "SIGUSR2", "SIGINT") if hasattr(signal, name))

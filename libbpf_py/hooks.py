@@ -7,7 +7,12 @@ and tail-call wiring after load); an application may add its own with
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, FrozenSet, Mapping, Protocol
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import FrozenSet, Mapping, Protocol
+else:
+    from ._typing import Protocol
+
 
 if TYPE_CHECKING:
     from .maps import Map

@@ -18,16 +18,21 @@ from collections.abc import MutableMapping
 from ctypes import byref, c_uint32, c_uint64
 from enum import IntEnum
 from operator import attrgetter
-from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
 from ._checks import c_name_bytes, check_uint
 from ._codec import Codec, PerCpuCodec, Slot
-from ._handle import BpfHandle, PathLike, _FdKeeper, definition
+from ._handle import BpfHandle, _FdKeeper, definition
 from .errors import ClosedError, LibbpfError, describe_errno
 from .info import MapInfo, map_info, map_spec, possible_cpus
 from .spec import MapSpec
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
+
+    from ._handle import PathLike
 
 _ENOENT = -errno.ENOENT
 _E2BIG = -errno.E2BIG

@@ -17,13 +17,11 @@ import errno
 import os
 import threading
 import weakref
-from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NoReturn, Optional, Set, Tuple, Union
 
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
 from ._checks import c_name, c_path
-from ._handle import PathLike
-from .compat import Compat, reader
+from .compat import reader
 from .elf.btf_check import validate_object
 from .elf.file import ElfError, ElfFile
 from .errors import PRIVILEGE_HINT, ClosedError, LibbpfError, VerifierError
@@ -34,9 +32,16 @@ from .pinning.pins import live_map_id, pinned_map_id, unlink_quietly
 from .programs import Program
 from .spec import MapSpec
 
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
-Edit = Tuple[str, str, str, Any]  # (kind, name, setter, value)
-LogBuffers = Dict[str, "ctypes.Array[ctypes.c_char]"]
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NoReturn, Optional, Set, Tuple, Union
+    Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+    Edit = Tuple[str, str, str, Any]  # (kind, name, setter, value)
+    LogBuffers = Dict[str, "ctypes.Array[ctypes.c_char]"]
+
+    from ._handle import PathLike
+    from .compat import Compat
+
 
 DEFAULT_LOG_SIZE = 1 << 16
 MAX_LOG_SIZE = 1 << 24  # the kernel's limit on older releases (UINT_MAX >> 8)

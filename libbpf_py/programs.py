@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import errno
 from operator import attrgetter
-from typing import Any, Callable, NamedTuple, NoReturn, Optional
 
 from . import _abi
 from ._abi import ProgType, enum_or_int
@@ -13,6 +12,12 @@ from ._checks import c_name, check_uint
 from ._handle import BpfHandle, definition
 from .errors import LibbpfError
 from .info import ProgInfo, prog_info
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, NamedTuple, NoReturn, Optional
+else:
+    from ._typing import NamedTuple
 
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
 

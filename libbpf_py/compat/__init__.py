@@ -8,14 +8,15 @@ semantics as object hooks and a pin layout (:mod:`.iproute2`).
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 from ..elf.file import ElfFile
 from .iproute2 import Iproute2, legacy_prog_type
 
-COMPAT_NAMES = ("auto", "none", "iproute2")
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Optional, Union
+    Compat = Union[str, Iproute2]
 
-Compat = Union[str, Iproute2]
+COMPAT_NAMES = ("auto", "none", "iproute2")
 
 
 def reader(compat: Compat, look: Optional[ElfFile], pin_root: Optional[str]) -> Optional[Iproute2]:

@@ -11,10 +11,15 @@ zero-filled). The refusals below keep iproute2's reasons.
 from __future__ import annotations
 
 import struct
-from typing import List, NamedTuple, Optional, Tuple
 
 from .._abi import MapType
 from ..elf.file import SHT_PROGBITS, STB_GLOBAL, STT_NOTYPE, STT_OBJECT, ElfError, ElfFile, Section, Symbol
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import List, NamedTuple, Optional, Tuple
+else:
+    from .._typing import NamedTuple
 
 MAPS_SECTION = "maps"
 ELF_MAX_MAPS = 64

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
-
 from ..compat.iproute2 import Iproute2
-from ..object import Object, Source
+from ..object import Object
 from ..pinning import PinPolicy
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
+
+    from ..object import Source
 
 
 def open_as_tc(src: Source, prog_type: str = "sched_cls", section: Optional[str] = None, *,

@@ -8,11 +8,17 @@ iproute2's layout is another policy over the same mechanism (:mod:`.session`).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterable, List, Optional, Set, Union
 
-from .._bpffs import PathLike, check_root
+from .._bpffs import check_root
 from ..errors import MapIncompatibleError
 from ..spec import Difference
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Iterable, List, Optional, Set, Union
+    Selection = Union[None, str, Iterable[str]]
+
+    from .._bpffs import PathLike
 
 if TYPE_CHECKING:
     from ..maps import Map
@@ -70,9 +76,6 @@ class PinPolicy:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r}, on_mismatch={self.on_mismatch!r})"
-
-
-Selection = Union[None, str, Iterable[str]]
 
 
 def _selection(value: Selection, what: str) -> Union[None, str, Set[str]]:

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -279,3 +280,20 @@ def test_objects_dropped_without_close_release_their_fds_at_once(bpf_obj):
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) <= 0
+
+
+HEAVY = ("typing", "re", "logging", "dataclasses", "inspect", "hashlib", "_hashlib")
+
+
+@pytest.mark.parametrize("call", ["bpf.Object.open(path).load()", "bpf.iproute2.open(legacy).load()"])
+def test_loading_an_object_imports_nothing_heavy(bpf_obj, bpffs, call):
+    """The start-up budget: a process that only loads an object imports none of the modules
+    that cost milliseconds (typing with re, logging, dataclasses with inspect, OpenSSL)."""
+    code = ("import sys, libbpf_py as bpf\n"
+            f"path, legacy = sys.argv[1], sys.argv[2]\n{call}\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=str(Path(bpf.__file__).parent.parent), TC_BPF_MNT=str(bpffs))
+    done = subprocess.run([sys.executable, "-S", "-c", code, str(bpf_obj("xdp_pass")),
+                           str(bpf_obj("iproute2/tail_call"))], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -16,6 +16,7 @@ import libbpf_py
 PACKAGE = Path(libbpf_py.__file__).parent
 
 LAYERS = [
+    ("_typing",),                                   # typing's run-time names, without typing
     ("_abi", "_checks", "_codec", "_fd", "_signals", "elf", "_version"),  # nothing else of the package
     ("spec", "_log", "formats"),                    # pure records and rewrites; libbpf's print callback
     ("errors",),                                    # exceptions (name spec's Difference)
