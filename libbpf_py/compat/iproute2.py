@@ -23,7 +23,7 @@ from .. import _abi
 from .._abi import MapType, ProgType
 from ..elf.file import ElfFile
 from ..errors import LibbpfError
-from ..formats.legacy_maps import NO_INNER_IDX, LegacyMap, maps_section
+from ..formats.legacy_maps import NO_INNER_IDX, LegacyMap
 from ..formats.rewrite import rewrite
 from ..hooks import HookedObject, ObjectHooks
 from ..maps import Map
@@ -56,11 +56,9 @@ PIN_SUBDIRS = {"sched_cls": "tc", "sched_act": "tc", "xdp": "xdp", "lwt_in": "ip
                "lwt_xmit": "ip", "lwt_seg6local": "ip"}
 
 
-def legacy_prog_type(elf: ElfFile) -> Optional[str]:
-    """For ``compat="auto"``: None when the object (its section headers) has no legacy maps,
-    else the tc command type its sections imply (``classifier`` → sched_cls, ``action`` → sched_act)."""
-    if maps_section(elf) is None:
-        return None
+def legacy_prog_type(elf: ElfFile) -> str:
+    """For ``compat="auto"`` on an object with legacy maps: the tc command type its sections
+    imply (``classifier`` → sched_cls, ``action`` → sched_act)."""
     sections = {s.name for s in elf.sections}
     for prog_type in ("sched_cls", "sched_act"):
         if PROG_TYPES[prog_type][1] in sections:
