@@ -18,6 +18,11 @@ import os
 import signal
 import threading
 
+try:  # the C functions themselves: signal's wrappers convert every number to an enum (~1 µs a call)
+    from _signal import getsignal, raise_signal, signal as set_handler
+except ImportError:  # pragma: no cover - an interpreter without CPython's _signal
+    from signal import getsignal, raise_signal, signal as set_handler
+
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -43,14 +48,14 @@ class Deferred:
 
     def _install(self) -> None:
         for signum in _DEFERRED:
-            handler = signal.getsignal(signum)
+            handler = getsignal(signum)
             if callable(handler):
                 self._saved[signum] = handler
-                signal.signal(signum, self._note)
+                set_handler(signum, self._note)
 
     def _installed(self) -> bool:
         """Whether this section's recorder is in place (else it ended, or never began: stale)."""
-        return any(signal.getsignal(signum) == self._note for signum in self._saved)
+        return any(getsignal(signum) == self._note for signum in self._saved)
 
     def run_noted(self) -> None:
         """Run the real handlers of the signals noted so far (each once), still deferring what
@@ -72,8 +77,8 @@ class Deferred:
     def _restore(self) -> None:
         """Put every saved handler back (SIGINT last), unless the section's code installed its own."""
         for signum, handler in list(self._saved.items()):
-            if signal.getsignal(signum) == self._note:
-                signal.signal(signum, handler)
+            if getsignal(signum) == self._note:
+                set_handler(signum, handler)
 
     def _end(self) -> None:
         try:
@@ -114,7 +119,7 @@ def deferred(*, in_finalizer: bool = False) -> Iterator[Deferred]:
         if in_finalizer:
             section._restore()
             for signum in dict.fromkeys(section.caught):
-                signal.raise_signal(signum)
+                raise_signal(signum)
         else:
             section._end()
 

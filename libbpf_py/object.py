@@ -304,8 +304,11 @@ class Object:
         lib = self._lib
         self.name = c_name(lib.bpf_object__name(self._ptr))
         self._maps = {}
+        struct_ops = []
         for map_name, handle in _iter_handles(lib, "map", self._ptr):
             m = self._maps[map_name] = Map._of_object(self, self._core, handle, map_name)
+            if lib.bpf_map__type(handle) == MapType.STRUCT_OPS:
+                struct_ops.append(map_name)
             inner = lib.bpf_map__inner_map(handle)
             if inner:  # copied now: libbpf frees its template at load
                 m._inner_spec = MapSpec(enum_or_int(MapType, lib.bpf_map__type(inner)), lib.bpf_map__key_size(inner),
@@ -313,7 +316,6 @@ class Object:
                                         lib.bpf_map__map_flags(inner), lib.bpf_map__map_extra(inner))
         self._programs = {prog_name: Program._of_object(self, self._core, handle, prog_name)
                           for prog_name, handle in _iter_handles(lib, "program", self._ptr)}
-        struct_ops = [m.name for m in self._maps.values() if m.type == MapType.STRUCT_OPS]
         declared = self._struct_ops_declared() if struct_ops else frozenset()
         for name in struct_ops:
             if name not in declared:

@@ -127,9 +127,9 @@ class ElfFile:
             raise ElfError("section name table index out of range")
         raw = []
         extents = []
-        for i in range(shnum):
-            fields = struct.unpack_from(e + "IIQQQQIIQQ", data, shoff + i * SHDR_SIZE)
-            sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_align, sh_entsize = fields
+        headers = struct.Struct(e + "IIQQQQIIQQ").iter_unpack(data[shoff:shoff + shnum * SHDR_SIZE])
+        for i, (sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_align,
+                sh_entsize) in enumerate(headers):
             if sh_type not in (SHT_NOBITS, SHT_NULL) and sh_offset + sh_size > len(data):
                 raise ElfError(f"section {i} lies outside the file")
             if sh_align > MAX_ALIGN or sh_align & (sh_align - 1):
