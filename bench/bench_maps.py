@@ -90,6 +90,39 @@ def run_native(reps: int, entries: int) -> Figures:
         raise BenchError(f"{NATIVE} printed no JSON object:\n{done.stdout}") from None
 
 
+# peers ---------------------------------------------------------------------------------------
+
+PEER_VENV = BUILD / "peer-venv"
+PEER_OBJECT = ROOT / "bpf_progs" / "build" / "bench_maps.o"
+PYLIBBPF = "pylibbpf==0.0.6"
+PEER_MAX_ENTRIES = 100_000  # the maps of bpf_progs/bench_maps.c
+
+
+def pylibbpf_python() -> Path:
+    """The Python of a virtualenv of the bench's own with pylibbpf (from PyPI), made once."""
+    python = PEER_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import pylibbpf"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return python
+    if not PEER_OBJECT.exists():
+        raise BenchError(f"{PEER_OBJECT} is missing: run `make -C bpf_progs`")
+    print(f"installing {PYLIBBPF} into {PEER_VENV}", file=sys.stderr)
+    for command in ([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)],
+                    [str(python), "-m", "pip", "install", "-q", PYLIBBPF]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BenchError(f"{' '.join(command)} failed:\n{done.stderr.strip()[-2000:]}")
+    return python
+
+
+def run_pylibbpf(python: Path, reps: int, entries: int) -> Figures:
+    done = subprocess.run([str(python), str(BENCH / "peer_pylibbpf.py"), str(PEER_OBJECT), str(reps), str(entries)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"the pylibbpf peer failed:\n{done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout)
+
+
 # libbpf_py -----------------------------------------------------------------------------------
 
 def run_python(bpf: Any, reps: int, entries: int) -> Figures:
@@ -348,10 +381,12 @@ def medians(rounds: Sequence[Figures]) -> Figures:
     return out
 
 
-def table(native: Figures, python: Figures, imports: Dict[str, Any]) -> str:
+def table(native: Figures, python: Figures, imports: Dict[str, Any], peers: Dict[str, Figures]) -> str:
     """One row per operation and map: native C, the ctypes floor, libbpf_py, and the ratios to
-    both; below each single-element operation, the same through ``m[k]`` syntax and with bytes."""
-    rows = [("operation", "map", "native ns/op", "ctypes floor", "libbpf_py ns/op", "x native", "x floor")]
+    both; below each single-element operation, the same through ``m[k]`` syntax and with bytes.
+    Each peer (another Python binding) adds a column of its figures and their ratio to native."""
+    rows = [("operation", "map", "native ns/op", "ctypes floor", "libbpf_py ns/op", "x native", "x floor",
+             *(f"{peer} ns/op (x native)" for peer in peers))]
     for op in OPS:
         for kind in MAPS:
             c, py = native.get(kind, {}).get(op), python.get(kind, {})
@@ -361,8 +396,10 @@ def table(native: Figures, python: Figures, imports: Dict[str, Any]) -> str:
             variants = [(op, py[op])] + [(label[op], py[label[op]]) for label in (ITEM_OPS, BYTES_OPS)
                                          if op in label and label[op] in py]
             for name, p in variants:
+                others = [figures.get(kind, {}).get(op) if name == op else None for figures in peers.values()]
                 rows.append((name, kind, f"{c:.1f}", "" if floor is None else f"{floor:.1f}", f"{p:.1f}",
-                             f"{p / c:.2f}x", "" if floor is None else f"{p / floor:.2f}x"))
+                             f"{p / c:.2f}x", "" if floor is None else f"{p / floor:.2f}x",
+                             *("" if o is None else f"{o:.1f} ({o / c:.2f}x)" for o in others)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
 
     def line(row: Sequence[str]) -> str:
@@ -392,6 +429,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--import-runs", type=int, default=15, help="runs of each import measurement (default 15)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
     parser.add_argument("--rebuild", action="store_true", help="recompile the native harness even if up to date")
+    parser.add_argument("--no-peers", action="store_true", help="skip pylibbpf (installed from PyPI on first run)")
     args = parser.parse_args(argv)
     for name in ("rounds", "reps", "entries", "import_runs"):
         if getattr(args, name) < 1:
@@ -402,14 +440,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.path.insert(0, str(ROOT))  # the source tree's libbpf_py, not an installed one
         import libbpf_py as bpf
 
+        peer_python: Optional[Path] = None
+        if not args.no_peers:
+            try:
+                peer_python = pylibbpf_python()
+            except BenchError as exc:
+                print(f"bench_maps: no pylibbpf row: {exc}", file=sys.stderr)
         started = time.monotonic()
         native_rounds: List[Figures] = []
         python_rounds: List[Figures] = []
+        pylibbpf_rounds: List[Figures] = []
         for number in range(1, args.rounds + 1):
             print(f"round {number}/{args.rounds}: native", end="", file=sys.stderr, flush=True)
             native_rounds.append(run_native(args.reps, args.entries))
             print(", libbpf_py", end="", file=sys.stderr, flush=True)
             python_rounds.append(run_python(bpf, args.reps, args.entries))
+            if peer_python is not None:
+                print(", pylibbpf", end="", file=sys.stderr, flush=True)
+                pylibbpf_rounds.append(run_pylibbpf(peer_python, args.reps, min(args.entries, PEER_MAX_ENTRIES)))
             print(f" ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
         print("import time", file=sys.stderr, flush=True)
         imports = measure_import(args.import_runs)
@@ -418,11 +466,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
     native, python = medians(native_rounds), medians(python_rounds)
+    peers = {"pylibbpf": medians(pylibbpf_rounds)} if pylibbpf_rounds else {}
     print(f"libbpf_py map benchmark: {args.entries} entries (u32 key -> u64 value), {args.rounds} rounds x "
           f"{args.reps} reps; Python {platform.python_version()}, libbpf {bpf.libbpf_version_string()}, "
           f"kernel {platform.release()}")
     print()
-    print(table(native, python, imports))
+    print(table(native, python, imports, peers))
     if args.json:
         report = {
             "config": {"entries": args.entries, "rounds": args.rounds, "reps": args.reps,
@@ -433,7 +482,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "libbpf_py": python,
             "ratio": {kind: {op: python[kind][op] / native[kind][op] for op in native[kind] if op in python[kind]}
                       for kind in native if kind in python},
-            "rounds": {"native": native_rounds, "libbpf_py": python_rounds},
+            "peers": peers,
+            "rounds": {"native": native_rounds, "libbpf_py": python_rounds, "pylibbpf": pylibbpf_rounds},
             "import": imports,
         }
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
