@@ -11,6 +11,7 @@ each; a round reports the median of its repetitions and the table shows the medi
 from __future__ import annotations
 
 import argparse
+import array
 import ctypes
 import gc
 import json
@@ -176,6 +177,34 @@ def _time_extra(bpf: Any, m: Any, keys: List[int], values: List[int], reps: int,
             kb.value = k
             c_delete(fd, kp)
 
+    batch = ctypes.CDLL(bpf.library_path())  # the GIL released, as libbpf_py's batch calls release it
+    c_lookup_batch, c_update_batch = batch.bpf_map_lookup_batch, batch.bpf_map_update_batch
+    opts = (ctypes.c_uint64 * 3)(24, 0, 0)  # struct bpf_map_batch_opts: sz, elem_flags, flags
+
+    def floor_lookup_batch() -> None:
+        """One batch of the whole map (called until -ENOENT), then the same conversion to lists."""
+        key_buf = ctypes.create_string_buffer(n * 4)
+        value_buf = ctypes.create_string_buffer(n * 8)
+        token, count = (ctypes.c_uint8 * 8)(), ctypes.c_uint32()
+        read, start = 0, None
+        while True:
+            count.value = n - read
+            ret = c_lookup_batch(fd, start, token, ctypes.byref(key_buf, read * 4), ctypes.byref(value_buf, read * 8),
+                                 ctypes.byref(count), opts)
+            read += count.value
+            if ret != 0 or read >= n:  # -ENOENT: the map is read to its end
+                break
+            start = token
+        memoryview(key_buf).cast("B")[:read * 4].cast("I").tolist()
+        memoryview(value_buf).cast("B")[:read * 8].cast("Q").tolist()
+
+    def floor_update_batch() -> None:
+        """The same conversion (array.array of the two lists), then one batch."""
+        packed_keys, packed_values = array.array("I", keys), array.array("Q", values)
+        count = ctypes.c_uint32(n)
+        c_update_batch(fd, (ctypes.c_char * (4 * n)).from_buffer(packed_keys),
+                       (ctypes.c_char * (8 * n)).from_buffer(packed_values), ctypes.byref(count), opts)
+
     def item_lookup() -> None:
         for k in keys:
             m[k]
@@ -216,6 +245,8 @@ def _time_extra(bpf: Any, m: Any, keys: List[int], values: List[int], reps: int,
             _timed(samples, "lookup", n, lambda: [lookup(k) for k in keys])  # warm the caches alike
             _timed(samples, ITEM_OPS["lookup"], n, item_lookup)
             bytes_pass("lookup")()
+            _timed(samples, f"{FLOOR}: lookup_batch", n, floor_lookup_batch)
+            _timed(samples, f"{FLOOR}: update_batch", n, floor_update_batch)
             _timed(samples, f"{FLOOR}: update", n, floor_update)
             _timed(samples, ITEM_OPS["update"], n, item_update)
             bytes_pass("update")()
