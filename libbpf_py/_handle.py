@@ -8,10 +8,10 @@ block, or through a finalizer kept only as a safety net.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import errno
 import os
-import threading
 import weakref
 
 from . import _libbpf, _signals
@@ -79,7 +79,7 @@ class BpfHandle(Generic[_Info]):
     _fdbox: List[int]             # the fd, in a list that hot-path closures share (-1 once closed)
     _closed: bool
     _pinned_at: Optional[str]
-    _lock: threading.RLock        # held while the fd is in use; close() takes it too
+    _lock: _thread.RLock        # held while the fd is in use; close() takes it too
 
     def __init__(self) -> None:
         raise TypeError(f"{type(self).__name__} objects come from Object.{self._kind}s or the from_* constructors")
@@ -96,7 +96,7 @@ class BpfHandle(Generic[_Info]):
         self._fdbox = [-1]
         self._closed = False
         self._pinned_at = None
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         _live_handles.add(self)
         return self
 
@@ -215,7 +215,7 @@ class BpfHandle(Generic[_Info]):
 
     def _reset_after_fork(self) -> None:
         """In a forked child: a lock held by another thread of the parent would never be released."""
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
 
     def _in_use_here(self) -> bool:
         """Whether this thread is inside an operation on the fd (a signal handler or hook runs in it)."""

@@ -20,9 +20,9 @@ that has it.
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import os
-import threading
 from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_ulong, c_void_p
 
 from . import _abi, _log
@@ -267,7 +267,7 @@ class Libbpf(Library):
         return self.path
 
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _library: Optional[Libbpf] = None
 _libc: Optional[Library] = None
 

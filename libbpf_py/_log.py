@@ -18,7 +18,6 @@ import contextlib
 import ctypes
 import os
 import sys
-import threading
 
 from . import _abi
 
@@ -109,7 +108,7 @@ def format_va(fmt: int, va_list: int) -> str:
     return buf.value.decode(errors="replace")
 
 
-_capture = threading.local()
+_capture = _thread._local()
 
 
 class Said:

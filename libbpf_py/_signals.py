@@ -13,23 +13,24 @@ there the section does nothing.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
-import signal
-import threading
 
-try:  # the C functions themselves: signal's wrappers convert every number to an enum (~1 µs a call)
-    from _signal import getsignal, raise_signal, signal as set_handler
+try:  # the C module itself: signal's wrappers convert every number to an enum (~1 µs a call)
+    import _signal as _os_signals  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - an interpreter without CPython's _signal
-    from signal import getsignal, raise_signal, signal as set_handler
+    import signal as _os_signals
+
+getsignal, raise_signal, set_handler = _os_signals.getsignal, _os_signals.raise_signal, _os_signals.signal
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Iterator, List, Optional
 
-_DEFERRED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1",
-                                                     "SIGUSR2", "SIGINT") if hasattr(signal, name))
-_state = threading.local()
+_DEFERRED = tuple(getattr(_os_signals, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1",
+                                                           "SIGUSR2", "SIGINT") if hasattr(_os_signals, name))
+_state = _thread._local()
 
 
 class Deferred:
@@ -106,13 +107,14 @@ def deferred(*, in_finalizer: bool = False) -> Iterator[Deferred]:
     if outer is not None and outer._installed():
         yield outer
         return
-    if threading.current_thread() is not threading.main_thread():
-        yield _Inert()
-        return
     section = Deferred()
     try:
-        _state.current = section
         section._install()
+    except ValueError:  # not the main thread (of the main interpreter): it never runs handlers
+        yield _Inert()
+        return
+    try:
+        _state.current = section
         yield section
     finally:
         _state.current = None

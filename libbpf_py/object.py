@@ -12,10 +12,10 @@ more only to read the whole log (with pinning switched off, so bpffs is not touc
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import errno
 import os
-import threading
 import weakref
 
 from . import _abi, _libbpf, _log, _signals
@@ -207,7 +207,7 @@ class Object:
     _failed: bool
     _closed: bool
     _loading: bool                   # inside load() (its hooks run then)
-    _lock: threading.RLock           # load, close and edits, one thread at a time
+    _lock: _thread.RLock           # load, close and edits, one thread at a time
     _pinning: Optional[PinPolicy]
     _pin_requested: Set[str]         # under a policy: maps whose definition asked for a pin (LIBBPF_PIN_BY_NAME)
     _explicit_pins: Dict[str, Optional[str]]  # under a policy: pin paths set on maps (None: no pin)
@@ -279,7 +279,7 @@ class Object:
         self._log_size = log_size
         self._edits = []
         self._loaded = self._failed = self._closed = self._loading = False
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._pinning = pinning
         self._pin_requested = set()
         self._explicit_pins = {}
