@@ -22,7 +22,7 @@ try:  # the C module itself: signal's wrappers convert every number to an enum (
 except ImportError:  # pragma: no cover - an interpreter without CPython's _signal
     import signal as _os_signals
 
-getsignal, raise_signal, set_handler = _os_signals.getsignal, _os_signals.raise_signal, _os_signals.signal
+getsignal, set_handler = _os_signals.getsignal, _os_signals.signal
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -100,8 +100,10 @@ def deferred(*, in_finalizer: bool = False) -> Iterator[Deferred]:
     """Defer signal handlers for the body (in the main thread; nested sections share the outer one).
 
     ``in_finalizer``: the body runs from a finalizer (garbage collection), where an exception
-    is printed and lost: no handler runs there; the signals noted are raised again as the
-    section ends, so their handlers run in the code the collection interrupted.
+    is printed and lost, and where a signal raised again would run its handler at once (in the
+    finalizer still): the signals noted are sent again from a short-lived thread, which gets
+    to run once this thread lets the interpreter switch (the finalizer has returned by then), so
+    their handlers run in the code the collection interrupted.
     """
     outer = getattr(_state, "current", None)
     if outer is not None and outer._installed():
@@ -121,7 +123,7 @@ def deferred(*, in_finalizer: bool = False) -> Iterator[Deferred]:
         if in_finalizer:
             section._restore()
             for signum in dict.fromkeys(section.caught):
-                raise_signal(signum)
+                _thread.start_new_thread(os.kill, (os.getpid(), signum))
         else:
             section._end()
 
