@@ -23,7 +23,7 @@ from . import _abi
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator, List
+    from typing import Any, Callable, Iterator, List, Optional
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40  # logging's levels
 
@@ -108,7 +108,14 @@ def format_va(fmt: int, va_list: int) -> str:
     return buf.value.decode(errors="replace")
 
 
-_capture = _thread._local()
+class _Capture(_thread._local):
+    """This thread's capture; ``said`` is None outside one (a class default: no AttributeError
+    raised and caught per libbpf line)."""
+
+    said: Optional[Said] = None
+
+
+_capture = _Capture()
 
 
 class Said:
@@ -123,7 +130,7 @@ class Said:
 @contextlib.contextmanager
 def captured(everything: bool = False) -> Iterator[Said]:
     """Collect libbpf's warnings (and with ``everything``, its other lines) printed by this thread."""
-    outer = getattr(_capture, "said", None)
+    outer = _capture.said
     said = _capture.said = Said(everything)
     try:
         yield said
@@ -135,7 +142,7 @@ def _print(level: int, fmt: int, va_list: int) -> int:
     """libbpf's print callback. Most of its ~100 lines per open and load are debug lines that
     nobody reads: they return after two checks, unformatted."""
     try:
-        said = getattr(_capture, "said", None)
+        said = _capture.said
         if level == 0:  # LIBBPF_WARN
             captured = None if said is None else said.warnings
         else:
