@@ -52,22 +52,23 @@ class Logger:
         logger = self._real()
         return logger is not None and logger.isEnabledFor(level)
 
-    def log(self, level: int, msg: str, *args: Any) -> None:
+    def log(self, level: int, msg: str, *args: Any, stacklevel: int = 1) -> None:
+        """As ``logging.Logger.log``; the record names the caller's file, function and line."""
         logger = self._real()
         if logger is not None:
-            logger.log(level, msg, *args)
+            logger.log(level, msg, *args, stacklevel=stacklevel + 1)
 
     def debug(self, msg: str, *args: Any) -> None:
-        self.log(DEBUG, msg, *args)
+        self.log(DEBUG, msg, *args, stacklevel=2)
 
     def info(self, msg: str, *args: Any) -> None:
-        self.log(INFO, msg, *args)
+        self.log(INFO, msg, *args, stacklevel=2)
 
     def warning(self, msg: str, *args: Any) -> None:
-        self.log(WARNING, msg, *args)
+        self.log(WARNING, msg, *args, stacklevel=2)
 
     def error(self, msg: str, *args: Any) -> None:
-        self.log(ERROR, msg, *args)
+        self.log(ERROR, msg, *args, stacklevel=2)
 
 
 _null_added = False

@@ -22,7 +22,7 @@ try:  # the C module itself: signal's wrappers convert every number to an enum (
 except ImportError:  # pragma: no cover - an interpreter without CPython's _signal
     import signal as _os_signals
 
-getsignal, set_handler = _os_signals.getsignal, _os_signals.signal
+getsignal, raise_signal, set_handler = _os_signals.getsignal, _os_signals.raise_signal, _os_signals.signal
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -99,31 +99,30 @@ class _Inert(Deferred):
 def deferred(*, in_finalizer: bool = False) -> Iterator[Deferred]:
     """Defer signal handlers for the body (in the main thread; nested sections share the outer one).
 
-    ``in_finalizer``: the body runs from a finalizer (garbage collection), where an exception
-    is printed and lost, and where a signal raised again would run its handler at once (in the
-    finalizer still): the signals noted are sent again from a short-lived thread, which gets
-    to run once this thread lets the interpreter switch (the finalizer has returned by then), so
-    their handlers run in the code the collection interrupted.
+    ``in_finalizer``: the body runs from a finalizer (garbage collection, or the last reference
+    dropped). The handlers of the signals noted run as the section ends, once the body's work
+    is done, but still inside the finalizer: an exception one raises (KeyboardInterrupt) is
+    printed and lost there, as Python does with any exception in a finalizer.
     """
     outer = getattr(_state, "current", None)
     if outer is not None and outer._installed():
         yield outer
         return
     section = Deferred()
-    try:
-        section._install()
-    except ValueError:  # not the main thread (of the main interpreter): it never runs handlers
-        yield _Inert()
-        return
-    try:
+    try:  # from here on, whatever _install swapped is put back, even if a signal interrupts it
         _state.current = section
-        yield section
+        try:
+            section._install()
+        except ValueError:  # not the main thread (of the main interpreter): handlers never run there
+            yield _Inert()
+        else:
+            yield section
     finally:
         _state.current = None
         if in_finalizer:
             section._restore()
             for signum in dict.fromkeys(section.caught):
-                _thread.start_new_thread(os.kill, (os.getpid(), signum))
+                raise_signal(signum)
         else:
             section._end()
 

@@ -19,17 +19,28 @@ if TYPE_CHECKING:
 _NOT_COPIED = ("__module__", "__qualname__", "__annotations__", "__dict__", "__weakref__")
 
 
+_PROHIBITED = frozenset(("__new__", "__init__", "__slots__", "__getnewargs__", "_fields", "_field_defaults",
+                         "_make", "_replace", "_asdict", "_source"))  # as typing refuses them
+
+
 class _NamedTupleMeta(type):
     def __new__(mcls, name: str, bases: Tuple[type, ...], namespace: Dict[str, Any]) -> Any:
-        fields = list(namespace.get("__annotations__", {}))
+        annotations = dict(namespace.get("__annotations__", {}))
+        fields = list(annotations)
         defaults = [namespace[field] for field in fields if field in namespace]
+        for field in fields[len(fields) - len(defaults):]:
+            if field not in namespace:
+                raise TypeError(f"Non-default namedtuple field {field} cannot follow default field")
+        for key in namespace:
+            if key in _PROHIBITED:
+                raise AttributeError(f"Cannot overwrite NamedTuple attribute {key}")
         record: Any = collections.namedtuple(name, fields, defaults=defaults or None,  # type: ignore[misc]
                                              module=namespace.get("__module__"))
         for key, value in namespace.items():
             if key not in fields and key not in _NOT_COPIED:
                 setattr(record, key, value)
         record.__qualname__ = namespace.get("__qualname__", name)
-        record.__annotations__ = dict(namespace.get("__annotations__", {}))
+        record.__annotations__ = record.__new__.__annotations__ = annotations
         return record
 
 

@@ -14,7 +14,7 @@ from .spec import MapSpec
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import List, NamedTuple, Optional, Union
+    from typing import List, NamedTuple, Optional
 else:
     from ._typing import NamedTuple
 
@@ -22,7 +22,7 @@ else:
 class MapInfo(NamedTuple):
     """What the kernel reports for a live map."""
 
-    type: Union[MapType, int]
+    type: MapType | int  # (annotations readable by typing.get_type_hints without typing's names)
     id: int
     key_size: int
     value_size: int
@@ -44,13 +44,13 @@ class MapInfo(NamedTuple):
 class ProgInfo(NamedTuple):
     """What the kernel reports for a loaded program."""
 
-    type: Union[ProgType, int]
+    type: ProgType | int
     id: int
     tag: str              # hex, as bpftool prints it
     name: str
     xlated_len: int
     jited_len: int
-    map_ids: List[int]
+    map_ids: list[int]
     load_time: int
     run_cnt: int
     run_time_ns: int

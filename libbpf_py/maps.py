@@ -424,8 +424,8 @@ class Map(BpfHandle[MapInfo]):
     # m[k] = v and del m[k] call the live map's closures as directly as m.update(k, v) does:
     # Python looks special methods up on the class and honours a descriptor found there, so
     # these properties hand over the instance's closure (or, when not live, the method) in C.
-    __setitem__ = property(attrgetter("update"))
-    __delitem__ = property(attrgetter("delete"))
+    __setitem__ = property(attrgetter("update"), doc="m[key] = value: update(key, value).")
+    __delitem__ = property(attrgetter("delete"), doc="del m[key]: delete(key), KeyError when it is not there.")
 
     def __contains__(self, key: Any) -> bool:
         if self._bloom is None:

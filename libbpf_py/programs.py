@@ -28,7 +28,7 @@ class TestRunResult(NamedTuple):
     retval: int
     data: bytes
     duration_ns: int
-    ctx: Optional[bytes]
+    ctx: bytes | None  # (annotations readable by typing.get_type_hints without typing's names)
 
 
 def _object_only(field: str) -> Callable[[Any], Any]:

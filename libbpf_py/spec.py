@@ -12,7 +12,7 @@ from ._abi import MapType, enum_or_int
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Dict, List, NamedTuple, Optional, Union
+    from typing import Dict, List, NamedTuple
 else:
     from ._typing import NamedTuple
 
@@ -50,13 +50,13 @@ class MapSpec(NamedTuple):
     pinned outer map that holds no inner map yet).
     """
 
-    type: Union[MapType, int]
+    type: MapType | int  # (annotations readable by typing.get_type_hints without typing's names)
     key_size: int
     value_size: int
     max_entries: int
     flags: int
     map_extra: int = 0
-    inner: Optional[MapSpec] = None
+    inner: MapSpec | None = None
 
     def differences(self, live: MapSpec) -> List[Difference]:
         """Every field in which ``live`` cannot serve as this definition (empty: compatible).

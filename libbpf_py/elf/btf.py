@@ -84,6 +84,12 @@ class Btf:
         self.types: List[Type] = [] if types is None else types
         self.strings = bytearray(b"\0") if strings is None else strings
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Btf) and (self.byteorder, self.types, self.strings) == \
+            (other.byteorder, other.types, other.strings)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
     @property
     def _e(self) -> str:
         return "<" if self.byteorder == "little" else ">"

@@ -53,6 +53,11 @@ class Section:
     def __repr__(self) -> str:
         return f"<Section {self.name!r} type={self.type} size={self.size}>"
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Section) and all(getattr(self, f) == getattr(other, f) for f in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
     @property
     def size(self) -> int:
         return self.nobits_size if self.type == SHT_NOBITS else len(self.data)
@@ -88,6 +93,13 @@ class ElfFile:
                  sections: Optional[List[Section]] = None):
         self.ident, self.machine, self.version, self.flags, self.shstrndx = ident, machine, version, flags, shstrndx
         self.sections: List[Section] = [] if sections is None else sections
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ElfFile) and (self.ident, self.machine, self.version, self.flags, self.shstrndx,
+                                               self.sections) == (other.ident, other.machine, other.version,
+                                                                  other.flags, other.shstrndx, other.sections)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     @property
     def byteorder(self) -> str:

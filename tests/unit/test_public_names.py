@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import libbpf_py as bpf
 from libbpf_py import _abi
 
@@ -81,3 +83,19 @@ def test_help_never_shows_the_environment(monkeypatch):
     for name in modules:
         text = pydoc.render_doc(__import__(name, fromlist=["_"]), renderer=pydoc.plaintext)
         assert secret not in text, f"help({name}) shows the process environment"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="X | None in annotations evaluates from Python 3.10")
+def test_public_records_are_named_tuples_whose_type_hints_evaluate():
+    """The records are made without importing typing; tools that read their hints still can."""
+    import inspect
+    import pickle
+    import typing
+
+    for record in (bpf.MapSpec, bpf.Difference, bpf.MapInfo, bpf.ProgInfo, bpf.TestRunResult):
+        hints = typing.get_type_hints(record)
+        assert list(hints) == list(record._fields), record
+        assert list(inspect.signature(record).parameters) == list(record._fields)
+    spec = bpf.MapSpec(bpf.MapType.HASH, 4, 8, 16, 0)
+    assert pickle.loads(pickle.dumps(spec)) == spec and isinstance(spec, tuple)
+    assert spec._replace(max_entries=32).max_entries == 32 and spec._asdict()["inner"] is None
