@@ -14,6 +14,15 @@ from libbpf_py import MapType
 SECONDS = 1.0
 
 
+def _together(target, count):
+    """Run ``target`` in ``count`` threads at once and wait for them all."""
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def _race_close(open_shared, close, value_size):
     """Rounds for SECONDS: three threads run operations on ``open_shared()``'s map while this
     thread closes it (``close(shared)``) and creates maps that may reuse its fd number; returns
@@ -75,11 +84,7 @@ def test_two_threads_loading_one_object_load_it_once(bpf_obj):
                 except bpf.LibbpfError as exc:
                     outcomes.append(exc.errno)
 
-            threads = [threading.Thread(target=load) for _ in range(2)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            _together(load, 2)
             assert sorted(map(str, outcomes)) == sorted(["loaded", "16"])  # EBUSY for the second
 
 
@@ -178,11 +183,7 @@ def test_threads_making_an_object_maps_first_call_together_share_one_fd_copy_tha
                     working.append(f"the first call failed: {exc!r}")
                 kept.append(m.lookup)
 
-            threads = [threading.Thread(target=first_call) for _ in range(4)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            _together(first_call, 4)
             obj.close()
             for lookup in kept:
                 try:
