@@ -116,6 +116,42 @@ def pylibbpf_python() -> Path:
     return python
 
 
+BCC_PYTHON = "/usr/bin/python3"  # Debian's python3-bpfcc installs bcc for the system's Python
+BCC_KERNEL = BUILD / "bcc-kernel"
+
+
+def bcc_environment() -> Dict[str, str]:
+    """The environment in which BCC compiles its maps' declarations: the running kernel's headers,
+    or else a tree merged from Debian's linux-headers packages (for a map-only program any
+    kernel's headers do)."""
+    probe = subprocess.run([BCC_PYTHON, "-c", "import bcc"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise BenchError("BCC is not installed (Debian: apt-get install python3-bpfcc)")
+    env = dict(os.environ)
+    if Path(f"/lib/modules/{platform.release()}/build").exists():
+        return env
+    if not (BCC_KERNEL / "include" / "generated" / "autoconf.h").exists():
+        common = sorted(Path("/usr/src").glob("linux-headers-*-common"))
+        arch = [p for p in sorted(Path("/usr/src").glob("linux-headers-*")) if p not in common
+                and (p / "include" / "generated" / "autoconf.h").exists()]
+        if not common or not arch:
+            raise BenchError("no kernel headers for BCC (Debian: apt-get install linux-headers-amd64)")
+        shutil.rmtree(BCC_KERNEL, ignore_errors=True)
+        BCC_KERNEL.mkdir(parents=True)
+        for tree in (common[-1], arch[-1]):  # the arch tree's generated headers over the common sources
+            subprocess.run(["cp", "-rsf", f"{tree}/.", str(BCC_KERNEL)], check=True, capture_output=True)
+    env["BCC_KERNEL_SOURCE"] = str(BCC_KERNEL)
+    return env
+
+
+def run_bcc(env: Dict[str, str], reps: int, entries: int) -> Figures:
+    done = subprocess.run([BCC_PYTHON, str(BENCH / "peer_bcc.py"), str(reps), str(entries)], env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"the BCC peer failed:\n{done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout)
+
+
 def run_pylibbpf(python: Path, reps: int, entries: int) -> Figures:
     done = subprocess.run([str(python), str(BENCH / "peer_pylibbpf.py"), str(PEER_OBJECT), str(reps), str(entries)],
                           capture_output=True, text=True)
@@ -460,7 +496,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--import-runs", type=int, default=15, help="runs of each import measurement (default 15)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
     parser.add_argument("--rebuild", action="store_true", help="recompile the native harness even if up to date")
-    parser.add_argument("--no-peers", action="store_true", help="skip pylibbpf (installed from PyPI on first run)")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="skip pylibbpf (installed from PyPI on first run) and BCC (where installed)")
     args = parser.parse_args(argv)
     for name in ("rounds", "reps", "entries", "import_runs"):
         if getattr(args, name) < 1:
@@ -472,15 +509,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         import libbpf_py as bpf
 
         peer_python: Optional[Path] = None
+        bcc_env: Optional[Dict[str, str]] = None
         if not args.no_peers:
             try:
                 peer_python = pylibbpf_python()
             except BenchError as exc:
-                print(f"bench_maps: no pylibbpf row: {exc}", file=sys.stderr)
+                print(f"bench_maps: no pylibbpf column: {exc}", file=sys.stderr)
+            try:
+                bcc_env = bcc_environment()
+            except BenchError as exc:
+                print(f"bench_maps: no BCC column: {exc}", file=sys.stderr)
         started = time.monotonic()
         native_rounds: List[Figures] = []
         python_rounds: List[Figures] = []
         pylibbpf_rounds: List[Figures] = []
+        bcc_rounds: List[Figures] = []
         for number in range(1, args.rounds + 1):
             print(f"round {number}/{args.rounds}: native", end="", file=sys.stderr, flush=True)
             native_rounds.append(run_native(args.reps, args.entries))
@@ -489,6 +532,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if peer_python is not None:
                 print(", pylibbpf", end="", file=sys.stderr, flush=True)
                 pylibbpf_rounds.append(run_pylibbpf(peer_python, args.reps, min(args.entries, PEER_MAX_ENTRIES)))
+            if bcc_env is not None:
+                print(", BCC", end="", file=sys.stderr, flush=True)
+                bcc_rounds.append(run_bcc(bcc_env, args.reps, args.entries))
             print(f" ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
         print("import time", file=sys.stderr, flush=True)
         imports = measure_import(args.import_runs)
@@ -497,7 +543,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
     native, python = medians(native_rounds), medians(python_rounds)
-    peers = {"pylibbpf": medians(pylibbpf_rounds)} if pylibbpf_rounds else {}
+    peers = {name: medians(rounds) for name, rounds in (("pylibbpf", pylibbpf_rounds), ("BCC", bcc_rounds))
+             if rounds}
     print(f"libbpf_py map benchmark: {args.entries} entries (u32 key -> u64 value), {args.rounds} rounds x "
           f"{args.reps} reps; Python {platform.python_version()}, libbpf {bpf.libbpf_version_string()}, "
           f"kernel {platform.release()}")
@@ -514,7 +561,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "ratio": {kind: {op: python[kind][op] / native[kind][op] for op in native[kind] if op in python[kind]}
                       for kind in native if kind in python},
             "peers": peers,
-            "rounds": {"native": native_rounds, "libbpf_py": python_rounds, "pylibbpf": pylibbpf_rounds},
+            "rounds": {"native": native_rounds, "libbpf_py": python_rounds, "pylibbpf": pylibbpf_rounds,
+                       "BCC": bcc_rounds},
             "import": imports,
         }
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
