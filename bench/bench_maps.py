@@ -448,11 +448,28 @@ def medians(rounds: Sequence[Figures]) -> Figures:
     return out
 
 
-def table(native: Figures, python: Figures, imports: Dict[str, Any], peers: Dict[str, Figures]) -> str:
+def ratio_ranges(native_rounds: Sequence[Figures], python_rounds: Sequence[Figures]) -> Dict[str, Dict[str, str]]:
+    """Per map and operation, the lowest and highest of the rounds' ratios (each round's
+    libbpf_py figure over the same round's native one), as ``"1.80-1.95"``."""
+    out: Dict[str, Dict[str, str]] = {}
+    for kind in MAPS:
+        ops = dict.fromkeys(op for r in python_rounds for op in r.get(kind, {}))
+        for op in ops:
+            base = op if op in OPS else next((o for o in OPS if op in (ITEM_OPS.get(o), BYTES_OPS.get(o))), op)
+            ratios = [p[kind][op] / n[kind][base] for n, p in zip(native_rounds, python_rounds)
+                      if op in p.get(kind, {}) and base in n.get(kind, {})]
+            if ratios:
+                out.setdefault(kind, {})[op] = f"{min(ratios):.2f}-{max(ratios):.2f}"
+    return out
+
+
+def table(native: Figures, python: Figures, imports: Dict[str, Any], peers: Dict[str, Figures],
+          spread: Optional[Dict[str, Dict[str, str]]] = None) -> str:
     """One row per operation and map: native C, the ctypes floor, libbpf_py, and the ratios to
     both; below each single-element operation, the same through ``m[k]`` syntax and with bytes.
     Each peer (another Python binding) adds a column of its figures and their ratio to native."""
-    rows = [("operation", "map", "native ns/op", "ctypes floor", "libbpf_py ns/op", "x native", "x floor",
+    spread = spread or {}
+    rows = [("operation", "map", "native ns/op", "ctypes floor", "libbpf_py ns/op", "x native (rounds)", "x floor",
              *(f"{peer} ns/op (x native)" for peer in peers))]
     for op in OPS:
         for kind in MAPS:
@@ -464,8 +481,10 @@ def table(native: Figures, python: Figures, imports: Dict[str, Any], peers: Dict
                                          if op in label and label[op] in py]
             for name, p in variants:
                 others = [figures.get(kind, {}).get(op) if name == op else None for figures in peers.values()]
+                rounds = spread.get(kind, {}).get(name)
                 rows.append((name, kind, f"{c:.1f}", "" if floor is None else f"{floor:.1f}", f"{p:.1f}",
-                             f"{p / c:.2f}x", "" if floor is None else f"{p / floor:.2f}x",
+                             f"{p / c:.2f}x" + (f" ({rounds})" if rounds else ""),
+                             "" if floor is None else f"{p / floor:.2f}x",
                              *("" if o is None else f"{o:.1f} ({o / c:.2f}x)" for o in others)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
 
@@ -549,7 +568,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"{args.reps} reps; Python {platform.python_version()}, libbpf {bpf.libbpf_version_string()}, "
           f"kernel {platform.release()}")
     print()
-    print(table(native, python, imports, peers))
+    print(table(native, python, imports, peers, ratio_ranges(native_rounds, python_rounds)))
     if args.json:
         report = {
             "config": {"entries": args.entries, "rounds": args.rounds, "reps": args.reps,
