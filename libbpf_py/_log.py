@@ -128,15 +128,57 @@ class Said:
         self.debug: List[str] = []   # info and debug lines, when everything is captured
 
 
+class _Printer:
+    """Which print function libbpf has: the Python callback, or none while only quiet sections
+    run (``libbpf_set_print`` is one setting for the whole process, so every capture in any
+    thread turns the callback back on). Counts change under a lock; each change sets what the
+    counts ask for, so a change interrupted before it took effect is repaired by the next."""
+
+    lock = _thread.allocate_lock()
+    captures = 0        # captures in progress, in any thread
+    quiet = 0           # quiet sections in progress, in any thread
+    silent = False      # libbpf has no print function now
+    set_print: Any = None  # libbpf_set_print, given by install()
+
+    @classmethod
+    def update(cls, captures: int = 0, quiet: int = 0) -> None:
+        with cls.lock:
+            cls.captures += captures
+            cls.quiet += quiet
+            silent = cls.quiet > 0 and cls.captures == 0
+            if silent != cls.silent and cls.set_print is not None:
+                cls.set_print(_NO_PRINT if silent else _callback)
+                cls.silent = silent
+
+
 @contextlib.contextmanager
 def captured(everything: bool = False) -> Iterator[Said]:
     """Collect libbpf's warnings (and with ``everything``, its other lines) printed by this thread."""
     outer = _capture.said
     said = _capture.said = Said(everything)
+    _Printer.update(captures=1)
     try:
         yield said
     finally:
         _capture.said = outer
+        _Printer.update(captures=-1)
+
+
+def listening() -> bool:
+    """Whether the application's logging may want a line of libbpf's."""
+    return logger.isEnabledFor(WARNING)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """libbpf prints nothing meanwhile, unless a capture (in any thread) or logging wants its
+    lines: for calls whose words are only wanted when they fail and that can be made again
+    to get them (opening an object)."""
+    _Printer.update(quiet=1)
+    try:
+        yield
+    finally:
+        _Printer.update(quiet=-1)
 
 
 def _print(level: int, fmt: int, va_list: int) -> int:
@@ -166,6 +208,7 @@ def _print(level: int, fmt: int, va_list: int) -> int:
 
 
 _callback = _abi.PRINT_FN(_print)  # kept alive for the life of the process
+_NO_PRINT = _abi.PRINT_FN()  # NULL: libbpf prints nothing
 
 
 def install(set_print: Callable[[Any], Any], vsnprintf: Callable[..., int]) -> None:
@@ -173,4 +216,5 @@ def install(set_print: Callable[[Any], Any], vsnprintf: Callable[..., int]) -> N
     rendering them with libc's ``vsnprintf``."""
     global _vsnprintf
     _vsnprintf = vsnprintf
+    _Printer.set_print = set_print
     set_print(_callback)

@@ -335,13 +335,22 @@ class Object:
                              ("kconfig", options["kconfig"]), ("btf_custom_path", options["btf_custom_path"])):
             if value is not None:
                 setattr(opts, field, c_path(value, field))  # libbpf copies the strings at open
+        def open_it() -> int:
+            if self._data is not None:
+                buffer = ctypes.create_string_buffer(self._data, len(self._data))
+                keep_alive.append(buffer)  # libbpf may read the image until the object closes
+                return int(self._lib.bpf_object__open_mem(buffer, len(self._data), ctypes.addressof(opts)))
+            return int(self._lib.bpf_object__open_file(self._path, ctypes.addressof(opts)))
+
+        if not _log.listening():  # libbpf's ~100 lines of an open cost a Python callback each: none then
+            try:
+                with _log.quiet():
+                    return open_it()
+            except LibbpfError:
+                pass  # opened again below, which fails the same way, for the exception in libbpf's words
         with _log.captured() as said:
             try:
-                if self._data is not None:
-                    buffer = ctypes.create_string_buffer(self._data, len(self._data))
-                    keep_alive.append(buffer)  # libbpf may read the image until the object closes
-                    return self._lib.bpf_object__open_mem(buffer, len(self._data), ctypes.addressof(opts))
-                return self._lib.bpf_object__open_file(self._path, ctypes.addressof(opts))
+                return open_it()
             except LibbpfError as exc:
                 raise _in_libbpf_words(exc, said) from None
 
