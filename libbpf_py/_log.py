@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import os
 import sys
+import weakref
 
 from . import _abi
 
@@ -128,27 +129,56 @@ class Said:
         self.debug: List[str] = []   # info and debug lines, when everything is captured
 
 
+class _Section:
+    """A quiet section or a capture in progress: held by its frame, so one that an exception
+    ends before it could count itself out is forgotten with that frame."""
+
+    __slots__ = ("__weakref__",)
+
+
 class _Printer:
     """Which print function libbpf has: the Python callback, or none while only quiet sections
-    run (``libbpf_set_print`` is one setting for the whole process, so every capture in any
-    thread turns the callback back on). Counts change under a lock; each change sets what the
-    counts ask for, so a change interrupted before it took effect is repaired by the next."""
+    run (``libbpf_set_print`` is one setting for the whole process, so a capture in any thread
+    turns the callback back on). Each change sets what the live sections ask for."""
 
     lock = _thread.allocate_lock()
-    captures = 0        # captures in progress, in any thread
-    quiet = 0           # quiet sections in progress, in any thread
-    silent = False      # libbpf has no print function now
+    captures: weakref.WeakSet[_Section] = weakref.WeakSet()  # in progress, in any thread
+    quiet: weakref.WeakSet[_Section] = weakref.WeakSet()
+    silent = False         # libbpf has no print function now
     set_print: Any = None  # libbpf_set_print, given by install()
 
     @classmethod
-    def update(cls, captures: int = 0, quiet: int = 0) -> None:
+    def update(cls) -> None:
         with cls.lock:
-            cls.captures += captures
-            cls.quiet += quiet
-            silent = cls.quiet > 0 and cls.captures == 0
+            silent = bool(cls.quiet) and not cls.captures
             if silent != cls.silent and cls.set_print is not None:
                 cls.set_print(_NO_PRINT if silent else _callback)
                 cls.silent = silent
+
+    @classmethod
+    @contextlib.contextmanager
+    def section(cls, sections: weakref.WeakSet[_Section]) -> Iterator[None]:
+        token = _Section()
+        sections.add(token)
+        try:
+            cls.update()
+            yield
+        finally:
+            sections.discard(token)
+            cls.update()
+
+    @classmethod
+    def reset_in_child(cls) -> None:
+        """A forked child: the lock may have been held by a thread that is not there, and the
+        sections of the parent's other threads never end here."""
+        cls.lock = _thread.allocate_lock()
+        cls.captures, cls.quiet = weakref.WeakSet(), weakref.WeakSet()
+        if cls.silent and cls.set_print is not None:
+            cls.set_print(_callback)
+        cls.silent = False
+
+
+os.register_at_fork(after_in_child=_Printer.reset_in_child)
 
 
 @contextlib.contextmanager
@@ -156,12 +186,11 @@ def captured(everything: bool = False) -> Iterator[Said]:
     """Collect libbpf's warnings (and with ``everything``, its other lines) printed by this thread."""
     outer = _capture.said
     said = _capture.said = Said(everything)
-    _Printer.update(captures=1)
     try:
-        yield said
+        with _Printer.section(_Printer.captures):
+            yield said
     finally:
         _capture.said = outer
-        _Printer.update(captures=-1)
 
 
 def listening() -> bool:
@@ -174,11 +203,8 @@ def quiet() -> Iterator[None]:
     """libbpf prints nothing meanwhile, unless a capture (in any thread) or logging wants its
     lines: for calls whose words are only wanted when they fail and that can be made again
     to get them (opening an object)."""
-    _Printer.update(quiet=1)
-    try:
+    with _Printer.section(_Printer.quiet):
         yield
-    finally:
-        _Printer.update(quiet=-1)
 
 
 def _print(level: int, fmt: int, va_list: int) -> int:

@@ -571,9 +571,10 @@ class Object:
             if truncated:
                 text, truncated, err = self._diagnose(name, len(buf), text, err)
             code = errno.errorcode.get(err, str(err))
-            return VerifierError(err, f"program {name!r} rejected by the kernel verifier ({code})",
-                                 "bpf_object__load", program=name,
-                                 log=text.decode(errors="replace"), truncated=truncated)
+            rejected = VerifierError(err, f"program {name!r} rejected by the kernel verifier ({code})",
+                                     "bpf_object__load", program=name,
+                                     log=text.decode(errors="replace"), truncated=truncated)
+            return rejected.with_detail(warnings=exc.warnings)  # libbpf's own words on the load, too
         return exc
 
     def _diagnose(self, program: str, size: int, text: bytes, err: int) -> Tuple[bytes, bool, int]:

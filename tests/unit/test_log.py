@@ -33,7 +33,8 @@ def test_an_open_without_listeners_prints_nothing_and_still_fails_in_libbpfs_wor
             "    bpf.Object.open(sys.argv[2], compat='none')\n"
             "except bpf.LibbpfError as exc:\n"
             "    print(exc.warnings[-1])\n"
-            "print('logging' in sys.modules, _log._Printer.silent, _log._Printer.quiet, _log._Printer.captures)\n")
+            "print('logging' in sys.modules, _log._Printer.silent, len(_log._Printer.quiet), "
+            "len(_log._Printer.captures))\n")
     done = subprocess.run([sys.executable, "-S", "-c", code, str(bpf_obj("maps")), str(bpf_obj("iproute2/tail_call"))],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -62,4 +63,29 @@ def test_a_capture_in_any_thread_keeps_libbpfs_lines_coming_during_a_quiet_secti
         leave.set()
         worker.join()
         assert _log._Printer.silent or _log._Printer.set_print is None
-    assert not _log._Printer.silent and _log._Printer.quiet == 0 and _log._Printer.captures == 0
+    assert not _log._Printer.silent and not _log._Printer.quiet and not _log._Printer.captures
+
+
+def test_a_quiet_section_that_an_exception_ends_early_is_forgotten():
+    """An exception (a signal's handler) between a section counting itself in and its cleanup
+    leaves nothing behind: the section is held by its frame only, and goes with it."""
+    token = _log._Section()  # what a section counts itself in with, before its try
+    _log._Printer.quiet.add(token)
+    _log._Printer.update()
+    assert _log._Printer.quiet
+    del token  # the frame unwound by the exception
+    _log._Printer.update()  # the next section
+    assert not _log._Printer.quiet and not _log._Printer.silent
+
+
+def test_a_child_forked_inside_a_quiet_section_has_libbpfs_lines_and_a_free_lock():
+    import os
+
+    with _log.quiet():
+        with _log._Printer.lock:  # as if another thread were inside update() at the fork
+            pid = os.fork()
+            if pid == 0:
+                ok = not _log._Printer.quiet and not _log._Printer.silent and _log._Printer.lock.acquire(False)
+                os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
