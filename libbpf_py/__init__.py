@@ -38,6 +38,13 @@ _PUBLIC = {
     "possible_cpus": "info",
     "Program": "programs",
     "TestRunResult": "programs",
+    # attachments
+    "Link": "links",
+    "LinkInfo": "links",
+    "AttachType": "_abi",
+    "LinkType": "_abi",
+    "XdpFlags": "_abi",
+    "libbpf": "_libbpf",
     # pinning
     "PinByName": "pinning",
     "PinPolicy": "pinning",
@@ -92,8 +99,12 @@ if TYPE_CHECKING:
     from ._abi import BPF_F_WRONLY_PROG as BPF_F_WRONLY_PROG
     from ._abi import BPF_F_ZERO_SEED as BPF_F_ZERO_SEED
     from ._abi import BPF_NOEXIST as BPF_NOEXIST
+    from ._abi import AttachType as AttachType
+    from ._abi import LinkType as LinkType
     from ._abi import MapType as MapType
     from ._abi import ProgType as ProgType
+    from ._abi import XdpFlags as XdpFlags
+    from ._libbpf import libbpf as libbpf
     from ._libbpf import use_library as use_library
     from .elf import ElfError as ElfError
     from .hooks import ObjectHooks as ObjectHooks
@@ -101,6 +112,8 @@ if TYPE_CHECKING:
     from .info import ProgInfo as ProgInfo
     from .info import possible_cpus as possible_cpus
     from .iproute2 import LegacyMapError as LegacyMapError
+    from .links import Link as Link
+    from .links import LinkInfo as LinkInfo
     from .maps import Map as Map
     from .object import Object as Object
     from .pinning import PinByName as PinByName

@@ -249,6 +249,11 @@ class BpfHandle(Generic[_Info]):
             raise LibbpfError.for_errno(errno.EBADF, f"{name} is not loaded yet: call load()")
         raise LibbpfError.for_errno(errno.EBADF, f"{name} {self._skipped}")
 
+    def as_libbpf(self) -> Optional[int]:
+        """libbpf's ``struct bpf_map *`` / ``struct bpf_program *`` as an int (None for a map or
+        program opened from a pin, an id or an fd): valid while its Object is open."""
+        return self._described()
+
     @property
     def fd(self) -> int:
         """The file descriptor (owned by this handle or its object: do not close it)."""

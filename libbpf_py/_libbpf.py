@@ -136,7 +136,20 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_program__fd": Sig(c_int, (PTR,), None, "0.0.1"),
     "bpf_program__insn_cnt": Sig(c_size_t, (PTR,), None, "0.6.0"),
     "bpf_program__set_log_buf": Sig(c_int, (PTR, c_void_p, c_size_t), NEG, "0.7.0"),
+    # attachments: a libbpf struct bpf_link *, or NULL with errno
+    "bpf_program__attach": Sig(PTR, (PTR,), NULL, "0.0.8"),
+    "bpf_program__attach_tracepoint": Sig(PTR, (PTR, c_char_p, c_char_p), NULL, "0.0.4"),
+    "bpf_program__attach_raw_tracepoint": Sig(PTR, (PTR, c_char_p), NULL, "0.0.4"),
+    "bpf_program__attach_kprobe": Sig(PTR, (PTR, c_bool, c_char_p), NULL, "0.0.4"),
+    "bpf_program__attach_perf_event": Sig(PTR, (PTR, c_int), NULL, "0.0.4"),
+    "bpf_program__attach_cgroup": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),
+    "bpf_program__attach_netns": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),
+    "bpf_link__fd": Sig(c_int, (PTR,), None, "0.0.7"),
+    "bpf_link__destroy": Sig(c_int, (PTR,), None, "0.0.4"),
     # fd-level API (bpf.h)
+    "bpf_link_create": Sig(c_int, (c_int, c_int, c_int, c_void_p), NEG, "0.2.0"),
+    "bpf_link_update": Sig(c_int, (c_int, c_int, c_void_p), NEG, "0.2.0"),
+    "bpf_link_detach": Sig(c_int, (c_int,), NEG, "0.2.0"),
     "bpf_map_create": Sig(c_int, (c_int, c_char_p, c_uint32, c_uint32, c_uint32, c_void_p), NEG, "0.6.0"),
     "bpf_obj_get": Sig(c_int, (c_char_p,), NEG, "0.0.1"),
     "bpf_obj_pin": Sig(c_int, (c_int, c_char_p), NEG, "0.0.1"),
@@ -287,6 +300,13 @@ def lib() -> Libbpf:
             if _library is None:
                 return _install(os.environ.get(LIBRARY_ENV) or DEFAULT_SONAME)
     return _library
+
+
+def libbpf() -> Libbpf:
+    """The loaded libbpf with libbpf_py's declared table, for calling what the binding does not
+    wrap yet: ``libbpf().bpf_map__fd(m.as_libbpf())`` (checked: raises LibbpfError), and
+    ``.raw.f`` / ``.gil.f`` as the table allows; ``.version`` and ``.path`` say which it is."""
+    return lib()
 
 
 def libc() -> Library:

@@ -26,6 +26,7 @@ from .elf.btf_check import validate_object
 from .elf.file import ElfError, ElfFile
 from .errors import PRIVILEGE_HINT, ClosedError, LibbpfError, VerifierError
 from .hooks import ObjectHooks
+from .links import Link
 from .maps import Map
 from .pinning import PinPolicy, PinSession, planned_map_path
 from .pinning.pins import live_map_id, pinned_map_id, unlink_quietly
@@ -605,6 +606,34 @@ class Object:
         return text, True, err
 
     # close -----------------------------------------------------------------------------------
+
+    def attach_all(self) -> List[Link]:
+        """Attach every loaded program whose section names its hook (what a skeleton's attach
+        does: ``tp/``, ``raw_tp/``, ``kprobe/``, ``fentry/``, ``lsm/``...); programs whose section
+        names none (``xdp``, ``tc``, ``cgroup_skb/...``) are left for their ``attach_*`` method.
+        If one fails, the links made so far are detached and the error raised."""
+        links: List[Link] = []
+        try:
+            for program in self.programs.values():
+                if program._fd < 0:
+                    continue  # not loaded (autoload off)
+                try:
+                    links.append(program.attach())
+                except LibbpfError as exc:
+                    if exc.errno != errno.EOPNOTSUPP:
+                        raise
+        except BaseException:
+            for link in links:
+                link.detach()
+            raise
+        return links
+
+    def as_libbpf(self) -> int:
+        """libbpf's ``struct bpf_object *`` as an int, for libbpf functions the binding does not
+        wrap (``bpf.libbpf()``): valid until the object closes; editing it behind the binding's
+        back is yours to keep consistent."""
+        self._check_open()
+        return self._ptr
 
     def close(self) -> None:
         """Close the object with all its maps and programs; safe to call twice. From another

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
+import socket
 from operator import attrgetter
 
-from . import _abi
-from ._abi import ProgType, enum_or_int
-from ._checks import c_name, check_uint
+from . import _abi, _signals
+from ._abi import AttachType, ProgType, XdpFlags, enum_or_int
+from ._checks import c_name, c_path, check_uint
+from ._fd import OwnedFd
 from ._handle import BpfHandle, definition
 from .errors import LibbpfError
 from .info import ProgInfo, prog_info
+from .links import Link
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, NamedTuple, NoReturn, Optional
+    from typing import Any, Callable, NamedTuple, NoReturn, Optional, Union
+
+    from ._handle import PathLike
 else:
     from ._typing import NamedTuple
 
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
+XDP_MODES = {None: 0, "skb": XdpFlags.SKB_MODE, "drv": XdpFlags.DRV_MODE, "hw": XdpFlags.HW_MODE}
+TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
 
 class TestRunResult(NamedTuple):
@@ -132,3 +140,103 @@ class Program(BpfHandle[ProgInfo]):
             raise
         return TestRunResult(opts.retval, data_out.raw[:opts.data_size_out], opts.duration,
                              None if ctx_out is None else ctx_out.raw[:opts.ctx_size_out])
+
+    # attaching -------------------------------------------------------------------------------
+
+    def attach(self) -> Link:
+        """Attach as the program's section says (libbpf's auto-attach: ``tp/``, ``raw_tp/``,
+        ``kprobe/``, ``fentry/``, ``lsm/``, ``iter/``...); EOPNOTSUPP for a section that names no hook
+        (``xdp``, ``tc``, ``cgroup_skb/...``: use the ``attach_*`` method of the hook)."""
+        return self._attach("bpf_program__attach")
+
+    def attach_xdp(self, dev: Union[str, int], mode: Optional[str] = None) -> Link:
+        """Attach to the XDP hook of network device ``dev`` (a name in the caller's network
+        namespace, or an ifindex) through a BPF link; ``mode`` is ``"skb"`` (generic), ``"drv"``
+        (native), ``"hw"`` (offloaded), or None (the kernel's choice: native where the driver has it)."""
+        if mode not in XDP_MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, XDP_MODES))}, not {mode!r}")
+        ifindex = _ifindex(dev)
+        opts = _abi.new_opts(_abi.BpfLinkCreateOpts)
+        opts.flags = XDP_MODES[mode]
+        with _signals.deferred(), self._fd_in_use() as fd:
+            try:
+                link_fd = OwnedFd(self._lib.bpf_link_create(fd, ifindex, AttachType.XDP, ctypes.addressof(opts)))
+            except LibbpfError as exc:
+                hint = {errno.EBUSY: "another program is attached there without a link (ip link set dev ... xdp off)",
+                        errno.EEXIST: "another XDP link holds the device"}.get(exc.errno)
+                raise exc.with_detail(f"{exc.detail}: {hint}") if hint else exc from None
+            return Link._make(None, link_fd, self.name)
+
+    def attach_tracepoint(self, category: str, name: str) -> Link:
+        """Attach to the tracepoint ``category:name`` (tracefs must be mounted: libbpf reads the
+        tracepoint's id there)."""
+        if not _tracefs_mounted():
+            raise LibbpfError.for_errno(errno.ENOENT, "tracefs is not mounted: mount -t tracefs tracefs "
+                                        "/sys/kernel/tracing", "bpf_program__attach_tracepoint")
+        return self._attach("bpf_program__attach_tracepoint", c_path(category, "category"), c_path(name, "name"))
+
+    def attach_raw_tracepoint(self, name: str) -> Link:
+        """Attach to the raw tracepoint ``name`` (e.g. ``sys_enter``)."""
+        return self._attach("bpf_program__attach_raw_tracepoint", c_path(name, "name"))
+
+    def attach_kprobe(self, function: str, retprobe: bool = False) -> Link:
+        """Attach to the entry (or, with ``retprobe``, the return) of kernel function ``function``."""
+        return self._attach("bpf_program__attach_kprobe", bool(retprobe), c_path(function, "function"))
+
+    def attach_perf_event(self, fd: int) -> Link:
+        """Attach to the perf event ``fd`` (the caller keeps ``fd``; the link holds its own reference)."""
+        check_uint(fd, 31, "fd")
+        return self._attach("bpf_program__attach_perf_event", fd)
+
+    def attach_cgroup(self, cgroup: Union[PathLike, int]) -> Link:
+        """Attach to a cgroup v2: its directory, or an fd of it (the program's section gives the
+        attach type, e.g. ``cgroup_skb/egress``)."""
+        return self._attach_to_directory("bpf_program__attach_cgroup", cgroup, "cgroup")
+
+    def attach_netns(self, netns: Union[PathLike, int]) -> Link:
+        """Attach to a network namespace (``/proc/PID/ns/net``, ``/run/netns/NAME``, or an fd of
+        one): sk_lookup and flow dissector programs."""
+        return self._attach_to_directory("bpf_program__attach_netns", netns, "network namespace")
+
+    def _attach_to_directory(self, function: str, target: Union[PathLike, int], what: str) -> Link:
+        if isinstance(target, int):
+            return self._attach(function, check_uint(target, 31, "fd"))
+        try:
+            held = OwnedFd(os.open(c_path(target, what), os.O_RDONLY | os.O_CLOEXEC))
+        except OSError as exc:
+            raise LibbpfError.for_errno(exc.errno or errno.ENOENT, f"cannot open the {what} {os.fspath(target)}: "
+                                        f"{exc.strerror}", function) from None
+        with held:
+            return self._attach(function, held.fileno())
+
+    def _attach(self, function: str, *args: Any) -> Link:
+        """A libbpf attach function on this program's handle: a Link owning libbpf's bpf_link."""
+        with _signals.deferred(), self._handle_in_use() as handle:  # no signal between the attach and its Link
+            if handle is None:
+                raise TypeError(f"{function} needs the program from its Object (libbpf's handle): a program "
+                                "opened from a pin or an id attaches with attach_xdp")
+            if self._fd < 0:
+                self._raise_unusable()
+            try:
+                return Link._make(getattr(self._lib, function)(handle, *args), None, self.name)
+            except LibbpfError as exc:
+                if exc.errno == errno.ENOENT and not _tracefs_mounted():
+                    raise exc.with_detail(f"{exc.detail} (if the hook is a tracepoint or kprobe: tracefs is not "
+                                          "mounted; mount -t tracefs tracefs /sys/kernel/tracing)") from None
+                raise
+
+
+def _tracefs_mounted() -> bool:
+    return any(os.path.isdir(os.path.join(root, "events")) for root in TRACEFS)
+
+
+def _ifindex(dev: Union[str, int]) -> int:
+    """The ifindex of a device named in this network namespace, or the ifindex given."""
+    if isinstance(dev, int) and not isinstance(dev, bool):
+        return check_uint(dev, 31, "ifindex", minimum=1)
+    if not isinstance(dev, str):
+        raise TypeError(f"a device is a name or an ifindex, not {type(dev).__name__}")
+    try:
+        return socket.if_nametoindex(dev)
+    except OSError:
+        raise LibbpfError.for_errno(errno.ENODEV, f"no network device {dev!r} in this network namespace") from None

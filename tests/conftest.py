@@ -134,3 +134,23 @@ def no_leaked_bpf_fds(request):
     gc.collect()
     leaked = {fd: what for fd, what in _bpf_fds().items() if before.get(fd) != what}
     assert not leaked, f"BPF fds left open by the test: {leaked}"
+
+
+TRACEFS = Path("/sys/kernel/tracing")
+
+
+@pytest.fixture
+def tracefs() -> Iterator[Path]:
+    """tracefs at /sys/kernel/tracing, where libbpf looks for tracepoint ids: mounted for the
+    test when it is not there (and unmounted afterwards), as the tests mount bpffs."""
+    if (TRACEFS / "events").is_dir():
+        yield TRACEFS
+        return
+    if not TRACEFS.is_dir():
+        pytest.skip(f"{TRACEFS} does not exist (a kernel without tracefs)")
+    subprocess.run(["mount", "-t", "tracefs", "tracefs", str(TRACEFS)], check=True)
+    try:
+        yield TRACEFS
+    finally:
+        if subprocess.run(["umount", str(TRACEFS)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(TRACEFS)], check=False)

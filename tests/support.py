@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 import pytest
 
@@ -57,3 +60,72 @@ def check_bad_object(name: str) -> None:
         run()
     assert type(exc.value).__name__.split("[")[0] == case["raises"], repr(exc.value)
     assert re.search(case["match"], str(exc.value)), str(exc.value)
+
+
+# network namespaces (pyroute2, imported when used: the unit tests run without it) ---------------
+
+@contextlib.contextmanager
+def netns_pair(addresses: Optional[Tuple[str, str]] = None) -> Iterator[Tuple[Tuple[str, str], Tuple[str, str]]]:
+    """Two new network namespaces joined by a veth pair, up (with ``addresses``, e.g.
+    ``("10.99.0.1/24", "10.99.0.2/24")``, on the two ends): ``((ns_tx, dev_tx), (ns_rx, dev_rx))``.
+    Both ends live in namespaces of their own (packets over a veth into the root namespace
+    are dropped on the test machines); the namespaces, and with them the pair, are deleted by
+    name afterwards, also when the test fails."""
+    from pyroute2 import IPRoute, netns
+
+    tag = f"{os.getpid() % 100000}"
+    ns_tx, ns_rx = f"lbpy_tx_{tag}", f"lbpy_rx_{tag}"
+    dev_tx, dev_rx = f"lbpytx{tag}", f"lbpyrx{tag}"
+    netns.create(ns_tx)
+    netns.create(ns_rx)
+    try:
+        for ns in (ns_tx, ns_rx):
+            quiet_ipv6(ns)
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=dev_tx, kind="veth", peer=dev_rx)
+            ipr.link("set", index=ipr.link_lookup(ifname=dev_tx)[0], net_ns_fd=ns_tx)
+            ipr.link("set", index=ipr.link_lookup(ifname=dev_rx)[0], net_ns_fd=ns_rx)
+        for ns, dev, address in ((ns_tx, dev_tx, addresses and addresses[0]),
+                                 (ns_rx, dev_rx, addresses and addresses[1])):
+            def up(ipr: Any, dev: str = dev, address: Optional[str] = address) -> None:
+                index = ipr.link_lookup(ifname=dev)[0]
+                if address:
+                    ip, prefix = address.split("/")
+                    ipr.addr("add", index=index, address=ip, prefixlen=int(prefix))
+                ipr.link("set", index=index, state="up")
+            in_namespace(ns, up)
+        yield (ns_tx, dev_tx), (ns_rx, dev_rx)
+    finally:
+        for ns in (ns_tx, ns_rx):
+            try:
+                netns.remove(ns)   # removing the namespaces removes the veth pair
+            except OSError:
+                pass
+
+
+def quiet_ipv6(ns: str) -> None:
+    """No IPv6 in the namespace: the kernel would send its own router and neighbour messages."""
+    with inside(ns):
+        for conf in ("all", "default"):
+            with open(f"/proc/sys/net/ipv6/conf/{conf}/disable_ipv6", "w") as knob:
+                knob.write("1")
+
+
+@contextlib.contextmanager
+def inside(ns: str) -> Iterator[None]:
+    """This thread in network namespace ``ns`` for the body (sockets made there stay there)."""
+    from pyroute2.netns import popns, pushns
+
+    pushns(ns)
+    try:
+        yield
+    finally:
+        popns()
+
+
+def in_namespace(ns: str, action: Callable[[Any], Any]) -> Any:
+    """``action(ipr)`` with an IPRoute of namespace ``ns``."""
+    from pyroute2 import IPRoute
+
+    with inside(ns), IPRoute() as ipr:
+        return action(ipr)

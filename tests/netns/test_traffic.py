@@ -4,17 +4,16 @@ direct-action filter on a veth, counts frames sent from another network namespac
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
 
 import pytest
+from support import in_namespace, netns_pair
 
 import libbpf_py as bpf
 
 pyroute2 = pytest.importorskip("pyroute2", reason="pyroute2 is needed for netlink (pip install libbpf-py[netlink])")
-from pyroute2 import IPRoute, netns  # noqa: E402
 from pyroute2.netns import popns, pushns  # noqa: E402
 
 TC_H_INGRESS_PARENT = "ffff:fff2"  # clsact's ingress hook
@@ -24,47 +23,8 @@ FRAME_LEN = 60
 @pytest.fixture
 def veth_pair():
     """Two namespaces joined by a veth pair, deleted by name afterwards."""
-    tag = f"{os.getpid() % 100000}"
-    ns_tx, ns_rx = f"lbpy_tx_{tag}", f"lbpy_rx_{tag}"
-    dev_tx, dev_rx = f"lbpytx{tag}", f"lbpyrx{tag}"
-    netns.create(ns_tx)
-    netns.create(ns_rx)
-    try:
-        for ns in (ns_tx, ns_rx):
-            quiet_ipv6(ns)
-        with IPRoute() as ipr:
-            ipr.link("add", ifname=dev_tx, kind="veth", peer=dev_rx)
-            ipr.link("set", index=ipr.link_lookup(ifname=dev_tx)[0], net_ns_fd=ns_tx)
-            ipr.link("set", index=ipr.link_lookup(ifname=dev_rx)[0], net_ns_fd=ns_rx)
-        for ns, dev in ((ns_tx, dev_tx), (ns_rx, dev_rx)):
-            in_namespace(ns, lambda ipr, dev=dev: ipr.link("set", index=ipr.link_lookup(ifname=dev)[0], state="up"))
-        yield (ns_tx, dev_tx), (ns_rx, dev_rx)
-    finally:
-        for ns in (ns_tx, ns_rx):
-            try:
-                netns.remove(ns)   # removing the namespaces removes the veth pair
-            except OSError:
-                pass
-
-
-def quiet_ipv6(ns: str) -> None:
-    """No IPv6 in the namespace: the kernel would send its own router and neighbour messages."""
-    pushns(ns)
-    try:
-        for conf in ("all", "default"):
-            with open(f"/proc/sys/net/ipv6/conf/{conf}/disable_ipv6", "w") as knob:
-                knob.write("1")
-    finally:
-        popns()
-
-
-def in_namespace(ns: str, action):
-    pushns(ns)
-    try:
-        with IPRoute() as ipr:
-            return action(ipr)
-    finally:
-        popns()
+    with netns_pair() as pair:
+        yield pair
 
 
 ETHERTYPE = 0x88B5  # IEEE "local experimental": nothing else in the namespaces sends it

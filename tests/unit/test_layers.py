@@ -23,6 +23,7 @@ LAYERS = [
     ("_libbpf",),                                   # the one door to C
     ("_bpffs", "info"),                             # bpffs facts and locks; what the kernel reports
     ("_handle",),                                   # what maps and programs share
+    ("links",),                                     # attachments (programs make them)
     ("maps", "programs"),
     ("pinning", "hooks"),                           # pin policies and their session; object hooks
     ("compat",),                                    # old tools' semantics: hooks and pin layouts

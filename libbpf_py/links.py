@@ -1,0 +1,258 @@
+"""Links: a program attached to a hook for as long as its :class:`Link` (or a pin of it) lives.
+
+A Link comes from one of ``Program.attach*`` or from :meth:`Link.from_pinned`. It owns its
+attachment: ``detach()`` ends it now; ``close()`` (or the end of a ``with`` block) releases the
+handle, which ends an attachment nothing else holds, while a pinned link stays attached (also
+after the process exits). A Link dropped without either is released as ``close()`` releases it
+(libbpf's rule: an unpinned link detaches).
+"""
+
+from __future__ import annotations
+
+import _thread
+import ctypes
+import errno
+import os
+import sys
+import weakref
+
+from . import _abi, _libbpf, _signals
+from ._abi import AttachType, LinkType, enum_or_int
+from ._checks import c_path
+from ._fd import OwnedFd, fd_kind
+from ._handle import _about_path
+from .errors import ClosedError, LibbpfError
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, NamedTuple, Optional
+
+    from ._handle import PathLike
+else:
+    from ._typing import NamedTuple
+
+
+class LinkInfo(NamedTuple):
+    """What the kernel reports for a link: its type, id, program, and the hook it holds."""
+
+    type: LinkType | int  # (annotations readable by typing.get_type_hints without typing's names)
+    id: int
+    prog_id: int
+    ifindex: int | None = None                   # XDP, tcx
+    cgroup_id: int | None = None                 # cgroup
+    netns_ino: int | None = None                 # netns (sk_lookup, flow dissector)
+    attach_type: AttachType | int | None = None  # cgroup, netns, tracing, tcx
+
+
+def link_info(fd: int) -> LinkInfo:
+    """Read a link's info from the kernel."""
+    info = _abi.BpfLinkInfo()
+    size = ctypes.c_uint32(ctypes.sizeof(info))
+    _libbpf.lib().bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), ctypes.byref(size))
+    hook = bytes(info.union)  # the per-type union, laid out as in struct bpf_link_info
+
+    def u32(offset: int) -> int:
+        return int.from_bytes(hook[offset:offset + 4], sys.byteorder)
+
+    kind = info.type
+    extra: Dict[str, Any] = {}
+    if kind in (LinkType.XDP, LinkType.TCX):
+        extra["ifindex"] = u32(0)  # then, for tcx, its attach type
+        if kind == LinkType.TCX:
+            extra["attach_type"] = enum_or_int(AttachType, u32(4))
+    elif kind == LinkType.CGROUP:
+        extra["cgroup_id"] = int.from_bytes(hook[0:8], sys.byteorder)
+        extra["attach_type"] = enum_or_int(AttachType, u32(8))
+    elif kind == LinkType.NETNS:
+        extra["netns_ino"], extra["attach_type"] = u32(0), enum_or_int(AttachType, u32(4))
+    elif kind == LinkType.TRACING:
+        extra["attach_type"] = enum_or_int(AttachType, u32(0))
+    return LinkInfo(enum_or_int(LinkType, kind), info.id, info.prog_id, **extra)
+
+
+_NO_LINK_DETACH = (errno.EOPNOTSUPP, errno.EINVAL, 524)  # 524: the kernel's ENOTSUPP (no LINK_DETACH for its type)
+
+
+def _release(lib: _libbpf.Libbpf, state: List[Any]) -> None:
+    """Release a link handle once (its finalizer): libbpf's ``bpf_link`` or a link fd."""
+    with _signals.deferred(in_finalizer=True):
+        ptr, fd = state[0], state[1]
+        state[0] = state[1] = None
+        if ptr is not None:
+            lib.bpf_link__destroy(ptr)  # closes its fd: ends an attachment nothing else holds
+        elif fd is not None:
+            fd.close()
+
+
+class Link:
+    """A program attached to a hook (see the module's docstring for its lifetime)."""
+
+    # Set by _make (instances are made there, not by __init__):
+    _lib: _libbpf.Libbpf
+    _state: List[Any]            # [libbpf's struct bpf_link * or None, OwnedFd or None]: what is released
+    _finalizer: weakref.finalize[Any, Any]
+    _lock: Any                   # an RLock: operations and close, one thread at a time
+    _pinned_at: Optional[str]
+    program_name: str            # the program's name, for messages
+
+    def __init__(self) -> None:
+        raise TypeError("Links come from Program.attach*() or Link.from_pinned()")
+
+    @classmethod
+    def _make(cls, ptr: Optional[int], fd: Optional[OwnedFd], program_name: str) -> "Link":
+        self = object.__new__(cls)
+        self._lib = _libbpf.lib()
+        self._state = [ptr, fd]
+        self._finalizer = weakref.finalize(self, _release, self._lib, self._state)
+        self._lock = _thread.RLock()
+        self._pinned_at = None
+        self.program_name = program_name
+        return self
+
+    @classmethod
+    def from_pinned(cls, path: PathLike) -> "Link":
+        """Open the link pinned at ``path``; closing this handle leaves it attached."""
+        encoded = c_path(path)
+        with _signals.deferred():
+            try:
+                fd = OwnedFd(_libbpf.lib().bpf_obj_get(encoded))
+            except LibbpfError as exc:
+                raise _about_path(exc, path, "open the pin") from None
+            kind = fd_kind(fd.fileno())
+            if kind != "link":
+                fd.close()
+                raise LibbpfError.for_errno(errno.EINVAL, f"{os.fspath(path)} holds a BPF {kind}, not a link",
+                                            "bpf_obj_get")
+            self = cls._make(None, fd, "")
+            self._pinned_at = os.fspath(path)
+        return self
+
+    # state -----------------------------------------------------------------------------------
+
+    def _current_fd(self) -> int:
+        """The link's fd (the caller holds the lock); ClosedError once released."""
+        ptr, fd = self._state
+        if ptr is not None:
+            return int(self._lib.bpf_link__fd(ptr))
+        if fd is not None:
+            return fd.fileno()
+        raise ClosedError(f"the link of {self.program_name or 'a program'} is closed")
+
+    @property
+    def fd(self) -> int:
+        """The link's file descriptor (owned by this handle: do not close it)."""
+        with self._lock:
+            return self._current_fd()
+
+    @property
+    def closed(self) -> bool:
+        return self._state[0] is None and self._state[1] is None
+
+    @property
+    def pin_path(self) -> Optional[str]:
+        """Where this link is known to be pinned (opened from, or pinned by this handle)."""
+        return self._pinned_at
+
+    def as_libbpf(self) -> Optional[int]:
+        """libbpf's ``struct bpf_link *`` as an int (None for a link opened from a pin or made
+        from an fd): valid until this handle is closed."""
+        with self._lock:
+            self._current_fd()
+            return self._state[0]
+
+    def info(self) -> LinkInfo:
+        """The link as the kernel reports it."""
+        with self._lock:
+            return link_info(self._current_fd())
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<Link of {self.program_name!r} closed>"
+        pinned = f" pinned at {self._pinned_at}" if self._pinned_at else ""
+        return f"<Link of {self.program_name!r} fd={self.fd}{pinned}>"
+
+    def __enter__(self) -> "Link":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Link is a handle on a kernel object and cannot be pickled: pin it and pass the path")
+
+    # lifetime --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release this handle: a pinned link stays attached, an unpinned one detaches (unless
+        another process holds it). Safe to call twice."""
+        with _signals.deferred(), self._lock:
+            self._finalizer()
+
+    def detach(self) -> None:
+        """End the attachment now and release this handle; a pin this handle made is removed.
+
+        Where the kernel can detach a link for every holder (BPF_LINK_DETACH: XDP, cgroup,
+        netns, tcx... links) it does, also when the link is pinned or held elsewhere; for the
+        other kinds (tracepoints, kprobes, fentry...) releasing this handle and its pin ends the
+        attachment unless another process still holds it."""
+        with _signals.deferred(), self._lock:
+            fd = self._current_fd()
+            if fd_kind(fd) == "link":
+                try:
+                    self._lib.bpf_link_detach(fd)
+                except LibbpfError as exc:
+                    if exc.errno not in _NO_LINK_DETACH:
+                        raise
+            pinned, self._pinned_at = self._pinned_at, None
+            if pinned is not None and self._made_pin:
+                try:
+                    os.unlink(pinned)
+                except FileNotFoundError:
+                    pass
+            self._finalizer()
+
+    _made_pin = False
+
+    # pins ------------------------------------------------------------------------------------
+
+    def pin(self, path: PathLike) -> None:
+        """Pin the link at ``path`` on bpffs: it stays attached after this handle and this
+        process are gone, until the pin is removed and the last holder closes it."""
+        encoded = c_path(path)
+        with self._lock:
+            try:
+                self._lib.bpf_obj_pin(self._current_fd(), encoded)
+            except LibbpfError as exc:
+                raise _about_path(exc, path, "pin") from None
+            self._pinned_at, self._made_pin = os.fspath(path), True
+
+    def unpin(self, path: Optional[PathLike] = None) -> None:
+        """Remove the pin at ``path`` (default: ``pin_path``), which must hold this very link."""
+        target = self._pinned_at if path is None else os.fspath(path)
+        if target is None:
+            raise ValueError("this link has no known pin; pass the path")
+        with self._lock:
+            mine = link_info(self._current_fd()).id
+        with OwnedFd(self._lib.bpf_obj_get(c_path(target))) as other:
+            theirs = link_info(other.fileno()).id if fd_kind(other.fileno()) == "link" else None
+        if theirs != mine:
+            raise LibbpfError.for_errno(errno.EINVAL, f"{target} does not hold this link; not removed")
+        os.unlink(target)
+        if target == self._pinned_at:
+            self._pinned_at, self._made_pin = None, False
+
+    def update_program(self, program: Any) -> None:
+        """Attach ``program`` (a loaded Program of the same type) in place of the link's program,
+        atomically (BPF_LINK_UPDATE)."""
+        with self._lock, program._fd_in_use() as prog_fd:
+            fd = self._current_fd()
+            try:
+                self._lib.bpf_link_update(fd, prog_fd, None)
+            except LibbpfError as exc:
+                if exc.errno == errno.EINVAL and fd_kind(fd) == "link":
+                    kind = link_info(fd).type
+                    raise exc.with_detail(f"{exc.detail}: a {getattr(kind, 'name', kind)} link cannot change its "
+                                          "program (the kernel updates cgroup, XDP, netns, iter and tcx links), "
+                                          "or the program's type differs") from None
+                raise
+        self.program_name = program.name

@@ -1,0 +1,257 @@
+"""Links: programs attached to real hooks, observed through what they count when the test makes
+the syscalls they watch; detached, closed, dropped, pinned across a killed process, updated."""
+
+from __future__ import annotations
+
+import errno
+import gc
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import libbpf_py as bpf
+from libbpf_py import AttachType, LinkType
+
+# indexes of bpf_progs/attach.c's `counts`
+XDP_DROPPED, XDP_PASSED, RAW_TP_GETPID, TP_GETPPID, CGROUP_EGRESS, RAW_TP_OTHER, CGROUP_OTHER = range(7)
+
+
+@pytest.fixture
+def attach_obj(bpf_obj):
+    """bpf_progs/attach.o, loaded, its programs watching this process only."""
+    with bpf.Object.open(bpf_obj("attach")) as obj:
+        obj.load()
+        for m in obj.maps.values():
+            m.key_type = m.value_type = int
+        obj.maps["target_tgid"][0] = os.getpid()
+        yield obj
+
+
+def counted(obj, index: int) -> int:
+    return obj.maps["counts"][index]
+
+
+def getpids(n: int = 5) -> None:
+    for _ in range(n):
+        os.getpid()  # not cached by the C library: each is a syscall
+
+
+def test_attach_follows_the_section_and_detach_ends_it(attach_obj):
+    program = attach_obj.programs["raw_tp_getpid"]
+    link = program.attach()
+    getpids()
+    assert counted(attach_obj, RAW_TP_GETPID) == 5
+    info = link.info()
+    assert info.type == LinkType.RAW_TRACEPOINT and info.prog_id == program.info().id
+    link.detach()
+    getpids()
+    assert counted(attach_obj, RAW_TP_GETPID) == 5
+    assert link.closed
+    with pytest.raises(bpf.ClosedError):
+        link.fd
+    link.close()  # twice is harmless
+
+
+def test_closing_or_dropping_an_unpinned_link_detaches(attach_obj):
+    program = attach_obj.programs["raw_tp_getpid"]
+    with program.attach():
+        getpids(3)
+    getpids(3)
+    assert counted(attach_obj, RAW_TP_GETPID) == 3
+    link = program.attach()
+    getpids(2)
+    del link  # dropped without detach() or pin(): released, as libbpf does
+    gc.collect()
+    getpids(2)
+    assert counted(attach_obj, RAW_TP_GETPID) == 5
+
+
+def test_a_pinned_link_stays_attached_after_its_handle_closes(attach_obj, bpffs):
+    path = bpffs / "raw_tp_link"
+    link = attach_obj.programs["raw_tp_getpid"].attach()
+    link.pin(path)
+    assert link.pin_path == str(path)
+    link_id = link.info().id
+    link.close()
+    getpids(4)
+    assert counted(attach_obj, RAW_TP_GETPID) == 4
+    again = bpf.Link.from_pinned(path)
+    assert again.info().id == link_id
+    again.unpin()
+    assert not path.exists()
+    again.close()  # the last holder: the attachment ends
+    getpids(4)
+    assert counted(attach_obj, RAW_TP_GETPID) == 4
+
+
+def test_detach_removes_the_pin_this_handle_made(attach_obj, bpffs):
+    path = bpffs / "made_here"
+    link = attach_obj.programs["raw_tp_getpid"].attach()
+    link.pin(path)
+    link.detach()
+    assert not path.exists()
+    getpids(2)
+    assert counted(attach_obj, RAW_TP_GETPID) == 0
+
+
+KILLED = r"""
+import os, signal, sys
+import libbpf_py as bpf
+obj = bpf.Object.open(sys.argv[1])
+obj.load()
+for name in ("counts", "target_tgid"):
+    obj.maps[name].pin(os.path.join(sys.argv[2], name))
+obj.programs["raw_tp_getpid"].attach().pin(os.path.join(sys.argv[2], "link"))
+os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind runs
+"""
+
+
+def test_a_pinned_link_keeps_its_program_attached_after_its_process_is_killed(bpf_obj, bpffs):
+    done = subprocess.run([sys.executable, "-c", KILLED, str(bpf_obj("attach")), str(bpffs)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    counts = bpf.Map.from_pinned(bpffs / "counts")
+    target = bpf.Map.from_pinned(bpffs / "target_tgid")
+    try:
+        for m in (counts, target):
+            m.key_type = m.value_type = int
+        target[0] = os.getpid()
+        getpids(3)
+        assert counts[RAW_TP_GETPID] == 3  # counted by the program the killed process attached
+        with bpf.Link.from_pinned(bpffs / "link") as link:
+            assert link.info().type == LinkType.RAW_TRACEPOINT
+            link.unpin()
+        getpids(3)
+        assert counts[RAW_TP_GETPID] == 3
+    finally:
+        counts.close()
+        target.close()
+
+
+def test_update_program_swaps_the_program_in_place(attach_obj, cgroup):
+    with attach_obj.programs["cgroup_egress"].attach_cgroup(cgroup) as link:
+        send_from(cgroup, 2)
+        link.update_program(attach_obj.programs["cgroup_egress_other"])
+        assert link.info().prog_id == attach_obj.programs["cgroup_egress_other"].info().id
+        send_from(cgroup, 3)
+    assert (counted(attach_obj, CGROUP_EGRESS), counted(attach_obj, CGROUP_OTHER)) == (2, 3)
+
+
+def test_a_link_type_that_keeps_its_program_says_so(attach_obj):
+    with attach_obj.programs["raw_tp_getpid"].attach() as link:
+        with pytest.raises(bpf.LibbpfError, match="cannot change its program") as exc:
+            link.update_program(attach_obj.programs["raw_tp_getpid_other"])
+    assert exc.value.errno == errno.EINVAL
+
+
+def test_attach_all_attaches_what_names_its_hook(attach_obj, tracefs):
+    links = attach_obj.attach_all()
+    try:
+        assert sorted(link.program_name for link in links) == ["raw_tp_getpid", "raw_tp_getpid_other", "tp_getppid"]
+        getpids(1)
+        os.getppid()
+        assert [counted(attach_obj, i) for i in (RAW_TP_GETPID, RAW_TP_OTHER, TP_GETPPID)] == [1, 1, 1]
+    finally:
+        for link in links:
+            link.detach()
+
+
+def test_a_tracepoint_counts_the_syscall_it_names(attach_obj, tracefs):
+    with attach_obj.programs["tp_getppid"].attach_tracepoint("syscalls", "sys_enter_getppid") as link:
+        for _ in range(3):
+            os.getppid()
+        assert link.info().type == LinkType.PERF_EVENT
+    os.getppid()
+    assert counted(attach_obj, TP_GETPPID) == 3
+
+
+def test_a_tracepoint_without_tracefs_says_how_to_mount_it(attach_obj, monkeypatch):
+    from libbpf_py import programs
+
+    monkeypatch.setattr(programs, "TRACEFS", ("/nonexistent/tracing",))
+    with pytest.raises(bpf.LibbpfError, match="mount -t tracefs") as exc:
+        attach_obj.programs["tp_getppid"].attach_tracepoint("syscalls", "sys_enter_getppid")
+    assert exc.value.errno == errno.ENOENT
+
+
+def test_a_kprobe_without_a_kprobe_pmu_is_a_clear_oserror(attach_obj, tracefs):
+    if os.path.exists("/sys/bus/event_source/devices/kprobe"):
+        pytest.skip("this kernel has a kprobe PMU: kprobes attach here")
+    with pytest.raises(OSError) as exc:
+        attach_obj.programs["raw_tp_getpid"].attach_kprobe("do_sys_openat2")
+    assert "bpf_program__attach_kprobe" in str(exc.value)
+
+
+@pytest.fixture
+def cgroup():
+    """A new cgroup v2 directory, removed afterwards."""
+    root = Path("/sys/fs/cgroup/unified")
+    if not (root / "cgroup.procs").exists():
+        root = Path("/sys/fs/cgroup")
+        if not (root / "cgroup.controllers").exists():
+            pytest.skip("no cgroup v2 hierarchy mounted")
+    path = Path(tempfile.mkdtemp(prefix="libbpf_py-", dir=root))
+    try:
+        yield path
+    finally:
+        path.rmdir()
+
+
+SENDER = ("import os, socket, sys; open(sys.argv[1], 'w').write(str(os.getpid()));"
+          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+          "[s.sendto(b'x', ('127.0.0.1', 9)) for _ in range(int(sys.argv[2]))]")
+
+
+def send_from(cgroup: Path, packets: int) -> None:
+    """Send ``packets`` UDP datagrams from a process that moves itself into ``cgroup`` first."""
+    subprocess.run([sys.executable, "-c", SENDER, str(cgroup / "cgroup.procs"), str(packets)], check=True,
+                   timeout=60)
+
+
+def test_a_cgroup_program_counts_the_packets_of_a_process_in_its_cgroup(attach_obj, cgroup):
+    with attach_obj.programs["cgroup_egress"].attach_cgroup(cgroup) as link:
+        info = link.info()
+        assert info.type == LinkType.CGROUP and info.attach_type == AttachType.CGROUP_INET_EGRESS
+        assert info.cgroup_id == os.stat(cgroup).st_ino
+        send_from(cgroup, 3)
+        assert counted(attach_obj, CGROUP_EGRESS) == 3
+    send_from(cgroup, 3)
+    assert counted(attach_obj, CGROUP_EGRESS) == 3
+
+
+def test_bad_arguments_are_refused_before_c(attach_obj):
+    program = attach_obj.programs["xdp_drop_udp"]
+    with pytest.raises(ValueError, match="mode"):
+        program.attach_xdp("lo", mode="fast")
+    with pytest.raises(bpf.LibbpfError, match="no network device") as exc:
+        program.attach_xdp("no-such-device0")
+    assert exc.value.errno == errno.ENODEV
+    with pytest.raises(TypeError):
+        program.attach_xdp(1.5)
+    with pytest.raises(bpf.LibbpfError) as exc:
+        program.attach()  # an xdp section names no hook
+    assert exc.value.errno == errno.EOPNOTSUPP
+    with pytest.raises(TypeError):
+        bpf.Link()
+
+
+def test_a_standalone_program_attaches_with_attach_xdp_only(attach_obj, bpffs):
+    attach_obj.programs["raw_tp_getpid"].pin(bpffs / "prog")
+    with bpf.Program.from_pinned(bpffs / "prog") as program:
+        with pytest.raises(TypeError, match="from its Object"):
+            program.attach()
+
+
+def test_escape_hatches_give_libbpfs_pointers(attach_obj):
+    lib = bpf.libbpf()
+    m = attach_obj.maps["counts"]
+    assert lib.bpf_map__fd(m.as_libbpf()) == m.fd
+    assert lib.bpf_object__name(attach_obj.as_libbpf()) == b"attach"
+    program = attach_obj.programs["raw_tp_getpid"]
+    with program.attach() as link:
+        assert lib.bpf_link__fd(link.as_libbpf()) == link.fd
