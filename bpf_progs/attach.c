@@ -12,7 +12,7 @@
 #define DROP_PORT 4242
 #define NR_GETPID 39 /* x86-64 */
 
-enum { XDP_DROPPED, XDP_PASSED, RAW_TP_GETPID, TP_GETPPID, CGROUP_EGRESS, RAW_TP_OTHER, CGROUP_OTHER, NR_COUNTS };
+enum { XDP_DROPPED, XDP_PASSED, RAW_TP_GETPID, TP_GETPPID, CGROUP_EGRESS, RAW_TP_OTHER, CGROUP_OTHER, TC_UDP, TC_UDP_OTHER, NR_COUNTS };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -97,6 +97,33 @@ int cgroup_egress_other(struct __sk_buff *skb)
 {
 	count(CGROUP_OTHER);
 	return 1;
+}
+
+static __always_inline int is_udp_to_drop_port(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+	struct udphdr *udp = (void *)ip + sizeof(*ip);
+
+	return (void *)(udp + 1) <= end && eth->h_proto == bpf_htons(ETH_P_IP) && ip->ihl == 5 &&
+	       ip->protocol == IPPROTO_UDP && udp->dest == bpf_htons(DROP_PORT);
+}
+
+SEC("tc")
+int tc_count_udp(struct __sk_buff *skb)
+{
+	if (is_udp_to_drop_port(skb))
+		count(TC_UDP);
+	return -1; /* TC_ACT_UNSPEC (tcx: TCX_NEXT): the next program runs too */
+}
+
+SEC("tc")
+int tc_count_udp_other(struct __sk_buff *skb)
+{
+	if (is_udp_to_drop_port(skb))
+		count(TC_UDP_OTHER);
+	return -1;
 }
 
 char LICENSE[] SEC("license") = "GPL";

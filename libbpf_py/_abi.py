@@ -380,6 +380,23 @@ class BpfLinkCreateOpts(Structure):
     _fields_ = [("sz", c_size_t), ("flags", c_uint32), ("_pad", c_uint32)]
 
 
+class BpfTcHook(Structure):
+    """struct bpf_tc_hook: a device's clsact hook."""
+
+    _fields_ = [("sz", c_size_t), ("ifindex", c_int), ("attach_point", c_int), ("parent", c_uint32),
+                ("_pad", c_uint32)]
+
+
+class BpfTcOpts(Structure):
+    """struct bpf_tc_opts: a cls_bpf filter (direct-action) on a hook."""
+
+    _fields_ = [("sz", c_size_t), ("prog_fd", c_int), ("flags", c_uint32), ("prog_id", c_uint32),
+                ("handle", c_uint32), ("priority", c_uint32), ("_pad", c_uint32)]
+
+
+TC_INGRESS, TC_EGRESS = 1 << 0, 1 << 1  # enum bpf_tc_attach_point
+
+
 def new_opts(cls: Type[_S]) -> _S:
     """A zeroed option struct with ``sz`` set."""
     opts = cls()

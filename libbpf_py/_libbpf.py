@@ -57,6 +57,14 @@ def _null_sets_errno(result: Optional[int], func: Any, args: Tuple[Any, ...]) ->
     return result
 
 
+def _libc_error(result: int, func: Any, args: Tuple[Any, ...]) -> int:
+    """A libc checker: -1 raises OSError(errno)."""
+    if result == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{func.__name__}: {os.strerror(err)}")
+    return result
+
+
 def _libc_path_error(path_arg: int) -> Checker:
     """A libc checker: -1 raises OSError(errno) naming the path in argument ``path_arg``."""
 
@@ -144,6 +152,10 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_program__attach_perf_event": Sig(PTR, (PTR, c_int), NULL, "0.0.4"),
     "bpf_program__attach_cgroup": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),
     "bpf_program__attach_netns": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),
+    "bpf_tc_hook_create": Sig(c_int, (c_void_p,), NEG, "0.6.0"),
+    "bpf_tc_attach": Sig(c_int, (c_void_p, c_void_p), NEG, "0.6.0"),
+    "bpf_tc_detach": Sig(c_int, (c_void_p, c_void_p), NEG, "0.6.0"),
+    "bpf_tc_query": Sig(c_int, (c_void_p, c_void_p), NEG, "0.6.0"),
     "bpf_link__fd": Sig(c_int, (PTR,), None, "0.0.7"),
     "bpf_link__destroy": Sig(c_int, (PTR,), None, "0.0.4"),
     # fd-level API (bpf.h)
@@ -177,6 +189,7 @@ LIBC: Dict[str, Sig] = {
     "mount": Sig(c_int, (c_char_p, c_char_p, c_char_p, c_ulong, c_char_p), _libc_path_error(1), ""),
     "umount2": Sig(c_int, (c_char_p, c_int), _libc_path_error(0), ""),
     "vsnprintf": Sig(c_int, (c_void_p, c_size_t, c_void_p, c_void_p), None, ""),
+    "setns": Sig(c_int, (c_int, c_int), _libc_error, ""),
 }
 
 

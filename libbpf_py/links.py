@@ -25,7 +25,7 @@ from .errors import ClosedError, LibbpfError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, NamedTuple, Optional
+    from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
     from ._handle import PathLike
 else:
@@ -74,14 +74,17 @@ _NO_LINK_DETACH = (errno.EOPNOTSUPP, errno.EINVAL, 524)  # 524: the kernel's ENO
 
 
 def _release(lib: _libbpf.Libbpf, state: List[Any]) -> None:
-    """Release a link handle once (its finalizer): libbpf's ``bpf_link`` or a link fd."""
+    """Release a link handle once (its finalizer): libbpf's ``bpf_link``, a link fd, or the
+    detacher of an attachment the kernel keeps without a link (a cls_bpf filter)."""
     with _signals.deferred(in_finalizer=True):
-        ptr, fd = state[0], state[1]
-        state[0] = state[1] = None
+        ptr, fd, detacher = state
+        state[:] = [None, None, None]
         if ptr is not None:
             lib.bpf_link__destroy(ptr)  # closes its fd: ends an attachment nothing else holds
         elif fd is not None:
             fd.close()
+        elif detacher is not None:
+            detacher()
 
 
 class Link:
@@ -89,20 +92,27 @@ class Link:
 
     # Set by _make (instances are made there, not by __init__):
     _lib: _libbpf.Libbpf
-    _state: List[Any]            # [libbpf's struct bpf_link * or None, OwnedFd or None]: what is released
+    _state: List[Any]            # [libbpf's struct bpf_link *, a link's OwnedFd, or a detacher]: one is set
     _finalizer: weakref.finalize[Any, Any]
     _lock: Any                   # an RLock: operations and close, one thread at a time
     _pinned_at: Optional[str]
+    _describe: Optional[Callable[[], LinkInfo]]  # the info of an attachment without a kernel link
     program_name: str            # the program's name, for messages
+    tc_handle: Optional[int] = None    # a cls_bpf filter's handle and priority (attach_tc)
+    tc_priority: Optional[int] = None
 
     def __init__(self) -> None:
         raise TypeError("Links come from Program.attach*() or Link.from_pinned()")
 
     @classmethod
-    def _make(cls, ptr: Optional[int], fd: Optional[OwnedFd], program_name: str) -> "Link":
+    def _make(cls, ptr: Optional[int], fd: Optional[OwnedFd], program_name: str,
+              detacher: Optional[Callable[[], None]] = None, info: Optional[Callable[[], LinkInfo]] = None) -> "Link":
+        """A Link owning libbpf's ``ptr``, a link ``fd``, or (no link in the kernel) an attachment
+        that ``detacher`` removes and ``info`` describes."""
         self = object.__new__(cls)
         self._lib = _libbpf.lib()
-        self._state = [ptr, fd]
+        self._state = [ptr, fd, detacher]
+        self._describe = info
         self._finalizer = weakref.finalize(self, _release, self._lib, self._state)
         self._lock = _thread.RLock()
         self._pinned_at = None
@@ -131,11 +141,14 @@ class Link:
 
     def _current_fd(self) -> int:
         """The link's fd (the caller holds the lock); ClosedError once released."""
-        ptr, fd = self._state
+        ptr, fd, detacher = self._state
         if ptr is not None:
             return int(self._lib.bpf_link__fd(ptr))
         if fd is not None:
             return fd.fileno()
+        if detacher is not None:
+            raise LibbpfError.for_errno(errno.EOPNOTSUPP, f"the attachment of {self.program_name} is no kernel link "
+                                        "(a cls_bpf filter): it has no fd, and cannot be pinned or updated")
         raise ClosedError(f"the link of {self.program_name or 'a program'} is closed")
 
     @property
@@ -146,7 +159,7 @@ class Link:
 
     @property
     def closed(self) -> bool:
-        return self._state[0] is None and self._state[1] is None
+        return self._state == [None, None, None]
 
     @property
     def pin_path(self) -> Optional[str]:
@@ -161,8 +174,10 @@ class Link:
             return self._state[0]
 
     def info(self) -> LinkInfo:
-        """The link as the kernel reports it."""
+        """The link as the kernel reports it (for a cls_bpf filter: its program and device)."""
         with self._lock:
+            if self._state[2] is not None and self._describe is not None:
+                return self._describe()
             return link_info(self._current_fd())
 
     def __repr__(self) -> str:
@@ -196,6 +211,9 @@ class Link:
         other kinds (tracepoints, kprobes, fentry...) releasing this handle and its pin ends the
         attachment unless another process still holds it."""
         with _signals.deferred(), self._lock:
+            if self._state[2] is not None:  # no kernel link: releasing removes exactly what was attached
+                self._finalizer()
+                return
             fd = self._current_fd()
             if fd_kind(fd) == "link":
                 try:

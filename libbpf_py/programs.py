@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
 import socket
 from operator import attrgetter
 
-from . import _abi, _signals
-from ._abi import AttachType, ProgType, XdpFlags, enum_or_int
+from . import _abi, _libbpf, _signals
+from ._abi import AttachType, LinkType, ProgType, XdpFlags, enum_or_int
 from ._checks import c_name, c_path, check_uint
 from ._fd import OwnedFd
 from ._handle import BpfHandle, definition
 from .errors import LibbpfError
 from .info import ProgInfo, prog_info
-from .links import Link
+from .links import Link, LinkInfo
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, NamedTuple, NoReturn, Optional, Union
+    from typing import Any, Callable, Iterator, NamedTuple, NoReturn, Optional, Union
 
     from ._handle import PathLike
 else:
     from ._typing import NamedTuple
 
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
+_TC_DIRECTIONS = {"ingress": _abi.TC_INGRESS, "egress": _abi.TC_EGRESS}
 XDP_MODES = {None: 0, "skb": XdpFlags.SKB_MODE, "drv": XdpFlags.DRV_MODE, "hw": XdpFlags.HW_MODE}
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
@@ -167,6 +169,81 @@ class Program(BpfHandle[ProgInfo]):
                 raise exc.with_detail(f"{exc.detail}: {hint}") if hint else exc from None
             return Link._make(None, link_fd, self.name)
 
+    def attach_tc(self, dev: Union[str, int], direction: str = "ingress", *, mode: Optional[str] = None,
+                  priority: int = 0, handle: int = 0) -> Link:
+        """Attach to the tc hook of ``dev`` (``"ingress"`` or ``"egress"``).
+
+        ``mode="tcx"``: a tcx link (kernel >= 6.6; made with BPF_LINK_CREATE, so any libbpf 1.x
+        does); ``mode="cls_bpf"``: a direct-action cls_bpf filter on the device's clsact qdisc
+        (made if missing, and left in place), at ``priority``/``handle`` (0: the kernel's
+        choice); ``mode=None``: tcx where the kernel has it, else cls_bpf. A cls_bpf filter is no
+        kernel link: its Link removes exactly that filter (if it still holds this program) on
+        detach, close or when dropped, and has no fd to pin.
+        """
+        if direction not in _TC_DIRECTIONS:
+            raise ValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
+        if mode not in (None, "tcx", "cls_bpf"):
+            raise ValueError(f"mode must be 'tcx', 'cls_bpf' or None, not {mode!r}")
+        check_uint(priority, 16, "priority")
+        check_uint(handle, 32, "handle")
+        ifindex = _ifindex(dev)
+        if mode == "tcx" or mode is None and not (priority or handle):
+            if priority or handle:
+                raise ValueError("priority and handle are cls_bpf's: a tcx link has neither")
+            attach_type = AttachType.TCX_INGRESS if direction == "ingress" else AttachType.TCX_EGRESS
+            with _signals.deferred(), self._fd_in_use() as fd:
+                try:
+                    return Link._make(None, OwnedFd(self._lib.bpf_link_create(fd, ifindex, attach_type, None)),
+                                      self.name)
+                except LibbpfError as exc:
+                    if mode == "tcx" or exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, 524):
+                        raise  # a kernel before 6.6 refuses tcx with EINVAL: then cls_bpf, as chosen automatically
+        return self._attach_cls_bpf(ifindex, _TC_DIRECTIONS[direction], priority, handle)
+
+    def _attach_cls_bpf(self, ifindex: int, point: int, priority: int, handle: int) -> Link:
+        lib = self._lib
+        netns = OwnedFd(os.open(_THREAD_NETNS, os.O_RDONLY | os.O_CLOEXEC))  # where the ifindex means the device
+        hook = _abi.new_opts(_abi.BpfTcHook)
+        hook.ifindex, hook.attach_point = ifindex, point
+        try:
+            lib.bpf_tc_hook_create(ctypes.addressof(hook))
+        except LibbpfError as exc:
+            if exc.errno != errno.EEXIST:  # the device's clsact qdisc, made by whoever came first
+                raise
+        opts = _abi.new_opts(_abi.BpfTcOpts)
+        opts.handle, opts.priority = handle, priority
+        with _signals.deferred(), self._fd_in_use() as fd:
+            opts.prog_fd = fd
+            lib.bpf_tc_attach(ctypes.addressof(hook), ctypes.addressof(opts))
+            where = (opts.handle, opts.priority, opts.prog_id)  # as the kernel chose them
+
+            def holding() -> bool:
+                """Whether the filter is still there with this program (netlink, in its namespace)."""
+                query = _abi.new_opts(_abi.BpfTcOpts)
+                query.handle, query.priority = where[0], where[1]
+                try:
+                    lib.bpf_tc_query(ctypes.addressof(hook), ctypes.addressof(query))
+                except LibbpfError as exc:
+                    if exc.errno in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
+                        return False  # removed meanwhile (tc filter del, the device or its namespace gone)
+                    raise
+                return bool(query.prog_id == where[2])
+
+            def detach() -> None:
+                with netns, _in_netns(netns.fileno()):
+                    if holding():  # never another program put at the same place since
+                        gone = _abi.new_opts(_abi.BpfTcOpts)
+                        gone.handle, gone.priority = where[0], where[1]
+                        lib.bpf_tc_detach(ctypes.addressof(hook), ctypes.addressof(gone))
+
+            def info() -> LinkInfo:
+                with _in_netns(netns.fileno()):
+                    return LinkInfo(LinkType.UNSPEC, 0, where[2] if holding() else 0, ifindex=ifindex)
+
+            link = Link._make(None, None, self.name, detacher=detach, info=info)
+            link.tc_handle, link.tc_priority = where[0], where[1]
+            return link
+
     def attach_tracepoint(self, category: str, name: str) -> Link:
         """Attach to the tracepoint ``category:name`` (tracefs must be mounted: libbpf reads the
         tracepoint's id there)."""
@@ -224,6 +301,24 @@ class Program(BpfHandle[ProgInfo]):
                     raise exc.with_detail(f"{exc.detail} (if the hook is a tracepoint or kprobe: tracefs is not "
                                           "mounted; mount -t tracefs tracefs /sys/kernel/tracing)") from None
                 raise
+
+
+_THREAD_NETNS = "/proc/thread-self/ns/net"
+_CLONE_NEWNET = 0x40000000
+
+
+@contextlib.contextmanager
+def _in_netns(fd: int) -> Iterator[None]:
+    """This thread in the network namespace of ``fd`` for the body (netlink works by namespace)."""
+    if os.stat(fd).st_ino == os.stat(_THREAD_NETNS).st_ino:
+        yield
+        return
+    with OwnedFd(os.open(_THREAD_NETNS, os.O_RDONLY | os.O_CLOEXEC)) as here:
+        _libbpf.libc().setns(fd, _CLONE_NEWNET)
+        try:
+            yield
+        finally:
+            _libbpf.libc().setns(here.fileno(), _CLONE_NEWNET)
 
 
 def _tracefs_mounted() -> bool:

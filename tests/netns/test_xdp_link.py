@@ -84,3 +84,60 @@ def test_xdp_modes_and_a_second_link_on_the_same_device(bpf_obj, pair):
                     program.attach_xdp(dev_rx, mode="skb")
                 assert exc.value.errno in (errno.EBUSY, errno.EEXIST)
                 assert "holds the device" in str(exc.value) or "attached there" in str(exc.value)
+
+
+TC_UDP, TC_UDP_OTHER = 7, 8  # bpf_progs/attach.c's counts
+
+
+def send_udp(ns_tx: str, ns_rx: str, count: int) -> None:
+    """``count`` datagrams to the port the tc programs count, all received (each arrival says
+    the ingress hook has run on it)."""
+    with udp_socket(ns_rx, DROP_PORT) as rx, udp_socket(ns_tx) as tx:
+        for i in range(count):
+            tx.sendto(b"%d" % i, (RX, DROP_PORT))
+        for _ in range(count):
+            rx.recv(64)
+
+
+@pytest.mark.parametrize("mode", ["cls_bpf", None])
+def test_a_tc_attachment_counts_real_packets_and_detaches_only_itself(bpf_obj, pair, mode):
+    (ns_tx, _), (ns_rx, dev_rx) = pair
+    with bpf.Object.open(bpf_obj("attach")) as obj:
+        obj.load()
+        counts = obj.maps["counts"]
+        counts.key_type = counts.value_type = int
+        with inside(ns_rx):
+            first = obj.programs["tc_count_udp"].attach_tc(dev_rx, "ingress", mode=mode)
+            second = obj.programs["tc_count_udp_other"].attach_tc(dev_rx, "ingress", mode=mode)
+        assert first.info().prog_id == obj.programs["tc_count_udp"].info().id
+        send_udp(ns_tx, ns_rx, 4)
+        assert (counts[TC_UDP], counts[TC_UDP_OTHER]) == (4, 4)
+        first.detach()  # from the root namespace: the attachment knows its device
+        send_udp(ns_tx, ns_rx, 3)
+        assert (counts[TC_UDP], counts[TC_UDP_OTHER]) == (4, 7)
+        second.close()  # nothing pins it: it detaches too
+        send_udp(ns_tx, ns_rx, 2)
+        assert (counts[TC_UDP], counts[TC_UDP_OTHER]) == (4, 7)
+
+
+def test_tcx_links_on_every_libbpf(bpf_obj, pair):
+    """tcx is made with BPF_LINK_CREATE, which any libbpf 1.x passes through (libbpf's own
+    bpf_program__attach_tcx came in 1.3): it needs only the kernel (6.6)."""
+    (ns_tx, _), (ns_rx, dev_rx) = pair
+    with bpf.Object.open(bpf_obj("attach")) as obj:
+        obj.load()
+        counts = obj.maps["counts"]
+        counts.key_type = counts.value_type = int
+        program = obj.programs["tc_count_udp"]
+        with inside(ns_rx):
+            with pytest.raises(ValueError, match="cls_bpf's"):
+                program.attach_tc(dev_rx, mode="tcx", priority=3)
+            try:
+                link = program.attach_tc(dev_rx, mode="tcx")
+            except bpf.LibbpfError as exc:
+                pytest.skip(f"this kernel has no tcx: {exc}")
+        with link:
+            info = link.info()
+            assert info.type == LinkType.TCX and info.attach_type == bpf.AttachType.TCX_INGRESS
+            send_udp(ns_tx, ns_rx, 3)
+            assert counts[TC_UDP] == 3
