@@ -7,19 +7,20 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+_BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```", re.S | re.M)  # also inside a list item (indented)
 
 
 def readme_blocks():
     text = (ROOT / "README.md").read_text()
     for match in _BLOCK.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
-        yield pytest.param(match.group(1), id=f"README.md:{line}")
+        yield pytest.param(textwrap.dedent(match.group(2)), id=f"README.md:{line}")
 
 
 def test_the_readme_has_python_blocks():
