@@ -44,6 +44,9 @@ _PUBLIC = {
     "AttachType": "_abi",
     "LinkType": "_abi",
     "XdpFlags": "_abi",
+    "MapFlags": "_abi",
+    "XdpAction": "_abi",
+    "TcAction": "_abi",
     "libbpf": "_libbpf",
     # pinning
     "PinByName": "pinning",
@@ -101,8 +104,11 @@ if TYPE_CHECKING:
     from ._abi import BPF_NOEXIST as BPF_NOEXIST
     from ._abi import AttachType as AttachType
     from ._abi import LinkType as LinkType
+    from ._abi import MapFlags as MapFlags
     from ._abi import MapType as MapType
     from ._abi import ProgType as ProgType
+    from ._abi import TcAction as TcAction
+    from ._abi import XdpAction as XdpAction
     from ._abi import XdpFlags as XdpFlags
     from ._libbpf import libbpf as libbpf
     from ._libbpf import use_library as use_library

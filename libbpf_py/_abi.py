@@ -207,6 +207,55 @@ class LinkType(enum.IntEnum):
     SOCKMAP = 14
 
 
+class MapFlags(enum.IntFlag):
+    """The map_flags of a map (BPF_F_*, named without it): ``Map.create(..., flags=MapFlags.NO_PREALLOC)``."""
+
+    NO_PREALLOC = 1 << 0
+    NO_COMMON_LRU = 1 << 1
+    NUMA_NODE = 1 << 2
+    RDONLY = 1 << 3
+    WRONLY = 1 << 4
+    STACK_BUILD_ID = 1 << 5
+    ZERO_SEED = 1 << 6
+    RDONLY_PROG = 1 << 7
+    WRONLY_PROG = 1 << 8
+    CLONE = 1 << 9
+    MMAPABLE = 1 << 10
+    PRESERVE_ELEMS = 1 << 11
+    INNER_MAP = 1 << 12
+    LINK = 1 << 13
+    PATH_FD = 1 << 14
+    VTYPE_BTF_OBJ_FD = 1 << 15
+    TOKEN_FD = 1 << 16
+    SEGV_ON_FAULT = 1 << 17
+    NO_USER_CONV = 1 << 18
+
+
+class XdpAction(enum.IntEnum):
+    """What an XDP program returns (XDP_*)."""
+
+    ABORTED = 0
+    DROP = 1
+    PASS = 2
+    TX = 3
+    REDIRECT = 4
+
+
+class TcAction(enum.IntEnum):
+    """What a tc program returns (TC_ACT_*; tcx's TCX_NEXT is UNSPEC, TCX_PASS is OK, TCX_DROP SHOT)."""
+
+    UNSPEC = -1
+    OK = 0
+    RECLASSIFY = 1
+    SHOT = 2
+    PIPE = 3
+    STOLEN = 4
+    QUEUED = 5
+    REPEAT = 6
+    REDIRECT = 7
+    TRAP = 8
+
+
 class XdpFlags(enum.IntFlag):
     """The XDP_FLAGS_* of an XDP attachment: the mode, and whether to replace what is there."""
 
