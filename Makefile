@@ -46,11 +46,13 @@ test: setup bpf tools
 test-unit: venv bpf
 	$(PY) -m pytest tests/unit
 
-# Map operations against native C, the ctypes floor and the peers; whole processes; open+load+close.
+# Map operations against native C, the ctypes floor and the peers; whole processes; open+load+close;
+# attach+detach pairs.
 bench: setup bpf
 	$(PY) bench/bench_maps.py
 	$(PY) bench/bench_startup.py
 	$(PY) bench/bench_iproute2.py
+	$(PY) bench/bench_attach.py
 
 lint: venv
 	$(PY) -m ruff check libbpf_py tests examples bench
