@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -24,20 +23,15 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
+from native_build import build  # noqa: E402
+
 import libbpf_py as bpf  # noqa: E402
 
 OBJECT = ROOT / "bpf_progs" / "build" / "attach.o"
-NATIVE = BENCH / "build" / "native_attach"
 
 
 def build_native() -> Path:
-    source = BENCH / "native_attach.c"
-    if not NATIVE.exists() or NATIVE.stat().st_mtime < source.stat().st_mtime:
-        if shutil.which("gcc") is None:
-            sys.exit("gcc is needed for the native baseline")
-        NATIVE.parent.mkdir(exist_ok=True)
-        subprocess.run(["gcc", "-O2", str(source), "-lbpf", "-o", str(NATIVE)], check=True)
-    return NATIVE
+    return build("native_attach")
 
 
 def python_pairs(obj: bpf.Object, reps: int) -> dict:

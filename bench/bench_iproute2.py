@@ -11,7 +11,6 @@ import argparse
 import gc
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,23 +22,18 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
+from native_build import build  # noqa: E402
+
 import libbpf_py as bpf  # noqa: E402
 from libbpf_py import iproute2  # noqa: E402
 
 BUILD = ROOT / "bpf_progs" / "build"
 LEGACY, LEGACY_NOG, TWIN = BUILD / "iproute2" / "ten_maps.o", BUILD / "iproute2" / "ten_maps-nog.o", \
     BUILD / "ten_maps_btf.o"
-NATIVE = BENCH / "build" / "native_load"
 
 
 def build_native() -> Path:
-    source = BENCH / "native_load.c"
-    if not NATIVE.exists() or NATIVE.stat().st_mtime < source.stat().st_mtime:
-        if shutil.which("gcc") is None:
-            sys.exit("gcc is needed for the native baseline")
-        NATIVE.parent.mkdir(exist_ok=True)
-        subprocess.run(["gcc", "-O2", str(source), "-lbpf", "-o", str(NATIVE)], check=True)
-    return NATIVE
+    return build("native_load")
 
 
 def median_ns(action, reps: int) -> float:

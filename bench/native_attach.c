@@ -3,6 +3,7 @@
 // median ns per pair. Run inside the network namespace whose device IFINDEX names.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "harness.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -10,29 +11,9 @@
 
 #define TCX_INGRESS 46 /* enum bpf_attach_type: BPF_TCX_INGRESS (newer headers than Debian 12's) */
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	return 0;
-}
-
 static long long median(long long *t, int n)
 {
-	qsort(t, n, sizeof(*t), cmp);
+	qsort(t, n, sizeof(*t), cmp_ll);
 	return t[n / 2];
 }
 
@@ -45,7 +26,7 @@ int main(int argc, char **argv)
 	int ifindex = atoi(argv[2]), reps = atoi(argv[3]);
 	long long *t = calloc(reps, sizeof(*t));
 
-	libbpf_set_print(quiet);
+	libbpf_set_print(warnings_only);
 	struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
 	if (!obj || bpf_object__load(obj)) {
 		fprintf(stderr, "cannot load %s\n", argv[1]);

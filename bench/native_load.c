@@ -4,26 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <bpf/libbpf.h>
-
-static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
-}
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "harness.h"
 
 int main(int argc, char **argv)
 {
@@ -34,7 +15,7 @@ int main(int argc, char **argv)
 	int reps = atoi(argv[2]);
 	long long *t = calloc(reps, sizeof(*t));
 
-	libbpf_set_print(quiet);
+	libbpf_set_print(warnings_only);
 	for (int i = 0; i < reps; i++) {
 		long long start = now_ns();
 		struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
@@ -48,7 +29,7 @@ int main(int argc, char **argv)
 	}
 	long long first = t[0];
 
-	qsort(t + 1, reps - 1, sizeof(*t), cmp);
+	qsort(t + 1, reps - 1, sizeof(*t), cmp_ll);
 	printf("{\"first_ns\": %lld, \"median_ns\": %lld}\n", first, t[1 + (reps - 1) / 2]);
 	return 0;
 }
