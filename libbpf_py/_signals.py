@@ -113,10 +113,10 @@ def deferred(*, in_finalizer: bool = False) -> Iterator[Deferred]:
         _state.current = section
         try:
             section._install()
+            inert = False
         except ValueError:  # not the main thread (of the main interpreter): handlers never run there
-            yield _Inert()
-        else:
-            yield section
+            inert = True
+        yield _Inert() if inert else section  # outside the except: the body's errors carry no context
     finally:
         _state.current = None
         if in_finalizer:

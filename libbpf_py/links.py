@@ -70,16 +70,23 @@ def link_info(fd: int) -> LinkInfo:
     return LinkInfo(enum_or_int(LinkType, kind), info.id, info.prog_id, **extra)
 
 
+_this_process = [os.getpid()]  # kept by fork, not asked of the kernel at each release (getpid is a syscall)
+os.register_at_fork(after_in_child=lambda: _this_process.__setitem__(0, os.getpid()))
 _NO_LINK_DETACH = (errno.EOPNOTSUPP, errno.EINVAL, 524)  # 524: the kernel's ENOTSUPP (no LINK_DETACH for its type)
 
 
-def _release(lib: _libbpf.Libbpf, state: List[Any]) -> None:
+def _release(lib: _libbpf.Libbpf, state: List[Any], pid: int) -> None:
     """Release a link handle once (its finalizer): libbpf's ``bpf_link``, a link fd, or the
-    detacher of an attachment the kernel keeps without a link (a cls_bpf filter)."""
+    detacher of an attachment the kernel keeps without a link (a cls_bpf filter). In a forked
+    child only the child's copy of an fd is closed: libbpf's destroy would disable a perf event
+    the parent still uses, and a detacher would remove the parent's filter."""
     with _signals.deferred(in_finalizer=True):
         ptr, fd, detacher = state
         state[:] = [None, None, None]
-        if ptr is not None:
+        if _this_process[0] != pid:
+            if fd is not None:
+                fd.close()
+        elif ptr is not None:
             lib.bpf_link__destroy(ptr)  # closes its fd: ends an attachment nothing else holds
         elif fd is not None:
             fd.close()
@@ -113,7 +120,7 @@ class Link:
         self._lib = _libbpf.lib()
         self._state = [ptr, fd, detacher]
         self._describe = info
-        self._finalizer = weakref.finalize(self, _release, self._lib, self._state)
+        self._finalizer = weakref.finalize(self, _release, self._lib, self._state, _this_process[0])
         self._lock = _thread.RLock()
         self._pinned_at = None
         self.program_name = program_name
@@ -211,6 +218,8 @@ class Link:
         other kinds (tracepoints, kprobes, fentry...) releasing this handle and its pin ends the
         attachment unless another process still holds it."""
         with _signals.deferred(), self._lock:
+            if self.closed:
+                return  # detached (or closed) already, maybe by another thread
             if self._state[2] is not None:  # no kernel link: releasing removes exactly what was attached
                 self._finalizer()
                 return
@@ -237,7 +246,7 @@ class Link:
         """Pin the link at ``path`` on bpffs: it stays attached after this handle and this
         process are gone, until the pin is removed and the last holder closes it."""
         encoded = c_path(path)
-        with self._lock:
+        with _signals.deferred(), self._lock:  # a pin made is always recorded (detach removes it)
             try:
                 self._lib.bpf_obj_pin(self._current_fd(), encoded)
             except LibbpfError as exc:
@@ -269,8 +278,9 @@ class Link:
             except LibbpfError as exc:
                 if exc.errno == errno.EINVAL and fd_kind(fd) == "link":
                     kind = link_info(fd).type
-                    raise exc.with_detail(f"{exc.detail}: a {getattr(kind, 'name', kind)} link cannot change its "
-                                          "program (the kernel updates cgroup, XDP, netns, iter and tcx links), "
-                                          "or the program's type differs") from None
+                    raise exc.with_detail(f"{exc.detail}: the kernel refused {program.name!r} for this "
+                                          f"{getattr(kind, 'name', kind)} link: the new program needs the same "
+                                          "type and attach type, and only cgroup, XDP, netns, iter and tcx links "
+                                          "can change program at all") from None
                 raise
         self.program_name = program.name

@@ -164,9 +164,10 @@ class Program(BpfHandle[ProgInfo]):
             try:
                 link_fd = OwnedFd(self._lib.bpf_link_create(fd, ifindex, AttachType.XDP, ctypes.addressof(opts)))
             except LibbpfError as exc:
-                hint = {errno.EBUSY: "another program is attached there without a link (ip link set dev ... xdp off)",
-                        errno.EEXIST: "another XDP link holds the device"}.get(exc.errno)
-                raise exc.with_detail(f"{exc.detail}: {hint}") if hint else exc from None
+                if exc.errno != errno.EBUSY:
+                    raise
+                raise exc.with_detail(f"{exc.detail}: the device's XDP hook is taken, by another link or by a "
+                                      "program attached without one (ip link set dev DEV xdp off)") from None
             return Link._make(None, link_fd, self.name)
 
     def attach_tc(self, dev: Union[str, int], direction: str = "ingress", *, mode: Optional[str] = None,
@@ -284,7 +285,13 @@ class Program(BpfHandle[ProgInfo]):
             raise LibbpfError.for_errno(exc.errno or errno.ENOENT, f"cannot open the {what} {os.fspath(target)}: "
                                         f"{exc.strerror}", function) from None
         with held:
-            return self._attach(function, held.fileno())
+            try:
+                return self._attach(function, held.fileno())
+            except LibbpfError as exc:
+                if exc.errno != errno.EBADF:
+                    raise
+                raise exc.with_detail(f"{exc.detail}: {os.fspath(target)} is no {what} (a cgroup v2 directory, "
+                                      "or a network namespace file)") from None
 
     def _attach(self, function: str, *args: Any) -> Link:
         """A libbpf attach function on this program's handle: a Link owning libbpf's bpf_link."""

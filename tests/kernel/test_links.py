@@ -144,7 +144,7 @@ def test_update_program_swaps_the_program_in_place(attach_obj, cgroup):
 
 def test_a_link_type_that_keeps_its_program_says_so(attach_obj):
     with attach_obj.programs["raw_tp_getpid"].attach() as link:
-        with pytest.raises(bpf.LibbpfError, match="cannot change its program") as exc:
+        with pytest.raises(bpf.LibbpfError, match="can change program at all") as exc:
             link.update_program(attach_obj.programs["raw_tp_getpid_other"])
     assert exc.value.errno == errno.EINVAL
 
@@ -255,3 +255,42 @@ def test_escape_hatches_give_libbpfs_pointers(attach_obj):
     program = attach_obj.programs["raw_tp_getpid"]
     with program.attach() as link:
         assert lib.bpf_link__fd(link.as_libbpf()) == link.fd
+
+
+def test_a_forked_child_dropping_its_copy_leaves_the_parents_attachments(attach_obj, cgroup):
+    """A child's copies are released as copies: no detacher runs, no perf event is disabled."""
+    link = attach_obj.programs["raw_tp_getpid"].attach()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            link.close()  # the child's handle only
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    getpids(2)
+    assert counted(attach_obj, RAW_TP_GETPID) == 2  # still attached in the parent
+    link.detach()
+    link.detach()  # twice, or after another thread's: nothing to do
+
+
+def test_a_child_of_a_cls_bpf_holder_leaves_the_filter_alone(attach_obj):
+    """The detacher of a cls_bpf filter runs in the process that attached it only."""
+    import pytest as _pytest
+
+    _pytest.importorskip("pyroute2")
+    from support import inside, netns_pair
+
+    with netns_pair() as (_, (ns_rx, dev_rx)):
+        with inside(ns_rx):
+            link = attach_obj.programs["tc_count_udp"].attach_tc(dev_rx, mode="cls_bpf")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                del link
+                gc.collect()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        assert link.info().prog_id == attach_obj.programs["tc_count_udp"].info().id  # still there
+        link.detach()
+        assert link.closed
