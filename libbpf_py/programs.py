@@ -157,7 +157,7 @@ class Program(BpfHandle[ProgInfo]):
         (native), ``"hw"`` (offloaded), or None (the kernel's choice: native where the driver has it)."""
         if mode not in XDP_MODES:
             raise ValueError(f"mode must be one of {', '.join(map(repr, XDP_MODES))}, not {mode!r}")
-        ifindex = _ifindex(dev)
+        ifindex = device_index(dev)
         opts = _abi.new_opts(_abi.BpfLinkCreateOpts)
         opts.flags = XDP_MODES[mode]
         with _signals.deferred(), self._fd_in_use() as fd:
@@ -187,7 +187,7 @@ class Program(BpfHandle[ProgInfo]):
             raise ValueError(f"mode must be 'tcx', 'cls_bpf' or None, not {mode!r}")
         check_uint(priority, 16, "priority")
         check_uint(handle, 32, "handle")
-        ifindex = _ifindex(dev)
+        ifindex = device_index(dev)
         if mode == "tcx" or mode is None and not (priority or handle):
             if priority or handle:
                 raise ValueError("priority and handle are cls_bpf's: a tcx link has neither")
@@ -203,47 +203,13 @@ class Program(BpfHandle[ProgInfo]):
 
     def _attach_cls_bpf(self, ifindex: int, point: int, priority: int, handle: int) -> Link:
         lib = self._lib
-        netns = OwnedFd(os.open(_THREAD_NETNS, os.O_RDONLY | os.O_CLOEXEC))  # where the ifindex means the device
-        hook = _abi.new_opts(_abi.BpfTcHook)
-        hook.ifindex, hook.attach_point = ifindex, point
-        try:
-            lib.bpf_tc_hook_create(ctypes.addressof(hook))
-        except LibbpfError as exc:
-            if exc.errno != errno.EEXIST:  # the device's clsact qdisc, made by whoever came first
-                raise
+        hook = tc_hook(ifindex, point)
         opts = _abi.new_opts(_abi.BpfTcOpts)
         opts.handle, opts.priority = handle, priority
         with _signals.deferred(), self._fd_in_use() as fd:
             opts.prog_fd = fd
-            lib.bpf_tc_attach(ctypes.addressof(hook), ctypes.addressof(opts))
-            where = (opts.handle, opts.priority, opts.prog_id)  # as the kernel chose them
-
-            def holding() -> bool:
-                """Whether the filter is still there with this program (netlink, in its namespace)."""
-                query = _abi.new_opts(_abi.BpfTcOpts)
-                query.handle, query.priority = where[0], where[1]
-                try:
-                    lib.bpf_tc_query(ctypes.addressof(hook), ctypes.addressof(query))
-                except LibbpfError as exc:
-                    if exc.errno in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
-                        return False  # removed meanwhile (tc filter del, the device or its namespace gone)
-                    raise
-                return bool(query.prog_id == where[2])
-
-            def detach() -> None:
-                with netns, _in_netns(netns.fileno()):
-                    if holding():  # never another program put at the same place since
-                        gone = _abi.new_opts(_abi.BpfTcOpts)
-                        gone.handle, gone.priority = where[0], where[1]
-                        lib.bpf_tc_detach(ctypes.addressof(hook), ctypes.addressof(gone))
-
-            def info() -> LinkInfo:
-                with _in_netns(netns.fileno()):
-                    return LinkInfo(LinkType.UNSPEC, 0, where[2] if holding() else 0, ifindex=ifindex)
-
-            link = Link._make(None, None, self.name, detacher=detach, info=info)
-            link.tc_handle, link.tc_priority = where[0], where[1]
-            return link
+            lib.bpf_tc_attach(ctypes.addressof(hook), ctypes.addressof(opts))  # the kernel picks 0s
+            return cls_bpf_link(self.name, hook, opts.handle, opts.priority, opts.prog_id)
 
     def attach_tracepoint(self, category: str, name: str) -> Link:
         """Attach to the tracepoint ``category:name`` (tracefs must be mounted: libbpf reads the
@@ -310,6 +276,52 @@ class Program(BpfHandle[ProgInfo]):
                 raise
 
 
+def tc_hook(ifindex: int, point: int) -> _abi.BpfTcHook:
+    """The clsact hook of a device, made (the qdisc) when missing, as tc makes it."""
+    hook = _abi.new_opts(_abi.BpfTcHook)
+    hook.ifindex, hook.attach_point = ifindex, point
+    try:
+        _libbpf.lib().bpf_tc_hook_create(ctypes.addressof(hook))
+    except LibbpfError as exc:
+        if exc.errno != errno.EEXIST:  # the device's clsact qdisc, made by whoever came first
+            raise
+    return hook
+
+
+def cls_bpf_link(program_name: str, hook: _abi.BpfTcHook, handle: int, priority: int, prog_id: int) -> Link:
+    """A Link for the cls_bpf filter at ``handle``/``priority`` of ``hook``, made in this thread's
+    network namespace: it removes that filter (netlink, from that namespace, whichever the caller
+    is in) while the filter still holds program ``prog_id``, and never another one put there."""
+    lib = _libbpf.lib()
+    netns = OwnedFd(os.open(_THREAD_NETNS, os.O_RDONLY | os.O_CLOEXEC))  # where the ifindex means the device
+
+    def holding() -> bool:
+        query = _abi.new_opts(_abi.BpfTcOpts)
+        query.handle, query.priority = handle, priority
+        try:
+            lib.bpf_tc_query(ctypes.addressof(hook), ctypes.addressof(query))
+        except LibbpfError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
+                return False  # removed meanwhile (tc filter del, the device or its namespace gone)
+            raise
+        return bool(query.prog_id == prog_id)
+
+    def detach() -> None:
+        with netns, _in_netns(netns.fileno()):
+            if holding():
+                gone = _abi.new_opts(_abi.BpfTcOpts)
+                gone.handle, gone.priority = handle, priority
+                lib.bpf_tc_detach(ctypes.addressof(hook), ctypes.addressof(gone))
+
+    def info() -> LinkInfo:
+        with _in_netns(netns.fileno()):
+            return LinkInfo(LinkType.UNSPEC, 0, prog_id if holding() else 0, ifindex=hook.ifindex)
+
+    link = Link._make(None, None, program_name, detacher=detach, info=info)
+    link.tc_handle, link.tc_priority = handle, priority
+    return link
+
+
 _THREAD_NETNS = "/proc/thread-self/ns/net"
 _CLONE_NEWNET = 0x40000000
 
@@ -332,7 +344,7 @@ def _tracefs_mounted() -> bool:
     return any(os.path.isdir(os.path.join(root, "events")) for root in TRACEFS)
 
 
-def _ifindex(dev: Union[str, int]) -> int:
+def device_index(dev: Union[str, int]) -> int:
     """The ifindex of a device named in this network namespace, or the ifindex given."""
     if isinstance(dev, int) and not isinstance(dev, bool):
         return check_uint(dev, 31, "ifindex", minimum=1)

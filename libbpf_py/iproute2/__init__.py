@@ -1,6 +1,8 @@
 """tc and ip: legacy objects loaded, pinned and wired as iproute2 does (the iproute2 shim).
 
 ``open(src, prog_type, section)`` opens an object as that command would load it;
+``attach_filter(dev, direction, program, object_name=, section=)`` leaves what ``tc filter add``
+leaves;
 ``rewrite(data) -> (new_data, maps)`` turns a legacy ``maps`` section into BTF-defined maps
 (pure, no kernel); ``Iproute2Pinning`` is tc's pin layout as a pin policy.
 """
@@ -9,7 +11,8 @@ from ..compat.iproute2 import PROG_TYPES, Iproute2, Iproute2Semantics
 from ..compat.iproute2_pins import Iproute2Pinning, find_bpffs_mount, parse_pinning_db, read_pinning_db
 from ..formats.legacy_maps import LegacyMap, LegacyMapError
 from ..formats.rewrite import rewrite
+from .attaching import attach_filter
 from .loading import open_as_tc as open
 
 __all__ = ["Iproute2", "Iproute2Pinning", "Iproute2Semantics", "LegacyMap", "LegacyMapError", "PROG_TYPES",
-           "find_bpffs_mount", "open", "parse_pinning_db", "read_pinning_db", "rewrite"]
+           "attach_filter", "find_bpffs_mount", "open", "parse_pinning_db", "read_pinning_db", "rewrite"]

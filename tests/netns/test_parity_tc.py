@@ -3,8 +3,8 @@ without libbpf (vendor/iproute2/build-legacy-tc) and by the shim, each into its 
 the same pin trees, map attributes, prog-array and outer-map contents; pins made by either are
 reused by the other. Differences by design are asserted explicitly:
 
-- kernel map names: tc sets none, libbpf sets the map's name (the shim keeps handles, so reuse
-  in either direction works regardless);
+- kernel map and program names: tc sets none, libbpf sets them (the shim keeps handles, so
+  reuse in either direction works regardless);
 - PIN_OBJECT_NS objects: tc 6.1 names the directory with an AF_ALG sha1 socket, which this
   kernel lacks, so tc refuses them; their directory is compared with `sha1sum` of the file in
   tests/kernel/test_iproute2.py instead.
@@ -159,3 +159,34 @@ def test_failed_loads_differ_by_design(bpf_obj, tc_netns, new_bpffs):
     with pytest.raises(bpf.VerifierError):
         shim_load(shim_mnt, bpf_obj("iproute2/reject"))
     assert pin_tree(shim_mnt) == {"tc", "tc/globals", "xdp", "ip"}
+
+
+def tc_show(ns: str, dev: str) -> str:
+    done = subprocess.run(["nsenter", f"--net=/run/netns/{ns}", "tc", "filter", "show", "dev", dev, "ingress"],
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_attach_filter_leaves_what_tc_filter_add_leaves(bpf_obj, tc_netns, new_bpffs):
+    """The same object, attached by iproute2's tc on v0 and by attach_filter on v1: `tc filter
+    show` prints both filters the same (name, pref, handle, direct-action, tag), ids aside."""
+    import re
+
+    from support import inside
+
+    obj_path = bpf_obj("iproute2/global_ns")
+    subprocess.run(["ip", "-n", tc_netns, "link", "set", "v1", "up"], check=True)
+    tc_load(tc_netns, new_bpffs(), obj_path)
+    with load(obj_path, iproute2.open, mnt=str(new_bpffs())) as obj:
+        with inside(tc_netns):
+            link = iproute2.attach_filter("v1", "ingress", obj.programs["cls_main"], object_name=str(obj_path),
+                                          section="classifier")
+        try:
+            # ids differ, and the legacy tc gives its programs no kernel name (see the docstring)
+            theirs, ours = (re.sub(r" id \d+ name \S*", " id N name -", tc_show(tc_netns, dev)) for dev in ("v0", "v1"))
+            assert "global_ns.o:[classifier] direct-action" in ours
+            assert ours == theirs
+            assert (link.tc_priority, link.tc_handle) == (49152, 1)
+        finally:
+            link.detach()  # from the root namespace: the filter is found in its own
+    assert "bpf" not in tc_show(tc_netns, "v1")

@@ -1,0 +1,65 @@
+"""Attaching as tc and ip do: what ``tc filter add ... bpf da obj F sec S`` leaves, through
+netlink (pyroute2, imported here only: ``pip install libbpf-py[netlink]``)."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from .._abi import TC_EGRESS, TC_INGRESS
+from .._checks import check_uint
+from ..errors import LibbpfError
+from ..links import Link
+from ..programs import Program, cls_bpf_link, device_index, tc_hook
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Union
+
+ETH_P_ALL = 0x0003          # tc's default protocol ("protocol all")
+_PARENTS = {"ingress": (0xFFFFFFF2, TC_INGRESS), "egress": (0xFFFFFFF3, TC_EGRESS)}  # clsact's minors
+_FIRST_AUTO_PRIORITY = 0xC000  # what the kernel gives the first filter added without a priority
+
+
+def _pyroute2() -> Any:
+    try:
+        import pyroute2  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        raise ImportError("attach_filter needs pyroute2 for netlink: pip install libbpf-py[netlink] "
+                          "(Debian: apt install python3-pyroute2)") from None
+    return pyroute2
+
+
+def attach_filter(dev: Union[str, int], direction: str, program: Program, *, object_name: str, section: str,
+                  priority: int = 0, handle: int = 0) -> Link:
+    """Leave what ``tc filter add dev DEV {ingress|egress} bpf da obj OBJECT sec SECTION [pref
+    PRIORITY] [handle HANDLE]`` leaves: a clsact qdisc (made when missing), a cls_bpf filter for
+    all protocols, direct-action, named ``OBJECT:[SECTION]`` (the object's file name, as ``tc
+    filter show`` prints it), at ``priority`` and ``handle`` (0: what tc's kernel would choose).
+
+    The Link removes exactly that filter, while it holds ``program``; ``dev`` is a name in the
+    caller's network namespace or an ifindex."""
+    if direction not in _PARENTS:
+        raise ValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
+    check_uint(priority, 16, "priority")
+    check_uint(handle, 32, "handle")
+    name = f"{os.path.basename(object_name)}:[{section}]"
+    if "\0" in name:
+        raise ValueError(f"filter name {name!r} contains a NUL byte")
+    parent, point = _PARENTS[direction]
+    ifindex = device_index(dev)
+    hook = tc_hook(ifindex, point)
+    pyroute2 = _pyroute2()
+    with pyroute2.IPRoute() as ipr:
+        if not priority:  # the kernel's choice, made here so that the Link knows where its filter is
+            taken = [f["info"] >> 16 for f in ipr.get_filters(index=ifindex, parent=parent)]
+            priority = min(taken, default=_FIRST_AUTO_PRIORITY + 1) - 1
+        handle = handle or 1
+        with program._fd_in_use() as fd:
+            try:
+                ipr.tc("add-filter", "bpf", ifindex, handle, fd=fd, name=name, parent=parent, prio=priority,
+                       protocol=ETH_P_ALL, direct_action=True)
+            except pyroute2.NetlinkError as exc:
+                raise LibbpfError.for_errno(exc.code or errno.EINVAL, f"cannot add the filter {name} at pref "
+                                            f"{priority} handle {handle:#x}: {os.strerror(exc.code or 22)}") from None
+    return cls_bpf_link(program.name, hook, handle, priority, program.info().id)
