@@ -288,36 +288,53 @@ def tc_hook(ifindex: int, point: int) -> _abi.BpfTcHook:
     return hook
 
 
-def cls_bpf_link(program_name: str, hook: _abi.BpfTcHook, handle: int, priority: int, prog_id: int) -> Link:
-    """A Link for the cls_bpf filter at ``handle``/``priority`` of ``hook``, made in this thread's
-    network namespace: it removes that filter (netlink, from that namespace, whichever the caller
-    is in) while the filter still holds program ``prog_id``, and never another one put there."""
-    lib = _libbpf.lib()
+def netlink_link(program_name: str, ifindex: int, prog_id: int, holder: Callable[[], int],
+                 remove: Callable[[], None]) -> Link:
+    """A Link for an attachment that netlink made (no kernel link: a cls_bpf filter, a legacy
+    XDP program) in this thread's network namespace. ``holder()`` says which program id the
+    place holds now (0: none), ``remove()`` takes it away; both run in that namespace, whichever
+    the caller is in, and ``remove`` only while the place still holds ``prog_id``."""
     netns = OwnedFd(os.open(_THREAD_NETNS, os.O_RDONLY | os.O_CLOEXEC))  # where the ifindex means the device
 
     def holding() -> bool:
-        query = _abi.new_opts(_abi.BpfTcOpts)
-        query.handle, query.priority = handle, priority
         try:
-            lib.bpf_tc_query(ctypes.addressof(hook), ctypes.addressof(query))
+            return holder() == prog_id
         except LibbpfError as exc:
             if exc.errno in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
                 return False  # removed meanwhile (tc filter del, the device or its namespace gone)
             raise
-        return bool(query.prog_id == prog_id)
 
     def detach() -> None:
         with netns, _in_netns(netns.fileno()):
-            if holding():
-                gone = _abi.new_opts(_abi.BpfTcOpts)
-                gone.handle, gone.priority = handle, priority
-                lib.bpf_tc_detach(ctypes.addressof(hook), ctypes.addressof(gone))
+            if holding():  # never another program put at the same place since
+                remove()
 
     def info() -> LinkInfo:
         with _in_netns(netns.fileno()):
-            return LinkInfo(LinkType.UNSPEC, 0, prog_id if holding() else 0, ifindex=hook.ifindex)
+            return LinkInfo(LinkType.UNSPEC, 0, prog_id if holding() else 0, ifindex=ifindex)
 
-    link = Link._make(None, None, program_name, detacher=detach, info=info)
+    return Link._make(None, None, program_name, detacher=detach, info=info)
+
+
+def cls_bpf_link(program_name: str, hook: _abi.BpfTcHook, handle: int, priority: int, prog_id: int) -> Link:
+    """A Link for the cls_bpf filter at ``handle``/``priority`` of ``hook`` (see netlink_link)."""
+    lib = _libbpf.lib()
+
+    def place() -> _abi.BpfTcOpts:
+        opts = _abi.new_opts(_abi.BpfTcOpts)
+        opts.handle, opts.priority = handle, priority
+        return opts
+
+    def holder() -> int:
+        query = place()
+        lib.bpf_tc_query(ctypes.addressof(hook), ctypes.addressof(query))
+        return int(query.prog_id)
+
+    def remove() -> None:
+        gone = place()  # held by this frame while C reads it
+        lib.bpf_tc_detach(ctypes.addressof(hook), ctypes.addressof(gone))
+
+    link = netlink_link(program_name, hook.ifindex, prog_id, holder, remove)
     link.tc_handle, link.tc_priority = handle, priority
     return link
 

@@ -1,20 +1,23 @@
-"""Attaching as tc and ip do: what ``tc filter add ... bpf da obj F sec S`` leaves, through
-netlink (pyroute2, imported here only: ``pip install libbpf-py[netlink]``)."""
+"""Attaching as tc and ip do: what ``tc filter add ... bpf da obj F sec S`` leaves (netlink
+through pyroute2, imported here only: ``pip install libbpf-py[netlink]``), and what ``ip link
+set dev X xdp obj F sec S`` leaves (netlink through libbpf's bpf_xdp_attach)."""
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 
-from .._abi import TC_EGRESS, TC_INGRESS
+from .. import _libbpf, _signals
+from .._abi import TC_EGRESS, TC_INGRESS, XdpFlags
 from .._checks import check_uint
 from ..errors import LibbpfError
 from ..links import Link
-from ..programs import Program, cls_bpf_link, device_index, tc_hook
+from ..programs import Program, cls_bpf_link, device_index, netlink_link, tc_hook
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Union
+    from typing import Any, Optional, Union
 
 ETH_P_ALL = 0x0003          # tc's default protocol ("protocol all")
 _PARENTS = {"ingress": (0xFFFFFFF2, TC_INGRESS), "egress": (0xFFFFFFF3, TC_EGRESS)}  # clsact's minors
@@ -63,3 +66,33 @@ def attach_filter(dev: Union[str, int], direction: str, program: Program, *, obj
                 raise LibbpfError.for_errno(exc.code or errno.EINVAL, f"cannot add the filter {name} at pref "
                                             f"{priority} handle {handle:#x}: {os.strerror(exc.code or 22)}") from None
     return cls_bpf_link(program.name, hook, handle, priority, program.info().id)
+
+
+# ip link set dev DEV {xdp|xdpgeneric|xdpdrv|xdpoffload} obj F sec S
+_IP_XDP_MODES = {None: 0, "xdpgeneric": XdpFlags.SKB_MODE, "xdpdrv": XdpFlags.DRV_MODE,
+                 "xdpoffload": XdpFlags.HW_MODE}
+
+
+def attach_xdp(dev: Union[str, int], program: Program, *, mode: Optional[str] = None, force: bool = False) -> Link:
+    """Leave what ``ip link set dev DEV {xdp|xdpgeneric|xdpdrv|xdpoffload} [-force] obj F sec S``
+    leaves: the program on the device's XDP hook without a BPF link (netlink, as ip sets it),
+    refused while another program is there unless ``force``; ``ip link show`` reports it as it
+    reports ip's. The Link removes it (from its own network namespace) while it holds ``program``."""
+    if mode not in _IP_XDP_MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, _IP_XDP_MODES))}, not {mode!r}")
+    lib = _libbpf.lib()
+    ifindex = device_index(dev)
+    flags = int(_IP_XDP_MODES[mode]) | (0 if force else int(XdpFlags.UPDATE_IF_NOEXIST))
+    mode_flags = int(_IP_XDP_MODES[mode])
+    with _signals.deferred(), program._fd_in_use() as fd:
+        lib.bpf_xdp_attach(ifindex, fd, flags, None)
+
+        def holder() -> int:
+            prog_id = ctypes.c_uint32()
+            lib.bpf_xdp_query_id(ifindex, mode_flags, ctypes.byref(prog_id))
+            return prog_id.value
+
+        def remove() -> None:
+            lib.bpf_xdp_detach(ifindex, mode_flags, None)
+
+        return netlink_link(program.name, ifindex, program.info().id, holder, remove)

@@ -141,3 +141,40 @@ def test_tcx_links_on_every_libbpf(bpf_obj, pair):
             assert info.type == LinkType.TCX and info.attach_type == bpf.AttachType.TCX_INGRESS
             send_udp(ns_tx, ns_rx, 3)
             assert counts[TC_UDP] == 3
+
+
+def ip_link_show(ns: str, dev: str) -> str:
+    import re
+    import subprocess
+
+    done = subprocess.run(["ip", "-n", ns, "link", "show", "dev", dev], capture_output=True, text=True, check=True)
+    lines = done.stdout.splitlines()
+    head = re.sub(r"^\d+: \S+", "N: DEV", lines[0])  # the index and names differ
+    return "\n".join([head] + [re.sub(r" id \d+", " id N", line) for line in lines[2:]])  # not the MAC
+
+
+@pytest.mark.parametrize("mode", ["xdpgeneric", None])
+def test_iproute2_attach_xdp_leaves_what_ip_link_set_xdp_leaves(bpf_obj, pair, mode):
+    """The same program, attached by `ip link set dev X xdp... obj F sec S` on one end and by
+    iproute2.attach_xdp on the other: `ip link show` reports both alike; the Link removes ours."""
+    import subprocess
+
+    from libbpf_py import iproute2
+
+    (ns_tx, dev_tx), (ns_rx, dev_rx) = pair
+    obj_path = bpf_obj("attach")
+    done = subprocess.run(["nsenter", f"--net=/run/netns/{ns_tx}", "ip", "link", "set", "dev", dev_tx,
+                           mode or "xdp", "obj", str(obj_path), "sec", "xdp"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with bpf.Object.open(obj_path) as obj:
+        obj.load()
+        program = obj.programs["xdp_drop_udp"]
+        with inside(ns_rx):
+            link = iproute2.attach_xdp(dev_rx, program, mode=mode)
+            with pytest.raises(bpf.LibbpfError) as exc:  # ip refuses a second program without -force
+                iproute2.attach_xdp(dev_rx, program, mode=mode)
+            assert exc.value.errno == errno.EBUSY
+        assert ip_link_show(ns_rx, dev_rx) == ip_link_show(ns_tx, dev_tx)
+        assert link.info().prog_id == program.info().id
+        link.detach()  # from the root namespace
+        assert "prog/xdp" not in ip_link_show(ns_rx, dev_rx)
