@@ -12,7 +12,7 @@
 #define DROP_PORT 4242
 #define NR_GETPID 39 /* x86-64 */
 
-enum { XDP_DROPPED, XDP_PASSED, RAW_TP_GETPID, TP_GETPPID, CGROUP_EGRESS, RAW_TP_OTHER, CGROUP_OTHER, TC_UDP, TC_UDP_OTHER, NR_COUNTS };
+enum { XDP_DROPPED, XDP_PASSED, RAW_TP_GETPID, TP_GETPPID, CGROUP_EGRESS, RAW_TP_OTHER, CGROUP_OTHER, TC_UDP, TC_UDP_OTHER, UPROBE_GETPID, NR_COUNTS };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -124,6 +124,14 @@ int tc_count_udp_other(struct __sk_buff *skb)
 	if (is_udp_to_drop_port(skb))
 		count(TC_UDP_OTHER);
 	return -1;
+}
+
+SEC("uprobe")
+int uprobe_getpid(void *ctx)
+{
+	if (is_target())
+		count(UPROBE_GETPID);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -429,6 +429,13 @@ class BpfLinkCreateOpts(Structure):
     _fields_ = [("sz", c_size_t), ("flags", c_uint32), ("_pad", c_uint32)]
 
 
+class BpfUprobeOpts(Structure):
+    """struct bpf_uprobe_opts up to func_name (libbpf 0.8; later ones grew it: sz says which)."""
+
+    _fields_ = [("sz", c_size_t), ("ref_ctr_offset", c_size_t), ("bpf_cookie", c_uint64), ("retprobe", c_bool),
+                ("func_name", c_char_p)]
+
+
 class BpfTcHook(Structure):
     """struct bpf_tc_hook: a device's clsact hook."""
 

@@ -227,6 +227,23 @@ class Program(BpfHandle[ProgInfo]):
         """Attach to the entry (or, with ``retprobe``, the return) of kernel function ``function``."""
         return self._attach("bpf_program__attach_kprobe", bool(retprobe), c_path(function, "function"))
 
+    def attach_uprobe(self, binary: PathLike, symbol: Optional[str] = None, *, offset: int = 0, pid: int = -1,
+                      retprobe: bool = False) -> Link:
+        """Attach to function ``symbol`` of ``binary`` (an executable or a shared library; a
+        ``symbol`` of a library needs its path), or to ``offset`` in the file, in process ``pid``
+        (-1: every process that runs it); with ``retprobe``, at the function's return."""
+        check_uint(offset, 64, "offset")
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid < -1:
+            raise ValueError(f"pid must be -1 (every process) or a process id, not {pid!r}")
+        if symbol is None and not offset:
+            raise ValueError("give the function's symbol, or its offset in the file")
+        opts = _abi.new_opts(_abi.BpfUprobeOpts)
+        opts.retprobe = bool(retprobe)
+        name = None if symbol is None else c_path(symbol, "symbol")
+        opts.func_name = name  # libbpf reads it during the call only
+        return self._attach("bpf_program__attach_uprobe_opts", pid, c_path(binary, "binary"), offset,
+                            ctypes.addressof(opts))
+
     def attach_perf_event(self, fd: int) -> Link:
         """Attach to the perf event ``fd`` (the caller keeps ``fd``; the link holds its own reference)."""
         check_uint(fd, 31, "fd")

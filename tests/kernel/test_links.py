@@ -19,6 +19,7 @@ from libbpf_py import AttachType, LinkType
 
 # indexes of bpf_progs/attach.c's `counts`
 XDP_DROPPED, XDP_PASSED, RAW_TP_GETPID, TP_GETPPID, CGROUP_EGRESS, RAW_TP_OTHER, CGROUP_OTHER = range(7)
+UPROBE_GETPID = 9
 
 
 @pytest.fixture
@@ -294,3 +295,18 @@ def test_a_child_of_a_cls_bpf_holder_leaves_the_filter_alone(attach_obj):
         assert link.info().prog_id == attach_obj.programs["tc_count_udp"].info().id  # still there
         link.detach()
         assert link.closed
+
+
+def test_a_uprobe_counts_the_library_function_this_process_calls(attach_obj):
+    libc = next(line.split()[-1] for line in open("/proc/self/maps") if "/libc.so" in line)
+    program = attach_obj.programs["uprobe_getpid"]
+    with program.attach_uprobe(libc, "getpid", pid=os.getpid()) as link:
+        getpids(4)  # os.getpid() calls the C library's getpid()
+        assert counted(attach_obj, UPROBE_GETPID) == 4
+        assert link.info().type == LinkType.PERF_EVENT
+    getpids(2)
+    assert counted(attach_obj, UPROBE_GETPID) == 4
+    with pytest.raises(ValueError, match="symbol, or its offset"):
+        program.attach_uprobe(libc)
+    with pytest.raises(bpf.LibbpfError):
+        program.attach_uprobe(libc, "no_such_function_here")
