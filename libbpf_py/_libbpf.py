@@ -150,6 +150,7 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_program__attach_raw_tracepoint": Sig(PTR, (PTR, c_char_p), NULL, "0.0.4"),
     "bpf_program__attach_kprobe": Sig(PTR, (PTR, c_bool, c_char_p), NULL, "0.0.4"),
     "bpf_program__attach_perf_event": Sig(PTR, (PTR, c_int), NULL, "0.0.4"),
+    "bpf_program__attach_iter": Sig(PTR, (PTR, c_void_p), NULL, "0.0.9"),
     "bpf_program__attach_uprobe_opts": Sig(PTR, (PTR, c_int, c_char_p, c_size_t, c_void_p), NULL, "0.4.0"),
     "bpf_program__attach_cgroup": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),
     "bpf_program__attach_netns": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),
@@ -164,6 +165,7 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_link__destroy": Sig(c_int, (PTR,), None, "0.0.4"),
     # fd-level API (bpf.h)
     "bpf_link_create": Sig(c_int, (c_int, c_int, c_int, c_void_p), NEG, "0.2.0"),
+    "bpf_iter_create": Sig(c_int, (c_int,), NEG, "0.0.9"),
     "bpf_link_update": Sig(c_int, (c_int, c_int, c_void_p), NEG, "0.2.0"),
     "bpf_link_detach": Sig(c_int, (c_int,), NEG, "0.2.0"),
     "bpf_map_create": Sig(c_int, (c_int, c_char_p, c_uint32, c_uint32, c_uint32, c_void_p), NEG, "0.6.0"),

@@ -268,6 +268,20 @@ class Link:
         if target == self._pinned_at:
             self._pinned_at, self._made_pin = None, False
 
+    def read(self) -> bytes:
+        """Run an iterator link (``Program.attach_iter``) once and return all it wrote."""
+        with self._lock:
+            link_fd = self._current_fd()
+            with _signals.deferred():
+                reader = OwnedFd(self._lib.bpf_iter_create(link_fd))
+        chunks: List[bytes] = []
+        with reader:
+            while True:
+                chunk = os.read(reader.fileno(), 1 << 16)  # the kernel runs the program as this reads
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+
     def update_program(self, program: Any) -> None:
         """Attach ``program`` (a loaded Program of the same type) in place of the link's program,
         atomically (BPF_LINK_UPDATE)."""

@@ -244,6 +244,10 @@ class Program(BpfHandle[ProgInfo]):
         return self._attach("bpf_program__attach_uprobe_opts", pid, c_path(binary, "binary"), offset,
                             ctypes.addressof(opts))
 
+    def attach_iter(self) -> Link:
+        """Attach an iterator (``iter/...`` section); ``link.read()`` runs it and returns its output."""
+        return self._attach("bpf_program__attach_iter", None)
+
     def attach_perf_event(self, fd: int) -> Link:
         """Attach to the perf event ``fd`` (the caller keeps ``fd``; the link holds its own reference)."""
         check_uint(fd, 31, "fd")

@@ -310,3 +310,15 @@ def test_a_uprobe_counts_the_library_function_this_process_calls(attach_obj):
         program.attach_uprobe(libc)
     with pytest.raises(bpf.LibbpfError):
         program.attach_uprobe(libc, "no_such_function_here")
+
+
+def test_an_iterator_link_reads_what_its_program_writes(bpf_obj):
+    """iter/bpf_map prints every map's id: a map made here is among them, each read a new run."""
+    path = Path(bpf_obj("vmlinux/tracing"))
+    with bpf.Object.open(path) as obj, bpf.Map.create(bpf.MapType.ARRAY, 4, 4, 1) as mine:
+        obj.load()
+        with obj.programs["dump_map_ids"].attach_iter() as link:
+            assert link.info().type == LinkType.ITER
+            first = [int(word) for word in link.read().split()]
+            assert mine.info().id in first
+            assert [int(word) for word in link.read().split()] == first  # a second run, the same maps
