@@ -166,6 +166,8 @@ SIGNATURES: Dict[str, Sig] = {
     # fd-level API (bpf.h)
     "bpf_link_create": Sig(c_int, (c_int, c_int, c_int, c_void_p), NEG, "0.2.0"),
     "bpf_iter_create": Sig(c_int, (c_int,), NEG, "0.0.9"),
+    "bpf_link_get_next_id": Sig(c_int, (c_uint32, U32P), None, "0.0.9", GIL),
+    "bpf_link_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.9"),
     "bpf_link_update": Sig(c_int, (c_int, c_int, c_void_p), NEG, "0.2.0"),
     "bpf_link_detach": Sig(c_int, (c_int,), NEG, "0.2.0"),
     "bpf_map_create": Sig(c_int, (c_int, c_char_p, c_uint32, c_uint32, c_uint32, c_void_p), NEG, "0.6.0"),

@@ -1,4 +1,6 @@
-"""The ``libbpf-py`` command: which libbpf is used, what an object holds, run a program once."""
+"""The ``libbpf-py`` command: which libbpf is used, what an object holds, run a program once,
+load an object onto bpffs, attach and detach programs, list links. ``--json`` on each; an error
+is one line on stderr and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -71,6 +73,119 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emit(args: argparse.Namespace, described: Any, lines: List[str]) -> int:
+    if args.json:
+        json.dump(described, sys.stdout, indent=2)
+        print()
+    else:
+        print("\n".join(lines))
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    """Like ``bpftool prog loadall OBJ DIR [pinmaps DIR/maps]``: load, pin each program (and with
+    --pin-maps each map) under --pin-dir, so that they outlive this command."""
+    import os
+
+    import libbpf_py as bpf
+
+    options: Dict[str, Any] = {"compat": args.compat} if args.compat else {}
+    with bpf.Object.open(args.object, **options) as obj:
+        if args.type:
+            for program in obj.programs.values():
+                program.type = bpf.ProgType[args.type.upper()]
+        obj.load()
+        os.makedirs(args.pin_dir, exist_ok=True)
+        programs, maps = [], []
+        for name, program in obj.programs.items():
+            if program.autoload:
+                program.pin(os.path.join(args.pin_dir, name))
+                programs.append({"name": name, "id": program.info().id, "type": _label(program.type),
+                                 "pinned": program.pin_path})
+        for name, m in obj.maps.items():
+            if args.pin_maps and m.pin_path is None:
+                os.makedirs(os.path.join(args.pin_dir, "maps"), exist_ok=True)
+                m.pin(os.path.join(args.pin_dir, "maps", name))
+            maps.append({"name": name, "id": m.info().id, "type": _label(m.type), "pinned": m.pin_path})
+    lines = [f"program {p['name']}: {p['type']} id {p['id']} pinned {p['pinned']}" for p in programs]
+    lines += [f"map {m['name']}: {m['type']} id {m['id']}" + (f" pinned {m['pinned']}" if m["pinned"] else "")
+              for m in maps]
+    return _emit(args, {"programs": programs, "maps": maps}, lines)
+
+
+def _label(value: Any) -> str:
+    return str(getattr(value, "name", value))
+
+
+def _link_record(link: Any) -> Dict[str, Any]:
+    info = link.info()
+    record = {"id": info.id, "type": _label(info.type), "prog_id": info.prog_id}
+    for field in ("ifindex", "cgroup_id", "netns_ino", "attach_type"):
+        value = getattr(info, field)
+        if value is not None:
+            record[field] = _label(value)
+    return record
+
+
+def _links(args: argparse.Namespace) -> int:
+    import libbpf_py as bpf
+
+    records = []
+    for link_id in bpf.Link.ids():
+        try:
+            with bpf.Link.from_id(link_id) as link:
+                records.append(_link_record(link))
+        except bpf.LibbpfError:
+            continue  # gone meanwhile
+    lines = [" ".join(f"{key} {value}" for key, value in record.items()) for record in records]
+    return _emit(args, records, lines)
+
+
+def _attach(args: argparse.Namespace) -> int:
+    """Attach a program and pin the link (the pin keeps it attached after this command)."""
+    import libbpf_py as bpf
+
+    if args.hook in ("xdp", "tc"):
+        if not args.device:
+            print("libbpf-py: attach xdp/tc needs --dev", file=sys.stderr)
+            return 2
+        with bpf.Program.from_pinned(args.program) as program:
+            link = program.attach_xdp(args.device, mode=args.mode) if args.hook == "xdp" else \
+                program.attach_tc(args.device, args.direction, mode=args.mode)
+    else:  # what the section names (tracepoints, raw tracepoints, kprobes, fentry, LSM, iterators)
+        obj_path, _, name = args.program.rpartition(":")
+        if not obj_path:
+            print("libbpf-py: attach auto takes OBJECT:PROGRAM", file=sys.stderr)
+            return 2
+        with bpf.Object.open(obj_path) as obj:
+            for other, program in obj.programs.items():
+                program.autoload = other == name
+            obj.load()
+            link = obj.programs[name].attach()
+    with link:
+        if args.pin_link:
+            link.pin(args.pin_link)
+        record = _link_record(link)
+        record["pinned"] = link.pin_path
+    if not args.pin_link:
+        record["note"] = "not pinned: detached as this command exited"
+    return _emit(args, record, [" ".join(f"{key} {value}" for key, value in record.items())])
+
+
+def _detach(args: argparse.Namespace) -> int:
+    """Detach the link pinned at PIN and remove the pin."""
+    import os
+
+    import libbpf_py as bpf
+
+    with bpf.Link.from_pinned(args.pin) as link:
+        record = _link_record(link)
+        link.detach()
+    os.unlink(args.pin)
+    record["detached"] = True
+    return _emit(args, record, [" ".join(f"{key} {value}" for key, value in record.items())])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="libbpf-py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +202,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeat", type=int, default=1)
     run.add_argument("--pin-root", metavar="DIR", help="pin maps as the object asks, under DIR (default: pin nothing)")
     run.set_defaults(func=_run)
+    load = sub.add_parser("load", help="load an object and pin its programs (like bpftool prog loadall)")
+    load.add_argument("object")
+    load.add_argument("--pin-dir", required=True, metavar="DIR", help="pin each program at DIR/NAME")
+    load.add_argument("--pin-maps", action="store_true", help="also pin each map at DIR/maps/NAME")
+    load.add_argument("--type", help="program type for every program (e.g. xdp, sched_cls)")
+    load.add_argument("--compat", choices=("auto", "none", "iproute2"), help="how to read an old object")
+    load.add_argument("--json", action="store_true")
+    load.set_defaults(func=_load)
+    attach = sub.add_parser("attach", help="attach a program; --pin-link keeps it attached after exit")
+    attach.add_argument("hook", choices=("xdp", "tc", "auto"), help="auto: as the program's section says")
+    attach.add_argument("program", help="xdp/tc: a pinned program; auto: OBJECT:PROGRAM")
+    attach.add_argument("--dev", dest="device", help="the network device (xdp, tc)")
+    attach.add_argument("--direction", default="ingress", choices=("ingress", "egress"), help="tc's hook")
+    attach.add_argument("--mode", help="xdp: skb, drv or hw; tc: tcx or cls_bpf")
+    attach.add_argument("--pin-link", metavar="PATH", help="pin the link at PATH on bpffs")
+    attach.add_argument("--json", action="store_true")
+    attach.set_defaults(func=_attach)
+    detach = sub.add_parser("detach", help="detach the link pinned at PIN and remove the pin")
+    detach.add_argument("pin")
+    detach.add_argument("--json", action="store_true")
+    detach.set_defaults(func=_detach)
+    link = sub.add_parser("link", help="links in the kernel")
+    link.add_argument("action", choices=("show",))
+    link.add_argument("--json", action="store_true")
+    link.set_defaults(func=_links)
     return parser
 
 

@@ -18,7 +18,7 @@ import weakref
 
 from . import _abi, _libbpf, _signals
 from ._abi import AttachType, LinkType, enum_or_int
-from ._checks import c_path
+from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind
 from ._handle import _about_path
 from .errors import ClosedError, LibbpfError
@@ -125,6 +125,22 @@ class Link:
         self._pinned_at = None
         self.program_name = program_name
         return self
+
+    @classmethod
+    def from_id(cls, link_id: int) -> "Link":
+        """Open a link by its kernel id; closing this handle leaves it attached to whoever holds it."""
+        check_uint(link_id, 32, "id")
+        with _signals.deferred():
+            return cls._make(None, OwnedFd(_libbpf.lib().bpf_link_get_fd_by_id(link_id)), "")
+
+    @staticmethod
+    def ids() -> List[int]:
+        """The ids of every link in the kernel now (BPF_LINK_GET_NEXT_ID)."""
+        lib, found, current, following = _libbpf.lib(), [], 0, ctypes.c_uint32()
+        while lib.gil.bpf_link_get_next_id(current, ctypes.byref(following)) == 0:
+            current = following.value
+            found.append(current)
+        return found
 
     @classmethod
     def from_pinned(cls, path: PathLike) -> "Link":

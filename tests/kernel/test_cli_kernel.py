@@ -44,3 +44,61 @@ def test_run_pins_under_the_root_it_is_given(bpf_obj):
     assert {"mine/tc/globals", "mine/xdp", "mine/ip"} <= found                  # tc's layout, under the root
     assert any(entry.startswith("mine/tc/globals/") for entry in found)
     assert all(entry.startswith("mine") for entry in found)
+
+
+def cli(*args: str) -> dict:
+    """``libbpf-py ARGS --json`` in this process's namespaces, its JSON answer."""
+    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", *args, "--json"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_load_pins_programs_and_maps_like_bpftool_loadall(bpf_obj, bpffs):
+    loaded = cli("load", str(bpf_obj("attach")), "--pin-dir", str(bpffs / "attach"), "--pin-maps")
+    names = {p["name"] for p in loaded["programs"]}
+    assert "raw_tp_getpid" in names and (bpffs / "attach" / "raw_tp_getpid").exists()
+    assert {m["name"] for m in loaded["maps"]} == {"counts", "target_tgid"}
+    assert (bpffs / "attach" / "maps" / "counts").exists()
+
+
+def test_attach_pins_a_link_that_outlives_the_command_and_detach_ends_it(bpf_obj, bpffs):
+    import os
+
+    import libbpf_py as bpf
+
+    cli("load", str(bpf_obj("attach")), "--pin-dir", str(bpffs / "a"), "--pin-maps")
+    attached = cli("attach", "auto", f"{bpf_obj('attach')}:raw_tp_getpid", "--pin-link", str(bpffs / "link"))
+    assert attached["type"] == "RAW_TRACEPOINT" and attached["pinned"] == str(bpffs / "link")
+    assert attached["id"] in {record["id"] for record in cli("link", "show")}
+    # the command is gone: the pinned link is still there
+    with bpf.Link.from_pinned(bpffs / "link") as link:
+        assert link.info().id == attached["id"]
+    detached = cli("detach", str(bpffs / "link"))
+    assert detached["detached"] and not (bpffs / "link").exists()
+    assert attached["id"] not in {record["id"] for record in cli("link", "show")}
+    assert os.path.exists(bpffs / "a" / "raw_tp_getpid")
+
+
+def test_attach_xdp_from_a_pinned_program(bpf_obj, bpffs):
+    pytest.importorskip("pyroute2")
+    from support import inside, netns_pair
+
+    cli("load", str(bpf_obj("attach")), "--pin-dir", str(bpffs / "a"))
+    with netns_pair() as (_, (ns_rx, dev_rx)):
+        done = subprocess.run(["nsenter", f"--net=/run/netns/{ns_rx}", sys.executable, "-m", "libbpf_py.cli",
+                               "attach", "xdp", str(bpffs / "a" / "xdp_drop_udp"), "--dev", dev_rx, "--pin-link",
+                               str(bpffs / "xdp_link"), "--json"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        record = json.loads(done.stdout)
+        with inside(ns_rx):
+            import socket
+
+            assert record["type"] == "XDP" and int(record["ifindex"]) == socket.if_nametoindex(dev_rx)
+        cli("detach", str(bpffs / "xdp_link"))
+
+
+def test_cli_errors_are_one_line(bpffs):
+    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "detach", str(bpffs / "nothing")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and done.stderr.startswith("libbpf-py:")
