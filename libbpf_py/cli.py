@@ -90,31 +90,48 @@ def _load(args: argparse.Namespace) -> int:
     import libbpf_py as bpf
 
     options: Dict[str, Any] = {"compat": args.compat} if args.compat else {}
+    prog_type = None
+    if args.type:
+        try:
+            prog_type = bpf.ProgType[args.type.upper()]
+        except KeyError:
+            raise ValueError(f"unknown program type {args.type!r} (e.g. xdp, sched_cls, socket_filter)") from None
+    made: List[str] = []  # pins and directories this command made: removed again if it fails
     with bpf.Object.open(args.object, **options) as obj:
-        if args.type:
+        if prog_type is not None:
             for program in obj.programs.values():
-                program.type = bpf.ProgType[args.type.upper()]
+                program.type = prog_type
         obj.load()
-        os.makedirs(args.pin_dir, exist_ok=True)
         programs, maps = [], []
-        for name, program in obj.programs.items():
-            if program.autoload:
-                program.pin(os.path.join(args.pin_dir, name))
-                programs.append({"name": name, "id": program.info().id, "type": _label(program.type),
-                                 "pinned": program.pin_path})
-        for name, m in obj.maps.items():
-            if args.pin_maps and m.pin_path is None:
-                os.makedirs(os.path.join(args.pin_dir, "maps"), exist_ok=True)
-                m.pin(os.path.join(args.pin_dir, "maps", name))
-            maps.append({"name": name, "id": m.info().id, "type": _label(m.type), "pinned": m.pin_path})
+        try:
+            for directory in (args.pin_dir, os.path.join(args.pin_dir, "maps") if args.pin_maps else None):
+                if directory and not os.path.isdir(directory):
+                    os.mkdir(directory)
+                    made.append(directory)
+            for name, program in obj.programs.items():
+                if program.autoload:
+                    program.pin(os.path.join(args.pin_dir, name))
+                    made.append(os.path.join(args.pin_dir, name))
+                    programs.append({"name": name, "id": program.info().id, "type": _label(program.type),
+                                     "pinned": program.pin_path})
+            for name, m in obj.maps.items():
+                if args.pin_maps and m.pin_path is None:
+                    m.pin(os.path.join(args.pin_dir, "maps", name))
+                    made.append(os.path.join(args.pin_dir, "maps", name))
+                maps.append({"name": name, "id": m.info().id, "type": _label(m.type), "pinned": m.pin_path})
+        except BaseException:
+            for path in reversed(made):  # as bpftool does: nothing half-pinned stays behind
+                (os.rmdir if os.path.isdir(path) and not os.path.islink(path) else os.unlink)(path)
+            raise
     lines = [f"program {p['name']}: {p['type']} id {p['id']} pinned {p['pinned']}" for p in programs]
     lines += [f"map {m['name']}: {m['type']} id {m['id']}" + (f" pinned {m['pinned']}" if m["pinned"] else "")
               for m in maps]
     return _emit(args, {"programs": programs, "maps": maps}, lines)
 
 
-def _label(value: Any) -> str:
-    return str(getattr(value, "name", value))
+def _label(value: Any) -> Any:
+    """An enum member's name; anything else as it is (ints stay ints in --json)."""
+    return getattr(value, "name", value)
 
 
 def _link_record(link: Any) -> Dict[str, Any]:
@@ -158,6 +175,8 @@ def _attach(args: argparse.Namespace) -> int:
             print("libbpf-py: attach auto takes OBJECT:PROGRAM", file=sys.stderr)
             return 2
         with bpf.Object.open(obj_path) as obj:
+            if name not in obj.programs:
+                raise ValueError(f"no program {name!r} in {obj_path}; it has {', '.join(sorted(obj.programs))}")
             for other, program in obj.programs.items():
                 program.autoload = other == name
             obj.load()
@@ -181,7 +200,10 @@ def _detach(args: argparse.Namespace) -> int:
     with bpf.Link.from_pinned(args.pin) as link:
         record = _link_record(link)
         link.detach()
-    os.unlink(args.pin)
+    try:
+        os.unlink(args.pin)
+    except FileNotFoundError:
+        pass  # removed meanwhile: detached all the same
     record["detached"] = True
     return _emit(args, record, [" ".join(f"{key} {value}" for key, value in record.items())])
 

@@ -206,6 +206,8 @@ class Link:
     def __repr__(self) -> str:
         if self.closed:
             return f"<Link of {self.program_name!r} closed>"
+        if self._state[2] is not None:
+            return f"<Link of {self.program_name!r} (netlink, no kernel link)>"
         pinned = f" pinned at {self._pinned_at}" if self._pinned_at else ""
         return f"<Link of {self.program_name!r} fd={self.fd}{pinned}>"
 

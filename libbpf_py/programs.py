@@ -27,6 +27,7 @@ else:
     from ._typing import NamedTuple
 
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
+_TRACEFS_USERS = ("bpf_program__attach", "bpf_program__attach_tracepoint", "bpf_program__attach_kprobe")
 _TC_DIRECTIONS = {"ingress": _abi.TC_INGRESS, "egress": _abi.TC_EGRESS}
 XDP_MODES = {None: 0, "skb": XdpFlags.SKB_MODE, "drv": XdpFlags.DRV_MODE, "hw": XdpFlags.HW_MODE}
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -233,8 +234,8 @@ class Program(BpfHandle[ProgInfo]):
         ``symbol`` of a library needs its path), or to ``offset`` in the file, in process ``pid``
         (-1: every process that runs it); with ``retprobe``, at the function's return."""
         check_uint(offset, 64, "offset")
-        if not isinstance(pid, int) or isinstance(pid, bool) or pid < -1:
-            raise ValueError(f"pid must be -1 (every process) or a process id, not {pid!r}")
+        if pid != -1:
+            check_uint(pid, 31, "pid (-1: every process)")
         if symbol is None and not offset:
             raise ValueError("give the function's symbol, or its offset in the file")
         opts = _abi.new_opts(_abi.BpfUprobeOpts)
@@ -291,7 +292,7 @@ class Program(BpfHandle[ProgInfo]):
             try:
                 return Link._make(getattr(self._lib, function)(handle, *args), None, self.name)
             except LibbpfError as exc:
-                if exc.errno == errno.ENOENT and not _tracefs_mounted():
+                if exc.errno == errno.ENOENT and function in _TRACEFS_USERS and not _tracefs_mounted():
                     raise exc.with_detail(f"{exc.detail} (if the hook is a tracepoint or kprobe: tracefs is not "
                                           "mounted; mount -t tracefs tracefs /sys/kernel/tracing)") from None
                 raise

@@ -55,8 +55,12 @@ def attach_filter(dev: Union[str, int], direction: str, program: Program, *, obj
     pyroute2 = _pyroute2()
     with pyroute2.IPRoute() as ipr:
         if not priority:  # the kernel's choice, made here so that the Link knows where its filter is
-            taken = [f["info"] >> 16 for f in ipr.get_filters(index=ifindex, parent=parent)]
+            taken = {f["info"] >> 16 for f in ipr.get_filters(index=ifindex, parent=parent)}
             priority = min(taken, default=_FIRST_AUTO_PRIORITY + 1) - 1
+            if priority < 1:  # pref 1 is taken: the highest free one, from where the kernel starts
+                priority = next((p for p in range(_FIRST_AUTO_PRIORITY, 0, -1) if p not in taken), 0)
+                if not priority:
+                    raise LibbpfError.for_errno(errno.ENOSPC, f"every tc priority of {dev} {direction} is taken")
         handle = handle or 1
         with program._fd_in_use() as fd:
             try:

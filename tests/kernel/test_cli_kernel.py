@@ -94,7 +94,7 @@ def test_attach_xdp_from_a_pinned_program(bpf_obj, bpffs):
         with inside(ns_rx):
             import socket
 
-            assert record["type"] == "XDP" and int(record["ifindex"]) == socket.if_nametoindex(dev_rx)
+            assert record["type"] == "XDP" and record["ifindex"] == socket.if_nametoindex(dev_rx)
         cli("detach", str(bpffs / "xdp_link"))
 
 
@@ -102,3 +102,20 @@ def test_cli_errors_are_one_line(bpffs):
     done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "detach", str(bpffs / "nothing")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and done.stderr.startswith("libbpf-py:")
+
+
+def test_a_load_that_fails_midway_leaves_no_pins(bpf_obj, bpffs):
+    (bpffs / "a").mkdir()
+    (bpffs / "a" / "raw_tp_getpid_other").mkdir()  # in the way of one program's pin
+    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "load", str(bpf_obj("attach")), "--pin-dir",
+                           str(bpffs / "a")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert [p.name for p in (bpffs / "a").iterdir()] == ["raw_tp_getpid_other"]
+
+
+@pytest.mark.parametrize("args", [["attach", "auto", "OBJ:no_such_program"], ["attach", "auto", "OBJ:"],
+                                  ["load", "OBJ", "--pin-dir", "DIR", "--type", "bogus"]])
+def test_bad_arguments_are_one_line_errors(bpf_obj, bpffs, args):
+    argv = [a.replace("OBJ", str(bpf_obj("attach"))).replace("DIR", str(bpffs / "d")) for a in args]
+    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and done.stderr.startswith("libbpf-py:"), done.stderr

@@ -178,3 +178,22 @@ def test_iproute2_attach_xdp_leaves_what_ip_link_set_xdp_leaves(bpf_obj, pair, m
         assert link.info().prog_id == program.info().id
         link.detach()  # from the root namespace
         assert "prog/xdp" not in ip_link_show(ns_rx, dev_rx)
+
+
+def test_attach_filter_finds_a_free_priority_and_detaches_what_it_added(bpf_obj, pair):
+    from libbpf_py import iproute2
+
+    (_, _), (ns_rx, dev_rx) = pair
+    with bpf.Object.open(bpf_obj("attach")) as obj:
+        obj.load()
+        first, second = obj.programs["tc_count_udp"], obj.programs["tc_count_udp_other"]
+        with inside(ns_rx):
+            at_one = iproute2.attach_filter(dev_rx, "ingress", first, object_name="attach.o", section="tc",
+                                            priority=1)
+            chosen = iproute2.attach_filter(dev_rx, "ingress", second, object_name="attach.o", section="tc")
+        assert at_one.tc_priority == 1 and 1 < chosen.tc_priority <= 0xC000
+        assert "netlink" in repr(chosen)
+        assert chosen.info().prog_id == second.info().id
+        chosen.detach()
+        assert at_one.info().prog_id == first.info().id and chosen.closed
+        at_one.detach()
