@@ -9,7 +9,7 @@ import errno
 import os
 
 from .. import _libbpf, _signals
-from .._abi import TC_EGRESS, TC_INGRESS, XdpFlags
+from .._abi import TC_EGRESS, TC_INGRESS, BpfTcOpts, XdpFlags, new_opts
 from .._checks import check_uint
 from ..errors import LibbpfError
 from ..links import Link
@@ -17,7 +17,9 @@ from ..programs import Program, cls_bpf_link, device_index, netlink_link, tc_hoo
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Optional, Union
+    from typing import Any, List, NamedTuple, Optional, Union
+else:
+    from .._typing import NamedTuple
 
 ETH_P_ALL = 0x0003          # tc's default protocol ("protocol all")
 _PARENTS = {"ingress": (0xFFFFFFF2, TC_INGRESS), "egress": (0xFFFFFFF3, TC_EGRESS)}  # clsact's minors
@@ -75,6 +77,50 @@ def attach_filter(dev: Union[str, int], direction: str, program: Program, *, obj
 # ip link set dev DEV {xdp|xdpgeneric|xdpdrv|xdpoffload} obj F sec S
 _IP_XDP_MODES = {None: 0, "xdpgeneric": XdpFlags.SKB_MODE, "xdpdrv": XdpFlags.DRV_MODE,
                  "xdpoffload": XdpFlags.HW_MODE}
+
+
+class Filter(NamedTuple):
+    """A bpf filter on a device's clsact hook, as ``tc filter show`` lists it."""
+
+    priority: int
+    handle: int
+    name: str       # OBJECT:[SECTION] for tc's (and attach_filter's), or what its maker set
+    prog_id: int
+    direct_action: bool
+
+
+def filters(dev: Union[str, int], direction: str) -> List[Filter]:
+    """The bpf filters on ``dev``'s ``ingress`` or ``egress`` hook, whoever added them."""
+    if direction not in _PARENTS:
+        raise ValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
+    parent, point = _PARENTS[direction]
+    ifindex = device_index(dev)
+    hook = tc_hook(ifindex, point)
+    found = []
+    with _pyroute2().IPRoute() as ipr:
+        for f in ipr.get_filters(index=ifindex, parent=parent):
+            options = f.get_attr("TCA_OPTIONS")
+            if f.get_attr("TCA_KIND") != "bpf" or options is None or not f["handle"]:
+                continue  # the chain's head entry, or another classifier
+            query = new_opts(BpfTcOpts)
+            query.handle, query.priority = f["handle"], f["info"] >> 16
+            _libbpf.lib().bpf_tc_query(ctypes.addressof(hook), ctypes.addressof(query))
+            found.append(Filter(query.priority, query.handle, options.get_attr("TCA_BPF_NAME") or "", query.prog_id,
+                                bool((options.get_attr("TCA_BPF_FLAGS") or 0) & 1)))
+    return found
+
+
+def detach_filter(dev: Union[str, int], direction: str, *, priority: int, handle: int) -> None:
+    """Remove the bpf filter at ``priority``/``handle`` of ``dev``'s hook, whoever added it (as
+    ``tc filter del dev DEV ingress pref P handle H bpf``)."""
+    if direction not in _PARENTS:
+        raise ValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
+    check_uint(priority, 16, "priority", minimum=1)
+    check_uint(handle, 32, "handle", minimum=1)
+    hook = tc_hook(device_index(dev), _PARENTS[direction][1])
+    place = new_opts(BpfTcOpts)
+    place.handle, place.priority = handle, priority
+    _libbpf.lib().bpf_tc_detach(ctypes.addressof(hook), ctypes.addressof(place))
 
 
 def attach_xdp(dev: Union[str, int], program: Program, *, mode: Optional[str] = None, force: bool = False) -> Link:

@@ -190,3 +190,17 @@ def test_attach_filter_leaves_what_tc_filter_add_leaves(bpf_obj, tc_netns, new_b
         finally:
             link.detach()  # from the root namespace: the filter is found in its own
     assert "bpf" not in tc_show(tc_netns, "v1")
+
+
+def test_filters_lists_and_detach_filter_deletes_one_that_tc_added(bpf_obj, tc_netns, new_bpffs):
+    from support import inside
+
+    tc_load(tc_netns, new_bpffs(), bpf_obj("iproute2/global_ns"))
+    with inside(tc_netns):
+        listed = iproute2.filters("v0", "ingress")
+        assert [(f.name, f.priority, f.handle, f.direct_action) for f in listed] == \
+            [("global_ns.o:[classifier]", 49152, 1, True)]
+        assert listed[0].prog_id > 0
+        iproute2.detach_filter("v0", "ingress", priority=49152, handle=1)
+        assert iproute2.filters("v0", "ingress") == []
+    assert "bpf" not in tc_show(tc_netns, "v0")
