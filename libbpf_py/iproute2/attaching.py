@@ -13,7 +13,8 @@ from .._abi import TC_EGRESS, TC_INGRESS, BpfTcOpts, XdpFlags, new_opts
 from .._checks import check_uint
 from ..errors import LibbpfError
 from ..links import Link
-from ..programs import Program, cls_bpf_link, device_index, netlink_link, tc_hook
+from ..netdev import cls_bpf_link, device_index, netlink_link, tc_hook
+from ..programs import Program
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:

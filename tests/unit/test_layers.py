@@ -24,6 +24,7 @@ LAYERS = [
     ("_bpffs", "info"),                             # bpffs facts and locks; what the kernel reports
     ("_handle",),                                   # what maps and programs share
     ("links",),                                     # attachments (programs make them)
+    ("netdev",),                                    # devices, clsact hooks, netlink attachments
     ("maps", "programs"),
     ("pinning", "hooks"),                           # pin policies and their session; object hooks
     ("compat",),                                    # old tools' semantics: hooks and pin layouts
