@@ -12,7 +12,7 @@
 #define DROP_PORT 4242
 #define NR_GETPID 39 /* x86-64 */
 
-enum { XDP_DROPPED, XDP_PASSED, RAW_TP_GETPID, TP_GETPPID, CGROUP_EGRESS, RAW_TP_OTHER, CGROUP_OTHER, TC_UDP, TC_UDP_OTHER, UPROBE_GETPID, NR_COUNTS };
+enum { XDP_DROPPED, XDP_PASSED, RAW_TP_GETPID, TP_GETPPID, CGROUP_EGRESS, RAW_TP_OTHER, CGROUP_OTHER, TC_UDP, TC_UDP_OTHER, UPROBE_GETPID, SK_LOOKUP, NR_COUNTS };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -132,6 +132,13 @@ int uprobe_getpid(void *ctx)
 	if (is_target())
 		count(UPROBE_GETPID);
 	return 0;
+}
+
+SEC("sk_lookup")
+int count_sk_lookup(struct bpf_sk_lookup *ctx)
+{
+	count(SK_LOOKUP);
+	return 1; /* SK_PASS: the kernel's own lookup goes on */
 }
 
 char LICENSE[] SEC("license") = "GPL";

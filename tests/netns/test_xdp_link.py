@@ -197,3 +197,31 @@ def test_attach_filter_finds_a_free_priority_and_detaches_what_it_added(bpf_obj,
         chosen.detach()
         assert at_one.info().prog_id == first.info().id and chosen.closed
         at_one.detach()
+
+
+SK_LOOKUP = 10  # bpf_progs/attach.c's counts
+
+
+def test_an_sk_lookup_program_on_a_namespace_sees_its_connections(bpf_obj, pair):
+    """attach_netns on a namespace by its /run/netns path: each datagram delivered there is
+    looked up through the program; the Link reports the namespace and detaches from any other."""
+    import os
+
+    (ns_tx, _), (ns_rx, _) = pair
+    with bpf.Object.open(bpf_obj("attach")) as obj:
+        obj.load()
+        counts = obj.maps["counts"]
+        counts.key_type = counts.value_type = int
+        with obj.programs["count_sk_lookup"].attach_netns(f"/run/netns/{ns_rx}") as link:
+            info = link.info()
+            assert info.type == LinkType.NETNS and info.attach_type == bpf.AttachType.SK_LOOKUP
+            assert info.netns_ino == os.stat(f"/run/netns/{ns_rx}").st_ino
+            with udp_socket(ns_rx, OPEN_PORT) as rx, udp_socket(ns_tx) as tx:
+                for i in range(3):
+                    tx.sendto(b"%d" % i, (RX, OPEN_PORT))
+                    rx.recv(16)
+            assert counts[SK_LOOKUP] == 3
+        with udp_socket(ns_rx, OPEN_PORT) as rx, udp_socket(ns_tx) as tx:  # detached: not looked up through it
+            tx.sendto(b"x", (RX, OPEN_PORT))
+            rx.recv(16)
+        assert counts[SK_LOOKUP] == 3
