@@ -136,6 +136,29 @@ def no_leaked_bpf_fds(request):
     assert not leaked, f"BPF fds left open by the test: {leaked}"
 
 
+SYS_BPF = Path("/sys/fs/bpf")
+
+
+def _sys_bpf_entries() -> set:
+    try:
+        return {str(path.relative_to(SYS_BPF)) for path in SYS_BPF.rglob("*")}
+    except OSError:
+        return set()
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_on_sys_fs_bpf(request):
+    """Tests pin on bpffs instances of their own: the host's /sys/fs/bpf (what tools such as
+    ip and tc default to) must be as the test found it."""
+    if not _privileged(request.node):
+        yield
+        return
+    before = _sys_bpf_entries()
+    yield
+    left = _sys_bpf_entries() - before
+    assert not left, f"the test left entries on {SYS_BPF}: {sorted(left)}"
+
+
 TRACEFS = Path("/sys/kernel/tracing")
 
 

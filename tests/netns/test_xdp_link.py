@@ -163,8 +163,11 @@ def test_iproute2_attach_xdp_leaves_what_ip_link_set_xdp_leaves(bpf_obj, pair, m
 
     (ns_tx, dev_tx), (ns_rx, dev_rx) = pair
     obj_path = bpf_obj("attach")
-    done = subprocess.run(["nsenter", f"--net=/run/netns/{ns_tx}", "ip", "link", "set", "dev", dev_tx,
-                           mode or "xdp", "obj", str(obj_path), "sec", "xdp"], capture_output=True, text=True)
+    # ip (libbpf-based) lays out its pin tree on /sys/fs/bpf: give it a private one there
+    command = f"mount -t bpf bpf /sys/fs/bpf && exec nsenter --net=/run/netns/{ns_tx} ip link set dev {dev_tx} " \
+              f"{mode or 'xdp'} obj {obj_path} sec xdp"
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-ec", command],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     with bpf.Object.open(obj_path) as obj:
         obj.load()
