@@ -282,7 +282,7 @@ def test_objects_dropped_without_close_release_their_fds_at_once(bpf_obj):
     assert int(done.stdout) <= 0
 
 
-HEAVY = ("typing", "re", "logging", "dataclasses", "inspect", "hashlib", "_hashlib")
+HEAVY = ("typing", "re", "logging", "dataclasses", "inspect", "hashlib", "_hashlib", "socket")
 
 
 @pytest.mark.parametrize("call", ["bpf.Object.open(path).load()", "bpf.iproute2.open(legacy).load()"])
