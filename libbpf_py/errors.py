@@ -47,7 +47,10 @@ LIBBPF_ERRNO_MESSAGES = {
 
 
 # The kernel's internal ENOTSUPP leaks to user space from some map operations; strerror knows it not.
-KERNEL_ERRNO_MESSAGES = {524: "operation not supported"}
+ENOTSUPP = 524
+KERNEL_ERRNO_MESSAGES = {ENOTSUPP: "operation not supported"}
+# What the kernel answers to an operation a map, link or hook type does not have (or a kernel too old).
+NOT_SUPPORTED_ERRNOS = (_errno.EINVAL, _errno.EOPNOTSUPP, ENOTSUPP)
 
 
 _CAP_SYS_ADMIN, _CAP_BPF = 21, 39

@@ -21,7 +21,7 @@ from ._abi import AttachType, LinkType, enum_or_int
 from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind
 from ._handle import _about_path
-from .errors import ClosedError, LibbpfError
+from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, LibbpfError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -72,7 +72,6 @@ def link_info(fd: int) -> LinkInfo:
 
 _this_process = [os.getpid()]  # kept by fork, not asked of the kernel at each release (getpid is a syscall)
 os.register_at_fork(after_in_child=lambda: _this_process.__setitem__(0, os.getpid()))
-_NO_LINK_DETACH = (errno.EOPNOTSUPP, errno.EINVAL, 524)  # 524: the kernel's ENOTSUPP (no LINK_DETACH for its type)
 
 
 def _release(lib: _libbpf.Libbpf, state: List[Any], pid: int) -> None:
@@ -246,7 +245,7 @@ class Link:
                 try:
                     self._lib.bpf_link_detach(fd)
                 except LibbpfError as exc:
-                    if exc.errno not in _NO_LINK_DETACH:
+                    if exc.errno not in NOT_SUPPORTED_ERRNOS:  # no LINK_DETACH for its type
                         raise
             pinned, self._pinned_at = self._pinned_at, None
             if pinned is not None and self._made_pin:

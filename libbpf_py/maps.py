@@ -24,7 +24,7 @@ from ._abi import MapType, enum_or_int
 from ._checks import c_name_bytes, check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, _FdKeeper, definition
-from .errors import ClosedError, LibbpfError, describe_errno
+from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, LibbpfError, describe_errno
 from .info import MapInfo, map_info, map_spec, possible_cpus
 from .spec import MapSpec
 
@@ -39,7 +39,6 @@ _E2BIG = -errno.E2BIG
 _FLAGS = {n: c_uint64(n) for n in range(8)}  # prepared u64 flag arguments; never mutated
 _NO_FLAGS = _FLAGS[0]
 _NO_VALUE: Any = object()  # update(mapping) has no value argument; pop(key) has no default
-_NOT_SUPPORTED = (errno.EINVAL, errno.EOPNOTSUPP, 524)  # 524: the kernel's ENOTSUPP
 
 
 def _u64(flags: int) -> c_uint64:
@@ -486,7 +485,7 @@ class Map(BpfHandle[MapInfo]):
             try:
                 return self.lookup_and_delete(key)
             except LibbpfError as exc:
-                if exc.errno not in _NOT_SUPPORTED:
+                if exc.errno not in NOT_SUPPORTED_ERRNOS:
                     raise
                 self._lookup_and_delete_unsupported = True
         value = self.lookup(key)

@@ -12,7 +12,7 @@ from ._abi import AttachType, ProgType, XdpFlags, enum_or_int
 from ._checks import c_name, c_path, check_uint
 from ._fd import OwnedFd
 from ._handle import BpfHandle, definition
-from .errors import LibbpfError
+from .errors import NOT_SUPPORTED_ERRNOS, LibbpfError
 from .info import ProgInfo, prog_info
 from .links import Link
 from .netdev import cls_bpf_link, device_index, tc_hook
@@ -160,15 +160,13 @@ class Program(BpfHandle[ProgInfo]):
         ifindex = device_index(dev)
         opts = _abi.new_opts(_abi.BpfLinkCreateOpts)
         opts.flags = XDP_MODES[mode]
-        with _signals.deferred(), self._fd_in_use() as fd:
-            try:
-                link_fd = OwnedFd(self._lib.bpf_link_create(fd, ifindex, AttachType.XDP, ctypes.addressof(opts)))
-            except LibbpfError as exc:
-                if exc.errno != errno.EBUSY:
-                    raise
-                raise exc.with_detail(f"{exc.detail}: the device's XDP hook is taken, by another link or by a "
-                                      "program attached without one (ip link set dev DEV xdp off)") from None
-            return Link._make(None, link_fd, self.name)
+        try:
+            return self._link_create(ifindex, AttachType.XDP, ctypes.addressof(opts))
+        except LibbpfError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            raise exc.with_detail(f"{exc.detail}: the device's XDP hook is taken, by another link or by a "
+                                  "program attached without one (ip link set dev DEV xdp off)") from None
 
     def attach_tc(self, dev: Union[str, int], direction: str = "ingress", *, mode: Optional[str] = None,
                   priority: int = 0, handle: int = 0) -> Link:
@@ -192,14 +190,18 @@ class Program(BpfHandle[ProgInfo]):
             if priority or handle:
                 raise ValueError("priority and handle are cls_bpf's: a tcx link has neither")
             attach_type = AttachType.TCX_INGRESS if direction == "ingress" else AttachType.TCX_EGRESS
-            with _signals.deferred(), self._fd_in_use() as fd:
-                try:
-                    return Link._make(None, OwnedFd(self._lib.bpf_link_create(fd, ifindex, attach_type, None)),
-                                      self.name)
-                except LibbpfError as exc:
-                    if mode == "tcx" or exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, 524):
-                        raise  # a kernel before 6.6 refuses tcx with EINVAL: then cls_bpf, as chosen automatically
+            try:
+                return self._link_create(ifindex, attach_type, None)
+            except LibbpfError as exc:
+                if mode == "tcx" or exc.errno not in NOT_SUPPORTED_ERRNOS:
+                    raise  # a kernel before 6.6 refuses tcx with EINVAL: then cls_bpf, as chosen automatically
         return self._attach_cls_bpf(ifindex, _TC_DIRECTIONS[direction], priority, handle)
+
+    def _link_create(self, target: int, attach_type: int, opts: Optional[int]) -> Link:
+        """A kernel link of this program to ``target`` (BPF_LINK_CREATE: any program, from an
+        object or a pin), owned by the Link before a signal can arrive."""
+        with _signals.deferred(), self._fd_in_use() as fd:
+            return Link._make(None, OwnedFd(self._lib.bpf_link_create(fd, target, attach_type, opts)), self.name)
 
     def _attach_cls_bpf(self, ifindex: int, point: int, priority: int, handle: int) -> Link:
         lib = self._lib
