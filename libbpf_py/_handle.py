@@ -307,13 +307,19 @@ class BpfHandle(Generic[_Info]):
             raise ValueError(f"this {self._kind} has no known pin; pass the path")
         with self._fd_in_use() as fd:
             mine = self._read_info(fd).id
-        with OwnedFd(self._lib.bpf_obj_get(c_path(target))) as other:  # only BPF pins open
-            theirs = self._read_info(other.fileno()).id if fd_kind(other.fileno()) == self._fd_kind else None
-        if theirs != mine:
-            raise LibbpfError.for_errno(errno.EINVAL, f"{target} does not hold this {self._kind}; not removed")
-        os.unlink(target)
+        unlink_own_pin(target, mine, self._fd_kind, self._read_info, self._kind)
         if target == self._pinned_at:
             self._pinned_at = None
+
+
+def unlink_own_pin(target: str, own_id: int, fd_kind_name: str, read_info: Callable[[int], Any], what: str) -> None:
+    """Remove the pin at ``target`` only when it holds the BPF ``fd_kind_name`` of id ``own_id``
+    (EINVAL otherwise: another object's pin is never removed)."""
+    with OwnedFd(_libbpf.lib().bpf_obj_get(c_path(target))) as other:  # only BPF pins open
+        theirs = read_info(other.fileno()).id if fd_kind(other.fileno()) == fd_kind_name else None
+    if theirs != own_id:
+        raise LibbpfError.for_errno(errno.EINVAL, f"{target} does not hold this {what}; not removed")
+    os.unlink(target)
 
 
 def _close_fd(box: List[int], fd: int) -> None:

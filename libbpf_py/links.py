@@ -20,7 +20,7 @@ from . import _abi, _libbpf, _signals
 from ._abi import AttachType, LinkType, enum_or_int
 from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind
-from ._handle import _about_path
+from ._handle import _about_path, unlink_own_pin
 from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, LibbpfError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -277,11 +277,7 @@ class Link:
             raise ValueError("this link has no known pin; pass the path")
         with self._lock:
             mine = link_info(self._current_fd()).id
-        with OwnedFd(self._lib.bpf_obj_get(c_path(target))) as other:
-            theirs = link_info(other.fileno()).id if fd_kind(other.fileno()) == "link" else None
-        if theirs != mine:
-            raise LibbpfError.for_errno(errno.EINVAL, f"{target} does not hold this link; not removed")
-        os.unlink(target)
+        unlink_own_pin(target, mine, "link", link_info, "link")
         if target == self._pinned_at:
             self._pinned_at, self._made_pin = None, False
 
