@@ -129,6 +129,11 @@ def _load(args: argparse.Namespace) -> int:
     return _emit(args, {"programs": programs, "maps": maps}, lines)
 
 
+def _words(record: Dict[str, Any]) -> str:
+    """A record as one line: ``key value key value ...``."""
+    return " ".join(f"{key} {value}" for key, value in record.items())
+
+
 def _label(value: Any) -> Any:
     """An enum member's name; anything else as it is (ints stay ints in --json)."""
     return getattr(value, "name", value)
@@ -154,7 +159,7 @@ def _links(args: argparse.Namespace) -> int:
                 records.append(_link_record(link))
         except bpf.LibbpfError:
             continue  # gone meanwhile
-    lines = [" ".join(f"{key} {value}" for key, value in record.items()) for record in records]
+    lines = [_words(record) for record in records]
     return _emit(args, records, lines)
 
 
@@ -188,7 +193,7 @@ def _attach(args: argparse.Namespace) -> int:
         record["pinned"] = link.pin_path
     if not args.pin_link:
         record["note"] = "not pinned: detached as this command exited"
-    return _emit(args, record, [" ".join(f"{key} {value}" for key, value in record.items())])
+    return _emit(args, record, [_words(record)])
 
 
 def _detach(args: argparse.Namespace) -> int:
@@ -205,7 +210,7 @@ def _detach(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         pass  # removed meanwhile: detached all the same
     record["detached"] = True
-    return _emit(args, record, [" ".join(f"{key} {value}" for key, value in record.items())])
+    return _emit(args, record, [_words(record)])
 
 
 def build_parser() -> argparse.ArgumentParser:
