@@ -9,12 +9,11 @@ import socket
 import subprocess
 
 import pytest
-from support import in_namespace, netns_pair
+from support import in_namespace, inside, netns_pair
 
 import libbpf_py as bpf
 
 pyroute2 = pytest.importorskip("pyroute2", reason="pyroute2 is needed for netlink (pip install libbpf-py[netlink])")
-from pyroute2.netns import popns, pushns  # noqa: E402
 
 TC_H_INGRESS_PARENT = "ffff:fff2"  # clsact's ingress hook
 FRAME_LEN = 60
@@ -34,26 +33,19 @@ def receiver(ns: str, dev: str) -> socket.socket:
     """A packet socket for our ethertype on ``dev``: the kernel hands it each frame only after
     tc's ingress hook ran on it (type-specific taps come after sch_handle_ingress), so receiving
     a frame is the event that says the classifier has seen it."""
-    pushns(ns)
-    try:
+    with inside(ns):
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETHERTYPE))
         sock.bind((dev, ETHERTYPE))
-    finally:
-        popns()
     sock.settimeout(30)  # bounds a failure, not a wait: each recv returns as its frame arrives
     return sock
 
 
 def send_frames(ns: str, dev: str, count: int) -> None:
     frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + ETHERTYPE.to_bytes(2, "big") + bytes(FRAME_LEN - 14)
-    pushns(ns)
-    try:
-        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
-            sock.bind((dev, 0))
-            for _ in range(count):
-                sock.send(frame)
-    finally:
-        popns()
+    with inside(ns), socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+        sock.bind((dev, 0))
+        for _ in range(count):
+            sock.send(frame)
 
 
 def bpftool_dump(path) -> dict:
