@@ -423,6 +423,13 @@ class BpfLinkInfo(Structure):
     ]
 
 
+class BpfBtfInfo(Structure):
+    """struct bpf_btf_info: where the kernel copies a BTF object's raw bytes."""
+
+    _fields_ = [("btf", c_uint64), ("btf_size", c_uint32), ("id", c_uint32), ("name", c_uint64),
+                ("name_len", c_uint32), ("kernel_btf", c_uint32)]
+
+
 class BpfLinkCreateOpts(Structure):
     """The head of struct bpf_link_create_opts that every libbpf 1.x accepts: size and flags."""
 

@@ -19,6 +19,7 @@ from ._bpffs import not_bpffs_hint
 from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind, release_keeping_number
 from .errors import ClosedError, LibbpfError
+from .info import kernel_ids
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -150,6 +151,11 @@ class BpfHandle(Generic[_Info]):
         self = cls._adopt(get, "bpf_obj_get")
         self._pinned_at = os.fspath(path)
         return self
+
+    @classmethod
+    def ids(cls) -> List[int]:
+        """The ids of every map (or program) in the kernel now, ascending."""
+        return kernel_ids(cls._fd_kind)
 
     @classmethod
     def from_id(cls: Type[_H], kernel_id: int) -> _H:

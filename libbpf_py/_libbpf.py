@@ -176,6 +176,9 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_obj_get_info_by_fd": Sig(c_int, (c_int, c_void_p, U32P), NEG, "0.0.1"),
     "bpf_map_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.1"),
     "bpf_prog_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.1"),
+    "bpf_btf_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.4"),
+    "bpf_map_get_next_id": Sig(c_int, (c_uint32, U32P), None, "0.0.1", GIL),
+    "bpf_prog_get_next_id": Sig(c_int, (c_uint32, U32P), None, "0.0.1", GIL),
     "bpf_map_freeze": Sig(c_int, (c_int,), NEG, "0.0.3"),
     "bpf_prog_test_run_opts": Sig(c_int, (c_int, c_void_p), NEG, "0.2.0"),
     # map elements: prepared arguments, the caller checks the negative errno

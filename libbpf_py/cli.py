@@ -116,8 +116,9 @@ def _load(args: argparse.Namespace) -> int:
                                      "pinned": program.pin_path})
             for name, m in obj.maps.items():
                 if args.pin_maps and m.pin_path is None:
-                    m.pin(os.path.join(args.pin_dir, "maps", name))
-                    made.append(os.path.join(args.pin_dir, "maps", name))
+                    path = os.path.join(args.pin_dir, "maps", name.replace(".", "_"))  # bpffs refuses dots
+                    m.pin(path)
+                    made.append(path)
                 maps.append({"name": name, "id": m.info().id, "type": _label(m.type), "pinned": m.pin_path})
         except BaseException:
             for path in reversed(made):  # as bpftool does: nothing half-pinned stays behind
@@ -213,6 +214,142 @@ def _detach(args: argparse.Namespace) -> int:
     return _emit(args, record, [_words(record)])
 
 
+def _open_handle(cls: Any, target: str) -> Any:
+    """A map or program by kernel id (digits) or by pin path."""
+    return cls.from_id(int(target)) if target.isdigit() else cls.from_pinned(target)
+
+
+def _map_record(info: Any) -> Dict[str, Any]:
+    return {"id": info.id, "type": _label(info.type), "name": info.name, "key_size": info.key_size,
+            "value_size": info.value_size, "max_entries": info.max_entries, "flags": info.flags}
+
+
+def _prog_record(info: Any) -> Dict[str, Any]:
+    return {"id": info.id, "type": _label(info.type), "name": info.name, "tag": info.tag,
+            "xlated_len": info.xlated_len, "map_ids": info.map_ids}
+
+
+def _pinned_records(root: str) -> List[Dict[str, Any]]:
+    """What each pin under ``root`` holds (maps, programs, links), by path."""
+    import os
+
+    import libbpf_py as bpf
+    from libbpf_py._fd import OwnedFd, fd_kind
+
+    describe: Dict[str, Any] = {"map": (bpf.Map, lambda m: _map_record(m.info())),
+                "prog": (bpf.Program, lambda p: _prog_record(p.info())),
+                "link": (bpf.Link, _link_record)}
+    records = []
+    for directory, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            try:
+                with OwnedFd(bpf.libbpf().bpf_obj_get(path.encode())) as fd:
+                    kind = fd_kind(fd.fileno()) or ""
+                if kind in describe:
+                    cls, record = describe[kind]
+                    with cls.from_pinned(path) as handle:
+                        records.append({"pin": path, "kind": kind, **record(handle)})
+            except OSError:
+                continue  # not a pin (bpffs' own files), or gone meanwhile
+    return records
+
+
+def _show(args: argparse.Namespace) -> int:
+    """Programs and maps in the kernel (as bpftool prog show / map show), or what is pinned under DIR."""
+    import libbpf_py as bpf
+
+    if args.pinned:
+        records = _pinned_records(args.pinned)
+        return _emit(args, records, [_words(r) for r in records])
+    shown: Dict[str, List[Dict[str, Any]]] = {"programs": [], "maps": []}
+    for key, cls, record in (("programs", bpf.Program, _prog_record), ("maps", bpf.Map, _map_record)):
+        for kernel_id in cls.ids():
+            try:
+                with cls.from_id(kernel_id) as handle:
+                    shown[key].append(record(handle.info()))
+            except bpf.LibbpfError:
+                continue  # gone meanwhile
+    lines = [f"program {_words(r)}" for r in shown["programs"]] + [f"map {_words(r)}" for r in shown["maps"]]
+    return _emit(args, shown, lines)
+
+
+class _Shapes:
+    """How one map's keys and values are read and written on the command line: through the
+    map's BTF where it has one (JSON values), else as hex bytes (as bpftool does)."""
+
+    def __init__(self, m: Any, hex_only: bool):
+        from libbpf_py.btf_values import MapTypes
+
+        info = m.info()
+        self.sizes = (info.key_size, info.value_size)
+        self.types = None if hex_only else MapTypes.of(info)
+
+    def _type(self, which: int) -> int:
+        return (self.types.key, self.types.value)[which] if self.types else 0
+
+    def show(self, raw: bytes, which: int) -> Any:
+        if self._type(which):
+            from libbpf_py.btf_values import decode
+
+            return decode(self.types.btf, self._type(which), raw)  # type: ignore[union-attr]
+        return " ".join(f"{b:02x}" for b in raw)
+
+    def parse(self, text: str, which: int) -> bytes:
+        what = ("key", "value")[which]
+        if self._type(which):
+            from libbpf_py.btf_values import encode
+
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ValueError(f"the {what} must be JSON shaped as the map's BTF type (or use --hex)") from None
+            return encode(self.types.btf, self._type(which), value)  # type: ignore[union-attr]
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raise ValueError(f"the {what} must be hex bytes, e.g. '01 00 00 00'") from None
+        if len(raw) != self.sizes[which]:
+            raise ValueError(f"the {what} has {len(raw)} bytes; the map's {what}s have {self.sizes[which]} bytes")
+        return raw
+
+    def show_value(self, value: Any) -> Any:
+        """A value, or a per-CPU value's list (one per possible CPU)."""
+        return [self.show(v, 1) for v in value] if isinstance(value, list) else self.show(value, 1)
+
+
+def _map(args: argparse.Namespace) -> int:
+    """Read and write one map's elements, decoded with its BTF (like bpftool map dump|lookup|update|delete)."""
+    import libbpf_py as bpf
+
+    with _open_handle(bpf.Map, args.map) as m:
+        shapes = _Shapes(m, args.hex)
+        if args.action == "dump":
+            records = [{"key": shapes.show(k, 0), "value": shapes.show_value(v)} for k, v in m.items()]
+        elif args.key is None:
+            raise ValueError(f"map {args.action} needs KEY")
+        else:
+            key = shapes.parse(args.key, 0)
+            if args.action == "lookup":
+                if key not in m:
+                    raise KeyError(f"no element with key {args.key}")
+                records = [{"key": shapes.show(key, 0), "value": shapes.show_value(m[key])}]
+            elif args.action == "update":
+                if args.value is None:
+                    raise ValueError("map update needs KEY VALUE")
+                value = shapes.parse(args.value, 1)
+                flags = getattr(bpf, "BPF_" + args.flags.upper())
+                m.update(key, [value] * bpf.possible_cpus() if m.is_percpu else value, flags)
+                records = [{"key": shapes.show(key, 0), "value": shapes.show(value, 1), "updated": True}]
+            else:
+                m.delete(key)
+                records = [{"key": shapes.show(key, 0), "deleted": True}]
+    lines = [" ".join(f"{k}: {json.dumps(v) if not isinstance(v, str) or shapes.types else v}"
+                      for k, v in r.items()) for r in records]
+    return _emit(args, records, lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="libbpf-py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -250,6 +387,19 @@ def build_parser() -> argparse.ArgumentParser:
     detach.add_argument("pin")
     detach.add_argument("--json", action="store_true")
     detach.set_defaults(func=_detach)
+    show = sub.add_parser("show", help="programs and maps in the kernel, or what is pinned under --pinned DIR")
+    show.add_argument("--pinned", metavar="DIR", help="list the pins under DIR (maps, programs, links)")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_show)
+    map_ = sub.add_parser("map", help="dump, look up, update or delete a map's elements (BTF-decoded)")
+    map_.add_argument("action", choices=("dump", "lookup", "update", "delete"))
+    map_.add_argument("map", help="a pin path or a map id")
+    map_.add_argument("key", nargs="?", help="JSON shaped as the map's BTF key type, or hex bytes (--hex)")
+    map_.add_argument("value", nargs="?", help="the same for the value (update)")
+    map_.add_argument("--hex", action="store_true", help="keys and values as hex bytes, BTF or not")
+    map_.add_argument("--flags", default="any", choices=("any", "noexist", "exist"), help="update's flag")
+    map_.add_argument("--json", action="store_true")
+    map_.set_defaults(func=_map)
     link = sub.add_parser("link", help="links in the kernel")
     link.add_argument("action", choices=("show",))
     link.add_argument("--json", action="store_true")
@@ -261,8 +411,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (OSError, ValueError) as exc:  # LibbpfError is an OSError
-        print(f"libbpf-py: {exc}", file=sys.stderr)
+    except (OSError, ValueError, KeyError) as exc:  # LibbpfError is an OSError
+        print(f"libbpf-py: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
         return 1
 
 

@@ -110,6 +110,34 @@ def _first_inner_spec(fd: int, key_size: int) -> Optional[MapSpec]:
     return None
 
 
+def kernel_ids(kind: str) -> List[int]:
+    """The ids of every ``kind`` ("map", "prog" or "link") in the kernel now, ascending."""
+    gil = _libbpf.lib().gil
+    next_id = {"map": gil.bpf_map_get_next_id, "prog": gil.bpf_prog_get_next_id,
+               "link": gil.bpf_link_get_next_id}[kind]
+    found: List[int] = []
+    current, following = 0, c_uint32()
+    while next_id(current, byref(following)) == 0:
+        current = following.value
+        found.append(current)
+    return found
+
+
+def btf_bytes(btf_id: int) -> bytes:
+    """The raw BTF (header, types, strings) of the kernel's BTF object ``btf_id``, as the
+    object that created it gave it (for a map: its object's BTF)."""
+    lib = _libbpf.lib()
+    with OwnedFd(lib.bpf_btf_get_fd_by_id(btf_id)) as fd:
+        info = _abi.BpfBtfInfo()
+        size = c_uint32(ctypes.sizeof(info))
+        lib.bpf_obj_get_info_by_fd(fd.fileno(), ctypes.addressof(info), byref(size))
+        data = ctypes.create_string_buffer(info.btf_size)
+        again = _abi.BpfBtfInfo(btf=ctypes.addressof(data), btf_size=info.btf_size)
+        size.value = ctypes.sizeof(again)
+        lib.bpf_obj_get_info_by_fd(fd.fileno(), ctypes.addressof(again), byref(size))
+        return data.raw[:min(again.btf_size, info.btf_size)]
+
+
 _possible_cpus: Optional[int] = None
 
 

@@ -22,6 +22,7 @@ from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind
 from ._handle import _about_path, unlink_own_pin
 from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, LibbpfError
+from .info import kernel_ids
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -135,11 +136,7 @@ class Link:
     @staticmethod
     def ids() -> List[int]:
         """The ids of every link in the kernel now (BPF_LINK_GET_NEXT_ID)."""
-        lib, found, current, following = _libbpf.lib(), [], 0, ctypes.c_uint32()
-        while lib.gil.bpf_link_get_next_id(current, ctypes.byref(following)) == 0:
-            current = following.value
-            found.append(current)
-        return found
+        return kernel_ids("link")
 
     @classmethod
     def from_pinned(cls, path: PathLike) -> "Link":

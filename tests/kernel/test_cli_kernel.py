@@ -119,3 +119,98 @@ def test_bad_arguments_are_one_line_errors(bpf_obj, bpffs, args):
     argv = [a.replace("OBJ", str(bpf_obj("attach"))).replace("DIR", str(bpffs / "d")) for a in args]
     done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", *argv], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and done.stderr.startswith("libbpf-py:"), done.stderr
+
+
+def fail(*args: str) -> str:
+    """``libbpf-py ARGS`` that must fail with one line on stderr; that line."""
+    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and done.stderr.startswith("libbpf-py:"), done
+    return done.stderr
+
+
+@pytest.fixture
+def filled(bpf_obj, bpffs):
+    """btf_values.o loaded with its maps pinned (underscores for dots, as bpftool), its program run once."""
+    import libbpf_py as bpf
+
+    loaded = cli("load", str(bpf_obj("btf_values")), "--pin-dir", str(bpffs / "v"), "--pin-maps")
+    with bpf.Program.from_pinned(bpffs / "v" / "fill") as program:
+        assert program.test_run(bytes(64)).retval == 0
+    return loaded, bpffs / "v"
+
+
+def test_show_pinned_names_each_pin_with_what_the_kernel_holds(filled):
+    loaded, root = filled
+    shown = {record["pin"]: record for record in cli("show", "--pinned", str(root))}
+    program = shown[str(root / "fill")]
+    assert program["kind"] == "prog" and program["type"] == "SCHED_CLS" and program["id"] == loaded["programs"][0]["id"]
+    maps = {m["name"]: m for m in loaded["maps"]}
+    assert shown[str(root / "maps" / "records")]["id"] == maps["records"]["id"]
+    rodata = [m for m in maps.values() if m["name"].endswith(".rodata")][0]
+    assert rodata["pinned"] == str(root / "maps" / rodata["name"].replace(".", "_"))  # as bpftool pins it
+    assert set(program["map_ids"]) == {m["id"] for m in maps.values()}
+
+
+def test_show_lists_the_kernels_programs_and_maps(filled):
+    loaded, _ = filled
+    shown = cli("show")
+    assert loaded["programs"][0]["id"] in {p["id"] for p in shown["programs"]}
+    assert {m["id"] for m in loaded["maps"]} <= {m["id"] for m in shown["maps"]}
+
+
+def bpftool_formatted(pin) -> list:
+    done = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(pin)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return [entry["formatted"] for entry in json.loads(done.stdout)]
+
+
+def as_bpftool_prints(value, bits=None):
+    """Our decoding as bpftool writes it: anonymous members nested under "", bitfields unsigned hex."""
+    if isinstance(value, dict):
+        out = {k: as_bpftool_prints(v, {"small": 3, "negative": 5, "flag": 1}.get(k)) for k, v in value.items()}
+        union = {k: out.pop(k) for k in ("as_u32", "as_bytes") if k in out}
+        return {**out, "": union} if union else out
+    if isinstance(value, list):
+        return [as_bpftool_prints(v) for v in value]
+    if bits:
+        return hex(value & ((1 << bits) - 1))
+    return value
+
+
+def test_map_dump_decodes_as_bpftool_does(filled):
+    pytest.importorskip("shutil").which("bpftool") or pytest.skip("bpftool is not installed")
+    _, root = filled
+    records = cli("map", "dump", str(root / "maps" / "records"))
+    assert records[0]["value"]["negative"] == -7 and records[0]["value"]["color"] == "BLUE"
+    theirs = bpftool_formatted(root / "maps" / "records")
+    assert [{"key": r["key"], "value": as_bpftool_prints(r["value"])} for r in records] == theirs
+    per_cpu = cli("map", "dump", str(root / "maps" / "per_cpu"))
+    assert [{"key": r["key"], "values": [{"cpu": i, "value": v} for i, v in enumerate(r["value"])]}
+            for r in per_cpu] == bpftool_formatted(root / "maps" / "per_cpu")
+
+
+def test_map_update_lookup_delete_by_json_and_by_hex(filled):
+    _, root = filled
+    records = str(root / "maps" / "records")
+    key = '{"ifindex": 2, "port": 443, "proto": 17}'
+    cli("map", "update", records, key, '{"name": "udp", "color": "GREEN", "negative": -1, "counts": [9]}',
+        "--flags", "noexist")
+    found = cli("map", "lookup", records, key)[0]
+    assert found["key"] == {"ifindex": 2, "port": 443, "proto": 17, "pad": 0}
+    assert (found["value"]["name"], found["value"]["color"], found["value"]["negative"]) == ("udp", "GREEN", -1)
+    assert found["value"]["counts"] == [9, 0, 0]
+    assert "File exists" in fail("map", "update", records, key, "{}", "--flags", "noexist")
+    hex_key = "02000000 bb01 11 00"
+    assert cli("map", "lookup", records, hex_key, "--hex")[0]["key"] == "02 00 00 00 bb 01 11 00"
+    assert cli("map", "delete", records, key)[0]["deleted"]
+    assert "no element" in fail("map", "lookup", records, key)
+    assert "no member 'bogus'" in fail("map", "lookup", records, '{"bogus": 1}')
+    assert "8 bytes" in fail("map", "lookup", records, "01", "--hex")
+
+
+def test_map_by_id_and_per_cpu_update(filled):
+    loaded, root = filled
+    per_cpu_id = {m["name"]: m["id"] for m in loaded["maps"]}["per_cpu"]
+    cli("map", "update", str(per_cpu_id), "1", "-5")
+    assert cli("map", "lookup", str(per_cpu_id), "1")[0]["value"] == [-5] * len(cli("map", "dump", str(per_cpu_id))[0]
+                                                                             ["value"])

@@ -22,7 +22,7 @@ LAYERS = [
     ("errors",),                                    # exceptions (name spec's Difference)
     ("_libbpf",),                                   # the one door to C
     ("_bpffs", "info"),                             # bpffs facts and locks; what the kernel reports
-    ("_handle",),                                   # what maps and programs share
+    ("_handle", "btf_values"),                      # what maps and programs share; values read through BTF
     ("links",),                                     # attachments (programs make them)
     ("netdev",),                                    # devices, clsact hooks, netlink attachments
     ("maps", "programs"),
