@@ -163,6 +163,7 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_tc_query": Sig(c_int, (c_void_p, c_void_p), NEG, "0.6.0"),
     "bpf_link__fd": Sig(c_int, (PTR,), None, "0.0.7"),
     "bpf_link__destroy": Sig(c_int, (PTR,), None, "0.0.4"),
+    "bpf_link__disconnect": Sig(None, (PTR,), None, "0.0.7"),
     # fd-level API (bpf.h)
     "bpf_link_create": Sig(c_int, (c_int, c_int, c_int, c_void_p), NEG, "0.2.0"),
     "bpf_iter_create": Sig(c_int, (c_int,), NEG, "0.0.9"),

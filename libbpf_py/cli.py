@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -85,8 +86,6 @@ def _emit(args: argparse.Namespace, described: Any, lines: List[str]) -> int:
 def _load(args: argparse.Namespace) -> int:
     """Like ``bpftool prog loadall OBJ DIR [pinmaps DIR/maps]``: load, pin each program (and with
     --pin-maps each map) under --pin-dir, so that they outlive this command."""
-    import os
-
     import libbpf_py as bpf
 
     options: Dict[str, Any] = {"compat": args.compat} if args.compat else {}
@@ -199,8 +198,6 @@ def _attach(args: argparse.Namespace) -> int:
 
 def _detach(args: argparse.Namespace) -> int:
     """Detach the link pinned at PIN and remove the pin."""
-    import os
-
     import libbpf_py as bpf
 
     with bpf.Link.from_pinned(args.pin) as link:
@@ -211,6 +208,26 @@ def _detach(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         pass  # removed meanwhile: detached all the same
     record["detached"] = True
+    return _emit(args, record, [_words(record)])
+
+
+def _tc(args: argparse.Namespace) -> int:
+    """What ``tc filter add dev X {ingress|egress} bpf da obj F sec S`` does, also for objects
+    Debian's tc refuses: load with iproute2's semantics (its pins under tc's directory), attach,
+    and leave the filter when the command exits."""
+    import libbpf_py as bpf
+
+    with bpf.iproute2.open(args.object, "sched_cls", args.sec) as obj:
+        obj.load()
+        program = next((p for p in obj.programs.values() if p.section == args.sec and p.autoload), None)
+        if program is None:
+            raise ValueError(f"no program in section {args.sec!r} of {args.object}")
+        link = bpf.iproute2.attach_filter(args.device, args.hook, program, object_name=args.object,
+                                          section=args.sec, priority=args.pref, handle=args.handle)
+        record = {"dev": args.device, "hook": args.hook, "pref": link.tc_priority, "handle": link.tc_handle,
+                  "prog_id": program.info().id, "name": f"{os.path.basename(args.object)}:[{args.sec}]",
+                  "pinned": sorted(m.pin_path for m in obj.maps.values() if m.pin_path)}
+        link.disconnect()  # as tc: the filter stays after the command
     return _emit(args, record, [_words(record)])
 
 
@@ -231,8 +248,6 @@ def _prog_record(info: Any) -> Dict[str, Any]:
 
 def _pinned_records(root: str) -> List[Dict[str, Any]]:
     """What each pin under ``root`` holds (maps, programs, links), by path."""
-    import os
-
     import libbpf_py as bpf
     from libbpf_py._fd import OwnedFd, fd_kind
 
@@ -387,6 +402,15 @@ def build_parser() -> argparse.ArgumentParser:
     detach.add_argument("pin")
     detach.add_argument("--json", action="store_true")
     detach.set_defaults(func=_detach)
+    tc = sub.add_parser("tc", help="load as tc does and attach: tc filter add dev X HOOK bpf da obj F sec S")
+    tc.add_argument("object")
+    tc.add_argument("--dev", dest="device", required=True, help="the network device")
+    tc.add_argument("--hook", default="ingress", choices=("ingress", "egress"))
+    tc.add_argument("--sec", required=True, help="the program's section")
+    tc.add_argument("--pref", type=int, default=0, help="the filter's priority (default: as the kernel picks)")
+    tc.add_argument("--handle", type=lambda text: int(text, 0), default=0, help="the filter's handle (default 1)")
+    tc.add_argument("--json", action="store_true")
+    tc.set_defaults(func=_tc)
     show = sub.add_parser("show", help="programs and maps in the kernel, or what is pinned under --pinned DIR")
     show.add_argument("--pinned", metavar="DIR", help="list the pins under DIR (maps, programs, links)")
     show.add_argument("--json", action="store_true")

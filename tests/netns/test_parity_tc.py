@@ -204,3 +204,26 @@ def test_filters_lists_and_detach_filter_deletes_one_that_tc_added(bpf_obj, tc_n
         iproute2.detach_filter("v0", "ingress", priority=49152, handle=1)
         assert iproute2.filters("v0", "ingress") == []
     assert "bpf" not in tc_show(tc_netns, "v0")
+
+
+def test_the_tc_command_leaves_what_tc_leaves_and_the_filter_outlives_it(bpf_obj, tc_netns, new_bpffs):
+    """`libbpf-py tc OBJ --dev v1 --sec S` beside iproute2's `tc filter add dev v0 ... obj OBJ sec S`:
+    the same filter in `tc filter show`, the same pin tree, and the filter stays after the command."""
+    import json
+    import re
+    import sys
+
+    obj_path = bpf_obj("iproute2/global_ns")
+    theirs_mnt, ours_mnt = new_bpffs(), new_bpffs()
+    subprocess.run(["ip", "-n", tc_netns, "link", "set", "v1", "up"], check=True)
+    tc_load(tc_netns, theirs_mnt, obj_path)
+    done = subprocess.run(["nsenter", f"--net=/run/netns/{tc_netns}", sys.executable, "-m", "libbpf_py.cli", "tc",
+                           str(obj_path), "--dev", "v1", "--sec", "classifier", "--json"],
+                          env={**os.environ, "TC_BPF_MNT": str(ours_mnt)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert (record["pref"], record["handle"], record["name"]) == (49152, 1, "global_ns.o:[classifier]")
+    assert record["pinned"] and all(path.startswith(f"{ours_mnt}/tc/globals/") for path in record["pinned"])
+    theirs, ours = (re.sub(r" id \d+ name \S*", " id N name -", tc_show(tc_netns, dev)) for dev in ("v0", "v1"))
+    assert f"id {record['prog_id']} " in tc_show(tc_netns, "v1") and ours == theirs
+    assert pins(ours_mnt) == pins(theirs_mnt)
