@@ -23,30 +23,30 @@ def _version(args: argparse.Namespace) -> int:
 
 
 def _describe(obj: Any) -> Dict[str, Any]:
-    maps = [{"name": m.name, "type": getattr(m.type, "name", m.type), "key_size": m.key_size,
-             "value_size": m.value_size, "max_entries": m.max_entries, "flags": m.flags}
-            for m in obj.maps.values()]
-    programs = [{"name": p.name, "section": p.section, "type": getattr(p.type, "name", p.type),
-                 "instructions": p.insn_count} for p in obj.programs.values()]
-    return {"object": obj.name, "maps": maps, "programs": programs}
+    maps = [{"name": m.name, "type": _label(m.type), "key_size": m.key_size, "value_size": m.value_size,
+             "max_entries": m.max_entries, "flags": m.flags, "pin": m.pin_path} for m in obj.maps.values()]
+    programs = [{"name": p.name, "section": p.section, "type": _label(p.type), "instructions": p.insn_count,
+                 "loads": p.autoload} for p in obj.programs.values()]
+    return {"object": obj.name, "reading": ", ".join(type(hook).__name__ for hook in obj.hooks) or "libbpf",
+            "maps": maps, "programs": programs}
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    """An object's maps (with the pin each would get) and programs (with what would load), without
+    loading it; ``--type`` reads a legacy object as the command of that program type would."""
     import libbpf_py as bpf
 
-    with bpf.Object.open(args.object) as obj:
+    opener = bpf.Object.open(args.object, **({"compat": args.compat} if args.compat else {})) if not args.type \
+        else bpf.iproute2.open(args.object, args.type)
+    with opener as obj:
         described = _describe(obj)
-    if args.json:
-        json.dump(described, sys.stdout, indent=2)
-        print()
-        return 0
-    print(f"object {described['object']}")
-    for m in described["maps"]:
-        print(f"  map {m['name']}: {m['type']} key {m['key_size']} value {m['value_size']} "
-              f"max_entries {m['max_entries']} flags {m['flags']:#x}")
-    for p in described["programs"]:
-        print(f"  program {p['name']}: {p['type']} section {p['section']} ({p['instructions']} insns)")
-    return 0
+    lines = [f"object {described['object']} ({described['reading']})"]
+    lines += [f"  map {m['name']}: {m['type']} key {m['key_size']} value {m['value_size']} "
+              f"max_entries {m['max_entries']} flags {m['flags']:#x}" + (f" pin {m['pin']}" if m["pin"] else "")
+              for m in described["maps"]]
+    lines += [f"  program {p['name']}: {p['type']} section {p['section']} ({p['instructions']} insns)"
+              + ("" if p["loads"] else " (not loaded)") for p in described["programs"]]
+    return _emit(args, described, lines)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -371,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("version", help="libbpf_py's version and the libbpf it loads").set_defaults(func=_version)
     inspect = sub.add_parser("inspect", help="list an object's maps and programs without loading it")
     inspect.add_argument("object")
+    inspect.add_argument("--type", help="read a legacy object as the command loading this program type does "
+                         "(sched_cls: tc filter, sched_act: tc action, xdp: ip link, lwt_in/out/xmit: ip route)")
+    inspect.add_argument("--compat", choices=("auto", "none", "iproute2"), help="how to read an old object")
     inspect.add_argument("--json", action="store_true")
     inspect.set_defaults(func=_inspect)
     run = sub.add_parser("run", help="load one program of an object and run it with BPF_PROG_TEST_RUN")

@@ -19,7 +19,7 @@ def test_inspect_lists_maps_and_programs(bpf_obj, capsys):
     assert main(["inspect", str(bpf_obj("xdp_pass")), "--json"]) == 0
     described = json.loads(capsys.readouterr().out)
     assert described["maps"] == [{"name": "xdp_stats", "type": "ARRAY", "key_size": 4, "value_size": 8,
-                                  "max_entries": 2, "flags": 0}]
+                                  "max_entries": 2, "flags": 0, "pin": None}]
     assert described["programs"][0]["name"] == "xdp_count" and described["programs"][0]["type"] == "XDP"
 
 
@@ -27,6 +27,17 @@ def test_inspect_a_legacy_object_shows_the_rewritten_maps(bpf_obj, capsys):
     assert main(["inspect", str(bpf_obj("iproute2/tail_call"))]) == 0
     out = capsys.readouterr().out
     assert "map jmp_table: PROG_ARRAY key 4 value 4 max_entries 4" in out and "section 42/0" in out
+
+
+def test_inspect_type_reads_a_legacy_object_as_that_command_and_shows_its_pins(bpf_obj, capsys, monkeypatch):
+    monkeypatch.setenv("TC_BPF_MNT", "/sys/fs/bpf")
+    assert main(["inspect", str(bpf_obj("iproute2/xdp_prog")), "--type", "xdp", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["reading"] == "Iproute2Semantics"
+    assert [(m["name"], m["pin"]) for m in described["maps"]] == [("xdp_stats", "/sys/fs/bpf/xdp/globals/xdp_stats")]
+    assert [(p["name"], p["type"], p["loads"]) for p in described["programs"]] == [("xdp_main", "XDP", True)]
+    assert main(["inspect", str(bpf_obj("iproute2/tail_call"))]) == 0
+    assert "tail_orphan: UNSPEC section 43/0 (12 insns) (not loaded)" in capsys.readouterr().out
 
 
 def test_errors_are_one_line_and_exit_1(tmp_path, capsys):
