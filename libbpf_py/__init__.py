@@ -48,6 +48,9 @@ _PUBLIC = {
     "XdpAction": "_abi",
     "TcAction": "_abi",
     "libbpf": "_libbpf",
+    # comparing with native tools
+    "compare": "comparison",
+    "Comparison": "comparison",
     # pinning
     "PinByName": "pinning",
     "PinPolicy": "pinning",
@@ -112,6 +115,8 @@ if TYPE_CHECKING:
     from ._abi import XdpFlags as XdpFlags
     from ._libbpf import libbpf as libbpf
     from ._libbpf import use_library as use_library
+    from .comparison import Comparison as Comparison
+    from .comparison import compare as compare
     from .elf import ElfError as ElfError
     from .hooks import ObjectHooks as ObjectHooks
     from .info import MapInfo as MapInfo

@@ -231,6 +231,16 @@ def _tc(args: argparse.Namespace) -> int:
     return _emit(args, record, [_words(record)])
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """Load the object with libbpf_py and with the native tool; print both side by side; exit 1
+    when anything differs."""
+    from libbpf_py.comparison import as_json, compare, render
+
+    report = compare(args.object, section=args.sec, tool=args.tool, tc=args.tc)
+    _emit(args, as_json(report), render(report))
+    return 0 if report.same else 1
+
+
 def _open_handle(cls: Any, target: str) -> Any:
     """A map or program by kernel id (digits) or by pin path."""
     return cls.from_id(int(target)) if target.isdigit() else cls.from_pinned(target)
@@ -414,6 +424,15 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--handle", type=lambda text: int(text, 0), default=0, help="the filter's handle (default 1)")
     tc.add_argument("--json", action="store_true")
     tc.set_defaults(func=_tc)
+    comp = sub.add_parser("compare", help="load with libbpf_py and with bpftool or tc; exit 1 on a difference")
+    comp.add_argument("object")
+    comp.add_argument("--sec", help="the section tc loads (with tc)")
+    comp.add_argument("--tool", default="auto", choices=("auto", "bpftool", "tc"),
+                      help="auto: tc for a legacy iproute2 object, else bpftool")
+    comp.add_argument("--tc", default="tc", metavar="PATH", help="the tc binary (one built without libbpf "
+                      "loads legacy objects; Debian's loads BTF objects)")
+    comp.add_argument("--json", action="store_true")
+    comp.set_defaults(func=_compare)
     show = sub.add_parser("show", help="programs and maps in the kernel, or what is pinned under --pinned DIR")
     show.add_argument("--pinned", metavar="DIR", help="list the pins under DIR (maps, programs, links)")
     show.add_argument("--json", action="store_true")

@@ -30,6 +30,7 @@ LAYERS = [
     ("compat",),                                    # old tools' semantics: hooks and pin layouts
     ("object",),
     ("iproute2",),                                  # tc and ip as commands: the shim's public face
+    ("comparison",),                                # one object loaded by libbpf_py and by the native tool
     ("cli",),
     ("__init__",),                                  # the public names
 ]
