@@ -130,8 +130,15 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _words(record: Dict[str, Any]) -> str:
-    """A record as one line: ``key value key value ...``."""
-    return " ".join(f"{key} {value}" for key, value in record.items())
+    """A record as one line: ``key value key value ...`` (lists comma-separated, flags in hex)."""
+    def word(key: str, value: Any) -> str:
+        if isinstance(value, list):
+            return ",".join(map(str, value)) or "-"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return f"{value:#x}" if key == "flags" and isinstance(value, int) else str(value)
+
+    return " ".join(f"{key} {word(key, value)}" for key, value in record.items())
 
 
 def _label(value: Any) -> Any:
