@@ -443,6 +443,13 @@ class BpfUprobeOpts(Structure):
                 ("func_name", c_char_p)]
 
 
+class BpfKprobeMultiOpts(Structure):
+    """struct bpf_kprobe_multi_opts as libbpf 0.8 has it (later ones add flags inside its padding)."""
+
+    _fields_ = [("sz", c_size_t), ("syms", c_void_p), ("addrs", c_void_p), ("cookies", c_void_p),
+                ("cnt", c_size_t), ("retprobe", c_bool), ("_pad", c_uint8 * 7)]
+
+
 class BpfTcHook(Structure):
     """struct bpf_tc_hook: a device's clsact hook."""
 

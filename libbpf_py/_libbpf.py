@@ -151,6 +151,7 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_program__attach_kprobe": Sig(PTR, (PTR, c_bool, c_char_p), NULL, "0.0.4"),
     "bpf_program__attach_perf_event": Sig(PTR, (PTR, c_int), NULL, "0.0.4"),
     "bpf_program__attach_iter": Sig(PTR, (PTR, c_void_p), NULL, "0.0.9"),
+    "bpf_program__attach_kprobe_multi_opts": Sig(PTR, (PTR, c_char_p, c_void_p), NULL, "0.8.0"),
     "bpf_program__attach_uprobe_opts": Sig(PTR, (PTR, c_int, c_char_p, c_size_t, c_void_p), NULL, "0.4.0"),
     "bpf_program__attach_cgroup": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),
     "bpf_program__attach_netns": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),

@@ -181,10 +181,15 @@ def _attach(args: argparse.Namespace) -> int:
         with bpf.Program.from_pinned(args.program) as program:
             link = program.attach_xdp(args.device, mode=args.mode) if args.hook == "xdp" else \
                 program.attach_tc(args.device, args.direction, mode=args.mode)
-    else:  # what the section names (tracepoints, raw tracepoints, kprobes, fentry, LSM, iterators)
+    else:  # auto: what the section names (tracepoints, raw tracepoints, kprobes, fentry, LSM, iterators)
         obj_path, _, name = args.program.rpartition(":")
         if not obj_path:
-            print("libbpf-py: attach auto takes OBJECT:PROGRAM", file=sys.stderr)
+            print(f"libbpf-py: attach {args.hook} takes OBJECT:PROGRAM", file=sys.stderr)
+            return 2
+        needed = {"tracepoint": args.tp, "kprobe": args.function, "cgroup": args.cgroup}.get(args.hook, "")
+        if needed is None:
+            option = {"tracepoint": "--tp CATEGORY:NAME", "kprobe": "--func FUNCTION", "cgroup": "--cgroup PATH"}
+            print(f"libbpf-py: attach {args.hook} needs {option[args.hook]}", file=sys.stderr)
             return 2
         with bpf.Object.open(obj_path) as obj:
             if name not in obj.programs:
@@ -192,7 +197,16 @@ def _attach(args: argparse.Namespace) -> int:
             for other, program in obj.programs.items():
                 program.autoload = other == name
             obj.load()
-            link = obj.programs[name].attach()
+            program = obj.programs[name]
+            if args.hook == "tracepoint":
+                category, _, event = args.tp.partition(":")
+                link = program.attach_tracepoint(category, event)
+            elif args.hook == "kprobe":
+                link = program.attach_kprobe(args.function, retprobe=args.retprobe)
+            elif args.hook == "cgroup":
+                link = program.attach_cgroup(args.cgroup)
+            else:
+                link = program.attach()
     with link:
         if args.pin_link:
             link.pin(args.pin_link)
@@ -410,11 +424,16 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--json", action="store_true")
     load.set_defaults(func=_load)
     attach = sub.add_parser("attach", help="attach a program; --pin-link keeps it attached after exit")
-    attach.add_argument("hook", choices=("xdp", "tc", "auto"), help="auto: as the program's section says")
-    attach.add_argument("program", help="xdp/tc: a pinned program; auto: OBJECT:PROGRAM")
+    attach.add_argument("hook", choices=("xdp", "tc", "tracepoint", "kprobe", "cgroup", "auto"),
+                        help="auto: as the program's section says")
+    attach.add_argument("program", help="xdp/tc: a pinned program; the others: OBJECT:PROGRAM")
     attach.add_argument("--dev", dest="device", help="the network device (xdp, tc)")
     attach.add_argument("--direction", default="ingress", choices=("ingress", "egress"), help="tc's hook")
     attach.add_argument("--mode", help="xdp: skb, drv or hw; tc: tcx or cls_bpf")
+    attach.add_argument("--tp", metavar="CATEGORY:NAME", help="tracepoint: the event, e.g. syscalls:sys_enter_getpid")
+    attach.add_argument("--func", dest="function", metavar="FUNCTION", help="kprobe: the kernel function")
+    attach.add_argument("--retprobe", action="store_true", help="kprobe: at the function's return")
+    attach.add_argument("--cgroup", metavar="PATH", help="cgroup: the cgroup v2 directory")
     attach.add_argument("--pin-link", metavar="PATH", help="pin the link at PATH on bpffs")
     attach.add_argument("--json", action="store_true")
     attach.set_defaults(func=_attach)

@@ -19,7 +19,7 @@ from .netdev import cls_bpf_link, device_index, tc_hook
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, NamedTuple, NoReturn, Optional, Union
+    from typing import Any, Callable, NamedTuple, NoReturn, Optional, Sequence, Union
 
     from ._handle import PathLike
 else:
@@ -229,6 +229,25 @@ class Program(BpfHandle[ProgInfo]):
         """Attach to the entry (or, with ``retprobe``, the return) of kernel function ``function``."""
         return self._attach("bpf_program__attach_kprobe", bool(retprobe), c_path(function, "function"))
 
+    def attach_kprobe_multi(self, pattern: Optional[str] = None, *, symbols: Optional[Sequence[str]] = None,
+                            retprobe: bool = False) -> Link:
+        """Attach to many kernel functions through one kprobe-multi link: those matching the glob
+        ``pattern`` (``"tcp_*"``), or those named in ``symbols``; the program's section is
+        ``kprobe.multi/...`` (or ``kretprobe.multi/...``). Needs a kernel built with fprobe."""
+        if (pattern is None) == (symbols is None):
+            raise ValueError("give a pattern or a list of symbols (one of them)")
+        opts = _abi.new_opts(_abi.BpfKprobeMultiOpts)
+        opts.retprobe = bool(retprobe)
+        names = None
+        if symbols is not None:
+            if isinstance(symbols, (str, bytes)) or not symbols:
+                raise ValueError("symbols must be a non-empty list of function names")
+            encoded = [c_path(symbol, "symbol") for symbol in symbols]
+            names = (ctypes.c_char_p * len(encoded))(*encoded)  # libbpf reads them during the call only
+            opts.syms, opts.cnt = ctypes.addressof(names), len(encoded)
+        return self._attach("bpf_program__attach_kprobe_multi_opts",
+                            None if pattern is None else c_path(pattern, "pattern"), ctypes.addressof(opts))
+
     def attach_uprobe(self, binary: PathLike, symbol: Optional[str] = None, *, offset: int = 0, pid: int = -1,
                       retprobe: bool = False) -> Link:
         """Attach to function ``symbol`` of ``binary`` (an executable or a shared library; a
@@ -296,7 +315,14 @@ class Program(BpfHandle[ProgInfo]):
                 if exc.errno == errno.ENOENT and function in _TRACEFS_USERS and not _tracefs_mounted():
                     raise exc.with_detail(f"{exc.detail} (if the hook is a tracepoint or kprobe: tracefs is not "
                                           "mounted; mount -t tracefs tracefs /sys/kernel/tracing)") from None
+                if exc.errno == errno.EOPNOTSUPP and (function == "bpf_program__attach_kprobe_multi_opts" or (
+                        function == "bpf_program__attach" and (self.section or "").startswith(_KPROBE_MULTI))):
+                    raise exc.with_detail(f"{exc.detail}: this kernel has no kprobe-multi links (it is built "
+                                          "without CONFIG_FPROBE)") from None
                 raise
+
+
+_KPROBE_MULTI = ("kprobe.multi", "kretprobe.multi")
 
 
 def _tracefs_mounted() -> bool:

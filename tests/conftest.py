@@ -177,3 +177,18 @@ def tracefs() -> Iterator[Path]:
     finally:
         if subprocess.run(["umount", str(TRACEFS)], check=False).returncode != 0:
             subprocess.run(["umount", "-l", str(TRACEFS)], check=False)
+
+
+@pytest.fixture
+def cgroup():
+    """A new cgroup v2 directory, removed afterwards."""
+    root = Path("/sys/fs/cgroup/unified")
+    if not (root / "cgroup.procs").exists():
+        root = Path("/sys/fs/cgroup")
+        if not (root / "cgroup.controllers").exists():
+            pytest.skip("no cgroup v2 hierarchy mounted")
+    path = Path(tempfile.mkdtemp(prefix="libbpf_py-", dir=root))
+    try:
+        yield path
+    finally:
+        path.rmdir()

@@ -214,3 +214,28 @@ def test_map_by_id_and_per_cpu_update(filled):
     cli("map", "update", str(per_cpu_id), "1", "-5")
     assert cli("map", "lookup", str(per_cpu_id), "1")[0]["value"] == [-5] * len(cli("map", "dump", str(per_cpu_id))[0]
                                                                              ["value"])
+
+
+def test_attach_tracepoint_kprobe_and_cgroup_by_name(bpf_obj, bpffs, tracefs, cgroup):
+    import os
+
+    obj = str(bpf_obj("attach"))
+    tp = cli("attach", "tracepoint", f"{obj}:tp_getppid", "--tp", "syscalls:sys_enter_getppid", "--pin-link",
+             str(bpffs / "tp"))
+    assert tp["type"] == "PERF_EVENT" and (bpffs / "tp").exists()
+    cli("detach", str(bpffs / "tp"))
+    cg = cli("attach", "cgroup", f"{obj}:cgroup_egress", "--cgroup", str(cgroup), "--pin-link", str(bpffs / "cg"))
+    assert cg["type"] == "CGROUP" and cg["attach_type"] == "CGROUP_INET_EGRESS"
+    assert cg["cgroup_id"] == os.stat(cgroup).st_ino
+    cli("detach", str(bpffs / "cg"))
+    if os.path.exists("/sys/bus/event_source/devices/kprobe"):
+        return
+    assert "bpf_program__attach_kprobe" in fail("attach", "kprobe", f"{obj}:raw_tp_getpid", "--func",
+                                                "do_sys_openat2")
+    assert "needs --func" in fail_usage("attach", "kprobe", f"{obj}:raw_tp_getpid")
+
+
+def fail_usage(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done
+    return done.stderr

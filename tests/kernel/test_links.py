@@ -9,8 +9,8 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -188,21 +188,6 @@ def test_a_kprobe_without_a_kprobe_pmu_is_a_clear_oserror(attach_obj, tracefs):
     assert "bpf_program__attach_kprobe" in str(exc.value)
 
 
-@pytest.fixture
-def cgroup():
-    """A new cgroup v2 directory, removed afterwards."""
-    root = Path("/sys/fs/cgroup/unified")
-    if not (root / "cgroup.procs").exists():
-        root = Path("/sys/fs/cgroup")
-        if not (root / "cgroup.controllers").exists():
-            pytest.skip("no cgroup v2 hierarchy mounted")
-    path = Path(tempfile.mkdtemp(prefix="libbpf_py-", dir=root))
-    try:
-        yield path
-    finally:
-        path.rmdir()
-
-
 SENDER = ("import os, socket, sys; open(sys.argv[1], 'w').write(str(os.getpid()));"
           "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
           "[s.sendto(b'x', ('127.0.0.1', 9)) for _ in range(int(sys.argv[2]))]")
@@ -322,3 +307,84 @@ def test_an_iterator_link_reads_what_its_program_writes(bpf_obj):
             first = [int(word) for word in link.read().split()]
             assert mine.info().id in first
             assert [int(word) for word in link.read().split()] == first  # a second run, the same maps
+
+
+def kernel_config(option: str) -> Optional[bool]:
+    """Whether the running kernel was built with ``option`` (None: its config is not readable)."""
+    import gzip
+
+    try:
+        with gzip.open("/proc/config.gz", "rt") as config:
+            return any(line.startswith(f"{option}=y") for line in config)
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def trampoline(bpf_obj):
+    """bpf_progs/vmlinux/trampoline.o opened (not loaded): fentry, fexit, fmod_ret, LSM, kprobe.multi."""
+    with bpf.Object.open(bpf_obj("vmlinux/trampoline")) as obj:
+        yield obj
+
+
+def load_only(obj, name: str):
+    for other, program in obj.programs.items():
+        program.autoload = other == name
+    obj.load()
+    obj.maps["target_tgid"].key_type = obj.maps["target_tgid"].value_type = int
+    obj.maps["target_tgid"][0] = os.getpid()
+    obj.maps["hits"].key_type = obj.maps["hits"].value_type = int
+    return obj.programs[name]
+
+
+def test_kprobe_multi_counts_the_functions_it_matches_or_says_the_kernel_lacks_it(trampoline):
+    program = load_only(trampoline, "kprobe_multi_getpgid")
+    if kernel_config("CONFIG_FPROBE") is False:
+        with pytest.raises(OSError, match="CONFIG_FPROBE") as exc:
+            program.attach_kprobe_multi("__x64_sys_getpgi*")
+        assert exc.value.errno == errno.EOPNOTSUPP
+        with pytest.raises(OSError, match="CONFIG_FPROBE"):
+            program.attach()  # the section's pattern, through libbpf's auto-attach: the same refusal
+        return
+    for link in (program.attach_kprobe_multi("__x64_sys_getpgi*"), program.attach_kprobe_multi(
+            symbols=["__x64_sys_getpgid"])):
+        with link:
+            before = trampoline.maps["hits"][4]
+            for _ in range(3):
+                os.getpgid(0)
+            assert trampoline.maps["hits"][4] == before + 3
+
+
+def test_kprobe_multi_arguments_are_checked_before_libbpf(trampoline):
+    program = load_only(trampoline, "kprobe_multi_getpgid")
+    for args, kwargs in (((), {}), (("x",), {"symbols": ["y"]}), ((), {"symbols": "getpgid"}), ((), {"symbols": []}),
+                         (("a\0b",), {})):
+        with pytest.raises(ValueError):
+            program.attach_kprobe_multi(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name, slot", [("fentry_getpgid", 0), ("fexit_getpgid", 1), ("fmod_ret_test", 2),
+                                        ("lsm_file_open", 3)])
+def test_trampoline_programs_attach_through_their_section(bpf_obj, trampoline, name, slot, tmp_path):
+    try:
+        program = load_only(trampoline, name)
+    except PermissionError as exc:
+        # so does bpftool (libbpf from C) with the same object: the kernel refuses, not the binding
+        theirs = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                 'mount -t bpf bpf /sys/fs/bpf && bpftool prog loadall "$0" /sys/fs/bpf/t',
+                                 str(bpf_obj("vmlinux/trampoline"))], capture_output=True, text=True)
+        assert theirs.returncode != 0 and "permission" in theirs.stderr.lower(), theirs.stderr
+        pytest.skip(f"this kernel refuses to load {name} even as root (errno {exc.errno} at BPF_PROG_LOAD; "
+                    "bpftool fails the same way)")
+    with program.attach() as link:
+        assert link.info().type == bpf.LinkType.TRACING or name.startswith("lsm")
+        if slot == 2:
+            program.test_run()  # BPF_PROG_TEST_RUN of a tracing program calls bpf_modify_return_test
+        elif slot == 3:
+            (tmp_path / "f").write_text("x")
+            for _ in range(3):
+                (tmp_path / "f").read_text()
+        else:
+            for _ in range(3):
+                os.getpgid(0)
+        assert trampoline.maps["hits"][slot] >= (1 if slot == 2 else 3)
