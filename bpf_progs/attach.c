@@ -10,6 +10,7 @@
 #include <bpf/bpf_endian.h>
 
 #define DROP_PORT 4242
+#define TC_MARK 0x1ee7 /* what tc_count_udp writes into skb->mark: the receiving socket sees it */
 #define NR_GETPID 39 /* x86-64 */
 
 enum { XDP_DROPPED, XDP_PASSED, RAW_TP_GETPID, TP_GETPPID, CGROUP_EGRESS, RAW_TP_OTHER, CGROUP_OTHER, TC_UDP, TC_UDP_OTHER, UPROBE_GETPID, SK_LOOKUP, NR_COUNTS };
@@ -113,8 +114,10 @@ static __always_inline int is_udp_to_drop_port(struct __sk_buff *skb)
 SEC("tc")
 int tc_count_udp(struct __sk_buff *skb)
 {
-	if (is_udp_to_drop_port(skb))
+	if (is_udp_to_drop_port(skb)) {
 		count(TC_UDP);
+		skb->mark = TC_MARK;
+	}
 	return -1; /* TC_ACT_UNSPEC (tcx: TCX_NEXT): the next program runs too */
 }
 

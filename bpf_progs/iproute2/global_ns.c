@@ -2,7 +2,8 @@
 /*
  * Legacy tc object, PIN_GLOBAL_NS maps only. Meant for a real cls_bpf
  * direct-action filter on a veth: every packet bumps stats_global[0] by 1
- * and stats_global[1] by skb->len, and seen_len[skb->len] by 1.
+ * and stats_global[1] by skb->len, and seen_len[skb->len] by 1; it marks
+ * the packet (skb->mark = 0x1ee7: a receiving socket sees it).
  * Verdict is always TC_ACT_OK (0).
  */
 #include "legacy_maps.h"
@@ -20,6 +21,7 @@ int cls_main(struct __sk_buff *skb)
 	legacy_count(&stats_global, 0, 1);
 	legacy_count(&stats_global, 1, len);
 	legacy_hash_count(&seen_len, len, 1);
+	skb->mark = 0x1ee7;
 	return TC_ACT_OK;
 }
 

@@ -89,14 +89,23 @@ def test_xdp_modes_and_a_second_link_on_the_same_device(bpf_obj, pair):
 TC_UDP, TC_UDP_OTHER = 7, 8  # bpf_progs/attach.c's counts
 
 
-def send_udp(ns_tx: str, ns_rx: str, count: int) -> None:
+TC_MARK = 0x1EE7  # what tc_count_udp writes into skb->mark
+SO_RCVMARK, SO_MARK = 75, 36  # socket(7): deliver each datagram's mark as a SO_MARK message (Linux 5.19)
+
+
+def send_udp(ns_tx: str, ns_rx: str, count: int) -> list:
     """``count`` datagrams to the port the tc programs count, all received (each arrival says
-    the ingress hook has run on it)."""
+    the ingress hook has run on it); the skb mark each arrived with."""
+    marks = []
     with udp_socket(ns_rx, DROP_PORT) as rx, udp_socket(ns_tx) as tx:
+        rx.setsockopt(socket.SOL_SOCKET, SO_RCVMARK, 1)
         for i in range(count):
             tx.sendto(b"%d" % i, (RX, DROP_PORT))
         for _ in range(count):
-            rx.recv(64)
+            _, ancillary, _, _ = rx.recvmsg(64, socket.CMSG_SPACE(4))
+            marks.append(next((int.from_bytes(data[:4], "little") for level, kind, data in ancillary
+                               if (level, kind) == (socket.SOL_SOCKET, SO_MARK)), 0))
+    return marks
 
 
 @pytest.mark.parametrize("mode", ["cls_bpf", None])
@@ -110,10 +119,10 @@ def test_a_tc_attachment_counts_real_packets_and_detaches_only_itself(bpf_obj, p
             first = obj.programs["tc_count_udp"].attach_tc(dev_rx, "ingress", mode=mode)
             second = obj.programs["tc_count_udp_other"].attach_tc(dev_rx, "ingress", mode=mode)
         assert first.info().prog_id == obj.programs["tc_count_udp"].info().id
-        send_udp(ns_tx, ns_rx, 4)
+        assert send_udp(ns_tx, ns_rx, 4) == [TC_MARK] * 4  # the first program marks what it counts
         assert (counts[TC_UDP], counts[TC_UDP_OTHER]) == (4, 4)
         first.detach()  # from the root namespace: the attachment knows its device
-        send_udp(ns_tx, ns_rx, 3)
+        assert send_udp(ns_tx, ns_rx, 3) == [0] * 3
         assert (counts[TC_UDP], counts[TC_UDP_OTHER]) == (4, 7)
         second.close()  # nothing pins it: it detaches too
         send_udp(ns_tx, ns_rx, 2)
@@ -228,3 +237,25 @@ def test_an_sk_lookup_program_on_a_namespace_sees_its_connections(bpf_obj, pair)
             tx.sendto(b"x", (RX, OPEN_PORT))
             rx.recv(16)
         assert counts[SK_LOOKUP] == 3
+
+
+def test_a_legacy_classifier_attached_as_tc_does_counts_and_marks_real_packets(bpf_obj, pair, new_bpffs):
+    """iproute2/global_ns.o loaded by the shim (its maps pinned under tc/globals) and attached with
+    iproute2.attach_filter: the datagrams arrive marked by it and counted in its pinned maps; once
+    the Link is detached they arrive unmarked."""
+    from libbpf_py import iproute2
+
+    (ns_tx, _), (ns_rx, dev_rx) = pair
+    mnt = new_bpffs()
+    with iproute2.open(bpf_obj("iproute2/global_ns"), mnt=str(mnt)) as obj:
+        obj.load()
+        with inside(ns_rx):
+            link = iproute2.attach_filter(dev_rx, "ingress", obj.programs["cls_main"],
+                                          object_name=str(bpf_obj("iproute2/global_ns")), section="classifier")
+        with link:
+            assert send_udp(ns_tx, ns_rx, 6) == [TC_MARK] * 6
+        assert send_udp(ns_tx, ns_rx, 2) == [0] * 2
+    with bpf.Map.from_pinned(mnt / "tc" / "globals" / "seen_len") as seen:
+        seen.key_type = seen.value_type = int
+        udp_frame = 14 + 20 + 8 + 1  # each datagram carries one digit
+        assert seen[udp_frame] == 6
