@@ -52,6 +52,8 @@ _PUBLIC = {
     "compare": "comparison",
     "Comparison": "comparison",
     # pinning
+    "open_pinned": "pinned",
+    "walk_pinned": "pinned",
     "PinByName": "pinning",
     "PinPolicy": "pinning",
     # errors not defined in errors.py
@@ -127,6 +129,8 @@ if TYPE_CHECKING:
     from .links import LinkInfo as LinkInfo
     from .maps import Map as Map
     from .object import Object as Object
+    from .pinned import open_pinned as open_pinned
+    from .pinned import walk_pinned as walk_pinned
     from .pinning import PinByName as PinByName
     from .pinning import PinPolicy as PinPolicy
     from .programs import Program as Program

@@ -279,27 +279,11 @@ def _prog_record(info: Any) -> Dict[str, Any]:
 
 def _pinned_records(root: str) -> List[Dict[str, Any]]:
     """What each pin under ``root`` holds (maps, programs, links), by path."""
-    import libbpf_py as bpf
-    from libbpf_py._fd import OwnedFd, fd_kind
+    from libbpf_py.pinned import walk_pinned
 
-    describe: Dict[str, Any] = {"map": (bpf.Map, lambda m: _map_record(m.info())),
-                "prog": (bpf.Program, lambda p: _prog_record(p.info())),
-                "link": (bpf.Link, _link_record)}
-    records = []
-    for directory, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(directory, name)
-            try:
-                with OwnedFd(bpf.libbpf().bpf_obj_get(path.encode())) as fd:
-                    kind = fd_kind(fd.fileno()) or ""
-                if kind in describe:
-                    cls, record = describe[kind]
-                    with cls.from_pinned(path) as handle:
-                        records.append({"pin": path, "kind": kind, **record(handle)})
-            except OSError:
-                continue  # not a pin (bpffs' own files), or gone meanwhile
-    return records
+    describe = {"map": lambda m: _map_record(m.info()), "prog": lambda p: _prog_record(p.info()),
+                "link": _link_record}
+    return [{"pin": path, "kind": kind, **describe[kind](handle)} for path, kind, handle in walk_pinned(root)]
 
 
 def _show(args: argparse.Namespace) -> int:

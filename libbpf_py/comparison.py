@@ -24,10 +24,10 @@ import subprocess
 import tempfile
 
 from . import _bpffs
-from ._fd import OwnedFd, fd_kind
 from .errors import LibbpfError
-from .info import MapInfo, ProgInfo, map_info, prog_info
+from .info import MapInfo, ProgInfo
 from .maps import Map
+from .pinned import walk_pinned
 from .programs import Program
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -177,7 +177,7 @@ def _ours_as_bpftool(obj: str, root: str) -> Dict[str, _Item]:
 def _tc(tc: str, obj: str, root: str, section: str, timeout: float) -> Dict[str, _Item]:
     """``tc filter add dev lo ingress bpf da obj OBJ sec S`` with TC_BPF_MNT=root, in a new
     network namespace, read while the namespace holds the filter."""
-    netns = f"libbpf_py_compare_{os.getpid()}"
+    netns = f"libbpf_py_compare_{os.getpid()}_{os.urandom(4).hex()}"
     _run("ip netns add", ["ip", "netns", "add", netns], timeout)
     try:
         enter = ["nsenter", f"--net=/run/netns/{netns}", tc]
@@ -227,24 +227,9 @@ def _read_pinned_programs(root: str) -> Dict[str, _Item]:
 def _pins(root: str) -> Dict[Tuple[str, int], str]:
     """(kind, id) -> the path relative to ``root`` of each pin under it."""
     found: Dict[Tuple[str, int], str] = {}
-    for directory, _dirs, files in os.walk(root):
-        for name in files:
-            path = os.path.join(directory, name)
-            try:
-                with OwnedFd(_bpf_obj_get(path)) as fd:
-                    kind = fd_kind(fd.fileno())
-                    if kind in ("map", "prog"):
-                        kernel_id = (map_info if kind == "map" else prog_info)(fd.fileno()).id
-                        found.setdefault((kind, kernel_id), os.path.relpath(path, root))
-            except OSError:
-                continue  # bpffs' own files
+    for path, kind, handle in walk_pinned(root):
+        found.setdefault((kind, handle.info().id), os.path.relpath(path, root))
     return found
-
-
-def _bpf_obj_get(path: str) -> int:
-    from ._libbpf import lib
-
-    return int(lib().bpf_obj_get(path.encode()))
 
 
 def _read(root: str, entries: List[Tuple[str, Program]]) -> Dict[str, _Item]:
