@@ -48,6 +48,8 @@ _PUBLIC = {
     "XdpAction": "_abi",
     "TcAction": "_abi",
     "libbpf": "_libbpf",
+    # events
+    "RingBuffer": "ringbuf",
     # comparing with native tools
     "compare": "comparison",
     "Comparison": "comparison",
@@ -135,6 +137,7 @@ if TYPE_CHECKING:
     from .pinning import PinPolicy as PinPolicy
     from .programs import Program as Program
     from .programs import TestRunResult as TestRunResult
+    from .ringbuf import RingBuffer as RingBuffer
     from .spec import Difference as Difference
     from .spec import MapSpec as MapSpec
 

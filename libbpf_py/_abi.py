@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 # int (*)(enum libbpf_print_level, const char *fmt, va_list args)
 PRINT_FN = CFUNCTYPE(c_int, c_int, c_void_p, c_void_p)  # (level, format, va_list): no bytes made per call
 
+# int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size)
+RINGBUF_SAMPLE_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+# the ring's record header (kernel/bpf/ringbuf.c): u32 length with these two bits, u32 page offset
+RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ = 1 << 31, 1 << 30, 8
+
 BPF_OBJ_NAME_LEN = 16
 BPF_TAG_SIZE = 8
 

@@ -165,6 +165,13 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_link__fd": Sig(c_int, (PTR,), None, "0.0.7"),
     "bpf_link__destroy": Sig(c_int, (PTR,), None, "0.0.4"),
     "bpf_link__disconnect": Sig(None, (PTR,), None, "0.0.7"),
+    # ring buffers (poll and consume call back into Python: the GIL is released, as for every checked call)
+    "ring_buffer__new": Sig(PTR, (c_int, _abi.RINGBUF_SAMPLE_FN, c_void_p, c_void_p), NULL, "0.0.9"),
+    "ring_buffer__add": Sig(c_int, (PTR, c_int, _abi.RINGBUF_SAMPLE_FN, c_void_p), NEG, "0.0.9"),
+    "ring_buffer__poll": Sig(c_int, (PTR, c_int), None, "0.0.9"),
+    "ring_buffer__consume": Sig(c_int, (PTR,), None, "0.0.9"),
+    "ring_buffer__epoll_fd": Sig(c_int, (PTR,), None, "0.3.0"),
+    "ring_buffer__free": Sig(None, (PTR,), None, "0.0.9"),
     # fd-level API (bpf.h)
     "bpf_link_create": Sig(c_int, (c_int, c_int, c_int, c_void_p), NEG, "0.2.0"),
     "bpf_iter_create": Sig(c_int, (c_int,), NEG, "0.0.9"),

@@ -26,7 +26,7 @@ LAYERS = [
     ("links",),                                     # attachments (programs make them)
     ("netdev",),                                    # devices, clsact hooks, netlink attachments
     ("maps", "programs"),
-    ("pinning", "hooks", "pinned"),                 # pin policies and their session; object hooks; pins by kind
+    ("pinning", "hooks", "pinned", "ringbuf"),      # pin policies; object hooks; pins by kind; ring buffers
     ("compat",),                                    # old tools' semantics: hooks and pin layouts
     ("object",),
     ("iproute2",),                                  # tc and ip as commands: the shim's public face

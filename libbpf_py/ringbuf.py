@@ -1,0 +1,401 @@
+"""Ring buffers: the records BPF programs submit to ``BPF_MAP_TYPE_RINGBUF`` maps, in user space.
+
+Two ways to read, on one consumer position, never at the same time (a lock orders them):
+
+- **through libbpf** (``poll``, ``consume``, iteration, asyncio): libbpf's ``ring_buffer``
+  walks the ring and calls back into Python once per record. The record is handed over as a
+  ``memoryview`` of this object's own read-only mapping of the ring (no copy), released
+  when the callback returns; a slice the callback keeps stays safe to read (the mapping lives
+  as long as a view of it), but its bytes may by then belong to a later record.
+- **in one pass** (``drain``): the ring is read here, from that mapping, without a callback per
+  record, and the records come back as a list of bytes. The kernel's ordering rules are met by
+  x86-64's memory model; on other machines ``drain`` goes through libbpf instead.
+
+A callback's exception stops the poll and is raised by it; the record it was given counts as
+delivered (libbpf moves past it), the later ones stay for the next poll. Waiting releases the
+GIL; a blocking poll wakes every quarter second to see whether another thread closed the
+buffer, and a signal's handler runs as soon as the wait is interrupted.
+"""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import errno
+import mmap
+import os
+import struct
+import sys
+import weakref
+
+from . import _abi, _libbpf, _signals
+from ._abi import MapType
+from ._fd import OwnedFd
+from .errors import ClosedError, LibbpfError
+from .maps import Map
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, AsyncIterator, Callable, Deque, Iterator, List, Optional
+
+_PAGE = mmap.PAGESIZE
+_LENGTH = ~(_abi.RINGBUF_BUSY_BIT | _abi.RINGBUF_DISCARD_BIT) & 0xFFFFFFFF
+_WORD = struct.Struct("=I")
+_HEADER = _WORD.unpack_from
+_SLICE = 0.25  # seconds: how long one wait in C lasts at most (a close from another thread is seen then)
+_ORDERED = sys.byteorder == "little" and os.uname().machine in ("x86_64", "amd64")
+
+
+class _Ring:
+    """One ring buffer map: a duplicate of its fd and this object's own mappings of it."""
+
+    def __init__(self, m: Map, callback: Optional[Callable[[Any], Any]], record_type: Any):
+        info = m.info()
+        if info.type != MapType.RINGBUF:
+            raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not RINGBUF")
+        if record_type is not None and not hasattr(record_type, "from_buffer_copy"):
+            raise TypeError("record_type must be a ctypes type (it decodes each record with from_buffer_copy)")
+        self.name, self.callback, self.record_type = info.name, callback, record_type
+        self.size = info.max_entries
+        self.mask = self.size - 1
+        with m._fd_in_use() as fd:
+            self.fd = OwnedFd(os.dup(fd))
+        try:
+            self.consumer_map = mmap.mmap(self.fd.fileno(), _PAGE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            self.data_map = mmap.mmap(self.fd.fileno(), _PAGE + 2 * self.size, mmap.MAP_SHARED, mmap.PROT_READ,
+                                      offset=_PAGE)  # the data pages twice: a record never wraps
+        except BaseException:
+            self.release()
+            raise
+        self.consumer = memoryview(self.consumer_map).cast("Q")
+        self.producer = memoryview(self.data_map)[:8].cast("Q")
+        self.data = memoryview(self.data_map)
+        self.end = len(self.data_map)
+        self.distance = -self.end  # libbpf's address of a byte minus ours: learnt from the first record
+
+    def locate(self, data: int, size: int) -> int:
+        """Where in our mapping the record libbpf hands over at ``data`` starts, or -1. libbpf
+        stores its consumer position after each record, so while it calls back for one, that
+        position is still the record's header: found there (the header says its size), the
+        distance between libbpf's mapping and ours holds for every later record."""
+        start = _PAGE + (self.consumer[0] & self.mask) + _abi.RINGBUF_HDR_SZ
+        if _HEADER(self.data_map, start - _abi.RINGBUF_HDR_SZ)[0] & _LENGTH != size:
+            return -1
+        if (data - start) % _PAGE:  # both mappings start on a page: this is not the record
+            return -1
+        self.distance = data - start
+        return start
+
+    def release(self) -> None:
+        for name in ("consumer", "producer", "data"):
+            view = getattr(self, name, None)
+            if view is not None:
+                view.release()
+        for name in ("consumer_map", "data_map"):
+            mapping = getattr(self, name, None)
+            if mapping is not None:
+                try:
+                    mapping.close()
+                except BufferError:
+                    pass  # a record view kept by a callback: the mapping goes when it does
+        self.fd.close()
+
+
+class _State:
+    """What the C callback and the finalizer share (never the RingBuffer itself: it can be
+    collected, and its finalizer then frees libbpf's ring_buffer)."""
+
+    def __init__(self) -> None:
+        self.lib = _libbpf.lib()
+        self.ptr: Optional[int] = None
+        self.rings: List[_Ring] = []
+        self.pending: Deque[Any] = collections.deque()
+        self.error: Optional[BaseException] = None
+        self.closing = False  # close() was asked: records are no longer handed over
+        self.pid = os.getpid()
+        self.sample: Any = _abi.RINGBUF_SAMPLE_FN(self.on_sample)
+
+    def on_sample(self, ctx: Optional[int], data: int, size: int) -> int:
+        """libbpf's sample callback: one record of ring ``ctx - 1`` at ``data`` (in libbpf's own
+        mapping of the ring, which lies at a fixed distance from ours)."""
+        if self.closing:
+            return -1  # libbpf stops here; the poll returns
+        try:
+            ring = self.rings[(ctx or 0) - 1]
+            start = data - ring.distance
+            if not 0 <= start < ring.end:
+                start = ring.locate(data, size)
+            if start < 0:  # not found in our mapping: a copy from libbpf's pointer
+                import ctypes
+
+                view = memoryview(ctypes.string_at(data, size))
+            elif ring.callback is None and ring.record_type is None:
+                self.pending.append(ring.data_map[start:start + size])
+                return 0
+            else:
+                view = ring.data[start:start + size]
+            try:
+                record = view if ring.record_type is None else ring.record_type.from_buffer_copy(view)
+                if ring.callback is None:
+                    self.pending.append(record)
+                else:
+                    ring.callback(record)
+            finally:
+                view.release()
+            return 0
+        except BaseException as exc:  # raised again by the poll; libbpf moves past this record
+            if self.error is None:
+                self.error = exc
+            return -1
+
+    def release(self) -> None:
+        """Free libbpf's ring_buffer and our mappings (the finalizer; once). In a forked child
+        only this process's copies go: libbpf's epoll set is the parent's too."""
+        with _signals.deferred(in_finalizer=True):
+            ptr, self.ptr = self.ptr, None
+            if ptr is not None and self.pid == os.getpid():
+                self.lib.ring_buffer__free(ptr)
+            for ring in self.rings:
+                ring.release()
+            self.rings = []
+            self.sample = None
+
+
+class RingBuffer:
+    """Records from one or more ring buffer maps. ``callback(record)`` gets each record of its
+    map (a ``memoryview``, or ``record_type.from_buffer_copy`` of it); a map added without a
+    callback queues its records as bytes (or ``record_type``) for iteration."""
+
+    def __init__(self, map: Optional[Map] = None, callback: Optional[Callable[[Any], Any]] = None, *,
+                 record_type: Any = None):
+        self._state = _State()
+        self._lock = _thread.RLock()
+        self._busy = False      # a poll or consume runs (a callback that polls again is refused)
+        self._closing = False   # close() asked, maybe from another thread while a poll waits
+        self._finalizer = weakref.finalize(self, self._state.release)
+        if map is not None:
+            self.add(map, callback, record_type=record_type)
+
+    def add(self, map: Map, callback: Optional[Callable[[Any], Any]] = None, *, record_type: Any = None) -> None:
+        """Also read the ring buffer ``map`` (with its own ``callback``)."""
+        with self._lock:
+            state = self._usable()
+            ring = _Ring(map, callback, record_type)
+            with _signals.deferred():
+                state.rings.append(ring)
+                ctx = len(state.rings)
+                try:
+                    if state.ptr is None:
+                        state.ptr = state.lib.ring_buffer__new(ring.fd.fileno(), state.sample, ctx, None)
+                    else:
+                        state.lib.ring_buffer__add(state.ptr, ring.fd.fileno(), state.sample, ctx)
+                except BaseException:
+                    state.rings.pop()
+                    ring.release()
+                    raise
+
+    def _usable(self) -> _State:
+        state = self._state
+        if self._closing or not self._finalizer.alive:
+            raise ClosedError("this RingBuffer is closed")
+        if state.pid != os.getpid():
+            raise RuntimeError("a RingBuffer cannot be used in a forked child (its epoll set is the parent's)")
+        return state
+
+    def _run(self, operation: Callable[[_State], int]) -> int:
+        with self._lock:
+            state = self._usable()
+            if state.ptr is None:
+                raise ValueError("this RingBuffer reads no map yet: add() one")
+            if self._busy:
+                raise RuntimeError("a RingBuffer callback cannot poll or consume the same RingBuffer")
+            self._busy = True
+            try:
+                return operation(state)
+            finally:
+                self._busy = False
+                if self._closing:
+                    self._finalizer()
+
+    @staticmethod
+    def _checked(state: _State, result: int, function: str) -> int:
+        error, state.error = state.error, None
+        if error is not None:
+            raise error
+        if result < 0 and state.closing:
+            return 0
+        if result < 0 and result != -errno.EINTR:
+            raise LibbpfError.for_errno(-result, None, function)
+        return result
+
+    def poll(self, timeout: Optional[float] = None) -> int:
+        """Wait up to ``timeout`` seconds (None: until a record comes) for records, and handle
+        all that are there; returns how many (0 when the time ran out)."""
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be >= 0 (None waits as long as it takes)")
+
+        def wait(state: _State) -> int:
+            import time
+
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
+                done = self._checked(state, state.lib.ring_buffer__poll(state.ptr, int(left * 1000)),
+                                     "ring_buffer__poll")
+                # an interrupted wait (EINTR) comes back here: the signal's handler has run
+                if done > 0 or self._closing or (deadline is not None and time.monotonic() >= deadline):
+                    return max(done, 0)
+
+        return self._run(wait)
+
+    def consume(self) -> int:
+        """Handle every record there now, without waiting; returns how many."""
+        return self._run(lambda state: max(self._checked(state, state.lib.ring_buffer__consume(state.ptr),
+                                                         "ring_buffer__consume"), 0))
+
+    def drain(self) -> List[Any]:
+        """Every record there now, from every map, as a list (bytes, or ``record_type``): read
+        here in one pass, no callback per record. Records already queued come first; maps with
+        a callback give theirs here too, not to the callback."""
+
+        def read(state: _State) -> List[Any]:
+            out = list(state.pending)
+            state.pending.clear()
+            if not _ORDERED:  # no portable acquire/release from Python: let libbpf walk the rings
+                return out + self._drain_through_libbpf(state)
+            for ring in state.rings:
+                records = _read_ring(ring)
+                out += records if ring.record_type is None else [ring.record_type.from_buffer_copy(r)
+                                                                for r in records]
+            return out
+
+        return self._run(read)  # type: ignore[arg-type, return-value]
+
+    def _drain_through_libbpf(self, state: _State) -> List[Any]:
+        callbacks = [ring.callback for ring in state.rings]
+        try:
+            for ring in state.rings:
+                ring.callback = None  # queued instead
+            self._checked(state, state.lib.ring_buffer__consume(state.ptr), "ring_buffer__consume")
+        finally:
+            for ring, callback in zip(state.rings, callbacks):
+                ring.callback = callback
+        out = list(state.pending)
+        state.pending.clear()
+        return out
+
+    def fileno(self) -> int:
+        """libbpf's epoll fd: readable when a record waits (for ``selectors`` and event loops)."""
+        with self._lock:
+            state = self._usable()
+            if state.ptr is None:
+                raise ValueError("this RingBuffer reads no map yet: add() one")
+            return int(state.lib.ring_buffer__epoll_fd(state.ptr))
+
+    def __iter__(self) -> Iterator[Any]:
+        """The queued records (maps added without a callback), waiting for more as needed."""
+        state = self._state
+        if state.rings and all(ring.callback is not None for ring in state.rings):
+            raise TypeError("every map of this RingBuffer has a callback: nothing is queued to iterate")
+        while True:
+            while state.pending:
+                yield state.pending.popleft()
+            self.poll()
+
+    async def poll_async(self, timeout: Optional[float] = None) -> int:
+        """As :meth:`poll`, awaiting the epoll fd in the running event loop (no thread)."""
+        import asyncio
+
+        handled = self.consume()
+        if handled:
+            return handled
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        fd = self.fileno()
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, readable)
+        try:
+            await asyncio.wait_for(ready, timeout)
+        except asyncio.TimeoutError:
+            return 0
+        finally:
+            loop.remove_reader(fd)
+        return self.consume()
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        state = self._state
+        while True:
+            while state.pending:
+                yield state.pending.popleft()
+            await self.poll_async()
+
+    def close(self) -> None:
+        """Free the buffer; a poll waiting in another thread returns first, and a callback that
+        closes it gets no further record. Safe to call twice."""
+        self._closing = self._state.closing = True
+        if self._lock.acquire(blocking=False) or self._lock.acquire(timeout=2 * _SLICE + 1):
+            try:
+                if not self._busy:  # else the poll that runs (a callback called close) frees it on return
+                    self._finalizer()
+            finally:
+                self._lock.release()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def __enter__(self) -> "RingBuffer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a RingBuffer cannot be pickled")
+
+
+def _read_ring(ring: _Ring) -> List[bytes]:
+    """The records of one ring, read from our mapping (x86-64: plain loads are acquire loads
+    and plain stores release stores), the consumer position moved past them.
+
+    What is there is copied out once; a run of records of one size (the usual case: one
+    struct per event) is cut out of the copy without reading each header on its own."""
+    consumer = ring.consumer[0]
+    available = ring.producer[0] - consumer
+    if available <= 0:
+        return []
+    at = _PAGE + (consumer & ring.mask)
+    chunk = ring.data_map[at:at + available]  # the data pages are mapped twice: never wraps
+    records: List[bytes] = []
+    done = 0
+    first = _HEADER(chunk, 0)[0]
+    if not first & (_abi.RINGBUF_BUSY_BIT | _abi.RINGBUF_DISCARD_BIT):
+        size, stride = first, (first + 15) & ~7
+        count = available // stride
+        headers = memoryview(chunk).cast("I")[:count * stride // 4:stride // 4]
+        got, expected = headers.tobytes(), _WORD.pack(size) * count
+        headers.release()
+        same = count
+        if got != expected:  # the run ends early (a record of another size, or one still reserved)
+            low, same = 0, count - 1
+            while low < same:  # the longest run of equal headers: slices compared at C speed
+                middle = (low + same + 1) // 2
+                if got[:4 * middle] == expected[:4 * middle]:
+                    low = middle
+                else:
+                    same = middle - 1
+        records = [chunk[i + 8:i + 8 + size] for i in range(0, same * stride, stride)]
+        done = same * stride
+    while done < available:  # records of other sizes, discarded ones, or a reserved one
+        length = _HEADER(chunk, done)[0]
+        if length & _abi.RINGBUF_BUSY_BIT:
+            break  # reserved, not yet submitted: this and what follows wait for the next drain
+        size = length & _LENGTH
+        if not length & _abi.RINGBUF_DISCARD_BIT:
+            records.append(chunk[done + 8:done + 8 + size])
+        done += (size + 15) & ~7  # the 8-byte header, the record rounded up to 8
+    ring.consumer[0] = consumer + done
+    return records

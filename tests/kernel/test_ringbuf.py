@@ -1,0 +1,277 @@
+"""RingBuffer against real ring buffer maps: bpf_progs/events.c submits numbered records when
+run with BPF_PROG_TEST_RUN (config[0] records a run) and on each getpgid() of this process."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import gc
+import os
+import selectors
+import signal
+import threading
+import time
+
+import pytest
+
+import libbpf_py as bpf
+
+
+class Event(ctypes.Structure):
+    _fields_ = [("seq", ctypes.c_uint32), ("cpu", ctypes.c_uint32), ("value", ctypes.c_uint64)]
+
+
+@pytest.fixture
+def events(bpf_obj):
+    with bpf.Object.open(bpf_obj("events")) as obj:
+        obj.load()
+        for name in ("config", "drops", "target_tgid"):
+            obj.maps[name].key_type = obj.maps[name].value_type = int
+        obj.maps["target_tgid"][0] = os.getpid()
+        yield obj
+
+
+def emit(obj, count: int, program: str = "emit") -> None:
+    obj.maps["config"][0] = count
+    obj.programs[program].test_run(bytes(64))
+
+
+def seqs(records) -> list:
+    return [Event.from_buffer_copy(r).seq for r in records]
+
+
+def test_poll_hands_each_record_once_in_order_as_a_view(events):
+    got = []
+    with bpf.RingBuffer(events.maps["events"], lambda r: got.append((type(r), bytes(r)))) as rb:
+        emit(events, 7)
+        assert rb.poll(5) == 7
+        assert rb.consume() == 0 and rb.poll(0.05) == 0
+    assert {kind for kind, _ in got} == {memoryview}
+    assert seqs(data for _, data in got) == list(range(7))
+    assert all(Event.from_buffer_copy(data).value == 64 for _, data in got)
+
+
+def test_records_decode_to_a_record_type_and_iterate_without_a_callback(events):
+    with bpf.RingBuffer(events.maps["events"], record_type=Event) as rb:
+        emit(events, 4)
+        it = iter(rb)
+        got = [next(it) for _ in range(4)]
+    assert [type(e) for e in got] == [Event] * 4 and [e.seq for e in got] == [0, 1, 2, 3]
+
+
+def test_drain_reads_every_record_in_one_pass_and_shares_the_position_with_poll(events):
+    got = []
+    with bpf.RingBuffer(events.maps["events"], lambda r: got.append(bytes(r))) as rb:
+        emit(events, 3000 // 24)          # fills part of the ring
+        drained = rb.drain()
+        emit(events, 5)
+        assert rb.consume() == 5
+        emit(events, 2)
+        drained += rb.drain()
+        assert rb.drain() == [] and rb.consume() == 0
+    assert seqs(drained) == list(range(125)) + [130, 131] and seqs(got) == list(range(125, 130))
+
+
+def test_drain_reads_records_of_mixed_sizes_and_skips_discarded_ones_as_libbpf_does(events):
+    """emit_mixed submits records of 8, 24 and 40 bytes in turn and discards every fourth: drain
+    (read here) and consume (libbpf's walk) see the same records."""
+    expected = [(seq, (8, 24, 40)[seq % 3]) for seq in range(30) if seq % 4 != 3]
+    with bpf.RingBuffer(events.maps["events"]) as rb:
+        emit(events, 30, "emit_mixed")
+        drained = [(int.from_bytes(r[:4], "little"), len(r)) for r in rb.drain()]
+        events.maps["config"][1] = 0
+        emit(events, 30, "emit_mixed")
+        rb.consume()  # through libbpf, queued
+        walked = [(int.from_bytes(r[:4], "little"), len(r)) for r in rb.drain()]
+    assert drained == walked == expected
+
+
+def test_two_maps_each_with_its_callback(events):
+    mine, theirs = [], []
+    with bpf.RingBuffer(events.maps["events"], lambda r: mine.append(bytes(r))) as rb:
+        rb.add(events.maps["other_events"], lambda r: theirs.append(bytes(r)))
+        emit(events, 2)
+        emit(events, 3, "emit_other")
+        while len(mine) + len(theirs) < 5:
+            rb.poll(5)
+    assert seqs(mine) == [0, 1] and seqs(theirs) == [2, 3, 4]
+
+
+def test_a_callback_that_raises_stops_the_poll_and_loses_nothing(events):
+    got = []
+
+    def callback(record):
+        seq = Event.from_buffer_copy(record).seq
+        got.append(seq)
+        if seq == 2:
+            raise ValueError("stop at 2")
+
+    with bpf.RingBuffer(events.maps["events"], callback) as rb:
+        emit(events, 6)
+        with pytest.raises(ValueError, match="stop at 2"):
+            rb.poll(5)
+        assert got == [0, 1, 2]
+        assert rb.consume() == 3
+    assert got == [0, 1, 2, 3, 4, 5]  # each once
+
+
+def test_a_keyboard_interrupt_in_a_callback_reaches_the_caller(events):
+    calls = []
+
+    def callback(record):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    with bpf.RingBuffer(events.maps["events"], callback) as rb:
+        emit(events, 2)
+        with pytest.raises(KeyboardInterrupt):
+            rb.consume()
+        assert rb.consume() == 1
+
+
+def test_a_view_kept_after_its_callback_is_released_and_a_slice_stays_readable(events):
+    kept = []
+    with bpf.RingBuffer(events.maps["events"], lambda r: kept.append((r, r[0:8]))) as rb:
+        emit(events, 1)
+        rb.poll(5)
+    view, piece = kept[0]
+    with pytest.raises(ValueError):
+        view[0]          # released when its callback returned
+    assert len(bytes(piece)) == 8  # the ring is closed, the mapping under the slice is not
+    kept.clear()
+    del view, piece
+    gc.collect()
+
+
+def test_a_slow_consumer_sees_drops_counted_and_nothing_corrupted(events):
+    with bpf.RingBuffer(events.maps["events"]) as rb:
+        produced = 0
+        for _ in range(4):
+            emit(events, 4096)  # 4 x 4096 x 24 bytes into a 64 KiB ring: most are refused
+            produced += 4096
+        records = rb.drain()
+    dropped = events.maps["drops"][0]
+    numbers = seqs(records)
+    assert dropped > 0 and len(records) + dropped == produced
+    assert numbers == sorted(set(numbers))  # in order, none twice
+    assert all(Event.from_buffer_copy(r).value == 64 for r in records)
+
+
+def test_asyncio_awaits_the_epoll_fd(events):
+    async def main():
+        with bpf.RingBuffer(events.maps["events"], record_type=Event) as rb:
+            assert await rb.poll_async(0.05) == 0
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.05, emit, events, 3)
+            received = []
+            async for record in rb:
+                received.append(record.seq)
+                if len(received) == 3:
+                    break
+            return received
+
+    assert asyncio.run(main()) == [0, 1, 2]
+
+
+def test_fileno_plugs_into_selectors(events):
+    with bpf.RingBuffer(events.maps["events"], record_type=Event) as rb, selectors.DefaultSelector() as sel:
+        sel.register(rb.fileno(), selectors.EVENT_READ)
+        assert sel.select(0.05) == []
+        emit(events, 1)
+        assert len(sel.select(5)) == 1 and rb.consume() == 1
+
+
+def test_a_real_syscall_tracepoint_streams_records(events, tracefs):
+    with events.programs["getpgid_events"].attach(), bpf.RingBuffer(events.maps["events"], record_type=Event) as rb:
+        for _ in range(3):
+            os.getpgid(0)
+        got = []
+        while len(got) < 3:
+            rb.poll(5)
+            got += rb.drain()
+    assert [e.value for e in got] == [0xFEED] * 3
+
+
+def test_close_from_another_thread_ends_a_waiting_poll(events):
+    rb = bpf.RingBuffer(events.maps["events"], lambda r: None)
+    done = threading.Event()
+
+    def wait():
+        rb.poll()  # forever, until closed
+        done.set()
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    rb.close()
+    assert done.wait(5) and time.monotonic() - started < 2
+    thread.join()
+    assert rb.closed
+    rb.close()  # twice
+    with pytest.raises(bpf.ClosedError):
+        rb.poll(0)
+
+
+def test_a_callback_cannot_poll_again_but_may_close(events):
+    errors = []
+
+    def reenter(record):
+        try:
+            rb.consume()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+        rb.close()
+
+    rb = bpf.RingBuffer(events.maps["events"], reenter)
+    emit(events, 2)
+    rb.consume()
+    assert errors and "cannot poll or consume" in errors[0] and rb.closed
+
+
+def test_a_signal_during_a_wait_runs_its_handler_and_the_wait_goes_on(events):
+    seen = []
+    previous = signal.signal(signal.SIGUSR1, lambda *_: seen.append(1))
+    try:
+        with bpf.RingBuffer(events.maps["events"], lambda r: None) as rb:
+            timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1))
+            timer.start()
+            started = time.monotonic()
+            assert rb.poll(0.5) == 0
+            assert seen == [1] and time.monotonic() - started >= 0.45
+            timer.join()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def test_refusals(events):
+    with pytest.raises(TypeError, match="not RINGBUF"):
+        bpf.RingBuffer(events.maps["config"])
+    with pytest.raises(TypeError, match="ctypes type"):
+        bpf.RingBuffer(events.maps["events"], record_type=int)
+    with bpf.RingBuffer() as empty:
+        with pytest.raises(ValueError, match="add"):
+            empty.poll(0)
+    with bpf.RingBuffer(events.maps["events"], lambda r: None) as rb:
+        with pytest.raises(ValueError, match="timeout"):
+            rb.poll(-1)
+        with pytest.raises(TypeError, match="nothing is queued"):
+            next(iter(rb))
+        with pytest.raises(TypeError):
+            __import__("pickle").dumps(rb)
+
+
+def test_a_forked_child_cannot_use_the_parents_buffer(events):
+    with bpf.RingBuffer(events.maps["events"], lambda r: None) as rb:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                rb.poll(0)
+            except RuntimeError:
+                os._exit(0)
+            os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        emit(events, 1)
+        assert rb.consume() == 1  # the parent's buffer still works
