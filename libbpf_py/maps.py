@@ -83,6 +83,7 @@ class Map(BpfHandle[MapInfo]):
     _value: Optional[Slot]
     _spare: List[Dict[str, Any]]                   # spare element closures, each over buffers of its own
     _op: Optional[_FdKeeper]                       # the fd the element closures pass (see _element_ops)
+    _mapping: Optional[Tuple[Any, memoryview]]     # mmap(): the mapping and the view handed out
 
     @classmethod
     def _blank(cls) -> "Map":
@@ -95,6 +96,7 @@ class Map(BpfHandle[MapInfo]):
         self._key = self._value = None
         self._spare = []
         self._op = None
+        self._mapping = None
         return self
 
     def _read_info(self, fd: int) -> MapInfo:
@@ -149,6 +151,16 @@ class Map(BpfHandle[MapInfo]):
         super()._drop()
         self._drop_slots()
         self._retire_op()
+        self._unmap()
+
+    def _unmap(self) -> None:
+        mapping, self._mapping = self._mapping, None
+        if mapping is not None:
+            try:
+                mapping[1].release()
+                mapping[0].close()
+            except BufferError:
+                pass  # a view made from it (a slice, a numpy array) keeps the mapping until it goes
 
     def _retire_op(self) -> None:
         op, self._op = self._op, None
@@ -684,6 +696,30 @@ class Map(BpfHandle[MapInfo]):
         """The live map's attributes as the kernel reports them."""
         with self._fd_in_use() as fd:
             return map_info(fd)
+
+    def mmap(self) -> memoryview:
+        """The values of a ``BPF_F_MMAPABLE`` array as one writable ``memoryview`` over the map's
+        memory (read-only once the map is frozen, as ``.rodata`` is): value ``i`` at ``i *
+        stride``, the stride being ``value_size`` rounded up to 8. ``numpy.frombuffer(view,
+        dtype)`` wraps it without a copy. The same view is returned each time; it is released
+        when the map closes (a later access raises), unless views made from it still exist:
+        the mapping then stays until they go (never a read of freed memory)."""
+        import mmap
+
+        with self._lock:
+            if self._mapping is None:
+                info = self.info()
+                if info.type != MapType.ARRAY or not info.flags & _abi.BPF_F_MMAPABLE:
+                    raise TypeError(f"map {info.name!r} cannot be mapped: only ARRAY maps created with "
+                                    "BPF_F_MMAPABLE can (global data maps are)")
+                size = max(((info.value_size + 7) & ~7) * info.max_entries, 1)
+                with self._fd_in_use() as fd:
+                    try:
+                        mapping = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+                    except PermissionError:  # frozen (or read-only for user space): read it only
+                        mapping = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+                self._mapping = (mapping, memoryview(mapping))
+            return self._mapping[1]
 
     def freeze(self) -> None:
         """Make the map read-only for user space (BPF_MAP_FREEZE)."""
