@@ -13,6 +13,8 @@ struct event {
 	__u64 value;
 };
 
+struct event last_event; /* the last record submitted (and struct event in the object's BTF) */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 16);
@@ -63,6 +65,7 @@ static __always_inline void submit(void *ring, __u64 value)
 	ev->seq = (__u32)__sync_fetch_and_add(next, 1);
 	ev->cpu = bpf_get_smp_processor_id();
 	ev->value = value;
+	last_event = *ev;
 	bpf_ringbuf_submit(ev, 0);
 }
 

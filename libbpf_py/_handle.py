@@ -47,6 +47,9 @@ class Owner(Protocol):
     @property
     def loaded(self) -> bool: ...
 
+    @property
+    def btf(self) -> Any: ...  # its BTF's ctypes types (btf_ctypes.Types)
+
     def _edit(self, kind: str, name: str, setter: str, value: Any) -> None: ...
 
     _pinning: Any

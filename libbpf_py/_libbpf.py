@@ -106,6 +106,8 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_object__close": Sig(None, (PTR,), None, "0.0.1"),
     "bpf_object__name": Sig(c_char_p, (PTR,), None, "0.0.1"),
     "bpf_object__next_map": Sig(PTR, (PTR, PTR), None, "0.6.0"),
+    "bpf_object__btf": Sig(PTR, (PTR,), None, "0.0.2"),
+    "btf__raw_data": Sig(c_void_p, (PTR, U32P), None, "0.6.0"),
     "bpf_object__next_program": Sig(PTR, (PTR, PTR), None, "0.6.0"),
     # bpf_map (object-owned, before and after load)
     "bpf_map__name": Sig(c_char_p, (PTR,), None, "0.0.1"),
@@ -131,6 +133,8 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_map__set_pin_path": Sig(c_int, (PTR, c_char_p), NEG, "0.0.6"),
     "bpf_map__pin_path": Sig(c_char_p, (PTR,), None, "0.5.0"),
     "bpf_map__btf_key_type_id": Sig(c_uint32, (PTR,), None, "0.0.1"),
+    "bpf_map__initial_value": Sig(c_void_p, (PTR, POINTER(c_size_t)), None, "0.5.0"),
+    "bpf_map__set_initial_value": Sig(c_int, (PTR, c_void_p, c_size_t), NEG, "0.0.8"),
     "bpf_map__btf_value_type_id": Sig(c_uint32, (PTR,), None, "0.0.1"),
     # bpf_program (object-owned)
     "bpf_program__name": Sig(c_char_p, (PTR,), None, "0.0.7"),

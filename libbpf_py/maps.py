@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import sys
 import weakref
 from collections.abc import MutableMapping
 from ctypes import byref, c_uint32, c_uint64
@@ -24,8 +25,10 @@ from ._abi import MapType, enum_or_int
 from ._checks import c_name_bytes, check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, _FdKeeper, definition
+from .btf_ctypes import Types
+from .elf.btf import Btf
 from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, LibbpfError, describe_errno
-from .info import MapInfo, map_info, map_spec, possible_cpus
+from .info import MapInfo, btf_bytes, map_info, map_spec, possible_cpus
 from .spec import MapSpec
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -275,25 +278,48 @@ class Map(BpfHandle[MapInfo]):
 
     @property
     def key_type(self) -> Any:
-        """What keys decode to: ``bytes`` (default), ``int`` or a ctypes type."""
+        """What keys decode to: ``bytes`` (default), ``int`` or a ctypes type; set ``"btf"`` for
+        the ctypes type made from the map's BTF key type."""
         return self._key_type
 
     @key_type.setter
     def key_type(self, pytype: Any) -> None:
+        if isinstance(pytype, str) and pytype == "btf":
+            pytype = self._btf_type(0)
         Codec(self.key_size, pytype, "key")  # refuse a type of the wrong size now
         self._key_type = pytype
         self._drop_slots()
 
     @property
     def value_type(self) -> Any:
-        """What values decode to: ``bytes`` (default), ``int`` or a ctypes type (per CPU for per-CPU maps)."""
+        """What values decode to: ``bytes`` (default), ``int`` or a ctypes type (per CPU for per-CPU
+        maps); ``"btf"`` as for ``key_type``."""
         return self._value_type
 
     @value_type.setter
     def value_type(self, pytype: Any) -> None:
+        if isinstance(pytype, str) and pytype == "btf":
+            pytype = self._btf_type(1)
         Codec(self.value_size, pytype, "value")
         self._value_type = pytype
         self._drop_slots()
+
+    def _btf_type(self, which: int) -> Any:
+        """The ctypes type of the map's BTF key (0) or value (1) type: from its object's BTF, or
+        for a live map from the BTF the kernel holds for it."""
+        what = ("key", "value")[which]
+        with self._handle_in_use() as handle:
+            owner = self._owner
+            if handle is not None and owner is not None:
+                types = owner.btf
+                type_id = (self._lib.bpf_map__btf_key_type_id, self._lib.bpf_map__btf_value_type_id)[which](handle)
+            else:
+                info = self.info()
+                type_id = (info.btf_key_type_id, info.btf_value_type_id)[which]
+                types = Types(Btf.parse(btf_bytes(info.btf_id), sys.byteorder)) if info.btf_id else None
+        if not type_id or types is None:
+            raise LookupError(f"map {self.name!r} has no BTF {what} type")
+        return types.of(type_id)
 
     def _slots(self) -> Tuple[Slot, Slot]:
         """The key and value buffers of the live map, made on first use (after load, or a type change)."""

@@ -16,12 +16,15 @@ import _thread
 import ctypes
 import errno
 import os
+import sys
 import weakref
 
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
 from ._checks import c_name, c_path
+from .btf_ctypes import Types
 from .compat import reader
+from .elf.btf import Btf
 from .elf.btf_check import validate_object
 from .elf.file import ElfError, ElfFile
 from .errors import PRIVILEGE_HINT, ClosedError, LibbpfError, VerifierError
@@ -32,6 +35,7 @@ from .pinning import PinPolicy, PinSession, planned_map_path
 from .pinning.pins import live_map_id, pinned_map_id, unlink_quietly
 from .programs import Program
 from .spec import MapSpec
+from .variables import Globals
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -204,6 +208,8 @@ class Object:
     _options: Dict[str, Optional[PathLike]]  # open options, kept for the diagnostic reload
     _log_size: int
     _edits: List[Edit]               # each edit of the definition, in order
+    _types: Optional[Types]          # the object's BTF as ctypes types, made on first use
+    _globals: Optional[Globals]      # its global variables, made on first use
     _loaded: bool
     _failed: bool
     _closed: bool
@@ -279,6 +285,8 @@ class Object:
                              btf_custom_path=btf_custom_path)
         self._log_size = log_size
         self._edits = []
+        self._types = None
+        self._globals = None
         self._loaded = self._failed = self._closed = self._loading = False
         self._lock = _thread.RLock()
         self._pinning = pinning
@@ -385,6 +393,31 @@ class Object:
         self._check_open()
         return self._programs
 
+    @property
+    def btf(self) -> Types:
+        """The object's BTF as ctypes types: ``obj.btf["struct event"]`` (see :mod:`btf_ctypes`)."""
+        with self._lock:
+            self._check_open()
+            if self._types is None:
+                size = ctypes.c_uint32()
+                btf = self._lib.bpf_object__btf(self._ptr)
+                if not btf:
+                    raise LookupError(f"object {self.name!r} has no BTF (compiled without -g)")
+                raw = self._lib.btf__raw_data(btf, ctypes.byref(size))
+                self._types = Types(Btf.parse(ctypes.string_at(raw, size.value), sys.byteorder))
+            return self._types
+
+    @property
+    def globals(self) -> Globals:
+        """The object's global variables by name (see :class:`~libbpf_py.variables.Globals`):
+        ``obj.globals["threshold"] = 7`` before load sets its initial value; after load reads
+        and writes go to the map's memory."""
+        with self._lock:
+            self._check_open()
+            if self._globals is None:
+                self._globals = Globals(self, self.btf)
+            return self._globals
+
     def _check_editable(self, kind: str, name: str, what: str) -> None:
         self._check_open()
         if self._loaded or self._failed or self._loading:
@@ -425,7 +458,10 @@ class Object:
         kind, name, setter, value = edit
         for found, handle in _iter_handles(self._lib, kind, obj):
             if found == name:
-                getattr(self._lib, setter)(handle, value)
+                if setter == "bpf_map__set_initial_value":  # bytes: libbpf copies them
+                    self._lib.bpf_map__set_initial_value(handle, value, len(value))
+                else:
+                    getattr(self._lib, setter)(handle, value)
                 return
         raise KeyError(f"no {kind} named {name!r}")
 
@@ -519,6 +555,8 @@ class Object:
                 session.finish()
             for hook in self.hooks:
                 hook.committed(self)
+            if self._globals is not None:  # from the initial values to the maps' memory
+                self._globals._refresh()
         return self
 
     def _new_native_pins(self) -> Dict[Map, str]:
@@ -646,6 +684,8 @@ class Object:
                                    "raise from the hook to stop the load, or close after load() returns")
             items = list(self._maps.values()) + list(self._programs.values())
             in_use = any(item._in_use_here() for item in items)  # re-entered from an operation (a handler)
+            if self._globals is not None:
+                self._globals._closed()
             for item in items:
                 item._invalidate()
             self._closed = True

@@ -275,3 +275,12 @@ def test_a_forked_child_cannot_use_the_parents_buffer(events):
         assert os.waitstatus_to_exitcode(status) == 0
         emit(events, 1)
         assert rb.consume() == 1  # the parent's buffer still works
+
+
+def test_records_decode_with_the_type_the_objects_btf_gives(events):
+    record_type = events.btf["struct event"]
+    events.btf.check("struct event", Event)  # the hand-written type agrees with BTF
+    with bpf.RingBuffer(events.maps["events"], record_type=record_type) as rb:
+        emit(events, 2)
+        got = rb.drain()
+    assert [type(r) for r in got] == [record_type] * 2 and [(r.seq, r.value) for r in got] == [(0, 64), (1, 64)]

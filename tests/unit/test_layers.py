@@ -18,7 +18,7 @@ PACKAGE = Path(libbpf_py.__file__).parent
 LAYERS = [
     ("_typing",),                                   # typing's run-time names, without typing
     ("_abi", "_checks", "_codec", "_fd", "_signals", "elf", "_version"),  # nothing else of the package
-    ("spec", "_log", "formats"),                    # pure records and rewrites; libbpf's print callback
+    ("spec", "_log", "formats", "btf_ctypes"),      # pure records and rewrites; libbpf's print callback; BTF types
     ("errors",),                                    # exceptions (name spec's Difference)
     ("_libbpf",),                                   # the one door to C
     ("_bpffs", "info"),                             # bpffs facts and locks; what the kernel reports
@@ -26,7 +26,7 @@ LAYERS = [
     ("links",),                                     # attachments (programs make them)
     ("netdev",),                                    # devices, clsact hooks, netlink attachments
     ("maps", "programs"),
-    ("pinning", "hooks", "pinned", "ringbuf"),      # pin policies; object hooks; pins by kind; ring buffers
+    ("pinning", "hooks", "pinned", "ringbuf", "variables"),  # pins; object hooks; ring buffers; global data
     ("compat",),                                    # old tools' semantics: hooks and pin layouts
     ("object",),
     ("iproute2",),                                  # tc and ip as commands: the shim's public face

@@ -1,0 +1,274 @@
+"""ctypes types made from BTF: a map's key and value, a ring buffer's record, a section of global
+variables, laid out exactly as the BPF program sees them, without writing them again by hand.
+
+- integers keep their size and sign (``bool`` is ``c_bool``), enums are integers of their size
+  and sign, floats ``c_float``/``c_double``, pointers ``c_uint64`` (a BPF pointer is not one of
+  this process), typedefs and qualifiers what they name;
+- ``char[N]`` is ``c_char * N`` (reads as bytes), other arrays ``T * N``;
+- structs and unions become ``Structure``/``Union`` classes named as in C (``anon_struct_ID``
+  for anonymous ones; an anonymous member's fields read as the outer type's, as in C), with
+  bitfields; each is checked against BTF (every member's offset, the size) and padded where
+  the compiler packed or aligned it differently than ctypes would.
+
+:meth:`Types.check` compares a ctypes type the user wrote with BTF and names the first member
+that differs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+
+from .elf import btf as _btf
+from .elf.btf import Btf
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple, Union
+
+_INT_SIGNED, _INT_CHAR, _INT_BOOL = 1, 2, 4
+_MAX_DEPTH = 64
+_UNSIGNED = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}
+_SIGNED = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_int64}
+
+
+class BtfTypeError(TypeError):
+    """A BTF type has no faithful ctypes form (a forward declaration, an unusual layout), or a
+    ctypes type does not match BTF; the message names the type and member."""
+
+
+class Types:
+    """The ctypes types of one BTF, made on first use and kept."""
+
+    def __init__(self, btf: Btf):
+        self.btf = btf
+        self._made: Dict[int, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        """The type called ``name``: ``"struct event"``, ``"union u"``, ``"enum e"``, or a typedef's
+        (or any type's) bare name."""
+        return self.of(self.find(name))
+
+    def check(self, name: Union[str, int], ctype: Any) -> None:
+        """Raise BtfTypeError naming the first member of ``ctype`` whose offset or size differs
+        from BTF's type ``name`` (a name as for ``[]``, or a type id), or the size."""
+        type_id = self.find(name) if isinstance(name, str) else name
+        expected = self.of(type_id)
+        hint = _first_difference(expected, ctype)
+        if ctypes.sizeof(ctype) != ctypes.sizeof(expected):
+            raise BtfTypeError(f"{ctype.__name__} is {ctypes.sizeof(ctype)} bytes, BTF's {self._label(type_id)} "
+                               f"{ctypes.sizeof(expected)}" + (f": {hint}" if hint else ""))
+        if hint:
+            raise BtfTypeError(f"{ctype.__name__} does not match BTF's {self._label(type_id)}: {hint}")
+
+    def _label(self, type_id: int) -> str:
+        resolved = self.btf.resolve(type_id)
+        return _describe(self.btf, resolved) if self.btf.get(resolved).kind in (_btf.STRUCT, _btf.UNION) \
+            else f"type {type_id}"
+
+    def find(self, name: str) -> int:
+        """The id of the type called ``name`` (see ``[]``)."""
+        kind_word, _, bare = name.partition(" ")
+        kinds = {"struct": (_btf.STRUCT,), "union": (_btf.UNION,), "enum": (_btf.ENUM, _btf.ENUM64)}.get(kind_word)
+        if kinds is None:
+            bare, kinds = name, (_btf.TYPEDEF, _btf.STRUCT, _btf.UNION, _btf.ENUM, _btf.ENUM64, _btf.INT,
+                                 _btf.FLOAT, _btf.DATASEC)
+        for type_id, t in enumerate(self.btf.types, 1):
+            if t.kind in kinds and self.btf.name(t) == bare:
+                return type_id
+        raise KeyError(f"no type {name!r} in this BTF")
+
+    def of(self, type_id: int) -> Any:
+        """The ctypes type of BTF type ``type_id``."""
+        return self._make(type_id, 0)
+
+    def _make(self, type_id: int, depth: int) -> Any:
+        made = self._made.get(type_id)
+        if made is not None:
+            return made
+        if depth > _MAX_DEPTH:
+            raise BtfTypeError(f"BTF types nest deeper than {_MAX_DEPTH} levels")
+        btf = self.btf
+        t = btf.get(type_id) if type_id else None
+        if t is None:
+            raise BtfTypeError("void has no ctypes form")
+        kind = t.kind
+        if kind in (_btf.TYPEDEF, _btf.VOLATILE, _btf.CONST, _btf.RESTRICT, _btf.TYPE_TAG, _btf.VAR,
+                    _btf.DECL_TAG):
+            made = self._make(t.size_or_type, depth + 1)
+        elif kind == _btf.INT:
+            made = _int_type(btf, t)
+        elif kind == _btf.PTR:
+            made = ctypes.c_uint64
+        elif kind in (_btf.ENUM, _btf.ENUM64):
+            made = (_SIGNED if t.info >> 31 else _UNSIGNED).get(t.size_or_type) or ctypes.c_uint8 * t.size_or_type
+        elif kind == _btf.FLOAT:
+            made = {4: ctypes.c_float, 8: ctypes.c_double}.get(t.size_or_type) or ctypes.c_uint8 * t.size_or_type
+        elif kind == _btf.ARRAY:
+            elem, _index, count = struct.unpack_from(btf._e + "III", t.tail)
+            made = self._make(elem, depth + 1) * count
+        elif kind in (_btf.STRUCT, _btf.UNION, _btf.DATASEC):
+            made = self._record(type_id, t, depth)
+        else:
+            raise BtfTypeError(f"BTF type {type_id} ({_describe(btf, type_id)}) has no ctypes form")
+        self._made[type_id] = made
+        return made
+
+    def _record(self, type_id: int, t: _btf.Type, depth: int) -> Any:
+        btf = self.btf
+        name = btf.name(t).lstrip(".") or f"anon_{'union' if t.kind == _btf.UNION else 'struct'}_{type_id}"
+        members = _members(btf, t)
+        base = ctypes.Union if t.kind == _btf.UNION else ctypes.Structure
+        fields: List[Tuple[Any, ...]] = []
+        anonymous: List[str] = []
+        bitfields: List[Tuple[str, int, int, bool]] = []
+        for index, (member, member_type, bit_offset, bits) in enumerate(members):
+            if bits:
+                if base is ctypes.Union:
+                    raise BtfTypeError(f"{_describe(btf, type_id)} has a bitfield: not supported in unions")
+                target = btf.get(btf.resolve(member_type))
+                signed = target.kind == _btf.INT and bool(_int_encoding(btf, target) & _INT_SIGNED) or \
+                    target.kind in (_btf.ENUM, _btf.ENUM64) and bool(target.info >> 31)
+                bitfields.append((member, bit_offset, bits, signed))
+                continue
+            ctype = self._make(member_type, depth + 1)
+            if not member:
+                member = f"_anon{index}"
+                anonymous.append(member)
+            fields.append((member, ctype, bit_offset))
+        size = t.size_or_type
+        made = None if bitfields else _laid_out(name, base, fields, anonymous, size, packed=False)
+        if made is None:  # ctypes' natural layout differs, or bitfields: place each member explicitly
+            made = _laid_out(name, base, fields + _bit_storage(bitfields), anonymous, size, packed=True)
+        if made is None:
+            raise BtfTypeError(f"{_describe(btf, type_id)} has a layout ctypes cannot reproduce")
+        order = "little" if btf.byteorder == "little" else "big"
+        for member, bit_offset, bits, signed in bitfields:
+            setattr(made, member, _bit_property(bit_offset, bits, signed, order))
+        made._bitfields_ = tuple((member, bit_offset, bits) for member, bit_offset, bits, _ in bitfields)
+        return made
+
+
+def _int_encoding(btf: Btf, t: _btf.Type) -> int:
+    return (struct.unpack_from(btf._e + "I", t.tail)[0] >> 24) & 0x0F
+
+
+def _bit_storage(bitfields: List[Tuple[str, int, int, bool]]) -> List[Tuple[Any, ...]]:
+    """Byte arrays covering the bitfields (runs that touch merged), as (name, type, bit offset)."""
+    spans: List[List[int]] = []
+    for _, bit_offset, bits, _ in sorted(bitfields, key=lambda b: b[1]):
+        first, end = bit_offset // 8, (bit_offset + bits + 7) // 8
+        if spans and first < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([first, end])
+    return [(f"_bits{first}", ctypes.c_uint8 * (end - first), 8 * first) for first, end in spans]
+
+
+def _bit_property(bit_offset: int, bits: int, signed: bool, order: str) -> property:
+    """A bitfield read and written in the record's bytes (ctypes' own bitfields follow another
+    compiler's placement rules in some Python versions)."""
+    first, end = bit_offset // 8, (bit_offset + bits + 7) // 8
+    width = 8 * (end - first)
+    shift = bit_offset - 8 * first if order == "little" else width - (bit_offset - 8 * first) - bits
+    mask = (1 << bits) - 1
+
+    def get(self: Any) -> int:
+        raw = (int.from_bytes(memoryview(self).cast("B")[first:end], order) >> shift) & mask  # type: ignore[arg-type]
+        return raw - (1 << bits) if signed and raw >> (bits - 1) else raw
+
+    def put(self: Any, value: int) -> None:
+        if not -(1 << (bits - 1)) <= value < 1 << bits:
+            raise ValueError(f"{value} does not fit in a {bits}-bit field")
+        view = memoryview(self).cast("B")
+        word = int.from_bytes(view[first:end], order) & ~(mask << shift) | (value & mask) << shift  # type: ignore[arg-type]
+        view[first:end] = word.to_bytes(end - first, order)  # type: ignore[arg-type]
+
+    return property(get, put)
+
+
+def _int_type(btf: Btf, t: _btf.Type) -> Any:
+    encoding, size = _int_encoding(btf, t), t.size_or_type
+    if encoding & _INT_BOOL and size == 1:
+        return ctypes.c_bool
+    if size == 1 and (encoding & _INT_CHAR or btf.name(t) == "char"):
+        return ctypes.c_char
+    table = _SIGNED if encoding & _INT_SIGNED else _UNSIGNED
+    return table.get(size) or ctypes.c_uint8 * size
+
+
+def _members(btf: Btf, t: _btf.Type) -> List[Tuple[str, int, int, int]]:
+    """(name, type id, bit offset, bitfield bits or 0) of a struct's or union's members, or of a
+    DATASEC's variables."""
+    if t.kind == _btf.DATASEC:
+        return [(btf.name(btf.get(var)), var, 8 * offset, 0) for var, offset, _size in btf.datasec_entries(t)]
+    out = []
+    flagged = bool(t.info >> 31)
+    for name, member_type, offset in btf.members(t):
+        bits = offset >> 24 if flagged else 0
+        bit_offset = offset & 0xFFFFFF if flagged else offset
+        target = btf.get(btf.resolve(member_type))
+        if not bits and target.kind == _btf.INT:
+            int_bits = struct.unpack_from(btf._e + "I", target.tail)[0] & 0xFF
+            if int_bits != 8 * target.size_or_type:
+                bits = int_bits  # an old-style bitfield: the INT says its width
+        out.append((name, member_type, bit_offset, bits))
+    return out
+
+
+def _laid_out(name: str, base: Any, fields: List[Tuple[Any, ...]], anonymous: List[str], size: int,
+              packed: bool) -> Any:
+    """A record class whose members (name, type, bit offset) sit where BTF says, or None when
+    this way of building it does not get there: ctypes' natural layout, or (``packed``) every
+    member placed by explicit padding."""
+    declared: List[Tuple[Any, ...]] = []
+    if packed and base is ctypes.Structure:
+        at = 0
+        for member, ctype, bit_offset in sorted(fields, key=lambda f: f[2]):
+            offset = bit_offset // 8
+            if offset < at:
+                return None
+            if offset > at:
+                declared.append((f"_pad{at}", ctypes.c_uint8 * (offset - at)))
+            declared.append((member, ctype))
+            at = offset + ctypes.sizeof(ctype)
+        if at < size:
+            declared.append(("_pad_end", ctypes.c_uint8 * (size - at)))
+    else:
+        declared = [(member, ctype) for member, ctype, _ in fields]
+        if base is ctypes.Union and size:
+            declared.append(("_size", ctypes.c_uint8 * size))
+    namespace: Dict[str, Any] = {"_anonymous_": anonymous, "_fields_": declared}
+    if packed:
+        namespace["_pack_"] = 1
+    try:
+        made = type(name, (base,), namespace)
+    except (TypeError, ValueError):
+        return None
+    if ctypes.sizeof(made) != size or any(getattr(made, member).offset * 8 != bit_offset
+                                          for member, _, bit_offset in fields):
+        return None
+    return made
+
+
+def _describe(btf: Btf, type_id: int) -> str:
+    t = btf.get(type_id)
+    kinds = {_btf.STRUCT: "struct", _btf.UNION: "union", _btf.FWD: "forward declaration", _btf.DATASEC: "section"}
+    label = kinds.get(t.kind, f"kind {t.kind}")
+    return f"{label} {btf.name(t) or '(anonymous)'}"
+
+
+def _first_difference(expected: Any, ctype: Any) -> Optional[str]:
+    theirs = dict((f[0], f) for f in getattr(ctype, "_fields_", ()))
+    for field in getattr(expected, "_fields_", ()):
+        name = field[0]
+        if name.startswith(("_pad", "_bits")) or name == "_size":
+            continue
+        want = getattr(expected, name)
+        if name not in theirs:
+            return f"member {name!r} (offset {want.offset}, {want.size} bytes) is missing"
+        got = getattr(ctype, name)
+        if (got.offset, got.size) != (want.offset, want.size):
+            return (f"member {name!r} is at offset {got.offset} with {got.size} bytes; BTF has offset "
+                    f"{want.offset} with {want.size} bytes")
+    return None

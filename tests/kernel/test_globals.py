@@ -1,0 +1,147 @@
+"""Global variables by name (bpf_progs/globals.c): initial values set before load and seen by
+the program, live reads and writes after load through the maps' memory, frozen sections."""
+
+from __future__ import annotations
+
+import ctypes
+
+import pytest
+
+import libbpf_py as bpf
+
+
+@pytest.fixture
+def obj(bpf_obj):
+    with bpf.Object.open(bpf_obj("globals")) as opened:
+        yield opened
+
+
+def tick(obj, times: int = 1) -> int:
+    for _ in range(times):
+        result = obj.programs["tick"].test_run(bytes(64)).retval
+    return result
+
+
+def test_every_section_and_variable_is_found_with_its_initial_value(obj):
+    g = obj.globals
+    assert set(g.sections) == {".bss", ".data", ".rodata", ".data.custom", ".rodata.custom"}
+    assert (g["step"], g["current_mode"], g["threshold"], g["custom_counter"], g["custom_limit"]) == (1, 2, 10, 5, 99)
+    assert (g["settings"].limit, g["settings"].offset, g["settings"].label, g["settings"].mode) == (100, -5, b"base", 7)
+    assert g["packets"] == 0 and list(g["history"]) == [0, 0, 0, 0]
+    assert "packets" in g and len(g) == 11
+
+
+def test_initial_values_set_before_load_are_what_the_program_sees(obj):
+    g = obj.globals
+    g["threshold"] = 7
+    g["settings"] = {"limit": 5, "offset": -1, "label": "hey", "mode": 2}
+    g["step"] = 3
+    g["history"] = [9, 8]
+    obj.load()
+    tick(obj, 2)
+    assert (g["packets"], g["total"], g["seen_threshold"]) == (2, 6, 7)
+    last = g["last"]
+    assert (last.limit, last.offset, last.label, last.mode) == (5, -1, b"hey", 2)
+    assert list(g["history"]) == [0, 1, 0, 0]  # .bss: the program wrote 0 and 1 over 9 and 8
+
+
+def test_live_writes_are_seen_by_the_program_and_its_writes_at_once(obj):
+    obj.load()
+    g = obj.globals
+    tick(obj)
+    g["step"] = 10
+    tick(obj)
+    assert g["total"] == 11 and g["packets"] == 2
+    g["current_mode"] = 7
+    assert tick(obj) == 2  # the program read the new mode
+    counters = obj.maps[next(n for n in obj.maps if n.endswith(".data.custom"))]
+    counters.key_type = int
+    assert int.from_bytes(counters[0][:4], "little") == g["custom_counter"] == 8
+    bss = g.section(".bss")
+    tick(obj)
+    assert bss.packets == 4  # a live section reads the map's memory itself
+
+
+def test_frozen_sections_are_read_only_once_loaded(obj):
+    obj.globals["custom_limit"] = 0
+    obj.load()
+    with pytest.raises(PermissionError, match="read-only once loaded"):
+        obj.globals["threshold"] = 1
+    with pytest.raises(PermissionError):
+        obj.globals["custom_limit"] = 3
+    assert obj.globals["custom_limit"] == 0 and tick(obj) == 1  # the program saw the initial value
+
+
+def test_globals_made_after_load_are_live(obj):
+    obj.load()
+    tick(obj, 3)
+    assert obj.globals["packets"] == 3
+
+
+def test_bad_writes_are_refused_by_name(obj):
+    g = obj.globals
+    with pytest.raises(KeyError):
+        g["nothing"] = 1
+    with pytest.raises(KeyError, match="no member 'bogus'"):
+        g["settings"] = {"bogus": 1}
+    with pytest.raises(ValueError, match="holds 6 bytes"):
+        g["settings"] = {"label": "far too long"}
+    with pytest.raises(ValueError, match="holds 4 items"):
+        g["history"] = [1, 2, 3, 4, 5]
+    with pytest.raises(TypeError):
+        g["step"] = "three"
+    with pytest.raises(TypeError):
+        del g["step"]
+    obj.load()
+    assert g["step"] == 1  # nothing of the refused writes reached the initial value
+
+
+def test_after_close_the_globals_refuse(bpf_obj):
+    with bpf.Object.open(bpf_obj("globals")) as opened:
+        opened.load()
+        g = opened.globals
+    with pytest.raises(bpf.ClosedError):
+        g["packets"]
+
+
+def test_btf_types_by_name_and_a_user_struct_checked(obj):
+    settings = obj.btf["struct settings"]
+    assert ctypes.sizeof(settings) == 16 and [f[0] for f in settings._fields_] == ["limit", "offset", "label", "mode"]
+    assert obj.btf["enum mode"] == ctypes.c_uint32
+
+    class Mine(ctypes.Structure):
+        _fields_ = [("limit", ctypes.c_uint32), ("offset", ctypes.c_int16), ("label", ctypes.c_char * 6),
+                    ("mode", ctypes.c_uint32)]
+
+    class Wrong(ctypes.Structure):
+        _fields_ = [("limit", ctypes.c_uint32), ("offset", ctypes.c_int32), ("label", ctypes.c_char * 6),
+                    ("mode", ctypes.c_uint32)]
+
+    obj.btf.check("struct settings", Mine)
+    with pytest.raises(TypeError, match="member 'offset' is at offset 4 with 4 bytes; BTF has offset 4 with 2"):
+        obj.btf.check("struct settings", Wrong)
+    with pytest.raises(KeyError):
+        obj.btf["struct nothing"]
+
+
+def test_map_keys_and_values_typed_from_btf(bpf_obj, bpffs):
+    with bpf.Object.open(bpf_obj("btf_values")) as values:
+        records = values.maps["records"]
+        records.key_type = records.value_type = "btf"  # before load, from the object's BTF
+        values.load()
+        values.programs["fill"].test_run(bytes(64))
+        (key, value), = records.items()
+        assert (key.ifindex, key.port, key.proto) == (1, 80, 6)
+        assert (value.name, value.color, value.small, value.negative, value.flag, value.ok) == \
+            (b"tc", -3, 5, -7, 1, True)
+        assert (value.points[1].x, value.as_u32, value.delta, list(value.counts)) == (3, 0x01020304, -9, [1, 2, 3])
+        value.negative = 3
+        records[key] = value
+        records.pin(bpffs / "records")
+    with bpf.Map.from_pinned(bpffs / "records") as pinned:  # a live map: from the BTF the kernel holds
+        pinned.key_type = pinned.value_type = "btf"
+        (_, again), = pinned.items()
+        assert again.negative == 3 and again.small == 5
+    with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, 1) as plain:
+        with pytest.raises(LookupError, match="no BTF key type"):
+            plain.key_type = "btf"
