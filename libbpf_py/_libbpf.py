@@ -168,7 +168,6 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_tc_query": Sig(c_int, (c_void_p, c_void_p), NEG, "0.6.0"),
     "bpf_link__fd": Sig(c_int, (PTR,), None, "0.0.7"),
     "bpf_link__destroy": Sig(c_int, (PTR,), None, "0.0.4"),
-    "bpf_link__disconnect": Sig(None, (PTR,), None, "0.0.7"),
     # ring buffers (poll and consume call back into Python: the GIL is released, as for every checked call)
     "ring_buffer__new": Sig(PTR, (c_int, _abi.RINGBUF_SAMPLE_FN, c_void_p, c_void_p), NULL, "0.0.9"),
     "ring_buffer__add": Sig(c_int, (PTR, c_int, _abi.RINGBUF_SAMPLE_FN, c_void_p), NEG, "0.0.9"),

@@ -32,8 +32,10 @@ _MAX_DEPTH = 64  # nesting deeper than this is refused (BTF from another process
 
 
 def decode(btf: Btf, type_id: int, data: bytes) -> Any:
-    """The Python value of the bytes ``data`` of BTF type ``type_id``."""
-    return _Reader(btf).value(type_id, bytes(data), 0, 0)
+    """The Python value of the bytes ``data`` of BTF type ``type_id``. A type that would take
+    more work than its bytes can justify (arrays of empty structs, types that repeat themselves)
+    is refused with ValueError."""
+    return _Reader(btf, 64 + 8 * len(data)).value(type_id, bytes(data), 0, 0)
 
 
 def encode(btf: Btf, type_id: int, value: Any) -> bytes:
@@ -42,7 +44,7 @@ def encode(btf: Btf, type_id: int, value: Any) -> bytes:
     if size is None:
         raise ValueError(f"BTF type {type_id} has no size")
     out = bytearray(size)
-    _Writer(btf).put(type_id, value, out, 0, 0)
+    _Writer(btf, 64 + 8 * size).put(type_id, value, out, 0, 0)
     return bytes(out)
 
 
@@ -88,6 +90,16 @@ def _enumerators(btf: Btf, t: _btf.Type) -> Iterator[Tuple[str, int]]:
         yield btf.name(_btf.Type(name_off, 0, 0)), value
 
 
+def _is_signed(btf: Btf, t: _btf.Type) -> bool:
+    if t.kind == _btf.INT:
+        return bool(_int_shape(btf, t)[0] & _INT_SIGNED)
+    return t.kind in (_btf.ENUM, _btf.ENUM64) and bool(t.info >> 31)
+
+
+def _is_bool(btf: Btf, t: _btf.Type) -> bool:
+    return t.kind == _btf.INT and bool(_int_shape(btf, t)[0] & _INT_BOOL)
+
+
 def _is_char(btf: Btf, type_id: int) -> bool:
     t = btf.get(btf.resolve(type_id))
     return t.kind == _btf.INT and t.size_or_type == 1 and (
@@ -114,13 +126,18 @@ def _bits_of_int(btf: Btf, type_id: int) -> int:
 
 
 class _Walk:
-    def __init__(self, btf: Btf):
+    def __init__(self, btf: Btf, budget: int):
         self.btf = btf
         self.order: Literal["little", "big"] = "little" if btf.byteorder == "little" else "big"
+        self.budget = budget  # values left to visit: bounds the work by the size of the bytes
 
     def _descend(self, depth: int) -> int:
         if depth >= _MAX_DEPTH:
             raise ValueError(f"BTF types nest deeper than {_MAX_DEPTH} levels")
+        self.budget -= 1
+        if self.budget < 0:
+            raise ValueError("the BTF type has more members than its bytes can hold (e.g. an array of "
+                             "empty structs): not decoded")
         return depth + 1
 
     def _bit_range(self, bit_offset: int, bits: int) -> Tuple[int, int, int]:
@@ -164,6 +181,9 @@ class _Reader(_Walk):
                 return text.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
             step = btf.size_of(elem) or 0
             return [self.value(elem, data, at + i * step, depth) for i in range(count)]
+        if kind == _btf.DATASEC:  # global variables: by name, as bpftool shows them
+            return {btf.name(btf.get(var)): self.value(var, data, at + offset, depth)
+                    for var, offset, _size in btf.datasec_entries(t)}
         if kind in (_btf.STRUCT, _btf.UNION):
             out: Dict[str, Any] = {}
             for name, member, bit_offset, bits in _fields(btf, t):
@@ -204,6 +224,16 @@ class _Writer(_Walk):
         kind = t.kind
         if kind in (_btf.STRUCT, _btf.UNION):
             self._record(t, value, out, at, depth)
+        elif kind == _btf.DATASEC:
+            if not isinstance(value, dict):
+                raise ValueError(f"expected a dict of variables, got {value!r}")
+            left = dict(value)
+            for var, offset, _size in btf.datasec_entries(t):
+                name = btf.name(btf.get(var))
+                if name in left:
+                    self.put(var, left.pop(name), out, at + offset, depth)
+            if left:
+                raise ValueError(f"section {btf.name(t)} has no variable {sorted(left)[0]!r}")
         elif kind == _btf.ARRAY:
             elem, count = _array_shape(btf, t)
             if _is_char(btf, elem) and isinstance(value, (str, bytes)):
@@ -218,11 +248,17 @@ class _Writer(_Walk):
             for i, item in enumerate(value):
                 self.put(elem, item, out, at + i * step, depth)
         elif kind == _btf.FLOAT and size in (4, 8):
-            struct.pack_into(btf._e + {4: "f", 8: "d"}[size], out, at, float(value))
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"expected a number, got {value!r}")
+            try:
+                struct.pack_into(btf._e + {4: "f", 8: "d"}[size], out, at, value)
+            except (OverflowError, struct.error):
+                raise ValueError(f"{value!r} does not fit in a {size}-byte float") from None
         elif kind in (_btf.INT, _btf.PTR, _btf.ENUM, _btf.ENUM64):
             number = self._number(t, value)
             bits = _int_shape(btf, t)[2] if kind == _btf.INT else 8 * size
-            self._store_int(number, bits, out, at, size)
+            self._check_range(number, bits, _is_signed(btf, t), f"a {size}-byte integer", _is_bool(btf, t))
+            out[at:at + size] = (number & ((1 << (8 * size)) - 1)).to_bytes(size, self.order)
         else:
             raise ValueError(f"BTF type {type_id} (kind {kind}) cannot be written from {value!r}")
 
@@ -244,9 +280,10 @@ class _Writer(_Walk):
                 continue
             item = left.pop(name)
             if bits:
-                number = self._number(self.btf.get(self.btf.resolve(member)), item)
+                target = self.btf.get(self.btf.resolve(member))
+                number = self._number(target, item)
                 first, count, shift = self._bit_range(bit_offset, bits)
-                self._check_range(number, bits, name)
+                self._check_range(number, bits, _is_signed(self.btf, target), name)
                 mask = ((1 << bits) - 1) << shift
                 span = slice(at + first, at + first + count)
                 word = int.from_bytes(out[span], self.order) & ~mask | (number << shift) & mask
@@ -267,10 +304,10 @@ class _Writer(_Walk):
         return int(value)
 
     @staticmethod
-    def _check_range(number: int, bits: int, what: str) -> None:
-        if not -(1 << (bits - 1)) <= number < 1 << bits:
-            raise ValueError(f"{number} does not fit in the {bits} bits of {what}")
-
-    def _store_int(self, number: int, bits: int, out: bytearray, at: int, size: int) -> None:
-        self._check_range(number, bits, f"a {size}-byte integer")
-        out[at:at + size] = (number & ((1 << (8 * size)) - 1)).to_bytes(size, self.order)
+    def _check_range(number: int, bits: int, signed: bool, what: str, boolean: bool = False) -> None:
+        low, high = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
+        if boolean:
+            low, high = 0, 2
+        if not low <= number < high:
+            kind = "bool" if boolean else f"{'signed' if signed else 'unsigned'} {bits} bits"
+            raise ValueError(f"{number} does not fit in {what} ({kind}: {low} to {high - 1})")

@@ -74,9 +74,14 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json(value: Any) -> str:
+    """JSON, bytes that nothing decoded as hex."""
+    return json.dumps(value, default=lambda b: b.hex(" ") if isinstance(b, bytes) else str(b))
+
+
 def _emit(args: argparse.Namespace, described: Any, lines: List[str]) -> int:
     if args.json:
-        json.dump(described, sys.stdout, indent=2)
+        json.dump(described, sys.stdout, indent=2, default=lambda b: b.hex(" ") if isinstance(b, bytes) else str(b))
         print()
     else:
         print("\n".join(lines))
@@ -200,6 +205,8 @@ def _attach(args: argparse.Namespace) -> int:
             program = obj.programs[name]
             if args.hook == "tracepoint":
                 category, _, event = args.tp.partition(":")
+                if not category or not event:
+                    raise ValueError(f"--tp takes CATEGORY:NAME (e.g. syscalls:sys_enter_getpid), not {args.tp!r}")
                 link = program.attach_tracepoint(category, event)
             elif args.hook == "kprobe":
                 link = program.attach_kprobe(args.function, retprobe=args.retprobe)
@@ -237,14 +244,25 @@ def _tc(args: argparse.Namespace) -> int:
     Debian's tc refuses: load with iproute2's semantics (its pins under tc's directory), attach,
     and leave the filter when the command exits."""
     import libbpf_py as bpf
+    from libbpf_py.netdev import device_index
 
+    device_index(args.device)  # as tc: a missing device is said before anything is loaded or pinned
     with bpf.iproute2.open(args.object, "sched_cls", args.sec) as obj:
         obj.load()
-        program = next((p for p in obj.programs.values() if p.section == args.sec and p.autoload), None)
-        if program is None:
-            raise ValueError(f"no program in section {args.sec!r} of {args.object}")
-        link = bpf.iproute2.attach_filter(args.device, args.hook, program, object_name=args.object,
-                                          section=args.sec, priority=args.pref, handle=args.handle)
+        try:
+            program = next((p for p in obj.programs.values() if p.section == args.sec and p.autoload), None)
+            if program is None:
+                raise ValueError(f"no program in section {args.sec!r} of {args.object}")
+            link = bpf.iproute2.attach_filter(args.device, args.hook, program, object_name=args.object,
+                                              section=args.sec, priority=args.pref, handle=args.handle)
+        except BaseException:  # nothing attached: the pins this load made go too (reused ones stay)
+            for m in obj.maps.values():
+                if m.pin_path and m.name not in obj.reused_maps:
+                    try:
+                        m.unpin()
+                    except OSError:
+                        pass
+            raise
         record = {"dev": args.device, "hook": args.hook, "pref": link.tc_priority, "handle": link.tc_handle,
                   "prog_id": program.info().id, "name": f"{os.path.basename(args.object)}:[{args.sec}]",
                   "pinned": sorted(m.pin_path for m in obj.maps.values() if m.pin_path)}
@@ -290,7 +308,13 @@ def _show(args: argparse.Namespace) -> int:
     """Programs and maps in the kernel (as bpftool prog show / map show), or what is pinned under DIR."""
     import libbpf_py as bpf
 
-    if args.pinned:
+    if args.pinned is not None:
+        from libbpf_py._bpffs import is_bpffs
+
+        if not os.path.isdir(args.pinned):
+            raise FileNotFoundError(f"{args.pinned!r} is not a directory")
+        if not is_bpffs(args.pinned):
+            raise ValueError(f"{args.pinned!r} is not on a bpffs (mount -t bpf bpf DIR)")
         records = _pinned_records(args.pinned)
         return _emit(args, records, [_words(r) for r in records])
     shown: Dict[str, List[Dict[str, Any]]] = {"programs": [], "maps": []}
@@ -373,9 +397,12 @@ def _map(args: argparse.Namespace) -> int:
                 m.update(key, [value] * bpf.possible_cpus() if m.is_percpu else value, flags)
                 records = [{"key": shapes.show(key, 0), "value": shapes.show(value, 1), "updated": True}]
             else:
-                m.delete(key)
+                try:
+                    m.delete(key)
+                except KeyError:
+                    raise KeyError(f"no element with key {args.key}") from None
                 records = [{"key": shapes.show(key, 0), "deleted": True}]
-    lines = [" ".join(f"{k}: {json.dumps(v) if not isinstance(v, str) or shapes.types else v}"
+    lines = [" ".join(f"{k}: {_json(v) if not isinstance(v, str) or shapes.types else v}"
                       for k, v in r.items()) for r in records]
     return _emit(args, records, lines)
 
@@ -467,8 +494,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (OSError, ValueError, KeyError) as exc:  # LibbpfError is an OSError
-        print(f"libbpf-py: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("libbpf-py: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, LookupError, TypeError, RecursionError) as exc:  # LibbpfError is an OSError
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"libbpf-py: {text}", file=sys.stderr)
         return 1
 
 

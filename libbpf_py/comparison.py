@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import tempfile
 
-from . import _bpffs
+from . import _bpffs, _signals
 from .errors import LibbpfError
 from .info import MapInfo, ProgInfo
 from .maps import Map
@@ -96,6 +96,8 @@ def compare(obj: str, *, section: Optional[str] = None, tool: str = "auto", prog
     if tool == "tc" and not section:
         raise ValueError("comparing with tc needs the section tc would load (section=, --sec)")
     binary = shutil.which("bpftool" if tool == "bpftool" else tc)
+    if binary is None and tool == "tc" and os.sep in tc:
+        raise FileNotFoundError(f"{tc} is not an executable tc")
     if binary is None:
         package = "bpftool" if tool == "bpftool" else "iproute2"
         raise FileNotFoundError(f"{tool} is not installed (Debian: apt install {package})")
@@ -127,20 +129,33 @@ def _is_legacy(obj: str) -> bool:
 
 
 class _scratch_bpffs:
-    """A bpffs mounted on a new temporary directory; unmounted and removed on exit."""
+    """A bpffs mounted on a new temporary directory; unmounted and removed on exit. A signal
+    (Ctrl-C) waits while either pair of steps runs: neither a mount nor a directory is left."""
 
     def __enter__(self) -> str:
-        self.path = tempfile.mkdtemp(prefix="libbpf_py-compare-")
+        self.path = ""
         try:
-            _bpffs.mount_bpffs(self.path)
+            with _signals.deferred():  # a signal that came meanwhile is raised as this block ends
+                path = tempfile.mkdtemp(prefix="libbpf_py-compare-")
+                try:
+                    _bpffs.mount_bpffs(path)
+                except BaseException:
+                    os.rmdir(path)
+                    raise
+                self.path = path
         except BaseException:
-            os.rmdir(self.path)
+            if self.path:  # mounted, then interrupted: the caller's with never reaches __exit__
+                self.__exit__()
             raise
         return self.path
 
     def __exit__(self, *exc: Any) -> None:
-        _bpffs.unmount(self.path, lazy=True)
-        os.rmdir(self.path)
+        with _signals.deferred():
+            _bpffs.unmount(self.path, lazy=True)
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                pass  # still busy (a process of a tool not yet gone): the mount is detached all the same
 
 
 def _run(what: str, argv: List[str], timeout: float, env: Optional[Dict[str, str]] = None) -> str:
@@ -178,8 +193,9 @@ def _tc(tc: str, obj: str, root: str, section: str, timeout: float) -> Dict[str,
     """``tc filter add dev lo ingress bpf da obj OBJ sec S`` with TC_BPF_MNT=root, in a new
     network namespace, read while the namespace holds the filter."""
     netns = f"libbpf_py_compare_{os.getpid()}_{os.urandom(4).hex()}"
-    _run("ip netns add", ["ip", "netns", "add", netns], timeout)
     try:
+        with _signals.deferred():  # made and known to the finally below, or not made at all
+            _run("ip netns add", ["ip", "netns", "add", netns], timeout)
         enter = ["nsenter", f"--net=/run/netns/{netns}", tc]
         env = {**os.environ, "TC_BPF_MNT": root}
         _run("tc qdisc add", [*enter, "qdisc", "add", "dev", "lo", "clsact"], timeout, env)
@@ -198,7 +214,8 @@ def _tc(tc: str, obj: str, root: str, section: str, timeout: float) -> Dict[str,
         with Program.from_id(int(found.group(1))) as program:
             return _read(root, [(section, program)])
     finally:
-        subprocess.run(["ip", "netns", "del", netns], capture_output=True, timeout=timeout)
+        with _signals.deferred():
+            subprocess.run(["ip", "netns", "del", netns], capture_output=True, timeout=timeout)
 
 
 def _ours_as_tc(obj: str, root: str, section: str, prog_type: str) -> Dict[str, _Item]:

@@ -255,15 +255,14 @@ class Link:
     _made_pin = False
 
     def disconnect(self) -> None:
-        """Release this handle and leave the attachment in place (libbpf's
-        ``bpf_link__disconnect``): what tc and ip do when they exit. A filter or XDP program
-        attached through netlink (no kernel link) stays until removed by other means (``tc filter
-        del``, :func:`iproute2.detach_filter`); a kernel link stays while pinned or held
-        elsewhere, as with :meth:`close`. Safe to call twice."""
+        """Release this handle and leave the attachment in place: what tc and ip do when they
+        exit. A filter or an XDP program attached through netlink (no kernel link) stays until
+        removed by other means (``tc filter del``, :func:`iproute2.detach_filter`); a kernel link
+        is released as by :meth:`close` (it stays while pinned or held elsewhere). Safe to call
+        twice."""
         with _signals.deferred(), self._lock:
-            if self._state[0] is not None:
-                self._lib.bpf_link__disconnect(self._state[0])  # its destroy now closes the fd, nothing more
-            self._state[2] = None
+            self._state[2] = None   # never run the detacher
+            self._describe = None   # nor keep what it held (a network namespace)
             self._finalizer()
 
     # pins ------------------------------------------------------------------------------------

@@ -240,8 +240,11 @@ class Program(BpfHandle[ProgInfo]):
         opts.retprobe = bool(retprobe)
         names = None
         if symbols is not None:
-            if isinstance(symbols, (str, bytes)) or not symbols:
-                raise ValueError("symbols must be a non-empty list of function names")
+            if isinstance(symbols, (str, bytes)):
+                raise ValueError("symbols must be a list of function names, not one string")
+            symbols = list(symbols)
+            if not symbols or not all(isinstance(symbol, str) for symbol in symbols):
+                raise ValueError("symbols must be a non-empty list of function names (str)")
             encoded = [c_path(symbol, "symbol") for symbol in symbols]
             names = (ctypes.c_char_p * len(encoded))(*encoded)  # libbpf reads them during the call only
             opts.syms, opts.cnt = ctypes.addressof(names), len(encoded)

@@ -239,3 +239,33 @@ def fail_usage(*args: str) -> str:
     done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done
     return done.stderr
+
+
+def test_map_dump_of_global_data_shows_variables_by_name(bpf_obj, bpffs):
+    cli("load", str(bpf_obj("globals")), "--pin-dir", str(bpffs / "g"), "--pin-maps")
+    maps = {p.name.split("_", 1)[1]: p for p in (bpffs / "g" / "maps").iterdir()}
+    assert cli("map", "dump", str(maps["rodata"]))[0]["value"] == {
+        "threshold": 10, "settings": {"limit": 100, "offset": -5, "label": "base", "mode": "MODE_ALL"}}
+    assert cli("map", "dump", str(maps["data"]))[0]["value"] == {"step": 1, "current_mode": "MODE_COUNT"}
+
+
+def test_maps_without_keys_and_hostile_input_are_one_line_errors(bpf_obj, bpffs):
+    cli("load", str(bpf_obj("maps")), "--pin-dir", str(bpffs / "m"), "--pin-maps")
+    assert "queue" in fail("map", "dump", str(bpffs / "m" / "maps" / "queue")).lower()
+    cli("load", str(bpf_obj("btf_values")), "--pin-dir", str(bpffs / "v"), "--pin-maps")
+    records = str(bpffs / "v" / "maps" / "records")
+    fail("map", "update", records, "[" * 100000, "{}")
+    assert "no element with key" in fail("map", "delete", records, '{"ifindex": 9}')
+    assert "signed 32 bits" in fail("map", "update", records, "{}", '{"delta": 0, "color": 2147483648}')
+    assert "not a directory" in fail("show", "--pinned", str(bpffs / "nothing"))
+    assert "not on a bpffs" in fail("show", "--pinned", "/tmp")
+
+
+def test_tc_with_a_missing_device_loads_and_pins_nothing(bpf_obj, bpffs):
+    import os
+
+    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "tc", str(bpf_obj("iproute2/global_ns")), "--dev",
+                           "nosuch0", "--sec", "classifier"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TC_BPF_MNT": str(bpffs)})
+    assert done.returncode == 1 and "nosuch0" in done.stderr and done.stderr.count("\n") == 1
+    assert not (bpffs / "tc" / "globals").exists() or list((bpffs / "tc" / "globals").iterdir()) == []

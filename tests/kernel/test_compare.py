@@ -102,8 +102,48 @@ def test_refusals(bpf_obj, leaves_nothing):
         bpf.compare(str(bpf_obj("maps")), tool="tc")
     with pytest.raises(ValueError, match="tool must be"):
         bpf.compare(str(bpf_obj("maps")), tool="ip")
-    with pytest.raises(FileNotFoundError, match="not installed"):
+    with pytest.raises(FileNotFoundError, match="not an executable tc"):
         bpf.compare(str(bpf_obj("iproute2/tail_call")), section="classifier", tc="/nonexistent/tc")
     if shutil.which("tc"):
         with pytest.raises(bpf.LibbpfError, match="refuses legacy objects"):
             bpf.compare(str(bpf_obj("iproute2/tail_call")), section="classifier")
+
+
+def sigint_after(monkeypatch, module, name, when=lambda *a, **k: True):
+    """A real SIGINT to this process right after ``module.name`` returns (when ``when`` says)."""
+    import signal
+
+    real = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if when(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(module, name, wrapper)
+
+
+@pytest.mark.parametrize("point", ["mounted", "unmounted", "netns added"])
+def test_ctrl_c_at_any_step_leaves_no_mount_directory_or_namespace(bpf_obj, monkeypatch, point, leaves_nothing):
+    import glob
+
+    from libbpf_py import _bpffs, comparison
+
+    if point == "mounted":
+        sigint_after(monkeypatch, _bpffs, "mount_bpffs")
+        run = lambda: bpf.compare(str(bpf_obj("pinned")))  # noqa: E731
+    elif point == "unmounted":
+        sigint_after(monkeypatch, _bpffs, "unmount")
+        run = lambda: bpf.compare(str(bpf_obj("pinned")))  # noqa: E731
+    else:
+        if not LEGACY_TC.exists():
+            pytest.skip(f"{LEGACY_TC} is not built")
+        sigint_after(monkeypatch, comparison, "_run", lambda what, *a, **k: what == "ip netns add")
+        run = lambda: bpf.compare(str(bpf_obj("iproute2/tail_call")), section="classifier",  # noqa: E731
+                                  tc=str(LEGACY_TC))
+    if point != "netns added":
+        needs("bpftool")
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    assert glob.glob("/tmp/libbpf_py-compare-*") == []

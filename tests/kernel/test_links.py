@@ -358,7 +358,7 @@ def test_kprobe_multi_counts_the_functions_it_matches_or_says_the_kernel_lacks_i
 def test_kprobe_multi_arguments_are_checked_before_libbpf(trampoline):
     program = load_only(trampoline, "kprobe_multi_getpgid")
     for args, kwargs in (((), {}), (("x",), {"symbols": ["y"]}), ((), {"symbols": "getpgid"}), ((), {"symbols": []}),
-                         (("a\0b",), {})):
+                         ((), {"symbols": iter([])}), ((), {"symbols": [1]}), (("a\0b",), {})):
         with pytest.raises(ValueError):
             program.attach_kprobe_multi(*args, **kwargs)
 
@@ -388,3 +388,16 @@ def test_trampoline_programs_attach_through_their_section(bpf_obj, trampoline, n
             for _ in range(3):
                 os.getpgid(0)
         assert trampoline.maps["hits"][slot] >= (1 if slot == 2 else 3)
+
+
+def test_disconnect_of_a_kernel_link_keeps_no_fd(attach_obj):
+    def link_fds() -> int:
+        return sum(os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:bpf_link" for fd in os.listdir("/proc/self/fd")
+                   if os.path.exists(f"/proc/self/fd/{fd}"))
+
+    before = link_fds()
+    link = attach_obj.programs["raw_tp_getpid"].attach()
+    assert link_fds() == before + 1
+    link.disconnect()
+    link.disconnect()
+    assert link_fds() == before and link.closed

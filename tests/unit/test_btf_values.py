@@ -9,7 +9,7 @@ import pytest
 
 from libbpf_py.btf_values import decode, encode
 from libbpf_py.elf import btf as btf_kinds
-from libbpf_py.elf.btf import Btf
+from libbpf_py.elf.btf import Btf, Type
 from libbpf_py.elf.file import ElfFile
 
 
@@ -60,7 +60,11 @@ def test_enums_take_names_or_numbers_and_unknown_numbers_stay_numbers(btf):
 @pytest.mark.parametrize("value, words", [
     ({"nope": 1}, "no member 'nope'"),
     ({"color": "PURPLE"}, "no enumerator 'PURPLE'"),
-    ({"small": 8}, "does not fit in the 3 bits"),
+    ({"small": 8}, r"does not fit in small \(unsigned 3 bits: 0 to 7\)"),
+    ({"small": -1}, "does not fit in small"),
+    ({"negative": 16}, r"signed 5 bits: -16 to 15"),
+    ({"delta": 1 << 63}, "signed 64 bits"),
+    ({"ok": 2}, "bool"),
     ({"name": "a name far too long"}, r"longer than its char\[12\]"),
     ({"counts": [1, 2, 3, 4]}, "at most 3 items"),
     ({"delta": "x"}, "expected an integer"),
@@ -84,3 +88,36 @@ def test_a_type_that_contains_itself_is_refused_not_recursed():
     btf.types[loop - 1].tail = struct.pack("<III", member_name, loop, 0)  # x is a loop itself
     with pytest.raises(ValueError, match="nest deeper"):
         decode(btf, loop, bytes(4))
+
+
+def test_a_section_of_globals_reads_and_writes_by_variable_name():
+    btf = Btf("little")
+    u32 = btf.add_int("u32", 4)
+    s16 = btf.add_int("s16", 2, signed=True)
+    a, b = btf.add_var("a", u32), btf.add_var("b", s16)
+    section = btf.add_datasec(".data", [(a, 0, 4), (b, 4, 2)], 8)
+    data = encode(btf, section, {"a": 7, "b": -2})
+    assert data == struct.pack("<Ih", 7, -2) + bytes(2)
+    assert decode(btf, section, data) == {"a": 7, "b": -2}
+    with pytest.raises(ValueError, match="no variable 'c'"):
+        encode(btf, section, {"c": 1})
+
+
+def test_floats_take_numbers_that_fit():
+    btf = Btf("little")
+    f32 = btf.add(Type(btf.add_string("float"), btf_kinds.FLOAT << 24, 4))
+    assert decode(btf, f32, encode(btf, f32, 1.5)) == 1.5
+    for bad, words in ((1e39, "does not fit"), ({}, "expected a number"), ("1.5", "expected a number"),
+                       (True, "expected a number")):
+        with pytest.raises(ValueError, match=words):
+            encode(btf, f32, bad)
+
+
+def test_an_array_of_empty_structs_is_refused_not_built():
+    btf = Btf("little")
+    u32 = btf.add_int("u32", 4)
+    empty = btf.add_struct("empty", [], 0)
+    many = btf.add_array(empty, u32, 0xFFFFFFFF)
+    holder = btf.add_struct("holder", [("x", u32, 0), ("e", many, 32)], 4)
+    with pytest.raises(ValueError, match="more members than its bytes"):
+        decode(btf, holder, bytes(4))
