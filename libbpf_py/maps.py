@@ -804,6 +804,8 @@ def _element_ops(m: Map, op: _FdKeeper, key: Slot, value: Slot) -> Dict[str, Any
     number) go as soon as the map drops them, never in a later garbage collection.
     """
     lib, name, max_entries = m._lib, m._display_name(), m.max_entries
+    array_like = int(m.type) in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS,
+                                 MapType.CGROUP_ARRAY, MapType.PERF_EVENT_ARRAY)
     writes = lib.raw if int(m.type) in _abi.SLEEPING_UPDATE_MAP_TYPES else lib.gil
     c_lookup, c_lookup_flags = lib.gil.bpf_map_lookup_elem, lib.gil.bpf_map_lookup_elem_flags
     c_update, c_delete = writes.bpf_map_update_elem, writes.bpf_map_delete_elem
@@ -829,6 +831,9 @@ def _element_ops(m: Map, op: _FdKeeper, key: Slot, value: Slot) -> Dict[str, Any
         if fdbox[0] < 0:
             raise ClosedError(f"map {name} is closed")
         if ret == _E2BIG and function == "bpf_map_update_elem":
+            if array_like:  # an index past the end, not a full map
+                return LibbpfError.for_errno(errno.E2BIG, f"map {name}: the index is out of range (max_entries "
+                                             f"{max_entries}: 0 to {max_entries - 1})", function)
             return LibbpfError.for_errno(errno.E2BIG, f"map {name} is full (max_entries {max_entries})", function)
         return LibbpfError.for_errno(-ret, None, function)
 

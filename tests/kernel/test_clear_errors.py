@@ -95,6 +95,13 @@ def test_a_full_map_says_so():
         assert exc.value.errno == errno.E2BIG
 
 
+def test_an_index_past_an_arrays_end_says_so_not_full():
+    with bpf.Map.create(MapType.ARRAY, 4, 4, 2, key_type=int, value_type=int) as m:
+        with pytest.raises(OSError, match=r"index is out of range \(max_entries 2: 0 to 1\)") as exc:
+            m[2] = 0
+        assert exc.value.errno == errno.E2BIG
+
+
 def test_handles_refuse_pickling_clearly(bpf_obj):
     with bpf.Map.create(MapType.HASH, 4, 4, 2) as m:
         with pytest.raises(TypeError, match="cannot be pickled"):
