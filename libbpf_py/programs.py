@@ -26,7 +26,8 @@ else:
     from ._typing import NamedTuple
 
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
-_TRACEFS_USERS = ("bpf_program__attach", "bpf_program__attach_tracepoint", "bpf_program__attach_kprobe")
+_TRACEFS_USERS = ("bpf_program__attach", "bpf_program__attach_tracepoint", "bpf_program__attach_kprobe",
+                  "bpf_program__attach_kprobe_multi_opts")  # libbpf >= 1.2 matches patterns in tracefs
 _TC_DIRECTIONS = {"ingress": _abi.TC_INGRESS, "egress": _abi.TC_EGRESS}
 XDP_MODES = {None: 0, "skb": XdpFlags.SKB_MODE, "drv": XdpFlags.DRV_MODE, "hw": XdpFlags.HW_MODE}
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -316,8 +317,9 @@ class Program(BpfHandle[ProgInfo]):
                 return Link._make(getattr(self._lib, function)(handle, *args), None, self.name)
             except LibbpfError as exc:
                 if exc.errno == errno.ENOENT and function in _TRACEFS_USERS and not _tracefs_mounted():
-                    raise exc.with_detail(f"{exc.detail} (if the hook is a tracepoint or kprobe: tracefs is not "
-                                          "mounted; mount -t tracefs tracefs /sys/kernel/tracing)") from None
+                    raise exc.with_detail(f"{exc.detail} (if the hook is a tracepoint or a kprobe, or a "
+                                          "kprobe-multi pattern: tracefs is not mounted; mount -t tracefs tracefs "
+                                          "/sys/kernel/tracing)") from None
                 if exc.errno == errno.EOPNOTSUPP and (function == "bpf_program__attach_kprobe_multi_opts" or (
                         function == "bpf_program__attach" and (self.section or "").startswith(_KPROBE_MULTI))):
                     raise exc.with_detail(f"{exc.detail}: this kernel has no kprobe-multi links (it is built "
