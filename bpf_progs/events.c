@@ -26,6 +26,12 @@ struct {
 } other_events SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} perf_events SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
 	__type(key, __u32);
@@ -142,6 +148,38 @@ int emit_mixed(struct __sk_buff *skb)
 	__u64 *count = bpf_map_lookup_elem(&config, &zero);
 
 	bpf_loop(count ? (__u32)*count : 1, emit_sized, NULL, 0);
+	return 0;
+}
+
+struct perf_ctx {
+	struct __sk_buff *skb;
+	__u64 *next;
+};
+
+static long output_one(__u32 i, struct perf_ctx *ctx)
+{
+	struct event ev = {
+		.seq = (__u32)__sync_fetch_and_add(ctx->next, 1),
+		.cpu = bpf_get_smp_processor_id(),
+		.value = 0xbeef,
+	};
+
+	bpf_perf_event_output(ctx->skb, &perf_events, BPF_F_CURRENT_CPU, &ev, sizeof(ev));
+	return 0;
+}
+
+/* config[0] records into perf_events (bpf_perf_event_output), numbered as the ring's are */
+SEC("tc")
+int emit_perf(struct __sk_buff *skb)
+{
+	__u32 zero = 0, one = 1;
+	__u64 *count = bpf_map_lookup_elem(&config, &zero);
+	__u64 *next = bpf_map_lookup_elem(&config, &one);
+	struct perf_ctx ctx = { .skb = skb, .next = next };
+
+	if (!next)
+		return 0;
+	bpf_loop(count ? (__u32)*count : 1, output_one, &ctx, 0);
 	return 0;
 }
 

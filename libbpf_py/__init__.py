@@ -50,6 +50,7 @@ _PUBLIC = {
     "libbpf": "_libbpf",
     # events
     "RingBuffer": "ringbuf",
+    "PerfBuffer": "perfbuf",
     # comparing with native tools
     "compare": "comparison",
     "Comparison": "comparison",
@@ -131,6 +132,7 @@ if TYPE_CHECKING:
     from .links import LinkInfo as LinkInfo
     from .maps import Map as Map
     from .object import Object as Object
+    from .perfbuf import PerfBuffer as PerfBuffer
     from .pinned import open_pinned as open_pinned
     from .pinned import walk_pinned as walk_pinned
     from .pinning import PinByName as PinByName

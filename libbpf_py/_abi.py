@@ -38,6 +38,11 @@ RINGBUF_SAMPLE_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
 # the ring's record header (kernel/bpf/ringbuf.c): u32 length with these two bits, u32 page offset
 RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ = 1 << 31, 1 << 30, 8
 
+# void (*perf_buffer_sample_fn)(void *ctx, int cpu, void *data, __u32 size)
+PERFBUF_SAMPLE_FN = CFUNCTYPE(None, c_void_p, c_int, c_void_p, c_uint32)
+# void (*perf_buffer_lost_fn)(void *ctx, int cpu, __u64 cnt)
+PERFBUF_LOST_FN = CFUNCTYPE(None, c_void_p, c_int, c_uint64)
+
 BPF_OBJ_NAME_LEN = 16
 BPF_TAG_SIZE = 8
 
@@ -453,6 +458,12 @@ class BpfKprobeMultiOpts(Structure):
 
     _fields_ = [("sz", c_size_t), ("syms", c_void_p), ("addrs", c_void_p), ("cookies", c_void_p),
                 ("cnt", c_size_t), ("retprobe", c_bool), ("_pad", c_uint8 * 7)]
+
+
+class PerfBufferOpts(Structure):
+    """struct perf_buffer_opts: only its size (libbpf >= 0.6 wants one; no field is set)."""
+
+    _fields_ = [("sz", c_size_t), ("sample_period", c_size_t)]
 
 
 class BpfTcHook(Structure):

@@ -175,6 +175,12 @@ SIGNATURES: Dict[str, Sig] = {
     "ring_buffer__consume": Sig(c_int, (PTR,), None, "0.0.9"),
     "ring_buffer__epoll_fd": Sig(c_int, (PTR,), None, "0.3.0"),
     "ring_buffer__free": Sig(None, (PTR,), None, "0.0.9"),
+    "perf_buffer__new": Sig(PTR, (c_int, c_size_t, _abi.PERFBUF_SAMPLE_FN, _abi.PERFBUF_LOST_FN, c_void_p,
+                                  c_void_p), NULL, "0.6.0"),
+    "perf_buffer__poll": Sig(c_int, (PTR, c_int), None, "0.0.4"),
+    "perf_buffer__consume": Sig(c_int, (PTR,), None, "0.0.9"),
+    "perf_buffer__epoll_fd": Sig(c_int, (PTR,), None, "0.2.0"),
+    "perf_buffer__free": Sig(None, (PTR,), None, "0.0.4"),
     # fd-level API (bpf.h)
     "bpf_link_create": Sig(c_int, (c_int, c_int, c_int, c_void_p), NEG, "0.2.0"),
     "bpf_iter_create": Sig(c_int, (c_int,), NEG, "0.0.9"),

@@ -19,30 +19,25 @@ buffer, and a signal's handler runs as soon as the wait is interrupted.
 
 from __future__ import annotations
 
-import _thread
-import collections
-import errno
 import mmap
 import os
 import struct
 import sys
-import weakref
 
 from . import _abi, _libbpf, _signals
 from ._abi import MapType
+from ._events import EventBuffer, EventState
 from ._fd import OwnedFd
-from .errors import ClosedError, LibbpfError
 from .maps import Map
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, AsyncIterator, Callable, Deque, Iterator, List, Optional
+    from typing import Any, Callable, List, Optional
 
 _PAGE = mmap.PAGESIZE
 _LENGTH = ~(_abi.RINGBUF_BUSY_BIT | _abi.RINGBUF_DISCARD_BIT) & 0xFFFFFFFF
 _WORD = struct.Struct("=I")
 _HEADER = _WORD.unpack_from
-_SLICE = 0.25  # seconds: how long one wait in C lasts at most (a close from another thread is seen then)
 _ORDERED = sys.byteorder == "little" and os.uname().machine in ("x86_64", "amd64")
 
 
@@ -101,18 +96,12 @@ class _Ring:
         self.fd.close()
 
 
-class _State:
-    """What the C callback and the finalizer share (never the RingBuffer itself: it can be
-    collected, and its finalizer then frees libbpf's ring_buffer)."""
+class _State(EventState):
+    """The rings, and the C callback of libbpf's ring_buffer."""
 
     def __init__(self) -> None:
-        self.lib = _libbpf.lib()
-        self.ptr: Optional[int] = None
+        super().__init__(_libbpf.lib())
         self.rings: List[_Ring] = []
-        self.pending: Deque[Any] = collections.deque()
-        self.error: Optional[BaseException] = None
-        self.closing = False  # close() was asked: records are no longer handed over
-        self.pid = os.getpid()
         self.sample: Any = _abi.RINGBUF_SAMPLE_FN(self.on_sample)
 
     def on_sample(self, ctx: Optional[int], data: int, size: int) -> int:
@@ -144,8 +133,7 @@ class _State:
                 view.release()
             return 0
         except BaseException as exc:  # raised again by the poll; libbpf moves past this record
-            if self.error is None:
-                self.error = exc
+            self.keep(exc)
             return -1
 
     def release(self) -> None:
@@ -161,18 +149,17 @@ class _State:
             self.sample = None
 
 
-class RingBuffer:
+class RingBuffer(EventBuffer):
     """Records from one or more ring buffer maps. ``callback(record)`` gets each record of its
     map (a ``memoryview``, or ``record_type.from_buffer_copy`` of it); a map added without a
     callback queues its records as bytes (or ``record_type``) for iteration."""
 
+    _kind = "RingBuffer"
+    _state: _State
+
     def __init__(self, map: Optional[Map] = None, callback: Optional[Callable[[Any], Any]] = None, *,
                  record_type: Any = None):
-        self._state = _State()
-        self._lock = _thread.RLock()
-        self._busy = False      # a poll or consume runs (a callback that polls again is refused)
-        self._closing = False   # close() asked, maybe from another thread while a poll waits
-        self._finalizer = weakref.finalize(self, self._state.release)
+        self._start(_State())
         if map is not None:
             self.add(map, callback, record_type=record_type)
 
@@ -194,64 +181,18 @@ class RingBuffer:
                     ring.release()
                     raise
 
-    def _usable(self) -> _State:
-        state = self._state
-        if self._closing or not self._finalizer.alive:
-            raise ClosedError("this RingBuffer is closed")
-        if state.pid != os.getpid():
-            raise RuntimeError("a RingBuffer cannot be used in a forked child (its epoll set is the parent's)")
-        return state
+    def _poll_once(self, state: _State, milliseconds: int) -> int:
+        return self._checked(state, state.lib.ring_buffer__poll(state.ptr, milliseconds), "ring_buffer__poll")
 
-    def _run(self, operation: Callable[[_State], int]) -> int:
-        with self._lock:
-            state = self._usable()
-            if state.ptr is None:
-                raise ValueError("this RingBuffer reads no map yet: add() one")
-            if self._busy:
-                raise RuntimeError("a RingBuffer callback cannot poll or consume the same RingBuffer")
-            self._busy = True
-            try:
-                return operation(state)
-            finally:
-                self._busy = False
-                if self._closing:
-                    self._finalizer()
+    def _consume_all(self, state: _State) -> int:
+        return self._checked(state, state.lib.ring_buffer__consume(state.ptr), "ring_buffer__consume")
 
-    @staticmethod
-    def _checked(state: _State, result: int, function: str) -> int:
-        error, state.error = state.error, None
-        if error is not None:
-            raise error
-        if result < 0 and state.closing:
-            return 0
-        if result < 0 and result != -errno.EINTR:
-            raise LibbpfError.for_errno(-result, None, function)
-        return result
+    def _epoll_fd(self, state: _State) -> int:
+        return int(state.lib.ring_buffer__epoll_fd(state.ptr))
 
-    def poll(self, timeout: Optional[float] = None) -> int:
-        """Wait up to ``timeout`` seconds (None: until a record comes) for records, and handle
-        all that are there; returns how many (0 when the time ran out)."""
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout must be >= 0 (None waits as long as it takes)")
-
-        def wait(state: _State) -> int:
-            import time
-
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                left = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
-                done = self._checked(state, state.lib.ring_buffer__poll(state.ptr, int(left * 1000)),
-                                     "ring_buffer__poll")
-                # an interrupted wait (EINTR) comes back here: the signal's handler has run
-                if done > 0 or self._closing or (deadline is not None and time.monotonic() >= deadline):
-                    return max(done, 0)
-
-        return self._run(wait)
-
-    def consume(self) -> int:
-        """Handle every record there now, without waiting; returns how many."""
-        return self._run(lambda state: max(self._checked(state, state.lib.ring_buffer__consume(state.ptr),
-                                                         "ring_buffer__consume"), 0))
+    def _queues(self) -> bool:
+        rings = self._state.rings
+        return not rings or any(ring.callback is None for ring in rings)
 
     def drain(self) -> List[Any]:
         """Every record there now, from every map, as a list (bytes, or ``record_type``): read
@@ -269,92 +210,20 @@ class RingBuffer:
                                                                 for r in records]
             return out
 
-        return self._run(read)  # type: ignore[arg-type, return-value]
+        return list(self._run(read))
 
     def _drain_through_libbpf(self, state: _State) -> List[Any]:
         callbacks = [ring.callback for ring in state.rings]
         try:
             for ring in state.rings:
                 ring.callback = None  # queued instead
-            self._checked(state, state.lib.ring_buffer__consume(state.ptr), "ring_buffer__consume")
+            self._consume_all(state)
         finally:
             for ring, callback in zip(state.rings, callbacks):
                 ring.callback = callback
         out = list(state.pending)
         state.pending.clear()
         return out
-
-    def fileno(self) -> int:
-        """libbpf's epoll fd: readable when a record waits (for ``selectors`` and event loops)."""
-        with self._lock:
-            state = self._usable()
-            if state.ptr is None:
-                raise ValueError("this RingBuffer reads no map yet: add() one")
-            return int(state.lib.ring_buffer__epoll_fd(state.ptr))
-
-    def __iter__(self) -> Iterator[Any]:
-        """The queued records (maps added without a callback), waiting for more as needed."""
-        state = self._state
-        if state.rings and all(ring.callback is not None for ring in state.rings):
-            raise TypeError("every map of this RingBuffer has a callback: nothing is queued to iterate")
-        while True:
-            while state.pending:
-                yield state.pending.popleft()
-            self.poll()
-
-    async def poll_async(self, timeout: Optional[float] = None) -> int:
-        """As :meth:`poll`, awaiting the epoll fd in the running event loop (no thread)."""
-        import asyncio
-
-        handled = self.consume()
-        if handled:
-            return handled
-        loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        fd = self.fileno()
-        def readable() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(fd, readable)
-        try:
-            await asyncio.wait_for(ready, timeout)
-        except asyncio.TimeoutError:
-            return 0
-        finally:
-            loop.remove_reader(fd)
-        return self.consume()
-
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        state = self._state
-        while True:
-            while state.pending:
-                yield state.pending.popleft()
-            await self.poll_async()
-
-    def close(self) -> None:
-        """Free the buffer; a poll waiting in another thread returns first, and a callback that
-        closes it gets no further record. Safe to call twice."""
-        self._closing = self._state.closing = True
-        if self._lock.acquire(blocking=False) or self._lock.acquire(timeout=2 * _SLICE + 1):
-            try:
-                if not self._busy:  # else the poll that runs (a callback called close) frees it on return
-                    self._finalizer()
-            finally:
-                self._lock.release()
-
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def __enter__(self) -> "RingBuffer":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a RingBuffer cannot be pickled")
 
 
 def _read_ring(ring: _Ring) -> List[bytes]:

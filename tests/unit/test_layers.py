@@ -20,13 +20,14 @@ LAYERS = [
     ("_abi", "_checks", "_codec", "_fd", "_signals", "elf", "_version"),  # nothing else of the package
     ("spec", "_log", "formats", "btf_ctypes"),      # pure records and rewrites; libbpf's print callback; BTF types
     ("errors",),                                    # exceptions (name spec's Difference)
+    ("_events",),                                   # what ring and perf buffers share
     ("_libbpf",),                                   # the one door to C
     ("_bpffs", "info"),                             # bpffs facts and locks; what the kernel reports
     ("_handle", "btf_values"),                      # what maps and programs share; values read through BTF
     ("links",),                                     # attachments (programs make them)
     ("netdev",),                                    # devices, clsact hooks, netlink attachments
     ("maps", "programs"),
-    ("pinning", "hooks", "pinned", "ringbuf", "variables"),  # pins; object hooks; ring buffers; global data
+    ("pinning", "hooks", "pinned", "ringbuf", "perfbuf", "variables"),  # pins; object hooks; ring buffers; global data
     ("compat",),                                    # old tools' semantics: hooks and pin layouts
     ("object",),
     ("iproute2",),                                  # tc and ip as commands: the shim's public face

@@ -1,0 +1,201 @@
+"""What ring buffers and perf buffers share: a libbpf buffer polled through an epoll fd, whose
+callbacks run in the polling thread.
+
+One poll at a time (a lock); a callback may not poll its own buffer again, but may close it. A
+wait in C lasts a quarter second at most, so a close from another thread takes effect then and
+a signal's handler runs as soon as the wait is interrupted (libbpf returns -EINTR); the wait
+then goes on for the rest of its time. A callback's exception is kept and raised by the poll.
+After fork, the child may not use its copy (libbpf's epoll set is shared with the parent)."""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import errno
+import os
+import time
+import weakref
+
+from .errors import ClosedError, LibbpfError
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, AsyncIterator, Callable, Deque, Iterator, Optional
+
+_SLICE = 0.25  # seconds: the longest wait in C (a close from another thread is seen then)
+
+
+class EventState:
+    """What the C callbacks and the finalizer share: never the buffer object itself, so that it
+    can be collected (its finalizer then frees libbpf's buffer)."""
+
+    def __init__(self, lib: Any):
+        self.lib = lib
+        self.ptr: Optional[int] = None
+        self.pending: Deque[Any] = collections.deque()  # records queued for iteration
+        self.error: Optional[BaseException] = None      # the first exception of a callback
+        self.closing = False                            # close() was asked: no record handed over
+        self.pid = os.getpid()
+
+    def keep(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+
+class EventBuffer:
+    """The poll/consume/fileno/iteration/asyncio face of a libbpf event buffer."""
+
+    _kind = "event buffer"
+    _state: EventState
+
+    def _start(self, state: EventState) -> None:
+        self._state = state
+        self._lock = _thread.RLock()
+        self._busy = False      # a poll or consume runs (a callback that polls again is refused)
+        self._closing = False   # close() asked, maybe from another thread while a poll waits
+        self._finalizer = weakref.finalize(self, state.release)
+
+    # what each kind of buffer calls in libbpf
+    def _poll_once(self, state: Any, milliseconds: int) -> int:
+        raise NotImplementedError
+
+    def _consume_all(self, state: Any) -> int:
+        raise NotImplementedError
+
+    def _epoll_fd(self, state: Any) -> int:
+        raise NotImplementedError
+
+    def _queues(self) -> bool:
+        """Whether some records are queued for iteration (not all go to callbacks)."""
+        raise NotImplementedError
+
+    def _usable(self) -> Any:
+        state = self._state
+        if self._closing or not self._finalizer.alive:
+            raise ClosedError(f"this {self._kind} is closed")
+        if state.pid != os.getpid():
+            raise RuntimeError(f"a {self._kind} cannot be used in a forked child (its epoll set is the parent's)")
+        return state
+
+    def _run(self, operation: Callable[[Any], Any]) -> Any:
+        with self._lock:
+            state = self._usable()
+            if state.ptr is None:
+                raise ValueError(f"this {self._kind} reads no map yet: add() one")
+            if self._busy:
+                raise RuntimeError(f"a {self._kind} callback cannot poll or consume the same {self._kind}")
+            self._busy = True
+            try:
+                return operation(state)
+            finally:
+                self._busy = False
+                if self._closing:
+                    self._finalizer()
+
+    @staticmethod
+    def _checked(state: EventState, result: int, function: str) -> int:
+        error, state.error = state.error, None
+        if error is not None:
+            raise error
+        if result < 0 and state.closing:
+            return 0
+        if result < 0 and result != -errno.EINTR:
+            raise LibbpfError.for_errno(-result, None, function)
+        return max(result, 0)
+
+    def poll(self, timeout: Optional[float] = None) -> int:
+        """Wait up to ``timeout`` seconds (None: until a record comes) for records, and handle
+        all that are there; returns how many (0 when the time ran out)."""
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be >= 0 (None waits as long as it takes)")
+
+        def wait(state: Any) -> int:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
+                done = self._poll_once(state, int(left * 1000))
+                # an interrupted wait (EINTR) comes back here: the signal's handler has run
+                if done > 0 or self._closing or (deadline is not None and time.monotonic() >= deadline):
+                    return done
+
+        return int(self._run(wait))
+
+    def consume(self) -> int:
+        """Handle every record there now, without waiting; returns how many."""
+        return int(self._run(self._consume_all))
+
+    def fileno(self) -> int:
+        """libbpf's epoll fd: readable when a record waits (for ``selectors`` and event loops)."""
+        with self._lock:
+            state = self._usable()
+            if state.ptr is None:
+                raise ValueError(f"this {self._kind} reads no map yet: add() one")
+            return self._epoll_fd(state)
+
+    def __iter__(self) -> Iterator[Any]:
+        """The queued records (those without a callback), waiting for more as needed."""
+        if not self._queues():
+            raise TypeError(f"every record of this {self._kind} goes to a callback: nothing is queued to iterate")
+        pending = self._state.pending
+        while True:
+            while pending:
+                yield pending.popleft()
+            self.poll()
+
+    async def poll_async(self, timeout: Optional[float] = None) -> int:
+        """As :meth:`poll`, awaiting the epoll fd in the running event loop (no thread)."""
+        import asyncio
+
+        handled = self.consume()
+        if handled:
+            return handled
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        fd = self.fileno()
+
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, readable)
+        try:
+            await asyncio.wait_for(ready, timeout)
+        except asyncio.TimeoutError:
+            return 0
+        finally:
+            loop.remove_reader(fd)
+        return self.consume()
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        pending = self._state.pending
+        while True:
+            while pending:
+                yield pending.popleft()
+            await self.poll_async()
+
+    def close(self) -> None:
+        """Free the buffer; a poll waiting in another thread returns first, and a callback that
+        closes it gets no further record. Safe to call twice."""
+        self._closing = self._state.closing = True
+        if self._lock.acquire(blocking=False) or self._lock.acquire(timeout=2 * _SLICE + 1):
+            try:
+                if not self._busy:  # else the poll that runs (a callback called close) frees it on return
+                    self._finalizer()
+            finally:
+                self._lock.release()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"a {self._kind} cannot be pickled")

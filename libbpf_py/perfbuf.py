@@ -1,0 +1,138 @@
+"""Perf buffers: what BPF programs send with ``bpf_perf_event_output`` to a
+``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` map, one ring per CPU, read through libbpf's ``perf_buffer``.
+
+Each record comes as bytes (a copy: libbpf may hand over its own scratch copy of a record that
+wraps around the ring), or ``record_type.from_buffer_copy`` of them; the kernel pads a record's
+size so that its header stays 8-byte aligned, so a record may be up to 7 bytes longer than what
+the program sent. Records the kernel dropped because a ring was full are counted per CPU and
+reported to ``on_lost(cpu, count)``, and added up in :attr:`PerfBuffer.lost`.
+
+libbpf's perf callbacks cannot stop its walk: once a callback raised, the records that follow
+in the same poll are queued, not lost, and handed to the callback at the next poll (before
+waiting), after the exception has been raised.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+from . import _abi, _libbpf, _signals
+from ._abi import MapType
+from ._events import EventBuffer, EventState
+from .maps import Map
+
+TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Optional
+
+
+class _State(EventState):
+    def __init__(self, on_sample: Optional[Callable[[Any], Any]], on_lost: Optional[Callable[[int, int], Any]],
+                 record_type: Any):
+        super().__init__(_libbpf.lib())
+        self.on_sample, self.on_lost, self.record_type = on_sample, on_lost, record_type
+        self.lost: Dict[int, int] = {}  # cpu -> records the kernel dropped
+        self.held = False               # a callback raised: later records wait in pending
+        self.handled = 0                # records handed over or queued (libbpf counts rings, not records)
+        self.sample: Any = _abi.PERFBUF_SAMPLE_FN(self.on_record)
+        self.lost_fn: Any = _abi.PERFBUF_LOST_FN(self.on_lost_records)
+
+    def on_record(self, ctx: Optional[int], cpu: int, data: int, size: int) -> None:
+        if self.closing:
+            return
+        try:
+            raw = ctypes.string_at(data, size)
+            self.handled += 1
+            record = raw if self.record_type is None else self.record_type.from_buffer_copy(raw)
+            if self.on_sample is None or self.held:
+                self.pending.append(record)
+            else:
+                self.on_sample(record)
+        except BaseException as exc:
+            self.keep(exc)
+            self.held = True
+
+    def on_lost_records(self, ctx: Optional[int], cpu: int, count: int) -> None:
+        self.lost[cpu] = self.lost.get(cpu, 0) + count
+        if self.on_lost is not None and not self.held:
+            try:
+                self.on_lost(cpu, count)
+            except BaseException as exc:
+                self.keep(exc)
+                self.held = True
+
+    def release(self) -> None:
+        with _signals.deferred(in_finalizer=True):
+            ptr, self.ptr = self.ptr, None
+            if ptr is not None and self.pid == os.getpid():
+                self.lib.perf_buffer__free(ptr)  # closes its per-CPU perf events and rings
+            self.sample = self.lost_fn = None
+
+
+class PerfBuffer(EventBuffer):
+    """The records of a perf event array map: ``on_sample(record)`` for each (without it they are
+    queued for iteration), ``on_lost(cpu, count)`` for records the kernel dropped; ``pages`` is
+    each CPU's ring size in pages (a power of two)."""
+
+    _kind = "PerfBuffer"
+    _state: _State
+
+    def __init__(self, map: Map, on_sample: Optional[Callable[[Any], Any]] = None,
+                 on_lost: Optional[Callable[[int, int], Any]] = None, *, pages: int = 8, record_type: Any = None):
+        if not isinstance(pages, int) or pages < 1 or pages & (pages - 1):
+            raise ValueError(f"pages must be a power of two, not {pages!r}")
+        if record_type is not None and not hasattr(record_type, "from_buffer_copy"):
+            raise TypeError("record_type must be a ctypes type (it decodes each record with from_buffer_copy)")
+        info = map.info()
+        if info.type != MapType.PERF_EVENT_ARRAY:
+            raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not "
+                            "PERF_EVENT_ARRAY")
+        state = _State(on_sample, on_lost, record_type)
+        self._start(state)
+        opts = _abi.new_opts(_abi.PerfBufferOpts)
+        with _signals.deferred(), map._fd_in_use() as fd:  # libbpf keeps no use of fd after this
+            state.ptr = state.lib.perf_buffer__new(fd, pages, state.sample, state.lost_fn, None,
+                                                   ctypes.addressof(opts))
+
+    @property
+    def lost(self) -> int:
+        """Records the kernel dropped (all CPUs) since this buffer was made."""
+        return sum(self._state.lost.values())
+
+    def _deliver_held(self, state: _State) -> int:
+        """Records queued behind a callback's exception go to the callback first."""
+        if not state.held:
+            return 0
+        state.held = False
+        delivered = 0
+        if state.on_sample is not None:
+            while state.pending and not state.held:
+                record = state.pending.popleft()
+                try:
+                    state.on_sample(record)
+                except BaseException:
+                    state.held = True
+                    raise
+                delivered += 1
+        return delivered
+
+    def _poll_once(self, state: _State, milliseconds: int) -> int:
+        held = self._deliver_held(state)
+        if held:
+            return held
+        before = state.handled
+        self._checked(state, state.lib.perf_buffer__poll(state.ptr, milliseconds), "perf_buffer__poll")
+        return state.handled - before
+
+    def _consume_all(self, state: _State) -> int:
+        held = self._deliver_held(state)
+        before = state.handled
+        self._checked(state, state.lib.perf_buffer__consume(state.ptr), "perf_buffer__consume")
+        return held + state.handled - before
+
+    def _epoll_fd(self, state: _State) -> int:
+        return int(state.lib.perf_buffer__epoll_fd(state.ptr))
+
+    def _queues(self) -> bool:
+        return self._state.on_sample is None
