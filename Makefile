@@ -49,10 +49,12 @@ test-unit: venv bpf
 # Map operations against native C, the ctypes floor and the peers; whole processes; open+load+close;
 # attach+detach pairs.
 bench: setup bpf
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/bench_maps.py
 	$(PY) bench/bench_startup.py
 	$(PY) bench/bench_iproute2.py
 	$(PY) bench/bench_attach.py
+	$(PY) bench/bench_events.py
 
 lint: venv
 	$(PY) -m ruff check libbpf_py tests examples bench

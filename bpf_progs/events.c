@@ -15,9 +15,13 @@ struct event {
 
 struct event last_event; /* the last record submitted (and struct event in the object's BTF) */
 
+#ifndef EVENTS_RING_SIZE
+#define EVENTS_RING_SIZE (1 << 16)
+#endif
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 16);
+	__uint(max_entries, EVENTS_RING_SIZE);
 } events SEC(".maps");
 
 struct {

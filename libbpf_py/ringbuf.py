@@ -97,44 +97,63 @@ class _Ring:
 
 
 class _State(EventState):
-    """The rings, and the C callback of libbpf's ring_buffer."""
+    """The rings, each with the C callback libbpf calls for its records."""
 
     def __init__(self) -> None:
         super().__init__(_libbpf.lib())
         self.rings: List[_Ring] = []
-        self.sample: Any = _abi.RINGBUF_SAMPLE_FN(self.on_sample)
+        self.samples: List[Any] = []  # each ring's C callback, kept alive while libbpf may call it
 
-    def on_sample(self, ctx: Optional[int], data: int, size: int) -> int:
-        """libbpf's sample callback: one record of ring ``ctx - 1`` at ``data`` (in libbpf's own
-        mapping of the ring, which lies at a fixed distance from ours)."""
-        if self.closing:
-            return -1  # libbpf stops here; the poll returns
-        try:
-            ring = self.rings[(ctx or 0) - 1]
-            start = data - ring.distance
-            if not 0 <= start < ring.end:
-                start = ring.locate(data, size)
+    def sample_of(self, ring: _Ring) -> Any:
+        """libbpf's sample callback for ``ring``: the record at ``address`` of libbpf's mapping
+        is at ``address - ring.distance`` in ours. Made for the ring, so that the common case
+        (a callback taking a memoryview) runs as few steps as it can."""
+        state, data, end, record_type = self, ring.data, ring.end, ring.record_type
+        pending, mapping = self.pending, ring.data_map
+
+        def slow(address: int, size: int) -> int:
+            start = ring.locate(address, size)
             if start < 0:  # not found in our mapping: a copy from libbpf's pointer
                 import ctypes
 
-                view = memoryview(ctypes.string_at(data, size))
-            elif ring.callback is None and ring.record_type is None:
-                self.pending.append(ring.data_map[start:start + size])
-                return 0
+                view = memoryview(ctypes.string_at(address, size))
             else:
-                view = ring.data[start:start + size]
+                view = data[start:start + size]
             try:
-                record = view if ring.record_type is None else ring.record_type.from_buffer_copy(view)
-                if ring.callback is None:
-                    self.pending.append(record)
+                record = view if record_type is None else record_type.from_buffer_copy(view)
+                callback = ring.callback
+                if callback is None:
+                    state.pending.append(bytes(view) if record is view else record)
                 else:
-                    ring.callback(record)
+                    callback(record)
             finally:
                 view.release()
             return 0
-        except BaseException as exc:  # raised again by the poll; libbpf moves past this record
-            self.keep(exc)
-            return -1
+
+        def sample(ctx: Optional[int], address: int, size: int) -> int:
+            if state.closing:
+                return -1  # libbpf stops here; the poll returns
+            try:
+                start = address - ring.distance
+                if record_type is not None or not 0 <= start < end:
+                    return slow(address, size)
+                callback = ring.callback  # read each time: drain() through libbpf queues for a while
+                if callback is None:
+                    pending.append(mapping[start:start + size])  # bytes, straight from our mapping
+                    return 0
+                view = data[start:start + size]
+                try:
+                    callback(view)
+                finally:
+                    view.release()  # valid during the callback only: a later read raises
+                return 0
+            except BaseException as exc:  # raised again by the poll; libbpf moves past this record
+                state.keep(exc)
+                return -1
+
+        made = _abi.RINGBUF_SAMPLE_FN(sample)
+        self.samples.append(made)
+        return made
 
     def release(self) -> None:
         """Free libbpf's ring_buffer and our mappings (the finalizer; once). In a forked child
@@ -146,7 +165,7 @@ class _State(EventState):
             for ring in self.rings:
                 ring.release()
             self.rings = []
-            self.sample = None
+            self.samples = []
 
 
 class RingBuffer(EventBuffer):
@@ -170,14 +189,15 @@ class RingBuffer(EventBuffer):
             ring = _Ring(map, callback, record_type)
             with _signals.deferred():
                 state.rings.append(ring)
-                ctx = len(state.rings)
+                sample = state.sample_of(ring)
                 try:
                     if state.ptr is None:
-                        state.ptr = state.lib.ring_buffer__new(ring.fd.fileno(), state.sample, ctx, None)
+                        state.ptr = state.lib.ring_buffer__new(ring.fd.fileno(), sample, None, None)
                     else:
-                        state.lib.ring_buffer__add(state.ptr, ring.fd.fileno(), state.sample, ctx)
+                        state.lib.ring_buffer__add(state.ptr, ring.fd.fileno(), sample, None)
                 except BaseException:
                     state.rings.pop()
+                    state.samples.pop()
                     ring.release()
                     raise
 

@@ -284,3 +284,17 @@ def test_records_decode_with_the_type_the_objects_btf_gives(events):
         emit(events, 2)
         got = rb.drain()
     assert [type(r) for r in got] == [record_type] * 2 and [(r.seq, r.value) for r in got] == [(0, 64), (1, 64)]
+
+
+def test_drain_goes_through_libbpf_where_python_has_no_memory_ordering(events, monkeypatch):
+    """On machines other than x86-64, drain() lets libbpf walk the rings (its acquire/release
+    loads and stores) and queues what its callbacks would have been given."""
+    from libbpf_py import ringbuf
+
+    monkeypatch.setattr(ringbuf, "_ORDERED", False)
+    called = []
+    with bpf.RingBuffer(events.maps["events"], called.append) as rb:
+        emit(events, 4)
+        assert seqs(rb.drain()) == [0, 1, 2, 3] and called == []
+        emit(events, 1)
+        assert rb.consume() == 1 and len(called) == 1  # the callback is back
