@@ -187,6 +187,32 @@ int emit_perf(struct __sk_buff *skb)
 	return 0;
 }
 
+/* Records user space writes (UserRingBuffer): take_user adds each one's first 8 bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
+	__uint(max_entries, 4096);
+} user_events SEC(".maps");
+
+__u64 user_total, user_count;
+
+static long take_one(struct bpf_dynptr *record, void *unused)
+{
+	__u64 value = 0;
+
+	if (bpf_dynptr_read(&value, sizeof(value), record, 0, 0) == 0) {
+		user_total += value;
+		user_count += 1;
+	}
+	return 0;
+}
+
+SEC("tc")
+int take_user(struct __sk_buff *skb)
+{
+	bpf_user_ringbuf_drain(&user_events, take_one, NULL, 0);
+	return 0;
+}
+
 SEC("tp/syscalls/sys_enter_getpgid")
 int getpgid_events(void *ctx)
 {

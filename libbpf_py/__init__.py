@@ -50,6 +50,7 @@ _PUBLIC = {
     "libbpf": "_libbpf",
     # events
     "RingBuffer": "ringbuf",
+    "UserRingBuffer": "ringbuf",
     "PerfBuffer": "perfbuf",
     # comparing with native tools
     "compare": "comparison",
@@ -140,6 +141,7 @@ if TYPE_CHECKING:
     from .programs import Program as Program
     from .programs import TestRunResult as TestRunResult
     from .ringbuf import RingBuffer as RingBuffer
+    from .ringbuf import UserRingBuffer as UserRingBuffer
     from .spec import Difference as Difference
     from .spec import MapSpec as MapSpec
 

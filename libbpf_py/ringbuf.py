@@ -28,6 +28,7 @@ from . import _abi, _libbpf, _signals
 from ._abi import MapType
 from ._events import EventBuffer, EventState
 from ._fd import OwnedFd
+from .errors import ClosedError
 from .maps import Map
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -38,6 +39,7 @@ _PAGE = mmap.PAGESIZE
 _LENGTH = ~(_abi.RINGBUF_BUSY_BIT | _abi.RINGBUF_DISCARD_BIT) & 0xFFFFFFFF
 _WORD = struct.Struct("=I")
 _HEADER = _WORD.unpack_from
+_WAIT = 0.25  # seconds: the longest wait in C for room in a user ring buffer
 _ORDERED = sys.byteorder == "little" and os.uname().machine in ("x86_64", "amd64")
 
 
@@ -288,3 +290,90 @@ def _read_ring(ring: _Ring) -> List[bytes]:
         done += (size + 15) & ~7  # the 8-byte header, the record rounded up to 8
     ring.consumer[0] = consumer + done
     return records
+
+
+class UserRingBuffer:
+    """Records this process writes into a ``BPF_MAP_TYPE_USER_RINGBUF`` map, for a program to
+    take with ``bpf_user_ringbuf_drain()`` (libbpf >= 1.1, kernel >= 6.1). One writer at a
+    time (a lock); a record is reserved and submitted with signals deferred in between, so an
+    interrupt never leaves a reservation that would block the program's drain."""
+
+    def __init__(self, map: Map):
+        info = map.info()
+        if info.type != MapType.USER_RINGBUF:
+            raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not USER_RINGBUF")
+        import _thread
+        import weakref
+
+        self._lib = _libbpf.lib()
+        self._lock = _thread.allocate_lock()
+        self._pid = os.getpid()
+        box: List[Optional[int]] = [None]
+        with _signals.deferred(), map._fd_in_use() as fd:
+            box[0] = self._lib.user_ring_buffer__new(fd, None)  # libbpf keeps its own mappings, not fd
+        self._box = box
+        self._finalizer = weakref.finalize(self, _free_user_ring, self._lib, box, self._pid)
+
+    def submit(self, record: Any, *, timeout: Optional[float] = 0) -> None:
+        """Write one record (bytes, or anything with the buffer protocol, e.g. a ctypes
+        structure). With the ring full: ``timeout=0`` raises at once (ENOSPC), a number of
+        seconds waits that long for the program to make room, None waits as long as it takes."""
+        import ctypes
+
+        data = memoryview(record).cast("B")
+        if not data.nbytes:
+            raise ValueError("a record cannot be empty")
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be >= 0 (None waits as long as it takes)")
+        import errno
+        import time
+
+        raw = data.tobytes()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                ptr = self._box[0]
+                if ptr is None:
+                    raise ClosedError("this UserRingBuffer is closed")
+                if self._pid != os.getpid():
+                    raise RuntimeError("a UserRingBuffer cannot be used in a forked child")
+                left = _WAIT if deadline is None else min(_WAIT, deadline - time.monotonic())
+                try:
+                    with _signals.deferred():  # a signal waits at most one slice of the wait
+                        if left <= 0:
+                            sample = self._lib.user_ring_buffer__reserve(ptr, len(raw))
+                        else:
+                            sample = self._lib.user_ring_buffer__reserve_blocking(ptr, len(raw),
+                                                                                  max(1, int(left * 1000)))
+                        ctypes.memmove(sample, raw, len(raw))
+                        self._lib.user_ring_buffer__submit(ptr, sample)
+                    return
+                except OSError as exc:
+                    out_of_time = deadline is not None and time.monotonic() >= deadline
+                    if exc.errno not in (errno.ENOSPC, errno.ETIMEDOUT) or left <= 0 or out_of_time:
+                        raise
+
+    def close(self) -> None:
+        """Free libbpf's buffer; safe to call twice."""
+        with self._lock:
+            self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def __enter__(self) -> "UserRingBuffer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a UserRingBuffer cannot be pickled")
+
+
+def _free_user_ring(lib: Any, box: List[Optional[int]], pid: int) -> None:
+    with _signals.deferred(in_finalizer=True):
+        ptr, box[0] = box[0], None
+        if ptr is not None and pid == os.getpid():
+            lib.user_ring_buffer__free(ptr)

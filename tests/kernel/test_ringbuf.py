@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import gc
 import os
 import selectors
@@ -298,3 +299,34 @@ def test_drain_goes_through_libbpf_where_python_has_no_memory_ordering(events, m
         assert seqs(rb.drain()) == [0, 1, 2, 3] and called == []
         emit(events, 1)
         assert rb.consume() == 1 and len(called) == 1  # the callback is back
+
+
+def test_a_user_ring_buffer_feeds_the_program(events):
+    with bpf.UserRingBuffer(events.maps["user_events"]) as user:
+        for value in (5, 7, 30):
+            user.submit(value.to_bytes(8, "little"))
+        user.submit(Event(seq=1, cpu=2, value=0))  # any buffer: a ctypes structure too (its first 8 bytes: 1, 2)
+        events.programs["take_user"].test_run(bytes(64))
+        assert events.globals["user_count"] == 4 and events.globals["user_total"] == 42 + (2 << 32 | 1)
+        with pytest.raises(ValueError, match="empty"):
+            user.submit(b"")
+        big = bytes(8000)
+        with pytest.raises(OSError):
+            user.submit(big)  # larger than the ring
+        while True:  # fill it
+            try:
+                user.submit(bytes(64))
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                break
+        started = time.monotonic()
+        with pytest.raises(OSError):
+            user.submit(bytes(64), timeout=0.3)  # waits for room that never comes
+        assert time.monotonic() - started >= 0.28
+        events.programs["take_user"].test_run(bytes(64))  # the program drains: room again
+        user.submit(bytes(64))
+    assert user.closed
+    with pytest.raises(bpf.ClosedError):
+        user.submit(b"x")
+    with pytest.raises(TypeError, match="not USER_RINGBUF"):
+        bpf.UserRingBuffer(events.maps["events"])
