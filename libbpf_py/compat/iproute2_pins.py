@@ -123,7 +123,9 @@ def read_pinning_db(paths: Iterable[str] = PINNING_DB) -> Dict[int, str]:
 
 
 class Iproute2Pinning(PinPolicy):
-    """Pin paths as tc computes them, for the maps of one legacy object.
+    """Pin paths as tc computes them: for the maps of a legacy object, as its own loader does;
+    for the maps of a BTF object, as tc built with libbpf does (``LIBBPF_PIN_BY_NAME`` maps in
+    ``globals`` of the command's directory).
 
     ``subdir`` is the command's directory under the mount (``tc``, ``xdp`` or ``ip``); the
     last two are normally symlinks to ``tc/``, so every command shares one tree.
@@ -160,7 +162,9 @@ class Iproute2Pinning(PinPolicy):
     def map_path(self, m: Map, requested: bool) -> Optional[str]:
         legacy = self.legacy.get(m.name)
         if legacy is None:
-            return None
+            # a map libbpf read (a BTF object, as iproute2 built with libbpf loads it): its
+            # pin_root_path is <mnt>/<subdir>/globals, so LIBBPF_PIN_BY_NAME pins there
+            return os.path.join(self.root, self.subdir, "globals", check_name(m.name)) if requested else None
         try:
             name = check_name(legacy.name)
         except ValueError as exc:  # the object's own symbol: a malformed object, as iproute2 would see it

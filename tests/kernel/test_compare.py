@@ -79,21 +79,25 @@ def test_a_legacy_object_with_its_tail_calls_loads_as_iproute2s_tc_loads_it(bpf_
     assert report.names["program classifier"] == ("cls_entry", "")  # shown, not compared: tc names nothing
 
 
-def test_a_difference_is_marked_and_the_command_exits_1(bpf_obj, leaves_nothing):
-    """Debian's tc pins a BTF object's pin-by-name map under tc/globals; libbpf_py's iproute2.open
-    does not yet (issue 12): compare shows exactly that row."""
+def test_a_difference_is_marked_and_the_command_exits_1(bpf_obj, leaves_nothing, tmp_path):
+    """A tc that loads pinned_variant.o (pinned_counts of 128 entries) when asked for pinned.o
+    (256): compare marks exactly that row, and the command exits 1."""
     needs("tc")
-    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "compare", str(bpf_obj("pinned")), "--tool", "tc",
-                           "--sec", "tc", "--json"], capture_output=True, text=True, timeout=120)
+    wrapper = tmp_path / "tc"
+    wrapper.write_text(f'#!/bin/sh\nfor a; do [ "$a" = "{bpf_obj("pinned")}" ] && a="{bpf_obj("pinned_variant")}"; '
+                       'set -- "$@" "$a"; shift; done\nexec tc "$@"\n')
+    wrapper.chmod(0o755)
+    argv = [sys.executable, "-m", "libbpf_py.cli", "compare", str(bpf_obj("pinned")), "--tool", "tc", "--sec", "tc",
+            "--tc", str(wrapper)]
+    done = subprocess.run([*argv, "--json"], capture_output=True, text=True, timeout=120)
     if done.returncode == 1 and not done.stdout:
         pytest.skip(f"the system tc does not load BTF objects: {done.stderr.strip()}")
     report = json.loads(done.stdout)
     assert done.returncode == 1 and not report["same"]
     assert [(r["item"], r["field"], r["ours"], r["theirs"]) for r in report["rows"] if r["differs"]] == \
-        [("tc map 0", "pin", None, "tc/globals/pinned_counts")]
-    text = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "compare", str(bpf_obj("pinned")), "--tool", "tc",
-                           "--sec", "tc"], capture_output=True, text=True, timeout=120).stdout
-    assert "! map tc map 0 (pinned_counts)" in text and "pin - (tc: tc/globals/pinned_counts)" in text
+        [("tc map 0", "max_entries", 256, 128)]
+    text = subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
+    assert "! map tc map 0 (pinned_counts)" in text and "max_entries 256 (tc: 128)" in text
     assert text.rstrip().endswith("1 difference")
 
 
