@@ -79,7 +79,7 @@ def _look(data: bytes) -> Union[ElfFile, ElfError, None]:
     if data[:4] != b"\x7fELF":
         return None
     try:
-        return ElfFile.parse(data, headers_only=True, keep=(".BTF", ".symtab"))
+        return ElfFile.parse(data, headers_only=True, keep=(".BTF", ".symtab", "maps"))
     except ElfError as exc:
         return exc
 

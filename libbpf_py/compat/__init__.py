@@ -1,9 +1,11 @@
 """Objects written for older loaders, loaded as those loaders loaded them.
 
 ``Object.open(src, compat=...)`` asks :func:`reader` how to read ``src``: ``"none"`` hands
-the bytes to libbpf as they are; ``"iproute2"`` (or ``"auto"`` on an object with a legacy
-``maps`` section) rewrites them through :mod:`libbpf_py.formats` and adds iproute2's
-semantics as object hooks and a pin layout (:mod:`.iproute2`).
+the bytes to libbpf as they are; ``"iproute2"``, ``"libbpf0"`` and ``"bpf_load"`` rewrite a
+legacy ``maps`` section through :mod:`libbpf_py.formats` and add that loader's semantics as
+object hooks and a pin layout (:mod:`.iproute2`, :mod:`.old_loaders`); ``"auto"`` takes the
+only reading that fits a legacy object, and refuses to guess between two that would load it
+differently (:mod:`.choosing`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ if TYPE_CHECKING:
 
     from ..elf.file import ElfFile
     from .iproute2 import Iproute2
+    from .old_loaders import OldLoader
     Compat = Union[str, Iproute2]
+    Reader = Union[Iproute2, OldLoader]
 
-COMPAT_NAMES = ("auto", "none", "iproute2")
+COMPAT_NAMES = ("auto", "none", "iproute2", "libbpf0", "bpf_load")
 
 
-def reader(compat: Compat, look: Optional[ElfFile], pin_root: Optional[str]) -> Optional[Iproute2]:
+def reader(compat: Compat, look: Optional[ElfFile], pin_root: Optional[str]) -> Optional[Reader]:
     """How to read an object for ``compat``, given a header-only parse of it (None when it is no
     ELF file this package reads: libbpf says what is wrong); None: as it is. ``pin_root`` is tc's
     mount for a legacy object. The shim's modules are imported only for a legacy object."""
@@ -39,8 +43,14 @@ def reader(compat: Compat, look: Optional[ElfFile], pin_root: Optional[str]) -> 
     if compat == "none":
         return None
     if look is None or maps_section(look) is None:
-        if compat == "iproute2":
-            raise ValueError("compat='iproute2' needs a legacy object (a 'maps' section of struct bpf_elf_map)")
+        if compat != "auto":
+            raise ValueError(f"compat={compat!r} needs an object with a legacy 'maps' section of map definitions")
         return None
-    from .iproute2 import Iproute2, legacy_prog_type
-    return Iproute2(legacy_prog_type(look), mnt=pin_root)
+    if compat in ("libbpf0", "bpf_load"):
+        from .old_loaders import OldLoader
+        return OldLoader(compat)
+    if compat == "iproute2":
+        from .iproute2 import Iproute2, legacy_prog_type
+        return Iproute2(legacy_prog_type(look), mnt=pin_root)
+    from .choosing import choose
+    return choose(look, pin_root)

@@ -1,4 +1,9 @@
-"""Legacy ``struct bpf_elf_map`` definitions, read with iproute2's rules.
+"""Legacy map definitions in a ``maps`` section, read as the loader each was written for.
+
+- ``struct bpf_elf_map`` with iproute2's rules (:func:`read_maps`, below);
+- ``struct bpf_map_def`` of libbpf 0.x (5 ``__u32``: type, key_size, value_size, max_entries,
+  map_flags; 20 bytes) and samples/bpf's ``bpf_load.c`` variant (7: plus inner_map_idx and
+  numa_node; 28 bytes), with those loaders' rules (:func:`read_map_defs`).
 
 iproute2 (include/bpf_elf.h, lib/bpf_legacy.c) keeps maps in a section named exactly
 ``maps`` as nine ``__u32``: type, size_key, size_value, max_elem, flags, id, pinning,
@@ -12,8 +17,20 @@ from __future__ import annotations
 
 import struct
 
+from .. import _abi
 from .._abi import MapType
-from ..elf.file import SHT_PROGBITS, STB_GLOBAL, STT_NOTYPE, STT_OBJECT, ElfError, ElfFile, Section, Symbol
+from ..elf.file import (
+    SHT_PROGBITS,
+    STB_GLOBAL,
+    STB_LOCAL,
+    STT_NOTYPE,
+    STT_OBJECT,
+    STT_SECTION,
+    ElfError,
+    ElfFile,
+    Section,
+    Symbol,
+)
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -51,6 +68,8 @@ class LegacyMap(NamedTuple):
     pinning: int
     inner_id: int
     inner_idx: int
+    template: int = -1  # bpf_load.c: the index of the map whose shape is a map-in-map's inner template
+    numa_node: int = 0  # bpf_load.c: applied when flags has BPF_F_NUMA_NODE
 
     @property
     def definition(self) -> Tuple[int, ...]:
@@ -107,4 +126,60 @@ def read_maps(elf: ElfFile) -> Tuple[int, List[LegacyMap]]:
         if m.type == MapType.STRUCT_OPS:
             raise LegacyMapError(f"map {m.name!r} has type STRUCT_OPS (26), which a map definition cannot "
                                  "create (its kernel call would fail: struct_ops maps come from .struct_ops)")
+    return stride, maps
+
+
+LIBBPF0, BPF_LOAD = "libbpf0", "bpf_load"
+_DEF_FIELDS = {LIBBPF0: 5, BPF_LOAD: 7}  # u32 fields each loader's struct has
+
+
+def read_map_defs(elf: ElfFile, dialect: str) -> Tuple[int, List[LegacyMap]]:
+    """(stride, maps in section order) as libbpf 0.x (``dialect="libbpf0"``) or samples/bpf's
+    bpf_load.c (``"bpf_load"``) read them: one map per symbol in the section (named by it), the
+    stride the section size over their number; a stride shorter than the loader's struct is
+    zero-filled, and bytes beyond it must be zero (both loaders refuse "unknown" non-zero
+    options). bpf_load.c's inner_map_idx must name an earlier map (it is created first)."""
+    section = maps_section(elf)
+    if section is None:
+        return 0, []
+    shndx = elf.index_of(section)
+    symbols = sorted((sym for sym in elf.symbols() if sym.shndx == shndx and sym.name and sym.type != STT_SECTION),
+                     key=lambda sym: sym.value)
+    count, size = len(symbols), len(section.data)
+    if not count or not size or size % count:
+        raise LegacyMapError(f"cannot tell the size of a map definition: {size} bytes for {count} map symbols")
+    stride = size // count
+    fields = _DEF_FIELDS[dialect]
+    e = "<" if elf.byteorder == "little" else ">"
+    maps = []
+    for index, sym in enumerate(symbols):
+        if sym.bind == STB_LOCAL:
+            raise LegacyMapError(f"map {sym.name!r} is static: the loader of this format does not support it")
+        if sym.value % stride or sym.value + stride > size:
+            raise LegacyMapError(f"map {sym.name!r} does not start a {stride}-byte definition")
+        raw = section.data[sym.value:sym.value + stride]
+        if any(raw[4 * fields:]):
+            raise LegacyMapError(f"map {sym.name!r} has unrecognized, non-zero options beyond its "
+                                 f"{4 * fields}-byte definition (this format's loader refuses it)")
+        values = struct.unpack(e + f"{fields}I", raw[:4 * fields].ljust(4 * fields, b"\0"))
+        kind, key, value, max_entries, flags = values[:5]
+        inner, numa = (values[5], values[6]) if dialect == BPF_LOAD else (0, 0)
+        template = -1
+        if dialect == BPF_LOAD and kind in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+            if inner >= index:
+                raise LegacyMapError(f"map {sym.name!r}: inner_map_idx {inner} is not an earlier map "
+                                     "(bpf_load.c creates maps in order)")
+            template = inner
+        maps.append(LegacyMap(sym.name, index, sym.value, kind, key, value, max_entries, flags, 0, PIN_NONE, 0,
+                              NO_INNER_IDX, template, numa if flags & _abi.BPF_F_NUMA_NODE else 0))
+    names = [m.name for m in maps]
+    for name in names:
+        if names.count(name) > 1:
+            raise LegacyMapError(f"two map definitions are named {name!r}")
+    for m in maps:
+        if m.type == MapType.STRUCT_OPS:
+            raise LegacyMapError(f"map {m.name!r} has type STRUCT_OPS (26), which a map definition cannot create")
+        if m.template >= 0 and maps[m.template].type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+            raise LegacyMapError(f"map {m.name!r}: its inner template {maps[m.template].name!r} is itself a "
+                                 "map-in-map")
     return stride, maps

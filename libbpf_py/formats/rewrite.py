@@ -34,7 +34,7 @@ from ..elf.file import (
     Section,
     Symbol,
 )
-from .legacy_maps import LegacyMap, LegacyMapError, maps_section, read_maps
+from .legacy_maps import LegacyMap, LegacyMapError, maps_section, read_map_defs, read_maps
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -44,10 +44,12 @@ BTF_MAPS_SECTION = ".maps"
 KV_PREFIX = "____btf_map_"
 
 
-def rewrite(data: bytes) -> Tuple[bytes, List[LegacyMap]]:
-    """``(new_bytes, maps)``; an object without a legacy ``maps`` section comes back unchanged."""
+def rewrite(data: bytes, dialect: str = "iproute2") -> Tuple[bytes, List[LegacyMap]]:
+    """``(new_bytes, maps)``; an object without a legacy ``maps`` section comes back unchanged.
+    ``dialect`` says which loader's definitions the section holds: ``"iproute2"`` (struct
+    bpf_elf_map), ``"libbpf0"`` or ``"bpf_load"`` (struct bpf_map_def, see :func:`read_map_defs`)."""
     elf = ElfFile.parse(data)
-    stride, maps = read_maps(elf)
+    stride, maps = read_maps(elf) if dialect == "iproute2" else read_map_defs(elf, dialect)
     if not maps:
         return bytes(data), []
     if elf.section(BTF_MAPS_SECTION) is not None:
@@ -202,6 +204,8 @@ class _DefinitionBuilder:
         members.append(("max_entries", self._number(m.max_elem)))
         if m.flags:
             members.append(("map_flags", self._number(m.flags)))
+        if m.numa_node:
+            members.append(("numa_node", self._number(m.numa_node)))
         size = 8 * len(members)
         fields = [(name, type_id, 64 * i) for i, (name, type_id) in enumerate(members)]
         if outer:  # the inner template's shape, as libbpf's `values` of a map-in-map
@@ -212,6 +216,8 @@ class _DefinitionBuilder:
         return self.btf.add_struct("", fields, size), size
 
     def _inner_template(self, outer: LegacyMap) -> LegacyMap:
+        if outer.template >= 0:  # bpf_load.c: the map at inner_map_idx
+            return self.maps[outer.template]
         if outer.inner_id == 0:
             raise LegacyMapError(f"map {outer.name!r} cannot be created since no inner map ID is defined")
         for m in self.maps:
