@@ -12,10 +12,12 @@ from __future__ import annotations
 import _thread
 import collections
 import errno
+import math
 import os
 import time
 import weakref
 
+from . import _signals
 from .errors import ClosedError, LibbpfError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -57,6 +59,17 @@ class EventBuffer:
         self._busy = False      # a poll or consume runs (a callback that polls again is refused)
         self._closing = False   # close() asked, maybe from another thread while a poll waits
         self._finalizer = weakref.finalize(self, state.release)
+        # not at exit: a daemon thread may still be inside libbpf's poll, reading the rings (the
+        # process is ending: its memory and fds go with it)
+        self._finalizer.atexit = False  # type: ignore[misc]  # (a property the stubs miss)
+
+    def _arm(self, state: Any) -> None:
+        """Before a poll or consume: give the C callbacks the user's callbacks. They are held by
+        this object only in between, never by the state the finalizer keeps (a callback that
+        refers to its buffer would keep it alive forever)."""
+
+    def _disarm(self, state: Any) -> None:
+        """After a poll or consume (also one that raised)."""
 
     # what each kind of buffer calls in libbpf
     def _poll_once(self, state: Any, milliseconds: int) -> int:
@@ -80,7 +93,11 @@ class EventBuffer:
             raise RuntimeError(f"a {self._kind} cannot be used in a forked child (its epoll set is the parent's)")
         return state
 
-    def _run(self, operation: Callable[[Any], Any]) -> Any:
+    def _run(self, operation: Callable[[Any, Any], Any]) -> Any:
+        """``operation(state, signals)`` with the lock held, the callbacks armed and signals
+        deferred (a handler would otherwise run at the start of a C callback, where ctypes
+        prints and drops what it raises): the operation calls ``signals.run_noted()`` between
+        its calls into C, and the handlers of signals still noted run as it ends."""
         with self._lock:
             state = self._usable()
             if state.ptr is None:
@@ -89,7 +106,12 @@ class EventBuffer:
                 raise RuntimeError(f"a {self._kind} callback cannot poll or consume the same {self._kind}")
             self._busy = True
             try:
-                return operation(state)
+                with _signals.deferred() as signals:
+                    self._arm(state)
+                    try:
+                        return operation(state, signals)
+                    finally:
+                        self._disarm(state)
             finally:
                 self._busy = False
                 if self._closing:
@@ -109,15 +131,14 @@ class EventBuffer:
     def poll(self, timeout: Optional[float] = None) -> int:
         """Wait up to ``timeout`` seconds (None: until a record comes) for records, and handle
         all that are there; returns how many (0 when the time ran out)."""
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout must be >= 0 (None waits as long as it takes)")
+        _check_timeout(timeout)
 
-        def wait(state: Any) -> int:
+        def wait(state: Any, signals: Any) -> int:
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
                 left = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
                 done = self._poll_once(state, int(left * 1000))
-                # an interrupted wait (EINTR) comes back here: the signal's handler has run
+                signals.run_noted()  # an interrupted wait (EINTR) comes back here: the handler runs now
                 if done > 0 or self._closing or (deadline is not None and time.monotonic() >= deadline):
                     return done
 
@@ -125,7 +146,7 @@ class EventBuffer:
 
     def consume(self) -> int:
         """Handle every record there now, without waiting; returns how many."""
-        return int(self._run(self._consume_all))
+        return int(self._run(lambda state, signals: self._consume_all(state)))
 
     def fileno(self) -> int:
         """libbpf's epoll fd: readable when a record waits (for ``selectors`` and event loops)."""
@@ -143,42 +164,53 @@ class EventBuffer:
         while True:
             while pending:
                 yield pending.popleft()
+            if self._closing or self.closed:
+                return  # closed (maybe from another thread): the iteration ends
             self.poll()
 
     async def poll_async(self, timeout: Optional[float] = None) -> int:
         """As :meth:`poll`, awaiting the epoll fd in the running event loop (no thread)."""
         import asyncio
 
+        _check_timeout(timeout)
         handled = self.consume()
         if handled:
             return handled
         loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        fd = self.fileno()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:  # in slices: a close from another thread is seen (the epoll fd never fires then)
+            left = _SLICE if deadline is None else min(_SLICE, deadline - loop.time())
+            if left <= 0:
+                return 0
+            ready = loop.create_future()
+            fd = self.fileno()  # ClosedError once closed
 
-        def readable() -> None:
-            if not ready.done():
-                ready.set_result(None)
+            def readable(ready: Any = ready) -> None:
+                if not ready.done():
+                    ready.set_result(None)
 
-        loop.add_reader(fd, readable)
-        try:
-            await asyncio.wait_for(ready, timeout)
-        except asyncio.TimeoutError:
-            return 0
-        finally:
-            loop.remove_reader(fd)
-        return self.consume()
+            loop.add_reader(fd, readable)
+            try:
+                await asyncio.wait_for(ready, left)
+            except asyncio.TimeoutError:
+                continue
+            finally:
+                loop.remove_reader(fd)
+            return self.consume()
 
     async def __aiter__(self) -> AsyncIterator[Any]:
         pending = self._state.pending
         while True:
             while pending:
                 yield pending.popleft()
+            if self._closing or self.closed:
+                return
             await self.poll_async()
 
     def close(self) -> None:
         """Free the buffer; a poll waiting in another thread returns first, and a callback that
-        closes it gets no further record. Safe to call twice."""
+        closes it gets no further record. Safe to call twice. When a callback of another
+        thread's poll runs for more than a second, the buffer is freed as that poll returns."""
         self._closing = self._state.closing = True
         if self._lock.acquire(blocking=False) or self._lock.acquire(timeout=2 * _SLICE + 1):
             try:
@@ -199,3 +231,8 @@ class EventBuffer:
 
     def __reduce__(self) -> Any:
         raise TypeError(f"a {self._kind} cannot be pickled")
+
+
+def _check_timeout(timeout: Optional[float]) -> None:
+    if timeout is not None and not (timeout >= 0 and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be a number of seconds >= 0 (None waits as long as it takes), not {timeout!r}")

@@ -24,7 +24,7 @@ from .elf.btf import Btf
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional, Tuple, Union
+    from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 _INT_SIGNED, _INT_CHAR, _INT_BOOL = 1, 2, 4
 _MAX_DEPTH = 64
@@ -106,7 +106,10 @@ class Types:
             made = {4: ctypes.c_float, 8: ctypes.c_double}.get(t.size_or_type) or ctypes.c_uint8 * t.size_or_type
         elif kind == _btf.ARRAY:
             elem, _index, count = struct.unpack_from(btf._e + "III", t.tail)
-            made = self._make(elem, depth + 1) * count
+            try:
+                made = self._make(elem, depth + 1) * count
+            except (OverflowError, ValueError, MemoryError):
+                raise BtfTypeError(f"BTF type {type_id}: an array of {count} elements is too large") from None
         elif kind in (_btf.STRUCT, _btf.UNION, _btf.DATASEC):
             made = self._record(type_id, t, depth)
         else:
@@ -123,6 +126,9 @@ class Types:
         anonymous: List[str] = []
         bitfields: List[Tuple[str, int, int, bool]] = []
         for index, (member, member_type, bit_offset, bits) in enumerate(members):
+            if member in _RESERVED:
+                raise BtfTypeError(f"{_describe(btf, type_id)} has a member named {member!r}, which a ctypes "
+                                   "type reserves for itself")
             if bits:
                 if base is ctypes.Union:
                     raise BtfTypeError(f"{_describe(btf, type_id)} has a bitfield: not supported in unions")
@@ -133,20 +139,35 @@ class Types:
                 continue
             ctype = self._make(member_type, depth + 1)
             if not member:
-                member = f"_anon{index}"
+                member = f"@anon{index}"  # "@": no C member can be named so
                 anonymous.append(member)
+                for name, inner_offset, inner_bits, inner_signed in getattr(ctype, "_bitfields_", ()):
+                    bitfields.append((name, bit_offset + inner_offset, inner_bits, inner_signed))  # C reads them here
             fields.append((member, ctype, bit_offset))
         size = t.size_or_type
-        made = None if bitfields else _laid_out(name, base, fields, anonymous, size, packed=False)
+        own_bits = [b for b in bitfields if b[0] not in _lifted(fields)]
+        made = None if own_bits else _laid_out(name, base, fields, anonymous, size, packed=False)
         if made is None:  # ctypes' natural layout differs, or bitfields: place each member explicitly
-            made = _laid_out(name, base, fields + _bit_storage(bitfields), anonymous, size, packed=True)
+            made = _laid_out(name, base, fields + _bit_storage(own_bits), anonymous, size, packed=True)
         if made is None:
             raise BtfTypeError(f"{_describe(btf, type_id)} has a layout ctypes cannot reproduce")
         order = "little" if btf.byteorder == "little" else "big"
         for member, bit_offset, bits, signed in bitfields:
             setattr(made, member, _bit_property(bit_offset, bits, signed, order))
-        made._bitfields_ = tuple((member, bit_offset, bits) for member, bit_offset, bits, _ in bitfields)
+        made._bitfields_ = tuple(bitfields)  # (name, bit offset, bits, signed): read as properties
         return made
+
+
+# what ctypes reads on a record class: a member by one of these names would break it (a member
+# named like a method, e.g. from_buffer, only hides it: use type(T).from_buffer(T, ...) then)
+_RESERVED = frozenset({"_fields_", "_pack_", "_anonymous_", "_bitfields_", "_align_", "_layout_", "_swappedbytes_",
+                       "_b_base_", "_b_needsfree_", "_objects", "_type_", "_length_"})
+
+
+def _lifted(fields: List[Tuple[Any, ...]]) -> Set[str]:
+    """Names of the bitfields of anonymous members (their storage is in those members)."""
+    return {name for member, ctype, _ in fields if member.startswith("@anon")
+            for name, *_ in getattr(ctype, "_bitfields_", ())}
 
 
 def _int_encoding(btf: Btf, t: _btf.Type) -> int:
@@ -162,7 +183,7 @@ def _bit_storage(bitfields: List[Tuple[str, int, int, bool]]) -> List[Tuple[Any,
             spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([first, end])
-    return [(f"_bits{first}", ctypes.c_uint8 * (end - first), 8 * first) for first, end in spans]
+    return [(f"@bits{first}", ctypes.c_uint8 * (end - first), 8 * first) for first, end in spans]
 
 
 def _bit_property(bit_offset: int, bits: int, signed: bool, order: str) -> property:
@@ -229,15 +250,15 @@ def _laid_out(name: str, base: Any, fields: List[Tuple[Any, ...]], anonymous: Li
             if offset < at:
                 return None
             if offset > at:
-                declared.append((f"_pad{at}", ctypes.c_uint8 * (offset - at)))
+                declared.append((f"@pad{at}", ctypes.c_uint8 * (offset - at)))
             declared.append((member, ctype))
             at = offset + ctypes.sizeof(ctype)
         if at < size:
-            declared.append(("_pad_end", ctypes.c_uint8 * (size - at)))
+            declared.append(("@pad_end", ctypes.c_uint8 * (size - at)))
     else:
         declared = [(member, ctype) for member, ctype, _ in fields]
         if base is ctypes.Union and size:
-            declared.append(("_size", ctypes.c_uint8 * size))
+            declared.append(("@size", ctypes.c_uint8 * size))
     namespace: Dict[str, Any] = {"_anonymous_": anonymous, "_fields_": declared}
     if packed:
         namespace["_pack_"] = 1
@@ -262,7 +283,7 @@ def _first_difference(expected: Any, ctype: Any) -> Optional[str]:
     theirs = dict((f[0], f) for f in getattr(ctype, "_fields_", ()))
     for field in getattr(expected, "_fields_", ()):
         name = field[0]
-        if name.startswith(("_pad", "_bits")) or name == "_size":
+        if name.startswith("@"):
             continue
         want = getattr(expected, name)
         if name not in theirs:

@@ -15,6 +15,7 @@ waiting), after the exception has been raised.
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 
 from . import _abi, _libbpf, _signals
@@ -22,16 +23,20 @@ from ._abi import MapType
 from ._events import EventBuffer, EventState
 from .maps import Map
 
+_MAX_RING = 1 << 30  # bytes per CPU: libbpf's size arithmetic overflows far above
+
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Optional
 
 
 class _State(EventState):
-    def __init__(self, on_sample: Optional[Callable[[Any], Any]], on_lost: Optional[Callable[[int, int], Any]],
-                 record_type: Any):
+    def __init__(self, queued: bool, record_type: Any):
         super().__init__(_libbpf.lib())
-        self.on_sample, self.on_lost, self.record_type = on_sample, on_lost, record_type
+        self.queued, self.record_type = queued, record_type
+        # the user's callbacks, set only while a poll runs (see EventBuffer._arm)
+        self.on_sample: Optional[Callable[[Any], Any]] = None
+        self.on_lost: Optional[Callable[[int, int], Any]] = None
         self.lost: Dict[int, int] = {}  # cpu -> records the kernel dropped
         self.held = False               # a callback raised: later records wait in pending
         self.handled = 0                # records handed over or queued (libbpf counts rings, not records)
@@ -45,7 +50,7 @@ class _State(EventState):
             raw = ctypes.string_at(data, size)
             self.handled += 1
             record = raw if self.record_type is None else self.record_type.from_buffer_copy(raw)
-            if self.on_sample is None or self.held:
+            if self.queued or self.on_sample is None or self.held:
                 self.pending.append(record)
             else:
                 self.on_sample(record)
@@ -80,16 +85,18 @@ class PerfBuffer(EventBuffer):
 
     def __init__(self, map: Map, on_sample: Optional[Callable[[Any], Any]] = None,
                  on_lost: Optional[Callable[[int, int], Any]] = None, *, pages: int = 8, record_type: Any = None):
-        if not isinstance(pages, int) or pages < 1 or pages & (pages - 1):
-            raise ValueError(f"pages must be a power of two, not {pages!r}")
+        if not isinstance(pages, int) or pages < 1 or pages & (pages - 1) or pages * mmap.PAGESIZE > _MAX_RING:
+            raise ValueError(f"pages must be a power of two, each CPU's ring at most {_MAX_RING >> 20} MiB, "
+                             f"not {pages!r}")
         if record_type is not None and not hasattr(record_type, "from_buffer_copy"):
             raise TypeError("record_type must be a ctypes type (it decodes each record with from_buffer_copy)")
         info = map.info()
         if info.type != MapType.PERF_EVENT_ARRAY:
             raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not "
                             "PERF_EVENT_ARRAY")
-        state = _State(on_sample, on_lost, record_type)
+        state = _State(on_sample is None, record_type)
         self._start(state)
+        self._on_sample, self._on_lost = on_sample, on_lost
         opts = _abi.new_opts(_abi.PerfBufferOpts)
         with _signals.deferred(), map._fd_in_use() as fd:  # libbpf keeps no use of fd after this
             state.ptr = state.lib.perf_buffer__new(fd, pages, state.sample, state.lost_fn, None,
@@ -117,6 +124,12 @@ class PerfBuffer(EventBuffer):
                 delivered += 1
         return delivered
 
+    def _arm(self, state: _State) -> None:
+        state.on_sample, state.on_lost = self._on_sample, self._on_lost
+
+    def _disarm(self, state: _State) -> None:
+        state.on_sample = state.on_lost = None
+
     def _poll_once(self, state: _State, milliseconds: int) -> int:
         held = self._deliver_held(state)
         if held:
@@ -135,4 +148,4 @@ class PerfBuffer(EventBuffer):
         return int(state.lib.perf_buffer__epoll_fd(state.ptr))
 
     def _queues(self) -> bool:
-        return self._state.on_sample is None
+        return self._on_sample is None

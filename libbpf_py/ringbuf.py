@@ -33,7 +33,7 @@ from .maps import Map
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional
+    from typing import Any, Callable, List, Optional, Tuple
 
 _PAGE = mmap.PAGESIZE
 _LENGTH = ~(_abi.RINGBUF_BUSY_BIT | _abi.RINGBUF_DISCARD_BIT) & 0xFFFFFFFF
@@ -52,7 +52,9 @@ class _Ring:
             raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not RINGBUF")
         if record_type is not None and not hasattr(record_type, "from_buffer_copy"):
             raise TypeError("record_type must be a ctypes type (it decodes each record with from_buffer_copy)")
-        self.name, self.callback, self.record_type = info.name, callback, record_type
+        self.name, self.record_type = info.name, record_type
+        self.callback: Optional[Callable[[Any], Any]] = None  # the user's, set only while a poll runs
+        self.rewind_to: Optional[int] = None  # a record not handed over (the buffer was closing): start again here
         self.size = info.max_entries
         self.mask = self.size - 1
         with m._fd_in_use() as fd:
@@ -133,8 +135,10 @@ class _State(EventState):
             return 0
 
         def sample(ctx: Optional[int], address: int, size: int) -> int:
-            if state.closing:
-                return -1  # libbpf stops here; the poll returns
+            if state.closing:  # libbpf stops here, past this record: _disarm puts it back
+                if ring.rewind_to is None:
+                    ring.rewind_to = ring.consumer[0]  # still this record's header (see locate)
+                return -1
             try:
                 start = address - ring.distance
                 if record_type is not None or not 0 <= start < end:
@@ -181,27 +185,39 @@ class RingBuffer(EventBuffer):
     def __init__(self, map: Optional[Map] = None, callback: Optional[Callable[[Any], Any]] = None, *,
                  record_type: Any = None):
         self._start(_State())
+        self._callbacks: List[Optional[Callable[[Any], Any]]] = []  # each ring's (see _arm)
         if map is not None:
             self.add(map, callback, record_type=record_type)
 
     def add(self, map: Map, callback: Optional[Callable[[Any], Any]] = None, *, record_type: Any = None) -> None:
         """Also read the ring buffer ``map`` (with its own ``callback``)."""
-        with self._lock:
+        with self._lock, _signals.deferred():  # a handler that closes this buffer runs after, not between
             state = self._usable()
             ring = _Ring(map, callback, record_type)
-            with _signals.deferred():
-                state.rings.append(ring)
-                sample = state.sample_of(ring)
-                try:
-                    if state.ptr is None:
-                        state.ptr = state.lib.ring_buffer__new(ring.fd.fileno(), sample, None, None)
-                    else:
-                        state.lib.ring_buffer__add(state.ptr, ring.fd.fileno(), sample, None)
-                except BaseException:
-                    state.rings.pop()
-                    state.samples.pop()
-                    ring.release()
-                    raise
+            state.rings.append(ring)
+            self._callbacks.append(callback)
+            sample = state.sample_of(ring)
+            try:
+                if state.ptr is None:
+                    state.ptr = state.lib.ring_buffer__new(ring.fd.fileno(), sample, None, None)
+                else:
+                    state.lib.ring_buffer__add(state.ptr, ring.fd.fileno(), sample, None)
+            except BaseException:
+                state.rings.pop()
+                state.samples.pop()
+                self._callbacks.pop()
+                ring.release()
+                raise
+
+    def _arm(self, state: _State) -> None:
+        for ring, callback in zip(state.rings, self._callbacks):
+            ring.callback = callback
+
+    def _disarm(self, state: _State) -> None:
+        for ring in state.rings:
+            ring.callback = None
+            if ring.rewind_to is not None:  # the record libbpf moved past without handing it over
+                ring.consumer[0], ring.rewind_to = ring.rewind_to, None
 
     def _poll_once(self, state: _State, milliseconds: int) -> int:
         return self._checked(state, state.lib.ring_buffer__poll(state.ptr, milliseconds), "ring_buffer__poll")
@@ -213,51 +229,51 @@ class RingBuffer(EventBuffer):
         return int(state.lib.ring_buffer__epoll_fd(state.ptr))
 
     def _queues(self) -> bool:
-        rings = self._state.rings
-        return not rings or any(ring.callback is None for ring in rings)
+        return not self._callbacks or any(callback is None for callback in self._callbacks)
 
     def drain(self) -> List[Any]:
         """Every record there now, from every map, as a list (bytes, or ``record_type``): read
         here in one pass, no callback per record. Records already queued come first; maps with
-        a callback give theirs here too, not to the callback."""
+        a callback give theirs here too, not to the callback. The rings' positions move only
+        once every record is read and decoded: a decoding error loses nothing."""
 
-        def read(state: _State) -> List[Any]:
-            out = list(state.pending)
-            state.pending.clear()
+        def read(state: _State, signals: Any) -> List[Any]:
             if not _ORDERED:  # no portable acquire/release from Python: let libbpf walk the rings
-                return out + self._drain_through_libbpf(state)
+                return self._drain_through_libbpf(state)
+            out = list(state.pending)
+            positions = []
             for ring in state.rings:
-                records = _read_ring(ring)
+                records, position = _read_ring(ring)
                 out += records if ring.record_type is None else [ring.record_type.from_buffer_copy(r)
                                                                 for r in records]
+                positions.append(position)
+            for ring, position in zip(state.rings, positions):  # signals are deferred: all or none
+                ring.consumer[0] = position
+            state.pending.clear()
             return out
 
         return list(self._run(read))
 
     def _drain_through_libbpf(self, state: _State) -> List[Any]:
-        callbacks = [ring.callback for ring in state.rings]
-        try:
-            for ring in state.rings:
-                ring.callback = None  # queued instead
-            self._consume_all(state)
-        finally:
-            for ring, callback in zip(state.rings, callbacks):
-                ring.callback = callback
+        for ring in state.rings:
+            ring.callback = None  # queued instead (armed again by the next poll)
+        self._consume_all(state)
         out = list(state.pending)
         state.pending.clear()
         return out
 
 
-def _read_ring(ring: _Ring) -> List[bytes]:
+def _read_ring(ring: _Ring) -> Tuple[List[bytes], int]:
     """The records of one ring, read from our mapping (x86-64: plain loads are acquire loads
-    and plain stores release stores), the consumer position moved past them.
+    and plain stores release stores), and the consumer position past them (for the caller to
+    store).
 
     What is there is copied out once; a run of records of one size (the usual case: one
     struct per event) is cut out of the copy without reading each header on its own."""
     consumer = ring.consumer[0]
     available = ring.producer[0] - consumer
     if available <= 0:
-        return []
+        return [], consumer
     at = _PAGE + (consumer & ring.mask)
     chunk = ring.data_map[at:at + available]  # the data pages are mapped twice: never wraps
     records: List[bytes] = []
@@ -288,8 +304,7 @@ def _read_ring(ring: _Ring) -> List[bytes]:
         if not length & _abi.RINGBUF_DISCARD_BIT:
             records.append(chunk[done + 8:done + 8 + size])
         done += (size + 15) & ~7  # the 8-byte header, the record rounded up to 8
-    ring.consumer[0] = consumer + done
-    return records
+    return records, consumer + done
 
 
 class UserRingBuffer:
@@ -313,6 +328,7 @@ class UserRingBuffer:
             box[0] = self._lib.user_ring_buffer__new(fd, None)  # libbpf keeps its own mappings, not fd
         self._box = box
         self._finalizer = weakref.finalize(self, _free_user_ring, self._lib, box, self._pid)
+        self._finalizer.atexit = False  # type: ignore[misc]  # the process is ending: no free at exit
 
     def submit(self, record: Any, *, timeout: Optional[float] = 0) -> None:
         """Write one record (bytes, or anything with the buffer protocol, e.g. a ctypes

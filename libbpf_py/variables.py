@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from .maps import Map
 
 
+_INT_CODES = frozenset("bBhHiIlLqQ?")  # ctypes' integer type codes (lower case: signed)
+
+
 class _Section:
     """One section: its map, its ctypes layout, and where its values are now."""
 
@@ -71,8 +74,9 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
     def _refresh(self) -> None:
         """Where each variable's value is: the initial value (before load), the map (after)."""
         loaded = self._object.loaded
-        for section in self._sections.values():
-            section.values, section.live = _values(self._object, section, loaded)
+        fresh = {name: _values(self._object, section, loaded) for name, section in self._sections.items()}
+        for name, (values, live) in fresh.items():  # all or nothing: every section was read first
+            self._sections[name].values, self._sections[name].live = values, live
         self._where = {variable: self._sections[name].values for variable, name in self._section_of.items()}
 
     def _closed(self) -> None:
@@ -94,9 +98,20 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         if section.frozen and self._section_of[name] == ".kconfig":
             raise PermissionError(f"{name} is a .kconfig value: libbpf sets it at load")
         field_type = dict(_fields(section.layout))[name]
-        setattr(values, name, _coerce(field_type, value, name))
-        if not section.live:  # the section's initial value, as libbpf will create the map with it
-            self._object._edit("map", section.map.name, "bpf_map__set_initial_value", bytes(values))
+        if isinstance(value, dict) and isinstance(field_type, type) and \
+                issubclass(field_type, (ctypes.Structure, ctypes.Union)):  # the members named change, the rest stay
+            value = _merged(field_type, getattr(values, name), value, name)
+        value = _coerce(field_type, value, name)
+        if section.live:
+            setattr(values, name, value)
+            return
+        # before load: the section's initial value, as libbpf will create the map with it; what
+        # the globals read changes only once libbpf took it (a refused edit leaves both alone)
+        layout = type(values)
+        changed = _from_buffer(layout, bytearray(bytes(values)))
+        setattr(changed, name, value)
+        self._object._edit("map", section.map.name, "bpf_map__set_initial_value", bytes(changed))
+        ctypes.memmove(ctypes.addressof(values), ctypes.addressof(changed), ctypes.sizeof(layout))
 
     def __delitem__(self, name: str) -> None:
         raise TypeError("global variables cannot be deleted")
@@ -117,8 +132,10 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         values = self._sections[name].values
         if values is None:
             raise ClosedError("the object of these globals is closed")
-        return values if self._sections[name].live and not self._sections[name].frozen else \
-            type(values).from_buffer_copy(values)
+        if self._sections[name].live and not self._sections[name].frozen:
+            return values
+        layout: Any = type(values)
+        return type(layout).from_buffer_copy(layout, values)  # (through the metaclass: see _from_buffer)
 
     @property
     def sections(self) -> List[str]:
@@ -137,19 +154,40 @@ def _values(obj: Any, section: _Section, loaded: bool) -> Tuple[Any, bool]:
         length = ctypes.c_size_t()
         pointer = obj._lib.bpf_map__initial_value(m._handle, ctypes.byref(length))
         data = ctypes.string_at(pointer, min(length.value, size)) if pointer else b""
-        return layout.from_buffer(bytearray(data.ljust(size, b"\0"))), False
+        return _from_buffer(layout, bytearray(data.ljust(size, b"\0"))), False
     try:
         view = m.mmap()
     except TypeError:  # not mmapable (frozen .rodata on some libbpf versions): read it once
-        m_key = bytes(4)
-        return layout.from_buffer_copy(m.lookup(m_key)[:size]), True
+        return _from_buffer(layout, bytearray(m.lookup(bytes(4))[:size])), True
     if view.readonly:
-        return layout.from_buffer_copy(view[:size]), True
-    return layout.from_buffer(view), True
+        return _from_buffer(layout, bytearray(view[:size])), True
+    return _from_buffer(layout, view), True
+
+
+def _from_buffer(layout: Any, buffer: Any) -> Any:
+    """``layout.from_buffer(buffer)`` through the metaclass: a variable may be named
+    ``from_buffer`` and hide the class's own method."""
+    return type(layout).from_buffer(layout, buffer)
 
 
 def _fields(layout: Any) -> List[Tuple[str, Any]]:
-    return [(field[0], field[1]) for field in layout._fields_ if not field[0].startswith(("_pad", "_bits"))]
+    """(name, ctypes type) of a record's members (not the padding btf_ctypes adds, named "@...")."""
+    fields = [(field[0], field[1]) for field in layout._fields_ if not field[0].startswith("@")]
+    return fields + [(name, int) for name, *_ in getattr(layout, "_bitfields_", ())]
+
+
+def _merged(ctype: Any, current: Any, changes: Dict[str, Any], name: str) -> Any:
+    """A copy of the structure ``current`` with the members ``changes`` names set."""
+    made = type(ctype).from_buffer_copy(ctype, bytes(current))
+    known = dict(_fields(ctype))
+    for key, item in changes.items():
+        if key not in known:
+            raise KeyError(f"{name} ({ctype.__name__}) has no member {key!r}")
+        inner = known[key]
+        if isinstance(item, dict) and isinstance(inner, type) and issubclass(inner, (ctypes.Structure, ctypes.Union)):
+            item = _merged(inner, getattr(made, key), item, f"{name}.{key}")
+        setattr(made, key, _coerce(inner, item, f"{name}.{key}"))
+    return made
 
 
 def _variables(layout: Any) -> List[str]:
@@ -162,13 +200,18 @@ def _coerce(ctype: Any, value: Any, name: str) -> Any:
     if isinstance(value, ctype) or not isinstance(ctype, type):
         return value
     if issubclass(ctype, (ctypes.Structure, ctypes.Union)) and isinstance(value, dict):
-        made = ctype()
-        known = dict(_fields(ctype))
-        for key, item in value.items():
-            if key not in known and not hasattr(ctype, key):
-                raise KeyError(f"{name} ({ctype.__name__}) has no member {key!r}")
-            setattr(made, key, _coerce(known.get(key, int), item, f"{name}.{key}"))
-        return made
+        return _merged(ctype, ctype(), value, name)
+    code = getattr(ctype, "_type_", None)
+    if isinstance(code, str) and code in _INT_CODES:
+        if isinstance(value, float) or not isinstance(value, int):
+            raise TypeError(f"{name} is an integer, not {value!r}")
+        size = ctypes.sizeof(ctype)
+        low, high = (-(1 << (8 * size - 1)), 1 << (8 * size - 1)) if code.islower() else (0, 1 << (8 * size))
+        if code == "?":
+            low, high = 0, 2
+        if not low <= value < high:
+            raise ValueError(f"{value} does not fit in {name} ({low} to {high - 1})")
+        return value
     if issubclass(ctype, ctypes.Array):
         array: Any = ctype  # (the type checker reads _type_ and _length_ as methods)
         item_type, length = array._type_, array._length_

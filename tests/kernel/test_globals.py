@@ -145,3 +145,48 @@ def test_map_keys_and_values_typed_from_btf(bpf_obj, bpffs):
     with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, 1) as plain:
         with pytest.raises(LookupError, match="no BTF key type"):
             plain.key_type = "btf"
+
+
+def test_out_of_range_and_wrongly_typed_values_are_refused(obj):
+    g = obj.globals
+    for name, value, words in (("step", 2 ** 40, "0 to 4294967295"), ("threshold", -5, "0 to"),
+                               ("settings", {"offset": 70000}, "-32768 to 32767"),
+                               ("history", [2 ** 64 + 3], "history\\[0\\]"), ("step", 1.5, "integer")):
+        with pytest.raises((ValueError, TypeError), match=words):
+            g[name] = value
+    assert g["step"] == 1 and g["threshold"] == 10 and g["settings"].offset == -5
+
+
+def test_a_dict_writes_only_the_members_it_names(obj):
+    obj.globals["settings"] = {"limit": 7}
+    settings = obj.globals["settings"]
+    assert (settings.limit, settings.offset, settings.label, settings.mode) == (7, -5, b"base", 7)
+    obj.load()
+    obj.globals["last"] = {"label": b"x"}
+    obj.globals["last"] = {"offset": 3}
+    assert (obj.globals["last"].label, obj.globals["last"].offset) == (b"x", 3)
+
+
+def test_a_write_refused_after_a_failed_load_changes_nothing(obj, monkeypatch):
+    obj.globals["step"] = 3
+    monkeypatch.setattr(obj._lib, "bpf_object__load", lambda ptr: (_ for _ in ()).throw(
+        bpf.LibbpfError.for_errno(22, "a load that fails", "bpf_object__load")), raising=False)
+    with pytest.raises(bpf.LibbpfError):
+        obj.load()
+    with pytest.raises(bpf.LibbpfError):
+        obj.globals["step"] = 42
+    assert obj.globals["step"] == 3
+
+
+def test_names_like_the_bindings_own_and_like_ctypes_methods(bpf_obj):
+    with bpf.Object.open(bpf_obj("globals_names")) as obj:
+        g = obj.globals
+        assert (g["_bits_used"], g["_pad_count"], g["normal"], g["from_buffer_copy"]) == (3, 7, 1, 5)
+        fl = g["fl"]
+        assert (fl.raw, fl.lo, fl.hi) == (0x21, 1, 2)  # bitfields of an anonymous union read as the struct's
+        g["fl"] = {"hi": 5}
+        assert g["fl"].raw == 0x51
+        obj.load()
+        assert obj.programs["sum"].test_run(bytes(64)).retval == 1  # .kconfig filled by libbpf
+        assert g["normal"] == 1 + 3 + 7 + 1 + 5
+        assert g["LINUX_KERNEL_VERSION"] > 0 and g.section(".rodata.odd").from_buffer_copy == 5

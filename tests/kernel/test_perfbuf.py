@@ -113,3 +113,9 @@ def test_a_forked_child_cannot_use_the_parents_buffer(events):
         assert os.waitstatus_to_exitcode(status) == 0
         emit(events, 1)
         assert pb.consume() == 1
+
+
+def test_rings_too_large_for_libbpf_are_refused(events):
+    for pages in (1 << 40, 1 << 52):
+        with pytest.raises(ValueError, match="at most"):
+            bpf.PerfBuffer(events.maps["perf_events"], pages=pages)

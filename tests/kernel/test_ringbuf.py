@@ -330,3 +330,127 @@ def test_a_user_ring_buffer_feeds_the_program(events):
         user.submit(b"x")
     with pytest.raises(TypeError, match="not USER_RINGBUF"):
         bpf.UserRingBuffer(events.maps["events"])
+
+
+EXIT_WHILE_POLLING = """
+import sys, threading, time
+import libbpf_py as bpf
+obj = bpf.Object.open(sys.argv[1])
+obj.load()
+obj.maps["config"].key_type = obj.maps["config"].value_type = int
+rb = bpf.RingBuffer(obj.maps["events"], lambda r: None)
+threading.Thread(target=rb.poll, daemon=True).start()
+def produce():
+    while True:
+        obj.programs["emit"].test_run(bytes(64))
+        time.sleep(0.0005)
+threading.Thread(target=produce, daemon=True).start()
+time.sleep(0.2)
+"""
+
+
+def test_the_process_exits_cleanly_while_a_daemon_thread_polls(bpf_obj):
+    import subprocess
+    import sys
+
+    for _ in range(5):  # the interpreter's exit must not free the rings under libbpf's poll
+        done = subprocess.run([sys.executable, "-c", EXIT_WHILE_POLLING, str(bpf_obj("events"))],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+
+def test_a_raising_signal_handler_during_a_walk_loses_no_record(events):
+    class Stop(Exception):
+        pass
+
+    def handler(*_):
+        raise Stop
+
+    got = []
+
+    def slow(record):
+        got.append(Event.from_buffer_copy(record).seq)
+        for _ in range(200):
+            pass
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        with bpf.RingBuffer(events.maps["events"], slow) as rb:
+            raised = 0
+            for _ in range(5):
+                emit(events, 2500)
+                timer = threading.Timer(0.003, os.kill, (os.getpid(), signal.SIGUSR1))
+                timer.start()
+                while True:
+                    try:
+                        if rb.consume() == 0 and not timer.is_alive() and rb.consume() == 0:
+                            break
+                    except Stop:
+                        raised += 1
+                timer.join()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert raised == 5 and got == list(range(5 * 2500))  # raised from consume, every record once
+
+
+def test_a_buffer_whose_callback_refers_to_it_is_collected(events):
+    class Consumer:
+        def __init__(self, m, kind):
+            self.buffer = bpf.RingBuffer(m, self.on) if kind == "ring" else bpf.PerfBuffer(m, self.on)
+
+        def on(self, record):
+            pass
+
+    before = len(os.listdir("/proc/self/fd"))
+    for kind, name in (("ring", "events"), ("perf", "perf_events")):
+        for _ in range(10):
+            Consumer(events.maps[name], kind)
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_closing_from_a_callback_leaves_the_next_records_in_the_ring(events):
+    got = []
+
+    def callback(record):
+        got.append(Event.from_buffer_copy(record).seq)
+        if len(got) == 3:
+            rb.close()
+
+    rb = bpf.RingBuffer(events.maps["events"], callback)
+    emit(events, 10)
+    rb.consume()
+    with bpf.RingBuffer(events.maps["events"]) as again:
+        assert got == [0, 1, 2] and seqs(again.drain()) == list(range(3, 10))
+
+
+def test_a_drain_that_cannot_decode_its_records_loses_none(events):
+    class TooBig(ctypes.Structure):
+        _fields_ = [("seq", ctypes.c_uint32), ("rest", ctypes.c_uint8 * 12)]  # 16 bytes: some records have 8
+
+    with bpf.RingBuffer(events.maps["events"], record_type=TooBig) as rb:
+        emit(events, 9, "emit_mixed")
+        with pytest.raises(ValueError):
+            rb.drain()
+    with bpf.RingBuffer(events.maps["events"]) as again:
+        assert len(again.drain()) == 7  # 9 submitted, 2 discarded: all still there
+
+
+def test_poll_async_ends_when_another_thread_closes_the_buffer(events):
+    rb = bpf.RingBuffer(events.maps["events"], lambda r: None)
+
+    async def main():
+        threading.Timer(0.1, rb.close).start()
+        started = time.monotonic()
+        with pytest.raises(bpf.ClosedError):
+            await rb.poll_async()
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 2
+
+
+def test_timeouts_are_finite_numbers(events):
+    with bpf.RingBuffer(events.maps["events"], lambda r: None) as rb:
+        for bad in (float("nan"), float("inf"), -1):
+            with pytest.raises(ValueError, match="timeout"):
+                rb.poll(bad)
