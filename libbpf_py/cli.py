@@ -27,7 +27,8 @@ def _describe(obj: Any) -> Dict[str, Any]:
              "max_entries": m.max_entries, "flags": m.flags, "pin": m.pin_path} for m in obj.maps.values()]
     programs = [{"name": p.name, "section": p.section, "type": _label(p.type), "instructions": p.insn_count,
                  "loads": p.autoload} for p in obj.programs.values()]
-    return {"object": obj.name, "reading": ", ".join(type(hook).__name__ for hook in obj.hooks) or "libbpf",
+    reading = ", ".join(getattr(hook, "reading", type(hook).__name__) for hook in obj.hooks) or "libbpf"
+    return {"object": obj.name, "reading": reading,
             "maps": maps, "programs": programs}
 
 

@@ -6,7 +6,8 @@ Each reading is tried: iproute2's (``struct bpf_elf_map``; it needs a ``classifi
 reading fits when its loader would accept the object and load at least one program. Of the
 readings that fit, each gives an outcome: which sections load and as what type, and for each
 map its shape, whether it is pinned, and its inner template. One outcome: that reading (the
-first in the order iproute2, bpf_load, libbpf0). Two or more: ValueError naming the
+iproute2's when it fits, else the one whose struct has the section's stride). Two or more
+outcomes: ValueError naming the
 ``compat=`` values to choose from, and how they differ.
 """
 
@@ -84,12 +85,24 @@ def choose(elf: ElfFile, pin_root: Optional[str]) -> Any:
         names = sorted(found)
         raise ValueError(f"this object reads as written for {' or '.join(names)}, and they load it differently "
                          f"({_difference(found)}): pass compat= one of {', '.join(map(repr, names))}")
-    chosen = next(iter(found))
+    chosen = "iproute2" if "iproute2" in found else _native_to_stride(elf, found)
     if chosen == "iproute2":
         from .iproute2 import Iproute2, legacy_prog_type
         return Iproute2(legacy_prog_type(elf), mnt=pin_root)
     from .old_loaders import OldLoader
     return OldLoader(chosen)
+
+
+def _native_to_stride(elf: ElfFile, found: Dict[str, Tuple[Any, ...]]) -> str:
+    """Of readings that load alike, the one whose struct has the section's stride (20 bytes:
+    libbpf 0.x's, 28: bpf_load.c's); else the first."""
+    from ..formats.legacy_maps import maps_section, read_map_defs
+
+    section = maps_section(elf)
+    stride = read_map_defs(elf, LIBBPF0)[0] if section is not None and LIBBPF0 in found else 0
+    if stride == 20 and LIBBPF0 in found:
+        return LIBBPF0
+    return next(iter(found))
 
 
 def _difference(found: Dict[str, Tuple[Any, ...]]) -> str:

@@ -99,6 +99,8 @@ class Iproute2Semantics(ObjectHooks):
     """tc's rules as Object hooks: program types and the load set after open; map-in-map and tail
     calls after load. ``maps`` are the object's legacy map definitions."""
 
+    reading = "iproute2"  # the compat= value this reading answers to
+
     def __init__(self, maps: List[LegacyMap], prog_type: ProgType, section: str):
         self.maps = maps
         self.prog_type = prog_type

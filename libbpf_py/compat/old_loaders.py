@@ -109,6 +109,7 @@ class SectionTypes(ObjectHooks):
 
     def __init__(self, dialect: str):
         self.dialect = dialect
+        self.reading = dialect  # the compat= value this reading answers to
 
     def opened(self, obj: HookedObject) -> None:
         for program in obj.programs.values():

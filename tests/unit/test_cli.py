@@ -33,7 +33,7 @@ def test_inspect_type_reads_a_legacy_object_as_that_command_and_shows_its_pins(b
     monkeypatch.setenv("TC_BPF_MNT", "/sys/fs/bpf")
     assert main(["inspect", str(bpf_obj("iproute2/xdp_prog")), "--type", "xdp", "--json"]) == 0
     described = json.loads(capsys.readouterr().out)
-    assert described["reading"] == "Iproute2Semantics"
+    assert described["reading"] == "iproute2"
     assert [(m["name"], m["pin"]) for m in described["maps"]] == [("xdp_stats", "/sys/fs/bpf/xdp/globals/xdp_stats")]
     assert [(p["name"], p["type"], p["loads"]) for p in described["programs"]] == [("xdp_main", "XDP", True)]
     assert main(["inspect", str(bpf_obj("iproute2/tail_call"))]) == 0

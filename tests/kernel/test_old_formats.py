@@ -1,0 +1,103 @@
+"""Objects written for libbpf 0.x and for samples/bpf's bpf_load.c (bpf_progs/old/, built with
+and without -g), loaded as those loaders loaded them: what the kernel then holds (program
+types, map types and flags, inner templates), what the programs do, and that nothing is pinned."""
+
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+import subprocess
+
+import pytest
+
+import libbpf_py as bpf
+from libbpf_py import iproute2
+from libbpf_py.formats.legacy_maps import LegacyMapError
+
+VARIANTS = ["", "-nog"]
+
+
+def kernel_map(m) -> dict:
+    """What bpftool says of a live map (the same facts as Map.info, from another reader)."""
+    if shutil.which("bpftool") is None:
+        info = m.info()
+        return {"type": info.type.name.lower(), "flags": info.flags}
+    done = subprocess.run(["bpftool", "-j", "map", "show", "id", str(m.info().id)], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_libbpf0_object_loads_every_program_typed_by_its_section(bpf_obj, variant):
+    with bpf.Object.open(bpf_obj(f"old/libbpf0_era{variant}")) as obj:
+        assert [hook.reading for hook in obj.hooks] == ["libbpf0"]
+        assert {name: (p.type, p.autoload) for name, p in obj.programs.items()} == {
+            "xdp_count": (bpf.ProgType.XDP, True), "socket_count": (bpf.ProgType.SOCKET_FILTER, True),
+            "kprobe_count": (bpf.ProgType.KPROBE, True), "cgroup_count": (bpf.ProgType.CGROUP_SKB, True)}
+        obj.load()
+        assert all(m.pin_path is None for m in obj.maps.values())
+        assert kernel_map(obj.maps["lengths"])["flags"] == bpf.BPF_F_NO_PREALLOC
+        assert kernel_map(obj.maps["counts"])["type"] == "array"
+        obj.programs["xdp_count"].test_run(bytes(64))
+        obj.programs["socket_count"].test_run(bytes(80), repeat=2)
+        counts, lengths = obj.maps["counts"], obj.maps["lengths"]
+        counts.key_type = counts.value_type = lengths.key_type = lengths.value_type = int
+        assert [counts[i] for i in range(4)] == [1, 2, 0, 0]
+        assert set(lengths.keys()) == {64, 80 - 14}  # a socket filter sees the packet past its Ethernet header
+
+
+def test_when_two_loaders_would_load_it_differently_auto_says_which_to_choose(bpf_obj, bpffs):
+    path = bpf_obj("old/libbpf0_tc")
+    with pytest.raises(ValueError, match="pass compat= one of 'bpf_load', 'iproute2', 'libbpf0'"):
+        bpf.Object.open(path)
+    with bpf.Object.open(path, compat="libbpf0") as obj:
+        obj.load()
+        assert {n for n, p in obj.programs.items() if p.autoload} == {"xdp_count", "socket_count", "kprobe_count",
+                                                                      "cgroup_count", "cls_count"}
+        assert obj.programs["cls_count"].type == bpf.ProgType.SCHED_CLS
+    with bpf.Object.open(path, compat="iproute2", pin_root=str(bpffs)) as obj:  # tc lays out its tree there
+        obj.load()
+        assert {n for n, p in obj.programs.items() if p.autoload} == {"cls_count"}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_bpf_load_object_takes_its_inner_template_and_numa_node(bpf_obj, variant):
+    with bpf.Object.open(bpf_obj(f"old/bpf_load_era{variant}")) as obj:
+        assert [hook.reading for hook in obj.hooks] == ["bpf_load"]
+        assert {n: p.autoload for n, p in obj.programs.items()} == {
+            "lookup_through_outer": True, "count_on_node": True, "not_for_bpf_load": False}  # lwt_in: skipped
+        obj.load()
+        assert kernel_map(obj.maps["on_node"])["flags"] == bpf.BPF_F_NUMA_NODE
+        inner, outer = obj.maps["inner_proto"], obj.maps["outer"]
+        inner.key_type = inner.value_type = outer.key_type = int
+        inner[0] = 41
+        outer.update(0, inner.fd)  # the template's shape: accepted
+        with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, 8) as other_shape:
+            with pytest.raises(OSError) as exc:
+                outer.update(1, other_shape.fd)
+            assert exc.value.errno == errno.EINVAL
+        obj.programs["lookup_through_outer"].test_run(bytes(64))
+        counts = obj.maps["counts"]
+        counts.key_type = counts.value_type = int
+        assert counts[0] == 41
+        assert all(m.pin_path is None for m in obj.maps.values())
+
+
+def test_a_definition_longer_than_the_loaders_is_refused_when_the_rest_is_not_zero(bpf_obj):
+    with pytest.raises(LegacyMapError, match="non-zero options"):
+        bpf.Object.open(bpf_obj("old/bpf_load_era"), compat="libbpf0")  # inner_map_idx is not 0
+
+
+def test_an_xdp_object_for_ip_link_loads_alike_through_iproute2_open(bpf_obj, bpffs):
+    """``ip link set dev X xdp obj F sec xdp_prog`` reads the 28-byte definitions as bpf_elf_map
+    (numa_node as pinning: 0, none) and loads that section as XDP; Object.open loads it the same."""
+    path = bpf_obj("old/ip_xdp")
+    with iproute2.open(path, "xdp", section="xdp_prog", mnt=str(bpffs)) as as_ip, bpf.Object.open(path) as auto:
+        as_ip.load()
+        auto.load()
+        assert [hook.reading for hook in auto.hooks] == ["bpf_load"]
+        mine, theirs = as_ip.programs["xdp_count_packets"].info(), auto.programs["xdp_count_packets"].info()
+        assert (mine.type, mine.tag) == (theirs.type, theirs.tag) and mine.type == bpf.ProgType.XDP
+        assert all(m.pin_path is None for m in as_ip.maps.values()) and all(m.pin_path is None
+                                                                           for m in auto.maps.values())
