@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ..compat.iproute2 import Iproute2
 from ..object import Object
 from ..pinning import PinPolicy
@@ -26,3 +28,42 @@ def open_as_tc(src: Source, prog_type: str = "sched_cls", section: Optional[str]
     """
     how = Iproute2(prog_type, section, mnt=mnt, pinning_db=pinning_db, mount=mount)
     return Object.open(src, name=name, compat=how, pinning=pinning, **object_options)
+
+
+def graft(map: str, key: Optional[int], src: Source, *, section: str, prog_type: str = "sched_cls",
+          mnt: Optional[str] = None, pinning_db: Optional[Dict[int, str]] = None) -> int:
+    """What ``tc exec bpf graft MAP [key KEY] obj SRC sec SECTION`` does: load ``section`` of
+    ``src`` as tc loads it (a legacy or a BTF object; its maps pinned or reused as that load
+    would), then put the program at ``key`` of the pinned prog array ``map``. ``map`` is a pin
+    path, or ``m:PATH`` relative to the command's directory under the mount (``m:globals/jmp_tc``
+    is ``<mnt>/tc/globals/jmp_tc``); ``key`` None takes the key from a section named ``id/key``.
+    The pinned map must be a prog array of 4-byte keys and values (tc's check). Returns the
+    grafted program's id; the prog array keeps the program after the object is closed."""
+    from .._abi import MapType
+    from ..compat.iproute2 import PIN_SUBDIRS, tail_call_section
+    from ..compat.iproute2_pins import Iproute2Pinning
+    from ..maps import Map
+
+    if key is None:
+        found = tail_call_section(section)
+        if found is None:
+            raise ValueError(f"no key given, and section {section!r} does not say one (as id/key)")
+        key = found[1]
+    if map.startswith("m:"):
+        if prog_type not in PIN_SUBDIRS:
+            raise ValueError(f"prog_type must be one of {sorted(PIN_SUBDIRS)}, not {prog_type!r}")
+        root = Iproute2Pinning([], "", mnt=mnt).root
+        map = os.path.join(root, PIN_SUBDIRS[prog_type], map[2:])
+    with Map.from_pinned(map) as target:
+        info = target.info()
+        if (info.type, info.key_size, info.value_size) != (MapType.PROG_ARRAY, 4, 4):
+            raise ValueError(f"{map} holds a {getattr(info.type, 'name', info.type)} map of {info.key_size}-byte keys "
+                             f"and {info.value_size}-byte values: tc grafts into a PROG_ARRAY of 4 and 4")
+        target.key_type = target.value_type = int
+        with open_as_tc(src, prog_type, section, mnt=mnt, pinning_db=pinning_db) as obj:
+            obj.load()
+            program = next((p for p in obj.programs.values() if p.section == section and p.autoload), None)
+            if program is None:
+                raise ValueError(f"no program in section {section!r}")
+            target[key] = program.fd
+            return program.info().id

@@ -227,3 +227,96 @@ def test_the_tc_command_leaves_what_tc_leaves_and_the_filter_outlives_it(bpf_obj
     theirs, ours = (re.sub(r" id \d+ name \S*", " id N name -", tc_show(tc_netns, dev)) for dev in ("v0", "v1"))
     assert f"id {record['prog_id']} " in tc_show(tc_netns, "v1") and ours == theirs
     assert pins(ours_mnt) == pins(theirs_mnt)
+
+
+def slot_program(path: Path, key: int = 0):
+    """(type, tag) of the program at ``key`` of the prog array pinned at ``path``."""
+    with bpf.Map.from_pinned(path) as m:
+        m.key_type = m.value_type = int
+        with bpf.Program.from_id(m[key]) as prog:
+            info = prog.info()
+            return info.type, info.tag
+
+
+def test_graft_does_what_tc_exec_bpf_graft_does(bpf_obj, tc_netns, new_bpffs):
+    """iproute2's graft example: the classifier tail calls jmp_tc[0]; `tc exec bpf graft
+    m:globals/jmp_tc key 0 obj F sec aaa` puts section aaa there. Both ways alike, and each
+    grafts into the other's pinned map."""
+    path = bpf_obj("iproute2/graft")
+    theirs, ours = new_bpffs(), new_bpffs()
+    tc_load(tc_netns, theirs, path)
+    done = legacy_tc(tc_netns, theirs, "exec", "bpf", "graft", "m:globals/jmp_tc", "key", "0", "obj", str(path),
+                     "sec", "aaa")
+    assert done.returncode == 0, done.stderr
+    with shim_load(ours, path) as obj:
+        assert obj.programs["cls_entry"].test_run(bytes(64)).retval == 1  # nothing grafted yet
+        prog_id = iproute2.graft("m:globals/jmp_tc", 0, path, section="aaa", mnt=str(ours))
+        assert slot_program(ours / "tc" / "globals" / "jmp_tc") == slot_program(theirs / "tc" / "globals" / "jmp_tc")
+        with bpf.Program.from_id(prog_id) as grafted:
+            assert grafted.info().type == bpf.ProgType.SCHED_CLS
+        assert obj.programs["cls_entry"].test_run(bytes(64)).retval == 42
+        iproute2.graft(str(ours / "tc" / "globals" / "jmp_tc"), 0, path, section="bbb", mnt=str(ours))  # a pin path
+        assert obj.programs["cls_entry"].test_run(bytes(64)).retval == 43
+    iproute2.graft("m:globals/jmp_tc", 0, path, section="bbb", mnt=str(theirs))  # into tc's own map
+    bbb_tag = slot_program(theirs / "tc" / "globals" / "jmp_tc")[1]
+    done = legacy_tc(tc_netns, theirs, "exec", "bpf", "graft", "m:globals/jmp_tc", "key", "0", "obj", str(path),
+                     "sec", "bbb")
+    assert done.returncode == 0 and slot_program(theirs / "tc" / "globals" / "jmp_tc")[1] == bbb_tag
+
+
+def test_graft_refusals(bpf_obj, new_bpffs):
+    mnt = new_bpffs()
+    path = bpf_obj("iproute2/graft")
+    with pytest.raises(ValueError, match="does not say one"):
+        iproute2.graft("m:globals/jmp_tc", None, path, section="aaa", mnt=str(mnt))
+    with shim_load(mnt, bpf_obj("iproute2/tail_call")):
+        with pytest.raises(ValueError, match="PROG_ARRAY of 4 and 4"):
+            iproute2.graft("m:globals/tail_hits", 0, path, section="aaa", mnt=str(mnt))
+    with pytest.raises(FileNotFoundError):
+        iproute2.graft("m:globals/nothing", 0, path, section="aaa", mnt=str(mnt))
+
+
+def test_graft_with_a_btf_object_as_debian_tc_does(bpf_obj, new_bpffs):
+    """The same with BTF-defined maps (jmp_tc pinned by name under tc/globals), against the
+    system tc where it is built with libbpf."""
+    done = subprocess.run(["tc", "-V"], capture_output=True, text=True)
+    if done.returncode or "libbpf" not in done.stdout:
+        pytest.skip("the system tc is not built with libbpf")
+    path = bpf_obj("graft_btf")
+    theirs, ours = new_bpffs(), new_bpffs()
+    name = f"lbpy_graft_{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        env = {**os.environ, "TC_BPF_MNT": str(theirs)}
+        tc = ["nsenter", f"--net=/run/netns/{name}", "tc"]
+        subprocess.run([*tc, "qdisc", "add", "dev", "lo", "clsact"], check=True, env=env)
+        for args in (["filter", "add", "dev", "lo", "ingress", "bpf", "da", "obj", str(path), "sec", "tc"],
+                     ["exec", "bpf", "graft", "m:globals/jmp_tc", "key", "0", "obj", str(path), "sec", "aaa"]):
+            done = subprocess.run([*tc, *args], capture_output=True, text=True, env=env)
+            assert done.returncode == 0, done.stderr
+        with iproute2.open(path, section="tc", mnt=str(ours)) as obj:
+            obj.load()
+            iproute2.graft("m:globals/jmp_tc", 0, path, section="aaa", mnt=str(ours))
+            assert slot_program(ours / "tc" / "globals" / "jmp_tc") == \
+                slot_program(theirs / "tc" / "globals" / "jmp_tc")
+            assert obj.programs["cls_entry"].test_run(bytes(64)).retval == 42
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_an_object_reading_rodata_is_refused_by_legacy_tc_and_loaded_by_the_shim(bpf_obj, tc_netns, new_bpffs):
+    """A difference from tc, documented in the README: constants in .rodata and .rodata.str1.1
+    cannot be relocated by tc's legacy loader; libbpf relocates them, through internal maps
+    that are not pinned."""
+    path = bpf_obj("iproute2/rodata")
+    legacy_tc(tc_netns, new_bpffs(), "qdisc", "add", "dev", "v0", "clsact")
+    done = legacy_tc(tc_netns, new_bpffs(), "filter", "add", "dev", "v0", "ingress", "bpf", "da", "obj", str(path),
+                     "sec", "classifier")
+    assert done.returncode != 0
+    mnt = new_bpffs()
+    with shim_load(mnt, path) as obj:
+        internal = {name: m.pin_path for name, m in obj.maps.items() if m.is_internal}
+        assert sorted(name.split(".", 1)[1] for name in internal) == ["rodata", "rodata.str1.1"]
+        assert set(internal.values()) == {None}
+        assert obj.maps["seen"].pin_path == str(mnt / "tc" / "globals" / "seen")
+        assert [obj.programs["cls_weights"].test_run(bytes(n)).retval for n in (64, 65, 66, 67)] == [3, 5, 7, 11]
