@@ -15,11 +15,15 @@ if TYPE_CHECKING:
 
 
 def _version(args: argparse.Namespace) -> int:
+    """The package's version, the libbpf it loads (version and path) and the running kernel."""
     import libbpf_py as bpf
 
-    print(f"libbpf_py {bpf.__version__}")
-    print(f"libbpf {bpf.libbpf_version_string()} ({bpf.library_path()})")
-    return 0
+    uname = os.uname()
+    record = {"libbpf_py": bpf.__version__, "libbpf": bpf.libbpf_version_string(), "libbpf_path": bpf.library_path(),
+              "kernel": f"{uname.sysname} {uname.release} {uname.machine}"}
+    lines = [f"libbpf_py {record['libbpf_py']}", f"libbpf {record['libbpf']} ({record['libbpf_path']})",
+             f"kernel {record['kernel']}"]
+    return _emit(args, record, lines)
 
 
 def _describe(obj: Any) -> Dict[str, Any]:
@@ -411,7 +415,9 @@ def _map(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="libbpf-py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("version", help="libbpf_py's version and the libbpf it loads").set_defaults(func=_version)
+    version = sub.add_parser("version", help="libbpf_py's version, the libbpf it loads, and the kernel")
+    version.add_argument("--json", action="store_true")
+    version.set_defaults(func=_version)
     inspect = sub.add_parser("inspect", help="list an object's maps and programs without loading it")
     inspect.add_argument("object")
     inspect.add_argument("--type", help="read a legacy object as the command loading this program type does "

@@ -10,9 +10,14 @@ from libbpf_py.cli import main
 
 
 def test_version(capsys):
+    import os
+
     assert main(["version"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("libbpf_py ") and "libbpf v1." in out
+    assert out.startswith("libbpf_py ") and "libbpf v1." in out and f"kernel Linux {os.uname().release}" in out
+    assert main(["version", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["libbpf"].startswith("v1.") and record["libbpf_path"] and record["kernel"].startswith("Linux ")
 
 
 def test_inspect_lists_maps_and_programs(bpf_obj, capsys):
