@@ -144,9 +144,17 @@ class EventBuffer:
 
         return int(self._run(wait))
 
-    def consume(self) -> int:
-        """Handle every record there now, without waiting; returns how many."""
-        return int(self._run(lambda state, signals: self._consume_all(state)))
+    def consume(self, limit: Optional[int] = None) -> int:
+        """Handle every record there now (at most ``limit``: where libbpf can stop there),
+        without waiting; returns how many."""
+        if limit is None:
+            return int(self._run(lambda state, signals: self._consume_all(state)))
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, not {limit!r}")
+        return int(self._run(lambda state, signals: self._consume_some(state, limit)))
+
+    def _consume_some(self, state: Any, limit: int) -> int:
+        raise NotImplementedError
 
     def fileno(self) -> int:
         """libbpf's epoll fd: readable when a record waits (for ``selectors`` and event loops)."""

@@ -173,6 +173,7 @@ SIGNATURES: Dict[str, Sig] = {
     "ring_buffer__add": Sig(c_int, (PTR, c_int, _abi.RINGBUF_SAMPLE_FN, c_void_p), NEG, "0.0.9"),
     "ring_buffer__poll": Sig(c_int, (PTR, c_int), None, "0.0.9"),
     "ring_buffer__consume": Sig(c_int, (PTR,), None, "0.0.9"),
+    "ring_buffer__consume_n": Sig(c_int, (PTR, c_size_t), None, "1.5.0"),
     "ring_buffer__epoll_fd": Sig(c_int, (PTR,), None, "0.3.0"),
     "ring_buffer__free": Sig(None, (PTR,), None, "0.0.9"),
     "user_ring_buffer__new": Sig(PTR, (c_int, c_void_p), NULL, "1.1.0"),

@@ -144,6 +144,9 @@ class PerfBuffer(EventBuffer):
         self._checked(state, state.lib.perf_buffer__consume(state.ptr), "perf_buffer__consume")
         return held + state.handled - before
 
+    def _consume_some(self, state: _State, limit: int) -> int:
+        raise ValueError("libbpf's perf buffer has no bounded consume: consume() takes every record")
+
     def _epoll_fd(self, state: _State) -> int:
         return int(state.lib.perf_buffer__epoll_fd(state.ptr))
 

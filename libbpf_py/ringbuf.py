@@ -225,6 +225,9 @@ class RingBuffer(EventBuffer):
     def _consume_all(self, state: _State) -> int:
         return self._checked(state, state.lib.ring_buffer__consume(state.ptr), "ring_buffer__consume")
 
+    def _consume_some(self, state: _State, limit: int) -> int:
+        return self._checked(state, state.lib.ring_buffer__consume_n(state.ptr, limit), "ring_buffer__consume_n")
+
     def _epoll_fd(self, state: _State) -> int:
         return int(state.lib.ring_buffer__epoll_fd(state.ptr))
 

@@ -454,3 +454,19 @@ def test_timeouts_are_finite_numbers(events):
         for bad in (float("nan"), float("inf"), -1):
             with pytest.raises(ValueError, match="timeout"):
                 rb.poll(bad)
+
+
+def test_consume_with_a_limit_needs_libbpf_1_5_and_stops_there(events):
+    from libbpf_py import _libbpf
+
+    with bpf.RingBuffer(events.maps["events"]) as rb:
+        emit(events, 5)
+        if not _libbpf.lib().has("ring_buffer__consume_n"):
+            with pytest.raises(bpf.LibbpfFeatureError, match="needs libbpf >= 1.5.0") as exc:
+                rb.consume(2)
+            assert exc.value.function == "ring_buffer__consume_n"
+            assert rb.consume() == 5  # nothing was taken by the refused call
+            return
+        assert rb.consume(2) == 2 and rb.consume() == 3
+        with pytest.raises(ValueError, match="limit"):
+            rb.consume(0)
