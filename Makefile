@@ -27,12 +27,14 @@ demo: setup bpf
 	$(PY) examples/demo.py
 
 # Test tools, cached in vendor/cache/: a tc with iproute2's legacy loader and libbpf 0.3 as a
-# reference loader (parity tests), and the other libbpf builds of vendor/libbpf/manifest. Without network they are skipped here
+# reference loader (parity tests), and the other libbpf builds: Debian's binaries of
+# vendor/libbpf/manifest and, built here from Debian's sources, those of vendor/libbpf/sources. Without network they are skipped here
 # (the tests then skip too, or fail under LIBBPF_PY_REQUIRE_KERNEL=1).
 tools:
 	-./vendor/iproute2/build-legacy-tc > /dev/null
 	-./vendor/libbpf0/build-reference > /dev/null
 	-./vendor/libbpf/fetch > vendor/cache/libbpf-builds.txt
+	-./vendor/libbpf/build-sources >> vendor/cache/libbpf-builds.txt
 
 # The whole suite, on the system's libbpf and then on every fetched libbpf build. Kernel tests
 # skip (with the reason) when unprivileged, unless LIBBPF_PY_REQUIRE_KERNEL=1, which CI sets so
