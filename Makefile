@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: all setup deps venv bpf tools demo check test test-unit bench lint type fuzz clean
+.PHONY: all setup deps venv bpf tools demo check test test-unit test-installed dist bench lint type fuzz clean
 
 all: bpf
 
@@ -17,11 +17,21 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,lint,type,netlink]'
+	$(PY) -m pip install -q -e '.[test,lint,type,netlink,dist]'
 	touch $@
 
 bpf:
 	$(MAKE) -C bpf_progs
+
+# The sdist and the py3-none-any wheel, built without network (the build backends are in the venv).
+dist: setup
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist
+
+# The suite against the installed wheel (not the source tree), in a fresh venv of the system's
+# Python; then again as an unprivileged user, as a distribution's build runs it.
+test-installed: dist bpf tools
+	./scripts/test-installed
 
 demo: setup bpf
 	$(PY) examples/demo.py

@@ -65,7 +65,7 @@ def test_an_unprivileged_load_says_which_capability_it_needs(bpf_obj):
             "try:\n    obj.load()\nexcept PermissionError as exc:\n    print(exc)\n")
     done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
                            code, str(bpf_obj("maps"))], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(Path(bpf.__file__).parents[1])})  # the tested package
     assert done.returncode == 0, done.stderr
     assert "needs CAP_BPF" in done.stdout and "RLIMIT_MEMLOCK" not in done.stdout, done.stdout
 

@@ -35,8 +35,14 @@ def test_an_open_without_listeners_prints_nothing_and_still_fails_in_libbpfs_wor
             "    print(exc.warnings[-1])\n"
             "print('logging' in sys.modules, _log._Printer.silent, len(_log._Printer.quiet), "
             "len(_log._Printer.captures))\n")
+    import os
+    from pathlib import Path
+
+    import libbpf_py
+
+    where = str(Path(libbpf_py.__file__).parents[1])  # -S drops site-packages: find the tested package
     done = subprocess.run([sys.executable, "-S", "-c", code, str(bpf_obj("maps")), str(bpf_obj("iproute2/tail_call"))],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": where})
     assert done.returncode == 0, done.stderr
     detail, state = done.stdout.strip().splitlines()
     assert "legacy map definitions in 'maps' section are not supported" in detail

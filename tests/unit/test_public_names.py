@@ -57,7 +57,7 @@ def test_one_table_drives_all_dir_and_the_type_checking_imports():
     constants = {name for name in vars(_abi) if name.startswith("BPF_F_") or name in
                  ("BPF_ANY", "BPF_NOEXIST", "BPF_EXIST")}
     assert constants <= set(dir(bpf)), constants - set(dir(bpf))
-    tree = ast.parse((ROOT / "libbpf_py" / "__init__.py").read_text())
+    tree = ast.parse(Path(bpf.__file__).read_text())  # the package under test, installed or not
     block = next(node for node in tree.body if isinstance(node, ast.If) and getattr(node.test, "id", "") ==
                  "TYPE_CHECKING")
     imported = {}
