@@ -5,16 +5,8 @@
  * (here "lwt_in"). lookup_through_outer reads inner[0] through outer[0] into counts[0]. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include "bpf_load_map_def.h"
 
-struct bpf_map_def {	/* samples/bpf/bpf_load.h */
-	unsigned int type;
-	unsigned int key_size;
-	unsigned int value_size;
-	unsigned int max_entries;
-	unsigned int map_flags;
-	unsigned int inner_map_idx;
-	unsigned int numa_node;
-};
 
 struct bpf_map_def SEC("maps") counts = {	/* index 0 */
 	.type = BPF_MAP_TYPE_ARRAY,

@@ -3,16 +3,8 @@
  * map definition (inner_map_idx and numa_node zero): counts[0] += 1 per packet. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include "bpf_load_map_def.h"
 
-struct bpf_map_def {
-	unsigned int type;
-	unsigned int key_size;
-	unsigned int value_size;
-	unsigned int max_entries;
-	unsigned int map_flags;
-	unsigned int inner_map_idx;
-	unsigned int numa_node;
-};
 
 struct bpf_map_def SEC("maps") counts = {
 	.type = BPF_MAP_TYPE_ARRAY,
