@@ -143,6 +143,8 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_program__set_type": Sig(c_int, (PTR, c_int), NEG, "0.0.1"),
     "bpf_program__expected_attach_type": Sig(c_int, (PTR,), None, "0.7.0"),
     "bpf_program__set_expected_attach_type": Sig(c_int, (PTR, c_int), NEG, "0.0.1"),
+    "bpf_program__flags": Sig(c_uint32, (PTR,), None, "0.6.0"),
+    "bpf_program__set_flags": Sig(c_int, (PTR, c_uint32), NEG, "0.6.0"),
     "bpf_program__autoload": Sig(c_bool, (PTR,), None, "0.1.0"),
     "bpf_program__set_autoload": Sig(c_int, (PTR, c_bool), NEG, "0.1.0"),
     "bpf_program__fd": Sig(c_int, (PTR,), None, "0.0.1"),

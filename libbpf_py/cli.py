@@ -9,6 +9,8 @@ import json
 import os
 import sys
 
+from .compat import COMPAT_NAMES
+
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional
@@ -422,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("object")
     inspect.add_argument("--type", help="read a legacy object as the command loading this program type does "
                          "(sched_cls: tc filter, sched_act: tc action, xdp: ip link, lwt_in/out/xmit: ip route)")
-    inspect.add_argument("--compat", choices=("auto", "none", "iproute2"), help="how to read an old object")
+    inspect.add_argument("--compat", choices=COMPAT_NAMES, help="how to read an old object")
     inspect.add_argument("--json", action="store_true")
     inspect.set_defaults(func=_inspect)
     run = sub.add_parser("run", help="load one program of an object and run it with BPF_PROG_TEST_RUN")
@@ -438,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--pin-dir", required=True, metavar="DIR", help="pin each program at DIR/NAME")
     load.add_argument("--pin-maps", action="store_true", help="also pin each map at DIR/maps/NAME")
     load.add_argument("--type", help="program type for every program (e.g. xdp, sched_cls)")
-    load.add_argument("--compat", choices=("auto", "none", "iproute2"), help="how to read an old object")
+    load.add_argument("--compat", choices=COMPAT_NAMES, help="how to read an old object")
     load.add_argument("--json", action="store_true")
     load.set_defaults(func=_load)
     attach = sub.add_parser("attach", help="attach a program; --pin-link keeps it attached after exit")

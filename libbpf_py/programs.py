@@ -93,6 +93,8 @@ class Program(BpfHandle[ProgInfo]):
                       convert=lambda value: enum_or_int(ProgType, value), check=int, doc="Program type (ProgType).")
     expected_attach_type = definition("bpf_program__expected_attach_type", "bpf_program__set_expected_attach_type",
                                       live=_object_only("expected_attach_type"), check=int)
+    flags = definition("bpf_program__flags", "bpf_program__set_flags", live=_object_only("flags"), check=int,
+                       doc="The BPF_F_* load flags (e.g. BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS), settable before load.")
     autoload = definition("bpf_program__autoload", "bpf_program__set_autoload", live=lambda info: True,
                           convert=bool, check=bool, doc="Whether load loads this program (settable before load).")
     insn_count = definition("bpf_program__insn_cnt", live=lambda info: info.xlated_len // 8,

@@ -5,14 +5,7 @@
  * With WITH_CLASSIFIER, also a "classifier" program: the object then reads as iproute2's too. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-
-struct bpf_map_def {	/* as libbpf 0.x's bpf_helpers.h declared it */
-	unsigned int type;
-	unsigned int key_size;
-	unsigned int value_size;
-	unsigned int max_entries;
-	unsigned int map_flags;
-};
+#include "libbpf0_map_def.h"
 
 struct bpf_map_def SEC("maps") counts = {
 	.type = BPF_MAP_TYPE_ARRAY,

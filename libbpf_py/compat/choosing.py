@@ -42,7 +42,7 @@ def _maps_outcome(maps: List[LegacyMap], pinned: bool) -> Tuple[Any, ...]:
 def outcomes(elf: ElfFile) -> Dict[str, Tuple[Any, ...]]:
     """The readings that fit ``elf``, each with what it would load."""
     from .iproute2 import PROG_TYPES, tail_call_section
-    from .old_loaders import section_kind
+    from .old_loaders import section_kind, tail_call_slot
 
     sections = _program_sections(elf)
     found: Dict[str, Tuple[Any, ...]] = {}
@@ -62,7 +62,13 @@ def outcomes(elf: ElfFile) -> Dict[str, Tuple[Any, ...]]:
             _, maps = read_map_defs(elf, dialect)
         except LegacyMapError:
             continue
-        kinds = {s: section_kind(dialect, s) for s in sections}
+        try:
+            kinds = {s: section_kind(dialect, s) for s in sections}
+            if dialect == BPF_LOAD:
+                for s in sections:
+                    tail_call_slot(s)
+        except LegacyMapError:
+            continue  # its loader refuses one of the sections
         if dialect == LIBBPF0 and any(kind is None for kind in kinds.values()):
             continue  # 0.x could not type a program: it refused the object
         loaded = tuple(sorted((s, int(kind[0])) for s, kind in kinds.items() if kind is not None))

@@ -2,22 +2,25 @@
 loaded them: maps from ``struct bpf_map_def`` in a ``maps`` section (rewritten into ``.maps``
 by :mod:`libbpf_py.formats.rewrite`), program types from section names, nothing pinned.
 
-- **libbpf 0.x** loads every program. Section names matched by prefix (``xdp_prog`` is XDP,
-  ``socket1`` a socket filter); where libbpf 1.x recognizes the name itself, its reading
-  stands (the two agree on every name both know). A section neither knows leaves its program
-  without a type, and the load fails as 0.x's did. The ``version`` section is ignored.
+- **libbpf 0.x** loads every program, typed (and given an expected attach type) by libbpf
+  0.3's table of section prefixes, first match first (``xdp_prog`` is XDP, ``socket1`` a socket
+  filter, ``xdp_devmap/...`` XDP for a devmap); a section it does not know refuses the object,
+  as 0.x did. Static program functions load (made global for libbpf 1.x); static maps are
+  refused, as 0.x from 0.4 on did. The ``version`` section is ignored.
 - **bpf_load.c** loads the programs of the sections it knows (``socket``, ``kprobe/``,
   ``kretprobe/``, ``tracepoint/``, ``raw_tracepoint/``, ``xdp``, ``perf_event``,
   ``cgroup/skb``, ``cgroup/sock``, ``sockops``, ``sk_skb``, ``sk_msg``) and skips the others; a
-  map-in-map takes the map at ``inner_map_idx`` as its inner template, and ``numa_node``
-  applies with ``BPF_F_NUMA_NODE``. (It also attached kprobes and tracepoints as it loaded them;
-  here, ``Program.attach()`` does that.)
+  map-in-map takes the map at ``inner_map_idx`` as its inner template, ``numa_node`` applies
+  with ``BPF_F_NUMA_NODE``, programs get no expected attach type, a ``cgroup/`` section other
+  than ``cgroup/skb`` and ``cgroup/sock`` refuses the object, and after load the program of a
+  ``socket/N``, ``sockops/N`` or ``kprobe/N`` section goes to key N of the last prog array.
+  (It also attached kprobes and tracepoints as it loaded them; here, ``Program.attach()`` does.)
 """
 
 from __future__ import annotations
 
-from .._abi import AttachType, ProgType
-from ..formats.legacy_maps import BPF_LOAD, LIBBPF0
+from .._abi import AttachType, MapType, ProgType
+from ..formats.legacy_maps import BPF_LOAD, LIBBPF0, LegacyMapError
 from ..formats.rewrite import rewrite
 from ..hooks import HookedObject, ObjectHooks
 from ..pinning import PinPolicy
@@ -28,28 +31,37 @@ if TYPE_CHECKING:
 
     Kind = Tuple[ProgType, Optional[AttachType]]
 
-# libbpf 0.x's section prefixes (longest first where one starts another), as its sloppy matching read them
+# libbpf 0.3's section_defs, in its order (the first prefix that matches wins), with the
+# expected attach type each gives; LIBBPF: a section whose programs attach by BTF (fentry/,
+# lsm/, iter/...), left to libbpf 1.x, which reads those names as 0.x did and resolves the target
+LIBBPF = (ProgType.UNSPEC, None)
 LIBBPF0_SECTIONS: List[Tuple[str, Kind]] = [
-    ("socket", (ProgType.SOCKET_FILTER, None)),
-    ("sk_reuseport", (ProgType.SK_REUSEPORT, None)),
-    ("kretprobe/", (ProgType.KPROBE, None)), ("kprobe/", (ProgType.KPROBE, None)),
-    ("uretprobe/", (ProgType.KPROBE, None)), ("uprobe/", (ProgType.KPROBE, None)),
+    ("socket", (ProgType.SOCKET_FILTER, None)), ("sk_reuseport", (ProgType.SK_REUSEPORT, None)),
+    ("kprobe/", (ProgType.KPROBE, None)), ("uprobe/", (ProgType.KPROBE, None)),
+    ("kretprobe/", (ProgType.KPROBE, None)), ("uretprobe/", (ProgType.KPROBE, None)),
     ("classifier", (ProgType.SCHED_CLS, None)), ("action", (ProgType.SCHED_ACT, None)),
     ("tracepoint/", (ProgType.TRACEPOINT, None)), ("tp/", (ProgType.TRACEPOINT, None)),
     ("raw_tracepoint/", (ProgType.RAW_TRACEPOINT, None)), ("raw_tp/", (ProgType.RAW_TRACEPOINT, None)),
-    ("xdp", (ProgType.XDP, None)), ("perf_event", (ProgType.PERF_EVENT, None)),
+    ("tp_btf/", LIBBPF), ("fentry/", LIBBPF), ("fmod_ret/", LIBBPF), ("fexit/", LIBBPF), ("fentry.s/", LIBBPF),
+    ("fmod_ret.s/", LIBBPF), ("fexit.s/", LIBBPF), ("freplace/", LIBBPF), ("lsm/", LIBBPF), ("lsm.s/", LIBBPF),
+    ("iter/", LIBBPF),
+    ("xdp_devmap/", (ProgType.XDP, AttachType.XDP_DEVMAP)), ("xdp_cpumap/", (ProgType.XDP, AttachType.XDP_CPUMAP)),
+    ("xdp", (ProgType.XDP, AttachType.XDP)), ("perf_event", (ProgType.PERF_EVENT, None)),
     ("lwt_in", (ProgType.LWT_IN, None)), ("lwt_out", (ProgType.LWT_OUT, None)),
     ("lwt_xmit", (ProgType.LWT_XMIT, None)), ("lwt_seg6local", (ProgType.LWT_SEG6LOCAL, None)),
     ("cgroup_skb/ingress", (ProgType.CGROUP_SKB, AttachType.CGROUP_INET_INGRESS)),
     ("cgroup_skb/egress", (ProgType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS)),
     ("cgroup/skb", (ProgType.CGROUP_SKB, None)),
+    ("cgroup/sock_create", (ProgType.CGROUP_SOCK, AttachType.CGROUP_INET_SOCK_CREATE)),
+    ("cgroup/sock_release", (ProgType.CGROUP_SOCK, AttachType.CGROUP_INET_SOCK_RELEASE)),
     ("cgroup/sock", (ProgType.CGROUP_SOCK, AttachType.CGROUP_INET_SOCK_CREATE)),
+    ("cgroup/post_bind4", (ProgType.CGROUP_SOCK, AttachType.CGROUP_INET4_POST_BIND)),
+    ("cgroup/post_bind6", (ProgType.CGROUP_SOCK, AttachType.CGROUP_INET6_POST_BIND)),
     ("cgroup/dev", (ProgType.CGROUP_DEVICE, AttachType.CGROUP_DEVICE)),
     ("sockops", (ProgType.SOCK_OPS, AttachType.CGROUP_SOCK_OPS)),
     ("sk_skb/stream_parser", (ProgType.SK_SKB, AttachType.SK_SKB_STREAM_PARSER)),
     ("sk_skb/stream_verdict", (ProgType.SK_SKB, AttachType.SK_SKB_STREAM_VERDICT)),
-    ("sk_skb", (ProgType.SK_SKB, None)),
-    ("sk_msg", (ProgType.SK_MSG, AttachType.SK_MSG_VERDICT)),
+    ("sk_skb", (ProgType.SK_SKB, None)), ("sk_msg", (ProgType.SK_MSG, AttachType.SK_MSG_VERDICT)),
     ("lirc_mode2", (ProgType.LIRC_MODE2, AttachType.LIRC_MODE2)),
     ("flow_dissector", (ProgType.FLOW_DISSECTOR, AttachType.FLOW_DISSECTOR)),
     ("cgroup/bind4", (ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_BIND)),
@@ -60,12 +72,18 @@ LIBBPF0_SECTIONS: List[Tuple[str, Kind]] = [
     ("cgroup/sendmsg6", (ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UDP6_SENDMSG)),
     ("cgroup/recvmsg4", (ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UDP4_RECVMSG)),
     ("cgroup/recvmsg6", (ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UDP6_RECVMSG)),
+    ("cgroup/getpeername4", (ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_GETPEERNAME)),
+    ("cgroup/getpeername6", (ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET6_GETPEERNAME)),
+    ("cgroup/getsockname4", (ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_GETSOCKNAME)),
+    ("cgroup/getsockname6", (ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET6_GETSOCKNAME)),
     ("cgroup/sysctl", (ProgType.CGROUP_SYSCTL, AttachType.CGROUP_SYSCTL)),
     ("cgroup/getsockopt", (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_GETSOCKOPT)),
     ("cgroup/setsockopt", (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_SETSOCKOPT)),
+    ("struct_ops", LIBBPF), ("sk_lookup/", (ProgType.SK_LOOKUP, AttachType.SK_LOOKUP)),
 ]
 
-# bpf_load.c's (samples/bpf): these prefixes load, any other section is skipped
+# bpf_load.c's (samples/bpf): these prefixes load (with no expected attach type), "cgroup/" ones
+# other than cgroup/skb and cgroup/sock fail the load ("Unknown event"), any other is skipped
 BPF_LOAD_SECTIONS: List[Tuple[str, Kind]] = [
     ("socket", (ProgType.SOCKET_FILTER, None)),
     ("kprobe/", (ProgType.KPROBE, None)), ("kretprobe/", (ProgType.KPROBE, None)),
@@ -75,15 +93,38 @@ BPF_LOAD_SECTIONS: List[Tuple[str, Kind]] = [
     ("sockops", (ProgType.SOCK_OPS, None)), ("sk_skb", (ProgType.SK_SKB, None)),
     ("sk_msg", (ProgType.SK_MSG, None)),
 ]
+# bpf_load.c's tail calls: a program of "socket/N", "sockops/N" or "kprobe/N" goes to key N of the
+# last prog array among the maps
+_BPF_LOAD_SLOTS = ("socket/", "sockops/", "kprobe/")
 
 TABLES: Dict[str, List[Tuple[str, Kind]]] = {LIBBPF0: LIBBPF0_SECTIONS, BPF_LOAD: BPF_LOAD_SECTIONS}
 
 
 def section_kind(dialect: str, section: str) -> Optional[Kind]:
-    """The program type (and expected attach type) the loader of ``dialect`` gives ``section``."""
+    """The program type (and expected attach type) the loader of ``dialect`` gives ``section``;
+    None: it gives none (libbpf 0.x then refused the object, bpf_load.c skipped the section)."""
+    if dialect == BPF_LOAD and section.startswith("cgroup/") and \
+            not section.startswith(("cgroup/skb", "cgroup/sock")):
+        raise LegacyMapError(f"bpf_load.c refuses section {section!r} (Unknown event): it loads only "
+                             "cgroup/skb and cgroup/sock among cgroup programs")
     for prefix, kind in TABLES[dialect]:
         if section.startswith(prefix):
             return kind
+    return None
+
+
+def tail_call_slot(section: str) -> Optional[int]:
+    """bpf_load.c's key for a "socket/N", "sockops/N" or "kprobe/N" section; ValueError when
+    what follows the slash is not a number (bpf_load.c: "invalid prog number")."""
+    for prefix in _BPF_LOAD_SLOTS:
+        if section.startswith(prefix):
+            rest = section[len(prefix):]
+            if prefix == "kprobe/" and not rest[:1].isdigit():
+                return None  # a kprobe on a function, attached by name
+            digits = rest.split("/")[0]
+            if not digits.isdigit():
+                raise LegacyMapError(f"section {section!r}: invalid prog number (bpf_load.c refuses it)")
+            return int(digits)
     return None
 
 
@@ -105,7 +146,7 @@ class OldLoader:
 
 
 class SectionTypes(ObjectHooks):
-    """The old loader's load set and program types, after open."""
+    """The old loader's load set and program types after open; bpf_load.c's tail calls after load."""
 
     def __init__(self, dialect: str):
         self.dialect = dialect
@@ -113,12 +154,29 @@ class SectionTypes(ObjectHooks):
 
     def opened(self, obj: HookedObject) -> None:
         for program in obj.programs.values():
-            kind = section_kind(self.dialect, program.section or "")
+            section = program.section or ""
+            kind = section_kind(self.dialect, section)
             if self.dialect == BPF_LOAD:
+                tail_call_slot(section)  # an invalid number refuses the object, as bpf_load.c did
                 program.autoload = kind is not None
-            elif program.type != ProgType.UNSPEC:
-                continue  # libbpf 1.x read the name itself (the same reading as 0.x)
-            if kind is not None:
-                program.type = kind[0]
-                if kind[1] is not None:
-                    program.expected_attach_type = kind[1]
+            if kind is None and self.dialect == LIBBPF0:
+                raise LegacyMapError(f"libbpf 0.x gives section {section!r} no program type (it refused objects "
+                                     "with such a section): rename the section, or open with another compat=")
+            if kind is None or kind is LIBBPF:
+                continue  # bpf_load.c skips the section; LIBBPF: libbpf 1.x reads the name as 0.x did
+            program.type = kind[0]
+            program.expected_attach_type = int(kind[1] or 0)  # bpf_load.c passes none; 0.x its table's
+            program.flags = 0  # (1.x may have set some from the name, e.g. xdp.frags: 0.x set none)
+
+    def loaded(self, obj: HookedObject) -> None:
+        if self.dialect != BPF_LOAD:
+            return
+        arrays = [m for m in obj.maps.values() if m.type == MapType.PROG_ARRAY]
+        for program in obj.programs.values():
+            key = tail_call_slot(program.section or "")
+            if key is None or not program.autoload:
+                continue
+            if not arrays:
+                raise LegacyMapError(f"section {program.section!r} names a tail call slot, and the object has "
+                                     "no prog array")
+            arrays[-1].update(key.to_bytes(4, "little"), program.fd.to_bytes(4, "little"))

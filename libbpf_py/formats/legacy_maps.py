@@ -153,8 +153,9 @@ def read_map_defs(elf: ElfFile, dialect: str) -> Tuple[int, List[LegacyMap]]:
     e = "<" if elf.byteorder == "little" else ">"
     maps = []
     for index, sym in enumerate(symbols):
-        if sym.bind == STB_LOCAL:
-            raise LegacyMapError(f"map {sym.name!r} is static: the loader of this format does not support it")
+        if sym.bind == STB_LOCAL:  # (libbpf 0.3 itself accepted them; later 0.x refused "static maps")
+            raise LegacyMapError(f"map {sym.name!r} is static: libbpf 0.x (from 0.4) and libbpf 1.x refuse static "
+                                 "maps; make it global")
         if sym.value % stride or sym.value + stride > size:
             raise LegacyMapError(f"map {sym.name!r} does not start a {stride}-byte definition")
         raw = section.data[sym.value:sym.value + stride]

@@ -29,6 +29,7 @@ from ..elf.file import (
     STT_FUNC,
     STT_NOTYPE,
     STT_OBJECT,
+    STT_SECTION,
     ElfError,
     ElfFile,
     Section,
@@ -67,7 +68,7 @@ def rewrite(data: bytes, dialect: str = "iproute2") -> Tuple[bytes, List[LegacyM
     section.data = bytes(slot * len(maps))
     section.addralign = max(section.addralign, 8)
     _move_map_symbols(elf, section, maps, slot)
-    _program_symbols(elf)
+    _program_symbols(elf, static_allowed=dialect != "iproute2")
 
     variables = _map_variables(btf, maps)
     entries = []
@@ -95,13 +96,13 @@ def _move_map_symbols(elf: ElfFile, section: Section, maps: List[LegacyMap], slo
     shndx = elf.index_of(section)
     index_of = {m.offset: m.index for m in maps}
     symbols = elf.symbols()
-    for i, sym in enumerate(symbols):
-        if sym.shndx == shndx and sym.bind == STB_GLOBAL and sym.value in index_of:
+    for i, sym in enumerate(symbols):  # GLOBAL and WEAK alike (old loaders bound both): libbpf wants GLOBAL
+        if sym.shndx == shndx and sym.bind != STB_LOCAL and sym.type != STT_SECTION and sym.value in index_of:
             symbols[i] = sym.with_info(STB_GLOBAL, STT_OBJECT)._replace(value=index_of[sym.value] * slot, size=slot)
     elf.set_symbols(symbols)
 
 
-def _program_symbols(elf: ElfFile) -> None:
+def _program_symbols(elf: ElfFile, static_allowed: bool = False) -> None:
     """Give every program section the one GLOBAL FUNC at offset 0 that libbpf 1.x needs.
 
     iproute2 loads a whole section as one program and ignores its symbols; libbpf makes one
@@ -121,6 +122,10 @@ def _program_symbols(elf: ElfFile) -> None:
                     and sym.type in (STT_FUNC, STT_NOTYPE) and sym.name]
         for i in at_start:
             if symbols[i].type == STT_FUNC and symbols[i].bind == STB_LOCAL:
+                if static_allowed:  # libbpf 0.x and bpf_load.c loaded them: libbpf 1.x needs them global
+                    symbols[i] = symbols[i].with_info(STB_GLOBAL, STT_FUNC)
+                    changed = True
+                    continue
                 raise ElfError(f"program {symbols[i].name!r} in section {sec.name!r} is static; libbpf 1.x "
                                "loads only non-static program functions (remove 'static' and rebuild)")
         if any(symbols[i].type == STT_FUNC for i in at_start):

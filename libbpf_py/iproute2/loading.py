@@ -59,11 +59,22 @@ def graft(map: str, key: Optional[int], src: Source, *, section: str, prog_type:
         if (info.type, info.key_size, info.value_size) != (MapType.PROG_ARRAY, 4, 4):
             raise ValueError(f"{map} holds a {getattr(info.type, 'name', info.type)} map of {info.key_size}-byte keys "
                              f"and {info.value_size}-byte values: tc grafts into a PROG_ARRAY of 4 and 4")
+        if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key < info.max_entries:
+            raise ValueError(f"key {key!r} is not a slot of {map} (0 to {info.max_entries - 1})")
         target.key_type = target.value_type = int
         with open_as_tc(src, prog_type, section, mnt=mnt, pinning_db=pinning_db) as obj:
             obj.load()
-            program = next((p for p in obj.programs.values() if p.section == section and p.autoload), None)
-            if program is None:
-                raise ValueError(f"no program in section {section!r}")
-            target[key] = program.fd
-            return program.info().id
+            try:
+                program = next((p for p in obj.programs.values() if p.section == section and p.autoload), None)
+                if program is None:
+                    raise ValueError(f"no program in section {section!r}")
+                target[key] = program.fd
+                return program.info().id
+            except BaseException:  # nothing grafted: the pins this load made go (reused ones stay)
+                for m in obj.maps.values():
+                    if m.pin_path and m.name not in obj.reused_maps:
+                        try:
+                            m.unpin()
+                        except OSError:
+                            pass
+                raise

@@ -274,6 +274,14 @@ def test_graft_refusals(bpf_obj, new_bpffs):
             iproute2.graft("m:globals/tail_hits", 0, path, section="aaa", mnt=str(mnt))
     with pytest.raises(FileNotFoundError):
         iproute2.graft("m:globals/nothing", 0, path, section="aaa", mnt=str(mnt))
+    with shim_load(mnt, path):
+        before = pins(mnt)
+        with pytest.raises(ValueError, match="not a slot"):
+            iproute2.graft("m:globals/jmp_tc", 5, path, section="aaa", mnt=str(mnt))  # checked before any load
+        with pytest.raises(OSError):
+            iproute2.graft("m:globals/jmp_tc", 0, bpf_obj("iproute2/graft_objns"), section="aaa", prog_type="xdp",
+                           mnt=str(mnt))  # an XDP program in a prog array of classifiers: refused
+        assert pins(mnt) == before  # a load whose graft failed leaves none of its pins
 
 
 def test_graft_with_a_btf_object_as_debian_tc_does(bpf_obj, new_bpffs):

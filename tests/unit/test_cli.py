@@ -45,6 +45,13 @@ def test_inspect_type_reads_a_legacy_object_as_that_command_and_shows_its_pins(b
     assert "tail_orphan: UNSPEC section 43/0 (12 insns) (not loaded)" in capsys.readouterr().out
 
 
+def test_every_compat_reading_is_an_option(bpf_obj, capsys):
+    assert main(["inspect", str(bpf_obj("old/libbpf0_tc")), "--compat", "libbpf0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reading"] == "libbpf0"
+    assert main(["inspect", str(bpf_obj("old/libbpf0_tc"))]) == 1  # two readings differ: it says which to pass
+    assert "pass compat= one of 'bpf_load', 'iproute2', 'libbpf0'" in capsys.readouterr().err
+
+
 def test_errors_are_one_line_and_exit_1(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "missing.o")]) == 1
     err = capsys.readouterr().err
