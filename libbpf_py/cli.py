@@ -263,12 +263,9 @@ def _tc(args: argparse.Namespace) -> int:
             link = bpf.iproute2.attach_filter(args.device, args.hook, program, object_name=args.object,
                                               section=args.sec, priority=args.pref, handle=args.handle)
         except BaseException:  # nothing attached: the pins this load made go too (reused ones stay)
-            for m in obj.maps.values():
-                if m.pin_path and m.name not in obj.reused_maps:
-                    try:
-                        m.unpin()
-                    except OSError:
-                        pass
+            from libbpf_py.iproute2.loading import unpin_made
+
+            unpin_made(obj)
             raise
         record = {"dev": args.device, "hook": args.hook, "pref": link.tc_priority, "handle": link.tc_handle,
                   "prog_id": program.info().id, "name": f"{os.path.basename(args.object)}:[{args.sec}]",

@@ -129,3 +129,13 @@ def in_namespace(ns: str, action: Callable[[Any], Any]) -> Any:
 
     with inside(ns), IPRoute() as ipr:
         return action(ipr)
+
+
+def built_tool(path: Path, how: str) -> None:
+    """Skip unless the test tool at ``path`` is built (``how`` says how to build it); under
+    LIBBPF_PY_REQUIRE_KERNEL=1 (CI) its absence fails instead."""
+    if not path.exists():
+        missing = f"{path} is not built (run {how})"
+        if os.environ.get("LIBBPF_PY_REQUIRE_KERNEL") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)

@@ -71,10 +71,16 @@ def graft(map: str, key: Optional[int], src: Source, *, section: str, prog_type:
                 target[key] = program.fd
                 return program.info().id
             except BaseException:  # nothing grafted: the pins this load made go (reused ones stay)
-                for m in obj.maps.values():
-                    if m.pin_path and m.name not in obj.reused_maps:
-                        try:
-                            m.unpin()
-                        except OSError:
-                            pass
+                unpin_made(obj)
                 raise
+
+
+def unpin_made(obj: Object) -> None:
+    """Remove the pins ``obj``'s load made (not those it reused), when what the load was for
+    failed after it (a graft, an attachment): as if the command had never run."""
+    for m in obj.maps.values():
+        if m.pin_path and m.name not in obj.reused_maps:
+            try:
+                m.unpin()
+            except OSError:
+                pass  # removed or replaced meanwhile: not this load's any more

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+from support import built_tool
 
 import libbpf_py as bpf
 from libbpf_py import iproute2
@@ -27,11 +28,7 @@ REFERENCE = Path(os.environ.get("LIBBPF_PY_LIBBPF0_REFERENCE",
 @pytest.fixture(scope="module")
 def reference():
     """libbpf 0.3's loader (vendor/libbpf0/build-reference): what it loads, as JSON."""
-    if not REFERENCE.exists():
-        missing = f"{REFERENCE} is not built (run vendor/libbpf0/build-reference)"
-        if os.environ.get("LIBBPF_PY_REQUIRE_KERNEL") == "1":
-            pytest.fail(missing)
-        pytest.skip(missing)
+    built_tool(REFERENCE, "vendor/libbpf0/build-reference")
 
     def run(path) -> Optional[dict]:
         done = subprocess.run([str(REFERENCE), str(path)], capture_output=True, text=True, timeout=60)

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import load, pin_tree, pinned_map_id
+from support import built_tool, load, pin_tree, pinned_map_id
 
 import libbpf_py as bpf
 from libbpf_py import iproute2
@@ -30,11 +30,7 @@ LEGACY_TC = Path(os.environ.get("LIBBPF_PY_LEGACY_TC", ROOT / "vendor/cache/ipro
 @pytest.fixture
 def tc_netns():
     """A namespace with a veth pair for tc to attach to; deleted by name afterwards."""
-    if not LEGACY_TC.exists():
-        missing = f"{LEGACY_TC} is not built (run vendor/iproute2/build-legacy-tc)"
-        if os.environ.get("LIBBPF_PY_REQUIRE_KERNEL") == "1":
-            pytest.fail(missing)
-        pytest.skip(missing)
+    built_tool(LEGACY_TC, "vendor/iproute2/build-legacy-tc")
     name = f"lbpy_tc_{os.getpid() % 100000}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
