@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: all setup deps venv bpf tools demo check test test-unit test-installed test-pythons dist bench lint type fuzz clean
+.PHONY: all setup deps venv bpf tools demo check test test-unit test-installed test-pythons test-deb dist bench lint type fuzz clean
 
 all: bpf
 
@@ -32,6 +32,10 @@ dist: setup
 # Python; then again as an unprivileged user, as a distribution's build runs it.
 test-installed: dist bpf tools
 	./scripts/test-installed
+
+# The Debian package (debian/): built offline, lintian-clean, installed with apt, smoke-tested.
+test-deb:
+	./scripts/test-deb
 
 # The suite under Python 3.9 (the oldest supported) and 3.13, where they are on PATH.
 test-pythons: bpf tools
