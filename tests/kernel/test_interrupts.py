@@ -53,11 +53,12 @@ def inside(action):
     start = raised
     armed = True
     try:
-        result = action()
+        try:
+            result = action()
+        finally:
+            armed = False  # (a second interrupt can come before this line: the outer try takes it)
     except KeyboardInterrupt:
         return None, True
-    finally:
-        armed = False
     if raised != start:
         stats["problems"].append(f"round {stats['rounds']}: a KeyboardInterrupt raised inside was swallowed")
     return result, False
