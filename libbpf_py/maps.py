@@ -25,8 +25,6 @@ from ._abi import MapType, enum_or_int
 from ._checks import c_name_bytes, check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, _FdKeeper, definition
-from .btf_ctypes import Types
-from .elf.btf import Btf
 from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, LibbpfError, describe_errno
 from .info import MapInfo, btf_bytes, map_info, map_spec, possible_cpus
 from .spec import MapSpec
@@ -307,6 +305,9 @@ class Map(BpfHandle[MapInfo]):
     def _btf_type(self, which: int) -> Any:
         """The ctypes type of the map's BTF key (0) or value (1) type: from its object's BTF, or
         for a live map from the BTF the kernel holds for it."""
+        from .btf_ctypes import Types  # (imported here: few maps are typed from BTF)
+        from .elf.btf import Btf
+
         what = ("key", "value")[which]
         with self._handle_in_use() as handle:
             owner = self._owner

@@ -22,9 +22,7 @@ import weakref
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
 from ._checks import c_name, c_path
-from .btf_ctypes import Types
 from .compat import reader
-from .elf.btf import Btf
 from .elf.btf_check import validate_object
 from .elf.file import ElfError, ElfFile
 from .errors import PRIVILEGE_HINT, ClosedError, LibbpfError, VerifierError
@@ -35,11 +33,13 @@ from .pinning import PinPolicy, PinSession, planned_map_path
 from .pinning.pins import live_map_id, pinned_map_id, unlink_quietly
 from .programs import Program
 from .spec import MapSpec
-from .variables import Globals
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
     from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NoReturn, Optional, Set, Tuple, Union
+
+    from .btf_ctypes import Types
+    from .variables import Globals
     Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
     Edit = Tuple[str, str, str, Any]  # (kind, name, setter, value)
     LogBuffers = Dict[str, "ctypes.Array[ctypes.c_char]"]
@@ -398,7 +398,10 @@ class Object:
         """The object's BTF as ctypes types: ``obj.btf["struct event"]`` (see :mod:`btf_ctypes`)."""
         with self._lock:
             self._check_open()
-            if self._types is None:
+            if self._types is None:  # (imported here: most loads never need BTF's ctypes types)
+                from .btf_ctypes import Types
+                from .elf.btf import Btf
+
                 size = ctypes.c_uint32()
                 btf = self._lib.bpf_object__btf(self._ptr)
                 if not btf:
@@ -415,6 +418,8 @@ class Object:
         with self._lock:
             self._check_open()
             if self._globals is None:
+                from .variables import Globals
+
                 self._globals = Globals(self, self.btf)
             return self._globals
 
