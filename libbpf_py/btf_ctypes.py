@@ -26,7 +26,6 @@ TYPE_CHECKING = False  # typing is imported by the type checker only (see _typin
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
-_INT_SIGNED, _INT_CHAR, _INT_BOOL = 1, 2, 4
 _MAX_DEPTH = 64
 _UNSIGNED = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}
 _SIGNED = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_int64}
@@ -120,7 +119,7 @@ class Types:
     def _record(self, type_id: int, t: _btf.Type, depth: int) -> Any:
         btf = self.btf
         name = btf.name(t).lstrip(".") or f"anon_{'union' if t.kind == _btf.UNION else 'struct'}_{type_id}"
-        members = _members(btf, t)
+        members = btf.fields(t)
         base = ctypes.Union if t.kind == _btf.UNION else ctypes.Structure
         fields: List[Tuple[Any, ...]] = []
         anonymous: List[str] = []
@@ -133,9 +132,7 @@ class Types:
                 if base is ctypes.Union:
                     raise BtfTypeError(f"{_describe(btf, type_id)} has a bitfield: not supported in unions")
                 target = btf.get(btf.resolve(member_type))
-                signed = target.kind == _btf.INT and bool(_int_encoding(btf, target) & _INT_SIGNED) or \
-                    target.kind in (_btf.ENUM, _btf.ENUM64) and bool(target.info >> 31)
-                bitfields.append((member, bit_offset, bits, signed))
+                bitfields.append((member, bit_offset, bits, btf.signed(target)))
                 continue
             ctype = self._make(member_type, depth + 1)
             if not member:
@@ -168,10 +165,6 @@ def _lifted(fields: List[Tuple[Any, ...]]) -> Set[str]:
     """Names of the bitfields of anonymous members (their storage is in those members)."""
     return {name for member, ctype, _ in fields if member.startswith("@anon")
             for name, *_ in getattr(ctype, "_bitfields_", ())}
-
-
-def _int_encoding(btf: Btf, t: _btf.Type) -> int:
-    return (struct.unpack_from(btf._e + "I", t.tail)[0] >> 24) & 0x0F
 
 
 def _bit_storage(bitfields: List[Tuple[str, int, int, bool]]) -> List[Tuple[Any, ...]]:
@@ -209,32 +202,13 @@ def _bit_property(bit_offset: int, bits: int, signed: bool, order: str) -> prope
 
 
 def _int_type(btf: Btf, t: _btf.Type) -> Any:
-    encoding, size = _int_encoding(btf, t), t.size_or_type
-    if encoding & _INT_BOOL and size == 1:
+    encoding, size = btf.int_shape(t)[0], t.size_or_type
+    if encoding & _btf.INT_BOOL and size == 1:
         return ctypes.c_bool
-    if size == 1 and (encoding & _INT_CHAR or btf.name(t) == "char"):
+    if size == 1 and (encoding & _btf.INT_CHAR or btf.name(t) == "char"):
         return ctypes.c_char
-    table = _SIGNED if encoding & _INT_SIGNED else _UNSIGNED
+    table = _SIGNED if encoding & _btf.INT_SIGNED else _UNSIGNED
     return table.get(size) or ctypes.c_uint8 * size
-
-
-def _members(btf: Btf, t: _btf.Type) -> List[Tuple[str, int, int, int]]:
-    """(name, type id, bit offset, bitfield bits or 0) of a struct's or union's members, or of a
-    DATASEC's variables."""
-    if t.kind == _btf.DATASEC:
-        return [(btf.name(btf.get(var)), var, 8 * offset, 0) for var, offset, _size in btf.datasec_entries(t)]
-    out = []
-    flagged = bool(t.info >> 31)
-    for name, member_type, offset in btf.members(t):
-        bits = offset >> 24 if flagged else 0
-        bit_offset = offset & 0xFFFFFF if flagged else offset
-        target = btf.get(btf.resolve(member_type))
-        if not bits and target.kind == _btf.INT:
-            int_bits = struct.unpack_from(btf._e + "I", target.tail)[0] & 0xFF
-            if int_bits != 8 * target.size_or_type:
-                bits = int_bits  # an old-style bitfield: the INT says its width
-        out.append((name, member_type, bit_offset, bits))
-    return out
 
 
 def _laid_out(name: str, base: Any, fields: List[Tuple[Any, ...]], anonymous: List[str], size: int,

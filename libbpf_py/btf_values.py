@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 else:
     from ._typing import NamedTuple
 
-_INT_SIGNED, _INT_CHAR, _INT_BOOL = 1, 2, 4
 _MAX_DEPTH = 64  # nesting deeper than this is refused (BTF from another process is not trusted)
 
 
@@ -64,12 +63,6 @@ class MapTypes(NamedTuple):
                    info.btf_value_type_id)
 
 
-def _int_shape(btf: Btf, t: _btf.Type) -> Tuple[int, int, int]:
-    """(encoding, bit offset, bits) of an INT."""
-    word = struct.unpack_from(btf._e + "I", t.tail)[0]
-    return (word >> 24) & 0x0F, (word >> 16) & 0xFF, word & 0xFF
-
-
 def _array_shape(btf: Btf, t: _btf.Type) -> Tuple[int, int]:
     elem, _index, count = struct.unpack_from(btf._e + "III", t.tail)
     return elem, count
@@ -90,39 +83,14 @@ def _enumerators(btf: Btf, t: _btf.Type) -> Iterator[Tuple[str, int]]:
         yield btf.name(_btf.Type(name_off, 0, 0)), value
 
 
-def _is_signed(btf: Btf, t: _btf.Type) -> bool:
-    if t.kind == _btf.INT:
-        return bool(_int_shape(btf, t)[0] & _INT_SIGNED)
-    return t.kind in (_btf.ENUM, _btf.ENUM64) and bool(t.info >> 31)
-
-
 def _is_bool(btf: Btf, t: _btf.Type) -> bool:
-    return t.kind == _btf.INT and bool(_int_shape(btf, t)[0] & _INT_BOOL)
+    return t.kind == _btf.INT and bool(btf.int_shape(t)[0] & _btf.INT_BOOL)
 
 
 def _is_char(btf: Btf, type_id: int) -> bool:
     t = btf.get(btf.resolve(type_id))
     return t.kind == _btf.INT and t.size_or_type == 1 and (
-        bool(_int_shape(btf, t)[0] & _INT_CHAR) or btf.name(t) == "char")  # not __u8 (unsigned char)
-
-
-def _fields(btf: Btf, t: _btf.Type) -> Iterator[Tuple[str, int, int, int]]:
-    """(name, type id, bit offset, bitfield size or 0) of each member of a struct or union."""
-    bitfields = bool(t.info >> 31)
-    for name, member_type, offset in btf.members(t):
-        if bitfields:
-            yield name, member_type, offset & 0xFFFFFF, offset >> 24
-        else:
-            yield name, member_type, offset, 0
-
-
-def _bits_of_int(btf: Btf, type_id: int) -> int:
-    """The bit width of an INT that is not a whole number of bytes (old-style bitfields), else 0."""
-    t = btf.get(btf.resolve(type_id))
-    if t.kind != _btf.INT:
-        return 0
-    _, _, bits = _int_shape(btf, t)
-    return bits if bits != 8 * t.size_or_type else 0
+        bool(btf.int_shape(t)[0] & _btf.INT_CHAR) or btf.name(t) == "char")  # not __u8 (unsigned char)
 
 
 class _Walk:
@@ -161,7 +129,7 @@ class _Reader(_Walk):
         if at + size > len(data):
             raise ValueError(f"{len(data)} bytes are too few for BTF type {type_id} ({size} bytes at {at})")
         if kind == _btf.INT:
-            encoding, bit_offset, bits = _int_shape(btf, t)
+            encoding, bit_offset, bits = btf.int_shape(t)
             raw = int.from_bytes(data[at:at + size], self.order)
             if bits != 8 * size:
                 raw = (raw >> bit_offset) & ((1 << bits) - 1)
@@ -186,13 +154,12 @@ class _Reader(_Walk):
                     for var, offset, _size in btf.datasec_entries(t)}
         if kind in (_btf.STRUCT, _btf.UNION):
             out: Dict[str, Any] = {}
-            for name, member, bit_offset, bits in _fields(btf, t):
-                bits = bits or _bits_of_int(btf, member)
+            for name, member, bit_offset, bits in btf.fields(t):
                 if bits:
                     first, count, shift = self._bit_range(bit_offset, bits)
                     raw = int.from_bytes(data[at + first:at + first + count], self.order) >> shift
-                    encoding = _int_shape(btf, btf.get(btf.resolve(member)))[0] \
-                        if btf.get(btf.resolve(member)).kind == _btf.INT else 0
+                    target = btf.get(btf.resolve(member))
+                    encoding = btf.int_shape(target)[0] if target.kind == _btf.INT else 0
                     item = self._int(raw & ((1 << bits) - 1), encoding, bits)
                 else:
                     item = self.value(member, data, at + bit_offset // 8, depth)
@@ -205,9 +172,9 @@ class _Reader(_Walk):
 
     @staticmethod
     def _int(raw: int, encoding: int, bits: int) -> Any:
-        if encoding & _INT_BOOL:
+        if encoding & _btf.INT_BOOL:
             return bool(raw)
-        if encoding & _INT_SIGNED and raw >= 1 << (bits - 1):
+        if encoding & _btf.INT_SIGNED and raw >= 1 << (bits - 1):
             return raw - (1 << bits)
         return raw
 
@@ -256,8 +223,8 @@ class _Writer(_Walk):
                 raise ValueError(f"{value!r} does not fit in a {size}-byte float") from None
         elif kind in (_btf.INT, _btf.PTR, _btf.ENUM, _btf.ENUM64):
             number = self._number(t, value)
-            bits = _int_shape(btf, t)[2] if kind == _btf.INT else 8 * size
-            self._check_range(number, bits, _is_signed(btf, t), f"a {size}-byte integer", _is_bool(btf, t))
+            bits = btf.int_shape(t)[2] if kind == _btf.INT else 8 * size
+            self._check_range(number, bits, btf.signed(t), f"a {size}-byte integer", _is_bool(btf, t))
             out[at:at + size] = (number & ((1 << (8 * size)) - 1)).to_bytes(size, self.order)
         else:
             raise ValueError(f"BTF type {type_id} (kind {kind}) cannot be written from {value!r}")
@@ -266,11 +233,10 @@ class _Writer(_Walk):
         if not isinstance(value, dict):
             raise ValueError(f"expected a dict for struct {self.btf.name(t) or '(anonymous)'}, got {value!r}")
         left = dict(value)
-        for name, member, bit_offset, bits in _fields(self.btf, t):
-            bits = bits or _bits_of_int(self.btf, member)
+        for name, member, bit_offset, bits in self.btf.fields(t):
             if not name:  # an anonymous struct or union takes its members from this dict
                 inner = self.btf.get(self.btf.resolve(member))
-                names = [n for n, _, _, _ in _fields(self.btf, inner)] if inner.kind in (
+                names = [n for n, _, _, _ in self.btf.fields(inner)] if inner.kind in (
                     _btf.STRUCT, _btf.UNION) else []
                 mine = {n: left.pop(n) for n in names if n in left}
                 if mine:
@@ -283,7 +249,7 @@ class _Writer(_Walk):
                 target = self.btf.get(self.btf.resolve(member))
                 number = self._number(target, item)
                 first, count, shift = self._bit_range(bit_offset, bits)
-                self._check_range(number, bits, _is_signed(self.btf, target), name)
+                self._check_range(number, bits, self.btf.signed(target), name)
                 mask = ((1 << bits) - 1) << shift
                 span = slice(at + first, at + first + count)
                 word = int.from_bytes(out[span], self.order) & ~mask | (number << shift) & mask

@@ -26,7 +26,7 @@ HEADER_SIZE = 24
 INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT = range(1, 12)
 FUNC, FUNC_PROTO, VAR, DATASEC, FLOAT, DECL_TAG, TYPE_TAG, ENUM64 = range(12, 20)
 VAR_GLOBAL_ALLOCATED = 1
-INT_SIGNED = 1
+INT_SIGNED, INT_CHAR, INT_BOOL = 1, 2, 4  # an INT's encoding bits
 
 _MODIFIERS = (TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG)
 
@@ -160,6 +160,35 @@ class Btf:
         for i in range(t.vlen):
             name_off, type_id, offset = struct.unpack_from(self._e + "III", t.tail, 12 * i)
             out.append((self.name(Type(name_off, 0, 0)), type_id, offset))
+        return out
+
+    def int_shape(self, t: Type) -> Tuple[int, int, int]:
+        """(encoding, bit offset, bits) of an INT."""
+        word = struct.unpack_from(self._e + "I", t.tail)[0]
+        return (word >> 24) & 0x0F, (word >> 16) & 0xFF, word & 0xFF
+
+    def signed(self, t: Type) -> bool:
+        """Whether an INT, ENUM or ENUM64 is signed."""
+        if t.kind == INT:
+            return bool(self.int_shape(t)[0] & INT_SIGNED)
+        return t.kind in (ENUM, ENUM64) and bool(t.info >> 31)
+
+    def fields(self, t: Type) -> List[Tuple[str, int, int, int]]:
+        """(name, type id, bit offset, bitfield bits or 0) of a STRUCT's or UNION's members (a
+        bitfield's width from the kind flag, or from an old-style INT of fewer bits than its
+        size), or of a DATASEC's variables."""
+        if t.kind == DATASEC:
+            return [(self.name(self.get(var)), var, 8 * offset, 0) for var, offset, _ in self.datasec_entries(t)]
+        flagged = bool(t.info >> 31)
+        out = []
+        for name, member_type, offset in self.members(t):
+            bits, bit_offset = (offset >> 24, offset & 0xFFFFFF) if flagged else (0, offset)
+            target = self.get(self.resolve(member_type))
+            if not bits and target.kind == INT:
+                int_bits = self.int_shape(target)[2]
+                if int_bits != 8 * target.size_or_type:
+                    bits = int_bits
+            out.append((name, member_type, bit_offset, bits))
         return out
 
     def datasec_entries(self, t: Type) -> List[Tuple[int, int, int]]:
