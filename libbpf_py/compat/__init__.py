@@ -42,13 +42,13 @@ def reader(compat: Compat, look: Optional[ElfFile], pin_root: Optional[str]) -> 
         raise ValueError(f"compat must be one of {', '.join(map(repr, COMPAT_NAMES))}, not {compat!r}")
     if compat == "none":
         return None
+    if compat in ("libbpf0", "bpf_load"):  # with a maps section or without: both loaders opened either
+        from .old_loaders import OldLoader
+        return OldLoader(compat)
     if look is None or maps_section(look) is None:
         if compat != "auto":
             raise ValueError(f"compat={compat!r} needs an object with a legacy 'maps' section of map definitions")
         return None
-    if compat in ("libbpf0", "bpf_load"):
-        from .old_loaders import OldLoader
-        return OldLoader(compat)
     if compat == "iproute2":
         from .iproute2 import Iproute2, legacy_prog_type
         return Iproute2(legacy_prog_type(look), mnt=pin_root)

@@ -86,13 +86,14 @@ class Iproute2:
         self.mnt = mnt
         self.pinning_db = pinning_db
         self.mount = mount
+        self.why = f"loaded as the {prog_type} command loads it"  # (compat="auto" says why it chose it)
 
     def read(self, data: bytes) -> Tuple[bytes, ObjectHooks, PinPolicy]:
         """(what libbpf opens, the hooks, the pin layout) for the object ``data``."""
         new_data, maps = rewrite(data)
         pinning = Iproute2Pinning(maps, _sha1(data).hexdigest(), subdir=PIN_SUBDIRS[self.prog_type],
                                   mnt=self.mnt, pinning_db=self.pinning_db, mount=self.mount)
-        return new_data, Iproute2Semantics(maps, PROG_TYPES[self.prog_type][0], self.section), pinning
+        return new_data, Iproute2Semantics(maps, PROG_TYPES[self.prog_type][0], self.section, self.why), pinning
 
 
 class Iproute2Semantics(ObjectHooks):
@@ -101,7 +102,8 @@ class Iproute2Semantics(ObjectHooks):
 
     reading = "iproute2"  # the compat= value this reading answers to
 
-    def __init__(self, maps: List[LegacyMap], prog_type: ProgType, section: str):
+    def __init__(self, maps: List[LegacyMap], prog_type: ProgType, section: str, why: str = "asked for"):
+        self.why = why  # how the reading was chosen
         self.maps = maps
         self.prog_type = prog_type
         self.section = section

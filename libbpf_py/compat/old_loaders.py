@@ -136,10 +136,11 @@ class OldLoader:
         if dialect not in TABLES:
             raise ValueError(f"dialect must be {LIBBPF0!r} or {BPF_LOAD!r}, not {dialect!r}")
         self.dialect = dialect
+        self.why = f"compat={dialect!r} was asked for"  # (compat="auto" says why it chose this reading)
 
     def read(self, data: bytes) -> Tuple[bytes, ObjectHooks, PinPolicy]:
         new_data, _ = rewrite(data, self.dialect)
-        return new_data, SectionTypes(self.dialect), PinPolicy()
+        return new_data, SectionTypes(self.dialect, self.why), PinPolicy()
 
     def __repr__(self) -> str:
         return f"OldLoader({self.dialect!r})"
@@ -148,17 +149,22 @@ class OldLoader:
 class SectionTypes(ObjectHooks):
     """The old loader's load set and program types after open; bpf_load.c's tail calls after load."""
 
-    def __init__(self, dialect: str):
+    def __init__(self, dialect: str, why: str):
         self.dialect = dialect
         self.reading = dialect  # the compat= value this reading answers to
+        self.why = why          # how the reading was chosen
 
     def opened(self, obj: HookedObject) -> None:
+        has_prog_array = any(m.type == MapType.PROG_ARRAY for m in obj.maps.values())
         for program in obj.programs.values():
             section = program.section or ""
             kind = section_kind(self.dialect, section)
             if self.dialect == BPF_LOAD:
-                tail_call_slot(section)  # an invalid number refuses the object, as bpf_load.c did
                 program.autoload = kind is not None
+                key = tail_call_slot(section)  # an invalid number refuses the object, as bpf_load.c did
+                if key is not None and program.autoload and not has_prog_array:
+                    raise LegacyMapError(f"section {section!r} is bpf_load.c's tail call into slot {key}, and the "
+                                         "object has no prog array (bpf_load.c failed to store it)")
             if kind is None and self.dialect == LIBBPF0:
                 raise LegacyMapError(f"libbpf 0.x gives section {section!r} no program type (it refused objects "
                                      "with such a section): rename the section, or open with another compat=")
@@ -176,7 +182,4 @@ class SectionTypes(ObjectHooks):
             key = tail_call_slot(program.section or "")
             if key is None or not program.autoload:
                 continue
-            if not arrays:
-                raise LegacyMapError(f"section {program.section!r} names a tail call slot, and the object has "
-                                     "no prog array")
             arrays[-1].update(key.to_bytes(4, "little"), program.fd.to_bytes(4, "little"))

@@ -184,3 +184,19 @@ def read_map_defs(elf: ElfFile, dialect: str) -> Tuple[int, List[LegacyMap]]:
             raise LegacyMapError(f"map {m.name!r}: its inner template {maps[m.template].name!r} is itself a "
                                  "map-in-map")
     return stride, maps
+
+
+def inner_template(maps: List[LegacyMap], outer: LegacyMap) -> LegacyMap:
+    """The map whose shape a map-in-map's inner maps take: bpf_load.c's map at ``inner_map_idx``,
+    iproute2's map of id ``inner_id``; LegacyMapError when there is none (the loader could not
+    create the outer map)."""
+    if outer.template >= 0:
+        return maps[outer.template]
+    if outer.inner_id == 0:
+        raise LegacyMapError(f"map {outer.name!r} cannot be created since no inner map ID is defined")
+    for m in maps:
+        if m.id == outer.inner_id:
+            if m.type in _abi.MAP_IN_MAP_TYPES:
+                raise LegacyMapError(f"map {outer.name!r}: its inner map {m.name!r} is itself a map-in-map")
+            return m
+    raise LegacyMapError(f"map {outer.name!r} cannot be loaded: inner map with ID {outer.inner_id} not found")

@@ -35,7 +35,7 @@ from ..elf.file import (
     Section,
     Symbol,
 )
-from .legacy_maps import LegacyMap, LegacyMapError, maps_section, read_map_defs, read_maps
+from .legacy_maps import LegacyMap, LegacyMapError, inner_template, maps_section, read_map_defs, read_maps
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -46,12 +46,15 @@ KV_PREFIX = "____btf_map_"
 
 
 def rewrite(data: bytes, dialect: str = "iproute2") -> Tuple[bytes, List[LegacyMap]]:
-    """``(new_bytes, maps)``; an object without a legacy ``maps`` section comes back unchanged.
+    """``(new_bytes, maps)``; an object without a legacy ``maps`` section comes back unchanged,
+    but that the old loaders' static program functions become global (:func:`_program_symbols`).
     ``dialect`` says which loader's definitions the section holds: ``"iproute2"`` (struct
     bpf_elf_map), ``"libbpf0"`` or ``"bpf_load"`` (struct bpf_map_def, see :func:`read_map_defs`)."""
     elf = ElfFile.parse(data)
     stride, maps = read_maps(elf) if dialect == "iproute2" else read_map_defs(elf, dialect)
-    if not maps:
+    if not maps:  # old loaders opened objects without maps too: their static programs loaded
+        if dialect != "iproute2" and _program_symbols(elf, static_allowed=True):
+            return elf.to_bytes(), []
         return bytes(data), []
     if elf.section(BTF_MAPS_SECTION) is not None:
         raise LegacyMapError("the object has both a legacy 'maps' section and BTF-defined '.maps'; "
@@ -102,14 +105,14 @@ def _move_map_symbols(elf: ElfFile, section: Section, maps: List[LegacyMap], slo
     elf.set_symbols(symbols)
 
 
-def _program_symbols(elf: ElfFile, static_allowed: bool = False) -> None:
+def _program_symbols(elf: ElfFile, static_allowed: bool = False) -> bool:
     """Give every program section the one GLOBAL FUNC at offset 0 that libbpf 1.x needs.
 
     iproute2 loads a whole section as one program and ignores its symbols; libbpf makes one
     program per GLOBAL FUNC symbol and none for a section without one. A NOTYPE symbol at the
     start of the section (hand-written or old assembly) becomes that FUNC; a section with no
     symbol there gets one named after it. Static functions outside .text are refused, as
-    libbpf 1.x cannot load them.
+    libbpf 1.x cannot load them. True when a symbol changed.
     """
     symbols = elf.symbols()
     symtab_index, symtab = elf.symtab()
@@ -142,6 +145,7 @@ def _program_symbols(elf: ElfFile, static_allowed: bool = False) -> None:
         changed = True
     if changed:
         elf.set_symbols(symbols)
+    return changed
 
 
 def _map_variables(btf: B.Btf, maps: List[LegacyMap]) -> Dict[str, int]:
@@ -214,20 +218,8 @@ class _DefinitionBuilder:
         size = 8 * len(members)
         fields = [(name, type_id, 64 * i) for i, (name, type_id) in enumerate(members)]
         if outer:  # the inner template's shape, as libbpf's `values` of a map-in-map
-            template = self._inner_template(m)
+            template = inner_template(self.maps, m)
             inner_id, _ = self.definition(template, inner=True)
             values = self.btf.add_array(self.btf.add_ptr(inner_id), self._index, 0)
             fields.append(("values", values, 64 * len(members)))
         return self.btf.add_struct("", fields, size), size
-
-    def _inner_template(self, outer: LegacyMap) -> LegacyMap:
-        if outer.template >= 0:  # bpf_load.c: the map at inner_map_idx
-            return self.maps[outer.template]
-        if outer.inner_id == 0:
-            raise LegacyMapError(f"map {outer.name!r} cannot be created since no inner map ID is defined")
-        for m in self.maps:
-            if m.id == outer.inner_id:
-                if m.type in _abi.MAP_IN_MAP_TYPES:
-                    raise LegacyMapError(f"map {outer.name!r}: its inner map {m.name!r} is itself a map-in-map")
-                return m
-        raise LegacyMapError(f"map {outer.name!r} cannot be loaded: inner map with ID {outer.inner_id} not found")

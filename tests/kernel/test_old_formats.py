@@ -172,3 +172,92 @@ def test_bpf_load_puts_socket_n_programs_into_the_last_prog_array(bpf_obj, varia
         assert [hook.reading for hook in obj.hooks] == ["bpf_load"]
         obj.load()
         assert obj.programs["entry"].test_run(bytes(64)).retval == 42  # through jmp_table[0]
+
+
+def prog_array_ids(array) -> dict:
+    """The program id at each filled slot of a live prog array."""
+    with bpf.Map.from_fd(array.fd) as view:
+        view.key_type = view.value_type = int
+        return dict(view.items())
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_auto_keeps_the_tail_calls_of_numbered_socket_sections_with_20_byte_definitions(bpf_obj, variant):
+    """samples/bpf's sockex3 shape: libbpf 0.x's 20-byte struct, bpf_load.c's socket/N convention.
+    auto takes bpf_load.c's reading and says why; libbpf 0.x's, asked for, leaves the slots empty."""
+    path = bpf_obj(f"old/sockex3_shape{variant}")
+    with bpf.Object.open(path) as obj:
+        assert [(hook.reading, "socket/0" in hook.why) for hook in obj.hooks] == [("bpf_load", True)]
+        obj.load()
+        main, parse = obj.programs["main_prog"], obj.programs["parse_next"]
+        assert prog_array_ids(obj.maps["jmp_table"]) == {0: main.info().id, 1: parse.info().id}
+        assert main.test_run(bytes(64)).retval == 42  # through jmp_table[1]
+        hits = obj.maps["hits"]
+        hits.key_type = hits.value_type = int
+        assert hits[1] == 1
+    with bpf.Object.open(path, compat="libbpf0") as obj:
+        obj.load()
+        assert prog_array_ids(obj.maps["jmp_table"]) == {}
+        assert obj.programs["main_prog"].test_run(bytes(64)).retval == 1  # the slot is empty
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_map_in_map_libbpf_0_x_cannot_create_leaves_bpf_load_as_the_reading(bpf_obj, reference, variant):
+    """map_perf_test's shape: 28-byte definitions whose inner template comes first (inner_map_idx 0:
+    nothing non-zero past 20 bytes). libbpf 0.3 itself fails to create the outer map."""
+    path = bpf_obj(f"old/map_in_map_first{variant}")
+    if variant:
+        assert reference(path) is None
+    with bpf.Object.open(path) as obj:
+        assert [(hook.reading, hook.why) for hook in obj.hooks] == [("bpf_load", "the only reading that fits")]
+        assert {n: p.autoload for n, p in obj.programs.items()} == {"stress_lru": True, "lookup_inner": True}
+        obj.load()
+        assert kernel_map(obj.maps["inner_lru"])["flags"] == bpf.BPF_F_NUMA_NODE
+        with bpf.Map.create(bpf.MapType.LRU_HASH, 4, 8, 16, flags=bpf.BPF_F_NUMA_NODE) as inner, \
+                bpf.Map.create(bpf.MapType.HASH, 4, 8, 16) as other_shape:
+            inner.key_type = inner.value_type = int
+            inner[0] = 99
+            outer = obj.maps["array_of_lru"]
+            outer.key_type = int
+            outer.update(0, inner.fd)
+            with pytest.raises(OSError) as exc:
+                outer.update(1, other_shape.fd)
+            assert exc.value.errno == errno.EINVAL
+            obj.programs["lookup_inner"].test_run(bytes(64))
+        counts = obj.maps["counts"]
+        counts.key_type = counts.value_type = int
+        assert counts[0] == 99
+
+
+@pytest.mark.parametrize("name", ["old/sockex3_shape-nog", "old/libbpf0_no_maps-nog"])
+def test_libbpf0_readings_of_the_new_shapes_match_libbpf_0_3(bpf_obj, reference, name):
+    theirs = reference(bpf_obj(name))
+    assert theirs is not None
+    with bpf.Object.open(bpf_obj(name), compat="libbpf0") as obj:
+        obj.load()
+        assert in_any_order(as_loaded(obj)) == in_any_order(theirs)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_an_object_without_maps_loads_as_libbpf_0_x_typed_it(bpf_obj, variant):
+    with bpf.Object.open(bpf_obj(f"old/libbpf0_no_maps{variant}"), compat="libbpf0") as obj:
+        obj.load()
+        assert obj.programs["drop_all"].test_run(bytes(64)).retval == 1  # XDP_DROP
+        assert obj.programs["keep_all"].info().type == bpf.ProgType.SOCKET_FILTER
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_bpf_load_reading_loads_calls_and_global_data_bpf_load_c_refused(bpf_obj, variant):
+    """What the shim loads beyond its era's loader (the README's differences): a BPF-to-BPF call,
+    and libbpf 1.x's internal maps for .bss and .rodata, which bpf_load.c never made."""
+    with pytest.raises(ValueError, match="sections loaded: bpf_load: socket_calls .*libbpf0: lwt_xmit"):
+        bpf.Object.open(bpf_obj(f"old/bpf_load_calls{variant}"))
+    with bpf.Object.open(bpf_obj(f"old/bpf_load_calls{variant}"), compat="bpf_load") as obj:
+        assert {n: p.autoload for n, p in obj.programs.items()} == {"classify": True, "skipped": False}
+        obj.load()
+        assert obj.programs["classify"].test_run(bytes(64)).retval == 2 * 50  # past the Ethernet header
+        bss = next(m for name, m in obj.maps.items() if name.endswith(".bss"))
+        bss.key_type = bss.value_type = int  # (without -g there is no BTF to read `calls` by name)
+        assert bss[0] == 1
+        internal = sorted(name.split(".", 1)[1] for name in obj.maps if "." in name)
+        assert internal == ["bss", "rodata"] and all(m.pin_path is None for m in obj.maps.values())
