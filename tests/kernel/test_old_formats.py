@@ -261,3 +261,23 @@ def test_bpf_load_reading_loads_calls_and_global_data_bpf_load_c_refused(bpf_obj
         assert bss[0] == 1
         internal = sorted(name.split(".", 1)[1] for name in obj.maps if "." in name)
         assert internal == ["bss", "rodata"] and all(m.pin_path is None for m in obj.maps.values())
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_string_literals_load_where_libbpf_0_3_refused_them(bpf_obj, reference, variant):
+    """libbpf 0.3 skips '.rodata.str1.1' and refuses the program relocated against it; libbpf
+    1.x makes an internal map of it (the README's differences), for a program bpf_load.c skips too."""
+    path = bpf_obj(f"old/strings_rodata{variant}")
+    assert reference(path) is None
+    with bpf.Object.open(path, compat="libbpf0") as obj:
+        obj.load()
+        assert obj.programs["trace_length"].info().type == bpf.ProgType.LWT_XMIT
+        assert obj.maps[".rodata.str1.1"].pin_path is None
+    with bpf.Object.open(path, compat="bpf_load") as obj:
+        assert not obj.programs["trace_length"].autoload
+        obj.load()
+        assert ".rodata.str1.1" in obj.maps  # made although no loaded program reads it
+        obj.programs["mark"].test_run(bytes(64))
+        marks = obj.maps["marks"]
+        marks.key_type = marks.value_type = int
+        assert marks[0] == 7
