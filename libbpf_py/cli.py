@@ -232,16 +232,12 @@ def _attach(args: argparse.Namespace) -> int:
 
 
 def _detach(args: argparse.Namespace) -> int:
-    """Detach the link pinned at PIN and remove the pin."""
+    """Detach the link pinned at PIN and remove the pin (only while it holds that link)."""
     import libbpf_py as bpf
 
     with bpf.Link.from_pinned(args.pin) as link:
         record = _link_record(link)
-        link.detach()
-    try:
-        os.unlink(args.pin)
-    except FileNotFoundError:
-        pass  # removed meanwhile: detached all the same
+        link.detach()  # removes the pin it was opened from
     record["detached"] = True
     return _emit(args, record, [_words(record)])
 

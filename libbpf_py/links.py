@@ -5,6 +5,14 @@ attachment: ``detach()`` ends it now; ``close()`` (or the end of a ``with`` bloc
 handle, which ends an attachment nothing else holds, while a pinned link stays attached (also
 after the process exits). A Link dropped without either is released as ``close()`` releases it
 (libbpf's rule: an unpinned link detaches).
+
+Pins: a Link knows the pins it was opened from or made (``pin_path`` is the latest), and the
+link's id, so that ``unpin()`` works in any order: before or after ``close()`` or ``detach()``.
+A pin is only ever removed while it still holds this very link (compared by link id): one
+another process removed or replaced is left alone. ``detach()`` removes the pins it knows,
+since a pin would otherwise keep a detached link (a defunct one, or, for link types the kernel
+cannot detach, a live attachment); a link still held after that, by another process or a pin
+this handle never knew of, is reported with a :class:`RuntimeWarning`, never left silently.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import ctypes
 import errno
 import os
 import sys
+import time
+import warnings
 import weakref
 
 from . import _abi, _libbpf, _signals
@@ -102,7 +112,9 @@ class Link:
     _state: List[Any]            # [libbpf's struct bpf_link *, a link's OwnedFd, or a detacher]: one is set
     _finalizer: weakref.finalize[Any, Any]
     _lock: Any                   # an RLock: operations and close, one thread at a time
-    _pinned_at: Optional[str]
+    _pins: List[str]             # where this link is known to be pinned (opened from, or pinned here), latest last
+    _unpinned_by_detach: List[str]  # the pins detach() dealt with (removed, or found gone or taken): unpin() after
+    _link_id: Optional[int]      # the kernel link's id, read once a pin is known (to check pins after close)
     _describe: Optional[Callable[[], LinkInfo]]  # the info of an attachment without a kernel link
     program_name: str            # the program's name, for messages
     tc_handle: Optional[int] = None    # a cls_bpf filter's handle and priority (attach_tc)
@@ -122,7 +134,7 @@ class Link:
         self._describe = info
         self._finalizer = weakref.finalize(self, _release, self._lib, self._state, _this_process[0])
         self._lock = _thread.RLock()
-        self._pinned_at = None
+        self._pins, self._unpinned_by_detach, self._link_id = [], [], None
         self.program_name = program_name
         return self
 
@@ -153,7 +165,8 @@ class Link:
                 raise LibbpfError.for_errno(errno.EINVAL, f"{os.fspath(path)} holds a BPF {kind}, not a link",
                                             "bpf_obj_get")
             self = cls._make(None, fd, "")
-            self._pinned_at = os.fspath(path)
+            self._link_id = link_info(fd.fileno()).id
+            self._pins.append(os.fspath(path))
         return self
 
     # state -----------------------------------------------------------------------------------
@@ -182,8 +195,10 @@ class Link:
 
     @property
     def pin_path(self) -> Optional[str]:
-        """Where this link is known to be pinned (opened from, or pinned by this handle)."""
-        return self._pinned_at
+        """Where this link is known to be pinned (opened from, or pinned by this handle; the
+        latest pin when there are several); it stays known after ``close()``."""
+        pins = self._pins
+        return pins[-1] if pins else None
 
     def as_libbpf(self) -> Optional[int]:
         """libbpf's ``struct bpf_link *`` as an int (None for a link opened from a pin or made
@@ -204,7 +219,7 @@ class Link:
             return f"<Link of {self.program_name!r} closed>"
         if self._state[2] is not None:
             return f"<Link of {self.program_name!r} (netlink, no kernel link)>"
-        pinned = f" pinned at {self._pinned_at}" if self._pinned_at else ""
+        pinned = f" pinned at {self.pin_path}" if self._pins else ""
         return f"<Link of {self.program_name!r} fd={self.fd}{pinned}>"
 
     def __enter__(self) -> "Link":
@@ -225,34 +240,100 @@ class Link:
             self._finalizer()
 
     def detach(self) -> None:
-        """End the attachment now and release this handle; a pin this handle made is removed.
+        """End the attachment now, remove the pins of this link that this handle knows of, and
+        release the handle.
 
         Where the kernel can detach a link for every holder (BPF_LINK_DETACH: XDP, cgroup,
-        netns, tcx... links) it does, also when the link is pinned or held elsewhere; for the
-        other kinds (tracepoints, kprobes, fentry...) releasing this handle and its pin ends the
-        attachment unless another process still holds it."""
+        netns, tcx... links) it does; for the other kinds (tracepoints, kprobes, fentry...) the
+        attachment ends with its last holder, so the pins go first. A pin is removed only while
+        it holds this link (one removed or replaced by someone else is left alone). On a handle
+        already closed, a link it knows to be pinned is detached through its pin. A link still
+        held after all that (by another process, or a pin this handle does not know) gives a
+        :class:`RuntimeWarning` naming it. A pin that cannot be removed (EACCES...) raises once
+        the rest is done; ``unpin()`` can retry. ``unpin()`` after ``detach()`` has nothing
+        left to do. Safe to call twice."""
         with _signals.deferred(), self._lock:
-            if self.closed:
-                return  # detached (or closed) already, maybe by another thread
             if self._state[2] is not None:  # no kernel link: releasing removes exactly what was attached
                 self._finalizer()
                 return
-            fd = self._current_fd()
-            if fd_kind(fd) == "link":
-                try:
-                    self._lib.bpf_link_detach(fd)
-                except LibbpfError as exc:
-                    if exc.errno not in NOT_SUPPORTED_ERRNOS:  # no LINK_DETACH for its type
-                        raise
-            pinned, self._pinned_at = self._pinned_at, None
-            if pinned is not None and self._made_pin:
-                try:
-                    os.unlink(pinned)
-                except FileNotFoundError:
-                    pass
+            if self.closed:
+                if not self._pins:
+                    return  # detached (or closed unpinned) already, maybe by another thread
+                self._detach_through_pins()
+            else:
+                self._detach_fd(self._current_fd())
+            knew_pins = bool(self._pins)
+            failure = self._remove_known_pins()
             self._finalizer()
+        if knew_pins:  # outside the section: a signal is not held while the pins' release is awaited
+            self._warn_if_still_held()
+        if failure is not None:
+            raise failure
 
-    _made_pin = False
+    def _detach_fd(self, fd: int) -> None:
+        """BPF_LINK_DETACH where the link's type has it (a no-op for the other types)."""
+        if fd_kind(fd) != "link":
+            return
+        try:
+            self._lib.bpf_link_detach(fd)
+        except LibbpfError as exc:
+            if exc.errno not in NOT_SUPPORTED_ERRNOS:  # no LINK_DETACH for its type
+                raise
+
+    def _detach_through_pins(self) -> None:
+        """Detach a closed handle's link through the first known pin that still holds it."""
+        for path in self._pins:
+            try:
+                pinned = OwnedFd(self._lib.bpf_obj_get(c_path(path)))
+            except (LibbpfError, OSError):
+                continue  # gone, or not a BPF pin any more
+            with pinned:
+                fd = pinned.fileno()
+                if fd_kind(fd) == "link" and link_info(fd).id == self._link_id:
+                    self._detach_fd(fd)
+                    return
+
+    def _remove_known_pins(self) -> Optional[OSError]:
+        """Remove each known pin that still holds this link; forget those removed, gone or taken
+        by another object. The first unexpected failure is returned (that pin stays known)."""
+        failure: Optional[OSError] = None
+        kept: List[str] = []
+        for path in self._pins:
+            try:
+                unlink_own_pin(path, self._own_id(), "link", link_info, "link")
+            except LibbpfError:
+                pass  # gone, or holding another object now: not this link's pin any more
+            except OSError as exc:  # the unlink itself failed
+                failure = failure or exc
+                kept.append(path)
+                continue
+            self._unpinned_by_detach.append(path)
+        self._pins = kept
+        return failure
+
+    def _warn_if_still_held(self, patience: float = 2.0) -> None:
+        """Warn when the link outlives this detach: someone else holds it (see detach). A pin's
+        reference is dropped a moment after its unlink (bpffs frees the inode after an RCU grace
+        period), so the link is given ``patience`` seconds to go before it counts as held."""
+        link_id = self._link_id
+        if link_id is None:
+            return
+        deadline, pause = time.monotonic() + patience, 0.001
+        while True:
+            try:
+                held = OwnedFd(self._lib.bpf_link_get_fd_by_id(link_id))
+            except LibbpfError:
+                return  # gone: nothing holds it
+            with held:
+                kind = link_info(held.fileno()).type
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        warnings.warn(f"link {link_id} of {self.program_name or 'a program'} ({getattr(kind, 'name', kind)}) was "
+                      "detached and its known pins removed, but it is still held elsewhere (another process, or a "
+                      "pin this handle does not know): find its pins with `libbpf-py show --pinned DIR`",
+                      RuntimeWarning, stacklevel=3)
 
     def disconnect(self) -> None:
         """Release this handle and leave the attachment in place: what tc and ip do when they
@@ -272,22 +353,36 @@ class Link:
         process are gone, until the pin is removed and the last holder closes it."""
         encoded = c_path(path)
         with _signals.deferred(), self._lock:  # a pin made is always recorded (detach removes it)
+            fd = self._current_fd()
+            own_id = self._link_id if self._link_id is not None else link_info(fd).id
             try:
-                self._lib.bpf_obj_pin(self._current_fd(), encoded)
+                self._lib.bpf_obj_pin(fd, encoded)
             except LibbpfError as exc:
                 raise _about_path(exc, path, "pin") from None
-            self._pinned_at, self._made_pin = os.fspath(path), True
+            self._link_id = own_id
+            self._pins.append(os.fspath(path))
 
     def unpin(self, path: Optional[PathLike] = None) -> None:
-        """Remove the pin at ``path`` (default: ``pin_path``), which must hold this very link."""
-        target = self._pinned_at if path is None else os.fspath(path)
-        if target is None:
-            raise ValueError("this link has no known pin; pass the path")
-        with self._lock:
-            mine = link_info(self._current_fd()).id
-        unlink_own_pin(target, mine, "link", link_info, "link")
-        if target == self._pinned_at:
-            self._pinned_at, self._made_pin = None, False
+        """Remove the pin at ``path`` (default: ``pin_path``), which must hold this very link
+        (EINVAL otherwise: another object's pin is never removed). Works on a closed handle
+        that knows its link's pin; after ``detach()``, which removed the known pins, there is
+        nothing left to do."""
+        with _signals.deferred(), self._lock:
+            if path is None and not self._pins:
+                if self._unpinned_by_detach:
+                    return
+                raise ValueError("this link has no known pin; pass the path")
+            target = self._pins[-1] if path is None else os.fspath(path)
+            if target in self._unpinned_by_detach and not os.path.lexists(target):
+                return
+            unlink_own_pin(target, self._own_id(), "link", link_info, "link")
+            self._pins = [known for known in self._pins if known != target]
+
+    def _own_id(self) -> int:
+        """The link's id: read from the fd while open, else the one read when its pin became known."""
+        if self._link_id is None:
+            self._link_id = link_info(self._current_fd()).id
+        return self._link_id
 
     def read(self) -> bytes:
         """Run an iterator link (``Program.attach_iter``) once and return all it wrote."""

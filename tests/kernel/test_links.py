@@ -86,6 +86,7 @@ def test_a_pinned_link_stays_attached_after_its_handle_closes(attach_obj, bpffs)
     again.unpin()
     assert not path.exists()
     again.close()  # the last holder: the attachment ends
+    assert link_gone(link_id)
     getpids(4)
     assert counted(attach_obj, RAW_TP_GETPID) == 4
 
@@ -126,7 +127,9 @@ def test_a_pinned_link_keeps_its_program_attached_after_its_process_is_killed(bp
         assert counts[RAW_TP_GETPID] == 3  # counted by the program the killed process attached
         with bpf.Link.from_pinned(bpffs / "link") as link:
             assert link.info().type == LinkType.RAW_TRACEPOINT
+            link_id = link.info().id
             link.unpin()
+        assert link_gone(link_id)
         getpids(3)
         assert counts[RAW_TP_GETPID] == 3
     finally:
@@ -407,3 +410,159 @@ def test_disconnect_of_a_kernel_link_keeps_no_fd(attach_obj):
     link.disconnect()
     link.disconnect()
     assert link_fds() == before and link.closed
+
+
+# pins in every order: unpin() follows detach() and close(); a pin that is no longer this link's
+# is never removed; a link that outlives its detach is said --------------------------------------
+
+def link_gone(link_id: int, seconds: float = 10.0) -> bool:
+    """Whether the link ``link_id`` is gone from the kernel within ``seconds`` (a pin's reference
+    is dropped a moment after its unlink: bpffs frees the inode after an RCU grace period)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while link_id in bpf.Link.ids():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def pinned_raw_tp(attach_obj, path: Path) -> int:
+    """A raw tracepoint link pinned at ``path`` by a handle closed since; its id."""
+    with attach_obj.programs["raw_tp_getpid"].attach() as link:
+        link.pin(path)
+        return link.info().id
+
+
+def test_from_pinned_then_detach_then_unpin_leaves_no_pin_and_no_link(attach_obj, bpffs):
+    """The issue's order: the pin goes with the detach, and unpin() after it has nothing left to do."""
+    path = bpffs / "link"
+    link_id = pinned_raw_tp(attach_obj, path)
+    link = bpf.Link.from_pinned(path)
+    link.detach()
+    assert not path.exists() and link.closed
+    assert link_id not in bpf.Link.ids()  # detach returns once the link is gone
+    link.unpin()
+    link.unpin(path)
+    getpids(3)
+    assert counted(attach_obj, RAW_TP_GETPID) == 0
+
+
+def test_detach_of_a_pinned_cgroup_link_leaves_no_defunct_pin(attach_obj, cgroup, bpffs):
+    """A link type the kernel detaches for every holder: the pin would hold a defunct link."""
+    path = bpffs / "cg"
+    with attach_obj.programs["cgroup_egress"].attach_cgroup(cgroup) as link:
+        link.pin(path)
+        link_id = link.info().id
+    again = bpf.Link.from_pinned(path)
+    send_from(cgroup, 2)
+    again.detach()
+    send_from(cgroup, 2)
+    assert counted(attach_obj, CGROUP_EGRESS) == 2
+    assert not path.exists() and link_id not in bpf.Link.ids()
+    again.unpin()
+
+
+@pytest.mark.parametrize("order", ["pin detach unpin", "pin unpin detach", "pin close unpin", "pin close detach",
+                                   "pin close detach unpin", "pin detach detach unpin"])
+def test_every_order_of_pin_unpin_close_detach_ends_with_no_pin_and_no_attachment(attach_obj, bpffs, order):
+    path = bpffs / "link"
+    link = attach_obj.programs["raw_tp_getpid"].attach()
+    link_id = link.info().id
+    for step in order.split():
+        if step == "pin":
+            link.pin(path)
+            assert link.pin_path == str(path)
+        else:
+            getattr(link, step)()
+        if step == "close":
+            getpids(2)  # a pinned link stays attached after its handle closes
+            assert counted(attach_obj, RAW_TP_GETPID) == 2 and path.exists()
+    link.close()
+    assert not path.exists()
+    assert link_gone(link_id)
+    before = counted(attach_obj, RAW_TP_GETPID)
+    getpids(3)
+    assert counted(attach_obj, RAW_TP_GETPID) == before
+
+
+def test_unpin_after_close_removes_the_pin_and_ends_the_attachment(attach_obj, bpffs):
+    path = bpffs / "link"
+    link = attach_obj.programs["raw_tp_getpid"].attach()
+    link.pin(path)
+    link_id = link.info().id
+    link.close()
+    assert link.pin_path == str(path)  # still known after close
+    link.unpin()
+    assert not path.exists() and link_gone(link_id) and link.pin_path is None
+    with pytest.raises(ValueError, match="no known pin"):
+        link.unpin()  # unpinned by unpin(), not by a detach: nothing known any more
+
+
+def test_a_pin_replaced_by_another_link_is_neither_removed_nor_detached(attach_obj, bpffs):
+    path = bpffs / "link"
+    first = attach_obj.programs["raw_tp_getpid"].attach()
+    first.pin(path)
+    first_id = first.info().id
+    with bpf.Link.from_pinned(path) as other_handle:  # as another process would: remove it, pin another link
+        other_handle.unpin()
+    with attach_obj.programs["raw_tp_getpid_other"].attach() as second:
+        second.pin(path)
+        second_id = second.info().id
+    with pytest.raises(bpf.LibbpfError, match="does not hold this link") as exc:
+        first.unpin()
+    assert exc.value.errno == errno.EINVAL and path.exists()
+    first.detach()
+    assert path.exists() and first_id not in bpf.Link.ids()
+    with bpf.Link.from_pinned(path) as second_again:
+        assert second_again.info().id == second_id  # untouched: still attached, still pinned
+        getpids(2)
+        assert counted(attach_obj, RAW_TP_OTHER) == 2
+        second_again.detach()
+    assert not path.exists()
+
+
+def test_a_pin_replaced_by_a_map_or_removed_by_another_is_left_to_its_owner(attach_obj, bpffs):
+    path, removed = bpffs / "link", bpffs / "removed"
+    taken = attach_obj.programs["raw_tp_getpid"].attach()
+    taken.pin(path)
+    gone = attach_obj.programs["raw_tp_getpid_other"].attach()
+    gone.pin(removed)
+    os.unlink(path)
+    attach_obj.maps["counts"].pin(path)  # the path now holds a map
+    os.unlink(removed)
+    taken.detach()
+    gone.detach()
+    gone.unpin()  # detach found its pin gone: nothing to do
+    with bpf.Map.from_pinned(path) as m:
+        assert m.info().id == attach_obj.maps["counts"].info().id
+    attach_obj.maps["counts"].unpin()
+
+
+def test_a_link_still_held_after_its_detach_is_reported(attach_obj, bpffs):
+    """Pinned twice, the handle knowing one pin: the detach removes that one and warns that the
+    link lives on (a raw tracepoint stays attached while the other pin holds it)."""
+    known, unknown = bpffs / "known", bpffs / "unknown"
+    link_id = pinned_raw_tp(attach_obj, known)
+    with bpf.Link.from_pinned(known) as other:  # another process, say, pins it again
+        other.pin(unknown)
+    with bpf.Link.from_pinned(known) as link:
+        with pytest.warns(RuntimeWarning, match=f"link {link_id} .*still held elsewhere"):
+            link.detach()
+    assert not known.exists() and unknown.exists()
+    getpids(2)
+    assert counted(attach_obj, RAW_TP_GETPID) == 2  # still attached through the pin it did not know
+    with bpf.Link.from_pinned(unknown) as last:
+        last.detach()
+    assert not unknown.exists() and link_id not in bpf.Link.ids()
+
+
+def test_unpin_of_a_closed_handle_that_never_knew_a_pin_says_so(attach_obj, bpffs):
+    link = attach_obj.programs["raw_tp_getpid"].attach()
+    link.close()
+    with pytest.raises(ValueError, match="no known pin"):
+        link.unpin()
+    with pytest.raises(bpf.ClosedError):
+        link.unpin(bpffs / "anything")
+    link.detach()  # closed and unpinned: nothing to do
