@@ -155,8 +155,9 @@ class ElfFile:
         names = data[names_offset:names_offset + names_size]
         if raw[shstrndx].type != SHT_STRTAB:
             raise ElfError("section name table is not a string table")
-        for s in raw:
+        for i, s in enumerate(raw):
             s.name = _string_at(names, s.sh_name, "section name")
+            _check_size(i, s)
         wanted = {i for i, s in enumerate(raw) if not headers_only or i == shstrndx or s.name in keep}
         wanted |= {raw[i].link for i in list(wanted) if raw[i].type == SHT_SYMTAB}  # its names come along
         for i in wanted:
@@ -265,6 +266,18 @@ class ElfFile:
         out[:16] = self.ident
         out[16:EHDR_SIZE] = header
         return bytes(out)
+
+
+MAX_SECTION_SIZE = (1 << 32) - 1  # libbpf keeps a section's size in 32 bits (a map's value_size, a DATASEC's size)
+
+
+def _check_size(index: int, section: Section) -> None:
+    """Refuse a section size libbpf would cut to its low 32 bits (an SHT_NOBITS ``.bss`` has no
+    bytes in the file to bound it): libbpf 1.x would make a map of the size that is left."""
+    size = section.header_size
+    if size > MAX_SECTION_SIZE:
+        raise ElfError(f"section {index} ({section.name!r}) claims {size} bytes, more than the 32 bits libbpf "
+                       f"keeps of a section's size (a .bss would become a map of {size & MAX_SECTION_SIZE} bytes)")
 
 
 def _string_at(table: bytes, offset: int, what: str) -> str:

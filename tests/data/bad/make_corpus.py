@@ -83,6 +83,12 @@ def section_header(data: bytes, index: int) -> int:
     return struct.unpack_from("<Q", data, 40)[0] + 64 * index
 
 
+def section_size(data: bytes, name: str, size: int) -> bytes:
+    """``data`` with the header of section ``name`` claiming ``size`` bytes (sh_size)."""
+    index = ElfFile.parse(data).sections_named()[name]
+    return patch(data, section_header(data, index) + 32, "<Q", size)
+
+
 def cases() -> Dict[str, dict]:
     maps, legacy, struct_ops = built("maps"), built("iproute2/global_ns"), built("vmlinux/struct_ops")
     legacy_nog = built("iproute2/object_ns-nog")
@@ -188,6 +194,12 @@ def cases() -> Dict[str, dict]:
                                     "Cannot allocate|Invalid argument"),
         "legacy_not_utf8": dict(data=legacy.replace(b"stats_global\0", b"stats_gl\xffbal\0"), entry="rewrite",
                                 raises="ok", match=""),
+        "bss_size_past_32_bits": dict(data=section_size(built("globals"), ".bss", 0xC4F1485C399A451A),  # fuzzed
+                                      entry="open", raises="ElfError",
+                                      match=r"section \d+ \('\.bss'\) claims 14191203461761746202 bytes, more "
+                                      "than the 32 bits"),
+        "bss_size_at_32_bits": dict(data=section_size(built("globals"), ".bss", 0xFFFFFFF8), entry="load",
+                                    raises="LibbpfError", match="failed to create|Argument list too long|E2BIG"),
         "not_elf": dict(data=b"\x7fELF" + bytes(60), entry="rewrite", raises="ElfError", match=""),
     }
 
