@@ -42,11 +42,18 @@ _NO_FLAGS = _FLAGS[0]
 _NO_VALUE: Any = object()  # update(mapping) has no value argument; pop(key) has no default
 
 
+_U32_MAX = (1 << 32) - 1
+_BATCH_BYTES = 1 << 22  # the default batch of lookup_batch: its keys and values fill at most this
+
+
 def _u64(flags: int) -> c_uint64:
-    try:
-        return _FLAGS[flags]
-    except KeyError:
-        return c_uint64(flags)
+    """``flags`` as C's u64 (checked: ctypes would wrap -1, or 2**64, silently; True is no flag)."""
+    if type(flags) is int:
+        try:
+            return _FLAGS[flags]
+        except KeyError:
+            pass
+    return c_uint64(check_uint(flags, 64, "flags"))
 
 
 def _field(field: str, getter: str, setter: Optional[str] = None, convert: Callable[[int], Any] = int,
@@ -118,7 +125,7 @@ class Map(BpfHandle[MapInfo]):
             raise ValueError(f"map name {name!r} is longer than {_abi.BPF_OBJ_NAME_LEN - 1} bytes")
         if int(map_type) in _abi.MAP_IN_MAP_TYPES and inner_map is None:
             raise ValueError("a map-in-map needs inner_map (a map of the inner shape)")
-        check_uint(int(map_type) if isinstance(map_type, IntEnum) else map_type, 32, "map_type")
+        check_uint(int(map_type) if isinstance(map_type, IntEnum) else map_type, 31, "map_type")  # a C int
         opts = _abi.new_opts(_abi.BpfMapCreateOpts)
         opts.map_flags = flags
         opts.map_extra = map_extra
@@ -172,6 +179,20 @@ class Map(BpfHandle[MapInfo]):
         super()._reset_after_fork()
         self._drop_slots()  # the closures hold the old lock
 
+    def close(self) -> None:
+        """Close a map this handle owns (opened from a pin, an id or an fd, or created); safe to
+        call twice. An object's map belongs to its Object and closes with it: closing it alone
+        raises TypeError (``Map.from_fd(m.fd)`` gives a handle of its own to close)."""
+        if self._owner_ref is not None:
+            raise TypeError(f"map {self._display_name()} belongs to its Object and closes with it (obj.close()); "
+                            "Map.from_fd(m.fd) gives a handle of its own")
+        super().close()
+
+    def __enter__(self) -> "Map":
+        if self._owner_ref is not None:
+            raise TypeError(f"map {self._display_name()} belongs to its Object: `with` the Object, not its map")
+        return self
+
     def _fail(self, ret: int, function: str) -> NoReturn:
         if self._fd < 0:
             self._raise_unusable()
@@ -194,7 +215,7 @@ class Map(BpfHandle[MapInfo]):
         assert self._static is not None  # a standalone map has its kernel info from the start
         return self._static.name
 
-    type = _field("type", "bpf_map__type", "bpf_map__set_type", _map_type, "Map type (MapType).")
+    type = _field("type", "bpf_map__type", "bpf_map__set_type", _map_type, "Map type (MapType).", bits=31)
     key_size = _field("key_size", "bpf_map__key_size", "bpf_map__set_key_size")
     value_size = _field("value_size", "bpf_map__value_size", "bpf_map__set_value_size")
     max_entries = _field("max_entries", "bpf_map__max_entries", "bpf_map__set_max_entries")
@@ -639,10 +660,12 @@ class Map(BpfHandle[MapInfo]):
 
     def lookup_batch(self, *, batch_size: Optional[int] = None, delete: bool = False,
                      elem_flags: int = 0) -> Tuple[List[Any], List[Any]]:
-        """All entries as ``(keys, values)`` lists, read (and with ``delete``, removed) in batches."""
+        """All entries as ``(keys, values)`` lists, read (and with ``delete``, removed) in batches
+        of ``batch_size`` entries (default: the whole map, or as many as fill 4 MiB when that
+        is less: the buffers are as large as a batch, not as the map's capacity)."""
         self._check_batch(batch_size)
         kc, vc = (slot.codec for slot in self._slots())
-        chunk = max(1, batch_size or self.max_entries)
+        chunk = batch_size or max(1, min(self.max_entries, _BATCH_BYTES // (kc.size + vc.size)))
         function = "bpf_map_lookup_and_delete_batch" if delete else "bpf_map_lookup_batch"
         call = getattr(self._lib.raw, function)
         opts = _batch_opts(elem_flags)
@@ -661,7 +684,7 @@ class Map(BpfHandle[MapInfo]):
                 count.value = chunk
                 ret = call(fd, in_batch, token, key_buf, value_buf, byref(count), opts_ptr)
                 if ret == -errno.ENOSPC and count.value == 0:  # a hash bucket larger than the batch
-                    chunk *= 2
+                    chunk = min(2 * chunk, _U32_MAX)  # (the count is a u32: never reached, a bucket is smaller)
                     key_buf = None
                     continue
                 n = count.value
@@ -680,7 +703,7 @@ class Map(BpfHandle[MapInfo]):
         """Set many entries in one call (BPF_MAP_UPDATE_BATCH)."""
         if len(keys) != len(values):
             raise ValueError(f"{len(keys)} keys but {len(values)} values")
-        self._check_batch()
+        self._check_batch(count=len(keys))
         key_slot, value_slot = self._slots()
         key_buf = _pack_many(key_slot.codec, keys)
         value_buf = _pack_many(value_slot.codec, values)
@@ -694,7 +717,7 @@ class Map(BpfHandle[MapInfo]):
 
     def delete_batch(self, keys: Sequence[Any], *, elem_flags: int = 0) -> None:
         """Remove many keys in one call; a missing key is a KeyError (earlier ones are gone)."""
-        self._check_batch()
+        self._check_batch(count=len(keys))
         key_buf = _pack_many(self._slots()[0].codec, keys)
         opts = _batch_opts(elem_flags)
         count = c_uint32(len(keys))
@@ -706,9 +729,13 @@ class Map(BpfHandle[MapInfo]):
             raise LibbpfError.for_errno(-ret, f"{describe_errno(-ret)} after {count.value} of {len(keys)} keys",
                                         "bpf_map_delete_batch")
 
-    def _check_batch(self, batch_size: Optional[int] = None) -> None:
+    def _check_batch(self, batch_size: Optional[int] = None, count: int = 0) -> None:
+        """Refuse what the kernel cannot take before anything is packed: the batch size and the
+        count of entries are u32 (ctypes would wrap 2**32 + 1 entries to 1)."""
         if batch_size is not None:
             check_uint(batch_size, 32, "batch_size", minimum=1)
+        if count > _U32_MAX:
+            raise ValueError(f"a batch takes at most 2**32 - 1 entries, not {count}: split it")
         map_type = self.type
         if int(map_type) not in _abi.BATCH_MAP_TYPES:
             raise LibbpfError.for_errno(errno.EOPNOTSUPP, f"{_type_label(map_type)} maps have no batch operations")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+from enum import IntEnum
 from operator import attrgetter
 
 from . import _abi, _signals
@@ -48,13 +49,30 @@ def _object_only(field: str) -> Callable[[Any], Any]:
     return unknown
 
 
+_U32_MAX = (1 << 32) - 1
+
+
 def _as_bytes(data: Any, what: str) -> bytes:
+    """``data``'s bytes, refused before they are copied when the kernel's u32 size cannot say
+    how many there are (ctypes would wrap 2**32 + 64 to 64)."""
     if isinstance(data, str):
         raise TypeError(f"{what} must be bytes-like, not str")
     try:
-        return memoryview(data).tobytes()
+        view = memoryview(data)
     except TypeError:
         raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}") from None
+    with view:
+        if view.nbytes > _U32_MAX:
+            raise ValueError(f"{what} of {view.nbytes} bytes is too large: BPF_PROG_TEST_RUN takes at most "
+                             "2**32 - 1 bytes")
+        return view.tobytes()
+
+
+def _checked_uint(what: str, bits: int = 32) -> Callable[[Any], int]:
+    """A definition's check: an int (or IntEnum) that fits libbpf's argument, never a bool."""
+    def check(value: Any) -> int:
+        return check_uint(int(value) if isinstance(value, IntEnum) else value, bits, what)
+    return check
 
 
 class Program(BpfHandle[ProgInfo]):
@@ -74,6 +92,21 @@ class Program(BpfHandle[ProgInfo]):
         state = "closed" if self._closed else f"fd={self._fd}"
         return f"<Program {self._display_name()} {state}>"
 
+    def close(self) -> None:
+        """Close a program this handle owns (opened from a pin or an id); safe to call twice. An
+        object's program belongs to its Object and closes with it: closing it alone raises
+        TypeError."""
+        if self._owner_ref is not None:
+            raise TypeError(f"program {self._display_name()} belongs to its Object and closes with it "
+                            "(obj.close()); Program.from_id(p.info().id) gives a handle of its own")
+        super().close()
+
+    def __enter__(self) -> "Program":
+        if self._owner_ref is not None:
+            raise TypeError(f"program {self._display_name()} belongs to its Object: `with` the Object, not its "
+                            "program")
+        return self
+
     # definition ------------------------------------------------------------------------------
 
     @property
@@ -90,10 +123,13 @@ class Program(BpfHandle[ProgInfo]):
             return None if handle is None else c_name(self._lib.bpf_program__section_name(handle))
 
     type = definition("bpf_program__type", "bpf_program__set_type", live=attrgetter("type"),
-                      convert=lambda value: enum_or_int(ProgType, value), check=int, doc="Program type (ProgType).")
+                      convert=lambda value: enum_or_int(ProgType, value), check=_checked_uint("type", 31),
+                      doc="Program type (ProgType).")
     expected_attach_type = definition("bpf_program__expected_attach_type", "bpf_program__set_expected_attach_type",
-                                      live=_object_only("expected_attach_type"), check=int)
-    flags = definition("bpf_program__flags", "bpf_program__set_flags", live=_object_only("flags"), check=int,
+                                      live=_object_only("expected_attach_type"),
+                                      check=_checked_uint("expected_attach_type", 31))
+    flags = definition("bpf_program__flags", "bpf_program__set_flags", live=_object_only("flags"),
+                       check=_checked_uint("flags"),
                        doc="The BPF_F_* load flags (e.g. BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS), settable before load.")
     autoload = definition("bpf_program__autoload", "bpf_program__set_autoload", live=lambda info: True,
                           convert=bool, check=bool, doc="Whether load loads this program (settable before load).")

@@ -193,6 +193,28 @@ def test_closed_map_raises_and_fd_is_closed_once():
     assert not os.path.exists(f"/proc/self/fd/{fd}") or "bpf-map" not in os.readlink(f"/proc/self/fd/{fd}")
 
 
+def test_an_objects_map_or_program_cannot_be_closed_alone(bpf_obj):
+    """Closing an object's map did nothing, silently: it belongs to the object, which closes it."""
+    with bpf.Object.open(bpf_obj("xdp_pass")) as obj:
+        obj.load()
+        name = next(iter(obj.maps))
+        m, program = obj.maps[name], obj.programs["xdp_count"]
+        for item, kind in ((m, "map"), (program, "program")):
+            with pytest.raises(TypeError, match=f"{kind} '.*' belongs to its Object and closes with it"):
+                item.close()
+            with pytest.raises(TypeError, match="belongs to its Object"):
+                with item:
+                    pass
+            assert not item.closed and item.fd >= 0  # still usable
+        m.info()
+        with bpf.Map.from_fd(m.fd) as own:  # a handle of its own closes alone
+            assert own.info().id == m.info().id
+        assert own.closed and not m.closed
+    assert m.closed and program.closed  # with the object
+    with pytest.raises(TypeError, match="belongs to its Object"):
+        m.close()
+
+
 def test_map_in_map_create():
     with bpf.Map.create(MapType.ARRAY, 4, 8, 2, name="inner") as inner, \
             bpf.Map.create(MapType.ARRAY_OF_MAPS, 4, 4, 2, inner_map=inner, key_type=int, value_type=int) as outer:
