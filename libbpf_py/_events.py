@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import _thread
 import collections
+import ctypes
 import errno
 import math
+import numbers
 import os
 import time
 import weakref
@@ -22,9 +24,48 @@ from .errors import ClosedError, LibbpfError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, AsyncIterator, Callable, Deque, Iterator, Optional
+    from typing import Any, AsyncIterator, Callable, Deque, Iterator, List, Optional
 
 _SLICE = 0.25  # seconds: the longest wait in C (a close from another thread is seen then)
+_SIZE_T_MAX = (1 << 64) - 1
+
+
+def record_type_size(record_type: Any) -> int:
+    """The size of ``record_type`` (0 for None: records stay bytes); TypeError when it is not
+    a ctypes type."""
+    if record_type is None:
+        return 0
+    try:
+        size = ctypes.sizeof(record_type)
+    except TypeError:
+        size = -1
+    if size < 0 or not isinstance(record_type, type) or not hasattr(record_type, "from_buffer_copy"):
+        raise TypeError(f"record_type must be a ctypes type (it decodes each record with from_buffer_copy), "
+                        f"not {record_type!r}")
+    return size
+
+
+def check_flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, not {value!r}")
+    return value
+
+
+def decode(record_type: Any, type_size: int, raw: bytes) -> Any:
+    """One record as ``record_type``: a record shorter than the type is decoded with its
+    missing tail zero, a longer one by its first ``type_size`` bytes."""
+    if len(raw) < type_size:
+        raw = raw + bytes(type_size - len(raw))
+    return record_type.from_buffer_copy(raw)
+
+
+def decode_all(record_type: Any, type_size: int, raws: List[bytes]) -> List[Any]:
+    """``decode`` of each record; a run where every record is long enough costs no check."""
+    copy = record_type.from_buffer_copy
+    try:
+        return [copy(raw) for raw in raws]
+    except ValueError:  # some record shorter than the type
+        return [decode(record_type, type_size, raw) for raw in raws]
 
 
 class EventState:
@@ -131,7 +172,7 @@ class EventBuffer:
     def poll(self, timeout: Optional[float] = None) -> int:
         """Wait up to ``timeout`` seconds (None: until a record comes) for records, and handle
         all that are there; returns how many (0 when the time ran out)."""
-        _check_timeout(timeout)
+        check_timeout(timeout)
 
         def wait(state: Any, signals: Any) -> int:
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -149,8 +190,8 @@ class EventBuffer:
         without waiting; returns how many."""
         if limit is None:
             return int(self._run(lambda state, signals: self._consume_all(state)))
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a positive int, not {limit!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _SIZE_T_MAX:
+            raise ValueError(f"limit must be a positive int (at most 2**64 - 1), not {limit!r}")
         return int(self._run(lambda state, signals: self._consume_some(state, limit)))
 
     def _consume_some(self, state: Any, limit: int) -> int:
@@ -172,15 +213,20 @@ class EventBuffer:
         while True:
             while pending:
                 yield pending.popleft()
-            if self._closing or self.closed:
+            if self._ended():
                 return  # closed (maybe from another thread): the iteration ends
-            self.poll()
+            try:
+                self.poll()
+            except ClosedError:
+                if self._ended():
+                    return  # closed by another thread just before this poll: the same quiet end
+                raise  # a callback's own ClosedError
 
     async def poll_async(self, timeout: Optional[float] = None) -> int:
         """As :meth:`poll`, awaiting the epoll fd in the running event loop (no thread)."""
         import asyncio
 
-        _check_timeout(timeout)
+        check_timeout(timeout)
         handled = self.consume()
         if handled:
             return handled
@@ -207,13 +253,24 @@ class EventBuffer:
             return self.consume()
 
     async def __aiter__(self) -> AsyncIterator[Any]:
+        """As iteration, awaiting records in the running event loop; a close (from any thread)
+        ends it quietly, as it ends ``for record in buffer``."""
         pending = self._state.pending
         while True:
             while pending:
                 yield pending.popleft()
-            if self._closing or self.closed:
+            if self._ended():
                 return
-            await self.poll_async()
+            try:
+                await self.poll_async()
+            except ClosedError:
+                if self._ended():
+                    return  # closed by another thread while the loop awaited the epoll fd
+                raise
+
+    def _ended(self) -> bool:
+        """Whether close() was asked (iteration ends then)."""
+        return self._closing or self.closed
 
     def close(self) -> None:
         """Free the buffer; a poll waiting in another thread returns first, and a callback that
@@ -241,6 +298,10 @@ class EventBuffer:
         raise TypeError(f"a {self._kind} cannot be pickled")
 
 
-def _check_timeout(timeout: Optional[float]) -> None:
-    if timeout is not None and not (timeout >= 0 and math.isfinite(timeout)):
+def check_timeout(timeout: Any) -> None:
+    """A finite number of seconds >= 0, or None; a bool is refused (a mistaken flag)."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not (
+            math.isfinite(timeout) and float(timeout) >= 0):
         raise ValueError(f"timeout must be a number of seconds >= 0 (None waits as long as it takes), not {timeout!r}")

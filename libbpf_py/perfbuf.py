@@ -2,10 +2,14 @@
 ``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` map, one ring per CPU, read through libbpf's ``perf_buffer``.
 
 Each record comes as bytes (a copy: libbpf may hand over its own scratch copy of a record that
-wraps around the ring), or ``record_type.from_buffer_copy`` of them; the kernel pads a record's
-size so that its header stays 8-byte aligned, so a record may be up to 7 bytes longer than what
-the program sent. Records the kernel dropped because a ring was full are counted per CPU and
-reported to ``on_lost(cpu, count)``, and added up in :attr:`PerfBuffer.lost`.
+wraps around the ring), or decoded as ``record_type`` whatever its size (a record shorter than
+the type has its missing tail zero, a longer one is decoded by its first bytes); the kernel pads
+a record's size so that its header stays 8-byte aligned, so a record may be up to 7 bytes longer
+than what the program sent (those bytes are not cleared: their content is unspecified). With
+``with_size=True``, ``on_sample(record, size)`` gets the record's size as the kernel gives it
+(padding included), and queued records come as ``(record, size)`` pairs. Records the kernel
+dropped because a ring was full are counted per CPU and reported to ``on_lost(cpu, count)``,
+and added up in :attr:`PerfBuffer.lost`.
 
 libbpf's perf callbacks cannot stop its walk: once a callback raised, the records that follow
 in the same poll are queued, not lost, and handed to the callback at the next poll (before
@@ -20,7 +24,7 @@ import os
 
 from . import _abi, _libbpf, _signals
 from ._abi import MapType
-from ._events import EventBuffer, EventState
+from ._events import EventBuffer, EventState, check_flag, decode, record_type_size
 from .maps import Map
 
 _MAX_RING = 1 << 30  # bytes per CPU: libbpf's size arithmetic overflows far above
@@ -31,11 +35,11 @@ if TYPE_CHECKING:
 
 
 class _State(EventState):
-    def __init__(self, queued: bool, record_type: Any):
+    def __init__(self, queued: bool, record_type: Any, type_size: int, sized: bool):
         super().__init__(_libbpf.lib())
-        self.queued, self.record_type = queued, record_type
+        self.queued, self.record_type, self.type_size, self.sized = queued, record_type, type_size, sized
         # the user's callbacks, set only while a poll runs (see EventBuffer._arm)
-        self.on_sample: Optional[Callable[[Any], Any]] = None
+        self.on_sample: Optional[Callable[..., Any]] = None
         self.on_lost: Optional[Callable[[int, int], Any]] = None
         self.lost: Dict[int, int] = {}  # cpu -> records the kernel dropped
         self.held = False               # a callback raised: later records wait in pending
@@ -49,9 +53,17 @@ class _State(EventState):
         try:
             raw = ctypes.string_at(data, size)
             self.handled += 1
-            record = raw if self.record_type is None else self.record_type.from_buffer_copy(raw)
+            record_type = self.record_type
+            if record_type is None:
+                record = raw
+            elif size >= self.type_size:
+                record = record_type.from_buffer_copy(raw)
+            else:  # shorter than the type: its tail zero
+                record = decode(record_type, self.type_size, raw)
             if self.queued or self.on_sample is None or self.held:
-                self.pending.append(record)
+                self.pending.append((record, size) if self.sized else record)
+            elif self.sized:
+                self.on_sample(record, size)
             else:
                 self.on_sample(record)
         except BaseException as exc:
@@ -78,23 +90,26 @@ class _State(EventState):
 class PerfBuffer(EventBuffer):
     """The records of a perf event array map: ``on_sample(record)`` for each (without it they are
     queued for iteration), ``on_lost(cpu, count)`` for records the kernel dropped; ``pages`` is
-    each CPU's ring size in pages (a power of two)."""
+    each CPU's ring size in pages (a power of two); ``record_type`` and ``with_size`` as the
+    module's docstring says."""
 
     _kind = "PerfBuffer"
     _state: _State
 
-    def __init__(self, map: Map, on_sample: Optional[Callable[[Any], Any]] = None,
-                 on_lost: Optional[Callable[[int, int], Any]] = None, *, pages: int = 8, record_type: Any = None):
-        if not isinstance(pages, int) or pages < 1 or pages & (pages - 1) or pages * mmap.PAGESIZE > _MAX_RING:
-            raise ValueError(f"pages must be a power of two, each CPU's ring at most {_MAX_RING >> 20} MiB, "
-                             f"not {pages!r}")
-        if record_type is not None and not hasattr(record_type, "from_buffer_copy"):
-            raise TypeError("record_type must be a ctypes type (it decodes each record with from_buffer_copy)")
+    def __init__(self, map: Map, on_sample: Optional[Callable[..., Any]] = None,
+                 on_lost: Optional[Callable[[int, int], Any]] = None, *, pages: int = 8, record_type: Any = None,
+                 with_size: bool = False):
+        if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1 or pages & (pages - 1) or \
+                pages * mmap.PAGESIZE > _MAX_RING:
+            raise ValueError(f"pages must be a power of two (an int), each CPU's ring at most {_MAX_RING >> 20} "
+                             f"MiB, not {pages!r}")
+        type_size = record_type_size(record_type)
+        check_flag(with_size, "with_size")
         info = map.info()
         if info.type != MapType.PERF_EVENT_ARRAY:
             raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not "
                             "PERF_EVENT_ARRAY")
-        state = _State(on_sample is None, record_type)
+        state = _State(on_sample is None, record_type, type_size, with_size)
         self._start(state)
         self._on_sample, self._on_lost = on_sample, on_lost
         opts = _abi.new_opts(_abi.PerfBufferOpts)
@@ -117,7 +132,10 @@ class PerfBuffer(EventBuffer):
             while state.pending and not state.held:
                 record = state.pending.popleft()
                 try:
-                    state.on_sample(record)
+                    if state.sized:
+                        state.on_sample(*record)
+                    else:
+                        state.on_sample(record)
                 except BaseException:
                     state.held = True
                     raise

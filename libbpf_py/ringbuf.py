@@ -3,13 +3,19 @@
 Two ways to read, on one consumer position, never at the same time (a lock orders them):
 
 - **through libbpf** (``poll``, ``consume``, iteration, asyncio): libbpf's ``ring_buffer``
-  walks the ring and calls back into Python once per record. The record is handed over as a
-  ``memoryview`` of this object's own read-only mapping of the ring (no copy), released
-  when the callback returns; a slice the callback keeps stays safe to read (the mapping lives
-  as long as a view of it), but its bytes may by then belong to a later record.
+  walks the ring and calls back into Python once per record. The record is handed over as
+  ``bytes`` copied from this object's own read-only mapping of the ring: the callback may keep
+  it, or anything made from it (``struct.iter_unpack``, ``numpy.frombuffer``), for as long as
+  it likes; the ring's memory, reused by later records, is never handed out.
 - **in one pass** (``drain``): the ring is read here, from that mapping, without a callback per
   record, and the records come back as a list of bytes. The kernel's ordering rules are met by
   x86-64's memory model; on other machines ``drain`` goes through libbpf instead.
+
+With ``record_type``, each record is decoded as that ctypes type whatever its size: a record
+shorter than the type (a program that trims a variable-length tail) has its missing tail zero,
+a longer one is decoded by its first bytes. With ``with_size=True`` the callback is called as
+``callback(record, size)``, and queued or drained records come as ``(record, size)`` pairs:
+``size`` is the record's own size, as the program submitted it.
 
 A callback's exception stops the poll and is raised by it; the record it was given counts as
 delivered (libbpf moves past it), the later ones stay for the next poll. Waiting releases the
@@ -19,16 +25,21 @@ buffer, and a signal's handler runs as soon as the wait is interrupted.
 
 from __future__ import annotations
 
+import _thread
+import ctypes
+import errno
 import mmap
 import os
 import struct
 import sys
+import time
+import weakref
 
 from . import _abi, _libbpf, _signals
 from ._abi import MapType
-from ._events import EventBuffer, EventState
+from ._events import EventBuffer, EventState, check_flag, check_timeout, decode, decode_all, record_type_size
 from ._fd import OwnedFd
-from .errors import ClosedError
+from .errors import ClosedError, LibbpfError
 from .maps import Map
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -46,14 +57,14 @@ _ORDERED = sys.byteorder == "little" and os.uname().machine in ("x86_64", "amd64
 class _Ring:
     """One ring buffer map: a duplicate of its fd and this object's own mappings of it."""
 
-    def __init__(self, m: Map, callback: Optional[Callable[[Any], Any]], record_type: Any):
+    def __init__(self, m: Map, record_type: Any, with_size: bool):
+        self.type_size = record_type_size(record_type)
+        self.sized = check_flag(with_size, "with_size")
         info = m.info()
         if info.type != MapType.RINGBUF:
             raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not RINGBUF")
-        if record_type is not None and not hasattr(record_type, "from_buffer_copy"):
-            raise TypeError("record_type must be a ctypes type (it decodes each record with from_buffer_copy)")
         self.name, self.record_type = info.name, record_type
-        self.callback: Optional[Callable[[Any], Any]] = None  # the user's, set only while a poll runs
+        self.callback: Optional[Callable[..., Any]] = None  # the user's, set only while a poll runs
         self.rewind_to: Optional[int] = None  # a record not handed over (the buffer was closing): start again here
         self.size = info.max_entries
         self.mask = self.size - 1
@@ -68,7 +79,6 @@ class _Ring:
             raise
         self.consumer = memoryview(self.consumer_map).cast("Q")
         self.producer = memoryview(self.data_map)[:8].cast("Q")
-        self.data = memoryview(self.data_map)
         self.end = len(self.data_map)
         self.distance = -self.end  # libbpf's address of a byte minus ours: learnt from the first record
 
@@ -85,8 +95,22 @@ class _Ring:
         self.distance = data - start
         return start
 
+    def copied(self, address: int, size: int) -> bytes:
+        """The record libbpf hands over at ``address``: from our mapping where it is found
+        there (learning the distance), else copied from libbpf's pointer."""
+        start = self.locate(address, size)
+        if start < 0:
+            return ctypes.string_at(address, size)
+        return self.data_map[start:start + size]
+
+    def decoded(self, records: List[bytes]) -> List[Any]:
+        """Drained records as this ring hands them over: bytes or ``record_type``, paired with
+        their sizes under ``with_size``."""
+        decoded = records if self.record_type is None else decode_all(self.record_type, self.type_size, records)
+        return list(zip(decoded, map(len, records))) if self.sized else decoded
+
     def release(self) -> None:
-        for name in ("consumer", "producer", "data"):
+        for name in ("consumer", "producer"):
             view = getattr(self, name, None)
             if view is not None:
                 view.release()
@@ -95,8 +119,8 @@ class _Ring:
             if mapping is not None:
                 try:
                     mapping.close()
-                except BufferError:
-                    pass  # a record view kept by a callback: the mapping goes when it does
+                except BufferError:  # (none is handed out) a view still exported: it goes with the view
+                    pass
         self.fd.close()
 
 
@@ -110,29 +134,11 @@ class _State(EventState):
 
     def sample_of(self, ring: _Ring) -> Any:
         """libbpf's sample callback for ``ring``: the record at ``address`` of libbpf's mapping
-        is at ``address - ring.distance`` in ours. Made for the ring, so that the common case
-        (a callback taking a memoryview) runs as few steps as it can."""
-        state, data, end, record_type = self, ring.data, ring.end, ring.record_type
-        pending, mapping = self.pending, ring.data_map
-
-        def slow(address: int, size: int) -> int:
-            start = ring.locate(address, size)
-            if start < 0:  # not found in our mapping: a copy from libbpf's pointer
-                import ctypes
-
-                view = memoryview(ctypes.string_at(address, size))
-            else:
-                view = data[start:start + size]
-            try:
-                record = view if record_type is None else record_type.from_buffer_copy(view)
-                callback = ring.callback
-                if callback is None:
-                    state.pending.append(bytes(view) if record is view else record)
-                else:
-                    callback(record)
-            finally:
-                view.release()
-            return 0
+        is at ``address - ring.distance`` in ours. Made for the ring, so that the common cases
+        (bytes, or a record exactly ``record_type``'s size) run as few steps as they can."""
+        state, end, pending, mapping = self, ring.end, self.pending, ring.data_map
+        record_type, type_size, sized = ring.record_type, ring.type_size, ring.sized
+        from_copy = None if record_type is None else record_type.from_buffer_copy
 
         def sample(ctx: Optional[int], address: int, size: int) -> int:
             if state.closing:  # libbpf stops here, past this record: _disarm puts it back
@@ -141,17 +147,22 @@ class _State(EventState):
                 return -1
             try:
                 start = address - ring.distance
-                if record_type is not None or not 0 <= start < end:
-                    return slow(address, size)
+                if not 0 <= start < end:  # the first record (or one not found in our mapping)
+                    raw = ring.copied(address, size)
+                    record = raw if from_copy is None else decode(record_type, type_size, raw)
+                elif from_copy is None:
+                    record = mapping[start:start + size]  # bytes: the callback may keep it
+                elif size >= type_size:
+                    record = from_copy(mapping, start)
+                else:  # shorter than the type: its tail zero
+                    record = decode(record_type, type_size, mapping[start:start + size])
                 callback = ring.callback  # read each time: drain() through libbpf queues for a while
                 if callback is None:
-                    pending.append(mapping[start:start + size])  # bytes, straight from our mapping
-                    return 0
-                view = data[start:start + size]
-                try:
-                    callback(view)
-                finally:
-                    view.release()  # valid during the callback only: a later read raises
+                    pending.append((record, size) if sized else record)
+                elif sized:
+                    callback(record, size)
+                else:
+                    callback(record)
                 return 0
             except BaseException as exc:  # raised again by the poll; libbpf moves past this record
                 state.keep(exc)
@@ -176,24 +187,28 @@ class _State(EventState):
 
 class RingBuffer(EventBuffer):
     """Records from one or more ring buffer maps. ``callback(record)`` gets each record of its
-    map (a ``memoryview``, or ``record_type.from_buffer_copy`` of it); a map added without a
-    callback queues its records as bytes (or ``record_type``) for iteration."""
+    map as ``bytes``, or decoded as ``record_type`` (a ctypes type; a record of another size
+    decodes too: see the module's docstring); a map added without a callback queues its records
+    for iteration. ``with_size=True``: ``callback(record, size)``, and ``(record, size)``
+    pairs queued, with each record's own size."""
 
     _kind = "RingBuffer"
     _state: _State
 
-    def __init__(self, map: Optional[Map] = None, callback: Optional[Callable[[Any], Any]] = None, *,
-                 record_type: Any = None):
+    def __init__(self, map: Optional[Map] = None, callback: Optional[Callable[..., Any]] = None, *,
+                 record_type: Any = None, with_size: bool = False):
         self._start(_State())
-        self._callbacks: List[Optional[Callable[[Any], Any]]] = []  # each ring's (see _arm)
+        self._callbacks: List[Optional[Callable[..., Any]]] = []  # each ring's (see _arm)
         if map is not None:
-            self.add(map, callback, record_type=record_type)
+            self.add(map, callback, record_type=record_type, with_size=with_size)
 
-    def add(self, map: Map, callback: Optional[Callable[[Any], Any]] = None, *, record_type: Any = None) -> None:
-        """Also read the ring buffer ``map`` (with its own ``callback``)."""
+    def add(self, map: Map, callback: Optional[Callable[..., Any]] = None, *, record_type: Any = None,
+            with_size: bool = False) -> None:
+        """Also read the ring buffer ``map`` (with its own ``callback``, ``record_type`` and
+        ``with_size``)."""
         with self._lock, _signals.deferred():  # a handler that closes this buffer runs after, not between
             state = self._usable()
-            ring = _Ring(map, callback, record_type)
+            ring = _Ring(map, record_type, with_size)
             state.rings.append(ring)
             self._callbacks.append(callback)
             sample = state.sample_of(ring)
@@ -235,10 +250,11 @@ class RingBuffer(EventBuffer):
         return not self._callbacks or any(callback is None for callback in self._callbacks)
 
     def drain(self) -> List[Any]:
-        """Every record there now, from every map, as a list (bytes, or ``record_type``): read
-        here in one pass, no callback per record. Records already queued come first; maps with
-        a callback give theirs here too, not to the callback. The rings' positions move only
-        once every record is read and decoded: a decoding error loses nothing."""
+        """Every record there now, from every map, as a list (bytes, or ``record_type``; as
+        ``(record, size)`` for a map added ``with_size``): read here in one pass, no callback
+        per record. Records already queued come first; maps with a callback give theirs here
+        too, not to the callback. The rings' positions move only once every record is read and
+        decoded: a decoding error loses nothing."""
 
         def read(state: _State, signals: Any) -> List[Any]:
             if not _ORDERED:  # no portable acquire/release from Python: let libbpf walk the rings
@@ -247,8 +263,7 @@ class RingBuffer(EventBuffer):
             positions = []
             for ring in state.rings:
                 records, position = _read_ring(ring)
-                out += records if ring.record_type is None else [ring.record_type.from_buffer_copy(r)
-                                                                for r in records]
+                out += ring.decoded(records)
                 positions.append(position)
             for ring, position in zip(state.rings, positions):  # signals are deferred: all or none
                 ring.consumer[0] = position
@@ -314,18 +329,18 @@ class UserRingBuffer:
     """Records this process writes into a ``BPF_MAP_TYPE_USER_RINGBUF`` map, for a program to
     take with ``bpf_user_ringbuf_drain()`` (libbpf >= 1.1, kernel >= 6.1). One writer at a
     time (a lock); a record is reserved and submitted with signals deferred in between, so an
-    interrupt never leaves a reservation that would block the program's drain."""
+    interrupt never leaves a reservation that would block the program's drain. A wait for room
+    lasts a quarter second at most in C: a close from another thread is answered then."""
 
     def __init__(self, map: Map):
         info = map.info()
         if info.type != MapType.USER_RINGBUF:
             raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not USER_RINGBUF")
-        import _thread
-        import weakref
-
         self._lib = _libbpf.lib()
-        self._lock = _thread.allocate_lock()
+        self._lock = _thread.RLock()  # reentrant: a signal handler of the writing thread may close
+        self._closing = False         # close() asked, maybe while a submit waits in another thread
         self._pid = os.getpid()
+        self._ring_size = info.max_entries
         box: List[Optional[int]] = [None]
         with _signals.deferred(), map._fd_in_use() as fd:
             box[0] = self._lib.user_ring_buffer__new(fd, None)  # libbpf keeps its own mappings, not fd
@@ -333,38 +348,40 @@ class UserRingBuffer:
         self._finalizer = weakref.finalize(self, _free_user_ring, self._lib, box, self._pid)
         self._finalizer.atexit = False  # type: ignore[misc]  # the process is ending: no free at exit
 
+    @property
+    def max_record_size(self) -> int:
+        """The largest record the ring takes: its size less the 8-byte header (records are
+        rounded up to 8 bytes)."""
+        return min(self._ring_size - _abi.RINGBUF_HDR_SZ, _LENGTH)
+
     def submit(self, record: Any, *, timeout: Optional[float] = 0) -> None:
         """Write one record (bytes, or anything with the buffer protocol, e.g. a ctypes
         structure). With the ring full: ``timeout=0`` raises at once (ENOSPC), a number of
-        seconds waits that long for the program to make room, None waits as long as it takes."""
-        import ctypes
-
-        data = memoryview(record).cast("B")
-        if not data.nbytes:
-            raise ValueError("a record cannot be empty")
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout must be >= 0 (None waits as long as it takes)")
-        import errno
-        import time
-
-        raw = data.tobytes()
+        seconds waits that long for the program to make room, None waits as long as it takes
+        (a close from another thread ends the wait: ClosedError). A record larger than
+        ``max_record_size`` is refused (E2BIG) before any of it is read."""
+        check_timeout(timeout)
+        with memoryview(record) as view, view.cast("B") as data:
+            size = data.nbytes
+            if not size:
+                raise ValueError("a record cannot be empty")
+            if size > self.max_record_size:  # (libbpf takes the size as 32 bits: 2**32 + 16 would be 16)
+                raise LibbpfError.for_errno(errno.E2BIG, f"a record of {size} bytes does not fit this ring of "
+                                            f"{self._ring_size} bytes (at most {self.max_record_size} a record)")
+            raw = data.tobytes()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             while True:
-                ptr = self._box[0]
-                if ptr is None:
-                    raise ClosedError("this UserRingBuffer is closed")
-                if self._pid != os.getpid():
-                    raise RuntimeError("a UserRingBuffer cannot be used in a forked child")
+                ptr = self._writable()
                 left = _WAIT if deadline is None else min(_WAIT, deadline - time.monotonic())
                 try:
                     with _signals.deferred():  # a signal waits at most one slice of the wait
                         if left <= 0:
-                            sample = self._lib.user_ring_buffer__reserve(ptr, len(raw))
+                            sample = self._lib.user_ring_buffer__reserve(ptr, size)
                         else:
-                            sample = self._lib.user_ring_buffer__reserve_blocking(ptr, len(raw),
+                            sample = self._lib.user_ring_buffer__reserve_blocking(ptr, size,
                                                                                   max(1, int(left * 1000)))
-                        ctypes.memmove(sample, raw, len(raw))
+                        ctypes.memmove(sample, raw, size)
                         self._lib.user_ring_buffer__submit(ptr, sample)
                     return
                 except OSError as exc:
@@ -372,8 +389,22 @@ class UserRingBuffer:
                     if exc.errno not in (errno.ENOSPC, errno.ETIMEDOUT) or left <= 0 or out_of_time:
                         raise
 
+    def _writable(self) -> int:
+        """libbpf's buffer, unless closed (or closing) or in a forked child."""
+        ptr = self._box[0]
+        if ptr is None or self._closing:
+            raise ClosedError("this UserRingBuffer is closed")
+        if self._pid != os.getpid():
+            raise RuntimeError("a UserRingBuffer cannot be used in a forked child")
+        return ptr
+
     def close(self) -> None:
-        """Free libbpf's buffer; safe to call twice."""
+        """Free libbpf's buffer; safe to call twice. A submit waiting for room in another thread
+        gives up (ClosedError) within a quarter second, and the buffer is freed then."""
+        self._closing = True
+        if self._pid != os.getpid():  # a forked child: the lock may be a copy held by a parent's thread
+            self._finalizer()
+            return
         with self._lock:
             self._finalizer()
 

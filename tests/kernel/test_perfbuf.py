@@ -119,3 +119,13 @@ def test_rings_too_large_for_libbpf_are_refused(events):
     for pages in (1 << 40, 1 << 52):
         with pytest.raises(ValueError, match="at most"):
             bpf.PerfBuffer(events.maps["perf_events"], pages=pages)
+
+
+def test_pages_is_an_int_not_a_bool_nor_a_float(events):
+    for pages in (True, False, 1.0, "8", None):
+        with pytest.raises(ValueError, match="pages must be a power of two"):
+            bpf.PerfBuffer(events.maps["perf_events"], pages=pages)
+    with pytest.raises(TypeError, match="with_size"):
+        bpf.PerfBuffer(events.maps["perf_events"], with_size="yes")
+    with pytest.raises(TypeError, match="ctypes type"):
+        bpf.PerfBuffer(events.maps["perf_events"], record_type=bytes)
