@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 _MAX_DEPTH = 64
+# ctypes lays out an array member of a record of up to 16 bytes element by element (a pointer
+# each, to pass it by value): elements of no size leave the count unbounded by the bytes
+_MAX_EMPTY_ELEMENTS = 64
 _UNSIGNED = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}
 _SIGNED = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_int64}
 
@@ -105,10 +108,7 @@ class Types:
             made = {4: ctypes.c_float, 8: ctypes.c_double}.get(t.size_or_type) or ctypes.c_uint8 * t.size_or_type
         elif kind == _btf.ARRAY:
             elem, _index, count = struct.unpack_from(btf._e + "III", t.tail)
-            try:
-                made = self._make(elem, depth + 1) * count
-            except (OverflowError, ValueError, MemoryError):
-                raise BtfTypeError(f"BTF type {type_id}: an array of {count} elements is too large") from None
+            made = _array(type_id, self._make(elem, depth + 1), count)
         elif kind in (_btf.STRUCT, _btf.UNION, _btf.DATASEC):
             made = self._record(type_id, t, depth)
         else:
@@ -159,6 +159,18 @@ class Types:
 # named like a method, e.g. from_buffer, only hides it: use type(T).from_buffer(T, ...) then)
 _RESERVED = frozenset({"_fields_", "_pack_", "_anonymous_", "_bitfields_", "_align_", "_layout_", "_swappedbytes_",
                        "_b_base_", "_b_needsfree_", "_objects", "_type_", "_length_"})
+
+
+def _array(type_id: int, element: Any, count: int) -> Any:
+    """``element * count``, refused when ctypes could not make it or a crafted count would make
+    ctypes spend memory on elements that take no bytes."""
+    if count > _MAX_EMPTY_ELEMENTS and ctypes.sizeof(element) == 0:
+        raise BtfTypeError(f"BTF type {type_id}: an array of {count} elements of no size (more than "
+                           f"{_MAX_EMPTY_ELEMENTS} are refused: ctypes would lay out each one)")
+    try:
+        return element * count
+    except (OverflowError, ValueError, MemoryError):
+        raise BtfTypeError(f"BTF type {type_id}: an array of {count} elements is too large") from None
 
 
 def _lifted(fields: List[Tuple[Any, ...]]) -> Set[str]:

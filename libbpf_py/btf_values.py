@@ -28,6 +28,7 @@ else:
     from ._typing import NamedTuple
 
 _MAX_DEPTH = 64  # nesting deeper than this is refused (BTF from another process is not trusted)
+_MAX_SIZE = (1 << 32) - 1  # a map's key and value sizes are 32-bit
 
 
 def decode(btf: Btf, type_id: int, data: bytes) -> Any:
@@ -42,6 +43,8 @@ def encode(btf: Btf, type_id: int, value: Any) -> bytes:
     size = btf.size_of(type_id)
     if size is None:
         raise ValueError(f"BTF type {type_id} has no size")
+    if size > _MAX_SIZE:
+        raise ValueError(f"BTF type {type_id} is {size} bytes: more than a map's key or value holds")
     out = bytearray(size)
     _Writer(btf, 64 + 8 * size).put(type_id, value, out, 0, 0)
     return bytes(out)

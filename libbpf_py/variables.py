@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import MutableMapping
 
-from .btf_ctypes import Types
+from .btf_ctypes import BtfTypeError, Types
 from .elf import btf as _btf
 from .errors import ClosedError
 
@@ -65,6 +65,7 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
             if not datasec or types.btf.get(datasec).kind != _btf.DATASEC:
                 continue  # e.g. .rodata.str1.1: constant strings, no variables
             section_name = types.btf.name(types.btf.get(datasec))
+            _check_size(section_name, types.btf.get(datasec).size_or_type, m.value_size)
             frozen = section_name == ".kconfig" or section_name.startswith(".rodata")
             section = self._sections[section_name] = _Section(m, types.of(datasec), frozen)
             for variable in _variables(section.layout):
@@ -145,6 +146,13 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         return f"<Globals of {self._object.name!r}: {', '.join(self._section_of)}>"
 
 
+def _check_size(section_name: str, btf_size: int, map_size: int) -> None:
+    """The values of a section are as large as its BTF says: refuse a BTF that claims more than
+    the map holds (a crafted size would make this process allocate it)."""
+    if btf_size > map_size:
+        raise BtfTypeError(f"section {section_name}: its BTF claims {btf_size} bytes, its map holds {map_size}")
+
+
 def _values(obj: Any, section: _Section, loaded: bool) -> Tuple[Any, bool]:
     """The section's values: a copy of its initial value before load; after load the map's
     memory (a copy when frozen: it cannot change)."""
@@ -153,8 +161,10 @@ def _values(obj: Any, section: _Section, loaded: bool) -> Tuple[Any, bool]:
     if not loaded:
         length = ctypes.c_size_t()
         pointer = obj._lib.bpf_map__initial_value(m._handle, ctypes.byref(length))
-        data = ctypes.string_at(pointer, min(length.value, size)) if pointer else b""
-        return _from_buffer(layout, bytearray(data.ljust(size, b"\0"))), False
+        values = _from_buffer(layout, bytearray(size))
+        if pointer:
+            ctypes.memmove(ctypes.addressof(values), pointer, min(length.value, size))
+        return values, False
     try:
         view = m.mmap()
     except TypeError:  # not mmapable (frozen .rodata on some libbpf versions): read it once

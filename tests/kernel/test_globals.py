@@ -8,6 +8,9 @@ import ctypes
 import pytest
 
 import libbpf_py as bpf
+from libbpf_py.btf_ctypes import BtfTypeError
+from libbpf_py.elf import Btf, ElfFile
+from libbpf_py.elf import btf as kinds
 
 
 @pytest.fixture
@@ -190,3 +193,16 @@ def test_names_like_the_bindings_own_and_like_ctypes_methods(bpf_obj):
         assert obj.programs["sum"].test_run(bytes(64)).retval == 1  # .kconfig filled by libbpf
         assert g["normal"] == 1 + 3 + 7 + 1 + 5
         assert g["LINUX_KERNEL_VERSION"] > 0 and g.section(".rodata.odd").from_buffer_copy == 5
+
+
+def test_a_section_whose_btf_claims_more_than_its_map_holds_is_refused_not_allocated(bpf_obj):
+    elf = ElfFile.parse(bpf_obj("globals").read_bytes())
+    section = elf.section(".BTF")
+    btf = Btf.parse(section.data, elf.byteorder)
+    data_id = btf.find(".data", kinds.DATASEC)
+    variables = [(var, 4 * i, 4) for i, (var, _, _) in enumerate(btf.datasec_entries(btf.get(data_id)))]
+    btf.set_datasec(data_id, ".data", variables, 1 << 30)  # a crafted size: libbpf keeps a size it finds set
+    section.data = btf.to_bytes()
+    with bpf.Object.open(elf.to_bytes()) as obj:
+        with pytest.raises(BtfTypeError, match=r"section \.data: its BTF claims 1073741824 bytes, its map holds 8"):
+            obj.globals

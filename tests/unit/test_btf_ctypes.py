@@ -103,3 +103,18 @@ def test_check_names_the_first_member_that_differs(compiled):
     compiled.check("struct key", Key)
     with pytest.raises(BtfTypeError, match="member 'proto' .* is missing"):
         compiled.check("struct key", Short)
+
+
+def test_an_array_of_many_empty_structs_is_refused_before_ctypes_allocates():
+    btf = Btf("little")
+    u32 = btf.add_int("u32", 4)
+    empty = btf.add_struct("empty", [], 0)
+    many = btf.add_array(empty, u32, 1 << 30)
+    holder = btf.add_struct("holder", [("x", u32, 0), ("e", many, 32)], 4)
+    few = btf.add_array(empty, u32, 64)
+    fine = btf.add_struct("fine", [("x", u32, 0), ("e", few, 32)], 4)
+    with pytest.raises(BtfTypeError, match=f"BTF type {many}: an array of 1073741824 elements of no size"):
+        Types(btf).of(many)
+    with pytest.raises(BtfTypeError, match="elements of no size"):  # ctypes would want 8 GB for it (a small struct)
+        Types(btf).of(holder)
+    assert ctypes.sizeof(Types(btf).of(fine)) == 4

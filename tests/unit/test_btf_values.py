@@ -121,3 +121,11 @@ def test_an_array_of_empty_structs_is_refused_not_built():
     holder = btf.add_struct("holder", [("x", u32, 0), ("e", many, 32)], 4)
     with pytest.raises(ValueError, match="more members than its bytes"):
         decode(btf, holder, bytes(4))
+
+
+def test_a_type_larger_than_any_map_value_is_refused_before_allocating():
+    btf = Btf("little")
+    u64 = btf.add_int("u64", 8)
+    huge = btf.add_array(btf.add_array(u64, u64, 1 << 20), u64, 1 << 20)  # 8 TB
+    with pytest.raises(ValueError, match="8796093022208 bytes: more than a map's key or value holds"):
+        encode(btf, huge, [])
