@@ -39,6 +39,14 @@ class BtfTypeError(TypeError):
     ctypes type does not match BTF; the message names the type and member."""
 
 
+class MissingTypeError(KeyError):
+    """No type of that name in the BTF; the message says why clang may have left it out, and
+    what to do instead."""
+
+    def __str__(self) -> str:  # the message as written (KeyError's own shows its repr)
+        return str(self.args[0]) if self.args else ""
+
+
 class Types:
     """The ctypes types of one BTF, made on first use and kept."""
 
@@ -69,7 +77,8 @@ class Types:
             else f"type {type_id}"
 
     def find(self, name: str) -> int:
-        """The id of the type called ``name`` (see ``[]``)."""
+        """The id of the type called ``name`` (see ``[]``); :class:`MissingTypeError` (a KeyError)
+        when there is none."""
         kind_word, _, bare = name.partition(" ")
         kinds = {"struct": (_btf.STRUCT,), "union": (_btf.UNION,), "enum": (_btf.ENUM, _btf.ENUM64)}.get(kind_word)
         if kinds is None:
@@ -78,7 +87,10 @@ class Types:
         for type_id, t in enumerate(self.btf.types, 1):
             if t.kind in kinds and self.btf.name(t) == bare:
                 return type_id
-        raise KeyError(f"no type {name!r} in this BTF")
+        raise MissingTypeError(
+            f"no type {name!r} in this BTF: clang keeps only the types a program uses, not one it reaches only "
+            f"through void * (e.g. a ring buffer record) or never names; declare a global that names it (e.g. "
+            f"`{name} *unused;`), or write a ctypes Structure and compare it with Types.check")
 
     def of(self, type_id: int) -> Any:
         """The ctypes type of BTF type ``type_id``."""

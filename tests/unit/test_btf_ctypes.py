@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from libbpf_py.btf_ctypes import BtfTypeError, Types
+from libbpf_py.btf_ctypes import BtfTypeError, MissingTypeError, Types
 from libbpf_py.elf import btf as kinds
 from libbpf_py.elf.btf import Btf, Type, info_word
 from libbpf_py.elf.file import ElfFile
@@ -103,6 +103,19 @@ def test_check_names_the_first_member_that_differs(compiled):
     compiled.check("struct key", Key)
     with pytest.raises(BtfTypeError, match="member 'proto' .* is missing"):
         compiled.check("struct key", Short)
+
+
+def test_a_missing_type_says_why_clang_dropped_it_and_what_to_do(bpf_obj):
+    elf = ElfFile.parse(bpf_obj("btf_void_record").read_bytes())
+    types = Types(Btf.parse(elf.section(".BTF").data, elf.byteorder))
+    assert ctypes.sizeof(types["struct kept_event"]) == 20  # a global names it
+    with pytest.raises(KeyError) as missing:
+        types["struct lost_event"]  # reached only through the void * of bpf_ringbuf_reserve
+    assert isinstance(missing.value, MissingTypeError)
+    message = str(missing.value)
+    assert message.startswith("no type 'struct lost_event' in this BTF: ") and "\n" not in message
+    assert "only through void *" in message and "`struct lost_event *unused;`" in message
+    assert "Types.check" in message
 
 
 def test_an_array_of_many_empty_structs_is_refused_before_ctypes_allocates():
