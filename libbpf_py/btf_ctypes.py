@@ -4,11 +4,15 @@ variables, laid out exactly as the BPF program sees them, without writing them a
 - integers keep their size and sign (``bool`` is ``c_bool``), enums are integers of their size
   and sign, floats ``c_float``/``c_double``, pointers ``c_uint64`` (a BPF pointer is not one of
   this process), typedefs and qualifiers what they name;
-- ``char[N]`` is ``c_char * N`` (reads as bytes), other arrays ``T * N``;
+- ``char[N]`` is ``c_char * N``, other arrays ``T * N``;
 - structs and unions become ``Structure``/``Union`` classes named as in C (``anon_struct_ID``
   for anonymous ones; an anonymous member's fields read as the outer type's, as in C), with
   bitfields; each is checked against BTF (every member's offset, the size) and padded where
-  the compiler packed or aligned it differently than ctypes would.
+  the compiler packed or aligned it differently than ctypes would;
+- a ``char[N]`` member reads as all its N bytes, a :class:`Chars` (``bytes``) whose ``value``
+  is the C string up to the first NUL (ctypes alone would cut there and lose the rest); it
+  takes bytes of at most N, the rest zero-filled. A ``char[M][N]`` member's items are ctypes'
+  ``c_char * N`` arrays, whose ``raw`` and ``value`` read the same way.
 
 :meth:`Types.check` compares a ctypes type the user wrote with BTF and names the first member
 that differs.
@@ -37,6 +41,26 @@ _SIGNED = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_i
 class BtfTypeError(TypeError):
     """A BTF type has no faithful ctypes form (a forward declaration, an unusual layout), or a
     ctypes type does not match BTF; the message names the type and member."""
+
+
+class Chars(bytes):
+    """All N bytes of a ``char[N]`` member, NULs and what follows them included. As on a ctypes
+    char array, ``value`` is the C string (up to the first NUL) and ``raw`` every byte; ``text``
+    is the C string decoded (UTF-8, other bytes as backslash escapes)."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> bytes:
+        return bytes(self).split(b"\0", 1)[0]
+
+    @property
+    def raw(self) -> bytes:
+        return bytes(self)
+
+    @property
+    def text(self) -> str:
+        return self.value.decode("utf-8", "backslashreplace")
 
 
 class MissingTypeError(KeyError):
@@ -136,6 +160,7 @@ class Types:
         fields: List[Tuple[Any, ...]] = []
         anonymous: List[str] = []
         bitfields: List[Tuple[str, int, int, bool]] = []
+        chars: List[Tuple[str, int, int]] = []  # (name, byte offset, length) of the char arrays, read whole
         for index, (member, member_type, bit_offset, bits) in enumerate(members):
             if member in _RESERVED:
                 raise BtfTypeError(f"{_describe(btf, type_id)} has a member named {member!r}, which a ctypes "
@@ -150,8 +175,13 @@ class Types:
             if not member:
                 member = f"@anon{index}"  # "@": no C member can be named so
                 anonymous.append(member)
-                for name, inner_offset, inner_bits, inner_signed in getattr(ctype, "_bitfields_", ()):
-                    bitfields.append((name, bit_offset + inner_offset, inner_bits, inner_signed))  # C reads them here
+                for inner, inner_offset, inner_bits, inner_signed in getattr(ctype, "_bitfields_", ()):
+                    bitfields.append((inner, bit_offset + inner_offset, inner_bits, inner_signed))  # C reads them here
+                for inner, inner_offset, length in getattr(ctype, "_chars_", ()):
+                    chars.append((inner, bit_offset // 8 + inner_offset, length))
+                ctype = getattr(ctype, "_storage_", ctype)  # ctypes lifts the members of the class that holds them
+            elif _is_char_array(ctype):
+                chars.append((member, bit_offset // 8, ctype._length_))
             fields.append((member, ctype, bit_offset))
         size = t.size_or_type
         own_bits = [b for b in bitfields if b[0] not in _lifted(fields)]
@@ -164,13 +194,13 @@ class Types:
         for member, bit_offset, bits, signed in bitfields:
             setattr(made, member, _bit_property(bit_offset, bits, signed, order))
         made._bitfields_ = tuple(bitfields)  # (name, bit offset, bits, signed): read as properties
-        return made
+        return _with_chars(made, chars) if chars else made
 
 
 # what ctypes reads on a record class: a member by one of these names would break it (a member
 # named like a method, e.g. from_buffer, only hides it: use type(T).from_buffer(T, ...) then)
 _RESERVED = frozenset({"_fields_", "_pack_", "_anonymous_", "_bitfields_", "_align_", "_layout_", "_swappedbytes_",
-                       "_b_base_", "_b_needsfree_", "_objects", "_type_", "_length_"})
+                       "_b_base_", "_b_needsfree_", "_objects", "_type_", "_length_", "_chars_", "_storage_"})
 
 
 def _array(type_id: int, element: Any, count: int) -> Any:
@@ -183,6 +213,39 @@ def _array(type_id: int, element: Any, count: int) -> Any:
         return element * count
     except (OverflowError, ValueError, MemoryError):
         raise BtfTypeError(f"BTF type {type_id}: an array of {count} elements is too large") from None
+
+
+def _is_char_array(ctype: Any) -> bool:
+    return isinstance(ctype, type) and issubclass(ctype, ctypes.Array) and \
+        getattr(ctype, "_type_", None) is ctypes.c_char  # (getattr: the type checker reads _type_ as a method)
+
+
+def _with_chars(storage: Any, chars: List[Tuple[str, int, int]]) -> Any:
+    """A subclass of the record class ``storage`` whose char arrays read and write all their
+    bytes. ``storage`` keeps ctypes' own members (an anonymous member of another record is
+    declared with it: ctypes lifts its members from there)."""
+    namespace: Dict[str, Any] = {name: _char_property(name, offset, length) for name, offset, length in chars}
+    namespace.update(_storage_=storage, _chars_=tuple(chars), __doc__=storage.__doc__)
+    return type(storage.__name__, (storage,), namespace)
+
+
+def _char_property(name: str, offset: int, length: int) -> property:
+    """A ``char[length]`` member read as all its bytes (:class:`Chars`), written from bytes of at
+    most ``length``, zero-filled."""
+
+    def get(self: Any) -> Chars:
+        return Chars(ctypes.string_at(ctypes.addressof(self) + offset, length))
+
+    def put(self: Any, value: Any) -> None:
+        if not isinstance(value, (bytes, bytearray, memoryview)) and not (
+                isinstance(value, ctypes.Array) and _is_char_array(type(value))):
+            raise TypeError(f"{name} is a char[{length}]: it takes bytes, not {type(value).__name__}")
+        raw = bytes(value)
+        if len(raw) > length:
+            raise ValueError(f"{name} holds {length} bytes, not {len(raw)}")
+        ctypes.memmove(ctypes.addressof(self) + offset, raw.ljust(length, b"\0"), length)
+
+    return property(get, put, doc=f"char[{length}]: all its bytes")
 
 
 def _lifted(fields: List[Tuple[Any, ...]]) -> Set[str]:
@@ -283,10 +346,10 @@ def _first_difference(expected: Any, ctype: Any) -> Optional[str]:
         name = field[0]
         if name.startswith("@"):
             continue
-        want = getattr(expected, name)
+        want = getattr(getattr(expected, "_storage_", expected), name)  # ctypes' member, not a char property
         if name not in theirs:
             return f"member {name!r} (offset {want.offset}, {want.size} bytes) is missing"
-        got = getattr(ctype, name)
+        got = getattr(getattr(ctype, "_storage_", ctype), name)
         if (got.offset, got.size) != (want.offset, want.size):
             return (f"member {name!r} is at offset {got.offset} with {got.size} bytes; BTF has offset "
                     f"{want.offset} with {want.size} bytes")

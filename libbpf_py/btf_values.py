@@ -5,7 +5,9 @@ and accepts (and what ``--json`` holds).
   enumerator has the value), floats floats, pointers ints;
 - a struct or union is a dict by member name (an anonymous member's fields join it, as in C;
   bitfields read as ints);
-- an array is a list, and a ``char`` array (not ``__u8``) a str, up to its first NUL;
+- an array is a list, and a ``char`` array (not ``__u8``) a str, up to its first NUL, when it
+  holds UTF-8 text and nothing but NULs after it; otherwise a list of its chars as ints (as
+  bpftool prints it), so that no byte is lost and :func:`encode` writes it back as it was;
 - what BTF gives no shape (a forward declaration, void) stays bytes.
 
 :func:`encode` is the inverse: it takes the same values (and also ints for enums, bytes for
@@ -96,6 +98,18 @@ def _is_char(btf: Btf, type_id: int) -> bool:
         bool(btf.int_shape(t)[0] & _btf.INT_CHAR) or btf.name(t) == "char")  # not __u8 (unsigned char)
 
 
+def _c_string(raw: bytes) -> Optional[str]:
+    """The text of a char array holding UTF-8 text and only NULs after it; None when a str would
+    lose bytes (then the array reads as a list)."""
+    text, _, rest = raw.partition(b"\0")
+    if rest.count(0) != len(rest):
+        return None
+    try:
+        return text.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 class _Walk:
     def __init__(self, btf: Btf, budget: int):
         self.btf = btf
@@ -147,9 +161,9 @@ class _Reader(_Walk):
             return struct.unpack_from(btf._e + fmt, data, at)[0] if fmt else data[at:at + size]
         if kind == _btf.ARRAY:
             elem, count = _array_shape(btf, t)
-            if _is_char(btf, elem):
-                text = data[at:at + count]
-                return text.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
+            text = _c_string(data[at:at + count]) if _is_char(btf, elem) else None
+            if text is not None:
+                return text
             step = btf.size_of(elem) or 0
             return [self.value(elem, data, at + i * step, depth) for i in range(count)]
         if kind == _btf.DATASEC:  # global variables: by name, as bpftool shows them

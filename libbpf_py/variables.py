@@ -9,8 +9,10 @@ from a copy taken at load, and writing it raises.
 
 Values are ctypes values made from BTF (:mod:`btf_ctypes`): ints for integers and enums,
 ctypes structures and arrays for the others (a structure of a live section reads and writes
-the map's memory itself). A write takes the same, or a dict for a structure and a list for an
-array, or bytes for a ``char`` array.
+the map's memory itself), and a ``char`` array all its bytes (a :class:`~libbpf_py.btf_ctypes.Chars`,
+whose ``value`` is the C string). A write takes the same, or a dict for a structure and a list
+for an array, or bytes (or str, encoded as UTF-8) for a ``char`` array: shorter than the array,
+the rest is zero-filled.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import ctypes
 import pytest
 
 import libbpf_py as bpf
-from libbpf_py.btf_ctypes import BtfTypeError
+from libbpf_py.btf_ctypes import BtfTypeError, Chars
 from libbpf_py.elf import Btf, ElfFile
 from libbpf_py.elf import btf as kinds
 
@@ -29,7 +29,8 @@ def test_every_section_and_variable_is_found_with_its_initial_value(obj):
     g = obj.globals
     assert set(g.sections) == {".bss", ".data", ".rodata", ".data.custom", ".rodata.custom"}
     assert (g["step"], g["current_mode"], g["threshold"], g["custom_counter"], g["custom_limit"]) == (1, 2, 10, 5, 99)
-    assert (g["settings"].limit, g["settings"].offset, g["settings"].label, g["settings"].mode) == (100, -5, b"base", 7)
+    assert (g["settings"].limit, g["settings"].offset, g["settings"].label, g["settings"].mode) == \
+        (100, -5, b"base\0\0", 7)  # a char[6]: all its bytes
     assert g["packets"] == 0 and list(g["history"]) == [0, 0, 0, 0]
     assert "packets" in g and len(g) == 11
 
@@ -44,8 +45,26 @@ def test_initial_values_set_before_load_are_what_the_program_sees(obj):
     tick(obj, 2)
     assert (g["packets"], g["total"], g["seen_threshold"]) == (2, 6, 7)
     last = g["last"]
-    assert (last.limit, last.offset, last.label, last.mode) == (5, -1, b"hey", 2)
+    assert (last.limit, last.offset, last.label, last.mode) == (5, -1, b"hey\0\0\0", 2)
     assert list(g["history"]) == [0, 1, 0, 0]  # .bss: the program wrote 0 and 1 over 9 and 8
+
+
+def test_a_char_array_reads_and_writes_all_its_bytes_through_the_program(obj):
+    g = obj.globals
+    g["settings"] = {"label": b"a\0b\xffc"}  # bytes after the first NUL, and a byte no UTF-8 holds
+    obj.load()
+    tick(obj)
+    label = g["last"].label  # the program copied settings into last
+    assert label == b"a\0b\xffc\0" and isinstance(label, Chars)
+    assert (label.value, label.text, label.raw) == (b"a", "a", b"a\0b\xffc\0")
+    g["last"] = {"label": b"xyz"}  # shorter: the rest is zero-filled, not left as it was
+    assert g["last"].label == b"xyz\0\0\0" and g.section(".bss").last.label == b"xyz\0\0\0"
+    g.section(".bss").last.label = b"\0\0\0\0\0q"
+    assert g["last"].label == b"\0\0\0\0\0q" and g["last"].label.value == b""
+    with pytest.raises(ValueError, match="holds 6 bytes, not 7"):
+        g.section(".bss").last.label = b"1234567"
+    with pytest.raises(TypeError, match="takes bytes, not str"):
+        g.section(".bss").last.label = "text"
 
 
 def test_live_writes_are_seen_by_the_program_and_its_writes_at_once(obj):
@@ -136,7 +155,7 @@ def test_map_keys_and_values_typed_from_btf(bpf_obj, bpffs):
         (key, value), = records.items()
         assert (key.ifindex, key.port, key.proto) == (1, 80, 6)
         assert (value.name, value.color, value.small, value.negative, value.flag, value.ok) == \
-            (b"tc", -3, 5, -7, 1, True)
+            (b"tc" + bytes(10), -3, 5, -7, 1, True)
         assert (value.points[1].x, value.as_u32, value.delta, list(value.counts)) == (3, 0x01020304, -9, [1, 2, 3])
         value.negative = 3
         records[key] = value
@@ -163,11 +182,11 @@ def test_out_of_range_and_wrongly_typed_values_are_refused(obj):
 def test_a_dict_writes_only_the_members_it_names(obj):
     obj.globals["settings"] = {"limit": 7}
     settings = obj.globals["settings"]
-    assert (settings.limit, settings.offset, settings.label, settings.mode) == (7, -5, b"base", 7)
+    assert (settings.limit, settings.offset, settings.label.value, settings.mode) == (7, -5, b"base", 7)
     obj.load()
     obj.globals["last"] = {"label": b"x"}
     obj.globals["last"] = {"offset": 3}
-    assert (obj.globals["last"].label, obj.globals["last"].offset) == (b"x", 3)
+    assert (obj.globals["last"].label, obj.globals["last"].offset) == (b"x" + bytes(5), 3)
 
 
 def test_a_write_refused_after_a_failed_load_changes_nothing(obj, monkeypatch):

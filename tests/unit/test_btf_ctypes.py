@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from libbpf_py.btf_ctypes import BtfTypeError, MissingTypeError, Types
+from libbpf_py.btf_ctypes import BtfTypeError, Chars, MissingTypeError, Types
 from libbpf_py.elf import btf as kinds
 from libbpf_py.elf.btf import Btf, Type, info_word
 from libbpf_py.elf.file import ElfFile
@@ -103,6 +103,101 @@ def test_check_names_the_first_member_that_differs(compiled):
     compiled.check("struct key", Key)
     with pytest.raises(BtfTypeError, match="member 'proto' .* is missing"):
         compiled.check("struct key", Short)
+
+
+def with_chars() -> Types:
+    """A BTF with ``struct outer { u32 id; struct { char tag[8]; u32 n; }; char name[8]; }`` and
+    ``union either { char text[4]; u32 word; }``."""
+    btf = Btf("little")
+    char = btf.add(Type(btf.add_string("char"), info_word(kinds.INT), 1, struct.pack("<I", kinds.INT_SIGNED << 24 | 8)))
+    u32 = btf.add_int("u32", 4)
+    eight, four = btf.add_array(char, u32, 8), btf.add_array(char, u32, 4)
+    inner = btf.add_struct("", [("tag", eight, 0), ("n", u32, 64)], 12)
+    btf.add_struct("outer", [("id", u32, 0), ("", inner, 32), ("name", eight, 128)], 24)
+    either = btf.add_struct("either", [("text", four, 0), ("word", u32, 0)], 4)
+    btf.types[either - 1].info = info_word(kinds.UNION, 2)
+    return Types(btf)
+
+
+OUTER = struct.pack("<I", 1) + b"ab\0cdefg" + struct.pack("<I", 2) + b"x\0yz\0\0\0w"
+
+
+def test_a_char_array_member_reads_all_its_bytes_and_its_c_string_on_request():
+    outer = with_chars()["struct outer"]
+    value = outer.from_buffer_copy(OUTER)
+    assert (value.id, value.n) == (1, 2)
+    assert value.name == b"x\0yz\0\0\0w" and isinstance(value.name, Chars)  # not cut at the first NUL
+    assert value.tag == b"ab\0cdefg"  # a member of an anonymous struct, read as the outer struct's
+    assert (value.name.value, value.name.raw, value.tag.text) == (b"x", b"x\0yz\0\0\0w", "ab")
+    assert Chars(b"\xff\xfeok\0z").text == "\\xff\\xfeok"  # undecodable bytes as escapes, never an error
+    assert outer.__name__ == "outer" and outer(id=3, name=b"hi").name == b"hi" + bytes(6)
+    either = with_chars()["union either"].from_buffer_copy(b"a\0bc")
+    assert either.text == b"a\0bc" and either.word == int.from_bytes(b"a\0bc", "little")
+
+
+def test_a_struct_keeps_its_name_when_an_anonymous_member_has_bitfields():
+    btf = Btf("little")
+    u32 = btf.add_int("u32", 4)
+    bits = btf.add_struct("", [("lo", u32, 4 << 24 | 0), ("hi", u32, 4 << 24 | 4)], 4)
+    btf.types[bits - 1].info = info_word(kinds.STRUCT, 2, kind_flag=1)
+    btf.add_struct("flags", [("", bits, 0)], 4)
+    flags = Types(btf)["struct flags"]
+    value = flags.from_buffer_copy(b"\x21\0\0\0")
+    assert flags.__name__ == "flags" and (value.lo, value.hi) == (1, 2)
+
+
+def test_a_char_array_member_takes_bytes_up_to_its_length_and_zero_fills_the_rest():
+    outer = with_chars()["struct outer"]
+    value = outer.from_buffer_copy(OUTER)
+    value.name = b"Q"
+    value.tag = bytearray(b"12345678")
+    assert bytes(value) == struct.pack("<I", 1) + b"12345678" + struct.pack("<I", 2) + b"Q" + bytes(7)
+    value.name = (ctypes.c_char * 8)(*b"x\0y")  # a ctypes char array, as ctypes itself takes
+    assert value.name == b"x\0y" + bytes(5)
+    with pytest.raises(ValueError, match="name holds 8 bytes, not 9"):
+        value.name = b"123456789"
+    with pytest.raises(TypeError, match=r"name is a char\[8\]: it takes bytes, not str"):
+        value.name = "text"
+    with pytest.raises(TypeError, match="not int"):
+        value.name = 8  # (bytes(8) would be eight NULs)
+    assert value.name == b"x\0y" + bytes(5)  # refused writes changed nothing
+
+
+def test_a_global_char_array_reads_all_its_bytes_from_its_section():
+    btf = Btf("little")
+    char = btf.add(Type(btf.add_string("char"), info_word(kinds.INT), 1, struct.pack("<I", kinds.INT_SIGNED << 24 | 8)))
+    comm = btf.add_var("comm", btf.add_array(char, btf.add_int("u32", 4), 6))
+    btf.add_datasec(".bss", [(comm, 0, 6)], 6)
+    section = Types(btf)[".bss"].from_buffer_copy(b"sh\0\0-x")
+    assert section.comm == b"sh\0\0-x" and section.comm.value == b"sh"
+
+
+def test_a_struct_of_char_arrays_is_checked_against_what_a_user_wrote_with_c_char():
+    types = with_chars()
+
+    class Mine(ctypes.Structure):
+        _fields_ = [("id", ctypes.c_uint32), ("inner", ctypes.c_uint8 * 12), ("name", ctypes.c_char * 8)]
+
+    class Short(ctypes.Structure):
+        _fields_ = [("id", ctypes.c_uint32), ("inner", ctypes.c_uint8 * 12), ("name", ctypes.c_char * 4)]
+
+    types.check("struct outer", Mine)
+    types.check("struct outer", types["struct outer"])
+    with pytest.raises(BtfTypeError, match="member 'name' is at offset 16 with 4 bytes; BTF has offset 16 with 8"):
+        types.check("struct outer", Short)
+
+
+def test_an_array_of_structs_and_a_two_dimensional_char_array_keep_every_byte():
+    btf = Btf("little")
+    char = btf.add(Type(btf.add_string("char"), info_word(kinds.INT), 1, struct.pack("<I", kinds.INT_CHAR << 24 | 8)))
+    u32 = btf.add_int("u32", 4)
+    word = btf.add_array(char, u32, 4)
+    rows = btf.add_array(word, u32, 2)
+    holder = btf.add_struct("holder", [("w", word, 0), ("rows", rows, 32)], 12)
+    pair = btf.add_array(holder, u32, 2)
+    value = Types(btf).of(pair).from_buffer_copy(b"a\0bcd\0ef\0\0\0g" + bytes(12))
+    assert value[0].w == b"a\0bc" and value[0].rows[0].raw == b"d\0ef" and value[0].rows[1].value == b""
+    assert value[0].rows[1].raw == b"\0\0\0g"
 
 
 def test_a_missing_type_says_why_clang_dropped_it_and_what_to_do(bpf_obj):

@@ -123,6 +123,25 @@ def test_an_array_of_empty_structs_is_refused_not_built():
         decode(btf, holder, bytes(4))
 
 
+def char_array(length: int) -> "tuple[Btf, int]":
+    btf = Btf("little")
+    char = btf.add(Type(btf.add_string("char"), btf_kinds.INT << 24, 1, struct.pack("<I", 1 << 24 | 8)))
+    return btf, btf.add_array(char, btf.add_int("u32", 4), length)
+
+
+@pytest.mark.parametrize("raw, shown", [
+    (b"tc\0\0\0\0", "tc"),                 # a C string and NULs: text, as bpftool shows it
+    (b"abcdef", "abcdef"),                 # no NUL at all: still all of it
+    (b"caf\xc3\xa9\0", "caf\u00e9"),
+    (b"a\0b\0\0\0", [97, 0, 98, 0, 0, 0]),  # bytes after the first NUL: a str would lose them
+    (b"\xff\0\0\0\0\0", [-1, 0, 0, 0, 0, 0]),  # not UTF-8 (a signed char, as clang's char is)
+])
+def test_a_char_array_reads_as_text_only_when_no_byte_is_lost(raw, shown):
+    btf, array = char_array(6)
+    assert decode(btf, array, raw) == shown
+    assert encode(btf, array, shown) == raw  # what was read writes back the same bytes
+
+
 def test_a_type_larger_than_any_map_value_is_refused_before_allocating():
     btf = Btf("little")
     u64 = btf.add_int("u64", 8)
