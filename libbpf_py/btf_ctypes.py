@@ -173,6 +173,9 @@ class Types:
                 continue
             ctype = self._make(member_type, depth + 1)
             if not member:
+                if not hasattr(ctype, "_fields_"):
+                    raise BtfTypeError(f"{_describe(btf, type_id)} has a member with no name that is no struct or "
+                                       "union")
                 member = f"@anon{index}"  # "@": no C member can be named so
                 anonymous.append(member)
                 for inner, inner_offset, inner_bits, inner_signed in getattr(ctype, "_bitfields_", ()):

@@ -83,6 +83,16 @@ def test_a_forward_declaration_and_void_have_no_ctypes_form():
         Types(btf).of(0)
 
 
+@pytest.mark.parametrize("member", ["u32", "u8[2]"])
+def test_a_member_with_no_name_that_is_no_record_is_refused_by_name(member):
+    btf = Btf("little")
+    u8, u32 = btf.add_int("u8", 1), btf.add_int("u32", 4)
+    inner = u32 if member == "u32" else btf.add_array(u8, u32, 2)
+    holder = btf.add_struct("holder", [("", inner, 0)], 4)
+    with pytest.raises(BtfTypeError, match="struct holder has a member with no name that is no struct or union"):
+        Types(btf).of(holder)
+
+
 def test_deep_nesting_is_refused_not_recursed():
     btf = Btf("little")
     inner = btf.add_int("u8", 1)
