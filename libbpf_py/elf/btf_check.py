@@ -46,7 +46,7 @@ from .file import SHT_SYMTAB, STB_GLOBAL, STB_WEAK, STT_OBJECT, ElfFile
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
+    from typing import Callable, Dict, List, Optional, Tuple
 
 _KIND_NAMES = {INT: "INT", PTR: "PTR", ARRAY: "ARRAY", STRUCT: "STRUCT", UNION: "UNION", ENUM: "ENUM", FWD: "FWD",
                TYPEDEF: "TYPEDEF", VOLATILE: "VOLATILE", CONST: "CONST", RESTRICT: "RESTRICT", FUNC: "FUNC",
@@ -134,7 +134,11 @@ def validate(btf: Btf, sections: Optional[Dict[str, int]] = None) -> None:
 
 def _check_struct_ops(btf: Btf, type_id: int, datasec: Type) -> None:
     """libbpf copies each member of a struct_ops variable from the section's bytes at the member's
-    offset (with 32-bit sums in places): the struct must fit its variable and its members the struct."""
+    offset (with 32-bit sums in places): the struct must fit its variable and its members the struct.
+    Each struct is walked once, each size found once: a crafted section of many variables of one
+    large struct costs its bytes, not their product."""
+    checked: Dict[int, None] = {}
+    size_of = _memoized_size(btf)
     for i, (var, _offset, size) in enumerate(btf.datasec_entries(datasec)):
         struct_id = btf.resolve(btf.get(var).size_or_type)
         layout = btf.get(struct_id)
@@ -143,15 +147,47 @@ def _check_struct_ops(btf: Btf, type_id: int, datasec: Type) -> None:
         if layout.size_or_type > size:
             raise _fail(type_id, DATASEC, f"struct_ops variable {i} of {size} bytes holds a struct of "
                         f"{layout.size_or_type}")
-        bitfields = layout.info >> 31
-        for name, member, bits in btf.members(layout):
-            if bitfields and bits >> 24:  # libbpf refuses struct_ops bitfields, after reading past them
-                raise _fail(struct_id, layout.kind, f"member {name!r} is a bitfield, which struct_ops cannot have")
-            member_size = btf.size_of(member)
-            if member_size is None:
-                raise _fail(struct_id, layout.kind, f"member {name!r} has a type of no size")
-            if bits // 8 + member_size > layout.size_or_type:  # the raw offset, as libbpf reads it
-                raise _fail(struct_id, layout.kind, f"member {name!r} lies past the end of the struct")
+        if struct_id not in checked:
+            _check_struct_ops_members(btf, struct_id, layout, size_of)
+            checked[struct_id] = None
+
+
+def _check_struct_ops_members(btf: Btf, struct_id: int, layout: Type, size_of: Callable[[int], Optional[int]]) -> None:
+    bitfields = layout.info >> 31
+    for name, member, bits in btf.members(layout):
+        if bitfields and bits >> 24:  # libbpf refuses struct_ops bitfields, after reading past them
+            raise _fail(struct_id, layout.kind, f"member {name!r} is a bitfield, which struct_ops cannot have")
+        member_size = size_of(member)
+        if member_size is None:
+            raise _fail(struct_id, layout.kind, f"member {name!r} has a type of no size")
+        if bits // 8 + member_size > layout.size_or_type:  # the raw offset, as libbpf reads it
+            raise _fail(struct_id, layout.kind, f"member {name!r} lies past the end of the struct")
+
+
+def _memoized_size(btf: Btf) -> Callable[[int], Optional[int]]:
+    """``btf.size_of``, each type's size found once (a chain of arrays is walked once, not once
+    per member that names it)."""
+    known: Dict[int, Optional[int]] = {}
+
+    def size_of(type_id: int) -> Optional[int]:
+        chain: List[Tuple[int, int]] = []  # (array type id, elements) down to a known size or a leaf
+        while type_id not in known:
+            t = btf.get(btf.resolve(type_id))
+            if t.kind != ARRAY:
+                known[type_id] = btf.size_of(type_id)  # no array: a bounded lookup
+                break
+            if len(chain) > len(btf.types):
+                raise BtfError(f"BTF type {type_id} contains itself (an array of itself)")
+            elem, _index, count = struct.unpack_from(btf._e + "III", t.tail, 0)
+            chain.append((type_id, count))
+            type_id = elem
+        size = known[type_id]
+        for array_id, count in reversed(chain):
+            size = None if size is None else size * count
+            known[array_id] = size
+        return size
+
+    return size_of
 
 
 def validate_object(elf: ElfFile) -> None:

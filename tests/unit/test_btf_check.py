@@ -94,3 +94,32 @@ def test_deep_chains_are_walked_without_recursion_and_bounded():
                 validate(btf)
         else:
             validate(btf)
+
+
+def many_struct_ops_variables(count: int, members: int, chain: int) -> Btf:
+    """A .struct_ops section of ``count`` variables of one struct of ``members`` members, each the
+    array at the top of one chain of ``chain`` arrays."""
+    btf = Btf("little")
+    u32 = btf.add_int("u32", 4)
+    element = u32
+    for _ in range(chain):
+        element = btf.add_array(element, u32, 1)
+    ops = btf.add_struct("ops", [(f"m{i}", element, 32 * i) for i in range(members)], 4 * members)
+    var = btf.add_var("v", ops)
+    btf.add_datasec(".struct_ops", [(var, 0, 4 * members)] * count, 4 * members)
+    return btf
+
+
+def test_a_struct_ops_section_costs_its_bytes_not_the_product_of_its_counts(monkeypatch):
+    btf = many_struct_ops_variables(count=200, members=200, chain=50)
+    walked, sized = [], []
+    members, size_of = Btf.members, Btf.size_of
+    monkeypatch.setattr(Btf, "members", lambda self, t: walked.append(t) or members(self, t))
+    monkeypatch.setattr(Btf, "size_of", lambda self, type_id: sized.append(type_id) or size_of(self, type_id))
+    validate(btf)
+    assert len(walked) == 1  # the struct's members, once for its 200 variables
+    assert len(sized) == 1   # the chain's one leaf, once for its 200 members
+    ops = btf.get(btf.find("ops", B.STRUCT))
+    ops.tail = ops.tail[:8] + struct.pack("<I", 32 * 200) + ops.tail[12:]  # m0 now starts where the struct ends
+    with pytest.raises(BtfError, match="member 'm0' lies past the end of the struct"):
+        validate(btf)
