@@ -34,6 +34,7 @@ _MAX_DEPTH = 64
 # ctypes lays out an array member of a record of up to 16 bytes element by element (a pointer
 # each, to pass it by value): elements of no size leave the count unbounded by the bytes
 _MAX_EMPTY_ELEMENTS = 64
+_MIN_BUDGET, _BUDGET_PER_BYTE = 1 << 12, 4  # members Types may make (see Types.__init__)
 _UNSIGNED = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}
 _SIGNED = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_int64}
 
@@ -77,6 +78,11 @@ class Types:
     def __init__(self, btf: Btf):
         self.btf = btf
         self._made: Dict[int, Any] = {}
+        # members made, own and lifted from anonymous ones (ctypes makes each again in every
+        # record that lifts it): bounded by the BTF's bytes, as one struct lifted many times
+        # would otherwise cost the product of the counts
+        self._budget = _MIN_BUDGET + _BUDGET_PER_BYTE * (len(btf.strings) + sum(12 + len(t.tail) for t in btf.types))
+        self._weight: Dict[Any, int] = {}  # record class -> the members a record lifting it makes
 
     def __getitem__(self, name: str) -> Any:
         """The type called ``name``: ``"struct event"``, ``"union u"``, ``"enum e"``, or a typedef's
@@ -161,6 +167,7 @@ class Types:
         anonymous: List[str] = []
         bitfields: List[Tuple[str, int, int, bool]] = []
         chars: List[Tuple[str, int, int]] = []  # (name, byte offset, length) of the char arrays, read whole
+        lifted = 0
         for index, (member, member_type, bit_offset, bits) in enumerate(members):
             if member in _RESERVED:
                 raise BtfTypeError(f"{_describe(btf, type_id)} has a member named {member!r}, which a ctypes "
@@ -178,6 +185,7 @@ class Types:
                                        "union")
                 member = f"@anon{index}"  # "@": no C member can be named so
                 anonymous.append(member)
+                lifted += self._spend(type_id, self._weight.get(ctype, 0))
                 for inner, inner_offset, inner_bits, inner_signed in getattr(ctype, "_bitfields_", ()):
                     bitfields.append((inner, bit_offset + inner_offset, inner_bits, inner_signed))  # C reads them here
                 for inner, inner_offset, length in getattr(ctype, "_chars_", ()):
@@ -187,7 +195,9 @@ class Types:
                 chars.append((member, bit_offset // 8, ctype._length_))
             fields.append((member, ctype, bit_offset))
         size = t.size_or_type
-        own_bits = [b for b in bitfields if b[0] not in _lifted(fields)]
+        own = self._spend(type_id, 2 * len(fields) + 1 + len(bitfields) + len(chars))  # (with padding)
+        lifted_bits = _lifted(fields)
+        own_bits = [b for b in bitfields if b[0] not in lifted_bits]
         made = None if own_bits else _laid_out(name, base, fields, anonymous, size, packed=False)
         if made is None:  # ctypes' natural layout differs, or bitfields: place each member explicitly
             made = _laid_out(name, base, fields + _bit_storage(own_bits), anonymous, size, packed=True)
@@ -197,7 +207,17 @@ class Types:
         for member, bit_offset, bits, signed in bitfields:
             setattr(made, member, _bit_property(bit_offset, bits, signed, order))
         made._bitfields_ = tuple(bitfields)  # (name, bit offset, bits, signed): read as properties
-        return _with_chars(made, chars) if chars else made
+        made = _with_chars(made, chars) if chars else made
+        self._weight[made] = own + lifted
+        return made
+
+    def _spend(self, type_id: int, members: int) -> int:
+        """Count ``members`` more made for BTF type ``type_id``; BtfTypeError past the budget."""
+        self._budget -= members
+        if self._budget < 0:
+            raise BtfTypeError(f"BTF type {type_id}: its anonymous members would make more members than the "
+                               "BTF's bytes hold (one struct lifted many times?): refused")
+        return members
 
 
 # what ctypes reads on a record class: a member by one of these names would break it (a member

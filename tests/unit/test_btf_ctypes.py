@@ -4,7 +4,9 @@ bpf_progs/btf_values.c: layouts that match the compiler's byte for byte."""
 from __future__ import annotations
 
 import ctypes
+import os
 import struct
+import sys
 
 import pytest
 
@@ -236,3 +238,27 @@ def test_an_array_of_many_empty_structs_is_refused_before_ctypes_allocates():
     with pytest.raises(BtfTypeError, match="elements of no size"):  # ctypes would want 8 GB for it (a small struct)
         Types(btf).of(holder)
     assert ctypes.sizeof(Types(btf).of(fine)) == 4
+
+
+def test_one_struct_lifted_many_times_is_refused_before_ctypes_makes_each_copy():
+    btf = Btf("little")
+    u8 = btf.add_int("u8", 1)
+    wide = btf.add_struct("", [(f"m{i}", u8, 8 * i) for i in range(1000)], 1000)
+    many = btf.add_struct("many", [("", wide, 0)] * 1000, 1000)  # 24 KB: a million members to make
+    btf.types[many - 1].info = info_word(kinds.UNION, 1000)
+    with pytest.raises(BtfTypeError, match=f"BTF type {many}: its anonymous members would make more members than"):
+        Types(btf).of(many)
+    few = btf.add_struct("few", [("", wide, 0)] * 2, 1000)
+    btf.types[few - 1].info = info_word(kinds.UNION, 2)
+    assert Types(btf)["union few"].m999.offset == 999
+
+
+@pytest.mark.skipif(not os.path.exists("/sys/kernel/btf/vmlinux"), reason="this kernel has no BTF")
+def test_every_struct_and_union_of_the_running_kernel_is_made_within_the_budget():
+    with open("/sys/kernel/btf/vmlinux", "rb") as kernel:
+        btf = Btf.parse(kernel.read(), sys.byteorder)
+    types = Types(btf)
+    records = [i for i, t in enumerate(btf.types, 1) if t.kind in (kinds.STRUCT, kinds.UNION)]
+    for type_id in records:
+        types.of(type_id)
+    assert len(records) > 1000
