@@ -7,6 +7,12 @@ bpf da obj F sec S`` in a network namespace made for the purpose) for a legacy i
 or on request. Each side loads into a bpffs mounted for it alone, removed afterwards, so
 neither sees the other's pins nor touches the host's.
 
+Everything made for the comparison (the two scratch mounts, named ``libbpf_py-compare-PID-*``
+under the temporary directory, and tc's network namespace, ``libbpf_py_compare_PID_*``) is
+removed when it ends, also when an exception interrupts it: KeyboardInterrupt (SIGINT), or the
+exception a process's own SIGTERM handler raises (the ``libbpf-py`` command installs one; with
+Python's default SIGTERM action a process dies where it stands, and cleans up nothing).
+
 Both sides are then read the same way, from the kernel: the programs (the ones pinned by
 bpftool, or the filter's program and, through prog arrays, its tail calls), every map they use
 (paired by the order in which the instructions use them, the same for one object's code),
@@ -37,6 +43,8 @@ else:
     from ._typing import NamedTuple
 
 OURS = "libbpf_py"
+SCRATCH_PREFIX = "libbpf_py-compare-"   # + PID-: the scratch mounts of the process PID
+NETNS_PREFIX = "libbpf_py_compare_"     # + PID_: tc's network namespace of the process PID
 _PROGRAM_FIELDS = ("type", "tag", "xlated_len")
 _MAP_FIELDS = ("type", "key_size", "value_size", "max_entries", "flags", "pin")
 
@@ -136,7 +144,7 @@ class _scratch_bpffs:
         self.path = ""
         try:
             with _signals.deferred():  # a signal that came meanwhile is raised as this block ends
-                path = tempfile.mkdtemp(prefix="libbpf_py-compare-")
+                path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
                 try:
                     _bpffs.mount_bpffs(path)
                 except BaseException:
@@ -192,7 +200,7 @@ def _ours_as_bpftool(obj: str, root: str) -> Dict[str, _Item]:
 def _tc(tc: str, obj: str, root: str, section: str, timeout: float) -> Dict[str, _Item]:
     """``tc filter add dev lo ingress bpf da obj OBJ sec S`` with TC_BPF_MNT=root, in a new
     network namespace, read while the namespace holds the filter."""
-    netns = f"libbpf_py_compare_{os.getpid()}_{os.urandom(4).hex()}"
+    netns = f"{NETNS_PREFIX}{os.getpid()}_{os.urandom(4).hex()}"
     try:
         with _signals.deferred():  # made and known to the finally below, or not made at all
             _run("ip netns add", ["ip", "netns", "add", netns], timeout)

@@ -137,6 +137,7 @@ def no_leaked_bpf_fds(request):
 
 
 SYS_BPF = Path("/sys/fs/bpf")
+IPROUTE2_LAYOUT = ("tc", "xdp", "ip")  # where tc and ip pin by default (tc/globals/NAME...)
 
 
 def _sys_bpf_entries() -> set:
@@ -146,17 +147,64 @@ def _sys_bpf_entries() -> set:
         return set()
 
 
+_object_names: Optional[frozenset] = None
+
+
+def object_names() -> frozenset:
+    """The kernel names of every program and map of bpf_progs/build's objects (read once)."""
+    global _object_names
+    if _object_names is None:
+        from support import kernel_names
+
+        names: set = set()
+        for path in sorted(BPF_BUILD.rglob("*.o")):
+            try:
+                names |= kernel_names(path)
+            except Exception:  # an object libbpf cannot open (made to be refused) names nothing
+                continue
+        _object_names = frozenset(names)
+    return _object_names
+
+
+def _pinned_name(path: Path) -> Optional[str]:
+    """The kernel name of what is pinned at ``path`` (a link's: its program's), None if it is no pin."""
+    import libbpf_py as bpf
+    from libbpf_py.pinned import open_pinned
+
+    try:
+        with open_pinned(path) as handle:
+            if isinstance(handle, bpf.Link):
+                with bpf.Program.from_id(handle.info().prog_id) as program:
+                    return program.info().name
+            return handle.info().name
+    except (OSError, ValueError):
+        return None
+
+
+def _made_by_tests(entries: set) -> List[str]:
+    """Of new entries on /sys/fs/bpf, those a test of this project could have made (other
+    processes on the machine pin there as they please): anything in iproute2's layout, and pins
+    named as a program or map of the test objects."""
+    ours = []
+    for entry in sorted(entries):
+        if entry.split("/")[0] in IPROUTE2_LAYOUT:
+            ours.append(entry)
+        elif not (SYS_BPF / entry).is_dir() and _pinned_name(SYS_BPF / entry) in object_names():
+            ours.append(entry)
+    return ours
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_on_sys_fs_bpf(request):
     """Tests pin on bpffs instances of their own: the host's /sys/fs/bpf (what tools such as
-    ip and tc default to) must be as the test found it."""
+    ip and tc default to) must hold nothing new that a test made (see _made_by_tests)."""
     if not _privileged(request.node):
         yield
         return
     before = _sys_bpf_entries()
     yield
-    left = _sys_bpf_entries() - before
-    assert not left, f"the test left entries on {SYS_BPF}: {sorted(left)}"
+    left = _made_by_tests(_sys_bpf_entries() - before)
+    assert not left, f"the test left entries on {SYS_BPF}: {left}"
 
 
 TRACEFS = Path("/sys/kernel/tracing")

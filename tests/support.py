@@ -7,7 +7,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -139,3 +139,241 @@ def built_tool(path: Path, how: str) -> None:
         if os.environ.get("LIBBPF_PY_REQUIRE_KERNEL") == "1":
             pytest.fail(missing)
         pytest.skip(missing)
+
+
+# kernel objects a test made ----------------------------------------------------------------------
+#
+# The kernel records no owner for a map or program, and other processes on the machine load BPF
+# as they please (other test runs, systemd): a machine-wide count fails whenever they do. An id
+# is the test's when (1) it appeared after the test's baseline, (2) it carries a kernel name of
+# one of the test's objects, or none (iproute2's legacy loader names nothing), and (3) nothing
+# outside the test holds it: no other process's fd, no pin on a bpffs the test does not own, no
+# tc/XDP attachment in a network namespace or a cgroup attachment (the tests attach only in
+# namespaces of their own), nor anything those hold (a program's maps, a prog array's programs,
+# a map-in-map's inner maps). What the test holds itself (its process and its children, its own
+# mounts and namespaces) stays attributed to it.
+
+def kernel_names(*objects: Path) -> frozenset:
+    """The kernel names of the programs and maps of ``objects`` (opened, not loaded; the kernel
+    keeps 15 characters)."""
+    names = set()
+    for path in objects:
+        with bpf.Object.open(path, pinning=bpf.PinPolicy()) as obj:
+            names.update(name[:15] for name in obj.programs)
+            names.update(m.name[:15] for m in obj.maps.values())
+    return frozenset(names)
+
+
+def _ids_now() -> Tuple[set, set]:
+    return set(bpf.Program.ids()), set(bpf.Map.ids())
+
+
+def _name_of(cls: Any, kernel_id: int) -> Optional[str]:
+    """The kernel name of a program or map, None when it is gone."""
+    try:
+        with cls.from_id(kernel_id) as handle:
+            return handle.info().name
+    except OSError:
+        return None
+
+
+def _processes() -> dict:
+    """pid -> parent pid of every process now."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return parents
+
+
+def _descendants(roots: set, parents: dict) -> set:
+    found = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found
+
+
+def _held_by_fds(pid: int, progs: set, maps: set) -> None:
+    """Add the programs, maps and links' programs process ``pid`` holds an fd on."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return
+    for fd in fds:
+        try:
+            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("anon_inode:bpf"):
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                for line in info:
+                    key, _, value = line.partition(":")
+                    if key == "prog_id":
+                        progs.add(int(value))
+                    elif key == "map_id":
+                        maps.add(int(value))
+        except (OSError, ValueError):
+            continue
+
+
+def _bpffs_mounts() -> List[str]:
+    with open("/proc/self/mountinfo") as mountinfo:
+        fields = [line.split(" - ")[0].split() + line.split(" - ")[1].split()[:1] for line in mountinfo]
+    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), f[4]) for f in fields if f[-1] == "bpf"]
+
+
+def _held_by_pins(mount: str, progs: set, maps: set) -> None:
+    from libbpf_py.pinned import walk_pinned
+
+    try:
+        for _, kind, handle in walk_pinned(mount):
+            info = handle.info()
+            if kind == "map":
+                maps.add(info.id)
+            else:
+                progs.add(info.prog_id if kind == "link" else info.id)
+    except OSError:
+        return  # unmounted meanwhile
+
+
+def _bpftool_ids(argv: List[str]) -> set:
+    """The program ids in ``bpftool -j net`` or ``cgroup tree`` output (every "id" key)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("bpftool") is None:
+        return set()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    found: set = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "id" and isinstance(item, int):
+                    found.add(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    try:
+        walk(json.loads(done.stdout or "[]"))
+    except ValueError:
+        pass
+    return found
+
+
+def _held_by_attachments(own_netns: set, foreign_pids: set, progs: set) -> None:
+    """tc and XDP programs of every network namespace but the test's own, and cgroup programs."""
+    namespaces = {}
+    for pid in foreign_pids:
+        try:
+            namespaces.setdefault(os.stat(f"/proc/{pid}/ns/net").st_ino, f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+    if os.path.isdir("/run/netns"):
+        for name in os.listdir("/run/netns"):
+            path = f"/run/netns/{name}"
+            try:
+                if name not in own_netns:
+                    namespaces.setdefault(os.stat(path).st_ino, path)
+                else:
+                    namespaces.pop(os.stat(path).st_ino, None)
+            except OSError:
+                continue
+    for path in namespaces.values():
+        progs.update(_bpftool_ids(["nsenter", f"--net={path}", "bpftool", "-j", "net"]))
+    progs.update(_bpftool_ids(["bpftool", "-j", "cgroup", "tree"]))
+
+
+def _close_over(progs: set, maps: set) -> None:
+    """What held programs and maps hold in turn: a program's maps, a prog array's programs, a
+    map-in-map's inner maps."""
+    from libbpf_py import MapType
+
+    seen_progs: set = set()
+    seen_maps: set = set()
+    while progs - seen_progs or maps - seen_maps:
+        for prog_id in progs - seen_progs:
+            seen_progs.add(prog_id)
+            try:
+                with bpf.Program.from_id(prog_id) as program:
+                    maps.update(program.info().map_ids)
+            except OSError:
+                continue
+        for map_id in maps - seen_maps:
+            seen_maps.add(map_id)
+            try:
+                with bpf.Map.from_id(map_id) as m:
+                    kind = m.info().type
+                    if kind not in (MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+                        continue
+                    m.key_type = m.value_type = int
+                    (progs if kind == MapType.PROG_ARRAY else maps).update(v for _, v in m.items())
+            except (OSError, ValueError, TypeError):
+                continue
+
+
+class KernelObjects:
+    """The programs and maps a test makes and leaves in the kernel (see above): ``KernelObjects(
+    names)`` takes the baseline, ``left()`` lists what is still there. ``own_pids``: processes
+    whose fds are the test's (default: this one; their children count too); ``own_mounts``,
+    ``own_netns``: bpffs mounts and named network namespaces of the test."""
+
+    def __init__(self, names: frozenset, own_pids: Tuple[int, ...] = (), own_mounts: Tuple[str, ...] = (),
+                 own_netns: Tuple[str, ...] = ()):
+        self.names = names
+        self.own_pids = set(own_pids) | {os.getpid()}
+        self.own_mounts = {os.path.realpath(m) for m in own_mounts}
+        self.own_netns = set(own_netns)
+        self.progs, self.maps = _ids_now()
+
+    def _candidates(self) -> dict:
+        """New ids of programs and maps named as the test's objects (or nameless): id -> (kind, name)."""
+        progs, maps = _ids_now()
+        found = {}
+        for kind, cls, ids in (("prog", bpf.Program, progs - self.progs), ("map", bpf.Map, maps - self.maps)):
+            for kernel_id in ids:
+                name = _name_of(cls, kernel_id)
+                if name is not None and (name == "" or name in self.names):
+                    found[(kind, kernel_id)] = name
+        return found
+
+    def _held_outside(self) -> Tuple[set, set]:
+        parents = _processes()
+        own = _descendants(self.own_pids, parents)
+        foreign = set(parents) - own
+        progs: set = set()
+        maps: set = set()
+        for pid in foreign:
+            _held_by_fds(pid, progs, maps)
+        for mount in _bpffs_mounts():
+            if os.path.realpath(mount) not in self.own_mounts:
+                _held_by_pins(mount, progs, maps)
+        _held_by_attachments(self.own_netns, foreign, progs)
+        _close_over(progs, maps)
+        return progs, maps
+
+    def left(self, seconds: float = 10.0) -> List[str]:
+        """What the test made and is still in the kernel after at most ``seconds`` (the kernel
+        frees a program or map a moment after its last holder goes), as "kind id name"."""
+        import time
+
+        deadline = time.monotonic() + seconds
+        while True:
+            found = self._candidates()
+            if found:
+                held_progs, held_maps = self._held_outside()
+                found = {key: name for key, name in found.items()
+                         if key[1] not in (held_progs if key[0] == "prog" else held_maps)}
+            if not found or time.monotonic() > deadline:
+                return sorted(f"{kind} {kernel_id} {name or '(no name)'}" for (kind, kernel_id), name in found.items())
+            time.sleep(0.1)

@@ -1,20 +1,24 @@
 """libbpf_py.compare and `libbpf-py compare`: one object loaded by libbpf_py and by the native
 tool (bpftool, tc), each into a bpffs of its own, and what the kernel holds compared. Nothing is
-left behind: the scratch mounts, the tc namespace, the programs."""
+left behind: the scratch mounts and directories, the tc namespace, the programs and maps (only
+those of the test's own processes count: see support.KernelObjects)."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 import pytest
+from support import KernelObjects, kernel_names
 
 import libbpf_py as bpf
+from libbpf_py.comparison import NETNS_PREFIX, SCRATCH_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY_TC = Path(os.environ.get("LIBBPF_PY_LEGACY_TC", ROOT / "vendor/cache/iproute2-6.1.0-legacy/tc"))
@@ -25,27 +29,49 @@ def needs(tool: str) -> None:
         pytest.skip(f"{tool} is not installed")
 
 
-def scratch_mounts() -> list:
+COMPARED = ("maps", "pinned", "pinned_variant", "iproute2/tail_call")  # every object these tests compare
+
+
+def left_by(pid: int) -> dict:
+    """What a compare run by process ``pid`` left: scratch mounts and directories (named with
+    its pid), tc namespaces, and processes still running with one of them in their arguments."""
+    scratch, netns = f"{SCRATCH_PREFIX}{pid}-", f"{NETNS_PREFIX}{pid}_"
     with open("/proc/self/mountinfo") as mounts:
-        return [line for line in mounts if "libbpf_py-compare-" in line]
-
-
-def program_ids() -> set:
-    return set(bpf.Program.ids())
+        mounted = [line.split()[4] for line in mounts if scratch in line]
+    names = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    running = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().decode(errors="replace")
+        except OSError:
+            continue
+        if (scratch in argv or netns in argv) and int(entry) != os.getpid():
+            running.append(argv.replace("\0", " "))
+    found = {"mounts": mounted, "directories": glob.glob(os.path.join(tempfile.gettempdir(), scratch + "*")),
+             "netns": [name for name in names if name.startswith(netns)], "processes": running}
+    return {what: items for what, items in found.items() if items}
 
 
 @pytest.fixture
-def leaves_nothing():
-    before = program_ids()
-    yield
-    assert scratch_mounts() == []
-    assert not any(name.startswith("libbpf_py_compare_") for name in os.listdir("/run/netns")) \
-        if os.path.isdir("/run/netns") else True
+def leaves_nothing(bpf_obj):
+    """After the test: nothing of this process's compare runs (or of the command runs it records
+    in the list it gets) is left: see left_by, and no program or map of the compared objects."""
+    made = KernelObjects(kernel_names(*(bpf_obj(name) for name in COMPARED)))
+    runs = [os.getpid()]
+    yield runs
+    assert {pid: left for pid in runs for left in [left_by(pid)] if left} == {}
     # both sides' programs go with their bpffs and namespace (the kernel frees them a moment later)
-    deadline = time.monotonic() + 10
-    while not program_ids() <= before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert program_ids() <= before
+    assert made.left() == []
+
+
+def run_cli(argv: list, runs: list) -> subprocess.CompletedProcess:
+    """``libbpf-py ARGV`` in a child whose pid goes into ``runs`` (what leaves_nothing checks)."""
+    with subprocess.Popen([sys.executable, "-m", "libbpf_py.cli", *argv], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as child:
+        runs.append(child.pid)
+        stdout, stderr = child.communicate(timeout=120)
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
 
 
 def test_an_object_loads_as_bpftool_loads_it(bpf_obj, leaves_nothing):
@@ -87,16 +113,15 @@ def test_a_difference_is_marked_and_the_command_exits_1(bpf_obj, leaves_nothing,
     wrapper.write_text(f'#!/bin/sh\nfor a; do [ "$a" = "{bpf_obj("pinned")}" ] && a="{bpf_obj("pinned_variant")}"; '
                        'set -- "$@" "$a"; shift; done\nexec tc "$@"\n')
     wrapper.chmod(0o755)
-    argv = [sys.executable, "-m", "libbpf_py.cli", "compare", str(bpf_obj("pinned")), "--tool", "tc", "--sec", "tc",
-            "--tc", str(wrapper)]
-    done = subprocess.run([*argv, "--json"], capture_output=True, text=True, timeout=120)
+    argv = ["compare", str(bpf_obj("pinned")), "--tool", "tc", "--sec", "tc", "--tc", str(wrapper)]
+    done = run_cli([*argv, "--json"], leaves_nothing)
     if done.returncode == 1 and not done.stdout:
         pytest.skip(f"the system tc does not load BTF objects: {done.stderr.strip()}")
     report = json.loads(done.stdout)
     assert done.returncode == 1 and not report["same"]
     assert [(r["item"], r["field"], r["ours"], r["theirs"]) for r in report["rows"] if r["differs"]] == \
         [("tc map 0", "max_entries", 256, 128)]
-    text = subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
+    text = run_cli(argv, leaves_nothing).stdout
     assert "! map tc map 0 (pinned_counts)" in text and "max_entries 256 (tc: 128)" in text
     assert text.rstrip().endswith("1 difference")
 
@@ -130,8 +155,6 @@ def sigint_after(monkeypatch, module, name, when=lambda *a, **k: True):
 
 @pytest.mark.parametrize("point", ["mounted", "unmounted", "netns added"])
 def test_ctrl_c_at_any_step_leaves_no_mount_directory_or_namespace(bpf_obj, monkeypatch, point, leaves_nothing):
-    import glob
-
     from libbpf_py import _bpffs, comparison
 
     if point == "mounted":
@@ -150,4 +173,4 @@ def test_ctrl_c_at_any_step_leaves_no_mount_directory_or_namespace(bpf_obj, monk
         needs("bpftool")
     with pytest.raises(KeyboardInterrupt):
         run()
-    assert glob.glob("/tmp/libbpf_py-compare-*") == []
+    assert left_by(os.getpid()) == {}
