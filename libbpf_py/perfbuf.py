@@ -44,31 +44,40 @@ class _State(EventState):
         self.lost: Dict[int, int] = {}  # cpu -> records the kernel dropped
         self.held = False               # a callback raised: later records wait in pending
         self.handled = 0                # records handed over or queued (libbpf counts rings, not records)
-        self.sample: Any = _abi.PERFBUF_SAMPLE_FN(self.on_record)
+        self.sample: Any = _abi.PERFBUF_SAMPLE_FN(self.on_record_fn())
         self.lost_fn: Any = _abi.PERFBUF_LOST_FN(self.on_lost_records)
 
-    def on_record(self, ctx: Optional[int], cpu: int, data: int, size: int) -> None:
-        if self.closing:
-            return
-        try:
-            raw = ctypes.string_at(data, size)
-            self.handled += 1
-            record_type = self.record_type
-            if record_type is None:
-                record = raw
-            elif size >= self.type_size:
-                record = record_type.from_buffer_copy(raw)
-            else:  # shorter than the type: its tail zero
-                record = decode(record_type, self.type_size, raw)
-            if self.queued or self.on_sample is None or self.held:
-                self.pending.append((record, size) if self.sized else record)
-            elif self.sized:
-                self.on_sample(record, size)
-            else:
-                self.on_sample(record)
-        except BaseException as exc:
-            self.keep(exc)
-            self.held = True
+    def on_record_fn(self) -> Callable[[Optional[int], int, int, int], None]:
+        """libbpf's sample callback, made once over locals, so that a record (bytes, or one of
+        ``record_type``'s size) runs as few steps as it can."""
+        state, pending, string_at = self, self.pending, ctypes.string_at
+        record_type, type_size, sized, queued = self.record_type, self.type_size, self.sized, self.queued
+        from_copy = None if record_type is None else record_type.from_buffer_copy
+
+        def on_record(ctx: Optional[int], cpu: int, data: int, size: int) -> None:
+            if state.closing:
+                return
+            try:
+                raw = string_at(data, size)
+                state.handled += 1
+                if from_copy is None:
+                    record = raw
+                elif size >= type_size:
+                    record = from_copy(raw)
+                else:  # shorter than the type: its tail zero
+                    record = decode(record_type, type_size, raw)
+                on_sample = state.on_sample
+                if queued or on_sample is None or state.held:
+                    pending.append((record, size) if sized else record)
+                elif sized:
+                    on_sample(record, size)
+                else:
+                    on_sample(record)
+            except BaseException as exc:
+                state.keep(exc)
+                state.held = True
+
+        return on_record
 
     def on_lost_records(self, ctx: Optional[int], cpu: int, count: int) -> None:
         self.lost[cpu] = self.lost.get(cpu, 0) + count
