@@ -37,7 +37,7 @@ def decode(btf: Btf, type_id: int, data: bytes) -> Any:
     """The Python value of the bytes ``data`` of BTF type ``type_id``. A type that would take
     more work than its bytes can justify (arrays of empty structs, types that repeat themselves)
     is refused with ValueError."""
-    return _Reader(btf, 64 + 8 * len(data)).value(type_id, bytes(data), 0, 0)
+    return _Reader(btf, _budget(len(data))).value(type_id, bytes(data), 0, 0)
 
 
 def encode(btf: Btf, type_id: int, value: Any) -> bytes:
@@ -48,8 +48,14 @@ def encode(btf: Btf, type_id: int, value: Any) -> bytes:
     if size > _MAX_SIZE:
         raise ValueError(f"BTF type {type_id} is {size} bytes: more than a map's key or value holds")
     out = bytearray(size)
-    _Writer(btf, 64 + 8 * size).put(type_id, value, out, 0, 0)
+    _Writer(btf, _budget(size)).put(type_id, value, out, 0, 0)
     return bytes(out)
+
+
+def _budget(size: int) -> int:
+    """Values a walk over ``size`` bytes may visit: eight one-bit fields a byte and the struct
+    holding them, nested a few deep."""
+    return 64 + 16 * size
 
 
 class MapTypes(NamedTuple):
@@ -119,11 +125,15 @@ class _Walk:
     def _descend(self, depth: int) -> int:
         if depth >= _MAX_DEPTH:
             raise ValueError(f"BTF types nest deeper than {_MAX_DEPTH} levels")
-        self.budget -= 1
+        self._spend(1)
+        return depth + 1
+
+    def _spend(self, values: int) -> None:
+        """Count ``values`` more visited (a bitfield, the names of an anonymous member)."""
+        self.budget -= values
         if self.budget < 0:
             raise ValueError("the BTF type has more members than its bytes can hold (e.g. an array of "
-                             "empty structs): not decoded")
-        return depth + 1
+                             "empty structs, or of overlapping bitfields): not decoded")
 
     def _bit_range(self, bit_offset: int, bits: int) -> Tuple[int, int, int]:
         """(first byte, byte count, shift) of a bitfield inside an integer read in byte order."""
@@ -173,6 +183,7 @@ class _Reader(_Walk):
             out: Dict[str, Any] = {}
             for name, member, bit_offset, bits in btf.fields(t):
                 if bits:
+                    self._spend(1)
                     first, count, shift = self._bit_range(bit_offset, bits)
                     raw = int.from_bytes(data[at + first:at + first + count], self.order) >> shift
                     target = btf.get(btf.resolve(member))
@@ -255,6 +266,7 @@ class _Writer(_Walk):
                 inner = self.btf.get(self.btf.resolve(member))
                 names = [n for n, _, _, _ in self.btf.fields(inner)] if inner.kind in (
                     _btf.STRUCT, _btf.UNION) else []
+                self._spend(len(names))
                 mine = {n: left.pop(n) for n in names if n in left}
                 if mine:
                     self.put(member, mine, out, at + bit_offset // 8, depth)
@@ -263,6 +275,7 @@ class _Writer(_Walk):
                 continue
             item = left.pop(name)
             if bits:
+                self._spend(1)
                 target = self.btf.get(self.btf.resolve(member))
                 number = self._number(target, item)
                 first, count, shift = self._bit_range(bit_offset, bits)

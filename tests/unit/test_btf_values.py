@@ -148,3 +148,20 @@ def test_a_type_larger_than_any_map_value_is_refused_before_allocating():
     huge = btf.add_array(btf.add_array(u64, u64, 1 << 20), u64, 1 << 20)  # 8 TB
     with pytest.raises(ValueError, match="8796093022208 bytes: more than a map's key or value holds"):
         encode(btf, huge, [])
+
+
+def test_overlapping_bitfields_and_a_struct_lifted_many_times_cost_no_more_than_their_bytes():
+    btf = Btf("little")
+    u8 = btf.add_int("u8", 1)
+    bits = btf.add_struct("bits", [(f"b{i}", u8, 1 << 24) for i in range(1000)], 1)  # 1000 one-bit fields at bit 0
+    btf.types[bits - 1].info = btf_kinds.info_word(btf_kinds.STRUCT, 1000, kind_flag=1)
+    with pytest.raises(ValueError, match="overlapping bitfields"):
+        decode(btf, btf.add_array(bits, u8, 1000), bytes(1000))  # a million values from 1000 bytes
+    wide = btf.add_struct("", [(f"m{i}", u8, 8 * i) for i in range(1000)], 1000)
+    many = btf.add_struct("many", [("", wide, 0)] * 1000, 1000)
+    btf.types[many - 1].info = btf_kinds.info_word(btf_kinds.UNION, 1000)
+    with pytest.raises(ValueError, match="more members than its bytes can hold"):
+        encode(btf, many, {"m0": 1})  # each anonymous copy would list its 1000 names
+    flags = btf.add_struct("flags", [(f"f{i}", u8, 1 << 24 | i) for i in range(8)], 1)  # what a byte holds
+    btf.types[flags - 1].info = btf_kinds.info_word(btf_kinds.STRUCT, 8, kind_flag=1)
+    assert list(decode(btf, btf.add_array(flags, u8, 1000), b"\x81" * 1000)[999].values()) == [1, 0, 0, 0, 0, 0, 0, 1]
