@@ -3,7 +3,7 @@
 
 - ring buffer records (16 bytes) drained: C with ring_buffer__consume and an empty callback;
   the same libbpf call with a bare ctypes callback that does nothing (the floor of any
-  callback-per-record binding); RingBuffer's callback path (each record a memoryview);
+  callback-per-record binding); RingBuffer's callback path (each record as bytes);
   RingBuffer.drain() (one pass, no callback); PerfBuffer's callback path;
 - a BPF_F_MMAPABLE array read through Map.mmap() (Python indexing, and numpy where installed)
   against native C's bpf_map_lookup_elem per element;
@@ -82,7 +82,7 @@ def ring_figures(native: Path, rounds: int) -> dict:
         obj.maps["config"].key_type = obj.maps["config"].value_type = int
         figures["bare ctypes callback"] = bare_floor(obj, rounds)
         with bpf.RingBuffer(obj.maps["events"], lambda record: None) as rb:
-            figures["RingBuffer callback (memoryview)"] = per_record(obj, rb.consume, rounds)
+            figures["RingBuffer callback (bytes)"] = per_record(obj, rb.consume, rounds)
             figures["RingBuffer.drain()"] = per_record(obj, rb.drain, rounds)
         with bpf.PerfBuffer(obj.maps["perf_events"], lambda record: None, pages=64) as pb:
             figures["PerfBuffer callback (bytes)"] = per_record(obj, pb.consume, rounds, "emit_perf")
