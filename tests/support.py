@@ -147,11 +147,13 @@ def built_tool(path: Path, how: str) -> None:
 # as they please (other test runs, systemd): a machine-wide count fails whenever they do. An id
 # is the test's when (1) it appeared after the test's baseline, (2) it carries a kernel name of
 # one of the test's objects, or none (iproute2's legacy loader names nothing), and (3) nothing
-# outside the test holds it: no other process's fd, no pin on a bpffs the test does not own, no
-# tc/XDP attachment in a network namespace or a cgroup attachment (the tests attach only in
-# namespaces of their own), nor anything those hold (a program's maps, a prog array's programs,
-# a map-in-map's inner maps). What the test holds itself (its process and its children, its own
-# mounts and namespaces) stays attributed to it.
+# outside the test holds it: no other process's fd, no pin on a bpffs the test does not own (in
+# this mount namespace or another process's), no tc/XDP attachment in a network namespace or a
+# cgroup attachment (the tests attach only in namespaces of their own), nor anything those hold
+# (a program's maps, a prog array's programs, a map-in-map's inner maps). What the test holds
+# itself (its process and its children, its own mounts and namespaces) stays attributed to it.
+# Not seen: a pin on a bpffs another process detached (umount -l) while something still holds
+# it; an object held only there, named as the test's, and new, would count as the test's.
 
 def kernel_names(*objects: Path) -> frozenset:
     """The kernel names of the programs and maps of ``objects`` (opened, not loaded; the kernel
@@ -168,13 +170,35 @@ def _ids_now() -> Tuple[set, set]:
     return set(bpf.Program.ids()), set(bpf.Map.ids())
 
 
-def _name_of(cls: Any, kernel_id: int) -> Optional[str]:
-    """The kernel name of a program or map, None when it is gone."""
+def _program_name(kernel_id: int) -> Optional[str]:
+    """The kernel name of a program, None when it is gone."""
     try:
-        with cls.from_id(kernel_id) as handle:
-            return handle.info().name
+        with bpf.Program.from_id(kernel_id) as program:
+            return program.info().name
     except OSError:
         return None
+
+
+MAPS_ITERATOR = Path(os.environ.get("LIBBPF_PY_BPF_BUILD", Path(__file__).resolve().parent.parent / "bpf_progs" /
+                                    "build")) / "vmlinux" / "test_kernel_maps.o"
+
+
+def _map_names() -> Optional[dict]:
+    """id -> kernel name of every map, read by an iterator (bpf_progs/vmlinux/test_kernel_maps.c)
+    and never by BPF_MAP_GET_FD_BY_ID: a user reference taken on a prog array being released
+    races with the kernel's clear of its slots, and the map is then never freed (kernel 6.18).
+    None when that object is not built (no kernel BTF): maps are then not told apart by name."""
+    if not MAPS_ITERATOR.exists():
+        return None
+    with bpf.Object.open(MAPS_ITERATOR) as obj:
+        obj.load()
+        with obj.programs["list_maps"].attach_iter() as link:
+            listing = link.read().decode(errors="replace")
+    names = {}
+    for line in listing.splitlines():
+        kernel_id, _, name = (line.split(" ", 2) + [""])[:3]  # (a map may have no name)
+        names[int(kernel_id)] = name
+    return names
 
 
 def _processes() -> dict:
@@ -223,23 +247,29 @@ def _held_by_fds(pid: int, progs: set, maps: set) -> None:
             continue
 
 
-def _bpffs_mounts() -> List[str]:
-    with open("/proc/self/mountinfo") as mountinfo:
+def _bpffs_mounts(mountinfo_path: str = "/proc/self/mountinfo") -> List[str]:
+    with open(mountinfo_path) as mountinfo:
         fields = [line.split(" - ")[0].split() + line.split(" - ")[1].split()[:1] for line in mountinfo]
     return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), f[4]) for f in fields if f[-1] == "bpf"]
 
 
 def _held_by_pins(mount: str, progs: set, maps: set) -> None:
+    """Add what is pinned under ``mount``, and what its prog arrays and map-in-maps hold (read
+    through the pin, which holds a user reference: see _map_names)."""
+    from libbpf_py import MapType
     from libbpf_py.pinned import walk_pinned
 
     try:
         for _, kind, handle in walk_pinned(mount):
             info = handle.info()
-            if kind == "map":
-                maps.add(info.id)
-            else:
+            if kind != "map":
                 progs.add(info.prog_id if kind == "link" else info.id)
-    except OSError:
+                continue
+            maps.add(info.id)
+            if info.type in (MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+                handle.key_type = handle.value_type = int
+                (progs if info.type == MapType.PROG_ARRAY else maps).update(v for _, v in handle.items())
+    except (OSError, ValueError, TypeError):
         return  # unmounted meanwhile
 
 
@@ -295,56 +325,46 @@ def _held_by_attachments(own_netns: set, foreign_pids: set, progs: set) -> None:
 
 
 def _close_over(progs: set, maps: set) -> None:
-    """What held programs and maps hold in turn: a program's maps, a prog array's programs, a
-    map-in-map's inner maps."""
-    from libbpf_py import MapType
-
-    seen_progs: set = set()
-    seen_maps: set = set()
-    while progs - seen_progs or maps - seen_maps:
-        for prog_id in progs - seen_progs:
-            seen_progs.add(prog_id)
-            try:
-                with bpf.Program.from_id(prog_id) as program:
-                    maps.update(program.info().map_ids)
-            except OSError:
-                continue
-        for map_id in maps - seen_maps:
-            seen_maps.add(map_id)
-            try:
-                with bpf.Map.from_id(map_id) as m:
-                    kind = m.info().type
-                    if kind not in (MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
-                        continue
-                    m.key_type = m.value_type = int
-                    (progs if kind == MapType.PROG_ARRAY else maps).update(v for _, v in m.items())
-            except (OSError, ValueError, TypeError):
-                continue
+    """The maps that held programs use (a prog array's programs and a map-in-map's inner maps
+    are read only through pins: see _held_by_pins)."""
+    for prog_id in list(progs):
+        try:
+            with bpf.Program.from_id(prog_id) as program:
+                maps.update(program.info().map_ids)
+        except OSError:
+            continue
 
 
 class KernelObjects:
     """The programs and maps a test makes and leaves in the kernel (see above): ``KernelObjects(
     names)`` takes the baseline, ``left()`` lists what is still there. ``own_pids``: processes
-    whose fds are the test's (default: this one; their children count too); ``own_mounts``,
-    ``own_netns``: bpffs mounts and named network namespaces of the test."""
+    whose fds are the test's (default: this one; their children count too); ``own_mounts``: the
+    test's bpffs mounts (paths, or prefixes of paths); ``own_netns``: its named network
+    namespaces. The three may grow while the test runs (sets)."""
 
     def __init__(self, names: frozenset, own_pids: Tuple[int, ...] = (), own_mounts: Tuple[str, ...] = (),
                  own_netns: Tuple[str, ...] = ()):
         self.names = names
         self.own_pids = set(own_pids) | {os.getpid()}
-        self.own_mounts = {os.path.realpath(m) for m in own_mounts}
+        self.own_mounts = set(own_mounts)
         self.own_netns = set(own_netns)
         self.progs, self.maps = _ids_now()
 
     def _candidates(self) -> dict:
-        """New ids of programs and maps named as the test's objects (or nameless): id -> (kind, name)."""
+        """New programs and maps named as the test's objects (or nameless): (kind, id) -> name."""
         progs, maps = _ids_now()
         found = {}
-        for kind, cls, ids in (("prog", bpf.Program, progs - self.progs), ("map", bpf.Map, maps - self.maps)):
-            for kernel_id in ids:
-                name = _name_of(cls, kernel_id)
-                if name is not None and (name == "" or name in self.names):
-                    found[(kind, kernel_id)] = name
+        for kernel_id in progs - self.progs:
+            name = _program_name(kernel_id)
+            if name is not None and (name == "" or name in self.names):
+                found[("prog", kernel_id)] = name
+        new_maps = maps - self.maps
+        if new_maps:
+            names = _map_names()
+            for kernel_id in new_maps:
+                name = "?" if names is None else names.get(kernel_id)  # (None: gone meanwhile)
+                if name is not None and (name in ("", "?") or name in self.names):
+                    found[("map", kernel_id)] = name
         return found
 
     def _held_outside(self) -> Tuple[set, set]:
@@ -356,8 +376,18 @@ class KernelObjects:
         for pid in foreign:
             _held_by_fds(pid, progs, maps)
         for mount in _bpffs_mounts():
-            if os.path.realpath(mount) not in self.own_mounts:
+            if not any(mount.startswith(own) for own in self.own_mounts):
                 _held_by_pins(mount, progs, maps)
+        namespaces = {os.stat("/proc/self/ns/mnt").st_ino}
+        for pid in foreign:  # bpffs mounted where only another process sees it (unshare --mount)
+            try:
+                namespace = os.stat(f"/proc/{pid}/ns/mnt").st_ino
+                if namespace not in namespaces:
+                    namespaces.add(namespace)
+                    for mount in _bpffs_mounts(f"/proc/{pid}/mountinfo"):
+                        _held_by_pins(f"/proc/{pid}/root{mount}", progs, maps)
+            except OSError:
+                continue
         _held_by_attachments(self.own_netns, foreign, progs)
         _close_over(progs, maps)
         return progs, maps
@@ -377,3 +407,29 @@ class KernelObjects:
             if not found or time.monotonic() > deadline:
                 return sorted(f"{kind} {kernel_id} {name or '(no name)'}" for (kind, kernel_id), name in found.items())
             time.sleep(0.1)
+
+
+def compare_leftovers(pid: int) -> dict:
+    """What a compare run by process ``pid`` left: scratch mounts and directories (named with
+    its pid), tc namespaces, and processes still running with one of them in their arguments."""
+    import glob
+    import tempfile
+
+    from libbpf_py.comparison import NETNS_PREFIX, SCRATCH_PREFIX
+
+    scratch, netns = f"{SCRATCH_PREFIX}{pid}-", f"{NETNS_PREFIX}{pid}_"
+    with open("/proc/self/mountinfo") as mounts:
+        mounted = [line.split()[4] for line in mounts if scratch in line]
+    names = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    running = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().decode(errors="replace")
+        except OSError:
+            continue
+        if (scratch in argv or netns in argv) and int(entry) != os.getpid():
+            running.append(argv.replace("\0", " "))
+    found = {"mounts": mounted, "directories": glob.glob(os.path.join(tempfile.gettempdir(), scratch + "*")),
+             "netns": [name for name in names if name.startswith(netns)], "processes": running}
+    return {what: items for what, items in found.items() if items}

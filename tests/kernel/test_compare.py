@@ -5,20 +5,17 @@ those of the test's own processes count: see support.KernelObjects)."""
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
-from support import KernelObjects, kernel_names
+from support import KernelObjects, compare_leftovers, kernel_names
 
 import libbpf_py as bpf
-from libbpf_py.comparison import NETNS_PREFIX, SCRATCH_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY_TC = Path(os.environ.get("LIBBPF_PY_LEGACY_TC", ROOT / "vendor/cache/iproute2-6.1.0-legacy/tc"))
@@ -32,35 +29,15 @@ def needs(tool: str) -> None:
 COMPARED = ("maps", "pinned", "pinned_variant", "iproute2/tail_call")  # every object these tests compare
 
 
-def left_by(pid: int) -> dict:
-    """What a compare run by process ``pid`` left: scratch mounts and directories (named with
-    its pid), tc namespaces, and processes still running with one of them in their arguments."""
-    scratch, netns = f"{SCRATCH_PREFIX}{pid}-", f"{NETNS_PREFIX}{pid}_"
-    with open("/proc/self/mountinfo") as mounts:
-        mounted = [line.split()[4] for line in mounts if scratch in line]
-    names = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
-    running = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                argv = cmdline.read().decode(errors="replace")
-        except OSError:
-            continue
-        if (scratch in argv or netns in argv) and int(entry) != os.getpid():
-            running.append(argv.replace("\0", " "))
-    found = {"mounts": mounted, "directories": glob.glob(os.path.join(tempfile.gettempdir(), scratch + "*")),
-             "netns": [name for name in names if name.startswith(netns)], "processes": running}
-    return {what: items for what, items in found.items() if items}
-
-
 @pytest.fixture
 def leaves_nothing(bpf_obj):
-    """After the test: nothing of this process's compare runs (or of the command runs it records
-    in the list it gets) is left: see left_by, and no program or map of the compared objects."""
+    """After the test, nothing is left of this process's compare runs or of the command runs
+    recorded in the list it gets (support.compare_leftovers), nor any program or map of the
+    compared objects that the test made."""
     made = KernelObjects(kernel_names(*(bpf_obj(name) for name in COMPARED)))
     runs = [os.getpid()]
     yield runs
-    assert {pid: left for pid in runs for left in [left_by(pid)] if left} == {}
+    assert {pid: left for pid in runs for left in [compare_leftovers(pid)] if left} == {}
     # both sides' programs go with their bpffs and namespace (the kernel frees them a moment later)
     assert made.left() == []
 
@@ -173,4 +150,4 @@ def test_ctrl_c_at_any_step_leaves_no_mount_directory_or_namespace(bpf_obj, monk
         needs("bpftool")
     with pytest.raises(KeyboardInterrupt):
         run()
-    assert left_by(os.getpid()) == {}
+    assert compare_leftovers(os.getpid()) == {}

@@ -23,6 +23,11 @@ if how == "pin":  # pinned on a bpffs of its own (in the shared mount namespace)
     obj.programs["count_packets"].pin(os.path.join(where, "count_packets"))
     obj.close()
     sys.exit(0)
+if how == "private":  # pinned on a bpffs only its own mount namespace has (unshare --mount), fds closed
+    import subprocess
+    subprocess.run(["mount", "-t", "bpf", "bpf", os.path.join(where, "mnt")], check=True)
+    obj.programs["count_packets"].pin(os.path.join(where, "mnt", "count_packets"))
+    obj.close()
 nameless = bpf.Map.create(bpf.MapType.ARRAY, 4, 4, 1)   # no name, as iproute2's legacy loader makes them
 with open(os.path.join(where, "ready.tmp"), "w") as ready:
     ready.write(str(os.getpid()))
@@ -33,10 +38,32 @@ while not os.path.exists(os.path.join(where, "stop")) and time.monotonic() < dea
 """
 
 
-def unrelated(*args: str) -> None:
+def unrelated(*args: str, private: bool = False) -> None:
     """HOLDER ARGS in a process that is not this one's descendant (setsid -f: its parent exits),
-    as any other process on the machine."""
-    subprocess.run(["setsid", "-f", sys.executable, "-c", HOLDER, *args], check=True, timeout=60)
+    as any other process on the machine; ``private``: in a mount namespace of its own."""
+    mine = ["unshare", "--mount", "--propagation", "private"] if private else []
+    subprocess.run(["setsid", "-f", *mine, sys.executable, "-c", HOLDER, *args], check=True, timeout=60)
+
+
+def held_while(how: str, path, private: bool = False):
+    """A context: HOLDER ``how`` running in an unrelated process, until the block ends."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def holding():
+        with tempfile.TemporaryDirectory(prefix="libbpf_py-holder-") as where:
+            os.mkdir(os.path.join(where, "mnt"))
+            unrelated(how, str(path), where, private=private)
+            wait_for(os.path.join(where, "ready"))
+            with open(os.path.join(where, "ready")) as ready:
+                holder = int(ready.read())
+            try:
+                yield
+            finally:
+                open(os.path.join(where, "stop"), "w").close()
+                wait_until_gone(holder)
+
+    return holding()
 
 
 def wait_for(path, seconds: float = 60.0) -> None:
@@ -74,17 +101,15 @@ def test_what_another_process_holds_is_not_the_tests(bpf_obj, maps_names):
     them: the machine's counts grow, the test's do not."""
     made = KernelObjects(maps_names)
     before = set(bpf.Program.ids())
-    with tempfile.TemporaryDirectory(prefix="libbpf_py-holder-") as where:
-        unrelated("hold", str(bpf_obj("maps")), where)
-        wait_for(os.path.join(where, "ready"))
-        with open(os.path.join(where, "ready")) as ready:
-            holder = int(ready.read())
-        try:
-            assert not set(bpf.Program.ids()) <= before  # what a machine-wide count saw
-            assert made.left(seconds=0) == []
-        finally:
-            open(os.path.join(where, "stop"), "w").close()
-            wait_until_gone(holder)
+    with held_while("hold", bpf_obj("maps")):
+        assert not set(bpf.Program.ids()) <= before  # what a machine-wide count saw
+        assert made.left(seconds=0) == []
+
+
+def test_what_another_process_pinned_in_its_own_mount_namespace_is_not_the_tests(bpf_obj, maps_names):
+    made = KernelObjects(maps_names)
+    with held_while("private", bpf_obj("maps"), private=True):
+        assert made.left(seconds=0) == []
 
 
 def test_what_another_process_pinned_on_its_own_bpffs_is_not_the_tests(bpf_obj, maps_names, new_bpffs):
@@ -148,3 +173,30 @@ def test_new_entries_on_sys_fs_bpf_count_only_when_a_test_could_have_made_them(b
         assert conftest._made_by_tests(entries) == ["left_by_a_test", "tc", "tc/globals"]
         foreign.unpin()
         ours.unpin()
+
+
+def test_looking_for_what_is_left_never_keeps_a_prog_array_from_being_freed(bpf_obj):
+    """A prog array whose last user reference just went is cleared by the kernel later; opening
+    it by id meanwhile (BPF_MAP_GET_FD_BY_ID takes a user reference) makes it clear twice, and
+    on this kernel the map is then never freed. KernelObjects reads map names through an
+    iterator instead: prog arrays released while it looks are all freed."""
+    import threading
+
+    obj_path = bpf_obj("iproute2/tail_call")
+    made = KernelObjects(kernel_names(obj_path))
+    stop = threading.Event()
+
+    def look() -> None:
+        while not stop.is_set():
+            made._candidates()
+
+    looker = threading.Thread(target=look)
+    looker.start()
+    try:
+        for _ in range(30):
+            with bpf.Object.open(obj_path, pinning=bpf.PinPolicy()) as obj:
+                obj.load()
+    finally:
+        stop.set()
+        looker.join(60)
+    assert made.left() == []
