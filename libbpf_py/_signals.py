@@ -26,7 +26,7 @@ getsignal, raise_signal, set_handler = _os_signals.getsignal, _os_signals.raise_
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterator, List, Optional
+    from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 _DEFERRED = tuple(getattr(_os_signals, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1",
                                                            "SIGUSR2", "SIGINT") if hasattr(_os_signals, name))
@@ -138,3 +138,47 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class Stopped(KeyboardInterrupt):
+    """Raised by the handler :func:`stopping_on` installs: a signal (SIGTERM, SIGHUP) asked the
+    process to stop. A KeyboardInterrupt, so that every path that undoes an interrupted step
+    for Ctrl-C undoes it for these too."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOPPING = tuple(getattr(_os_signals, name) for name in ("SIGTERM", "SIGHUP") if hasattr(_os_signals, name))
+
+
+@contextlib.contextmanager
+def stopping_on(signums: Iterable[int] = STOPPING, received: Optional[List[int]] = None) -> Iterator[List[int]]:
+    """For the body, each of ``signums`` raises :class:`Stopped` where the process stands (as
+    SIGINT raises KeyboardInterrupt) instead of killing it on the spot, so that it unwinds and
+    undoes what it made; only the first is raised. A signal the process inherited as ignored
+    (``nohup``) stays ignored. Yields the signals received (``received``, or a new list), in
+    order: the first gives the exit status, 128 + its number (also when a ctypes callback turned
+    the exception into a plain KeyboardInterrupt). Main thread only."""
+    if received is None:
+        received = []
+
+    def stop(signum: int, frame: Any) -> None:
+        assert received is not None
+        received.append(signum)
+        if len(received) == 1:  # the process is stopping: a repeat (timeout(1) signals the child, then
+            raise Stopped(signum)  # its group) must not interrupt the undoing the first one started
+
+    saved: Dict[int, Any] = {}
+    try:
+        for signum in signums:
+            previous = getsignal(signum)
+            if previous == _os_signals.SIG_IGN:
+                continue
+            saved[signum] = previous
+            set_handler(signum, stop)
+        yield received
+    finally:
+        for signum, previous in saved.items():
+            set_handler(signum, previous if previous is not None else _os_signals.SIG_DFL)

@@ -1,6 +1,12 @@
 """The ``libbpf-py`` command: which libbpf is used, what an object holds, run a program once,
 load an object onto bpffs, attach and detach programs, list links. ``--json`` on each; an error
-is one line on stderr and a non-zero exit."""
+is one line on stderr and a non-zero exit.
+
+SIGINT, SIGTERM and SIGHUP stop a command the same way: what it made so far (pins, filters,
+links, scratch mounts, namespaces) is undone, and it exits with 128 + the signal's number. A
+command that leaves something behind (load, attach, tc) prints its result and then lets its
+work stand as one step: once the result is out, a signal finds the command done (exit 0).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from .compat import COMPAT_NAMES
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional
+    from typing import Any, Callable, Dict, List, Optional
 
 
 def _version(args: argparse.Namespace) -> int:
@@ -95,10 +101,40 @@ def _emit(args: argparse.Namespace, described: Any, lines: List[str]) -> int:
     return 0
 
 
+def _commit(args: argparse.Namespace, described: Any, lines: List[str],
+            keep: Optional[Callable[[], None]] = None) -> int:
+    """Print the result of a command that leaves something behind, then let its work stand
+    (``keep``), as one step a signal cannot split: a signal that came before it, or a failure to
+    print, is raised with nothing kept (the caller undoes its work, see ``_undo_unless_committed``);
+    one that comes while the result goes out finds the command done (``args.committed``, main)."""
+    from libbpf_py import _signals
+
+    with _signals.deferred() as signals:
+        signals.run_noted()
+        _emit(args, described, lines)
+        sys.stdout.flush()
+        if keep is not None:
+            keep()
+        args.committed = True
+    return 0
+
+
+def _undo_unless_committed(args: argparse.Namespace, undo: Callable[[], None]) -> None:
+    """After a failure or a signal: ``undo`` the command's work unless its result is out (then
+    it stands), with signals held until the undoing is done."""
+    from libbpf_py import _signals
+
+    if not args.committed:
+        with _signals.deferred():
+            undo()
+
+
 def _load(args: argparse.Namespace) -> int:
     """Like ``bpftool prog loadall OBJ DIR [pinmaps DIR/maps]``: load, pin each program (and with
     --pin-maps each map) under --pin-dir, so that they outlive this command."""
     import libbpf_py as bpf
+    from libbpf_py import _signals
+    from libbpf_py.iproute2.loading import unpin_made
 
     options: Dict[str, Any] = {"compat": args.compat} if args.compat else {}
     prog_type = None
@@ -108,37 +144,46 @@ def _load(args: argparse.Namespace) -> int:
         except KeyError:
             raise ValueError(f"unknown program type {args.type!r} (e.g. xdp, sched_cls, socket_filter)") from None
     made: List[str] = []  # pins and directories this command made: removed again if it fails
+
+    def make(path: str, action: Callable[[str], None]) -> None:
+        with _signals.deferred():  # made and recorded, or neither
+            action(path)
+            made.append(path)
+
     with bpf.Object.open(args.object, **options) as obj:
+
+        def undo() -> None:  # as bpftool does: nothing half-pinned stays behind
+            for path in reversed(made):
+                (os.rmdir if os.path.isdir(path) and not os.path.islink(path) else os.unlink)(path)
+            made.clear()
+            if obj.loaded:
+                unpin_made(obj)  # and the pins the load made (by name), not those it reused
+
         if prog_type is not None:
             for program in obj.programs.values():
                 program.type = prog_type
-        obj.load()
         programs, maps = [], []
         try:
+            obj.load()
             for directory in (args.pin_dir, os.path.join(args.pin_dir, "maps") if args.pin_maps else None):
                 if directory and not os.path.isdir(directory):
-                    os.mkdir(directory)
-                    made.append(directory)
+                    make(directory, os.mkdir)
             for name, program in obj.programs.items():
                 if program.autoload:
-                    program.pin(os.path.join(args.pin_dir, name))
-                    made.append(os.path.join(args.pin_dir, name))
+                    make(os.path.join(args.pin_dir, name), program.pin)
                     programs.append({"name": name, "id": program.info().id, "type": _label(program.type),
                                      "pinned": program.pin_path})
             for name, m in obj.maps.items():
                 if args.pin_maps and m.pin_path is None:
-                    path = os.path.join(args.pin_dir, "maps", name.replace(".", "_"))  # bpffs refuses dots
-                    m.pin(path)
-                    made.append(path)
+                    make(os.path.join(args.pin_dir, "maps", name.replace(".", "_")), m.pin)  # bpffs refuses dots
                 maps.append({"name": name, "id": m.info().id, "type": _label(m.type), "pinned": m.pin_path})
+            lines = [f"program {p['name']}: {p['type']} id {p['id']} pinned {p['pinned']}" for p in programs]
+            lines += [f"map {m['name']}: {m['type']} id {m['id']}" + (f" pinned {m['pinned']}" if m["pinned"]
+                                                                        else "") for m in maps]
+            return _commit(args, {"programs": programs, "maps": maps}, lines)
         except BaseException:
-            for path in reversed(made):  # as bpftool does: nothing half-pinned stays behind
-                (os.rmdir if os.path.isdir(path) and not os.path.islink(path) else os.unlink)(path)
+            _undo_unless_committed(args, undo)
             raise
-    lines = [f"program {p['name']}: {p['type']} id {p['id']} pinned {p['pinned']}" for p in programs]
-    lines += [f"map {m['name']}: {m['type']} id {m['id']}" + (f" pinned {m['pinned']}" if m["pinned"] else "")
-              for m in maps]
-    return _emit(args, {"programs": programs, "maps": maps}, lines)
 
 
 def _words(record: Dict[str, Any]) -> str:
@@ -185,12 +230,13 @@ def _links(args: argparse.Namespace) -> int:
 def _attach(args: argparse.Namespace) -> int:
     """Attach a program and pin the link (the pin keeps it attached after this command)."""
     import libbpf_py as bpf
+    from libbpf_py import _signals
 
     if args.hook in ("xdp", "tc"):
         if not args.device:
             print("libbpf-py: attach xdp/tc needs --dev", file=sys.stderr)
             return 2
-        with bpf.Program.from_pinned(args.program) as program:
+        with bpf.Program.from_pinned(args.program) as program, _signals.deferred():  # a Link made, or nothing
             link = program.attach_xdp(args.device, mode=args.mode) if args.hook == "xdp" else \
                 program.attach_tc(args.device, args.direction, mode=args.mode)
     else:  # auto: what the section names (tracepoints, raw tracepoints, kprobes, fentry, LSM, iterators)
@@ -210,25 +256,30 @@ def _attach(args: argparse.Namespace) -> int:
                 program.autoload = other == name
             obj.load()
             program = obj.programs[name]
-            if args.hook == "tracepoint":
-                category, _, event = args.tp.partition(":")
-                if not category or not event:
-                    raise ValueError(f"--tp takes CATEGORY:NAME (e.g. syscalls:sys_enter_getpid), not {args.tp!r}")
-                link = program.attach_tracepoint(category, event)
-            elif args.hook == "kprobe":
-                link = program.attach_kprobe(args.function, retprobe=args.retprobe)
-            elif args.hook == "cgroup":
-                link = program.attach_cgroup(args.cgroup)
-            else:
-                link = program.attach()
+            category, _, event = (args.tp or "").partition(":")
+            if args.hook == "tracepoint" and (not category or not event):
+                raise ValueError(f"--tp takes CATEGORY:NAME (e.g. syscalls:sys_enter_getpid), not {args.tp!r}")
+            with _signals.deferred():  # a Link made, or nothing attached
+                if args.hook == "tracepoint":
+                    link = program.attach_tracepoint(category, event)
+                elif args.hook == "kprobe":
+                    link = program.attach_kprobe(args.function, retprobe=args.retprobe)
+                elif args.hook == "cgroup":
+                    link = program.attach_cgroup(args.cgroup)
+                else:
+                    link = program.attach()
     with link:
-        if args.pin_link:
-            link.pin(args.pin_link)
-        record = _link_record(link)
-        record["pinned"] = link.pin_path
-    if not args.pin_link:
-        record["note"] = "not pinned: detached as this command exited"
-    return _emit(args, record, [_words(record)])
+        try:
+            if args.pin_link:
+                link.pin(args.pin_link)
+            record = _link_record(link)
+            record["pinned"] = link.pin_path
+            if not args.pin_link:
+                record["note"] = "not pinned: detached as this command exited"
+            return _commit(args, record, [_words(record)], keep=link.close)
+        except BaseException:
+            _undo_unless_committed(args, link.detach)  # (detach removes the pin made)
+            raise
 
 
 def _detach(args: argparse.Namespace) -> int:
@@ -247,27 +298,35 @@ def _tc(args: argparse.Namespace) -> int:
     Debian's tc refuses: load with iproute2's semantics (its pins under tc's directory), attach,
     and leave the filter when the command exits."""
     import libbpf_py as bpf
+    from libbpf_py import _signals
+    from libbpf_py.iproute2.loading import unpin_made
     from libbpf_py.netdev import device_index
 
     device_index(args.device)  # as tc: a missing device is said before anything is loaded or pinned
     with bpf.iproute2.open(args.object, "sched_cls", args.sec) as obj:
-        obj.load()
+        link: Any = None
+
+        def undo() -> None:  # as if the command had never run: no filter, none of the pins this load made
+            if link is not None:
+                link.detach()
+            if obj.loaded:  # (a load interrupted as it ended stands: its pins go here)
+                unpin_made(obj)  # (reused pins stay)
+
         try:
+            obj.load()
             program = next((p for p in obj.programs.values() if p.section == args.sec and p.autoload), None)
             if program is None:
                 raise ValueError(f"no program in section {args.sec!r} of {args.object}")
-            link = bpf.iproute2.attach_filter(args.device, args.hook, program, object_name=args.object,
-                                              section=args.sec, priority=args.pref, handle=args.handle)
-        except BaseException:  # nothing attached: the pins this load made go too (reused ones stay)
-            from libbpf_py.iproute2.loading import unpin_made
-
-            unpin_made(obj)
+            with _signals.deferred():  # the filter added and its Link made, or neither
+                link = bpf.iproute2.attach_filter(args.device, args.hook, program, object_name=args.object,
+                                                  section=args.sec, priority=args.pref, handle=args.handle)
+            record = {"dev": args.device, "hook": args.hook, "pref": link.tc_priority, "handle": link.tc_handle,
+                      "prog_id": program.info().id, "name": f"{os.path.basename(args.object)}:[{args.sec}]",
+                      "pinned": sorted(m.pin_path for m in obj.maps.values() if m.pin_path)}
+            return _commit(args, record, [_words(record)], keep=link.disconnect)  # as tc: the filter stays
+        except BaseException:
+            _undo_unless_committed(args, undo)
             raise
-        record = {"dev": args.device, "hook": args.hook, "pref": link.tc_priority, "handle": link.tc_handle,
-                  "prog_id": program.info().id, "name": f"{os.path.basename(args.object)}:[{args.sec}]",
-                  "pinned": sorted(m.pin_path for m in obj.maps.values() if m.pin_path)}
-        link.disconnect()  # as tc: the filter stays after the command
-    return _emit(args, record, [_words(record)])
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -493,12 +552,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; SIGINT, SIGTERM and SIGHUP undo what it made and exit 128 + the signal."""
+    import signal
+
+    from libbpf_py import _signals
+
+    received: List[int] = []
+    args: Optional[argparse.Namespace] = None
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("libbpf-py: interrupted", file=sys.stderr)
-        return 130
+        with _signals.stopping_on(received=received):
+            args = build_parser().parse_args(argv)
+            args.committed = False
+            return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C, or _signals.Stopped (also as the handlers are put back)
+        if args is not None and args.committed:
+            return 0  # the result was out and the work stands: the signal came after the command
+        signum = received[0] if received else signal.SIGINT
+        why = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"libbpf-py: {why}", file=sys.stderr)
+        return 128 + signum
     except (OSError, ValueError, LookupError, TypeError, RecursionError) as exc:  # LibbpfError is an OSError
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"libbpf-py: {text}", file=sys.stderr)

@@ -30,6 +30,8 @@ import subprocess
 import tempfile
 
 from . import _bpffs, _signals
+from ._checks import c_path
+from ._libbpf import libc
 from .errors import LibbpfError
 from .info import MapInfo, ProgInfo
 from .maps import Map
@@ -45,6 +47,8 @@ else:
 OURS = "libbpf_py"
 SCRATCH_PREFIX = "libbpf_py-compare-"   # + PID-: the scratch mounts of the process PID
 NETNS_PREFIX = "libbpf_py_compare_"     # + PID_: tc's network namespace of the process PID
+NETNS_DIR = "/run/netns"                # where ip netns keeps them
+_MNT_DETACH, _UMOUNT_NOFOLLOW = 2, 8
 _PROGRAM_FIELDS = ("type", "tag", "xlated_len")
 _MAP_FIELDS = ("type", "key_size", "value_size", "max_entries", "flags", "pin")
 
@@ -204,7 +208,7 @@ def _tc(tc: str, obj: str, root: str, section: str, timeout: float) -> Dict[str,
     try:
         with _signals.deferred():  # made and known to the finally below, or not made at all
             _run("ip netns add", ["ip", "netns", "add", netns], timeout)
-        enter = ["nsenter", f"--net=/run/netns/{netns}", tc]
+        enter = ["nsenter", f"--net={NETNS_DIR}/{netns}", tc]
         env = {**os.environ, "TC_BPF_MNT": root}
         _run("tc qdisc add", [*enter, "qdisc", "add", "dev", "lo", "clsact"], timeout, env)
         try:
@@ -223,7 +227,22 @@ def _tc(tc: str, obj: str, root: str, section: str, timeout: float) -> Dict[str,
             return _read(root, [(section, program)])
     finally:
         with _signals.deferred():
-            subprocess.run(["ip", "netns", "del", netns], capture_output=True, timeout=timeout)
+            _delete_netns(netns)
+
+
+def _delete_netns(name: str) -> None:
+    """What ``ip netns del NAME`` does, done here: a signal sent to the command's process group
+    (Ctrl-C in a terminal, timeout(1)) would stop an ``ip`` started now, and leave the namespace.
+    Also removes what an ``ip netns add`` stopped halfway left (a file not mounted yet)."""
+    path = os.path.join(NETNS_DIR, name)
+    try:
+        libc().umount2(c_path(path), _MNT_DETACH | _UMOUNT_NOFOLLOW)
+    except OSError:
+        pass  # not mounted
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _ours_as_tc(obj: str, root: str, section: str, prog_type: str) -> Dict[str, _Item]:
