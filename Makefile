@@ -57,9 +57,11 @@ tools:
 	$(IGNORE)./vendor/libbpf/fetch > vendor/cache/libbpf-builds.txt
 	$(IGNORE)./vendor/libbpf/build-sources >> vendor/cache/libbpf-builds.txt
 
-# The whole suite, on the system's libbpf and then on every fetched libbpf build. Kernel tests
-# skip (with the reason) when unprivileged, unless LIBBPF_PY_REQUIRE_KERNEL=1, which CI sets so
-# that a skip cannot hide a broken machine.
+# The whole suite, on the system's libbpf and then on every fetched libbpf build, the slow soak
+# included (`pytest -m "not slow"` leaves it out). Kernel tests skip (with the reason) when
+# unprivileged, and netlink tests when pyroute2 (the netlink extra, which setup installs) is
+# missing, unless LIBBPF_PY_REQUIRE_KERNEL=1, which CI sets so that a skip cannot hide a broken
+# machine.
 test: setup bpf tools
 	$(PY) -m pytest tests
 	@for lib in $$(cat vendor/cache/libbpf-builds.txt 2>/dev/null); do \

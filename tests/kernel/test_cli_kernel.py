@@ -81,8 +81,9 @@ def test_attach_pins_a_link_that_outlives_the_command_and_detach_ends_it(bpf_obj
 
 
 def test_attach_xdp_from_a_pinned_program(bpf_obj, bpffs):
-    pytest.importorskip("pyroute2")
-    from support import inside, netns_pair
+    from support import inside, needs_pyroute2, netns_pair
+
+    needs_pyroute2()
 
     cli("load", str(bpf_obj("attach")), "--pin-dir", str(bpffs / "a"))
     with netns_pair() as (_, (ns_rx, dev_rx)):

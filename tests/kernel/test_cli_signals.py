@@ -221,8 +221,9 @@ def bpf_filters(ns: str, dev: str) -> list:
 
 
 def test_tc_stopped_at_any_point_leaves_no_filter_and_no_pin(bpf_obj, bpffs):
-    pytest.importorskip("pyroute2", reason="pyroute2 is needed for netlink (pip install libbpf-py[netlink])")
-    from support import inside, netns_pair
+    from support import inside, needs_pyroute2, netns_pair
+
+    needs_pyroute2()
 
     obj = bpf_obj("iproute2/tail_call")
     names = kernel_names(obj)

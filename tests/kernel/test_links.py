@@ -264,10 +264,9 @@ def test_a_forked_child_dropping_its_copy_leaves_the_parents_attachments(attach_
 
 def test_a_child_of_a_cls_bpf_holder_leaves_the_filter_alone(attach_obj):
     """The detacher of a cls_bpf filter runs in the process that attached it only."""
-    import pytest as _pytest
+    from support import inside, needs_pyroute2, netns_pair
 
-    _pytest.importorskip("pyroute2")
-    from support import inside, netns_pair
+    needs_pyroute2()
 
     with netns_pair() as (_, (ns_rx, dev_rx)):
         with inside(ns_rx):

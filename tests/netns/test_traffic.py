@@ -9,11 +9,11 @@ import socket
 import subprocess
 
 import pytest
-from support import in_namespace, inside, netns_pair
+from support import in_namespace, inside, needs_pyroute2, netns_pair
 
 import libbpf_py as bpf
 
-pyroute2 = pytest.importorskip("pyroute2", reason="pyroute2 is needed for netlink (pip install libbpf-py[netlink])")
+pyroute2 = needs_pyroute2(module_level=True)
 
 TC_H_INGRESS_PARENT = "ffff:fff2"  # clsact's ingress hook
 FRAME_LEN = 60

@@ -7,12 +7,12 @@ import errno
 import socket
 
 import pytest
-from support import inside, netns_pair
+from support import inside, needs_pyroute2, netns_pair
 
 import libbpf_py as bpf
 from libbpf_py import LinkType
 
-pytest.importorskip("pyroute2", reason="pyroute2 is needed for netlink (pip install libbpf-py[netlink])")
+needs_pyroute2(module_level=True)
 
 XDP_DROPPED, XDP_PASSED = 0, 1  # bpf_progs/attach.c's counts
 DROP_PORT, OPEN_PORT = 4242, 4243
