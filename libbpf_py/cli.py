@@ -40,7 +40,8 @@ def _describe(obj: Any) -> Dict[str, Any]:
     programs = [{"name": p.name, "section": p.section, "type": _label(p.type), "instructions": p.insn_count,
                  "loads": p.autoload} for p in obj.programs.values()]
     reading = ", ".join(getattr(hook, "reading", type(hook).__name__) for hook in obj.hooks) or "libbpf"
-    return {"object": obj.name, "reading": reading,
+    why = "; ".join(hook.why for hook in obj.hooks if getattr(hook, "why", None)) or None
+    return {"object": obj.name, "reading": reading, "why": why,
             "maps": maps, "programs": programs}
 
 
@@ -54,6 +55,8 @@ def _inspect(args: argparse.Namespace) -> int:
     with opener as obj:
         described = _describe(obj)
     lines = [f"object {described['object']} ({described['reading']})"]
+    if described["why"] and "auto" in (args.compat or "auto") and not args.type:
+        lines.append(f"  reading: {described['why']}")
     lines += [f"  map {m['name']}: {m['type']} key {m['key_size']} value {m['value_size']} "
               f"max_entries {m['max_entries']} flags {m['flags']:#x}" + (f" pin {m['pin']}" if m["pin"] else "")
               for m in described["maps"]]

@@ -50,6 +50,13 @@ def test_every_compat_reading_is_an_option(bpf_obj, capsys):
     assert json.loads(capsys.readouterr().out)["reading"] == "libbpf0"
     assert main(["inspect", str(bpf_obj("old/libbpf0_tc"))]) == 1  # two readings differ: it says which to pass
     assert "pass compat= one of 'bpf_load', 'iproute2', 'libbpf0'" in capsys.readouterr().err
+    assert main(["inspect", str(bpf_obj("old/sockex3_shape")), "--json"]) == 0  # auto chose, and says why
+    described = json.loads(capsys.readouterr().out)
+    assert described["reading"] == "bpf_load" and described["why"].startswith("sections ['socket/0', 'socket/1']")
+    assert main(["inspect", str(bpf_obj("old/sockex3_shape"))]) == 0
+    assert "  reading: sections ['socket/0', 'socket/1'] are bpf_load.c's tail calls" in capsys.readouterr().out
+    assert main(["inspect", str(bpf_obj("old/libbpf0_tc"))]) == 1
+    assert "pass compat= one of 'bpf_load', 'iproute2', 'libbpf0'" in capsys.readouterr().err
 
 
 def test_errors_are_one_line_and_exit_1(tmp_path, capsys):
