@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .. import _abi
 from .._log import Logger
-from ..elf.file import SHF_EXECINSTR, ElfFile
+from ..elf.file import ElfFile
 from ..formats.legacy_maps import (
     BPF_LOAD,
     LIBBPF0,
@@ -28,6 +28,7 @@ from ..formats.legacy_maps import (
     LegacyMapError,
     inner_template,
     maps_section,
+    program_sections,
     read_map_defs,
     read_maps,
 )
@@ -45,16 +46,12 @@ _log = Logger("libbpf_py")
 class Outcome(NamedTuple):
     """What one reading loads, in terms two readings can be compared in."""
 
-    programs: Tuple[Tuple[str, str], ...]        # (section, program type) of each section it loads
+    programs: Tuple[Tuple[str, str, str], ...]   # (section, program type, expected attach type) it loads
     slots: Tuple[Tuple[str, int, str], ...]      # (map, key, section or map) filled after load
     maps: Tuple[Tuple[str, Tuple[Any, ...]], ...]  # (name, shape: see _MAP_FACTS)
 
 
 _MAP_FACTS = ("type", "key size", "value size", "max entries", "flags", "pinned", "inner template", "numa node")
-
-
-def _program_sections(elf: ElfFile) -> List[str]:
-    return [s.name for s in elf.sections if s.flags & SHF_EXECINSTR and s.name != ".text" and s.header_size]
 
 
 def _maps(maps: List[LegacyMap], pinned: bool, reader: str) -> Tuple[Tuple[str, Tuple[Any, ...]], ...]:
@@ -73,10 +70,10 @@ def _maps(maps: List[LegacyMap], pinned: bool, reader: str) -> Tuple[Tuple[str, 
 
 
 def _as_iproute2(elf: ElfFile, sections: List[str]) -> Outcome:
-    from .iproute2 import PROG_TYPES, inserted_inner_maps, tail_call_section
+    from .iproute2 import PROG_TYPES, implied_command, inserted_inner_maps, tail_call_section
 
     _, maps = read_maps(elf)
-    command = next((c for c in ("sched_cls", "sched_act") if PROG_TYPES[c][1] in sections), None)
+    command = implied_command(sections)
     if command is None:
         raise LegacyMapError(f"tc loads a 'classifier' or 'action' section unless told which, and the sections "
                              f"are {sections} (iproute2.open(src, prog_type=..., section=...) tells it)")
@@ -85,33 +82,34 @@ def _as_iproute2(elf: ElfFile, sections: List[str]) -> Outcome:
     for m in maps:
         if m.type == _abi.MapType.PROG_ARRAY:
             arrays.setdefault(m.id, m)
-    programs = [(default, prog_type.name)]
+    programs = [(default, prog_type.name, "")]
     slots = [(outer.name, inner.inner_idx, inner.name) for outer, inner in inserted_inner_maps(maps)]
     for section in sections:
         tail = tail_call_section(section)
         if tail is not None and section != default and tail[0] in arrays:
-            programs.append((section, prog_type.name))
+            programs.append((section, prog_type.name, ""))
             slots.append((arrays[tail[0]].name, tail[1], section))
     return Outcome(tuple(sorted(programs)), tuple(sorted(slots)), _maps(maps, True, "tc"))
 
 
 def _as_old_loader(dialect: str) -> Callable[[ElfFile, List[str]], Outcome]:
     def read(elf: ElfFile, sections: List[str]) -> Outcome:
-        from .old_loaders import section_kind, tail_call_slot
+        from .old_loaders import effective_attach_type, section_kind, tail_call_slot
 
         _, maps = read_map_defs(elf, dialect)
         kinds = {s: section_kind(dialect, s) for s in sections}
         untyped = [s for s, kind in kinds.items() if kind is None]
         if dialect == LIBBPF0 and untyped:
             raise LegacyMapError(f"libbpf 0.x gives no program type to section(s) {untyped} (it refused such objects)")
-        programs = tuple(sorted((s, kind[0].name) for s, kind in kinds.items() if kind is not None))
+        programs = tuple(sorted((s, kind[0].name, effective_attach_type(kind)) for s, kind in kinds.items()
+                                if kind is not None))
         if not programs:
             raise LegacyMapError(f"bpf_load.c loads none of the sections {sections} (it skipped those it did not "
                                  "know)" if dialect == BPF_LOAD else "libbpf 0.x finds no program in it")
         slots = []
         if dialect == BPF_LOAD:
             arrays = [m for m in maps if m.type == _abi.MapType.PROG_ARRAY]
-            for section, _ in programs:
+            for section, _, _ in programs:
                 key = tail_call_slot(section)
                 if key is None:
                     continue
@@ -130,7 +128,7 @@ _READINGS: Dict[str, Callable[[ElfFile, List[str]], Outcome]] = {
 
 def readings(elf: ElfFile) -> Dict[str, Union[Outcome, str]]:
     """Each reading's outcome, or why its loader would not have loaded ``elf``."""
-    sections = _program_sections(elf)
+    sections = program_sections(elf)
     found: Dict[str, Union[Outcome, str]] = {}
     for name, read in _READINGS.items():
         try:
@@ -151,8 +149,10 @@ def choose(elf: ElfFile, pin_root: Optional[str]) -> Any:
     chosen, why = _pick(elf, fits)
     _log.info("%s", f"compat='auto' reads this object as written for {chosen}: {why}")
     if chosen == IPROUTE2:
-        from .iproute2 import Iproute2, legacy_prog_type
-        reader: Any = Iproute2(legacy_prog_type(elf), mnt=pin_root)
+        from .iproute2 import Iproute2, implied_command
+        command = implied_command(program_sections(elf))
+        assert command is not None  # iproute2's reading fits only with one
+        reader: Any = Iproute2(command, mnt=pin_root)
     else:
         from .old_loaders import OldLoader
         reader = OldLoader(chosen)
@@ -167,7 +167,7 @@ def _pick(elf: ElfFile, fits: Dict[str, Outcome]) -> Tuple[str, str]:
             f"the readings that fit ({', '.join(names)}) load it alike"
         return (IPROUTE2 if IPROUTE2 in fits else _by_stride(elf, fits)), why
     slots = fits[BPF_LOAD].slots if BPF_LOAD in fits else ()
-    if slots and set(fits) == {BPF_LOAD, LIBBPF0}:
+    if slots and set(fits) == {BPF_LOAD, LIBBPF0} and fits[BPF_LOAD]._replace(slots=()) == fits[LIBBPF0]:
         sections = [section for _, _, section in slots]
         return BPF_LOAD, (f"sections {sections} are bpf_load.c's tail calls into {slots[0][0]!r}, which libbpf "
                           "0.x's reading leaves empty (compat='libbpf0' loads it so)")
@@ -193,10 +193,11 @@ def _differences(fits: Dict[str, Outcome]) -> str:
 
     outcomes = list(fits.values())
     if len({o.programs for o in outcomes}) > 1:
-        said.append("sections loaded: " + each(lambda o: ", ".join(f"{s} ({t.lower()})" for s, t in o.programs)))
+        said.append("sections loaded: " + each(lambda o: ", ".join(
+            f"{s!r} ({t.lower()}{', ' + a.lower() if a else ''})" for s, t, a in o.programs)))
     if len({o.slots for o in outcomes}) > 1:
         said.append("slots filled after load: " + each(
-            lambda o: ", ".join(f"{m}[{k}] = {what}" for m, k, what in o.slots) or "none"))
+            lambda o: ", ".join(f"{m!r}[{k}] = {what!r}" for m, k, what in o.slots) or "none"))
     unknown = (None,) * len(_MAP_FACTS)  # (a map another reading does not see)
     for name in dict.fromkeys(name for o in outcomes for name, _ in o.maps):
         for i, fact in enumerate(_MAP_FACTS):

@@ -23,7 +23,7 @@ from .. import _abi
 from .._abi import MapType, ProgType
 from ..elf.file import ElfFile
 from ..errors import LibbpfError
-from ..formats.legacy_maps import NO_INNER_IDX, LegacyMap
+from ..formats.legacy_maps import NO_INNER_IDX, LegacyMap, program_sections
 from ..formats.rewrite import rewrite
 from ..hooks import HookedObject, ObjectHooks
 from ..maps import Map
@@ -56,15 +56,20 @@ PIN_SUBDIRS = {"sched_cls": "tc", "sched_act": "tc", "xdp": "xdp", "lwt_in": "ip
                "lwt_xmit": "ip", "lwt_seg6local": "ip"}
 
 
+def implied_command(sections: List[str]) -> Optional[str]:
+    """The tc command a legacy object's program sections imply when none is named: sched_cls for
+    a ``classifier`` section, else sched_act for an ``action`` one, else None."""
+    return next((command for command in ("sched_cls", "sched_act") if PROG_TYPES[command][1] in sections), None)
+
+
 def legacy_prog_type(elf: ElfFile) -> str:
-    """For ``compat="auto"`` on an object with legacy maps: the tc command type its sections
-    imply (``classifier`` → sched_cls, ``action`` → sched_act)."""
-    sections = {s.name for s in elf.sections}
-    for prog_type in ("sched_cls", "sched_act"):
-        if PROG_TYPES[prog_type][1] in sections:
-            return prog_type
-    raise ValueError("a legacy iproute2 object without a 'classifier' or 'action' section: open it with "
-                     "libbpf_py.iproute2.open(src, prog_type=...) to say which command would load it")
+    """For ``compat="iproute2"`` on an object with legacy maps: :func:`implied_command`, or
+    ValueError when it implies none."""
+    command = implied_command(program_sections(elf))
+    if command is None:
+        raise ValueError("a legacy iproute2 object without a 'classifier' or 'action' section: open it with "
+                         "libbpf_py.iproute2.open(src, prog_type=...) to say which command would load it")
+    return command
 
 
 class Iproute2:

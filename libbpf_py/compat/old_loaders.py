@@ -93,11 +93,33 @@ BPF_LOAD_SECTIONS: List[Tuple[str, Kind]] = [
     ("sockops", (ProgType.SOCK_OPS, None)), ("sk_skb", (ProgType.SK_SKB, None)),
     ("sk_msg", (ProgType.SK_MSG, None)),
 ]
-# bpf_load.c's tail calls: a program of "socket/N", "sockops/N" or "kprobe/N" goes to key N of the
-# last prog array among the maps
-_BPF_LOAD_SLOTS = ("socket/", "sockops/", "kprobe/")
+# bpf_load.c's tail calls (load_and_attach): after "socket" (6 characters), "sockops", "sk_skb" and
+# "sk_msg" (7, one past the last two names: its own arithmetic), a "/" and a number; after "kprobe/" and
+# "kretprobe/", a number. The program goes to that key (atoi: its leading digits) of the last prog array.
+_SLOT_AFTER_SLASH = (("socket", 6), ("sockops", 7), ("sk_skb", 7), ("sk_msg", 7))
+_SLOT_PROBES = ("kprobe/", "kretprobe/")
+_DIGITS = "0123456789"  # C's isdigit (str.isdigit takes other scripts' digits too)
 
 TABLES: Dict[str, List[Tuple[str, Kind]]] = {LIBBPF0: LIBBPF0_SECTIONS, BPF_LOAD: BPF_LOAD_SECTIONS}
+
+
+# Program types whose expected attach type the kernel neither checks nor uses: it checks the attach
+# call's type instead (bpf_prog_attach_check_attach_type's default), so 0.x's and none load alike
+_ATTACH_TYPE_UNUSED = frozenset({ProgType.SOCK_OPS, ProgType.SK_SKB, ProgType.SK_MSG, ProgType.LIRC_MODE2,
+                                 ProgType.FLOW_DISSECTOR})
+
+
+def effective_attach_type(kind: Kind) -> str:
+    """The expected attach type a program of ``kind`` ends up with, as far as the kernel tells
+    them apart ("" for none that matters): a CGROUP_SOCK program without one gets
+    INET_SOCK_CREATE (the kernel's fixup); XDP's own type is no different from none, while
+    XDP_DEVMAP and XDP_CPUMAP change what the program may do and where it may go."""
+    prog_type, attach = kind
+    if prog_type == ProgType.CGROUP_SOCK and attach is None:
+        attach = AttachType.CGROUP_INET_SOCK_CREATE
+    if attach is None or prog_type in _ATTACH_TYPE_UNUSED or attach == AttachType.XDP:
+        return ""
+    return attach.name
 
 
 def section_kind(dialect: str, section: str) -> Optional[Kind]:
@@ -114,18 +136,33 @@ def section_kind(dialect: str, section: str) -> Optional[Kind]:
 
 
 def tail_call_slot(section: str) -> Optional[int]:
-    """bpf_load.c's key for a "socket/N", "sockops/N" or "kprobe/N" section; ValueError when
-    what follows the slash is not a number (bpf_load.c: "invalid prog number")."""
-    for prefix in _BPF_LOAD_SLOTS:
+    """bpf_load.c's prog array key for ``section`` (see ``_SLOT_AFTER_SLASH``), None when it names
+    no tail call; LegacyMapError where bpf_load.c refused the section ("invalid prog number",
+    "event name cannot be empty")."""
+    for prefix, skip in _SLOT_AFTER_SLASH:
         if section.startswith(prefix):
-            rest = section[len(prefix):]
-            if prefix == "kprobe/" and not rest[:1].isdigit():
-                return None  # a kprobe on a function, attached by name
-            digits = rest.split("/")[0]
-            if not digits.isdigit():
-                raise LegacyMapError(f"section {section!r}: invalid prog number (bpf_load.c refuses it)")
-            return int(digits)
+            if section[skip:skip + 1] != "/":
+                return None
+            return _leading_number(section, section[skip + 1:], "invalid prog number")
+    for prefix in _SLOT_PROBES:
+        if section.startswith(prefix):
+            event = section[len(prefix):]
+            if not event:
+                raise LegacyMapError(f"section {section!r}: event name cannot be empty (bpf_load.c refuses it)")
+            return _leading_number(section, event, "") if event[0] in _DIGITS else None
     return None
+
+
+def _leading_number(section: str, text: str, refusal: str) -> int:
+    """What C's atoi reads of ``text`` (which must start with a digit: else bpf_load.c's ``refusal``)."""
+    end = 0
+    while end < len(text) and text[end] in _DIGITS:
+        end += 1
+    if not end:
+        raise LegacyMapError(f"section {section!r}: {refusal} (bpf_load.c refuses it)")
+    if end > 10 or int(text[:end]) > 0xFFFFFFFF:  # past an int: atoi's result is undefined
+        raise LegacyMapError(f"section {section!r}: its prog number is no 32-bit key")
+    return int(text[:end])
 
 
 class OldLoader:

@@ -20,6 +20,7 @@ import struct
 from .. import _abi
 from .._abi import MapType
 from ..elf.file import (
+    SHF_EXECINSTR,
     SHT_PROGBITS,
     STB_GLOBAL,
     STB_LOCAL,
@@ -83,6 +84,11 @@ def maps_section(elf: ElfFile) -> Optional[Section]:
     if section is None or section.type != SHT_PROGBITS:
         return None
     return section
+
+
+def program_sections(elf: ElfFile) -> List[str]:
+    """The names of the sections that hold programs (code, not .text's subprograms), in order."""
+    return [s.name for s in elf.sections if s.flags & SHF_EXECINSTR and s.name != ".text" and s.header_size]
 
 
 def map_symbols(elf: ElfFile, section: Section) -> List[Tuple[int, Symbol]]:

@@ -82,18 +82,19 @@ def test_when_readings_differ_the_error_names_each_difference(bpf_obj):
         bpf.Object.open(bpf_obj("old/libbpf0_tc"))
     message = str(refused.value)
     assert message.startswith("this object reads as written for bpf_load or iproute2 or libbpf0, and they load "
-                              "it differently (sections loaded: bpf_load: cgroup/skb (cgroup_skb), ")
-    assert "; iproute2: classifier (sched_cls); libbpf0: cgroup/skb (cgroup_skb), classifier (sched_cls)," in message
+                              "it differently (sections loaded: bpf_load: 'cgroup/skb' (cgroup_skb), ")
+    assert "; iproute2: 'classifier' (sched_cls); libbpf0: 'cgroup/skb' (cgroup_skb), 'classifier' (sched_cls)," \
+        in message
     assert message.endswith("pass compat= one of 'bpf_load', 'iproute2', 'libbpf0'")
 
 
 def test_the_difference_names_every_map_fact_and_slot_the_readings_disagree_on():
     shape = (bpf.MapType.HASH, 4, 8, 16, 0, False, None, 0)
     pinned = shape[:5] + (True,) + shape[6:]
-    fits = {"iproute2": Outcome((("classifier", "SCHED_CLS"),), (), (("counts", pinned), ("jmp", shape))),
-            "bpf_load": Outcome((("classifier", "SCHED_CLS"),), (("jmp", 0, "socket/0"),),
+    fits = {"iproute2": Outcome((("classifier", "SCHED_CLS", ""),), (), (("counts", pinned), ("jmp", shape))),
+            "bpf_load": Outcome((("classifier", "SCHED_CLS", ""),), (("jmp", 0, "socket/0"),),
                                 (("counts", shape), ("jmp", shape)))}
-    assert _differences(fits) == ("slots filled after load: bpf_load: jmp[0] = socket/0; iproute2: none; "
+    assert _differences(fits) == ("slots filled after load: bpf_load: 'jmp'[0] = 'socket/0'; iproute2: none; "
                                   "map 'counts' pinned: bpf_load: False; iproute2: True")
 
 
@@ -105,3 +106,77 @@ def test_an_object_without_maps_opens_as_libbpf_0_x_opened_it(bpf_obj, variant):
             "keep_all": bpf.ProgType.SOCKET_FILTER, "drop_all": bpf.ProgType.XDP}
     with bpf.Object.open(bpf_obj(f"old/libbpf0_no_maps{variant}")) as obj:
         assert obj.hooks == ()  # without a legacy maps section, nothing says it is old: libbpf 1.x reads it
+
+
+def renamed(e: ElfFile, old: str, new: str) -> ElfFile:
+    e.rename(e.section(old), new)
+    return ElfFile.parse(e.to_bytes())
+
+
+def test_an_expected_attach_type_the_kernel_tells_apart_is_a_difference(elf):
+    """libbpf 0.x loads xdp_devmap/ with XDP_DEVMAP (the program may then go into a devmap);
+    bpf_load.c with none: not alike. XDP's own type and sockops' are no difference."""
+    devmap = renamed(elf("libbpf0_era-nog"), "xdp_prog", "xdp_devmap/egress")
+    found = readings(devmap)
+    assert ("xdp_devmap/egress", "XDP", "XDP_DEVMAP") in found["libbpf0"].programs
+    assert ("xdp_devmap/egress", "XDP", "") in found["bpf_load"].programs
+    with pytest.raises(ValueError, match=r"'xdp_devmap/egress' \(xdp, xdp_devmap\)"):
+        choose(devmap, None)
+    plain = readings(elf("libbpf0_era-nog"))
+    assert ("xdp_prog", "XDP", "") in plain["libbpf0"].programs and plain["libbpf0"] == plain["bpf_load"]
+    sockops = readings(renamed(elf("libbpf0_era-nog"), "xdp_prog", "sockops"))
+    assert sockops["libbpf0"] == sockops["bpf_load"]  # the kernel checks the attach call's type there
+
+
+def test_the_tail_call_rule_decides_only_when_nothing_else_differs(elf):
+    extra = renamed(elf("sockex3_shape-nog"), "socket/1", "sk_reuseport")  # 0.x loads it, bpf_load.c skips it
+    with pytest.raises(ValueError, match=r"sections loaded: bpf_load: 'socket/0' \(socket_filter\); libbpf0: "
+                                         r"'sk_reuseport' \(sk_reuseport\), 'socket/0'"):
+        choose(extra, None)
+
+
+@pytest.mark.parametrize("section, slot", [("socket/3", 3), ("socket/12x", 12), ("socket", None), ("socket1", None),
+                                           ("sockops/7", 7), ("sk_skb/stream_parser", None), ("sk_skb//5", 5),
+                                           ("kprobe/2", 2), ("kretprobe/4", 4), ("kprobe/sys_write", None),
+                                           ("xdp/1", None), ("tracepoint/9", None)])
+def test_bpf_load_tail_call_slots_follow_its_own_parsing(section, slot):
+    from libbpf_py.compat.old_loaders import tail_call_slot
+
+    assert tail_call_slot(section) == slot
+
+
+@pytest.mark.parametrize("section, refusal", [("socket/x", "invalid prog number"), ("sockops/", "invalid prog number"),
+                                              ("kprobe/", "event name cannot be empty"),
+                                              ("kretprobe/", "event name cannot be empty"),
+                                              ("socket/99999999999", "no 32-bit key"), ("socket/" + "9" * 5000,
+                                                                                        "no 32-bit key")])
+def test_sections_bpf_load_refused_are_refused(section, refusal):
+    from libbpf_py.compat.old_loaders import tail_call_slot
+
+    with pytest.raises(LegacyMapError, match=refusal):
+        tail_call_slot(section)
+
+
+def test_kretprobe_sections_fill_slots_too(elf):
+    found = readings(renamed(elf("sockex3_shape-nog"), "socket/1", "kretprobe/1"))
+    assert found["bpf_load"].slots == (("jmp_table", 0, "socket/0"), ("jmp_table", 1, "kretprobe/1"))
+
+
+def test_only_program_sections_imply_the_tc_command(bpf_obj):
+    """A data section named 'classifier' beside an 'action' program: tc action's object."""
+    e = ElfFile.parse(bpf_obj("iproute2/action-nog").read_bytes())
+    e.add_section("classifier", 1, bytes(8))  # SHT_PROGBITS, not code
+    data = e.to_bytes()
+    found = readings(ElfFile.parse(data))
+    assert found["iproute2"].programs == (("action", "SCHED_ACT", ""),)
+    assert choose(ElfFile.parse(data), None).prog_type == "sched_act"
+    with bpf.Object.open(data) as obj:
+        assert [(hook.reading, p.type) for hook in obj.hooks for p in obj.programs.values() if p.autoload] == [
+            ("iproute2", bpf.ProgType.SCHED_ACT)]
+
+
+def test_a_section_name_with_a_newline_keeps_the_message_on_one_line(elf):
+    odd = renamed(elf("libbpf0_tc-nog"), "socket1", "socket\nnext")
+    with pytest.raises(ValueError) as refused:
+        choose(odd, None)
+    assert "\n" not in str(refused.value) and "'socket\\nnext'" in str(refused.value)
