@@ -323,7 +323,9 @@ class BpfHandle(Generic[_Info]):
 
 def unlink_own_pin(target: str, own_id: int, fd_kind_name: str, read_info: Callable[[int], Any], what: str) -> None:
     """Remove the pin at ``target`` only when it holds the BPF ``fd_kind_name`` of id ``own_id``
-    (EINVAL otherwise: another object's pin is never removed)."""
+    (EINVAL otherwise: another object's pin is never removed, nor a symlink someone made to it)."""
+    if os.path.islink(target):
+        raise LibbpfError.for_errno(errno.EINVAL, f"{target} is a symlink, not a pin; not removed")
     with OwnedFd(_libbpf.lib().bpf_obj_get(c_path(target))) as other:  # only BPF pins open
         theirs = read_info(other.fileno()).id if fd_kind(other.fileno()) == fd_kind_name else None
     if theirs != own_id:

@@ -287,13 +287,20 @@ def _attach(args: argparse.Namespace) -> int:
 
 def _detach(args: argparse.Namespace) -> int:
     """Detach the link pinned at PIN and remove the pin (only while it holds that link)."""
+    import warnings
+
     import libbpf_py as bpf
 
-    with bpf.Link.from_pinned(args.pin) as link:
+    with bpf.Link.from_pinned(args.pin) as link, warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", RuntimeWarning)
         record = _link_record(link)
         link.detach()  # removes the pin it was opened from
-    record["detached"] = True
-    return _emit(args, record, [_words(record)])
+    held = [str(w.message) for w in said if issubclass(w.category, RuntimeWarning)]
+    record["detached"] = not held
+    status = _emit(args, record, [_words(record)])
+    for message in held:  # attached still: another process, or another pin, holds it
+        print(f"libbpf-py: {message}", file=sys.stderr)
+    return 1 if held else status
 
 
 def _tc(args: argparse.Namespace) -> int:

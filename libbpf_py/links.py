@@ -261,12 +261,16 @@ class Link:
                     return  # detached (or closed unpinned) already, maybe by another thread
                 self._detach_through_pins()
             else:
-                self._detach_fd(self._current_fd())
+                fd = self._current_fd()
+                if self._link_id is None and fd_kind(fd) == "link":  # (a perf event's "link" has no id)
+                    self._link_id = link_info(fd).id
+                self._detach_fd(fd)
             knew_pins = bool(self._pins)
             failure = self._remove_known_pins()
             self._finalizer()
-        if knew_pins:  # outside the section: a signal is not held while the pins' release is awaited
-            self._warn_if_still_held()
+        # outside the section: a signal is not held while the pins' release is awaited; without
+        # pins the last fd's close frees the link at once, so one look tells
+        self._warn_if_still_held(patience=2.0 if knew_pins else 0.0)
         if failure is not None:
             raise failure
 
@@ -325,15 +329,15 @@ class Link:
             except LibbpfError:
                 return  # gone: nothing holds it
             with held:
-                kind = link_info(held.fileno()).type
+                info = link_info(held.fileno())
             if time.monotonic() >= deadline:
                 break
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
-        warnings.warn(f"link {link_id} of {self.program_name or 'a program'} ({getattr(kind, 'name', kind)}) was "
-                      "detached and its known pins removed, but it is still held elsewhere (another process, or a "
-                      "pin this handle does not know): find its pins with `libbpf-py show --pinned DIR`",
-                      RuntimeWarning, stacklevel=3)
+        program = repr(self.program_name) if self.program_name else f"program id {info.prog_id}"
+        warnings.warn(f"link {link_id} of {program} ({getattr(info.type, 'name', info.type)}) was detached and its "
+                      "known pins removed, but it is still held elsewhere (another process, or a pin this handle "
+                      "does not know): find its pins with `libbpf-py show --pinned DIR`", RuntimeWarning, stacklevel=3)
 
     def disconnect(self) -> None:
         """Release this handle and leave the attachment in place: what tc and ip do when they

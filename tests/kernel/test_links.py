@@ -565,3 +565,55 @@ def test_unpin_of_a_closed_handle_that_never_knew_a_pin_says_so(attach_obj, bpff
     with pytest.raises(bpf.ClosedError):
         link.unpin(bpffs / "anything")
     link.detach()  # closed and unpinned: nothing to do
+
+
+def test_a_handle_that_knows_no_pin_still_reports_a_link_held_elsewhere(attach_obj, bpffs):
+    """The link was never pinned through this handle; another pinned it: detach() cannot end a
+    raw tracepoint for that holder, and says so instead of leaving it attached silently."""
+    link = attach_obj.programs["raw_tp_getpid"].attach()
+    link_id = link.info().id
+    with bpf.Link.from_id(link_id) as theirs:
+        theirs.pin(bpffs / "theirs")
+    with pytest.warns(RuntimeWarning, match=f"link {link_id} of 'raw_tp_getpid' .*still held elsewhere"):
+        link.detach()
+    assert (bpffs / "theirs").exists()  # not this handle's pin: left to its owner
+    os.unlink(bpffs / "theirs")
+    assert link_gone(link_id)
+
+
+def test_an_unshared_link_detaches_without_a_warning(attach_obj):
+    import warnings
+
+    link = attach_obj.programs["raw_tp_getpid"].attach()
+    link_id = link.info().id
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        link.detach()
+    assert link_id not in bpf.Link.ids()
+
+
+def test_a_symlink_to_the_links_pin_is_not_removed(attach_obj, bpffs, tmp_path):
+    """Someone's symlink that resolves to this link's pin is theirs: unpin() refuses it."""
+    link_id = pinned_raw_tp(attach_obj, bpffs / "pin")
+    alias = tmp_path / "alias"
+    alias.symlink_to(bpffs / "pin")
+    with bpf.Link.from_pinned(bpffs / "pin") as link:
+        with pytest.raises(OSError, match="is a symlink, not a pin"):
+            link.unpin(alias)
+        assert alias.is_symlink()
+        link.detach()
+    assert not (bpffs / "pin").exists() and link_gone(link_id)
+
+
+def test_the_cli_says_when_a_detached_link_is_still_held(attach_obj, bpffs, capsys):
+    from libbpf_py.cli import main
+
+    link_id = pinned_raw_tp(attach_obj, bpffs / "mine")
+    with bpf.Link.from_pinned(bpffs / "mine") as other:
+        other.pin(bpffs / "other")
+    assert main(["detach", str(bpffs / "mine")]) == 1
+    out, err = capsys.readouterr()
+    assert "detached no" in out and not (bpffs / "mine").exists()
+    assert err.count("\n") == 1 and err.startswith(f"libbpf-py: link {link_id} of program id ")
+    os.unlink(bpffs / "other")
+    assert link_gone(link_id)
