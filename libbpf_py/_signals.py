@@ -59,8 +59,14 @@ class Deferred:
         return any(getsignal(signum) == self._note for signum in self._saved)
 
     def run_noted(self) -> None:
-        """Run the real handlers of the signals noted so far (each once), still deferring what
-        comes next; the first exception a handler raises is raised after all have run."""
+        """Run the real handlers of the signals noted so far (each once, in the order they came),
+        still deferring what comes next; the first exception a handler raises is raised after
+        all have run."""
+        first = self._run_noted()
+        if first is not None:
+            raise first
+
+    def _run_noted(self) -> Optional[BaseException]:
         first: Optional[BaseException] = None
         while self.caught:
             caught, self.caught = self.caught, []
@@ -72,8 +78,7 @@ class Deferred:
                     handler(signum, None)
                 except BaseException as exc:  # every handler runs; the first error wins
                     first = first or exc
-        if first is not None:
-            raise first
+        return first
 
     def _restore(self) -> None:
         """Put every saved handler back (SIGINT last), unless the section's code installed its own."""
@@ -82,10 +87,15 @@ class Deferred:
                 set_handler(signum, handler)
 
     def _end(self) -> None:
+        """Run the handlers of what was noted, put the real ones back, then run those of what came
+        in between: a signal noted first is handled first (the exit status is the first's)."""
+        first = self._run_noted()
         try:
             self._restore()
         finally:
-            self.run_noted()
+            first = first or self._run_noted()
+            if first is not None:
+                raise first
 
 
 class _Inert(Deferred):
@@ -150,17 +160,18 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
-STOPPING = tuple(getattr(_os_signals, name) for name in ("SIGTERM", "SIGHUP") if hasattr(_os_signals, name))
+STOPPING = tuple(getattr(_os_signals, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(_os_signals, name))
 
 
 @contextlib.contextmanager
 def stopping_on(signums: Iterable[int] = STOPPING, received: Optional[List[int]] = None) -> Iterator[List[int]]:
-    """For the body, each of ``signums`` raises :class:`Stopped` where the process stands (as
-    SIGINT raises KeyboardInterrupt) instead of killing it on the spot, so that it unwinds and
-    undoes what it made; only the first is raised. A signal the process inherited as ignored
-    (``nohup``) stays ignored. Yields the signals received (``received``, or a new list), in
-    order: the first gives the exit status, 128 + its number (also when a ctypes callback turned
-    the exception into a plain KeyboardInterrupt). Main thread only."""
+    """For the body, each of ``signums`` raises :class:`Stopped` where the process stands (SIGINT:
+    KeyboardInterrupt, as Python's own handler) instead of killing it on the spot, so that it
+    unwinds and undoes what it made; only the first is raised. A signal the process inherited as
+    ignored (``nohup``) stays ignored, and SIGINT keeps a handler the application set. Yields the
+    signals received (``received``, or a new list), in order: the first gives the exit status,
+    128 + its number (also when a ctypes callback turned the exception into a plain
+    KeyboardInterrupt). Main thread only."""
     if received is None:
         received = []
 
@@ -168,13 +179,15 @@ def stopping_on(signums: Iterable[int] = STOPPING, received: Optional[List[int]]
         assert received is not None
         received.append(signum)
         if len(received) == 1:  # the process is stopping: a repeat (timeout(1) signals the child, then
-            raise Stopped(signum)  # its group) must not interrupt the undoing the first one started
+            # its group; Ctrl-C, then a kill) must not interrupt the undoing the first one started
+            raise KeyboardInterrupt() if signum == _os_signals.SIGINT else Stopped(signum)
 
     saved: Dict[int, Any] = {}
     try:
         for signum in signums:
             previous = getsignal(signum)
-            if previous == _os_signals.SIG_IGN:
+            if previous == _os_signals.SIG_IGN or (signum == _os_signals.SIGINT
+                                                    and previous is not _os_signals.default_int_handler):
                 continue
             saved[signum] = previous
             set_handler(signum, stop)

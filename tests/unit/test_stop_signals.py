@@ -46,3 +46,60 @@ def test_the_first_stop_signal_raises_once_and_the_handlers_come_back():
 
 def test_a_signal_inherited_as_ignored_stays_ignored():
     assert run("nohup") == "['stopped by 15', 'undone', [15, 15], True]"
+
+
+INTERRUPT_THEN_KILL = r"""
+import os, signal
+from libbpf_py import _signals
+
+seen = []
+with _signals.stopping_on() as received:
+    try:
+        os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C
+        seen.append("not interrupted")
+    except _signals.Stopped:
+        seen.append("stopped")
+    except KeyboardInterrupt:
+        seen.append("interrupted")
+        os.kill(os.getpid(), signal.SIGTERM)  # then a kill, while undoing: no second exception
+        seen.append("undone")
+    seen.append(list(received))
+seen.append(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+print(seen)
+"""
+
+
+def test_ctrl_c_then_sigterm_keeps_the_first_signal_as_the_reason():
+    """The exit status is the first signal's: Ctrl-C (130), also when a SIGTERM follows it."""
+    done = subprocess.run([sys.executable, "-c", INTERRUPT_THEN_KILL], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['interrupted', 'undone', [2, 15], True]"
+
+
+ARRIVING_AS_HANDLERS_COME_BACK = r"""
+import os, signal
+from libbpf_py import _signals
+
+restore = _signals.Deferred._restore
+def restore_then_sigterm(self):  # a SIGTERM arriving in the moment the real handlers are back
+    restore(self)
+    os.kill(os.getpid(), signal.SIGTERM)
+_signals.Deferred._restore = restore_then_sigterm
+
+seen = []
+with _signals.stopping_on() as received:
+    try:
+        with _signals.deferred():
+            os.kill(os.getpid(), signal.SIGINT)  # noted: its handler runs as the section ends
+    except KeyboardInterrupt as exc:
+        seen.append(type(exc).__name__)
+    seen.append(list(received))
+print(seen)
+"""
+
+
+def test_a_signal_noted_in_a_section_is_handled_before_one_arriving_as_it_ends():
+    done = subprocess.run([sys.executable, "-c", ARRIVING_AS_HANDLERS_COME_BACK], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['KeyboardInterrupt', [2, 15]]"
