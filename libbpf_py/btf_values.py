@@ -40,13 +40,17 @@ def decode(btf: Btf, type_id: int, data: bytes) -> Any:
     return _Reader(btf, _budget(len(data))).value(type_id, bytes(data), 0, 0)
 
 
-def encode(btf: Btf, type_id: int, value: Any) -> bytes:
-    """The bytes of BTF type ``type_id`` holding ``value`` (see the module's rules)."""
-    size = btf.size_of(type_id)
-    if size is None:
+def encode(btf: Btf, type_id: int, value: Any, size: Optional[int] = None) -> bytes:
+    """The bytes of BTF type ``type_id`` holding ``value`` (see the module's rules); ``size``: the
+    bytes the map's key or value has, which the type must have too (checked before any allocation)."""
+    found = btf.size_of(type_id)
+    if found is None:
         raise ValueError(f"BTF type {type_id} has no size")
-    if size > _MAX_SIZE:
-        raise ValueError(f"BTF type {type_id} is {size} bytes: more than a map's key or value holds")
+    if size is not None and found != size:
+        raise ValueError(f"BTF type {type_id} is {found} bytes, the map's have {size}")
+    if found > _MAX_SIZE:
+        raise ValueError(f"BTF type {type_id} is {found} bytes: more than a map's key or value holds")
+    size = found
     out = bytearray(size)
     _Writer(btf, _budget(size)).put(type_id, value, out, 0, 0)
     return bytes(out)

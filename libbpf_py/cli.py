@@ -428,7 +428,7 @@ class _Shapes:
                 value = json.loads(text)
             except ValueError:
                 raise ValueError(f"the {what} must be JSON shaped as the map's BTF type (or use --hex)") from None
-            return encode(self.types.btf, self._type(which), value)  # type: ignore[union-attr]
+            return encode(self.types.btf, self._type(which), value, self.sizes[which])  # type: ignore[union-attr]
         try:
             raw = bytes.fromhex(text)
         except ValueError:

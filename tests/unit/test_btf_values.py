@@ -165,3 +165,26 @@ def test_overlapping_bitfields_and_a_struct_lifted_many_times_cost_no_more_than_
     flags = btf.add_struct("flags", [(f"f{i}", u8, 1 << 24 | i) for i in range(8)], 1)  # what a byte holds
     btf.types[flags - 1].info = btf_kinds.info_word(btf_kinds.STRUCT, 8, kind_flag=1)
     assert list(decode(btf, btf.add_array(flags, u8, 1000), b"\x81" * 1000)[999].values()) == [1, 0, 0, 0, 0, 0, 0, 1]
+
+
+def test_a_type_the_map_does_not_have_is_refused_before_any_allocation():
+    """A 4 GiB - 1 array claimed by a few bytes of BTF, for a map whose values have 8 bytes: refused
+    by size, with no 4 GiB buffer made (the address space is limited here to prove it)."""
+    import subprocess
+    import sys
+
+    child = """
+import resource
+from libbpf_py.btf_values import encode
+from libbpf_py.elf.btf import Btf
+btf = Btf("little")
+u8 = btf.add_int("u8", 1)
+big = btf.add_array(u8, u8, (1 << 32) - 1)
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+try:
+    encode(Btf.parse(btf.to_bytes(), "little"), big, [1], 8)
+except ValueError as exc:
+    print(exc)
+"""
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "BTF type 2 is 4294967295 bytes, the map's have 8", done.stderr
