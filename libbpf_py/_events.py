@@ -277,6 +277,9 @@ class EventBuffer:
         closes it gets no further record. Safe to call twice. When a callback of another
         thread's poll runs for more than a second, the buffer is freed as that poll returns."""
         self._closing = self._state.closing = True
+        if self._state.pid != os.getpid():  # a forked child: its lock may be a copy a parent's thread held
+            self._finalizer()  # (frees this process's copies only)
+            return
         if self._lock.acquire(blocking=False) or self._lock.acquire(timeout=2 * _SLICE + 1):
             try:
                 if not self._busy:  # else the poll that runs (a callback called close) frees it on return

@@ -275,6 +275,32 @@ def test_a_forked_child_cannot_use_the_parents_buffer(events):
         assert rb.consume() == 1  # the parent's buffer still works
 
 
+@pytest.mark.parametrize("kind", ["ring", "perf"])
+def test_a_forked_child_closes_its_copy_at_once_while_a_parents_thread_polls(events, kind):
+    """The child's copy of the lock is held by a thread it does not have: close() must not wait
+    for it (it gave up after 1.5 s, closing nothing), and frees the child's copies only (the
+    parent's poll goes on)."""
+    import threading
+    import warnings
+
+    made = bpf.RingBuffer(events.maps["events"], lambda r: None) if kind == "ring" else \
+        bpf.PerfBuffer(events.maps["perf_events"], lambda r: None)
+    with made as buffer:
+        poller = threading.Thread(target=lambda: buffer.poll(timeout=2), daemon=True)
+        poller.start()
+        time.sleep(0.3)  # the thread waits in libbpf, holding the buffer's lock
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # (fork with a thread running)
+            pid = os.fork()
+        if pid == 0:
+            buffer.close()
+            os._exit(0 if buffer.closed else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        poller.join()
+        assert not buffer.closed
+
+
 def test_records_decode_with_the_type_the_objects_btf_gives(events):
     record_type = events.btf["struct event"]
     events.btf.check("struct event", Event)  # the hand-written type agrees with BTF
