@@ -232,7 +232,7 @@ def _coerce(ctype: Any, value: Any, name: str) -> Any:
         if isinstance(value, (bytes, bytearray)) and item_type is ctypes.c_char:
             if len(value) > length:
                 raise ValueError(f"{name} holds {length} bytes, not {len(value)}")
-            return value
+            return ctype.from_buffer_copy(bytes(value).ljust(length, b"\0"))  # (an array's item takes no bytes)
         if isinstance(value, (list, tuple)):
             if len(value) > length:
                 raise ValueError(f"{name} holds {length} items, not {len(value)}")

@@ -225,3 +225,19 @@ def test_a_section_whose_btf_claims_more_than_its_map_holds_is_refused_not_alloc
     with bpf.Object.open(elf.to_bytes()) as obj:
         with pytest.raises(BtfTypeError, match=r"section \.data: its BTF claims 1073741824 bytes, its map holds 8"):
             obj.globals
+
+
+def test_char_arrays_inside_arrays_and_structs_take_bytes_and_str(bpf_obj):
+    """char grid[2][5] takes a list of bytes or str; a struct's char tags[3][4] a list in a dict;
+    each item zero-filled, a longer one refused (before load: the initial value; after: the map)."""
+    with bpf.Object.open(bpf_obj("globals_chars")) as obj:
+        obj.globals["grid"] = [b"ab", "cd"]
+        obj.globals["who"] = {"name": b"ann", "tags": ["x", b"yz"]}
+        with pytest.raises(ValueError, match=r"grid\[0\] holds 5 bytes, not 6"):
+            obj.globals["grid"] = [b"abcdef"]
+        obj.load()
+        assert [row.raw for row in obj.globals["grid"]] == [b"ab\0\0\0", b"cd\0\0\0"]
+        assert [tag.raw for tag in obj.globals["who"].tags] == [b"x\0\0\0", b"yz\0\0", b"\0\0\0\0"]
+        obj.globals["grid"] = [b"hello"]
+        obj.programs["copy_first"].test_run(bytes(64))
+        assert obj.globals["seen"] == b"hello"
