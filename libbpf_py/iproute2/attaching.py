@@ -65,14 +65,15 @@ def attach_filter(dev: Union[str, int], direction: str, program: Program, *, obj
                 if not priority:
                     raise LibbpfError.for_errno(errno.ENOSPC, f"every tc priority of {dev} {direction} is taken")
         handle = handle or 1
-        with program._fd_in_use() as fd:
+        prog_id = program.info().id
+        with _signals.deferred(), program._fd_in_use() as fd:  # the filter added and its Link made, or neither
             try:
                 ipr.tc("add-filter", "bpf", ifindex, handle, fd=fd, name=name, parent=parent, prio=priority,
                        protocol=ETH_P_ALL, direct_action=True)
             except pyroute2.NetlinkError as exc:
                 raise LibbpfError.for_errno(exc.code or errno.EINVAL, f"cannot add the filter {name} at pref "
                                             f"{priority} handle {handle:#x}: {os.strerror(exc.code or 22)}") from None
-    return cls_bpf_link(program.name, hook, handle, priority, program.info().id)
+            return cls_bpf_link(program.name, hook, handle, priority, prog_id)
 
 
 # ip link set dev DEV {xdp|xdpgeneric|xdpdrv|xdpoffload} obj F sec S
