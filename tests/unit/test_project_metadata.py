@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
@@ -30,6 +32,8 @@ def test_the_soak_is_marked_slow_and_make_test_still_runs_it():
     done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m",
                            "slow", soak], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "test_thousands_of_cycles" in done.stdout, done.stdout + done.stderr
+    if not (ROOT / "Makefile").exists():
+        pytest.skip("no Makefile here: the suite runs from a copy of the tests (the installed-package run)")
     recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
     assert recipe and "pytest tests" in recipe.group(1)
     assert not re.search(r"pytest\b[^\n]*\s-m\s", recipe.group(1)), "make test must not deselect by marker"
