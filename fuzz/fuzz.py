@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import libbpf_py as bpf  # noqa: E402  (after the path: the fuzzer runs from a checkout)
-from libbpf_py import iproute2  # noqa: E402
-from libbpf_py.elf import ElfError, ElfFile  # noqa: E402
+from libbpf_py import ElfError, iproute2  # noqa: E402
+from libbpf_py.elf import ElfFile  # noqa: E402
 
 # What the API documents a malformed object may raise: anything else (a TypeError, an OSError
 # that is no LibbpfError...) is a finding.

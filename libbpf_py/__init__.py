@@ -11,11 +11,25 @@ from __future__ import annotations
 
 import sys
 
+from .errors import BtfTypeError as BtfTypeError
 from .errors import ClosedError as ClosedError
+from .errors import ElfError as ElfError
+from .errors import Error as Error
+from .errors import InvalidTypeError as InvalidTypeError
+from .errors import InvalidValueError as InvalidValueError
+from .errors import KeyNotFoundError as KeyNotFoundError
+from .errors import LegacyMapError as LegacyMapError
 from .errors import LibbpfError as LibbpfError
 from .errors import LibbpfFeatureError as LibbpfFeatureError
 from .errors import MapIncompatibleError as MapIncompatibleError
+from .errors import MissingBtfError as MissingBtfError
+from .errors import MissingDependencyError as MissingDependencyError
+from .errors import MissingTypeError as MissingTypeError
+from .errors import ReadOnlyError as ReadOnlyError
+from .errors import UnavailableError as UnavailableError
+from .errors import UsageError as UsageError
 from .errors import VerifierError as VerifierError
+from .errors import __all__ as _ERRORS
 
 TYPE_CHECKING = False  # importing typing would cost ~9 ms; see errors.py
 
@@ -60,9 +74,6 @@ _PUBLIC = {
     "walk_pinned": "pinned",
     "PinByName": "pinning",
     "PinPolicy": "pinning",
-    # errors not defined in errors.py
-    "ElfError": "elf",
-    "LegacyMapError": "iproute2",
     # kernel enums and constants
     "MapType": "_abi",
     "ProgType": "_abi",
@@ -87,8 +98,7 @@ _PUBLIC = {
     "iproute2": "iproute2",
 }
 
-_EAGER = ("ClosedError", "LibbpfError", "LibbpfFeatureError", "MapIncompatibleError", "VerifierError",
-          "__version__", "libbpf_version", "libbpf_version_string", "library_path")
+_EAGER = (*_ERRORS, "__version__", "libbpf_version", "libbpf_version_string", "library_path")
 
 __all__ = sorted((*_EAGER, *_PUBLIC))
 
@@ -123,12 +133,10 @@ if TYPE_CHECKING:
     from ._libbpf import use_library as use_library
     from .comparison import Comparison as Comparison
     from .comparison import compare as compare
-    from .elf import ElfError as ElfError
     from .hooks import ObjectHooks as ObjectHooks
     from .info import MapInfo as MapInfo
     from .info import ProgInfo as ProgInfo
     from .info import possible_cpus as possible_cpus
-    from .iproute2 import LegacyMapError as LegacyMapError
     from .links import Link as Link
     from .links import LinkInfo as LinkInfo
     from .maps import Map as Map
@@ -150,7 +158,7 @@ def __getattr__(name: str) -> Any:
     """Import a public name (or subpackage) on first use and keep it as a module attribute."""
     module = _PUBLIC.get(name)
     if module is None:
-        raise AttributeError(f"module 'libbpf_py' has no attribute {name!r}")
+        raise UnavailableError(f"module 'libbpf_py' has no attribute {name!r}")
     __import__(f"{__name__}.{module}")  # importlib itself would cost ~0.5 ms more
     found = sys.modules[f"{__name__}.{module}"]
     value = found if module == name else getattr(found, name)

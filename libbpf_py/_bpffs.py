@@ -12,7 +12,7 @@ import stat
 from . import _log
 from ._checks import c_path
 from ._libbpf import libc
-from .errors import LibbpfError
+from .errors import InvalidValueError, LibbpfError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def check_root(root: PathLike, *, mount: bool = False) -> str:
     """The absolute pin root, after checking it is (or, with ``mount``, will be) a directory on bpffs."""
     root = os.path.abspath(os.fspath(root))
     if "\0" in root:
-        raise ValueError("pin root contains a NUL byte")
+        raise InvalidValueError("pin root contains a NUL byte")
     if os.path.islink(root) and not os.path.exists(root):
         raise LibbpfError.for_errno(errno.ENOENT, f"pin root {root} is a symbolic link to {os.readlink(root)}, "
                                     "which does not exist")

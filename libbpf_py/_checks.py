@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from .errors import InvalidValueError
+
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
     from typing import Any
@@ -12,7 +14,7 @@ if TYPE_CHECKING:
 def check_uint(value: Any, bits: int, what: str, minimum: int = 0) -> int:
     """``value`` if it is an int in [minimum, 2**bits), else ValueError (ctypes would wrap it silently)."""
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value < 1 << bits:
-        raise ValueError(f"{what} must be an int in [{minimum}, 2**{bits}), got {value!r}")
+        raise InvalidValueError(f"{what} must be an int in [{minimum}, 2**{bits}), got {value!r}")
     return value
 
 
@@ -20,7 +22,7 @@ def c_path(path: Any, what: str = "path") -> bytes:
     """``path`` as the bytes C receives, or ValueError when it holds a NUL byte (C would cut it there)."""
     encoded = os.fsencode(path)
     if b"\0" in encoded:
-        raise ValueError(f"{what} {os.fsdecode(encoded)!r} contains a NUL byte")
+        raise InvalidValueError(f"{what} {os.fsdecode(encoded)!r} contains a NUL byte")
     return encoded
 
 

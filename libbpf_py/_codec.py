@@ -17,6 +17,8 @@ import ctypes
 import sys
 from ctypes import c_uint8, c_uint16, c_uint32, c_uint64, c_void_p
 
+from .errors import InvalidTypeError, InvalidValueError
+
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Sequence
@@ -43,10 +45,10 @@ class Codec:
     def __init__(self, size: int, pytype: Any = bytes, what: str = "value"):
         if pytype is not bytes and pytype is not int:
             if not _is_ctype(pytype):
-                raise TypeError(f"{what} type must be bytes, int or a ctypes type, not {pytype!r}")
+                raise InvalidTypeError(f"{what} type must be bytes, int or a ctypes type, not {pytype!r}")
             if ctypes.sizeof(pytype) != size:
-                raise ValueError(f"{what} type {pytype.__name__} is {ctypes.sizeof(pytype)} bytes, "
-                                 f"the map's {what} is {size}")
+                raise InvalidValueError(f"{what} type {pytype.__name__} is {ctypes.sizeof(pytype)} bytes, "
+                                        f"the map's {what} is {size}")
         self.size = size
         self.pytype = pytype
         self.what = what
@@ -57,18 +59,18 @@ class Codec:
         """The slot bytes for ``obj`` (checked for size and range)."""
         if isinstance(obj, int):  # bools too, as array.array packs them for the batch operations
             if not 0 <= obj <= self._max:
-                raise ValueError(f"{self.what} {obj} does not fit in {self.size} unsigned bytes")
+                raise InvalidValueError(f"{self.what} {obj} does not fit in {self.size} unsigned bytes")
             return int(obj).to_bytes(self.size, BYTEORDER)
         if isinstance(obj, (str, float)) or obj is None:
-            raise TypeError(f"{self.what} must be bytes, an int or a ctypes object, not {_describe(obj)}")
+            raise InvalidTypeError(f"{self.what} must be bytes, an int or a ctypes object, not {_describe(obj)}")
         try:
             view = memoryview(obj)
         except TypeError:
             hint = " (for many entries: update(mapping, flags=...), flags by keyword)" if hasattr(obj, "items") else ""
-            raise TypeError(f"{self.what} must be bytes, an int or a ctypes object, "
-                            f"not {_describe(obj)}{hint}") from None
+            raise InvalidTypeError(f"{self.what} must be bytes, an int or a ctypes object, "
+                                   f"not {_describe(obj)}{hint}") from None
         if view.nbytes != self.size:
-            raise ValueError(f"{self.what} must be {self.size} bytes, got {view.nbytes}")
+            raise InvalidValueError(f"{self.what} must be {self.size} bytes, got {view.nbytes}")
         return view.tobytes()
 
     def decode(self, raw: Any) -> Any:
@@ -121,7 +123,7 @@ class Slot:
             self.buf.value = obj
         elif not self.size:
             if obj is not None:
-                raise ValueError(f"this map has no {self.codec.what}s; pass None, not {_describe(obj)}")
+                raise InvalidValueError(f"this map has no {self.codec.what}s; pass None, not {_describe(obj)}")
         else:
             self.view[:] = self.codec.encode(obj)
 
@@ -147,11 +149,11 @@ class PerCpuCodec:
 
     def encode(self, values: Sequence[Any]) -> bytes:
         if not isinstance(values, (list, tuple)):
-            raise TypeError(f"a per-CPU {self.what} is a list with one entry per possible CPU "
-                            f"({self.ncpus}), not {_describe(values)}")
+            raise InvalidTypeError(f"a per-CPU {self.what} is a list with one entry per possible CPU "
+                                   f"({self.ncpus}), not {_describe(values)}")
         if len(values) != self.ncpus:
-            raise ValueError(f"a per-CPU {self.what} needs {self.ncpus} entries (one per possible CPU), "
-                             f"got {len(values)}")
+            raise InvalidValueError(f"a per-CPU {self.what} needs {self.ncpus} entries (one per possible CPU), "
+                                    f"got {len(values)}")
         pad = b"\0" * (self.stride - self.elem.size)
         return b"".join(self.elem.encode(v) + pad for v in values)
 

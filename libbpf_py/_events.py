@@ -20,7 +20,7 @@ import time
 import weakref
 
 from . import _signals
-from .errors import ClosedError, LibbpfError
+from .errors import ClosedError, InvalidTypeError, InvalidValueError, LibbpfError, UsageError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -40,14 +40,14 @@ def record_type_size(record_type: Any) -> int:
     except TypeError:
         size = -1
     if size < 0 or not isinstance(record_type, type) or not hasattr(record_type, "from_buffer_copy"):
-        raise TypeError(f"record_type must be a ctypes type (it decodes each record with from_buffer_copy), "
-                        f"not {record_type!r}")
+        raise InvalidTypeError(f"record_type must be a ctypes type (it decodes each record with from_buffer_copy), "
+                               f"not {record_type!r}")
     return size
 
 
 def check_flag(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{what} must be True or False, not {value!r}")
+        raise InvalidTypeError(f"{what} must be True or False, not {value!r}")
     return value
 
 
@@ -131,7 +131,7 @@ class EventBuffer:
         if self._closing or not self._finalizer.alive:
             raise ClosedError(f"this {self._kind} is closed")
         if state.pid != os.getpid():
-            raise RuntimeError(f"a {self._kind} cannot be used in a forked child (its epoll set is the parent's)")
+            raise UsageError(f"a {self._kind} cannot be used in a forked child (its epoll set is the parent's)")
         return state
 
     def _run(self, operation: Callable[[Any, Any], Any]) -> Any:
@@ -142,9 +142,9 @@ class EventBuffer:
         with self._lock:
             state = self._usable()
             if state.ptr is None:
-                raise ValueError(f"this {self._kind} reads no map yet: add() one")
+                raise InvalidValueError(f"this {self._kind} reads no map yet: add() one")
             if self._busy:
-                raise RuntimeError(f"a {self._kind} callback cannot poll or consume the same {self._kind}")
+                raise UsageError(f"a {self._kind} callback cannot poll or consume the same {self._kind}")
             self._busy = True
             try:
                 with _signals.deferred() as signals:
@@ -191,7 +191,7 @@ class EventBuffer:
         if limit is None:
             return int(self._run(lambda state, signals: self._consume_all(state)))
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _SIZE_T_MAX:
-            raise ValueError(f"limit must be a positive int (at most 2**64 - 1), not {limit!r}")
+            raise InvalidValueError(f"limit must be a positive int (at most 2**64 - 1), not {limit!r}")
         return int(self._run(lambda state, signals: self._consume_some(state, limit)))
 
     def _consume_some(self, state: Any, limit: int) -> int:
@@ -202,13 +202,14 @@ class EventBuffer:
         with self._lock:
             state = self._usable()
             if state.ptr is None:
-                raise ValueError(f"this {self._kind} reads no map yet: add() one")
+                raise InvalidValueError(f"this {self._kind} reads no map yet: add() one")
             return self._epoll_fd(state)
 
     def __iter__(self) -> Iterator[Any]:
         """The queued records (those without a callback), waiting for more as needed."""
         if not self._queues():
-            raise TypeError(f"every record of this {self._kind} goes to a callback: nothing is queued to iterate")
+            raise InvalidTypeError(f"every record of this {self._kind} goes to a callback: nothing is queued to "
+                                   "iterate")
         pending = self._state.pending
         while True:
             while pending:
@@ -298,7 +299,7 @@ class EventBuffer:
         self.close()
 
     def __reduce__(self) -> Any:
-        raise TypeError(f"a {self._kind} cannot be pickled")
+        raise InvalidTypeError(f"a {self._kind} cannot be pickled")
 
 
 def check_timeout(timeout: Any) -> None:
@@ -307,4 +308,5 @@ def check_timeout(timeout: Any) -> None:
         return
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not (
             math.isfinite(timeout) and float(timeout) >= 0):
-        raise ValueError(f"timeout must be a number of seconds >= 0 (None waits as long as it takes), not {timeout!r}")
+        raise InvalidValueError("timeout must be a number of seconds >= 0 (None waits as long as it takes), "
+                                f"not {timeout!r}")

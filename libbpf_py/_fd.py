@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from .errors import InvalidValueError
+
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
     from typing import Any, Optional
@@ -50,12 +52,12 @@ class OwnedFd:
 
     def __init__(self, fd: int):
         if fd < 0:
-            raise ValueError(f"not a file descriptor: {fd}")
+            raise InvalidValueError(f"not a file descriptor: {fd}")
         self._fd = fd
 
     def fileno(self) -> int:
         if self._fd < 0:
-            raise ValueError("the fd is closed or was handed over")
+            raise InvalidValueError("the fd is closed or was handed over")
         return self._fd
 
     @property

@@ -18,7 +18,7 @@ from . import _libbpf, _signals
 from ._bpffs import not_bpffs_hint
 from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind, release_keeping_number
-from .errors import ClosedError, LibbpfError
+from .errors import ClosedError, InvalidTypeError, InvalidValueError, LibbpfError
 from .info import kernel_ids
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -86,7 +86,8 @@ class BpfHandle(Generic[_Info]):
     _lock: _thread.RLock        # held while the fd is in use; close() takes it too
 
     def __init__(self) -> None:
-        raise TypeError(f"{type(self).__name__} objects come from Object.{self._kind}s or the from_* constructors")
+        raise InvalidTypeError(f"{type(self).__name__} objects come from Object.{self._kind}s or the from_* "
+                               "constructors")
 
     @classmethod
     def _blank(cls: Type[_H]) -> _H:
@@ -313,7 +314,7 @@ class BpfHandle(Generic[_Info]):
         """Remove the pin at ``path`` (default: ``pin_path``), which must hold this very object."""
         target = self.pin_path if path is None else os.fspath(path)
         if target is None:
-            raise ValueError(f"this {self._kind} has no known pin; pass the path")
+            raise InvalidValueError(f"this {self._kind} has no known pin; pass the path")
         with self._fd_in_use() as fd:
             mine = self._read_info(fd).id
         unlink_own_pin(target, mine, self._fd_kind, self._read_info, self._kind)

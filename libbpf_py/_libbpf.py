@@ -26,7 +26,7 @@ import os
 from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_ulong, c_void_p
 
 from . import _abi, _log
-from .errors import LibbpfError, LibbpfFeatureError
+from .errors import LibbpfError, LibbpfFeatureError, UnavailableError, UsageError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -58,20 +58,19 @@ def _null_sets_errno(result: Optional[int], func: Any, args: Tuple[Any, ...]) ->
 
 
 def _libc_error(result: int, func: Any, args: Tuple[Any, ...]) -> int:
-    """A libc checker: -1 raises OSError(errno)."""
+    """A libc checker: -1 raises LibbpfError(errno) naming the function."""
     if result == -1:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{func.__name__}: {os.strerror(err)}")
+        raise LibbpfError.for_errno(ctypes.get_errno(), None, func.__name__)
     return result
 
 
 def _libc_path_error(path_arg: int) -> Checker:
-    """A libc checker: -1 raises OSError(errno) naming the path in argument ``path_arg``."""
+    """A libc checker: -1 raises LibbpfError(errno) naming the path in argument ``path_arg``."""
 
     def check(result: int, func: Any, args: Tuple[Any, ...]) -> int:
         if result == -1:
             err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), os.fsdecode(args[path_arg]))
+            raise LibbpfError.for_errno(err, f"{os.strerror(err)}: {os.fsdecode(args[path_arg])}", func.__name__)
         return result
 
     return check
@@ -241,10 +240,10 @@ class _Convention:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         sig = self._library.table.get(name)
         if sig is None:
-            raise AttributeError(f"{name} is not declared in libbpf_py's signature table")
+            raise UnavailableError(f"{name} is not declared in libbpf_py's signature table")
         if not sig.how & self._how:
             ways = " or ".join(_ACCESSOR[how].format(name) for how in (CHECKED, RAW, GIL) if sig.how & how)
-            raise AttributeError(f"{name} is declared to be called as {ways}")
+            raise UnavailableError(f"{name} is declared to be called as {ways}")
         fn: Callable[..., Any]
         try:
             fn = found = self._handle[name]
@@ -276,7 +275,7 @@ class Library:
         return fn
 
     def missing(self, name: str, since: str) -> Callable[..., Any]:
-        raise AttributeError(f"{name} is not exported by {self.path or 'this process'}")
+        raise UnavailableError(f"{name} is not exported by {self.path or 'this process'}")
 
     def has(self, name: str) -> bool:
         """Whether the library exports ``name``."""
@@ -373,7 +372,7 @@ def use_library(path: str) -> Libbpf:
         if _library is None:
             return _install(path)
         if _library.resolved_path() != os.path.realpath(path):
-            raise RuntimeError(f"libbpf is already loaded from {_library.resolved_path()}")
+            raise UsageError(f"libbpf is already loaded from {_library.resolved_path()}")
         return _library
 
 

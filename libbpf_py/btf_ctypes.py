@@ -25,6 +25,7 @@ import struct
 
 from .elf import btf as _btf
 from .elf.btf import Btf
+from .errors import BtfTypeError, InvalidTypeError, InvalidValueError, MissingTypeError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -37,11 +38,6 @@ _MAX_EMPTY_ELEMENTS = 64
 _MIN_BUDGET, _BUDGET_PER_BYTE = 1 << 12, 4  # members Types may make (see Types.__init__)
 _UNSIGNED = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}
 _SIGNED = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_int64}
-
-
-class BtfTypeError(TypeError):
-    """A BTF type has no faithful ctypes form (a forward declaration, an unusual layout), or a
-    ctypes type does not match BTF; the message names the type and member."""
 
 
 class Chars(bytes):
@@ -62,14 +58,6 @@ class Chars(bytes):
     @property
     def text(self) -> str:
         return self.value.decode("utf-8", "backslashreplace")
-
-
-class MissingTypeError(KeyError):
-    """No type of that name in the BTF; the message says why clang may have left it out, and
-    what to do instead."""
-
-    def __str__(self) -> str:  # the message as written (KeyError's own shows its repr)
-        return str(self.args[0]) if self.args else ""
 
 
 class Types:
@@ -262,10 +250,10 @@ def _char_property(name: str, offset: int, length: int) -> property:
     def put(self: Any, value: Any) -> None:
         if not isinstance(value, (bytes, bytearray, memoryview)) and not (
                 isinstance(value, ctypes.Array) and _is_char_array(type(value))):
-            raise TypeError(f"{name} is a char[{length}]: it takes bytes, not {type(value).__name__}")
+            raise InvalidTypeError(f"{name} is a char[{length}]: it takes bytes, not {type(value).__name__}")
         raw = bytes(value)
         if len(raw) > length:
-            raise ValueError(f"{name} holds {length} bytes, not {len(raw)}")
+            raise InvalidValueError(f"{name} holds {length} bytes, not {len(raw)}")
         ctypes.memmove(ctypes.addressof(self) + offset, raw.ljust(length, b"\0"), length)
 
     return property(get, put, doc=f"char[{length}]: all its bytes")
@@ -303,7 +291,7 @@ def _bit_property(bit_offset: int, bits: int, signed: bool, order: str) -> prope
 
     def put(self: Any, value: int) -> None:
         if not -(1 << (bits - 1)) <= value < 1 << bits:
-            raise ValueError(f"{value} does not fit in a {bits}-bit field")
+            raise InvalidValueError(f"{value} does not fit in a {bits}-bit field")
         view = memoryview(self).cast("B")
         word = int.from_bytes(view[first:end], order) & ~(mask << shift) | (value & mask) << shift  # type: ignore[arg-type]
         view[first:end] = word.to_bytes(end - first, order)  # type: ignore[arg-type]

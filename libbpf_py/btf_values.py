@@ -21,6 +21,7 @@ import sys
 
 from .elf import btf as _btf
 from .elf.btf import Btf
+from .errors import InvalidValueError
 from .info import MapInfo, btf_bytes
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -45,11 +46,11 @@ def encode(btf: Btf, type_id: int, value: Any, size: Optional[int] = None) -> by
     bytes the map's key or value has, which the type must have too (checked before any allocation)."""
     found = btf.size_of(type_id)
     if found is None:
-        raise ValueError(f"BTF type {type_id} has no size")
+        raise InvalidValueError(f"BTF type {type_id} has no size")
     if size is not None and found != size:
-        raise ValueError(f"BTF type {type_id} is {found} bytes, the map's have {size}")
+        raise InvalidValueError(f"BTF type {type_id} is {found} bytes, the map's have {size}")
     if found > _MAX_SIZE:
-        raise ValueError(f"BTF type {type_id} is {found} bytes: more than a map's key or value holds")
+        raise InvalidValueError(f"BTF type {type_id} is {found} bytes: more than a map's key or value holds")
     size = found
     out = bytearray(size)
     _Writer(btf, _budget(size)).put(type_id, value, out, 0, 0)
@@ -128,7 +129,7 @@ class _Walk:
 
     def _descend(self, depth: int) -> int:
         if depth >= _MAX_DEPTH:
-            raise ValueError(f"BTF types nest deeper than {_MAX_DEPTH} levels")
+            raise InvalidValueError(f"BTF types nest deeper than {_MAX_DEPTH} levels")
         self._spend(1)
         return depth + 1
 
@@ -136,8 +137,8 @@ class _Walk:
         """Count ``values`` more visited (a bitfield, the names of an anonymous member)."""
         self.budget -= values
         if self.budget < 0:
-            raise ValueError("the BTF type has more members than its bytes can hold (e.g. an array of "
-                             "empty structs, or of overlapping bitfields): not decoded")
+            raise InvalidValueError("the BTF type has more members than its bytes can hold (e.g. an array of "
+                                    "empty structs, or of overlapping bitfields): not decoded")
 
     def _bit_range(self, bit_offset: int, bits: int) -> Tuple[int, int, int]:
         """(first byte, byte count, shift) of a bitfield inside an integer read in byte order."""
@@ -158,7 +159,7 @@ class _Reader(_Walk):
             return data[at:]
         size = btf.size_of(type_id) or 0
         if at + size > len(data):
-            raise ValueError(f"{len(data)} bytes are too few for BTF type {type_id} ({size} bytes at {at})")
+            raise InvalidValueError(f"{len(data)} bytes are too few for BTF type {type_id} ({size} bytes at {at})")
         if kind == _btf.INT:
             encoding, bit_offset, bits = btf.int_shape(t)
             raw = int.from_bytes(data[at:at + size], self.order)
@@ -219,51 +220,51 @@ class _Writer(_Walk):
         t = btf.get(type_id) if type_id else None
         size = btf.size_of(type_id) if t is not None else None
         if t is None or size is None or t.kind in (_btf.FWD, _btf.FUNC, _btf.FUNC_PROTO):
-            raise ValueError(f"BTF type {type_id} has no shape to write")
+            raise InvalidValueError(f"BTF type {type_id} has no shape to write")
         kind = t.kind
         if kind in (_btf.STRUCT, _btf.UNION):
             self._record(t, value, out, at, depth)
         elif kind == _btf.DATASEC:
             if not isinstance(value, dict):
-                raise ValueError(f"expected a dict of variables, got {value!r}")
+                raise InvalidValueError(f"expected a dict of variables, got {value!r}")
             left = dict(value)
             for var, offset, _size in btf.datasec_entries(t):
                 name = btf.name(btf.get(var))
                 if name in left:
                     self.put(var, left.pop(name), out, at + offset, depth)
             if left:
-                raise ValueError(f"section {btf.name(t)} has no variable {sorted(left)[0]!r}")
+                raise InvalidValueError(f"section {btf.name(t)} has no variable {sorted(left)[0]!r}")
         elif kind == _btf.ARRAY:
             elem, count = _array_shape(btf, t)
             if _is_char(btf, elem) and isinstance(value, (str, bytes)):
                 raw = value.encode() if isinstance(value, str) else value
                 if len(raw) > count:
-                    raise ValueError(f"{value!r} is longer than its char[{count}]")
+                    raise InvalidValueError(f"{value!r} is longer than its char[{count}]")
                 out[at:at + len(raw)] = raw
                 return
             if not isinstance(value, (list, tuple)) or len(value) > count:
-                raise ValueError(f"expected a list of at most {count} items, got {value!r}")
+                raise InvalidValueError(f"expected a list of at most {count} items, got {value!r}")
             step = btf.size_of(elem) or 0
             for i, item in enumerate(value):
                 self.put(elem, item, out, at + i * step, depth)
         elif kind == _btf.FLOAT and size in (4, 8):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"expected a number, got {value!r}")
+                raise InvalidValueError(f"expected a number, got {value!r}")
             try:
                 struct.pack_into(btf._e + {4: "f", 8: "d"}[size], out, at, value)
             except (OverflowError, struct.error):
-                raise ValueError(f"{value!r} does not fit in a {size}-byte float") from None
+                raise InvalidValueError(f"{value!r} does not fit in a {size}-byte float") from None
         elif kind in (_btf.INT, _btf.PTR, _btf.ENUM, _btf.ENUM64):
             number = self._number(t, value)
             bits = btf.int_shape(t)[2] if kind == _btf.INT else 8 * size
             self._check_range(number, bits, btf.signed(t), f"a {size}-byte integer", _is_bool(btf, t))
             out[at:at + size] = (number & ((1 << (8 * size)) - 1)).to_bytes(size, self.order)
         else:
-            raise ValueError(f"BTF type {type_id} (kind {kind}) cannot be written from {value!r}")
+            raise InvalidValueError(f"BTF type {type_id} (kind {kind}) cannot be written from {value!r}")
 
     def _record(self, t: _btf.Type, value: Any, out: bytearray, at: int, depth: int) -> None:
         if not isinstance(value, dict):
-            raise ValueError(f"expected a dict for struct {self.btf.name(t) or '(anonymous)'}, got {value!r}")
+            raise InvalidValueError(f"expected a dict for struct {self.btf.name(t) or '(anonymous)'}, got {value!r}")
         left = dict(value)
         for name, member, bit_offset, bits in self.btf.fields(t):
             if not name:  # an anonymous struct or union takes its members from this dict
@@ -291,16 +292,16 @@ class _Writer(_Walk):
             else:
                 self.put(member, item, out, at + bit_offset // 8, depth)
         if left:
-            raise ValueError(f"struct {self.btf.name(t) or '(anonymous)'} has no member {sorted(left)[0]!r}")
+            raise InvalidValueError(f"struct {self.btf.name(t) or '(anonymous)'} has no member {sorted(left)[0]!r}")
 
     def _number(self, t: _btf.Type, value: Any) -> int:
         if t.kind in (_btf.ENUM, _btf.ENUM64) and isinstance(value, str):
             for name, number in _enumerators(self.btf, t):
                 if name == value:
                     return number
-            raise ValueError(f"enum {self.btf.name(t) or '(anonymous)'} has no enumerator {value!r}")
+            raise InvalidValueError(f"enum {self.btf.name(t) or '(anonymous)'} has no enumerator {value!r}")
         if not isinstance(value, int):
-            raise ValueError(f"expected an integer, got {value!r}")
+            raise InvalidValueError(f"expected an integer, got {value!r}")
         return int(value)
 
     @staticmethod
@@ -310,4 +311,4 @@ class _Writer(_Walk):
             low, high = 0, 2
         if not low <= number < high:
             kind = "bool" if boolean else f"{'signed' if signed else 'unsigned'} {bits} bits"
-            raise ValueError(f"{number} does not fit in {what} ({kind}: {low} to {high - 1})")
+            raise InvalidValueError(f"{number} does not fit in {what} ({kind}: {low} to {high - 1})")

@@ -11,11 +11,13 @@ work stand as one step: once the result is out, a signal finds the command done 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 
 from .compat import COMPAT_NAMES
+from .errors import InvalidValueError, KeyNotFoundError, LibbpfError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -145,7 +147,8 @@ def _load(args: argparse.Namespace) -> int:
         try:
             prog_type = bpf.ProgType[args.type.upper()]
         except KeyError:
-            raise ValueError(f"unknown program type {args.type!r} (e.g. xdp, sched_cls, socket_filter)") from None
+            raise InvalidValueError(f"unknown program type {args.type!r} (e.g. xdp, sched_cls, "
+                                    "socket_filter)") from None
     made: List[str] = []  # pins and directories this command made: removed again if it fails
 
     def make(path: str, action: Callable[[str], None]) -> None:
@@ -254,14 +257,14 @@ def _attach(args: argparse.Namespace) -> int:
             return 2
         with bpf.Object.open(obj_path) as obj:
             if name not in obj.programs:
-                raise ValueError(f"no program {name!r} in {obj_path}; it has {', '.join(sorted(obj.programs))}")
+                raise InvalidValueError(f"no program {name!r} in {obj_path}; it has {', '.join(sorted(obj.programs))}")
             for other, program in obj.programs.items():
                 program.autoload = other == name
             obj.load()
             program = obj.programs[name]
             category, _, event = (args.tp or "").partition(":")
             if args.hook == "tracepoint" and (not category or not event):
-                raise ValueError(f"--tp takes CATEGORY:NAME (e.g. syscalls:sys_enter_getpid), not {args.tp!r}")
+                raise InvalidValueError(f"--tp takes CATEGORY:NAME (e.g. syscalls:sys_enter_getpid), not {args.tp!r}")
             with _signals.deferred():  # a Link made, or nothing attached
                 if args.hook == "tracepoint":
                     link = program.attach_tracepoint(category, event)
@@ -326,7 +329,7 @@ def _tc(args: argparse.Namespace) -> int:
             obj.load()
             program = next((p for p in obj.programs.values() if p.section == args.sec and p.autoload), None)
             if program is None:
-                raise ValueError(f"no program in section {args.sec!r} of {args.object}")
+                raise InvalidValueError(f"no program in section {args.sec!r} of {args.object}")
             with _signals.deferred():  # the filter added and its Link made, or neither
                 link = bpf.iproute2.attach_filter(args.device, args.hook, program, object_name=args.object,
                                                   section=args.sec, priority=args.pref, handle=args.handle)
@@ -381,9 +384,9 @@ def _show(args: argparse.Namespace) -> int:
         from libbpf_py._bpffs import is_bpffs
 
         if not os.path.isdir(args.pinned):
-            raise FileNotFoundError(f"{args.pinned!r} is not a directory")
+            raise LibbpfError.for_errno(errno.ENOENT, f"{args.pinned!r} is not a directory")
         if not is_bpffs(args.pinned):
-            raise ValueError(f"{args.pinned!r} is not on a bpffs (mount -t bpf bpf DIR)")
+            raise InvalidValueError(f"{args.pinned!r} is not on a bpffs (mount -t bpf bpf DIR)")
         records = _pinned_records(args.pinned)
         return _emit(args, records, [_words(r) for r in records])
     shown: Dict[str, List[Dict[str, Any]]] = {"programs": [], "maps": []}
@@ -427,14 +430,16 @@ class _Shapes:
             try:
                 value = json.loads(text)
             except ValueError:
-                raise ValueError(f"the {what} must be JSON shaped as the map's BTF type (or use --hex)") from None
+                raise InvalidValueError(f"the {what} must be JSON shaped as the map's BTF type "
+                                        "(or use --hex)") from None
             return encode(self.types.btf, self._type(which), value, self.sizes[which])  # type: ignore[union-attr]
         try:
             raw = bytes.fromhex(text)
         except ValueError:
-            raise ValueError(f"the {what} must be hex bytes, e.g. '01 00 00 00'") from None
+            raise InvalidValueError(f"the {what} must be hex bytes, e.g. '01 00 00 00'") from None
         if len(raw) != self.sizes[which]:
-            raise ValueError(f"the {what} has {len(raw)} bytes; the map's {what}s have {self.sizes[which]} bytes")
+            raise InvalidValueError(f"the {what} has {len(raw)} bytes; the map's {what}s have "
+                                    f"{self.sizes[which]} bytes")
         return raw
 
     def show_value(self, value: Any) -> Any:
@@ -451,16 +456,16 @@ def _map(args: argparse.Namespace) -> int:
         if args.action == "dump":
             records = [{"key": shapes.show(k, 0), "value": shapes.show_value(v)} for k, v in m.items()]
         elif args.key is None:
-            raise ValueError(f"map {args.action} needs KEY")
+            raise InvalidValueError(f"map {args.action} needs KEY")
         else:
             key = shapes.parse(args.key, 0)
             if args.action == "lookup":
                 if key not in m:
-                    raise KeyError(f"no element with key {args.key}")
+                    raise KeyNotFoundError(f"no element with key {args.key}")
                 records = [{"key": shapes.show(key, 0), "value": shapes.show_value(m[key])}]
             elif args.action == "update":
                 if args.value is None:
-                    raise ValueError("map update needs KEY VALUE")
+                    raise InvalidValueError("map update needs KEY VALUE")
                 value = shapes.parse(args.value, 1)
                 flags = getattr(bpf, "BPF_" + args.flags.upper())
                 m.update(key, [value] * bpf.possible_cpus() if m.is_percpu else value, flags)
@@ -469,7 +474,7 @@ def _map(args: argparse.Namespace) -> int:
                 try:
                     m.delete(key)
                 except KeyError:
-                    raise KeyError(f"no element with key {args.key}") from None
+                    raise KeyNotFoundError(f"no element with key {args.key}") from None
                 records = [{"key": shapes.show(key, 0), "deleted": True}]
     lines = [" ".join(f"{k}: {_json(v) if not isinstance(v, str) or shapes.types else v}"
                       for k, v in r.items()) for r in records]

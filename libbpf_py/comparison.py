@@ -23,6 +23,7 @@ names are shown, not compared (the legacy tc gives none).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -32,7 +33,7 @@ import tempfile
 from . import _bpffs, _signals
 from ._checks import c_path
 from ._libbpf import libc
-from .errors import LibbpfError
+from .errors import InvalidValueError, LibbpfError
 from .info import MapInfo, ProgInfo
 from .maps import Map
 from .pinned import walk_pinned
@@ -104,15 +105,15 @@ def compare(obj: str, *, section: Optional[str] = None, tool: str = "auto", prog
     if tool == "auto":
         tool = "tc" if _is_legacy(obj) else "bpftool"
     if tool not in ("bpftool", "tc"):
-        raise ValueError(f"tool must be 'auto', 'bpftool' or 'tc', not {tool!r}")
+        raise InvalidValueError(f"tool must be 'auto', 'bpftool' or 'tc', not {tool!r}")
     if tool == "tc" and not section:
-        raise ValueError("comparing with tc needs the section tc would load (section=, --sec)")
+        raise InvalidValueError("comparing with tc needs the section tc would load (section=, --sec)")
     binary = shutil.which("bpftool" if tool == "bpftool" else tc)
     if binary is None and tool == "tc" and os.sep in tc:
-        raise FileNotFoundError(f"{tc} is not an executable tc")
+        raise LibbpfError.for_errno(errno.ENOENT, f"{tc} is not an executable tc")
     if binary is None:
         package = "bpftool" if tool == "bpftool" else "iproute2"
-        raise FileNotFoundError(f"{tool} is not installed (Debian: apt install {package})")
+        raise LibbpfError.for_errno(errno.ENOENT, f"{tool} is not installed (Debian: apt install {package})")
     with _scratch_bpffs() as ours_root, _scratch_bpffs() as theirs_root:
         if tool == "bpftool":
             ours = _ours_as_bpftool(obj, ours_root)
@@ -252,7 +253,7 @@ def _ours_as_tc(obj: str, root: str, section: str, prog_type: str) -> Dict[str, 
         loaded.load()
         entry = next((p for p in loaded.programs.values() if p.section == section and p.autoload), None)
         if entry is None:
-            raise ValueError(f"no program in section {section!r} of {obj}")
+            raise InvalidValueError(f"no program in section {section!r} of {obj}")
         return _read(root, [(section, entry)])
 
 

@@ -19,12 +19,64 @@ if TYPE_CHECKING:
     from .spec import Difference
 
 __all__ = [
+    "Error",
     "LibbpfError",
     "VerifierError",
     "MapIncompatibleError",
     "LibbpfFeatureError",
     "ClosedError",
+    "ElfError",
+    "LegacyMapError",
+    "BtfTypeError",
+    "MissingTypeError",
+    "MissingBtfError",
+    "InvalidValueError",
+    "InvalidTypeError",
+    "KeyNotFoundError",
+    "UsageError",
+    "ReadOnlyError",
+    "UnavailableError",
+    "MissingDependencyError",
 ]
+
+
+class Error(Exception):
+    """The root of every exception libbpf_py raises: ``except libbpf_py.Error`` catches the
+    library's and nothing else. Each class also keeps the built-in base a Python user expects
+    (an OSError, a ValueError, a KeyError...)."""
+
+
+class InvalidValueError(Error, ValueError):
+    """A value refused before any C call (out of range, the wrong size, an unknown name)."""
+
+
+class InvalidTypeError(Error, TypeError):
+    """An argument of a type the call does not take, or an operation the handle's kind has not."""
+
+
+class KeyNotFoundError(Error, KeyError):
+    """A map holds no such key, or an object no map or program of that name."""
+
+
+class UsageError(Error, RuntimeError):
+    """An operation not allowed where it was called: from a callback of the same buffer, from a
+    hook of the object's own load, in a forked child."""
+
+
+class ReadOnlyError(Error, PermissionError):
+    """A write to what is read-only from user space (a loaded ``.rodata`` or ``.kconfig``)."""
+
+
+class UnavailableError(Error, AttributeError):
+    """An attribute this handle cannot have (e.g. a libbpf function the signature table lacks)."""
+
+
+class MissingDependencyError(Error, ImportError):
+    """An optional dependency is not installed (pyroute2, for netlink)."""
+
+
+class MissingBtfError(Error, LookupError):
+    """BTF was asked of an object, map or program that has none (built without ``-g``)."""
 
 
 # libbpf's own error codes (enum libbpf_errno in libbpf.h), beyond the system's errno range.
@@ -76,7 +128,7 @@ def describe_errno(err: int) -> str:
     return LIBBPF_ERRNO_MESSAGES.get(err) or KERNEL_ERRNO_MESSAGES.get(err) or os.strerror(err)
 
 
-class LibbpfError(OSError):
+class LibbpfError(Error, OSError):
     """A libbpf call failed: ``errno`` is the error, ``function`` the C function (or None when
     the failure was found before any C call), ``detail`` what went wrong in words, and
     ``warnings`` what libbpf itself printed about it meanwhile.
@@ -180,8 +232,29 @@ class LibbpfFeatureError(LibbpfError):
         super().__init__(_errno.ENOTSUP, f"needs libbpf >= {needs}, the loaded libbpf is {loaded}", function)
 
 
-class ClosedError(ValueError):
+class ClosedError(Error, ValueError):
     """An object, map or program was used after it (or its owner) was closed."""
+
+
+class ElfError(Error, ValueError):
+    """The bytes are not an ELF object this package can read or rewrite."""
+
+
+class LegacyMapError(ElfError):
+    """A legacy ``maps`` section that its own loader would have refused."""
+
+
+class BtfTypeError(Error, TypeError):
+    """A BTF type has no faithful ctypes form (a forward declaration, an unusual layout), or a
+    ctypes type does not match BTF; the message names the type and member."""
+
+
+class MissingTypeError(Error, KeyError):
+    """No type of that name in the BTF; the message says why clang may have left it out, and
+    what to do instead."""
+
+    def __str__(self) -> str:  # the message as written (KeyError's own shows its repr)
+        return str(self.args[0]) if self.args else ""
 
 
 _SPECIALISED: "Dict[Tuple[type, int], Type[LibbpfError]]" = {}

@@ -31,7 +31,7 @@ from ._abi import AttachType, LinkType, enum_or_int
 from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind
 from ._handle import _about_path, unlink_own_pin
-from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, LibbpfError
+from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, InvalidTypeError, InvalidValueError, LibbpfError
 from .info import kernel_ids
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -121,7 +121,7 @@ class Link:
     tc_priority: Optional[int] = None
 
     def __init__(self) -> None:
-        raise TypeError("Links come from Program.attach*() or Link.from_pinned()")
+        raise InvalidTypeError("Links come from Program.attach*() or Link.from_pinned()")
 
     @classmethod
     def _make(cls, ptr: Optional[int], fd: Optional[OwnedFd], program_name: str,
@@ -229,7 +229,7 @@ class Link:
         self.close()
 
     def __reduce__(self) -> Any:
-        raise TypeError("a Link is a handle on a kernel object and cannot be pickled: pin it and pass the path")
+        raise InvalidTypeError("a Link is a handle on a kernel object and cannot be pickled: pin it and pass the path")
 
     # lifetime --------------------------------------------------------------------------------
 
@@ -375,7 +375,7 @@ class Link:
             if path is None and not self._pins:
                 if self._unpinned_by_detach:
                     return
-                raise ValueError("this link has no known pin; pass the path")
+                raise InvalidValueError("this link has no known pin; pass the path")
             target = self._pins[-1] if path is None else os.fspath(path)
             if target in self._unpinned_by_detach and not os.path.lexists(target):
                 return

@@ -25,7 +25,16 @@ from ._abi import MapType, enum_or_int
 from ._checks import c_name_bytes, check_uint
 from ._codec import Codec, PerCpuCodec, Slot
 from ._handle import BpfHandle, _FdKeeper, definition
-from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, LibbpfError, describe_errno
+from .errors import (
+    NOT_SUPPORTED_ERRNOS,
+    ClosedError,
+    InvalidTypeError,
+    InvalidValueError,
+    KeyNotFoundError,
+    LibbpfError,
+    MissingBtfError,
+    describe_errno,
+)
 from .info import MapInfo, btf_bytes, map_info, map_spec, possible_cpus
 from .spec import MapSpec
 
@@ -120,11 +129,11 @@ class Map(BpfHandle[MapInfo]):
             check_uint(number, 32, label)
         check_uint(map_extra, 64, "map_extra")
         if name is not None and "\0" in name:
-            raise ValueError(f"map name {name!r} contains a NUL byte")
+            raise InvalidValueError(f"map name {name!r} contains a NUL byte")
         if name is not None and len(c_name_bytes(name)) >= _abi.BPF_OBJ_NAME_LEN:
-            raise ValueError(f"map name {name!r} is longer than {_abi.BPF_OBJ_NAME_LEN - 1} bytes")
+            raise InvalidValueError(f"map name {name!r} is longer than {_abi.BPF_OBJ_NAME_LEN - 1} bytes")
         if int(map_type) in _abi.MAP_IN_MAP_TYPES and inner_map is None:
-            raise ValueError("a map-in-map needs inner_map (a map of the inner shape)")
+            raise InvalidValueError("a map-in-map needs inner_map (a map of the inner shape)")
         check_uint(int(map_type) if isinstance(map_type, IntEnum) else map_type, 31, "map_type")  # a C int
         opts = _abi.new_opts(_abi.BpfMapCreateOpts)
         opts.map_flags = flags
@@ -184,13 +193,14 @@ class Map(BpfHandle[MapInfo]):
         call twice. An object's map belongs to its Object and closes with it: closing it alone
         raises TypeError (``Map.from_fd(m.fd)`` gives a handle of its own to close)."""
         if self._owner_ref is not None:
-            raise TypeError(f"map {self._display_name()} belongs to its Object and closes with it (obj.close()); "
-                            "Map.from_fd(m.fd) gives a handle of its own")
+            raise InvalidTypeError(f"map {self._display_name()} belongs to its Object and closes with it "
+                                   "(obj.close()); "
+                                   "Map.from_fd(m.fd) gives a handle of its own")
         super().close()
 
     def __enter__(self) -> "Map":
         if self._owner_ref is not None:
-            raise TypeError(f"map {self._display_name()} belongs to its Object: `with` the Object, not its map")
+            raise InvalidTypeError(f"map {self._display_name()} belongs to its Object: `with` the Object, not its map")
         return self
 
     def _fail(self, ret: int, function: str) -> NoReturn:
@@ -242,7 +252,7 @@ class Map(BpfHandle[MapInfo]):
     def inner_map(self, template: "Map") -> None:
         """Use a live map's shape as the inner map (libbpf's bpf_map__set_inner_map_fd)."""
         if not isinstance(template, Map):
-            raise TypeError(f"inner_map takes a live Map of the inner shape, not {type(template).__name__}")
+            raise InvalidTypeError(f"inner_map takes a live Map of the inner shape, not {type(template).__name__}")
         spec = template.info().spec
         self._edit("bpf_map__set_inner_map_fd", template)
         self._inner_spec = spec
@@ -340,7 +350,7 @@ class Map(BpfHandle[MapInfo]):
                 type_id = (info.btf_key_type_id, info.btf_value_type_id)[which]
                 types = Types(Btf.parse(btf_bytes(info.btf_id), sys.byteorder)) if info.btf_id else None
         if not type_id or types is None:
-            raise LookupError(f"map {self.name!r} has no BTF {what} type")
+            raise MissingBtfError(f"map {self.name!r} has no BTF {what} type")
         return types.of(type_id)
 
     def _slots(self) -> Tuple[Slot, Slot]:
@@ -465,7 +475,7 @@ class Map(BpfHandle[MapInfo]):
     def _update_many(self, entries: Any, flags: int = _abi.BPF_ANY) -> None:
         """``update(mapping[, flags])`` / ``update(pairs[, flags])``: each entry in turn, as dict.update does."""
         if entries is None:
-            raise TypeError("update() takes (key, value[, flags]) or a mapping of entries")
+            raise InvalidTypeError("update() takes (key, value[, flags]) or a mapping of entries")
         pairs = entries.items() if hasattr(entries, "items") else entries
         set_one = self._live("update")
         for key, value in pairs:
@@ -522,11 +532,11 @@ class Map(BpfHandle[MapInfo]):
         if key is _NO_VALUE:
             if self._keyless:
                 return self.lookup_and_delete(None)
-            raise TypeError("pop() needs a key on a map with keys (a queue or stack pops with no key)")
+            raise InvalidTypeError("pop() needs a key on a map with keys (a queue or stack pops with no key)")
         value = self._take(key)
         if value is None:
             if default is _NO_VALUE:
-                raise KeyError(key)
+                raise KeyNotFoundError(key)
             return default
         return value
 
@@ -536,7 +546,7 @@ class Map(BpfHandle[MapInfo]):
             value = self._take(key)
             if value is not None:
                 return key, value
-        raise KeyError("popitem(): the map is empty")
+        raise KeyNotFoundError("popitem(): the map is empty")
 
     def _take(self, key: Any) -> Any:
         """Remove ``key`` and return its value (None: not there): atomically where the map type
@@ -579,7 +589,7 @@ class Map(BpfHandle[MapInfo]):
         stack is popped until empty."""
         map_type = int(self.type)
         if map_type == MapType.BLOOM_FILTER:
-            raise TypeError(self._unreadable())
+            raise InvalidTypeError(self._unreadable())
         if self._keyless:
             while self.lookup_and_delete(None) is not None:
                 pass
@@ -604,7 +614,7 @@ class Map(BpfHandle[MapInfo]):
     def peek(self) -> Any:
         """The next value of a queue or stack without taking it, or None when it is empty."""
         if int(self.type) == MapType.BLOOM_FILTER:
-            raise TypeError(self._unreadable())
+            raise InvalidTypeError(self._unreadable())
         return self.lookup(None)
 
     # iteration -------------------------------------------------------------------------------
@@ -614,7 +624,7 @@ class Map(BpfHandle[MapInfo]):
         prog array, map-in-map array, devmap or cpumap are skipped, as their lookups say."""
         map_type = int(self.type)
         if map_type in _abi.KEYLESS_MAP_TYPES or map_type in _abi.WRITE_ONLY_MAP_TYPES:
-            raise TypeError(self._unreadable())
+            raise InvalidTypeError(self._unreadable())
         key_slot, value_slot = self._slots()
         current, following = Slot(key_slot.codec), Slot(key_slot.codec)
         gil, fdbox, lock = self._lib.gil, self._fdbox, self._lock
@@ -702,7 +712,7 @@ class Map(BpfHandle[MapInfo]):
     def update_batch(self, keys: Sequence[Any], values: Sequence[Any], *, elem_flags: int = 0) -> None:
         """Set many entries in one call (BPF_MAP_UPDATE_BATCH)."""
         if len(keys) != len(values):
-            raise ValueError(f"{len(keys)} keys but {len(values)} values")
+            raise InvalidValueError(f"{len(keys)} keys but {len(values)} values")
         self._check_batch(count=len(keys))
         key_slot, value_slot = self._slots()
         key_buf = _pack_many(key_slot.codec, keys)
@@ -724,7 +734,7 @@ class Map(BpfHandle[MapInfo]):
         with self._fd_in_use() as fd:
             ret = self._lib.raw.bpf_map_delete_batch(fd, key_buf, byref(count), byref(opts))
         if ret == _ENOENT:
-            raise KeyError(keys[count.value] if count.value < len(keys) else None)
+            raise KeyNotFoundError(keys[count.value] if count.value < len(keys) else None)
         if ret < 0:
             raise LibbpfError.for_errno(-ret, f"{describe_errno(-ret)} after {count.value} of {len(keys)} keys",
                                         "bpf_map_delete_batch")
@@ -735,14 +745,14 @@ class Map(BpfHandle[MapInfo]):
         if batch_size is not None:
             check_uint(batch_size, 32, "batch_size", minimum=1)
         if count > _U32_MAX:
-            raise ValueError(f"a batch takes at most 2**32 - 1 entries, not {count}: split it")
+            raise InvalidValueError(f"a batch takes at most 2**32 - 1 entries, not {count}: split it")
         map_type = self.type
         if int(map_type) not in _abi.BATCH_MAP_TYPES:
             raise LibbpfError.for_errno(errno.EOPNOTSUPP, f"{_type_label(map_type)} maps have no batch operations")
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("a Map is a handle on a kernel object and cannot be pickled: pickle its entries "
-                        "(dict(m.items())), or pass its pin path and open it with Map.from_pinned")
+        raise InvalidTypeError("a Map is a handle on a kernel object and cannot be pickled: pickle its entries "
+                               "(dict(m.items())), or pass its pin path and open it with Map.from_pinned")
 
     # kernel object -----------------------------------------------------------------------
 
@@ -764,8 +774,8 @@ class Map(BpfHandle[MapInfo]):
             if self._mapping is None:
                 info = self.info()
                 if info.type != MapType.ARRAY or not info.flags & _abi.BPF_F_MMAPABLE:
-                    raise TypeError(f"map {info.name!r} cannot be mapped: only ARRAY maps created with "
-                                    "BPF_F_MMAPABLE can (global data maps are)")
+                    raise InvalidTypeError(f"map {info.name!r} cannot be mapped: only ARRAY maps created with "
+                                           "BPF_F_MMAPABLE can (global data maps are)")
                 size = max(((info.value_size + 7) & ~7) * info.max_entries, 1)
                 with self._fd_in_use() as fd:
                     try:
@@ -809,7 +819,7 @@ def _no_value(key: Any) -> None:
 
 
 def _key_error(key: Any) -> NoReturn:
-    raise KeyError(key)
+    raise KeyNotFoundError(key)
 
 
 def _element_ops(m: Map, op: _FdKeeper, key: Slot, value: Slot) -> Dict[str, Any]:
@@ -933,7 +943,7 @@ def _element_ops(m: Map, op: _FdKeeper, key: Slot, value: Slot) -> Dict[str, Any
             ret = c_delete(fdbox[0], key_ptr)
             if ret:
                 if ret == _ENOENT:
-                    raise KeyError(key)
+                    raise KeyNotFoundError(key)
                 raise failed(ret, "bpf_map_delete_elem")
         finally:
             give(held)

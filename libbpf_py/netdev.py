@@ -13,7 +13,7 @@ from . import _abi, _libbpf
 from ._abi import LinkType
 from ._checks import check_uint
 from ._fd import OwnedFd
-from .errors import LibbpfError
+from .errors import InvalidTypeError, LibbpfError
 from .links import Link, LinkInfo
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -107,7 +107,7 @@ def device_index(dev: Union[str, int]) -> int:
     if isinstance(dev, int) and not isinstance(dev, bool):
         return check_uint(dev, 31, "ifindex", minimum=1)
     if not isinstance(dev, str):
-        raise TypeError(f"a device is a name or an ifindex, not {type(dev).__name__}")
+        raise InvalidTypeError(f"a device is a name or an ifindex, not {type(dev).__name__}")
     import socket  # here: at the top it would bring selectors and math (~1.8 ms) to every load
 
     try:

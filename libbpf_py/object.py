@@ -24,8 +24,19 @@ from ._abi import MapType, enum_or_int
 from ._checks import c_name, c_path
 from .compat import reader
 from .elf.btf_check import validate_object
-from .elf.file import ElfError, ElfFile
-from .errors import PRIVILEGE_HINT, ClosedError, LibbpfError, VerifierError
+from .elf.file import ElfFile
+from .errors import (
+    PRIVILEGE_HINT,
+    ClosedError,
+    ElfError,
+    InvalidTypeError,
+    InvalidValueError,
+    KeyNotFoundError,
+    LibbpfError,
+    MissingBtfError,
+    UsageError,
+    VerifierError,
+)
 from .hooks import ObjectHooks
 from .links import Link
 from .maps import Map
@@ -61,7 +72,7 @@ def _check_source(src: Any) -> Any:
     """``src`` when it is a path or bytes; TypeError before anything is read (an int would be an fd)."""
     if isinstance(src, (str, bytes, bytearray, memoryview, os.PathLike)):
         return src
-    raise TypeError(f"an object is opened from a path or its bytes, not {type(src).__name__}")
+    raise InvalidTypeError(f"an object is opened from a path or its bytes, not {type(src).__name__}")
 
 
 def read_source(src: Source) -> Tuple[bytes, Optional[str]]:
@@ -69,8 +80,12 @@ def read_source(src: Source) -> Tuple[bytes, Optional[str]]:
     _check_source(src)
     if isinstance(src, (bytes, bytearray, memoryview)):
         return bytes(src), None
-    with open(c_path(src, "object path"), "rb") as f:
-        return f.read(), os.fsdecode(src)
+    try:
+        with open(c_path(src, "object path"), "rb") as f:
+            return f.read(), os.fsdecode(src)
+    except OSError as exc:  # (a LibbpfError is an instance of FileNotFoundError... as the OSError was)
+        raise LibbpfError.for_errno(exc.errno or errno.EIO, f"cannot read {os.fsdecode(src)}: "
+                                    f"{exc.strerror or exc}", "open") from None
 
 
 def _look(data: bytes) -> Union[ElfFile, ElfError, None]:
@@ -223,7 +238,7 @@ class Object:
     _programs: Dict[str, Program]
 
     def __init__(self) -> None:
-        raise TypeError("use Object.open(path_or_bytes)")
+        raise InvalidTypeError("use Object.open(path_or_bytes)")
 
     @classmethod
     def open(cls, src: Source, *, name: Optional[str] = None, compat: Compat = "auto",
@@ -252,9 +267,9 @@ class Object:
         and nothing after; ``check_btf=False`` skips it.
         """
         if not isinstance(log_size, int) or not 128 <= log_size <= MAX_LOG_SIZE:
-            raise ValueError(f"log_size must be an int in [128, {MAX_LOG_SIZE}], got {log_size!r}")
+            raise InvalidValueError(f"log_size must be an int in [128, {MAX_LOG_SIZE}], got {log_size!r}")
         if pinning is not None and pin_root is not None:
-            raise ValueError("give either a pinning policy or libbpf's pin_root, not both")
+            raise InvalidValueError("give either a pinning policy or libbpf's pin_root, not both")
         hooks = tuple(hooks)
         data: Optional[bytes]
         path: Optional[str]
@@ -277,7 +292,7 @@ class Object:
                 hooks = (shim, *hooks)
                 pinning, pin_root = pinning or layout, None
         if data is not None and not data:
-            raise ValueError("empty object: no ELF bytes given")
+            raise InvalidValueError("empty object: no ELF bytes given")
         self = object.__new__(cls)
         self._lib = lib = _libbpf.lib()
         self._path, self._data = (None if path is None or data is not None else c_path(path)), data
@@ -405,7 +420,7 @@ class Object:
                 size = ctypes.c_uint32()
                 btf = self._lib.bpf_object__btf(self._ptr)
                 if not btf:
-                    raise LookupError(f"object {self.name!r} has no BTF (compiled without -g)")
+                    raise MissingBtfError(f"object {self.name!r} has no BTF (compiled without -g)")
                 raw = self._lib.btf__raw_data(btf, ctypes.byref(size))
                 self._types = Types(Btf.parse(ctypes.string_at(raw, size.value), sys.byteorder))
             return self._types
@@ -450,8 +465,8 @@ class Object:
         self._check_editable(kind, name, setter)
         if setter == "bpf_map__set_type" and MapType.STRUCT_OPS in (value, self._maps[name].type) and \
                 value != self._maps[name].type:
-            raise ValueError(f"map {name!r} cannot change to or from STRUCT_OPS: struct_ops maps are declared "
-                             "in a .struct_ops section (libbpf crashes on any other)")
+            raise InvalidValueError(f"map {name!r} cannot change to or from STRUCT_OPS: struct_ops maps are declared "
+                                    "in a .struct_ops section (libbpf crashes on any other)")
         if isinstance(value, Map):  # libbpf keeps the fd number: hand it a duplicate this object owns
             with value._fd_in_use() as fd:  # not closed (its number reused) by another thread meanwhile
                 value = os.dup(fd)
@@ -468,7 +483,7 @@ class Object:
                 else:
                     getattr(self._lib, setter)(handle, value)
                 return
-        raise KeyError(f"no {kind} named {name!r}")
+        raise KeyNotFoundError(f"no {kind} named {name!r}")
 
     def _planned_pin_path(self, m: Map) -> Optional[str]:
         """Where load will pin ``m`` (before load)."""
@@ -685,8 +700,8 @@ class Object:
             if self._closed:
                 return
             if self._loading:
-                raise RuntimeError(f"close() of object {self.name!r} from inside its own load() (a hook): "
-                                   "raise from the hook to stop the load, or close after load() returns")
+                raise UsageError(f"close() of object {self.name!r} from inside its own load() (a hook): "
+                                 "raise from the hook to stop the load, or close after load() returns")
             items = list(self._maps.values()) + list(self._programs.values())
             in_use = any(item._in_use_here() for item in items)  # re-entered from an operation (a handler)
             if self._globals is not None:
@@ -699,8 +714,8 @@ class Object:
                 self._core.kept.clear()
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("an Object holds libbpf's state and kernel objects and cannot be pickled: open the "
-                        "file again in the other process (pin what it must share)")
+        raise InvalidTypeError("an Object holds libbpf's state and kernel objects and cannot be pickled: open the "
+                               "file again in the other process (pin what it must share)")
 
     def __enter__(self) -> "Object":
         return self

@@ -25,6 +25,7 @@ import os
 from . import _abi, _libbpf, _signals
 from ._abi import MapType
 from ._events import EventBuffer, EventState, check_flag, decode, record_type_size
+from .errors import InvalidTypeError, InvalidValueError
 from .maps import Map
 
 _MAX_RING = 1 << 30  # bytes per CPU: libbpf's size arithmetic overflows far above
@@ -110,14 +111,14 @@ class PerfBuffer(EventBuffer):
                  with_size: bool = False):
         if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1 or pages & (pages - 1) or \
                 pages * mmap.PAGESIZE > _MAX_RING:
-            raise ValueError(f"pages must be a power of two (an int), each CPU's ring at most {_MAX_RING >> 20} "
-                             f"MiB, not {pages!r}")
+            raise InvalidValueError(f"pages must be a power of two (an int), each CPU's ring at most {_MAX_RING >> 20} "
+                                    f"MiB, not {pages!r}")
         type_size = record_type_size(record_type)
         check_flag(with_size, "with_size")
         info = map.info()
         if info.type != MapType.PERF_EVENT_ARRAY:
-            raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not "
-                            "PERF_EVENT_ARRAY")
+            raise InvalidTypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not "
+                                   "PERF_EVENT_ARRAY")
         state = _State(on_sample is None, record_type, type_size, with_size)
         self._start(state)
         self._on_sample, self._on_lost = on_sample, on_lost
@@ -172,7 +173,7 @@ class PerfBuffer(EventBuffer):
         return held + state.handled - before
 
     def _consume_some(self, state: _State, limit: int) -> int:
-        raise ValueError("libbpf's perf buffer has no bounded consume: consume() takes every record")
+        raise InvalidValueError("libbpf's perf buffer has no bounded consume: consume() takes every record")
 
     def _epoll_fd(self, state: _State) -> int:
         return int(state.lib.perf_buffer__epoll_fd(state.ptr))

@@ -8,6 +8,7 @@ import os
 from . import _libbpf, _signals
 from ._checks import c_path
 from ._fd import OwnedFd, fd_kind
+from .errors import InvalidValueError
 from .links import Link
 from .maps import Map
 from .programs import Program
@@ -34,7 +35,7 @@ def open_pinned(path: PathLike) -> Pinned:
         return Program.from_pinned(path)
     if kind == "link":
         return Link.from_pinned(path)
-    raise ValueError(f"{os.fspath(path)!r} holds a BPF object that is not a map, program or link")
+    raise InvalidValueError(f"{os.fspath(path)!r} holds a BPF object that is not a map, program or link")
 
 
 def walk_pinned(root: PathLike) -> Iterator[Tuple[str, str, Pinned]]:

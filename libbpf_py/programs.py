@@ -13,7 +13,7 @@ from ._abi import AttachType, ProgType, XdpFlags, enum_or_int
 from ._checks import c_name, c_path, check_uint
 from ._fd import OwnedFd
 from ._handle import BpfHandle, definition
-from .errors import NOT_SUPPORTED_ERRNOS, LibbpfError
+from .errors import NOT_SUPPORTED_ERRNOS, InvalidTypeError, InvalidValueError, LibbpfError, UnavailableError
 from .info import ProgInfo, prog_info
 from .links import Link
 from .netdev import cls_bpf_link, device_index, tc_hook
@@ -45,7 +45,7 @@ class TestRunResult(NamedTuple):
 
 def _object_only(field: str) -> Callable[[Any], Any]:
     def unknown(info: Any) -> Any:
-        raise AttributeError(f"{field} is known only for an object's programs")
+        raise UnavailableError(f"{field} is known only for an object's programs")
     return unknown
 
 
@@ -56,15 +56,15 @@ def _as_bytes(data: Any, what: str) -> bytes:
     """``data``'s bytes, refused before they are copied when the kernel's u32 size cannot say
     how many there are (ctypes would wrap 2**32 + 64 to 64)."""
     if isinstance(data, str):
-        raise TypeError(f"{what} must be bytes-like, not str")
+        raise InvalidTypeError(f"{what} must be bytes-like, not str")
     try:
         view = memoryview(data)
     except TypeError:
-        raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}") from None
+        raise InvalidTypeError(f"{what} must be bytes-like, not {type(data).__name__}") from None
     with view:
         if view.nbytes > _U32_MAX:
-            raise ValueError(f"{what} of {view.nbytes} bytes is too large: BPF_PROG_TEST_RUN takes at most "
-                             "2**32 - 1 bytes")
+            raise InvalidValueError(f"{what} of {view.nbytes} bytes is too large: BPF_PROG_TEST_RUN takes at most "
+                                    "2**32 - 1 bytes")
         return view.tobytes()
 
 
@@ -85,8 +85,8 @@ class Program(BpfHandle[ProgInfo]):
         return prog_info(fd)
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("a Program is a handle on a kernel object and cannot be pickled: pass its pin path "
-                        "or id and open it with Program.from_pinned or Program.from_id")
+        raise InvalidTypeError("a Program is a handle on a kernel object and cannot be pickled: pass its pin path "
+                               "or id and open it with Program.from_pinned or Program.from_id")
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"
@@ -97,14 +97,14 @@ class Program(BpfHandle[ProgInfo]):
         object's program belongs to its Object and closes with it: closing it alone raises
         TypeError."""
         if self._owner_ref is not None:
-            raise TypeError(f"program {self._display_name()} belongs to its Object and closes with it "
-                            "(obj.close()); Program.from_id(p.info().id) gives a handle of its own")
+            raise InvalidTypeError(f"program {self._display_name()} belongs to its Object and closes with it "
+                                   "(obj.close()); Program.from_id(p.info().id) gives a handle of its own")
         super().close()
 
     def __enter__(self) -> "Program":
         if self._owner_ref is not None:
-            raise TypeError(f"program {self._display_name()} belongs to its Object: `with` the Object, not its "
-                            "program")
+            raise InvalidTypeError(f"program {self._display_name()} belongs to its Object: `with` the Object, not its "
+                                   "program")
         return self
 
     # definition ------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class Program(BpfHandle[ProgInfo]):
         namespace, or an ifindex) through a BPF link; ``mode`` is ``"skb"`` (generic), ``"drv"``
         (native), ``"hw"`` (offloaded), or None (the kernel's choice: native where the driver has it)."""
         if mode not in XDP_MODES:
-            raise ValueError(f"mode must be one of {', '.join(map(repr, XDP_MODES))}, not {mode!r}")
+            raise InvalidValueError(f"mode must be one of {', '.join(map(repr, XDP_MODES))}, not {mode!r}")
         ifindex = device_index(dev)
         opts = _abi.new_opts(_abi.BpfLinkCreateOpts)
         opts.flags = XDP_MODES[mode]
@@ -219,15 +219,15 @@ class Program(BpfHandle[ProgInfo]):
         detach, close or when dropped, and has no fd to pin.
         """
         if direction not in _TC_DIRECTIONS:
-            raise ValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
+            raise InvalidValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
         if mode not in (None, "tcx", "cls_bpf"):
-            raise ValueError(f"mode must be 'tcx', 'cls_bpf' or None, not {mode!r}")
+            raise InvalidValueError(f"mode must be 'tcx', 'cls_bpf' or None, not {mode!r}")
         check_uint(priority, 16, "priority")
         check_uint(handle, 32, "handle")
         ifindex = device_index(dev)
         if mode == "tcx" or mode is None and not (priority or handle):
             if priority or handle:
-                raise ValueError("priority and handle are cls_bpf's: a tcx link has neither")
+                raise InvalidValueError("priority and handle are cls_bpf's: a tcx link has neither")
             attach_type = AttachType.TCX_INGRESS if direction == "ingress" else AttachType.TCX_EGRESS
             try:
                 return self._link_create(ifindex, attach_type, None)
@@ -274,16 +274,16 @@ class Program(BpfHandle[ProgInfo]):
         ``pattern`` (``"tcp_*"``), or those named in ``symbols``; the program's section is
         ``kprobe.multi/...`` (or ``kretprobe.multi/...``). Needs a kernel built with fprobe."""
         if (pattern is None) == (symbols is None):
-            raise ValueError("give a pattern or a list of symbols (one of them)")
+            raise InvalidValueError("give a pattern or a list of symbols (one of them)")
         opts = _abi.new_opts(_abi.BpfKprobeMultiOpts)
         opts.retprobe = bool(retprobe)
         names = None
         if symbols is not None:
             if isinstance(symbols, (str, bytes)):
-                raise ValueError("symbols must be a list of function names, not one string")
+                raise InvalidValueError("symbols must be a list of function names, not one string")
             symbols = list(symbols)
             if not symbols or not all(isinstance(symbol, str) for symbol in symbols):
-                raise ValueError("symbols must be a non-empty list of function names (str)")
+                raise InvalidValueError("symbols must be a non-empty list of function names (str)")
             encoded = [c_path(symbol, "symbol") for symbol in symbols]
             names = (ctypes.c_char_p * len(encoded))(*encoded)  # libbpf reads them during the call only
             opts.syms, opts.cnt = ctypes.addressof(names), len(encoded)
@@ -299,7 +299,7 @@ class Program(BpfHandle[ProgInfo]):
         if pid != -1:
             check_uint(pid, 31, "pid (-1: every process)")
         if symbol is None and not offset:
-            raise ValueError("give the function's symbol, or its offset in the file")
+            raise InvalidValueError("give the function's symbol, or its offset in the file")
         opts = _abi.new_opts(_abi.BpfUprobeOpts)
         opts.retprobe = bool(retprobe)
         name = None if symbol is None else c_path(symbol, "symbol")
@@ -347,8 +347,8 @@ class Program(BpfHandle[ProgInfo]):
         """A libbpf attach function on this program's handle: a Link owning libbpf's bpf_link."""
         with _signals.deferred(), self._handle_in_use() as handle:  # no signal between the attach and its Link
             if handle is None:
-                raise TypeError(f"{function} needs the program from its Object (libbpf's handle): a program "
-                                "opened from a pin or an id attaches with attach_xdp")
+                raise InvalidTypeError(f"{function} needs the program from its Object (libbpf's handle): a program "
+                                       "opened from a pin or an id attaches with attach_xdp")
             if self._fd < 0:
                 self._raise_unusable()
             try:

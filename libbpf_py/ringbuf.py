@@ -39,7 +39,7 @@ from . import _abi, _libbpf, _signals
 from ._abi import MapType
 from ._events import EventBuffer, EventState, check_flag, check_timeout, decode, decode_all, record_type_size
 from ._fd import OwnedFd
-from .errors import ClosedError, LibbpfError
+from .errors import ClosedError, InvalidTypeError, InvalidValueError, LibbpfError, UsageError
 from .maps import Map
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -62,7 +62,7 @@ class _Ring:
         self.sized = check_flag(with_size, "with_size")
         info = m.info()
         if info.type != MapType.RINGBUF:
-            raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not RINGBUF")
+            raise InvalidTypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not RINGBUF")
         self.name, self.record_type = info.name, record_type
         self.callback: Optional[Callable[..., Any]] = None  # the user's, set only while a poll runs
         self.rewind_to: Optional[int] = None  # a record not handed over (the buffer was closing): start again here
@@ -335,7 +335,8 @@ class UserRingBuffer:
     def __init__(self, map: Map):
         info = map.info()
         if info.type != MapType.USER_RINGBUF:
-            raise TypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not USER_RINGBUF")
+            raise InvalidTypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not "
+                                   "USER_RINGBUF")
         self._lib = _libbpf.lib()
         self._lock = _thread.RLock()  # reentrant: a signal handler of the writing thread may close
         self._closing = False         # close() asked, maybe while a submit waits in another thread
@@ -364,7 +365,7 @@ class UserRingBuffer:
         with memoryview(record) as view, view.cast("B") as data:
             size = data.nbytes
             if not size:
-                raise ValueError("a record cannot be empty")
+                raise InvalidValueError("a record cannot be empty")
             if size > self.max_record_size:  # (libbpf takes the size as 32 bits: 2**32 + 16 would be 16)
                 raise LibbpfError.for_errno(errno.E2BIG, f"a record of {size} bytes does not fit this ring of "
                                             f"{self._ring_size} bytes (at most {self.max_record_size} a record)")
@@ -395,7 +396,7 @@ class UserRingBuffer:
         if ptr is None or self._closing:
             raise ClosedError("this UserRingBuffer is closed")
         if self._pid != os.getpid():
-            raise RuntimeError("a UserRingBuffer cannot be used in a forked child")
+            raise UsageError("a UserRingBuffer cannot be used in a forked child")
         return ptr
 
     def close(self) -> None:
@@ -419,7 +420,7 @@ class UserRingBuffer:
         self.close()
 
     def __reduce__(self) -> Any:
-        raise TypeError("a UserRingBuffer cannot be pickled")
+        raise InvalidTypeError("a UserRingBuffer cannot be pickled")
 
 
 def _free_user_ring(lib: Any, box: List[Optional[int]], pid: int) -> None:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import ctypes
 from collections.abc import MutableMapping
 
-from .btf_ctypes import BtfTypeError, Types
+from .btf_ctypes import Types
 from .elf import btf as _btf
-from .errors import ClosedError
+from .errors import BtfTypeError, ClosedError, InvalidTypeError, InvalidValueError, KeyNotFoundError, ReadOnlyError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -97,9 +97,9 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         values = self._where[name]
         section = self._sections[self._section_of[name]]
         if section.live and section.frozen:
-            raise PermissionError(f"{name} is in {self._section_of[name]}, which is read-only once loaded")
+            raise ReadOnlyError(f"{name} is in {self._section_of[name]}, which is read-only once loaded")
         if section.frozen and self._section_of[name] == ".kconfig":
-            raise PermissionError(f"{name} is a .kconfig value: libbpf sets it at load")
+            raise ReadOnlyError(f"{name} is a .kconfig value: libbpf sets it at load")
         field_type = dict(_fields(section.layout))[name]
         if isinstance(value, dict) and isinstance(field_type, type) and \
                 issubclass(field_type, (ctypes.Structure, ctypes.Union)):  # the members named change, the rest stay
@@ -117,7 +117,7 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         ctypes.memmove(ctypes.addressof(values), ctypes.addressof(changed), ctypes.sizeof(layout))
 
     def __delitem__(self, name: str) -> None:
-        raise TypeError("global variables cannot be deleted")
+        raise InvalidTypeError("global variables cannot be deleted")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._section_of)
@@ -194,7 +194,7 @@ def _merged(ctype: Any, current: Any, changes: Dict[str, Any], name: str) -> Any
     known = dict(_fields(ctype))
     for key, item in changes.items():
         if key not in known:
-            raise KeyError(f"{name} ({ctype.__name__}) has no member {key!r}")
+            raise KeyNotFoundError(f"{name} ({ctype.__name__}) has no member {key!r}")
         inner = known[key]
         if isinstance(item, dict) and isinstance(inner, type) and issubclass(inner, (ctypes.Structure, ctypes.Union)):
             item = _merged(inner, getattr(made, key), item, f"{name}.{key}")
@@ -216,13 +216,13 @@ def _coerce(ctype: Any, value: Any, name: str) -> Any:
     code = getattr(ctype, "_type_", None)
     if isinstance(code, str) and code in _INT_CODES:
         if isinstance(value, float) or not isinstance(value, int):
-            raise TypeError(f"{name} is an integer, not {value!r}")
+            raise InvalidTypeError(f"{name} is an integer, not {value!r}")
         size = ctypes.sizeof(ctype)
         low, high = (-(1 << (8 * size - 1)), 1 << (8 * size - 1)) if code.islower() else (0, 1 << (8 * size))
         if code == "?":
             low, high = 0, 2
         if not low <= value < high:
-            raise ValueError(f"{value} does not fit in {name} ({low} to {high - 1})")
+            raise InvalidValueError(f"{value} does not fit in {name} ({low} to {high - 1})")
         return value
     if issubclass(ctype, ctypes.Array):
         array: Any = ctype  # (the type checker reads _type_ and _length_ as methods)
@@ -231,10 +231,10 @@ def _coerce(ctype: Any, value: Any, name: str) -> Any:
             value = value.encode()
         if isinstance(value, (bytes, bytearray)) and item_type is ctypes.c_char:
             if len(value) > length:
-                raise ValueError(f"{name} holds {length} bytes, not {len(value)}")
+                raise InvalidValueError(f"{name} holds {length} bytes, not {len(value)}")
             return ctype.from_buffer_copy(bytes(value).ljust(length, b"\0"))  # (an array's item takes no bytes)
         if isinstance(value, (list, tuple)):
             if len(value) > length:
-                raise ValueError(f"{name} holds {length} items, not {len(value)}")
+                raise InvalidValueError(f"{name} holds {length} items, not {len(value)}")
             return ctype(*(_coerce(item_type, item, f"{name}[{i}]") for i, item in enumerate(value)))
     return value

@@ -10,6 +10,7 @@ differently (:mod:`.choosing`).
 
 from __future__ import annotations
 
+from ..errors import InvalidValueError
 from ..formats.legacy_maps import maps_section
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -32,14 +33,15 @@ def reader(compat: Compat, look: Optional[ElfFile], pin_root: Optional[str]) -> 
     if not isinstance(compat, str):
         from .iproute2 import Iproute2
         if not isinstance(compat, Iproute2):
-            raise ValueError(f"compat must be one of {', '.join(map(repr, COMPAT_NAMES))} or an iproute2 reader, "
-                             f"not {compat!r}")
+            raise InvalidValueError(f"compat must be one of {', '.join(map(repr, COMPAT_NAMES))} or an iproute2 "
+                                    "reader, "
+                                    f"not {compat!r}")
         if pin_root is not None:
-            raise ValueError("pin_root and the iproute2 reader's mnt= both say where tc's tree goes: give it "
-                             "once (mnt= to iproute2.open, or pin_root= to Object.open)")
+            raise InvalidValueError("pin_root and the iproute2 reader's mnt= both say where tc's tree goes: give it "
+                                    "once (mnt= to iproute2.open, or pin_root= to Object.open)")
         return compat
     if compat not in COMPAT_NAMES:
-        raise ValueError(f"compat must be one of {', '.join(map(repr, COMPAT_NAMES))}, not {compat!r}")
+        raise InvalidValueError(f"compat must be one of {', '.join(map(repr, COMPAT_NAMES))}, not {compat!r}")
     if compat == "none":
         return None
     if compat in ("libbpf0", "bpf_load"):  # with a maps section or without: both loaders opened either
@@ -47,7 +49,8 @@ def reader(compat: Compat, look: Optional[ElfFile], pin_root: Optional[str]) -> 
         return OldLoader(compat)
     if look is None or maps_section(look) is None:
         if compat != "auto":
-            raise ValueError(f"compat={compat!r} needs an object with a legacy 'maps' section of map definitions")
+            raise InvalidValueError(f"compat={compat!r} needs an object with a legacy 'maps' section of map "
+                                    "definitions")
         return None
     if compat == "iproute2":
         from .iproute2 import Iproute2, legacy_prog_type

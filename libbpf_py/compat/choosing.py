@@ -21,11 +21,11 @@ from __future__ import annotations
 from .. import _abi
 from .._log import Logger
 from ..elf.file import ElfFile
+from ..errors import InvalidValueError, LegacyMapError
 from ..formats.legacy_maps import (
     BPF_LOAD,
     LIBBPF0,
     LegacyMap,
-    LegacyMapError,
     inner_template,
     maps_section,
     program_sections,
@@ -171,8 +171,8 @@ def _pick(elf: ElfFile, fits: Dict[str, Outcome]) -> Tuple[str, str]:
         sections = [section for _, _, section in slots]
         return BPF_LOAD, (f"sections {sections} are bpf_load.c's tail calls into {slots[0][0]!r}, which libbpf "
                           "0.x's reading leaves empty (compat='libbpf0' loads it so)")
-    raise ValueError(f"this object reads as written for {' or '.join(names)}, and they load it differently "
-                     f"({_differences(fits)}): pass compat= one of {', '.join(map(repr, names))}")
+    raise InvalidValueError(f"this object reads as written for {' or '.join(names)}, and they load it differently "
+                            f"({_differences(fits)}): pass compat= one of {', '.join(map(repr, names))}")
 
 
 def _by_stride(elf: ElfFile, fits: Dict[str, Outcome]) -> str:

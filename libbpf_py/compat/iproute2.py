@@ -22,7 +22,7 @@ import errno
 from .. import _abi
 from .._abi import MapType, ProgType
 from ..elf.file import ElfFile
-from ..errors import LibbpfError
+from ..errors import InvalidValueError, LibbpfError
 from ..formats.legacy_maps import NO_INNER_IDX, LegacyMap, program_sections
 from ..formats.rewrite import rewrite
 from ..hooks import HookedObject, ObjectHooks
@@ -67,8 +67,8 @@ def legacy_prog_type(elf: ElfFile) -> str:
     ValueError when it implies none."""
     command = implied_command(program_sections(elf))
     if command is None:
-        raise ValueError("a legacy iproute2 object without a 'classifier' or 'action' section: open it with "
-                         "libbpf_py.iproute2.open(src, prog_type=...) to say which command would load it")
+        raise InvalidValueError("a legacy iproute2 object without a 'classifier' or 'action' section: open it with "
+                                "libbpf_py.iproute2.open(src, prog_type=...) to say which command would load it")
     return command
 
 
@@ -85,7 +85,7 @@ class Iproute2:
     def __init__(self, prog_type: str = "sched_cls", section: Optional[str] = None, *, mnt: Optional[str] = None,
                  pinning_db: Optional[Dict[int, str]] = None, mount: bool = False):
         if prog_type not in PROG_TYPES:
-            raise ValueError(f"prog_type must be one of {sorted(PROG_TYPES)}, not {prog_type!r}")
+            raise InvalidValueError(f"prog_type must be one of {sorted(PROG_TYPES)}, not {prog_type!r}")
         self.prog_type = prog_type
         self.section = section or PROG_TYPES[prog_type][1]
         self.mnt = mnt

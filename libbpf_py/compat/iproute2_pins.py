@@ -17,8 +17,8 @@ import os
 
 from .. import _log
 from .._bpffs import check_root, check_trusted, is_bpffs, make_dir
-from ..errors import MapIncompatibleError
-from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap, LegacyMapError
+from ..errors import InvalidValueError, LegacyMapError, MapIncompatibleError
+from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap
 from ..pinning import PinPolicy, check_name
 from ..spec import Difference
 
@@ -180,7 +180,7 @@ class Iproute2Pinning(PinPolicy):
             return None  # an unknown custom id means no pinning, silently (as tc)
         path = os.path.normpath(os.path.join(self.root, subpath, name))  # tc: <mnt>/<subdir>/../<subpath>
         if not path.startswith(self.root.rstrip("/") + "/"):
-            raise ValueError(f"custom pinning path {subpath!r} of map {name!r} escapes {self.root}")
+            raise InvalidValueError(f"custom pinning path {subpath!r} of map {name!r} escapes {self.root}")
         return path
 
     def setup(self) -> None:

@@ -20,7 +20,8 @@ by :mod:`libbpf_py.formats.rewrite`), program types from section names, nothing 
 from __future__ import annotations
 
 from .._abi import AttachType, MapType, ProgType
-from ..formats.legacy_maps import BPF_LOAD, LIBBPF0, LegacyMapError
+from ..errors import InvalidValueError, LegacyMapError
+from ..formats.legacy_maps import BPF_LOAD, LIBBPF0
 from ..formats.rewrite import rewrite
 from ..hooks import HookedObject, ObjectHooks
 from ..pinning import PinPolicy
@@ -171,7 +172,7 @@ class OldLoader:
 
     def __init__(self, dialect: str):
         if dialect not in TABLES:
-            raise ValueError(f"dialect must be {LIBBPF0!r} or {BPF_LOAD!r}, not {dialect!r}")
+            raise InvalidValueError(f"dialect must be {LIBBPF0!r} or {BPF_LOAD!r}, not {dialect!r}")
         self.dialect = dialect
         self.why = f"compat={dialect!r} was asked for"  # (compat="auto" says why it chose this reading)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from .file import ElfError
+from ..errors import ElfError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:

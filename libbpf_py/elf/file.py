@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import struct
 
+from ..errors import ElfError
+
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
     from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
@@ -31,10 +33,6 @@ STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION = 0, 1, 2, 3
 
 EHDR_SIZE, SHDR_SIZE, SYM_SIZE = 64, 64, 24
 MAX_ALIGN = 1 << 16  # BPF objects align sections to 8 at most; anything huge is corruption
-
-
-class ElfError(ValueError):
-    """The bytes are not an ELF object this code can read or rewrite."""
 
 
 class Section:

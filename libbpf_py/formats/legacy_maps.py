@@ -27,11 +27,11 @@ from ..elf.file import (
     STT_NOTYPE,
     STT_OBJECT,
     STT_SECTION,
-    ElfError,
     ElfFile,
     Section,
     Symbol,
 )
+from ..errors import LegacyMapError
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
@@ -48,10 +48,6 @@ PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS = 0, 1, 2
 NO_INNER_IDX = 0xFFFFFFFF
 
 FIELDS = ("type", "size_key", "size_value", "max_elem", "flags", "id", "pinning", "inner_id", "inner_idx")
-
-
-class LegacyMapError(ElfError):
-    """A legacy ``maps`` section that iproute2 itself would refuse."""
 
 
 class LegacyMap(NamedTuple):

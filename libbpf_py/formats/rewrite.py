@@ -30,12 +30,12 @@ from ..elf.file import (
     STT_NOTYPE,
     STT_OBJECT,
     STT_SECTION,
-    ElfError,
     ElfFile,
     Section,
     Symbol,
 )
-from .legacy_maps import LegacyMap, LegacyMapError, inner_template, maps_section, read_map_defs, read_maps
+from ..errors import ElfError, LegacyMapError
+from .legacy_maps import LegacyMap, inner_template, maps_section, read_map_defs, read_maps
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import os
 from .. import _libbpf, _signals
 from .._abi import TC_EGRESS, TC_INGRESS, BpfTcOpts, XdpFlags, new_opts
 from .._checks import check_uint
-from ..errors import LibbpfError
+from ..errors import InvalidValueError, LibbpfError, MissingDependencyError
 from ..links import Link
 from ..netdev import cls_bpf_link, device_index, netlink_link, tc_hook
 from ..programs import Program
@@ -31,8 +31,8 @@ def _pyroute2() -> Any:
     try:
         import pyroute2  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
-        raise ImportError("attach_filter needs pyroute2 for netlink: pip install libbpf-py[netlink] "
-                          "(Debian: apt install python3-pyroute2)") from None
+        raise MissingDependencyError("attach_filter needs pyroute2 for netlink: pip install libbpf-py[netlink] "
+                                     "(Debian: apt install python3-pyroute2)") from None
     return pyroute2
 
 
@@ -46,12 +46,12 @@ def attach_filter(dev: Union[str, int], direction: str, program: Program, *, obj
     The Link removes exactly that filter, while it holds ``program``; ``dev`` is a name in the
     caller's network namespace or an ifindex."""
     if direction not in _PARENTS:
-        raise ValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
+        raise InvalidValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
     check_uint(priority, 16, "priority")
     check_uint(handle, 32, "handle")
     name = f"{os.path.basename(object_name)}:[{section}]"
     if "\0" in name:
-        raise ValueError(f"filter name {name!r} contains a NUL byte")
+        raise InvalidValueError(f"filter name {name!r} contains a NUL byte")
     parent, point = _PARENTS[direction]
     ifindex = device_index(dev)
     hook = tc_hook(ifindex, point)
@@ -94,7 +94,7 @@ class Filter(NamedTuple):
 def filters(dev: Union[str, int], direction: str) -> List[Filter]:
     """The bpf filters on ``dev``'s ``ingress`` or ``egress`` hook, whoever added them."""
     if direction not in _PARENTS:
-        raise ValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
+        raise InvalidValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
     parent, point = _PARENTS[direction]
     ifindex = device_index(dev)
     hook = tc_hook(ifindex, point)
@@ -116,7 +116,7 @@ def detach_filter(dev: Union[str, int], direction: str, *, priority: int, handle
     """Remove the bpf filter at ``priority``/``handle`` of ``dev``'s hook, whoever added it (as
     ``tc filter del dev DEV ingress pref P handle H bpf``)."""
     if direction not in _PARENTS:
-        raise ValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
+        raise InvalidValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
     check_uint(priority, 16, "priority", minimum=1)
     check_uint(handle, 32, "handle", minimum=1)
     hook = tc_hook(device_index(dev), _PARENTS[direction][1])
@@ -131,7 +131,7 @@ def attach_xdp(dev: Union[str, int], program: Program, *, mode: Optional[str] = 
     refused while another program is there unless ``force``; ``ip link show`` reports it as it
     reports ip's. The Link removes it (from its own network namespace) while it holds ``program``."""
     if mode not in _IP_XDP_MODES:
-        raise ValueError(f"mode must be one of {', '.join(map(repr, _IP_XDP_MODES))}, not {mode!r}")
+        raise InvalidValueError(f"mode must be one of {', '.join(map(repr, _IP_XDP_MODES))}, not {mode!r}")
     lib = _libbpf.lib()
     ifindex = device_index(dev)
     flags = int(_IP_XDP_MODES[mode]) | (0 if force else int(XdpFlags.UPDATE_IF_NOEXIST))

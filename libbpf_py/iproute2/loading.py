@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..compat.iproute2 import Iproute2
+from ..errors import InvalidValueError
 from ..object import Object
 from ..pinning import PinPolicy
 
@@ -47,27 +48,28 @@ def graft(map: str, key: Optional[int], src: Source, *, section: str, prog_type:
     if key is None:
         found = tail_call_section(section)
         if found is None:
-            raise ValueError(f"no key given, and section {section!r} does not say one (as id/key)")
+            raise InvalidValueError(f"no key given, and section {section!r} does not say one (as id/key)")
         key = found[1]
     if map.startswith("m:"):
         if prog_type not in PIN_SUBDIRS:
-            raise ValueError(f"prog_type must be one of {sorted(PIN_SUBDIRS)}, not {prog_type!r}")
+            raise InvalidValueError(f"prog_type must be one of {sorted(PIN_SUBDIRS)}, not {prog_type!r}")
         root = Iproute2Pinning([], "", mnt=mnt).root
         map = os.path.join(root, PIN_SUBDIRS[prog_type], map[2:])
     with Map.from_pinned(map) as target:
         info = target.info()
         if (info.type, info.key_size, info.value_size) != (MapType.PROG_ARRAY, 4, 4):
-            raise ValueError(f"{map} holds a {getattr(info.type, 'name', info.type)} map of {info.key_size}-byte keys "
-                             f"and {info.value_size}-byte values: tc grafts into a PROG_ARRAY of 4 and 4")
+            raise InvalidValueError(f"{map} holds a {getattr(info.type, 'name', info.type)} map of "
+                                    f"{info.key_size}-byte keys "
+                                    f"and {info.value_size}-byte values: tc grafts into a PROG_ARRAY of 4 and 4")
         if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key < info.max_entries:
-            raise ValueError(f"key {key!r} is not a slot of {map} (0 to {info.max_entries - 1})")
+            raise InvalidValueError(f"key {key!r} is not a slot of {map} (0 to {info.max_entries - 1})")
         target.key_type = target.value_type = int
         with open_as_tc(src, prog_type, section, mnt=mnt, pinning_db=pinning_db) as obj:
             obj.load()
             try:
                 program = next((p for p in obj.programs.values() if p.section == section and p.autoload), None)
                 if program is None:
-                    raise ValueError(f"no program in section {section!r}")
+                    raise InvalidValueError(f"no program in section {section!r}")
                 target[key] = program.fd
                 return program.info().id
             except BaseException:  # nothing grafted: the pins this load made go (reused ones stay)

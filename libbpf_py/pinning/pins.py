@@ -7,6 +7,7 @@ import os
 from .. import _libbpf
 from .._checks import c_path
 from .._fd import OwnedFd
+from ..errors import InvalidValueError
 from ..info import map_info
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -77,5 +78,5 @@ def refuse_shared_paths(destinations: List[Tuple[str, str]]) -> None:
     seen: Dict[str, str] = {}
     for what, path in destinations:
         if path in seen:
-            raise ValueError(f"{seen[path]} and {what} would both be pinned at {path}")
+            raise InvalidValueError(f"{seen[path]} and {what} would both be pinned at {path}")
         seen[path] = what

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from .._bpffs import check_root
-from ..errors import MapIncompatibleError
+from ..errors import InvalidValueError, MapIncompatibleError
 from ..spec import Difference
 
 TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
@@ -30,11 +30,11 @@ NAME_MAX = 255
 def check_name(name: str, what: str = "map") -> str:
     """``name`` if it is safe as one path component under a pin root, else ValueError."""
     if not name or name in (".", "..") or "/" in name or "\0" in name:
-        raise ValueError(f"{what} name {name!r} cannot be a pin name: it would escape the pin root")
+        raise InvalidValueError(f"{what} name {name!r} cannot be a pin name: it would escape the pin root")
     if len(os.fsencode(name)) > NAME_MAX:
-        raise ValueError(f"{what} name {name[:32]!r}... is longer than NAME_MAX ({NAME_MAX} bytes)")
+        raise InvalidValueError(f"{what} name {name[:32]!r}... is longer than NAME_MAX ({NAME_MAX} bytes)")
     if "." in name:  # bpffs refuses new entries whose name contains a dot (EPERM)
-        raise ValueError(f"{what} name {name!r} contains '.', which bpffs does not allow in a pin name")
+        raise InvalidValueError(f"{what} name {name!r} contains '.', which bpffs does not allow in a pin name")
     return name
 
 
@@ -54,7 +54,7 @@ class PinPolicy:
 
     def __init__(self, root: Optional[PathLike] = None, *, on_mismatch: str = "error", mount: bool = False):
         if on_mismatch not in ("error", "replace"):
-            raise ValueError(f"on_mismatch must be 'error' or 'replace', not {on_mismatch!r}")
+            raise InvalidValueError(f"on_mismatch must be 'error' or 'replace', not {on_mismatch!r}")
         self.mount = mount
         self.root = None if root is None else check_root(root, mount=mount)
         self.on_mismatch = on_mismatch
@@ -84,7 +84,7 @@ def _selection(value: Selection, what: str) -> Union[None, str, Set[str]]:
     if isinstance(value, str):
         if value == "all":
             return value
-        raise ValueError(f"{what} must be None, 'all' or a collection of names, not {value!r}")
+        raise InvalidValueError(f"{what} must be None, 'all' or a collection of names, not {value!r}")
     return set(value)
 
 

@@ -8,7 +8,8 @@ import ctypes
 import pytest
 
 import libbpf_py as bpf
-from libbpf_py.btf_ctypes import BtfTypeError, Chars
+from libbpf_py import BtfTypeError
+from libbpf_py.btf_ctypes import Chars
 from libbpf_py.elf import Btf, ElfFile
 from libbpf_py.elf import btf as kinds
 

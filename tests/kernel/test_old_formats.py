@@ -16,8 +16,7 @@ import pytest
 from support import built_tool
 
 import libbpf_py as bpf
-from libbpf_py import iproute2
-from libbpf_py.formats.legacy_maps import LegacyMapError
+from libbpf_py import LegacyMapError, iproute2
 
 VARIANTS = ["", "-nog"]
 ROOT = Path(__file__).resolve().parents[2]

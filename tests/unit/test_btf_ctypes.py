@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from libbpf_py.btf_ctypes import BtfTypeError, Chars, MissingTypeError, Types
+from libbpf_py import BtfTypeError, MissingTypeError
+from libbpf_py.btf_ctypes import Chars, Types
 from libbpf_py.elf import btf as kinds
 from libbpf_py.elf.btf import Btf, Type, info_word
 from libbpf_py.elf.file import ElfFile

@@ -13,9 +13,9 @@ import struct
 import pytest
 
 import libbpf_py as bpf
+from libbpf_py import LegacyMapError
 from libbpf_py.compat.choosing import Outcome, _differences, choose, readings
 from libbpf_py.elf import ElfFile
-from libbpf_py.formats.legacy_maps import LegacyMapError
 
 VARIANTS = ["", "-nog"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import pickle
 
+import pytest
+
 from libbpf_py import LibbpfError, MapIncompatibleError, VerifierError
 
 
@@ -63,8 +65,45 @@ def test_function_is_always_a_c_name():
     import libbpf_py
     from libbpf_py._libbpf import LIBC, SIGNATURES
 
-    c_names = set(SIGNATURES) | set(LIBC) | {"dlopen", "dup", "flock"}
+    c_names = set(SIGNATURES) | set(LIBC) | {"dlopen", "dup", "flock", "open"}
     package = Path(libbpf_py.__file__).parent
     for path in package.rglob("*.py"):
         for match in re.finditer(r"for_errno\((?:[^()]|\([^()]*\))*?,\s*\"([^\"]*)\"\)", path.read_text()):
             assert match.group(1) in c_names, f"{path.name}: function={match.group(1)!r} is not a C function"
+
+
+def test_every_exception_of_the_package_derives_from_error_and_keeps_its_builtin_base():
+    import libbpf_py as bpf
+    from libbpf_py import errors
+
+    for name in errors.__all__:
+        cls = getattr(bpf, name)
+        assert issubclass(cls, bpf.Error), name
+        assert cls is bpf.Error or any(base.__module__ == "builtins" and base is not Exception
+                                       for base in cls.__mro__[1:]), name
+    assert issubclass(bpf.LibbpfError, OSError) and issubclass(bpf.ElfError, ValueError)
+    assert issubclass(bpf.KeyNotFoundError, KeyError) and issubclass(bpf.MissingBtfError, LookupError)
+
+
+def test_the_package_raises_no_builtin_exception_of_its_own():
+    """Every `raise` names one of the package's classes (a built-in re-raised is not matched):
+    `except libbpf_py.Error` then catches all the library raises."""
+    import re
+    from pathlib import Path
+
+    import libbpf_py
+
+    builtin = re.compile(r"raise (ValueError|TypeError|KeyError|IndexError|RuntimeError|LookupError|OSError|"
+                         r"FileNotFoundError|PermissionError|AttributeError|ImportError|MemoryError|Exception)\(")
+    found = [f"{path.name}:{number}" for path in Path(libbpf_py.__file__).parent.rglob("*.py")
+             if path.name != "_typing.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1) if builtin.search(line)]
+    assert not found, found
+
+
+def test_a_missing_object_file_is_a_libbpf_error_and_a_file_not_found_error(tmp_path):
+    import libbpf_py as bpf
+
+    with pytest.raises(bpf.LibbpfError) as raised:
+        bpf.Object.open(tmp_path / "missing.o")
+    assert isinstance(raised.value, FileNotFoundError) and "missing.o" in str(raised.value)

@@ -10,11 +10,12 @@ import struct
 import pytest
 
 import libbpf_py as bpf
+from libbpf_py import ElfError, LegacyMapError
 from libbpf_py.compat.iproute2 import inserted_inner_maps, tail_call_section
-from libbpf_py.elf import Btf, ElfError, ElfFile
+from libbpf_py.elf import Btf, ElfFile
 from libbpf_py.elf import btf as B
 from libbpf_py.formats.legacy_maps import FIELDS, read_maps
-from libbpf_py.iproute2 import LegacyMapError, rewrite
+from libbpf_py.iproute2 import rewrite
 
 LEGACY = ["global_ns", "object_ns", "custom_pin", "map_in_map", "tail_call", "short_stride", "kv_annotated",
           "xdp_prog", "action", "reject"]

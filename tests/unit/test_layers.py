@@ -17,9 +17,11 @@ PACKAGE = Path(libbpf_py.__file__).parent
 
 LAYERS = [
     ("_typing",),                                   # typing's run-time names, without typing
-    ("_abi", "_checks", "_codec", "_fd", "_signals", "elf", "_version"),  # nothing else of the package
-    ("spec", "_log", "formats", "btf_ctypes"),      # pure records and rewrites; libbpf's print callback; BTF types
-    ("errors",),                                    # exceptions (name spec's Difference)
+    ("_abi", "_signals", "_version"),               # nothing else of the package
+    ("spec",),                                      # map shapes and their differences
+    ("errors",),                                    # every exception (name spec's Difference)
+    ("_checks", "_codec", "_fd", "elf"),            # argument checks, codecs, owned fds; ELF and BTF
+    ("_log", "formats", "btf_ctypes"),              # libbpf's print callback; pure rewrites; BTF types
     ("_events",),                                   # what ring and perf buffers share
     ("_libbpf",),                                   # the one door to C
     ("_bpffs", "info"),                             # bpffs facts and locks; what the kernel reports
