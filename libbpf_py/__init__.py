@@ -10,6 +10,7 @@ test compares them).
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any, List, Tuple
 
 from .errors import BtfTypeError as BtfTypeError
 from .errors import ClosedError as ClosedError
@@ -30,8 +31,6 @@ from .errors import UnavailableError as UnavailableError
 from .errors import UsageError as UsageError
 from .errors import VerifierError as VerifierError
 from .errors import __all__ as _ERRORS
-
-TYPE_CHECKING = False  # importing typing would cost ~9 ms; see errors.py
 
 try:
     from ._version import version as _scm_version
@@ -103,8 +102,6 @@ _EAGER = (*_ERRORS, "__version__", "libbpf_version", "libbpf_version_string", "l
 __all__ = sorted((*_EAGER, *_PUBLIC))
 
 if TYPE_CHECKING:
-    from typing import Any, List, Tuple
-
     from . import elf as elf
     from . import iproute2 as iproute2
     from ._abi import BPF_ANY as BPF_ANY

@@ -22,11 +22,9 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
+from typing import TYPE_CHECKING, Type, TypeVar, Union
 
-TYPE_CHECKING = False  # typing is not imported at runtime: `bpf.BPF_ANY` loads only this module
 if TYPE_CHECKING:
-    from typing import Type, TypeVar, Union
-
     _E = TypeVar("_E", bound=enum.IntEnum)
     _S = TypeVar("_S", bound=Structure)
 

@@ -8,15 +8,14 @@ import ctypes
 import errno
 import os
 import stat
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import _log
 from ._checks import c_path
 from ._libbpf import libc
 from .errors import InvalidValueError, LibbpfError
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Optional, Tuple, Union
     PathLike = Union[str, "os.PathLike[str]"]
 
 

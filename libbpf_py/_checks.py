@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .errors import InvalidValueError
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def check_uint(value: Any, bits: int, what: str, minimum: int = 0) -> int:

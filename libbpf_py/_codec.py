@@ -16,16 +16,11 @@ from __future__ import annotations
 import ctypes
 import sys
 from ctypes import c_uint8, c_uint16, c_uint32, c_uint64, c_void_p
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Sequence
 
 from .errors import InvalidTypeError, InvalidValueError
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Sequence
-
-if TYPE_CHECKING:
-    from typing import Literal
-
     UintFormat = Literal["B", "H", "I", "Q"]  # struct/array/memoryview codes of the unsigned C ints
 
 _UINT_FOR_SIZE = {1: c_uint8, 2: c_uint16, 4: c_uint32, 8: c_uint64}

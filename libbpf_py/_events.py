@@ -18,13 +18,10 @@ import numbers
 import os
 import time
 import weakref
+from typing import Any, AsyncIterator, Callable, Deque, Iterator, List, Optional
 
 from . import _signals
 from .errors import ClosedError, InvalidTypeError, InvalidValueError, LibbpfError, UsageError
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, AsyncIterator, Callable, Deque, Iterator, List, Optional
 
 _SLICE = 0.25  # seconds: the longest wait in C (a close from another thread is seen then)
 _SIZE_T_MAX = (1 << 64) - 1

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Optional
 
 from .errors import InvalidValueError
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Optional
 
 _KIND_KEYS = (("map_type:", "map"), ("prog_type:", "prog"), ("link_type:", "link"))
 

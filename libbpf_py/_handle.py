@@ -13,6 +13,20 @@ import contextlib
 import errno
 import os
 import weakref
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Generic,
+    Iterator,
+    List,
+    NoReturn,
+    Optional,
+    Protocol,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from . import _libbpf, _signals
 from ._bpffs import not_bpffs_hint
@@ -21,12 +35,8 @@ from ._fd import OwnedFd, fd_kind, release_keeping_number
 from .errors import ClosedError, InvalidTypeError, InvalidValueError, LibbpfError
 from .info import kernel_ids
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Generic, Iterator, List, NoReturn, Optional, Protocol, Type, TypeVar, Union
     PathLike = Union[str, "os.PathLike[str]"]
-else:
-    from ._typing import Generic, Protocol, TypeVar
 
 
 class KernelInfo(Protocol):

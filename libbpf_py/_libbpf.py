@@ -24,16 +24,13 @@ import _thread
 import ctypes
 import os
 from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_ulong, c_void_p
+from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 from . import _abi, _log
 from .errors import LibbpfError, LibbpfFeatureError, UnavailableError, UsageError
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
     Checker = Callable[[Any, Any, Tuple[Any, ...]], Any]
-else:
-    from ._typing import NamedTuple
 
 LIBRARY_ENV = "LIBBPF_PY_LIBRARY"
 DEFAULT_SONAME = "libbpf.so.1"

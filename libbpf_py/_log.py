@@ -19,12 +19,9 @@ import ctypes
 import os
 import sys
 import weakref
+from typing import Any, Callable, Iterator, List, Optional
 
 from . import _abi
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator, List, Optional
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40  # logging's levels
 

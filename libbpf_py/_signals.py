@@ -16,6 +16,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import os
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 try:  # the C module itself: signal's wrappers convert every number to an enum (~1 µs a call)
     import _signal as _os_signals  # type: ignore[import-not-found]
@@ -24,9 +25,6 @@ except ImportError:  # pragma: no cover - an interpreter without CPython's _sign
 
 getsignal, raise_signal, set_handler = _os_signals.getsignal, _os_signals.raise_signal, _os_signals.signal
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 _DEFERRED = tuple(getattr(_os_signals, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1",
                                                            "SIGUSR2", "SIGINT") if hasattr(_os_signals, name))

@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from .elf import btf as _btf
 from .elf.btf import Btf
 from .errors import BtfTypeError, InvalidTypeError, InvalidValueError, MissingTypeError
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 _MAX_DEPTH = 64
 # ctypes lays out an array member of a record of up to 16 bytes element by element (a pointer

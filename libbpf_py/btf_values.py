@@ -18,17 +18,12 @@ from __future__ import annotations
 
 import struct
 import sys
+from typing import Any, Dict, Iterator, Literal, NamedTuple, Optional, Tuple
 
 from .elf import btf as _btf
 from .elf.btf import Btf
 from .errors import InvalidValueError
 from .info import MapInfo, btf_bytes
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, Literal, NamedTuple, Optional, Tuple
-else:
-    from ._typing import NamedTuple
 
 _MAX_DEPTH = 64  # nesting deeper than this is refused (BTF from another process is not trusted)
 _MAX_SIZE = (1 << 32) - 1  # a map's key and value sizes are 32-bit

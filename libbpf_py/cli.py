@@ -15,13 +15,10 @@ import errno
 import json
 import os
 import sys
+from typing import Any, Callable, Dict, List, Optional
 
 from .compat import COMPAT_NAMES
 from .errors import InvalidValueError, KeyNotFoundError, LibbpfError
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional
 
 
 def _version(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from . import _bpffs, _signals
 from ._checks import c_path
@@ -38,12 +39,6 @@ from .info import MapInfo, ProgInfo
 from .maps import Map
 from .pinned import walk_pinned
 from .programs import Program
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
-else:
-    from ._typing import NamedTuple
 
 OURS = "libbpf_py"
 SCRATCH_PREFIX = "libbpf_py-compare-"   # + PID-: the scratch mounts of the process PID

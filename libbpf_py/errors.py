@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, Type
 
-TYPE_CHECKING = False  # typing costs ~9 ms to import; the package import must stay cheap
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterable, List, Optional, Tuple, Type
-
     from .spec import Difference
 
 __all__ = [

@@ -7,12 +7,7 @@ and tail-call wiring after load); an application may add its own with
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import FrozenSet, Mapping, Protocol
-else:
-    from ._typing import Protocol
-
+from typing import TYPE_CHECKING, FrozenSet, Mapping, Protocol
 
 if TYPE_CHECKING:
     from .maps import Map

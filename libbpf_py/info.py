@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import byref, c_uint32
+from typing import List, NamedTuple, Optional
 
 from . import _abi, _libbpf
 from ._abi import MapType, ProgType, enum_or_int
 from ._checks import c_name
 from ._fd import OwnedFd
 from .spec import MapSpec
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import List, NamedTuple, Optional
-else:
-    from ._typing import NamedTuple
 
 
 class MapInfo(NamedTuple):

@@ -25,6 +25,7 @@ import sys
 import time
 import warnings
 import weakref
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional
 
 from . import _abi, _libbpf, _signals
 from ._abi import AttachType, LinkType, enum_or_int
@@ -34,13 +35,8 @@ from ._handle import _about_path, unlink_own_pin
 from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, InvalidTypeError, InvalidValueError, LibbpfError
 from .info import kernel_ids
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, NamedTuple, Optional
-
     from ._handle import PathLike
-else:
-    from ._typing import NamedTuple
 
 
 class LinkInfo(NamedTuple):

@@ -19,6 +19,7 @@ from collections.abc import MutableMapping
 from ctypes import byref, c_uint32, c_uint64
 from enum import IntEnum
 from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
@@ -38,10 +39,7 @@ from .errors import (
 from .info import MapInfo, btf_bytes, map_info, map_spec, possible_cpus
 from .spec import MapSpec
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
-
     from ._handle import PathLike
 
 _ENOENT = -errno.ENOENT

@@ -8,6 +8,7 @@ import contextlib
 import ctypes
 import errno
 import os
+from typing import Callable, Iterator, Union
 
 from . import _abi, _libbpf
 from ._abi import LinkType
@@ -15,10 +16,6 @@ from ._checks import check_uint
 from ._fd import OwnedFd
 from .errors import InvalidTypeError, LibbpfError
 from .links import Link, LinkInfo
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Callable, Iterator, Union
 
 
 def tc_hook(ifindex: int, point: int) -> _abi.BpfTcHook:

@@ -18,6 +18,21 @@ import errno
 import os
 import sys
 import weakref
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    FrozenSet,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NoReturn,
+    Optional,
+    Set,
+    Tuple,
+    Union,
+)
 
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
@@ -45,10 +60,7 @@ from .pinning.pins import live_map_id, pinned_map_id, unlink_quietly
 from .programs import Program
 from .spec import MapSpec
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NoReturn, Optional, Set, Tuple, Union
-
     from .btf_ctypes import Types
     from .variables import Globals
     Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]

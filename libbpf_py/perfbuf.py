@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+from typing import Any, Callable, Dict, Optional
 
 from . import _abi, _libbpf, _signals
 from ._abi import MapType
@@ -29,10 +30,6 @@ from .errors import InvalidTypeError, InvalidValueError
 from .maps import Map
 
 _MAX_RING = 1 << 30  # bytes per CPU: libbpf's size arithmetic overflows far above
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Optional
 
 
 class _State(EventState):

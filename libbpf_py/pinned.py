@@ -4,6 +4,7 @@ pinned`` finds out), one pin or a whole tree."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Iterator, Tuple, Union
 
 from . import _libbpf, _signals
 from ._checks import c_path
@@ -13,10 +14,7 @@ from .links import Link
 from .maps import Map
 from .programs import Program
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Iterator, Tuple, Union
-
     from ._handle import PathLike
 
     Pinned = Union[Map, Program, Link]

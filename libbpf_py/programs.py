@@ -7,6 +7,7 @@ import errno
 import os
 from enum import IntEnum
 from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, NoReturn, Optional, Sequence, Union
 
 from . import _abi, _signals
 from ._abi import AttachType, ProgType, XdpFlags, enum_or_int
@@ -18,13 +19,8 @@ from .info import ProgInfo, prog_info
 from .links import Link
 from .netdev import cls_bpf_link, device_index, tc_hook
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, NamedTuple, NoReturn, Optional, Sequence, Union
-
     from ._handle import PathLike
-else:
-    from ._typing import NamedTuple
 
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
 _TRACEFS_USERS = ("bpf_program__attach", "bpf_program__attach_tracepoint", "bpf_program__attach_kprobe",

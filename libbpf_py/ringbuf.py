@@ -34,6 +34,7 @@ import struct
 import sys
 import time
 import weakref
+from typing import Any, Callable, List, Optional, Tuple
 
 from . import _abi, _libbpf, _signals
 from ._abi import MapType
@@ -41,10 +42,6 @@ from ._events import EventBuffer, EventState, check_flag, check_timeout, decode,
 from ._fd import OwnedFd
 from .errors import ClosedError, InvalidTypeError, InvalidValueError, LibbpfError, UsageError
 from .maps import Map
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional, Tuple
 
 _PAGE = mmap.PAGESIZE
 _LENGTH = ~(_abi.RINGBUF_BUSY_BIT | _abi.RINGBUF_DISCARD_BIT) & 0xFFFFFFFF

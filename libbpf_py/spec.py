@@ -7,14 +7,10 @@ pinned map is checked before it is reused (cilium/ebpf's ``MapSpec.Compatible`` 
 
 from __future__ import annotations
 
+from typing import Dict, List, NamedTuple
+
 from . import _abi
 from ._abi import MapType, enum_or_int
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Dict, List, NamedTuple
-else:
-    from ._typing import NamedTuple
 
 # The kernel sets BPF_F_RDONLY_PROG on device maps whatever was asked (libbpf >= 1.7 masks it too).
 _KERNEL_ADDED_FLAGS: Dict[int, int] = {MapType.DEVMAP: _abi.BPF_F_RDONLY_PROG,

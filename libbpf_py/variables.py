@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple
 
 from .btf_ctypes import Types
 from .elf import btf as _btf
 from .errors import BtfTypeError, ClosedError, InvalidTypeError, InvalidValueError, KeyNotFoundError, ReadOnlyError
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, List, Tuple
-
     from .maps import Map
 
 

@@ -10,13 +10,12 @@ differently (:mod:`.choosing`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Optional, Union
+
 from ..errors import InvalidValueError
 from ..formats.legacy_maps import maps_section
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Optional, Union
-
     from ..elf.file import ElfFile
     from .iproute2 import Iproute2
     from .old_loaders import OldLoader

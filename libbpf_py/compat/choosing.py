@@ -18,6 +18,8 @@ calls need a prog array). What a reading that fits loads is its :class:`Outcome`
 
 from __future__ import annotations
 
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+
 from .. import _abi
 from .._log import Logger
 from ..elf.file import ElfFile
@@ -32,12 +34,6 @@ from ..formats.legacy_maps import (
     read_map_defs,
     read_maps,
 )
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
-else:
-    from .._typing import NamedTuple
 
 IPROUTE2 = "iproute2"
 _log = Logger("libbpf_py")

@@ -18,6 +18,7 @@ What tc's legacy loader does, and how it is reproduced here:
 from __future__ import annotations
 
 import errno
+from typing import Dict, List, Optional, Tuple
 
 from .. import _abi
 from .._abi import MapType, ProgType
@@ -30,10 +31,6 @@ from ..maps import Map
 from ..pinning import PinPolicy
 from ..programs import Program
 from .iproute2_pins import Iproute2Pinning, scan_uint
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
 
 try:  # CPython's own SHA-1: hashlib would load OpenSSL (~2 ms) for one digest per legacy load
     from _sha1 import sha1 as _sha1  # type: ignore[import-not-found]

@@ -14,6 +14,7 @@ policy creates that hierarchy (``tc/``, ``tc/globals/`` and the two symlinks) as
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .. import _log
 from .._bpffs import check_root, check_trusted, is_bpffs, make_dir
@@ -21,10 +22,6 @@ from ..errors import InvalidValueError, LegacyMapError, MapIncompatibleError
 from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap
 from ..pinning import PinPolicy, check_name
 from ..spec import Difference
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 if TYPE_CHECKING:
     from ..maps import Map

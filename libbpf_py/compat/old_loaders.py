@@ -19,6 +19,8 @@ by :mod:`libbpf_py.formats.rewrite`), program types from section names, nothing 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
 from .._abi import AttachType, MapType, ProgType
 from ..errors import InvalidValueError, LegacyMapError
 from ..formats.legacy_maps import BPF_LOAD, LIBBPF0
@@ -26,10 +28,7 @@ from ..formats.rewrite import rewrite
 from ..hooks import HookedObject, ObjectHooks
 from ..pinning import PinPolicy
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
-
     Kind = Tuple[ProgType, Optional[AttachType]]
 
 # libbpf 0.3's section_defs, in its order (the first prefix that matches wins), with the

@@ -8,12 +8,9 @@ moves a string, which keeps ``.BTF.ext`` valid. Layout facts: include/uapi/linux
 from __future__ import annotations
 
 import struct
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import ElfError
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Iterable, List, Optional, Sequence, Tuple
 
 
 class BtfError(ElfError):

@@ -15,6 +15,7 @@ import array
 import struct
 import sys
 from collections import Counter
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .btf import (
     ARRAY,
@@ -43,10 +44,6 @@ from .btf import (
     Type,
 )
 from .file import SHT_SYMTAB, STB_GLOBAL, STB_WEAK, STT_OBJECT, ElfFile
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Callable, Dict, List, Optional, Tuple
 
 _KIND_NAMES = {INT: "INT", PTR: "PTR", ARRAY: "ARRAY", STRUCT: "STRUCT", UNION: "UNION", ENUM: "ENUM", FWD: "FWD",
                TYPEDEF: "TYPEDEF", VOLATILE: "VOLATILE", CONST: "CONST", RESTRICT: "RESTRICT", FUNC: "FUNC",

@@ -9,14 +9,9 @@ out-of-range structure: malformed input raises :class:`ElfError` (a ``ValueError
 from __future__ import annotations
 
 import struct
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..errors import ElfError
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
-else:
-    from .._typing import NamedTuple
 
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS64 = 2

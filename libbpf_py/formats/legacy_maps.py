@@ -16,6 +16,7 @@ zero-filled). The refusals below keep iproute2's reasons.
 from __future__ import annotations
 
 import struct
+from typing import List, NamedTuple, Optional, Tuple
 
 from .. import _abi
 from .._abi import MapType
@@ -32,12 +33,6 @@ from ..elf.file import (
     Symbol,
 )
 from ..errors import LegacyMapError
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import List, NamedTuple, Optional, Tuple
-else:
-    from .._typing import NamedTuple
 
 MAPS_SECTION = "maps"
 ELF_MAX_MAPS = 64

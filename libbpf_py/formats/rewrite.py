@@ -19,6 +19,8 @@ applies them (see :mod:`libbpf_py.compat.iproute2`) from the returned descriptio
 
 from __future__ import annotations
 
+from typing import Dict, List, Optional, Tuple
+
 from .. import _abi
 from ..elf import btf as B
 from ..elf.file import (
@@ -36,10 +38,6 @@ from ..elf.file import (
 )
 from ..errors import ElfError, LegacyMapError
 from .legacy_maps import LegacyMap, inner_template, maps_section, read_map_defs, read_maps
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
 
 BTF_MAPS_SECTION = ".maps"
 KV_PREFIX = "____btf_map_"

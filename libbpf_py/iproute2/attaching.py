@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+from typing import Any, List, NamedTuple, Optional, Union
 
 from .. import _libbpf, _signals
 from .._abi import TC_EGRESS, TC_INGRESS, BpfTcOpts, XdpFlags, new_opts
@@ -15,12 +16,6 @@ from ..errors import InvalidValueError, LibbpfError, MissingDependencyError
 from ..links import Link
 from ..netdev import cls_bpf_link, device_index, netlink_link, tc_hook
 from ..programs import Program
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Any, List, NamedTuple, Optional, Union
-else:
-    from .._typing import NamedTuple
 
 ETH_P_ALL = 0x0003          # tc's default protocol ("protocol all")
 _PARENTS = {"ingress": (0xFFFFFFF2, TC_INGRESS), "egress": (0xFFFFFFF3, TC_EGRESS)}  # clsact's minors

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ..compat.iproute2 import Iproute2
 from ..errors import InvalidValueError
 from ..object import Object
 from ..pinning import PinPolicy
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Any, Dict, Optional
-
     from ..object import Source
 
 

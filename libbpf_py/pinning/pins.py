@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from .. import _libbpf
 from .._checks import c_path
 from .._fd import OwnedFd
 from ..errors import InvalidValueError
 from ..info import map_info
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
 
 if TYPE_CHECKING:
     from ..maps import Map

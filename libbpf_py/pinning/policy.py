@@ -8,14 +8,13 @@ iproute2's layout is another policy over the same mechanism (:mod:`.session`).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Iterable, List, Optional, Set, Union
 
 from .._bpffs import check_root
 from ..errors import InvalidValueError, MapIncompatibleError
 from ..spec import Difference
 
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
 if TYPE_CHECKING:
-    from typing import Iterable, List, Optional, Set, Union
     Selection = Union[None, str, Iterable[str]]
 
     from .._bpffs import PathLike

@@ -20,6 +20,7 @@ import errno
 import os
 import stat
 import time
+from typing import TYPE_CHECKING, Iterable, List, Mapping, Optional, Set, Tuple
 
 from .. import _libbpf, _log
 from .._bpffs import (
@@ -44,10 +45,6 @@ from ..errors import LibbpfError
 from ..info import map_info, map_spec
 from .pins import live_map_id, pin_over, pinned_map_id, refuse_shared_paths, temporary_owner, unlink_quietly
 from .policy import PinPolicy, check_name
-
-TYPE_CHECKING = False  # typing is imported by the type checker only (see _typing.py)
-if TYPE_CHECKING:
-    from typing import Iterable, List, Mapping, Optional, Set, Tuple
 
 if TYPE_CHECKING:
     from ..maps import Map

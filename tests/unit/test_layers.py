@@ -16,7 +16,6 @@ import libbpf_py
 PACKAGE = Path(libbpf_py.__file__).parent
 
 LAYERS = [
-    ("_typing",),                                   # typing's run-time names, without typing
     ("_abi", "_signals", "_version"),               # nothing else of the package
     ("spec",),                                      # map shapes and their differences
     ("errors",),                                    # every exception (name spec's Difference)

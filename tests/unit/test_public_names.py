@@ -87,7 +87,7 @@ def test_help_never_shows_the_environment(monkeypatch):
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="X | None in annotations evaluates from Python 3.10")
 def test_public_records_are_named_tuples_whose_type_hints_evaluate():
-    """The records are made without importing typing; tools that read their hints still can."""
+    """The records are typing's NamedTuples: tools that read their hints can."""
     import inspect
     import pickle
     import typing
