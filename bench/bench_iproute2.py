@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from native_build import build  # noqa: E402
 
 import libbpf_py as bpf  # noqa: E402
-from libbpf_py import iproute2  # noqa: E402
+from libbpf_py import compat, iproute2  # noqa: E402
 
 BUILD = ROOT / "bpf_progs" / "build"
 LEGACY, LEGACY_NOG, TWIN = BUILD / "iproute2" / "ten_maps.o", BUILD / "iproute2" / "ten_maps-nog.o", \
@@ -85,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
     rows = [
         ("native libbpf: open+load+close, BTF-defined twin", native["median_ns"]),
         ("libbpf_py: open+load+close, BTF-defined twin", median_ns(load_twin, args.reps)),
-        ("iproute2.rewrite, 10 legacy maps, -g (BTF edited)", median_ns(lambda: iproute2.rewrite(legacy), args.reps)),
-        ("iproute2.rewrite, 10 legacy maps, no -g (BTF built)",
-         median_ns(lambda: iproute2.rewrite(legacy_nog), args.reps)),
+        ("compat.rewrite, 10 legacy maps, -g (BTF edited)", median_ns(lambda: compat.rewrite(legacy), args.reps)),
+        ("compat.rewrite, 10 legacy maps, no -g (BTF built)",
+         median_ns(lambda: compat.rewrite(legacy_nog), args.reps)),
         ("iproute2.open+load+close, legacy -g", median_ns(lambda: load_legacy(LEGACY), args.reps)),
     ]
     print(f"iproute2 shim benchmark: {args.reps} reps, median; libbpf {bpf.libbpf_version_string()}, "

@@ -5,7 +5,7 @@ Entry points (``--target``):
 
 - ``open``: ``Object.open(bytes)`` then ``load()`` and ``close()`` (libbpf and the kernel see it);
 - ``iproute2``: ``iproute2.open(bytes, mnt=BPFFS)`` then ``load()`` (the shim, then libbpf);
-- ``rewrite``: ``iproute2.rewrite(bytes)`` (pure Python).
+- ``rewrite``: ``compat.rewrite(bytes)`` (pure Python).
 
 Seeds are the objects under ``bpf_progs/build``. Each input is one seed with a few mutations
 (byte flips, runs of random bytes, truncation, and changes to the fields that matter: section
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import libbpf_py as bpf  # noqa: E402  (after the path: the fuzzer runs from a checkout)
-from libbpf_py import ElfError, iproute2  # noqa: E402
+from libbpf_py import ElfError, compat, iproute2  # noqa: E402
 from libbpf_py.elf import ElfFile  # noqa: E402
 
 # What the API documents a malformed object may raise: anything else (a TypeError, an OSError
@@ -122,7 +122,7 @@ def run_iproute2(data: bytes, bpffs: str) -> None:
 
 
 def run_rewrite(data: bytes, bpffs: str) -> None:
-    iproute2.rewrite(data)
+    compat.rewrite(data)
 
 
 TARGETS: Dict[str, Callable[[bytes, str], None]] = {"open": run_open, "iproute2": run_iproute2,

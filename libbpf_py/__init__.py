@@ -93,6 +93,7 @@ _PUBLIC = {
     # the library
     "use_library": "_libbpf",
     # subpackages
+    "compat": "compat",
     "elf": "elf",
     "iproute2": "iproute2",
 }
@@ -102,6 +103,7 @@ _EAGER = (*_ERRORS, "__version__", "libbpf_version", "libbpf_version_string", "l
 __all__ = sorted((*_EAGER, *_PUBLIC))
 
 if TYPE_CHECKING:
+    from . import compat as compat
     from . import elf as elf
     from . import iproute2 as iproute2
     from ._abi import BPF_ANY as BPF_ANY

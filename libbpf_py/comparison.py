@@ -129,8 +129,8 @@ def compare(obj: str, *, section: Optional[str] = None, tool: str = "auto", prog
 
 
 def _is_legacy(obj: str) -> bool:
+    from .compat.definitions import maps_section
     from .elf.file import ElfFile
-    from .formats.legacy_maps import maps_section
 
     with open(obj, "rb") as f:
         return maps_section(ElfFile.parse(f.read(), headers_only=True)) is not None

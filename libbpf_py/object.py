@@ -37,9 +37,8 @@ from typing import (
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
 from ._checks import c_name, c_path
-from .compat import reader
 from .elf.btf_check import validate_object
-from .elf.file import ElfFile
+from .elf.file import SHT_PROGBITS, ElfFile
 from .errors import (
     PRIVILEGE_HINT,
     ClosedError,
@@ -109,6 +108,13 @@ def _look(data: bytes) -> Union[ElfFile, ElfError, None]:
         return ElfFile.parse(data, headers_only=True, keep=(".BTF", ".symtab", "maps"))
     except ElfError as exc:
         return exc
+
+
+def _has_legacy_maps(look: Optional[ElfFile]) -> bool:
+    """Whether the section headers show a legacy ``maps`` section (the old formats keep their map
+    definitions there; libbpf 1.x refuses it)."""
+    section = None if look is None else look.section("maps")
+    return section is not None and section.type == SHT_PROGBITS
 
 
 def default_name(path: Optional[str]) -> str:
@@ -297,12 +303,14 @@ class Object:
                 if look is not None:
                     validate_object(look)
             look = None if isinstance(look, ElfError) else look
-            compat_reader = None if compat == "none" else \
-                reader(compat, look, None if pin_root is None else os.fspath(pin_root))
-            if compat_reader is not None:
-                data, shim, layout = compat_reader.read(data)
-                hooks = (shim, *hooks)
-                pinning, pin_root = pinning or layout, None
+            if compat != "none" and (compat != "auto" or _has_legacy_maps(look)):
+                from .compat import read  # (only for an old object, or a reading named)
+
+                old = read(compat, look, data, None if pin_root is None else os.fspath(pin_root))
+                if old is not None:
+                    data = old.data
+                    hooks = (old.hooks, *hooks)
+                    pinning, pin_root = pinning or old.pinning, None
         if data is not None and not data:
             raise InvalidValueError("empty object: no ELF bytes given")
         self = object.__new__(cls)

@@ -45,7 +45,7 @@ def check_bad_object(name: str) -> None:
 
     def run() -> None:
         if case["entry"] == "rewrite":
-            bpf.iproute2.rewrite(data)
+            bpf.compat.rewrite(data)
         elif case["entry"] == "open":
             with bpf.Object.open(data, check_btf=True):
                 pass

@@ -24,7 +24,7 @@ from .. import _abi
 from .._log import Logger
 from ..elf.file import ElfFile
 from ..errors import InvalidValueError, LegacyMapError
-from ..formats.legacy_maps import (
+from .definitions import (
     BPF_LOAD,
     LIBBPF0,
     LegacyMap,
@@ -34,6 +34,8 @@ from ..formats.legacy_maps import (
     read_map_defs,
     read_maps,
 )
+from .iproute2 import PROG_TYPES, Iproute2, implied_command, inserted_inner_maps, tail_call_section
+from .old_loaders import OldLoader, effective_attach_type, section_kind, tail_call_slot
 
 IPROUTE2 = "iproute2"
 _log = Logger("libbpf_py")
@@ -66,8 +68,6 @@ def _maps(maps: List[LegacyMap], pinned: bool, reader: str) -> Tuple[Tuple[str, 
 
 
 def _as_iproute2(elf: ElfFile, sections: List[str]) -> Outcome:
-    from .iproute2 import PROG_TYPES, implied_command, inserted_inner_maps, tail_call_section
-
     _, maps = read_maps(elf)
     command = implied_command(sections)
     if command is None:
@@ -90,8 +90,6 @@ def _as_iproute2(elf: ElfFile, sections: List[str]) -> Outcome:
 
 def _as_old_loader(dialect: str) -> Callable[[ElfFile, List[str]], Outcome]:
     def read(elf: ElfFile, sections: List[str]) -> Outcome:
-        from .old_loaders import effective_attach_type, section_kind, tail_call_slot
-
         _, maps = read_map_defs(elf, dialect)
         kinds = {s: section_kind(dialect, s) for s in sections}
         untyped = [s for s, kind in kinds.items() if kind is None]
@@ -145,12 +143,10 @@ def choose(elf: ElfFile, pin_root: Optional[str]) -> Any:
     chosen, why = _pick(elf, fits)
     _log.info("%s", f"compat='auto' reads this object as written for {chosen}: {why}")
     if chosen == IPROUTE2:
-        from .iproute2 import Iproute2, implied_command
         command = implied_command(program_sections(elf))
         assert command is not None  # iproute2's reading fits only with one
         reader: Any = Iproute2(command, mnt=pin_root)
     else:
-        from .old_loaders import OldLoader
         reader = OldLoader(chosen)
     reader.why = why
     return reader

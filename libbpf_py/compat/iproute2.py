@@ -24,13 +24,13 @@ from .. import _abi
 from .._abi import MapType, ProgType
 from ..elf.file import ElfFile
 from ..errors import InvalidValueError, LibbpfError
-from ..formats.legacy_maps import NO_INNER_IDX, LegacyMap, program_sections
-from ..formats.rewrite import rewrite
 from ..hooks import HookedObject, ObjectHooks
 from ..maps import Map
 from ..pinning import PinPolicy
 from ..programs import Program
+from .definitions import NO_INNER_IDX, LegacyMap, program_sections
 from .iproute2_pins import Iproute2Pinning, scan_uint
+from .rewrite import rewrite_elf
 
 try:  # CPython's own SHA-1: hashlib would load OpenSSL (~2 ms) for one digest per legacy load
     from _sha1 import sha1 as _sha1  # type: ignore[import-not-found]
@@ -90,9 +90,10 @@ class Iproute2:
         self.mount = mount
         self.why = f"loaded as the {prog_type} command loads it"  # (compat="auto" says why it chose it)
 
-    def read(self, data: bytes) -> Tuple[bytes, ObjectHooks, PinPolicy]:
-        """(what libbpf opens, the hooks, the pin layout) for the object ``data``."""
-        new_data, maps = rewrite(data)
+    def read(self, elf: ElfFile, data: bytes) -> Tuple[bytes, ObjectHooks, PinPolicy]:
+        """(what libbpf opens, the hooks, the pin layout) for the object ``data``, whose whole
+        parse is ``elf`` (rewritten in place)."""
+        new_data, maps = rewrite_elf(elf, "iproute2", data)
         pinning = Iproute2Pinning(maps, _sha1(data).hexdigest(), subdir=PIN_SUBDIRS[self.prog_type],
                                   mnt=self.mnt, pinning_db=self.pinning_db, mount=self.mount)
         return new_data, Iproute2Semantics(maps, PROG_TYPES[self.prog_type][0], self.section, self.why), pinning

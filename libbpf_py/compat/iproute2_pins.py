@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
 from .. import _log
 from .._bpffs import check_root, check_trusted, is_bpffs, make_dir
 from ..errors import InvalidValueError, LegacyMapError, MapIncompatibleError
-from ..formats.legacy_maps import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap
 from ..pinning import PinPolicy, check_name
 from ..spec import Difference
+from .definitions import PIN_GLOBAL_NS, PIN_NONE, PIN_OBJECT_NS, LegacyMap
 
 if TYPE_CHECKING:
     from ..maps import Map

@@ -1,6 +1,6 @@
 """Objects written for libbpf 0.x and for samples/bpf's ``bpf_load.c``, loaded as those loaders
 loaded them: maps from ``struct bpf_map_def`` in a ``maps`` section (rewritten into ``.maps``
-by :mod:`libbpf_py.formats.rewrite`), program types from section names, nothing pinned.
+by :mod:`.rewrite`), program types from section names, nothing pinned.
 
 - **libbpf 0.x** loads every program, typed (and given an expected attach type) by libbpf
   0.3's table of section prefixes, first match first (``xdp_prog`` is XDP, ``socket1`` a socket
@@ -22,11 +22,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from .._abi import AttachType, MapType, ProgType
+from ..elf.file import ElfFile
 from ..errors import InvalidValueError, LegacyMapError
-from ..formats.legacy_maps import BPF_LOAD, LIBBPF0
-from ..formats.rewrite import rewrite
 from ..hooks import HookedObject, ObjectHooks
 from ..pinning import PinPolicy
+from .definitions import BPF_LOAD, LIBBPF0
+from .rewrite import rewrite_elf
 
 if TYPE_CHECKING:
     Kind = Tuple[ProgType, Optional[AttachType]]
@@ -175,8 +176,9 @@ class OldLoader:
         self.dialect = dialect
         self.why = f"compat={dialect!r} was asked for"  # (compat="auto" says why it chose this reading)
 
-    def read(self, data: bytes) -> Tuple[bytes, ObjectHooks, PinPolicy]:
-        new_data, _ = rewrite(data, self.dialect)
+    def read(self, elf: ElfFile, data: bytes) -> Tuple[bytes, ObjectHooks, PinPolicy]:
+        """As :meth:`Iproute2.read <libbpf_py.compat.iproute2.Iproute2.read>`."""
+        new_data, _ = rewrite_elf(elf, self.dialect, data)
         return new_data, SectionTypes(self.dialect, self.why), PinPolicy()
 
     def __repr__(self) -> str:

@@ -86,6 +86,8 @@ class ElfFile:
                  sections: Optional[List[Section]] = None):
         self.ident, self.machine, self.version, self.flags, self.shstrndx = ident, machine, version, flags, shstrndx
         self.sections: List[Section] = [] if sections is None else sections
+        self._unread: List[Tuple[Section, slice]] = []  # a quick look's sections whose bytes wait in _source
+        self._source = b""
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ElfFile) and (self.ident, self.machine, self.version, self.flags, self.shstrndx,
@@ -107,7 +109,7 @@ class ElfFile:
     @classmethod
     def parse(cls, data: bytes, *, headers_only: bool = False, keep: Tuple[str, ...] = ()) -> "ElfFile":
         """Parse ``data``; ``headers_only`` reads the bytes of the section-name table and of the
-        sections named in ``keep`` only (a quick look)."""
+        sections named in ``keep`` only (a quick look: :meth:`complete` reads the rest)."""
         data = bytes(data)
         if len(data) < EHDR_SIZE or data[:4] != ELF_MAGIC:
             raise ElfError("not an ELF file (bad magic)")
@@ -153,11 +155,22 @@ class ElfFile:
             _check_size(i, s)
         wanted = {i for i, s in enumerate(raw) if not headers_only or i == shstrndx or s.name in keep}
         wanted |= {raw[i].link for i in list(wanted) if raw[i].type == SHT_SYMTAB}  # its names come along
-        for i in wanted:
-            offset, size = extents[i]
-            if size:
+        elf = cls(data[:16], machine, version, flags, shstrndx, raw)
+        for i, (offset, size) in enumerate(extents):
+            if size and i in wanted:
                 raw[i].data = data[offset:offset + size]
-        return cls(data[:16], machine, version, flags, shstrndx, raw)
+            elif size:
+                elf._unread.append((raw[i], slice(offset, offset + size)))
+        if elf._unread:
+            elf._source = data
+        return elf
+
+    def complete(self) -> "ElfFile":
+        """Read the bytes of the sections a quick look left out (see :meth:`parse`); itself."""
+        for section, extent in self._unread:
+            section.data = self._source[extent]
+        self._unread, self._source = [], b""
+        return self
 
     def section(self, name: str) -> Optional[Section]:
         """The first section called ``name``."""

@@ -60,7 +60,7 @@ def test_custom_pinning_ids(bpf_obj, tc_mnt):
 def test_custom_pinning_database_file(tmp_path, bpf_obj, tc_mnt):
     db = tmp_path / "bpf_pinning"
     db.write_text("# comment\n  5\tcls5   # five\n0x4d deep/er\n")
-    table = iproute2.read_pinning_db([str(tmp_path / "absent"), str(db)])
+    table = bpf.compat.read_pinning_db([str(tmp_path / "absent"), str(db)])
     assert table == {5: "cls5", 77: "deep/er"}
     with load(bpf_obj("iproute2/custom_pin"), iproute2.open, pinning_db=table):
         assert {"cls5/map_custom", "deep/er/map_unknown", "tc/globals/map_global"} <= pin_tree(tc_mnt)
@@ -138,7 +138,7 @@ def test_tail_calls_fill_the_prog_array(bpf_obj, tc_mnt):
 def test_other_commands(bpf_obj, tc_mnt, name, prog_type, program):
     with load(bpf_obj(f"iproute2/{name}"), iproute2.open, prog_type=prog_type) as obj:
         prog = obj.programs[program]
-        assert prog.info().type == iproute2.PROG_TYPES[prog_type][0]
+        assert prog.info().type == bpf.compat.PROG_TYPES[prog_type][0]
         assert prog.test_run(bytes(64)).retval == (2 if prog_type == "xdp" else 0)
 
 

@@ -11,11 +11,11 @@ import pytest
 
 import libbpf_py as bpf
 from libbpf_py import ElfError, LegacyMapError
+from libbpf_py.compat import rewrite
+from libbpf_py.compat.definitions import FIELDS, read_maps
 from libbpf_py.compat.iproute2 import inserted_inner_maps, tail_call_section
 from libbpf_py.elf import Btf, ElfFile
 from libbpf_py.elf import btf as B
-from libbpf_py.formats.legacy_maps import FIELDS, read_maps
-from libbpf_py.iproute2 import rewrite
 
 LEGACY = ["global_ns", "object_ns", "custom_pin", "map_in_map", "tail_call", "short_stride", "kv_annotated",
           "xdp_prog", "action", "reject"]
@@ -211,7 +211,7 @@ def test_tail_call_section_names_are_read_as_iproute2_reads_them():
 
 
 def test_pinning_database_is_read_as_iproute2_reads_it():
-    from libbpf_py.iproute2 import parse_pinning_db
+    from libbpf_py.compat import parse_pinning_db
 
     text = "# comment\n\n  5foo/bar\n09 reserved\n-1 neg\n\t6 six # trailing\n6 again\nbroken line\n7 lost\n"
     assert parse_pinning_db(text) == {5: "foo/bar", 0xFFFFFFFF: "neg", 6: "again"}

@@ -20,7 +20,7 @@ LAYERS = [
     ("spec",),                                      # map shapes and their differences
     ("errors",),                                    # every exception (name spec's Difference)
     ("_checks", "_codec", "_fd", "elf"),            # argument checks, codecs, owned fds; ELF and BTF
-    ("_log", "formats", "btf_ctypes"),              # libbpf's print callback; pure rewrites; BTF types
+    ("_log", "btf_ctypes"),                         # libbpf's print callback; BTF types
     ("_events",),                                   # what ring and perf buffers share
     ("_libbpf",),                                   # the one door to C
     ("_bpffs", "info"),                             # bpffs facts and locks; what the kernel reports
@@ -29,7 +29,7 @@ LAYERS = [
     ("netdev",),                                    # devices, clsact hooks, netlink attachments
     ("maps", "programs"),
     ("pinning", "hooks", "pinned", "ringbuf", "perfbuf", "variables"),  # pins; object hooks; ring buffers; global data
-    ("compat",),                                    # old tools' semantics: hooks and pin layouts
+    ("compat",),                                    # every old format: read, rewritten, its loader's semantics
     ("object",),
     ("iproute2",),                                  # tc and ip as commands: the shim's public face
     ("comparison",),                                # one object loaded by libbpf_py and by the native tool

@@ -132,7 +132,7 @@ def test_names_that_are_not_utf8_are_kept_as_surrogates(bpf_obj):
     with bpf.Object.open(data) as obj:
         name = "stats_gl\udcffbal"
         assert name in obj.maps and obj.maps[name].name == name
-    new_data, maps = bpf.iproute2.rewrite(data)
+    new_data, maps = bpf.compat.rewrite(data)
     assert [m.name for m in maps if m.name.startswith("stats")] == [name]
     assert b"stats_gl\xffbal\0" in new_data
 
@@ -158,3 +158,38 @@ def test_no_map_changes_to_or_from_struct_ops(bpf_obj):
 def test_only_paths_and_bytes_are_opened(source):
     with pytest.raises(TypeError, match="from a path or its bytes"):
         bpf.Object.open(source)
+
+
+def test_the_old_formats_are_imported_only_for_an_old_object(bpf_obj):
+    """Object.open reads the section headers; the compat package comes in only when they show a
+    legacy maps section (or a reading is named), and its rewrite reuses that one parse."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, libbpf_py as bpf\n"
+            "bpf.Object.open(sys.argv[1]).close()\n"
+            "print('libbpf_py.compat' in sys.modules)\n"
+            "bpf.Object.open(sys.argv[2]).close()\n"
+            "print('libbpf_py.compat' in sys.modules)\n")
+    env = {"PYTHONPATH": str(Path(bpf.__file__).parent.parent)}
+    done = subprocess.run([sys.executable, "-c", code, str(bpf_obj("xdp_pass")), str(bpf_obj("old/libbpf0_era"))],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_a_legacy_object_is_parsed_once(bpf_obj, monkeypatch):
+    from libbpf_py.elf.file import ElfFile
+
+    parses = []
+    real = ElfFile.parse.__func__
+
+    def counted(cls, data, **options):
+        parses.append(options.get("headers_only", False))
+        return real(cls, data, **options)
+
+    monkeypatch.setattr(ElfFile, "parse", classmethod(counted))
+    with bpf.Object.open(bpf_obj("iproute2/tail_call")) as obj:
+        assert [hook.reading for hook in obj.hooks] == ["iproute2"]
+    assert parses == [True]  # the quick look, completed for the rewrite

@@ -2,7 +2,7 @@
 """Write the corpus of malformed objects in this directory, from the built test objects.
 
 Each case is ``<name>.o`` plus a row of ``expected.json``: the entry point (``open``: Object.open
-with the BTF check on; ``rewrite``: iproute2.rewrite; ``load``: open then load, needs the
+with the BTF check on; ``rewrite``: compat.rewrite; ``load``: open then load, needs the
 kernel), the exception class it must raise (or "ok") and a pattern its message must match.
 The objects are committed; run this again (from the repository root, after ``make -C
 bpf_progs``) only to add cases, and review the diff of expected.json.

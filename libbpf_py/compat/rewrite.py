@@ -1,4 +1,5 @@
-"""Rewrite a legacy iproute2 object into one libbpf 1.x opens: BTF-defined maps in ``.maps``.
+"""Rewrite an object with a legacy ``maps`` section into one libbpf 1.x opens: BTF-defined maps
+in ``.maps``.
 
 What changes (and nothing else):
 - the ``maps`` section becomes ``.maps``, laid out afresh with one slot per map, each slot
@@ -37,19 +38,24 @@ from ..elf.file import (
     Symbol,
 )
 from ..errors import ElfError, LegacyMapError
-from .legacy_maps import LegacyMap, inner_template, maps_section, read_map_defs, read_maps
+from .definitions import LegacyMap, inner_template, maps_section, read_map_defs, read_maps
 
 BTF_MAPS_SECTION = ".maps"
 KV_PREFIX = "____btf_map_"
 
 
 def rewrite(data: bytes, dialect: str = "iproute2") -> Tuple[bytes, List[LegacyMap]]:
-    """``(new_bytes, maps)``; an object without a legacy ``maps`` section comes back unchanged,
-    but that the old loaders' static program functions become global (:func:`_program_symbols`).
-    ``dialect`` says which loader's definitions the section holds: ``"iproute2"`` (struct
-    bpf_elf_map), ``"libbpf0"`` or ``"bpf_load"`` (struct bpf_map_def, see :func:`read_map_defs`)."""
-    elf = ElfFile.parse(data)
-    stride, maps = read_maps(elf) if dialect == "iproute2" else read_map_defs(elf, dialect)
+    """``(new_bytes, maps)`` of the object ``data`` (see :func:`rewrite_elf`)."""
+    return rewrite_elf(ElfFile.parse(data), dialect, data)
+
+
+def rewrite_elf(elf: ElfFile, dialect: str, data: bytes) -> Tuple[bytes, List[LegacyMap]]:
+    """``(new_bytes, maps)`` of ``elf``, the whole parse of ``data`` (rewritten in place). An
+    object without a legacy ``maps`` section comes back unchanged, but that the old loaders'
+    static program functions become global (:func:`_program_symbols`). ``dialect`` says which
+    loader's definitions the section holds: ``"iproute2"`` (struct bpf_elf_map), ``"libbpf0"`` or
+    ``"bpf_load"`` (struct bpf_map_def, see :func:`read_map_defs`)."""
+    _, maps = read_maps(elf) if dialect == "iproute2" else read_map_defs(elf, dialect)
     if not maps:  # old loaders opened objects without maps too: their static programs loaded
         if dialect != "iproute2" and _program_symbols(elf, static_allowed=True):
             return elf.to_bytes(), []
