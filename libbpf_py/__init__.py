@@ -65,12 +65,7 @@ _PUBLIC = {
     "RingBuffer": "ringbuf",
     "UserRingBuffer": "ringbuf",
     "PerfBuffer": "perfbuf",
-    # comparing with native tools
-    "compare": "comparison",
-    "Comparison": "comparison",
     # pinning
-    "open_pinned": "pinned",
-    "walk_pinned": "pinned",
     "PinByName": "pinning",
     "PinPolicy": "pinning",
     # kernel enums and constants
@@ -80,16 +75,6 @@ _PUBLIC = {
     "BPF_NOEXIST": "_abi",
     "BPF_EXIST": "_abi",
     "BPF_F_LOCK": "_abi",
-    "BPF_F_NO_PREALLOC": "_abi",
-    "BPF_F_NO_COMMON_LRU": "_abi",
-    "BPF_F_NUMA_NODE": "_abi",
-    "BPF_F_RDONLY": "_abi",
-    "BPF_F_WRONLY": "_abi",
-    "BPF_F_ZERO_SEED": "_abi",
-    "BPF_F_RDONLY_PROG": "_abi",
-    "BPF_F_WRONLY_PROG": "_abi",
-    "BPF_F_MMAPABLE": "_abi",
-    "BPF_F_INNER_MAP": "_abi",
     # the library
     "use_library": "_libbpf",
     # subpackages
@@ -108,17 +93,7 @@ if TYPE_CHECKING:
     from . import iproute2 as iproute2
     from ._abi import BPF_ANY as BPF_ANY
     from ._abi import BPF_EXIST as BPF_EXIST
-    from ._abi import BPF_F_INNER_MAP as BPF_F_INNER_MAP
     from ._abi import BPF_F_LOCK as BPF_F_LOCK
-    from ._abi import BPF_F_MMAPABLE as BPF_F_MMAPABLE
-    from ._abi import BPF_F_NO_COMMON_LRU as BPF_F_NO_COMMON_LRU
-    from ._abi import BPF_F_NO_PREALLOC as BPF_F_NO_PREALLOC
-    from ._abi import BPF_F_NUMA_NODE as BPF_F_NUMA_NODE
-    from ._abi import BPF_F_RDONLY as BPF_F_RDONLY
-    from ._abi import BPF_F_RDONLY_PROG as BPF_F_RDONLY_PROG
-    from ._abi import BPF_F_WRONLY as BPF_F_WRONLY
-    from ._abi import BPF_F_WRONLY_PROG as BPF_F_WRONLY_PROG
-    from ._abi import BPF_F_ZERO_SEED as BPF_F_ZERO_SEED
     from ._abi import BPF_NOEXIST as BPF_NOEXIST
     from ._abi import AttachType as AttachType
     from ._abi import LinkType as LinkType
@@ -130,8 +105,6 @@ if TYPE_CHECKING:
     from ._abi import XdpFlags as XdpFlags
     from ._libbpf import libbpf as libbpf
     from ._libbpf import use_library as use_library
-    from .comparison import Comparison as Comparison
-    from .comparison import compare as compare
     from .hooks import ObjectHooks as ObjectHooks
     from .info import MapInfo as MapInfo
     from .info import ProgInfo as ProgInfo
@@ -141,8 +114,6 @@ if TYPE_CHECKING:
     from .maps import Map as Map
     from .object import Object as Object
     from .perfbuf import PerfBuffer as PerfBuffer
-    from .pinned import open_pinned as open_pinned
-    from .pinned import walk_pinned as walk_pinned
     from .pinning import PinByName as PinByName
     from .pinning import PinPolicy as PinPolicy
     from .programs import Program as Program

@@ -342,7 +342,7 @@ def _tc(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     """Load the object with libbpf_py and with the native tool; print both side by side; exit 1
     when anything differs."""
-    from libbpf_py.comparison import as_json, compare, render
+    from libbpf_py.tools.comparison import as_json, compare, render
 
     report = compare(args.object, section=args.sec, tool=args.tool, tc=args.tc)
     _emit(args, as_json(report), render(report))
@@ -366,7 +366,7 @@ def _prog_record(info: Any) -> Dict[str, Any]:
 
 def _pinned_records(root: str) -> List[Dict[str, Any]]:
     """What each pin under ``root`` holds (maps, programs, links), by path."""
-    from libbpf_py.pinned import walk_pinned
+    from libbpf_py.tools.pinned import walk_pinned
 
     describe = {"map": lambda m: _map_record(m.info()), "prog": lambda p: _prog_record(p.info()),
                 "link": _link_record}

@@ -169,7 +169,7 @@ def object_names() -> frozenset:
 def _pinned_name(path: Path) -> Optional[str]:
     """The kernel name of what is pinned at ``path`` (a link's: its program's), None if it is no pin."""
     import libbpf_py as bpf
-    from libbpf_py.pinned import open_pinned
+    from libbpf_py.tools.pinned import open_pinned
 
     try:
         with open_pinned(path) as handle:

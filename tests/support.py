@@ -276,7 +276,7 @@ def _held_by_pins(mount: str, progs: set, maps: set) -> None:
     """Add what is pinned under ``mount``, and what its prog arrays and map-in-maps hold (read
     through the pin, which holds a user reference: see _map_names)."""
     from libbpf_py import MapType
-    from libbpf_py.pinned import walk_pinned
+    from libbpf_py.tools.pinned import walk_pinned
 
     try:
         for _, kind, handle in walk_pinned(mount):
@@ -434,7 +434,7 @@ def compare_leftovers(pid: int) -> dict:
     import glob
     import tempfile
 
-    from libbpf_py.comparison import NETNS_PREFIX, SCRATCH_PREFIX
+    from libbpf_py.tools.comparison import NETNS_PREFIX, SCRATCH_PREFIX
 
     scratch, netns = f"{SCRATCH_PREFIX}{pid}-", f"{NETNS_PREFIX}{pid}_"
     with open("/proc/self/mountinfo") as mounts:

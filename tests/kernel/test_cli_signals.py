@@ -26,7 +26,7 @@ import pytest
 from support import KernelObjects, built_tool, compare_leftovers, kernel_names
 
 import libbpf_py as bpf
-from libbpf_py.comparison import SCRATCH_PREFIX
+from libbpf_py.tools.comparison import SCRATCH_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY_TC = Path(os.environ.get("LIBBPF_PY_LEGACY_TC", ROOT / "vendor/cache/iproute2-6.1.0-legacy/tc"))
@@ -34,8 +34,8 @@ LEGACY_TC = Path(os.environ.get("LIBBPF_PY_LEGACY_TC", ROOT / "vendor/cache/ipro
 HARNESS = r"""
 import os, signal, sys
 point, signame, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-import libbpf_py.cli as cli, libbpf_py.comparison, libbpf_py.iproute2, libbpf_py.pinned  # imported before: the
-signum, returns = getattr(signal, signame), 0                                          # points are the command's
+import libbpf_py.cli as cli, libbpf_py.tools, libbpf_py.iproute2  # imported before: the points are the command's
+signum, returns = getattr(signal, signame), 0
 
 def profile(frame, event, arg):
     global returns

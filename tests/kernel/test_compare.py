@@ -16,6 +16,7 @@ import pytest
 from support import KernelObjects, compare_leftovers, kernel_names
 
 import libbpf_py as bpf
+from libbpf_py.tools import compare
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY_TC = Path(os.environ.get("LIBBPF_PY_LEGACY_TC", ROOT / "vendor/cache/iproute2-6.1.0-legacy/tc"))
@@ -53,7 +54,7 @@ def run_cli(argv: list, runs: list) -> subprocess.CompletedProcess:
 
 def test_an_object_loads_as_bpftool_loads_it(bpf_obj, leaves_nothing):
     needs("bpftool")
-    report = bpf.compare(str(bpf_obj("maps")))
+    report = compare(str(bpf_obj("maps")))
     assert report.tool == "bpftool" and report.same, report.differences
     items = {(row.kind, row.item) for row in report.rows}
     assert ("program", "count_packets") in items and len([i for i in items if i[0] == "map"]) == 6
@@ -64,7 +65,7 @@ def test_an_object_loads_as_bpftool_loads_it(bpf_obj, leaves_nothing):
 
 def test_pin_by_name_maps_are_pinned_where_libbpf_pins_them_on_both_sides(bpf_obj, leaves_nothing):
     needs("bpftool")
-    report = bpf.compare(str(bpf_obj("pinned")))
+    report = compare(str(bpf_obj("pinned")))
     pins = {row.item: (row.ours, row.theirs) for row in report.rows if row.field == "pin"}
     assert sorted(pins.values(), key=str) == [("pinned_counts", "pinned_counts"), (None, None)]
     assert report.same
@@ -73,7 +74,7 @@ def test_pin_by_name_maps_are_pinned_where_libbpf_pins_them_on_both_sides(bpf_ob
 def test_a_legacy_object_with_its_tail_calls_loads_as_iproute2s_tc_loads_it(bpf_obj, leaves_nothing):
     if not LEGACY_TC.exists():
         pytest.skip(f"{LEGACY_TC} is not built (run vendor/iproute2/build-legacy-tc)")
-    report = bpf.compare(str(bpf_obj("iproute2/tail_call")), section="classifier", tc=str(LEGACY_TC))
+    report = compare(str(bpf_obj("iproute2/tail_call")), section="classifier", tc=str(LEGACY_TC))
     assert report.tool == "tc" and report.same, report.differences
     programs = [row.item for row in report.rows if row.kind == "program" and row.field == "type"]
     assert programs == ["classifier", "classifier map 0[0]", "classifier map 0[1]"]  # the entry and its tail calls
@@ -105,14 +106,14 @@ def test_a_difference_is_marked_and_the_command_exits_1(bpf_obj, leaves_nothing,
 
 def test_refusals(bpf_obj, leaves_nothing):
     with pytest.raises(ValueError, match="needs the section"):
-        bpf.compare(str(bpf_obj("maps")), tool="tc")
+        compare(str(bpf_obj("maps")), tool="tc")
     with pytest.raises(ValueError, match="tool must be"):
-        bpf.compare(str(bpf_obj("maps")), tool="ip")
+        compare(str(bpf_obj("maps")), tool="ip")
     with pytest.raises(FileNotFoundError, match="not an executable tc"):
-        bpf.compare(str(bpf_obj("iproute2/tail_call")), section="classifier", tc="/nonexistent/tc")
+        compare(str(bpf_obj("iproute2/tail_call")), section="classifier", tc="/nonexistent/tc")
     if shutil.which("tc"):
         with pytest.raises(bpf.LibbpfError, match="refuses legacy objects"):
-            bpf.compare(str(bpf_obj("iproute2/tail_call")), section="classifier")
+            compare(str(bpf_obj("iproute2/tail_call")), section="classifier")
 
 
 def sigint_after(monkeypatch, module, name, when=lambda *a, **k: True):
@@ -132,19 +133,20 @@ def sigint_after(monkeypatch, module, name, when=lambda *a, **k: True):
 
 @pytest.mark.parametrize("point", ["mounted", "unmounted", "netns added"])
 def test_ctrl_c_at_any_step_leaves_no_mount_directory_or_namespace(bpf_obj, monkeypatch, point, leaves_nothing):
-    from libbpf_py import _bpffs, comparison
+    from libbpf_py import _bpffs
+    from libbpf_py.tools import comparison
 
     if point == "mounted":
         sigint_after(monkeypatch, _bpffs, "mount_bpffs")
-        run = lambda: bpf.compare(str(bpf_obj("pinned")))  # noqa: E731
+        run = lambda: compare(str(bpf_obj("pinned")))  # noqa: E731
     elif point == "unmounted":
         sigint_after(monkeypatch, _bpffs, "unmount")
-        run = lambda: bpf.compare(str(bpf_obj("pinned")))  # noqa: E731
+        run = lambda: compare(str(bpf_obj("pinned")))  # noqa: E731
     else:
         if not LEGACY_TC.exists():
             pytest.skip(f"{LEGACY_TC} is not built")
         sigint_after(monkeypatch, comparison, "_run", lambda what, *a, **k: what == "ip netns add")
-        run = lambda: bpf.compare(str(bpf_obj("iproute2/tail_call")), section="classifier",  # noqa: E731
+        run = lambda: compare(str(bpf_obj("iproute2/tail_call")), section="classifier",  # noqa: E731
                                   tc=str(LEGACY_TC))
     if point != "netns added":
         needs("bpftool")

@@ -122,7 +122,7 @@ def test_batches_of_2_to_the_32_entries_are_refused_before_they_are_packed():
 
 def test_lookup_batch_buffers_are_as_large_as_a_batch_not_as_the_maps_capacity():
     """An empty map of a million 4 KiB values is read with buffers of a few MiB, not 4 GiB."""
-    with bpf.Map.create(MapType.HASH, 64, 4096, 1 << 20, flags=bpf.BPF_F_NO_PREALLOC) as m:
+    with bpf.Map.create(MapType.HASH, 64, 4096, 1 << 20, flags=bpf.MapFlags.NO_PREALLOC) as m:
         m.update(bytes(64), bytes(4096))
         with address_space(GIB):
             keys, values = m.lookup_batch()

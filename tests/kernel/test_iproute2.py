@@ -153,7 +153,7 @@ def test_section_selection(bpf_obj, tc_mnt):
 def test_short_strides_and_kv_annotations_load(bpf_obj, tc_mnt):
     with load(bpf_obj("iproute2/short_stride")) as obj:
         assert obj.programs["cls_short_stride"].test_run(bytes(64)).retval == 0
-        assert obj.maps["ss_hash_np"].info().flags == bpf.BPF_F_NO_PREALLOC
+        assert obj.maps["ss_hash_np"].info().flags == bpf.MapFlags.NO_PREALLOC
     with load(bpf_obj("iproute2/kv_annotated")) as obj:
         assert obj.maps["kv_map"].info().btf_key_type_id != 0   # key/value types reached the kernel
         obj.programs["cls_kv"].test_run(bytes(64))

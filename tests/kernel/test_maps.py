@@ -21,10 +21,10 @@ def hash_map():
 
 
 def test_create_reports_kernel_attributes():
-    with bpf.Map.create(MapType.LRU_HASH, 8, 16, 128, name="t_lru", flags=bpf.BPF_F_NO_COMMON_LRU) as m:
+    with bpf.Map.create(MapType.LRU_HASH, 8, 16, 128, name="t_lru", flags=bpf.MapFlags.NO_COMMON_LRU) as m:
         info = m.info()
         assert (info.type, info.key_size, info.value_size, info.max_entries) == (MapType.LRU_HASH, 8, 16, 128)
-        assert info.flags == bpf.BPF_F_NO_COMMON_LRU
+        assert info.flags == bpf.MapFlags.NO_COMMON_LRU
         assert info.name == "t_lru" and info.id > 0
         assert (m.name, m.type, m.key_size, m.value_size, m.max_entries) == ("t_lru", MapType.LRU_HASH, 8, 16, 128)
 

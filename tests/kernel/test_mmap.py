@@ -55,7 +55,7 @@ def test_maps_that_cannot_be_mapped_say_so(shared):
 
 
 def test_a_standalone_mmapable_array(tmp_path):
-    with bpf.Map.create(bpf.MapType.ARRAY, 4, 12, 3, flags=bpf.BPF_F_MMAPABLE) as m:
+    with bpf.Map.create(bpf.MapType.ARRAY, 4, 12, 3, flags=bpf.MapFlags.MMAPABLE) as m:
         view = m.mmap()
         assert len(view) == 16 * 3  # 12-byte values at a stride of 16
         view[16:20] = b"abcd"
@@ -63,7 +63,7 @@ def test_a_standalone_mmapable_array(tmp_path):
 
 
 def test_a_frozen_map_is_mapped_read_only():
-    with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, 2, flags=bpf.BPF_F_MMAPABLE | bpf.BPF_F_RDONLY_PROG) as m:
+    with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, 2, flags=bpf.MapFlags.MMAPABLE | bpf.MapFlags.RDONLY_PROG) as m:
         m.key_type = m.value_type = int
         m[1] = 7
         m.freeze()

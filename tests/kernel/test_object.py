@@ -22,12 +22,12 @@ def test_preload_edits_reach_the_kernel(bpf_obj):
     with bpf.Object.open(bpf_obj("maps")) as obj:
         h = obj.maps["hash_map"]
         h.max_entries = 4096
-        h.flags = bpf.BPF_F_NO_PREALLOC
+        h.flags = bpf.MapFlags.NO_PREALLOC
         obj.maps["lru_hash"].autocreate = False
         obj.load()
         info = h.info()
         assert (info.type, info.key_size, info.value_size, info.max_entries, info.flags) == \
-            (MapType.HASH, 4, 8, 4096, bpf.BPF_F_NO_PREALLOC)
+            (MapType.HASH, 4, 8, 4096, bpf.MapFlags.NO_PREALLOC)
         with pytest.raises(OSError, match="autocreate"):
             obj.maps["lru_hash"].lookup(0)
         with pytest.raises(OSError) as exc:

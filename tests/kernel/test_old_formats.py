@@ -86,7 +86,7 @@ def test_a_libbpf0_object_loads_every_program_typed_by_its_section(bpf_obj, vari
             "kprobe_count": (bpf.ProgType.KPROBE, True), "cgroup_count": (bpf.ProgType.CGROUP_SKB, True)}
         obj.load()
         assert all(m.pin_path is None for m in obj.maps.values())
-        assert kernel_map(obj.maps["lengths"])["flags"] == bpf.BPF_F_NO_PREALLOC
+        assert kernel_map(obj.maps["lengths"])["flags"] == bpf.MapFlags.NO_PREALLOC
         assert kernel_map(obj.maps["counts"])["type"] == "array"
         obj.programs["xdp_count"].test_run(bytes(64))
         obj.programs["socket_count"].test_run(bytes(80), repeat=2)
@@ -117,7 +117,7 @@ def test_a_bpf_load_object_takes_its_inner_template_and_numa_node(bpf_obj, varia
         assert {n: p.autoload for n, p in obj.programs.items()} == {
             "lookup_through_outer": True, "count_on_node": True, "not_for_bpf_load": False}  # lwt_in: skipped
         obj.load()
-        assert kernel_map(obj.maps["on_node"])["flags"] == bpf.BPF_F_NUMA_NODE
+        assert kernel_map(obj.maps["on_node"])["flags"] == bpf.MapFlags.NUMA_NODE
         inner, outer = obj.maps["inner_proto"], obj.maps["outer"]
         inner.key_type = inner.value_type = outer.key_type = int
         inner[0] = 41
@@ -211,8 +211,8 @@ def test_a_map_in_map_libbpf_0_x_cannot_create_leaves_bpf_load_as_the_reading(bp
         assert [(hook.reading, hook.why) for hook in obj.hooks] == [("bpf_load", "the only reading that fits")]
         assert {n: p.autoload for n, p in obj.programs.items()} == {"stress_lru": True, "lookup_inner": True}
         obj.load()
-        assert kernel_map(obj.maps["inner_lru"])["flags"] == bpf.BPF_F_NUMA_NODE
-        with bpf.Map.create(bpf.MapType.LRU_HASH, 4, 8, 16, flags=bpf.BPF_F_NUMA_NODE) as inner, \
+        assert kernel_map(obj.maps["inner_lru"])["flags"] == bpf.MapFlags.NUMA_NODE
+        with bpf.Map.create(bpf.MapType.LRU_HASH, 4, 8, 16, flags=bpf.MapFlags.NUMA_NODE) as inner, \
                 bpf.Map.create(bpf.MapType.HASH, 4, 8, 16) as other_shape:
             inner.key_type = inner.value_type = int
             inner[0] = 99

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import libbpf_py as bpf
+from libbpf_py.tools import open_pinned, walk_pinned
 
 
 def test_each_kind_opens_as_itself_and_the_walk_lists_every_pin(bpf_obj, bpffs):
@@ -16,9 +17,9 @@ def test_each_kind_opens_as_itself_and_the_walk_lists_every_pin(bpf_obj, bpffs):
         with obj.programs["raw_tp_getpid"].attach() as link:
             link.pin(bpffs / "sub" / "l")
             for name, cls in (("m", bpf.Map), ("sub/p", bpf.Program), ("sub/l", bpf.Link)):
-                with bpf.open_pinned(bpffs / name) as handle:
+                with open_pinned(bpffs / name) as handle:
                     assert type(handle) is cls
-            walked = [(path, kind, handle.info().id) for path, kind, handle in bpf.walk_pinned(bpffs)]
+            walked = [(path, kind, handle.info().id) for path, kind, handle in walk_pinned(bpffs)]
             assert walked == [(str(bpffs / "m"), "map", obj.maps["counts"].info().id),
                               (str(bpffs / "sub" / "l"), "link", link.info().id),
                               (str(bpffs / "sub" / "p"), "prog", obj.programs["raw_tp_getpid"].info().id)]
@@ -29,7 +30,7 @@ def test_each_kind_opens_as_itself_and_the_walk_lists_every_pin(bpf_obj, bpffs):
 
 def test_what_is_not_a_pin_is_refused_and_skipped(bpffs, tmp_path):
     with pytest.raises(OSError):
-        bpf.open_pinned(bpffs / "maps.debug")  # bpffs' own file: not a pin
+        open_pinned(bpffs / "maps.debug")  # bpffs' own file: not a pin
     with pytest.raises(OSError):
-        bpf.open_pinned(tmp_path)
-    assert list(bpf.walk_pinned(bpffs)) == []
+        open_pinned(tmp_path)
+    assert list(walk_pinned(bpffs)) == []

@@ -92,7 +92,7 @@ def test_mismatch_names_every_field_and_changes_nothing(bpf_obj, bpffs):
 
 
 def test_type_and_flags_mismatch(bpf_obj, bpffs):
-    with bpf.Map.create(MapType.ARRAY, 4, 8, 256, flags=bpf.BPF_F_RDONLY_PROG) as other:
+    with bpf.Map.create(MapType.ARRAY, 4, 8, 256, flags=bpf.MapFlags.RDONLY_PROG) as other:
         other.pin(bpffs / "pinned_counts")
     with pytest.raises(bpf.MapIncompatibleError) as exc:
         load(bpf_obj("pinned"), pinning=PinByName(bpffs))
@@ -264,7 +264,7 @@ def test_native_failed_load_rolls_back_like_ours(bpf_obj, bpffs, native_loader):
 
 def test_devmap_pins_are_reused_despite_the_kernel_added_flag(bpf_obj, bpffs, native_loader):
     first = native_loader(bpf_obj("pinned_devmap"), bpffs)["maps"]["tx_ports"]
-    assert first["flags"] & bpf.BPF_F_RDONLY_PROG  # added by the kernel, not asked for
+    assert first["flags"] & bpf.MapFlags.RDONLY_PROG  # added by the kernel, not asked for
     with load(bpf_obj("pinned_devmap"), pinning=PinByName(bpffs)) as obj:
         assert obj.maps["tx_ports"].info().id == first["id"]
     again = native_loader(bpf_obj("pinned_devmap"), bpffs)

@@ -14,6 +14,7 @@ import pytest
 
 import libbpf_py as bpf
 from libbpf_py import iproute2
+from libbpf_py.tools import compare
 
 
 def system_tc_loads_btf_objects() -> bool:
@@ -79,6 +80,6 @@ def test_debian_tc_reuses_what_the_shim_pinned(bpf_obj, netns, bpffs):
 
 
 def test_compare_with_debian_tc_finds_the_same_load(bpf_obj):
-    report = bpf.compare(str(bpf_obj("pinned")), tool="tc", section="tc")
+    report = compare(str(bpf_obj("pinned")), tool="tc", section="tc")
     assert report.same, report.differences
     assert {row.ours for row in report.rows if row.field == "pin"} == {None, "tc/globals/pinned_counts"}

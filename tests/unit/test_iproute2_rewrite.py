@@ -146,7 +146,7 @@ def with_maps(data: bytes, entries, stride: int, names=None) -> bytes:
 
 
 def test_u32_values_survive(legacy):
-    big = (2, 4, 8, 0xFFFFFFFF, bpf.BPF_F_MMAPABLE, 0, 0, 0, 0)
+    big = (2, 4, 8, 0xFFFFFFFF, bpf.MapFlags.MMAPABLE, 0, 0, 0, 0)
     data = with_maps(legacy("object_ns-nog"), [big, (1, 4, 8, 0xFFFFFFFE, 1)], 36)
     obj, maps = open_rewritten(data)
     with obj:

@@ -28,11 +28,11 @@ LAYERS = [
     ("links",),                                     # attachments (programs make them)
     ("netdev",),                                    # devices, clsact hooks, netlink attachments
     ("maps", "programs"),
-    ("pinning", "hooks", "pinned", "ringbuf", "perfbuf", "variables"),  # pins; object hooks; ring buffers; global data
+    ("pinning", "hooks", "ringbuf", "perfbuf", "variables"),  # pins; object hooks; ring buffers; global data
     ("compat",),                                    # every old format: read, rewritten, its loader's semantics
     ("object",),
     ("iproute2",),                                  # tc and ip as commands: the shim's public face
-    ("comparison",),                                # one object loaded by libbpf_py and by the native tool
+    ("tools",),                                     # compare with native tools; whatever is pinned, opened
     ("cli",),
     ("__init__",),                                  # the public names
 ]

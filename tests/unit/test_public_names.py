@@ -54,9 +54,12 @@ def test_one_table_drives_all_dir_and_the_type_checking_imports():
     public = bpf._PUBLIC
     assert set(bpf.__all__) == set(public) | set(bpf._EAGER)
     assert dir(bpf) == bpf.__all__
-    constants = {name for name in vars(_abi) if name.startswith("BPF_F_") or name in
-                 ("BPF_ANY", "BPF_NOEXIST", "BPF_EXIST")}
-    assert constants <= set(dir(bpf)), constants - set(dir(bpf))
+    update_flags = {"BPF_ANY", "BPF_NOEXIST", "BPF_EXIST", "BPF_F_LOCK"}  # element operations' flags, by libbpf's names
+    assert update_flags <= set(dir(bpf)), update_flags - set(dir(bpf))
+    map_flags = {name for name in vars(_abi) if name.startswith("BPF_F_")} - update_flags
+    assert not map_flags & set(dir(bpf)), "map flags have one name: bpf.MapFlags.X"
+    assert all(getattr(bpf.MapFlags, name[len("BPF_F_"):]) == getattr(_abi, name) for name in map_flags
+               if hasattr(bpf.MapFlags, name[len("BPF_F_"):]))
     tree = ast.parse(Path(bpf.__file__).read_text())  # the package under test, installed or not
     block = next(node for node in tree.body if isinstance(node, ast.If) and getattr(node.test, "id", "") ==
                  "TYPE_CHECKING")

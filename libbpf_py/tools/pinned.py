@@ -6,16 +6,16 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Iterator, Tuple, Union
 
-from . import _libbpf, _signals
-from ._checks import c_path
-from ._fd import OwnedFd, fd_kind
-from .errors import InvalidValueError
-from .links import Link
-from .maps import Map
-from .programs import Program
+from .. import _libbpf, _signals
+from .._checks import c_path
+from .._fd import OwnedFd, fd_kind
+from ..errors import InvalidValueError
+from ..links import Link
+from ..maps import Map
+from ..programs import Program
 
 if TYPE_CHECKING:
-    from ._handle import PathLike
+    from .._handle import PathLike
 
     Pinned = Union[Map, Program, Link]
 

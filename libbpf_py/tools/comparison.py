@@ -31,14 +31,14 @@ import subprocess
 import tempfile
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-from . import _bpffs, _signals
-from ._checks import c_path
-from ._libbpf import libc
-from .errors import InvalidValueError, LibbpfError
-from .info import MapInfo, ProgInfo
-from .maps import Map
+from .. import _bpffs, _signals
+from .._checks import c_path
+from .._libbpf import libc
+from ..errors import InvalidValueError, LibbpfError
+from ..info import MapInfo, ProgInfo
+from ..maps import Map
+from ..programs import Program
 from .pinned import walk_pinned
-from .programs import Program
 
 OURS = "libbpf_py"
 SCRATCH_PREFIX = "libbpf_py-compare-"   # + PID-: the scratch mounts of the process PID
@@ -129,8 +129,8 @@ def compare(obj: str, *, section: Optional[str] = None, tool: str = "auto", prog
 
 
 def _is_legacy(obj: str) -> bool:
-    from .compat.definitions import maps_section
-    from .elf.file import ElfFile
+    from ..compat.definitions import maps_section
+    from ..elf.file import ElfFile
 
     with open(obj, "rb") as f:
         return maps_section(ElfFile.parse(f.read(), headers_only=True)) is not None
@@ -186,7 +186,7 @@ def _bpftool(bpftool: str, obj: str, root: str, timeout: float) -> Dict[str, _It
 
 
 def _ours_as_bpftool(obj: str, root: str) -> Dict[str, _Item]:
-    from .object import Object
+    from ..object import Object
 
     with Object.open(obj, pin_root=root) as loaded:
         loaded.load()
@@ -242,7 +242,7 @@ def _delete_netns(name: str) -> None:
 
 
 def _ours_as_tc(obj: str, root: str, section: str, prog_type: str) -> Dict[str, _Item]:
-    from .iproute2 import open as open_as_tc
+    from ..iproute2 import open as open_as_tc
 
     with open_as_tc(obj, prog_type, section, mnt=root) as loaded:
         loaded.load()
@@ -304,7 +304,7 @@ def _map_facts(info: MapInfo, pins: Dict[Tuple[str, int], str]) -> Dict[str, Any
 
 
 def _prog_array_slots(m: Map, info: MapInfo) -> Iterator[Tuple[int, ProgInfo]]:
-    from ._abi import MapType
+    from .._abi import MapType
 
     if info.type != MapType.PROG_ARRAY:
         return
