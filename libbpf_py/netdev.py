@@ -8,14 +8,14 @@ import contextlib
 import ctypes
 import errno
 import os
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, Optional, Tuple, Union
 
 from . import _abi, _libbpf
 from ._abi import LinkType
 from ._checks import check_uint
 from ._fd import OwnedFd
 from .errors import InvalidTypeError, LibbpfError
-from .links import Link, LinkInfo
+from .links import LinkInfo, NetlinkAttachment
 
 
 def tc_hook(ifindex: int, point: int) -> _abi.BpfTcHook:
@@ -31,7 +31,8 @@ def tc_hook(ifindex: int, point: int) -> _abi.BpfTcHook:
 
 
 def netlink_link(program_name: str, ifindex: int, prog_id: int, holder: Callable[[], int],
-                 remove: Callable[[], None]) -> Link:
+                 remove: Callable[[], None], tc_place: Tuple[Optional[int], Optional[int]] = (None, None)
+                 ) -> NetlinkAttachment:
     """A Link for an attachment that netlink made (no kernel link: a cls_bpf filter, a legacy
     XDP program) in this thread's network namespace. ``holder()`` says which program id the
     place holds now (0: none), ``remove()`` takes it away; both run in that namespace, whichever
@@ -55,10 +56,11 @@ def netlink_link(program_name: str, ifindex: int, prog_id: int, holder: Callable
         with _in_netns(netns.fileno()):
             return LinkInfo(LinkType.UNSPEC, 0, prog_id if holding() else 0, ifindex=ifindex)
 
-    return Link._make(None, None, program_name, detacher=detach, info=info)
+    return NetlinkAttachment._make(program_name, detach, info, *tc_place)
 
 
-def cls_bpf_link(program_name: str, hook: _abi.BpfTcHook, handle: int, priority: int, prog_id: int) -> Link:
+def cls_bpf_link(program_name: str, hook: _abi.BpfTcHook, handle: int, priority: int,
+                 prog_id: int) -> NetlinkAttachment:
     """A Link for the cls_bpf filter at ``handle``/``priority`` of ``hook`` (see netlink_link)."""
     lib = _libbpf.lib()
 
@@ -76,9 +78,7 @@ def cls_bpf_link(program_name: str, hook: _abi.BpfTcHook, handle: int, priority:
         gone = place()  # held by this frame while C reads it
         lib.bpf_tc_detach(ctypes.addressof(hook), ctypes.addressof(gone))
 
-    link = netlink_link(program_name, hook.ifindex, prog_id, holder, remove)
-    link.tc_handle, link.tc_priority = handle, priority
-    return link
+    return netlink_link(program_name, hook.ifindex, prog_id, holder, remove, (handle, priority))
 
 
 _THREAD_NETNS = "/proc/thread-self/ns/net"

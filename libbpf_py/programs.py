@@ -16,7 +16,7 @@ from ._fd import OwnedFd
 from ._handle import BpfHandle, definition
 from .errors import NOT_SUPPORTED_ERRNOS, InvalidTypeError, InvalidValueError, LibbpfError, UnavailableError
 from .info import ProgInfo, prog_info
-from .links import Link
+from .links import FdLink, LibbpfLink, Link
 from .netdev import cls_bpf_link, device_index, tc_hook
 
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ class Program(BpfHandle[ProgInfo]):
         """A kernel link of this program to ``target`` (BPF_LINK_CREATE: any program, from an
         object or a pin), owned by the Link before a signal can arrive."""
         with _signals.deferred(), self._fd_in_use() as fd:
-            return Link._make(None, OwnedFd(self._lib.bpf_link_create(fd, target, attach_type, opts)), self.name)
+            return FdLink._make(OwnedFd(self._lib.bpf_link_create(fd, target, attach_type, opts)), self.name)
 
     def _attach_cls_bpf(self, ifindex: int, point: int, priority: int, handle: int) -> Link:
         lib = self._lib
@@ -348,7 +348,7 @@ class Program(BpfHandle[ProgInfo]):
             if self._fd < 0:
                 self._raise_unusable()
             try:
-                return Link._make(getattr(self._lib, function)(handle, *args), None, self.name)
+                return LibbpfLink._make(getattr(self._lib, function)(handle, *args), self.name)
             except LibbpfError as exc:
                 if exc.errno == errno.ENOENT and function in _TRACEFS_USERS and not _tracefs_mounted():
                     raise exc.with_detail(f"{exc.detail} (if the hook is a tracepoint or a kprobe, or a "

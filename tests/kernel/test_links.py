@@ -617,3 +617,17 @@ def test_the_cli_says_when_a_detached_link_is_still_held(attach_obj, bpffs, caps
     assert err.count("\n") == 1 and err.startswith(f"libbpf-py: link {link_id} of program id ")
     os.unlink(bpffs / "other")
     assert link_gone(link_id)
+
+
+def test_each_kind_of_attachment_is_its_own_class(attach_obj, bpffs):
+    """One interface, one class per kind: libbpf's link, a kernel link's fd, a netlink attachment."""
+    from libbpf_py.links import FdLink, LibbpfLink, NetlinkAttachment
+
+    with attach_obj.programs["raw_tp_getpid"].attach() as made:
+        assert type(made) is LibbpfLink and made.as_libbpf() and not hasattr(made, "tc_handle")
+        made.pin(bpffs / "pinned")
+        with bpf.Link.from_pinned(bpffs / "pinned") as opened:
+            assert type(opened) is FdLink and opened.as_libbpf() is None
+            assert opened.info().id == made.info().id
+        made.unpin()
+    assert issubclass(NetlinkAttachment, bpf.Link) and "tc_handle" in NetlinkAttachment.__annotations__

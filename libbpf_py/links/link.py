@@ -1,19 +1,4 @@
-"""Links: a program attached to a hook for as long as its :class:`Link` (or a pin of it) lives.
-
-A Link comes from one of ``Program.attach*`` or from :meth:`Link.from_pinned`. It owns its
-attachment: ``detach()`` ends it now; ``close()`` (or the end of a ``with`` block) releases the
-handle, which ends an attachment nothing else holds, while a pinned link stays attached (also
-after the process exits). A Link dropped without either is released as ``close()`` releases it
-(libbpf's rule: an unpinned link detaches).
-
-Pins: a Link knows the pins it was opened from or made (``pin_path`` is the latest), and the
-link's id, so that ``unpin()`` works in any order: before or after ``close()`` or ``detach()``.
-A pin is only ever removed while it still holds this very link (compared by link id): one
-another process removed or replaced is left alone. ``detach()`` removes the pins it knows,
-since a pin would otherwise keep a detached link (a defunct one, or, for link types the kernel
-cannot detach, a live attachment); a link still held after that, by another process or a pin
-this handle never knew of, is reported with a :class:`RuntimeWarning`, never left silently.
-"""
+"""The interface every kind of link shares: what the kernel reports of a link, its lifetime, its pins."""
 
 from __future__ import annotations
 
@@ -27,16 +12,16 @@ import warnings
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional
 
-from . import _abi, _libbpf, _signals
-from ._abi import AttachType, LinkType, enum_or_int
-from ._checks import c_path, check_uint
-from ._fd import OwnedFd, fd_kind
-from ._handle import _about_path, unlink_own_pin
-from .errors import NOT_SUPPORTED_ERRNOS, ClosedError, InvalidTypeError, InvalidValueError, LibbpfError
-from .info import kernel_ids
+from .. import _abi, _libbpf, _signals
+from .._abi import AttachType, LinkType, enum_or_int
+from .._checks import c_path, check_uint
+from .._fd import OwnedFd, fd_kind
+from .._handle import _about_path, unlink_own_pin
+from ..errors import NOT_SUPPORTED_ERRNOS, ClosedError, InvalidTypeError, InvalidValueError, LibbpfError
+from ..info import kernel_ids
 
 if TYPE_CHECKING:
-    from ._handle import PathLike
+    from .._handle import PathLike
 
 
 class LinkInfo(NamedTuple):
@@ -81,65 +66,38 @@ _this_process = [os.getpid()]  # kept by fork, not asked of the kernel at each r
 os.register_at_fork(after_in_child=lambda: _this_process.__setitem__(0, os.getpid()))
 
 
-def _release(lib: _libbpf.Libbpf, state: List[Any], pid: int) -> None:
-    """Release a link handle once (its finalizer): libbpf's ``bpf_link``, a link fd, or the
-    detacher of an attachment the kernel keeps without a link (a cls_bpf filter). In a forked
-    child only the child's copy of an fd is closed: libbpf's destroy would disable a perf event
-    the parent still uses, and a detacher would remove the parent's filter."""
-    with _signals.deferred(in_finalizer=True):
-        ptr, fd, detacher = state
-        state[:] = [None, None, None]
-        if _this_process[0] != pid:
-            if fd is not None:
-                fd.close()
-        elif ptr is not None:
-            lib.bpf_link__destroy(ptr)  # closes its fd: ends an attachment nothing else holds
-        elif fd is not None:
-            fd.close()
-        elif detacher is not None:
-            detacher()
-
-
 class Link:
-    """A program attached to a hook (see the module's docstring for its lifetime)."""
+    """A program attached to a hook (see :mod:`libbpf_py.links` for its lifetime and pins). One
+    class per kind of attachment does what differs: :class:`FdLink` (a kernel link's fd, below),
+    :class:`~.LibbpfLink` (libbpf's ``struct bpf_link``) and :class:`~.NetlinkAttachment` (what
+    netlink attached, without a kernel link)."""
 
-    # Set by _make (instances are made there, not by __init__):
+    _kind = "link"
+    # Set by _start (instances are made by each kind's constructor, not by __init__):
     _lib: _libbpf.Libbpf
-    _state: List[Any]            # [libbpf's struct bpf_link *, a link's OwnedFd, or a detacher]: one is set
-    _finalizer: weakref.finalize[Any, Any]
+    _finalizer: weakref.finalize[Any, Any]   # releases what the kind holds (once)
     _lock: Any                   # an RLock: operations and close, one thread at a time
     _pins: List[str]             # where this link is known to be pinned (opened from, or pinned here), latest last
     _unpinned_by_detach: List[str]  # the pins detach() dealt with (removed, or found gone or taken): unpin() after
-    _link_id: Optional[int]      # the kernel link's id, read once a pin is known (to check pins after close)
-    _describe: Optional[Callable[[], LinkInfo]]  # the info of an attachment without a kernel link
+    _link_id: Optional[int]      # the kernel link's id, read once known (to check pins after close)
     program_name: str            # the program's name, for messages
-    tc_handle: Optional[int] = None    # a cls_bpf filter's handle and priority (attach_tc)
-    tc_priority: Optional[int] = None
 
     def __init__(self) -> None:
         raise InvalidTypeError("Links come from Program.attach*() or Link.from_pinned()")
 
-    @classmethod
-    def _make(cls, ptr: Optional[int], fd: Optional[OwnedFd], program_name: str,
-              detacher: Optional[Callable[[], None]] = None, info: Optional[Callable[[], LinkInfo]] = None) -> "Link":
-        """A Link owning libbpf's ``ptr``, a link ``fd``, or (no link in the kernel) an attachment
-        that ``detacher`` removes and ``info`` describes."""
-        self = object.__new__(cls)
+    def _start(self, program_name: str, release: Callable[..., None], *state: Any) -> None:
         self._lib = _libbpf.lib()
-        self._state = [ptr, fd, detacher]
-        self._describe = info
-        self._finalizer = weakref.finalize(self, _release, self._lib, self._state, _this_process[0])
+        self._finalizer = weakref.finalize(self, release, *state)
         self._lock = _thread.RLock()
         self._pins, self._unpinned_by_detach, self._link_id = [], [], None
         self.program_name = program_name
-        return self
 
     @classmethod
     def from_id(cls, link_id: int) -> "Link":
         """Open a link by its kernel id; closing this handle leaves it attached to whoever holds it."""
         check_uint(link_id, 32, "id")
         with _signals.deferred():
-            return cls._make(None, OwnedFd(_libbpf.lib().bpf_link_get_fd_by_id(link_id)), "")
+            return FdLink._make(OwnedFd(_libbpf.lib().bpf_link_get_fd_by_id(link_id)), "")
 
     @staticmethod
     def ids() -> List[int]:
@@ -160,7 +118,7 @@ class Link:
                 fd.close()
                 raise LibbpfError.for_errno(errno.EINVAL, f"{os.fspath(path)} holds a BPF {kind}, not a link",
                                             "bpf_obj_get")
-            self = cls._make(None, fd, "")
+            self = FdLink._make(fd, "")
             self._link_id = link_info(fd.fileno()).id
             self._pins.append(os.fspath(path))
         return self
@@ -169,15 +127,13 @@ class Link:
 
     def _current_fd(self) -> int:
         """The link's fd (the caller holds the lock); ClosedError once released."""
-        ptr, fd, detacher = self._state
-        if ptr is not None:
-            return int(self._lib.bpf_link__fd(ptr))
-        if fd is not None:
-            return fd.fileno()
-        if detacher is not None:
-            raise LibbpfError.for_errno(errno.EOPNOTSUPP, f"the attachment of {self.program_name} is no kernel link "
-                                        "(a cls_bpf filter): it has no fd, and cannot be pinned or updated")
-        raise ClosedError(f"the link of {self.program_name or 'a program'} is closed")
+        if self.closed:
+            raise ClosedError(f"the link of {self.program_name or 'a program'} is closed")
+        return self._fd_now()
+
+    def _fd_now(self) -> int:
+        """The fd of the kind's live handle."""
+        raise NotImplementedError
 
     @property
     def fd(self) -> int:
@@ -187,7 +143,7 @@ class Link:
 
     @property
     def closed(self) -> bool:
-        return self._state == [None, None, None]
+        return not self._finalizer.alive
 
     @property
     def pin_path(self) -> Optional[str]:
@@ -201,20 +157,16 @@ class Link:
         from an fd): valid until this handle is closed."""
         with self._lock:
             self._current_fd()
-            return self._state[0]
+            return None
 
     def info(self) -> LinkInfo:
-        """The link as the kernel reports it (for a cls_bpf filter: its program and device)."""
+        """The link as the kernel reports it."""
         with self._lock:
-            if self._state[2] is not None and self._describe is not None:
-                return self._describe()
             return link_info(self._current_fd())
 
     def __repr__(self) -> str:
         if self.closed:
             return f"<Link of {self.program_name!r} closed>"
-        if self._state[2] is not None:
-            return f"<Link of {self.program_name!r} (netlink, no kernel link)>"
         pinned = f" pinned at {self.pin_path}" if self._pins else ""
         return f"<Link of {self.program_name!r} fd={self.fd}{pinned}>"
 
@@ -249,9 +201,6 @@ class Link:
         the rest is done; ``unpin()`` can retry. ``unpin()`` after ``detach()`` has nothing
         left to do. Safe to call twice."""
         with _signals.deferred(), self._lock:
-            if self._state[2] is not None:  # no kernel link: releasing removes exactly what was attached
-                self._finalizer()
-                return
             if self.closed:
                 if not self._pins:
                     return  # detached (or closed unpinned) already, maybe by another thread
@@ -342,8 +291,6 @@ class Link:
         is released as by :meth:`close` (it stays while pinned or held elsewhere). Safe to call
         twice."""
         with _signals.deferred(), self._lock:
-            self._state[2] = None   # never run the detacher
-            self._describe = None   # nor keep what it held (a network namespace)
             self._finalizer()
 
     # pins ------------------------------------------------------------------------------------
@@ -414,3 +361,24 @@ class Link:
                                           "can change program at all") from None
                 raise
         self.program_name = program.name
+
+
+def _release_fd(fd: OwnedFd) -> None:
+    fd.close()  # (in a forked child too: only the child's copy)
+
+
+class FdLink(Link):
+    """A kernel link on an fd of its own: made with BPF_LINK_CREATE (tcx, cgroup, netns and XDP
+    links of ``Program.attach_*``), or opened from a pin or an id."""
+
+    _owned: OwnedFd
+
+    @classmethod
+    def _make(cls, fd: OwnedFd, program_name: str) -> "FdLink":
+        self = object.__new__(cls)
+        self._owned = fd
+        self._start(program_name, _release_fd, fd)
+        return self
+
+    def _fd_now(self) -> int:
+        return self._owned.fileno()
