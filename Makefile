@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: all setup deps venv bpf tools demo check test test-unit test-installed test-pythons test-deb dist bench lint type fuzz clean
+.PHONY: all setup deps venv bpf tools demo check test test-unit test-installed test-pythons test-deb dist bench lint type docs fuzz clean
 
 all: bpf
 
@@ -17,7 +17,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,lint,type,netlink,dist]'
+	$(PY) -m pip install -q -e '.[test,lint,type,netlink,dist,docs]'
 	touch $@
 
 bpf:
@@ -88,6 +88,12 @@ lint: venv
 type: venv
 	$(PY) -m mypy libbpf_py
 
+# The documentation (docs/): the guide pages and the API reference made from the docstrings, as
+# HTML in docs/_build/html. Offline (Sphinx comes with the docs extra, which setup installs), and
+# a warning fails the build.
+docs: venv
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
 # Mutation fuzzing of Object.open+load, iproute2.open+load and iproute2.rewrite, each input in a
 # forked child, in a private bpffs (root). CI runs the bounded default; the long campaign is
 # `make fuzz FUZZ_INPUTS=100000` (figures in the README).
@@ -101,9 +107,9 @@ fuzz: venv bpf
 		$(PY) fuzz/fuzz.py --target $$target --inputs $(FUZZ_INPUTS) --seed $(FUZZ_SEED) --bpffs $$mnt || status=1; \
 	done; exit $$status
 
-# What CI runs: lint and type checks, the whole suite, a bounded fuzz run.
-check: lint type test fuzz
+# What CI runs: lint and type checks, the documentation, the whole suite, a bounded fuzz run.
+check: lint type docs test fuzz
 
 clean:
 	$(MAKE) -C bpf_progs clean
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache docs/_build
