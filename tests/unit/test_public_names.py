@@ -1,8 +1,10 @@
-"""The package's public surface: every name the README uses resolves, in a fresh interpreter."""
+"""The package's public surface: every name the README and the documentation use resolves, in a
+fresh interpreter, and every public name is in the API reference."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 import subprocess
@@ -15,17 +17,27 @@ import libbpf_py as bpf
 from libbpf_py import _abi
 
 ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
 # `bpf.X` and `bpf.X.Y` where bpf is the package (not libbpf.so or bpf_progs/)
 _README_NAME = re.compile(r"(?<![\w/.])bpf((?:\.[A-Za-z_]\w*)+)")
+# the modules whose __all__ is the public surface, each documented in docs/api/
+PUBLIC_MODULES = ("libbpf_py", "libbpf_py.compat", "libbpf_py.iproute2", "libbpf_py.tools", "libbpf_py.elf")
+_MODULE_DIRECTIVE = re.compile(r"^\.\. (?:auto)?(?:current)?module:: *([\w.]+) *$", re.M)
+_OBJECT_DIRECTIVE = re.compile(r"^\.\. (?:auto)?(class|function|data|exception|attribute|method):: *([\w.]+)", re.M)
+
+
+def pages() -> list:
+    """The README and every page of docs/ (only the README where the tree has no docs/)."""
+    return [ROOT / "README.md", *sorted(DOCS.rglob("*.rst"))]
 
 
 def readme_names() -> set:
-    return {match.group(1)[1:] for match in _README_NAME.finditer((ROOT / "README.md").read_text())}
+    return {match.group(1)[1:] for page in pages() for match in _README_NAME.finditer(page.read_text())}
 
 
-def test_every_name_the_readme_uses_resolves_in_a_fresh_interpreter():
+def test_every_name_the_readme_and_the_pages_use_resolves_in_a_fresh_interpreter():
     names = sorted(readme_names())
-    assert "iproute2.open" in names and "Object.open" in names  # the pattern reads the README
+    assert "iproute2.open" in names and "Object.open" in names  # the pattern reads the README and the pages
     code = ("import json, sys, libbpf_py as bpf\n"
             "missing = []\n"
             "for dotted in json.loads(sys.argv[1]):\n"
@@ -102,3 +114,58 @@ def test_public_records_are_named_tuples_whose_type_hints_evaluate():
     spec = bpf.MapSpec(bpf.MapType.HASH, 4, 8, 16, 0)
     assert pickle.loads(pickle.dumps(spec)) == spec and isinstance(spec, tuple)
     assert spec._replace(max_entries=32).max_entries == 32 and spec._asdict()["inner"] is None
+
+
+def documented_names() -> dict:
+    """{dotted name: page} of every module and object the API reference documents, each under the
+    module its page's last ``module``/``currentmodule``/``automodule`` directive names."""
+    found = {}
+    for page in sorted((DOCS / "api").glob("*.rst")):
+        text = page.read_text()
+        events = sorted([(m.start(), "module", m.group(1)) for m in _MODULE_DIRECTIVE.finditer(text)] +
+                        [(m.start(), "object", m.group(2)) for m in _OBJECT_DIRECTIVE.finditer(text)])
+        module = None
+        for _, kind, name in events:
+            if kind == "module":
+                module = name
+                found[name] = page.name
+            else:
+                assert module is not None, f"{page.name}: {name} documented before any module directive"
+                found[f"{module}.{name}"] = page.name
+    return found
+
+
+def public_names() -> set:
+    names = set()
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        names |= {f"{module_name}.{name}" for name in module.__all__}
+    return names
+
+
+@pytest.fixture
+def documented():
+    if not (DOCS / "api").is_dir():
+        pytest.skip("no docs/ in this tree (the installed-wheel run copies the tests and the README only)")
+    return documented_names()
+
+
+def test_every_public_name_is_in_the_api_reference(documented):
+    """Each name of libbpf_py.__all__, and of compat's, iproute2's, tools' and elf's, has its entry
+    (autodoc'd under the name a program uses: libbpf_py.Object, not libbpf_py.object.Object)."""
+    assert "libbpf_py.Object" in documented and "libbpf_py.iproute2.open" in documented  # the reader reads
+    missing = sorted(public_names() - set(documented))
+    assert not missing, f"add these to docs/api/: {missing}"
+
+
+def test_every_name_the_api_reference_documents_exists(documented):
+    """A renamed or removed name leaves no stale entry (a hand-written ``.. data::`` included)."""
+    stale = []
+    for dotted in documented:
+        if dotted in PUBLIC_MODULES:
+            continue
+        module_name, _, name = dotted.rpartition(".")
+        assert module_name in PUBLIC_MODULES, f"{dotted}: documented under a module that is not public"
+        if not hasattr(importlib.import_module(module_name), name):
+            stale.append(dotted)
+    assert not stale, f"no longer in the package: {stale}"
