@@ -94,7 +94,7 @@ def mmap_figures(native: Path, entries: int = 100_000) -> dict:
     done = subprocess.run([str(native), "mmap", str(entries), "200000"], capture_output=True, text=True,
                           check=True)
     figures = {"native C bpf_map_lookup_elem": json.loads(done.stdout)["lookup_ns"]}
-    with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, entries, flags=bpf.BPF_F_MMAPABLE) as m:
+    with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, entries, flags=bpf.MapFlags.MMAPABLE) as m:
         view = m.mmap()
         words = view.cast("Q")
         start = time.perf_counter_ns()

@@ -1,9 +1,19 @@
-"""What maps and programs share: one owner, an object's handle before load, an fd after.
+"""What maps and programs share: a public handle whose lifecycle is a state of its own type.
 
-A map or program from an :class:`~libbpf_py.Object` holds libbpf's handle (editable until
-load) and, once loaded, an fd that belongs to the object. One opened from a pin, an id or
-an fd owns that fd and closes it exactly once: in ``close()``, at the end of a ``with``
-block, or through a finalizer kept only as a safety net.
+A map or program is in one of four states, each a small class the handle delegates to, so no
+method of the handle asks which state it is in:
+
+- :class:`Definition`: an item of an unloaded object, described by libbpf (readable, editable
+  through its object, which it reaches only through the narrow :class:`ObjectSide`);
+- :class:`InObject`: live after its object's load, on the object's fd (borrowed), libbpf's
+  description still readable;
+- :class:`Standalone`: live on an fd of its own (from a pin, an id, an fd, or created), closed
+  exactly once: in ``close()``, at the end of a ``with`` block, or by a finalizer kept only as a
+  safety net;
+- :class:`Gone`: closed, or never made live (not created, not loaded, its load failed), with the
+  reason any use raises.
+
+The fd itself lives in a one-item list (the box) that hot-path closures share: -1 once gone.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from . import _libbpf, _signals
 from ._bpffs import not_bpffs_hint
 from ._checks import c_path, check_uint
 from ._fd import OwnedFd, fd_kind, release_keeping_number
-from .errors import ClosedError, InvalidTypeError, InvalidValueError, LibbpfError
+from .errors import ClosedError, Error, InvalidTypeError, InvalidValueError, LibbpfError
 from .info import kernel_ids
 
 if TYPE_CHECKING:
@@ -49,84 +59,259 @@ class KernelInfo(Protocol):
     def name(self) -> str: ...
 
 
-class Owner(Protocol):
-    """What a map or program needs of the Object it comes from."""
+class ObjectSide(Protocol):
+    """What an unloaded object's map or program asks of its object: its edits, its pins, why it
+    has no fd yet and its BTF (the Object's own state stays its own)."""
 
-    _failed: bool
+    def edit(self, kind: str, name: str, setter: str, value: Any) -> None: ...
+
+    def planned_pin_path(self, kind: str, name: str) -> Optional[str]: ...
+
+    def set_pin_path(self, kind: str, name: str, path: Optional[PathLike]) -> None: ...
+
+    def not_live(self, what: str) -> Error: ...
 
     @property
-    def loaded(self) -> bool: ...
-
-    @property
-    def btf(self) -> Any: ...  # its BTF's ctypes types (btf_ctypes.Types)
-
-    def _edit(self, kind: str, name: str, setter: str, value: Any) -> None: ...
-
-    _pinning: Any
-
-    def _planned_pin_path(self, m: Any) -> Optional[str]: ...
-
-    def _set_pin_path(self, m: Any, path: Optional[PathLike]) -> None: ...
+    def btf(self) -> Any: ...
 
 
 _Info = TypeVar("_Info", bound=KernelInfo)
 _H = TypeVar("_H", bound="BpfHandle[Any]")
 
 
+# the states ---------------------------------------------------------------------------------
+
+class State:
+    """How a map or program answers while in this state (the handle passes itself as ``item``)."""
+
+    __slots__ = ()
+    keeper: Optional[object] = None  # what keeps the fd's number taken while an operation passes it
+    of_object = False                # an object's item: it closes with its object
+    closed = False
+
+    def name(self, item: BpfHandle[Any]) -> Optional[str]:
+        raise NotImplementedError
+
+    def libbpf_handle(self, item: BpfHandle[Any]) -> Optional[int]:
+        """libbpf's ``struct bpf_map *`` / ``struct bpf_program *``, None for a standalone one."""
+        raise NotImplementedError
+
+    def read(self, item: BpfHandle[Any], described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
+        """An attribute: ``described(libbpf's handle)`` for an object's item, ``live(kernel info)``
+        for a standalone one."""
+        raise NotImplementedError
+
+    def own_keeper(self) -> Optional[_FdKeeper]:
+        """The keeper of an fd this handle owns (None: the fd is its object's)."""
+        return None
+
+    def edit(self, item: BpfHandle[Any], setter: str, value: Any) -> None:
+        raise LibbpfError.for_errno(errno.EBUSY, f"{item._kind} {item._display_name()} is live: its definition can "
+                                    "only be changed on an object's map before load()", setter)
+
+    def side(self) -> Optional[ObjectSide]:
+        """The object it belongs to, while it exists (None: standalone, or dropped)."""
+        return None
+
+    def set_pin_path(self, item: BpfHandle[Any], path: Optional[PathLike]) -> None:
+        self.edit(item, "bpf_map__set_pin_path", path)  # refused but before load: a live map is pinned with pin()
+
+    def pin_path(self, item: BpfHandle[Any]) -> Optional[str]:
+        return item._pinned_at
+
+    def bound(self, missing: Optional[str]) -> State:
+        """The state its object's load leaves it in (``missing``: why it has no fd)."""
+        raise AssertionError("only an unloaded object's item is bound, at its object's load")
+
+    def no_fd(self, item: BpfHandle[Any]) -> NoReturn:
+        """Raise why there is no fd."""
+        raise ClosedError(f"{item._kind} {item._display_name()} is closed")
+
+    def close(self, item: BpfHandle[Any]) -> None:
+        if self.of_object:
+            raise InvalidTypeError(f"{item._kind} {item._display_name()} belongs to its Object and closes with it "
+                                   f"(obj.close()); {item._own_handle_hint} gives a handle of its own")
+
+
+class Definition(State):
+    """An item of an unloaded object."""
+
+    __slots__ = ("_side", "core", "handle", "item_name")
+    of_object = True
+
+    def __init__(self, side: weakref.ReferenceType[ObjectSide], core: object, handle: int, name: str):
+        self._side = side  # (weak: the object holds its items)
+        self.core = core  # keeps libbpf's object (and so ``handle``) while this item exists
+        self.handle = handle
+        self.item_name = name
+
+    @property
+    def keeper(self) -> object:  # type: ignore[override]
+        return self.core
+
+    def name(self, item: BpfHandle[Any]) -> str:
+        return self.item_name
+
+    def libbpf_handle(self, item: BpfHandle[Any]) -> Optional[int]:
+        return self.handle
+
+    def read(self, item: BpfHandle[Any], described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
+        return described(self.handle)
+
+    def side(self) -> Optional[ObjectSide]:
+        return self._side()
+
+    def _live_side(self, item: BpfHandle[Any]) -> ObjectSide:
+        side = self.side()
+        if side is None:
+            raise ClosedError(f"{item._kind} {item._display_name()} came from an Object that was dropped")
+        return side
+
+    def edit(self, item: BpfHandle[Any], setter: str, value: Any) -> None:
+        self._live_side(item).edit(item._kind, self.item_name, setter, value)
+
+    def set_pin_path(self, item: BpfHandle[Any], path: Optional[PathLike]) -> None:
+        self._live_side(item).set_pin_path(item._kind, self.item_name, path)
+
+    def pin_path(self, item: BpfHandle[Any]) -> Optional[str]:
+        side = self.side()
+        if item._pinned_at is not None or side is None:
+            return item._pinned_at
+        return side.planned_pin_path(item._kind, self.item_name)
+
+    def bound(self, missing: Optional[str]) -> State:
+        return InObject(self._side, self.core, self.handle, self.item_name, missing)
+
+    def no_fd(self, item: BpfHandle[Any]) -> NoReturn:
+        side = self.side()
+        if side is None:
+            raise ClosedError(f"{item._kind} {item._display_name()} came from an Object that was dropped before it "
+                              "loaded")
+        raise side.not_live(f"{item._kind} {item._display_name()}")
+
+
+class InObject(Definition):
+    """An item of a loaded object: live on the object's fd (borrowed), or, when ``missing`` says
+    why, without one (not created, not loaded, its load failed); libbpf's description stays
+    readable while the object is open."""
+
+    __slots__ = ("missing",)
+
+    def __init__(self, side: weakref.ReferenceType[ObjectSide], core: object, handle: int, name: str,
+                 missing: Optional[str] = None):
+        super().__init__(side, core, handle, name)
+        self.missing = missing
+
+    def edit(self, item: BpfHandle[Any], setter: str, value: Any) -> None:
+        raise LibbpfError.for_errno(errno.EBUSY, f"{item._kind} {item._display_name()} is loaded: its definition "
+                                    "can only be changed before load()", setter)
+
+    def set_pin_path(self, item: BpfHandle[Any], path: Optional[PathLike]) -> None:
+        self.edit(item, "bpf_map__set_pin_path", path)
+
+    def bound(self, missing: Optional[str]) -> State:
+        return super().bound(missing)  # (a failed load unbinds what it bound: the same, without an fd)
+
+    def no_fd(self, item: BpfHandle[Any]) -> NoReturn:
+        raise LibbpfError.for_errno(errno.EBADF, f"{item._kind} {item._display_name()} {self.missing}")
+
+
+class Standalone(State):
+    """A live map or program on an fd of its own."""
+
+    __slots__ = ("keeper", "info")
+    keeper: _FdKeeper
+
+    def __init__(self, keeper: _FdKeeper):
+        self.keeper = keeper
+        self.info: Any = None  # what the kernel reported when it was opened (set once read)
+
+    def name(self, item: BpfHandle[Any]) -> Optional[str]:
+        return None if self.info is None else str(self.info.name)
+
+    def libbpf_handle(self, item: BpfHandle[Any]) -> Optional[int]:
+        return None
+
+    def read(self, item: BpfHandle[Any], described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
+        return live(self.info)
+
+    def own_keeper(self) -> Optional[_FdKeeper]:
+        return self.keeper
+
+    def close(self, item: BpfHandle[Any]) -> None:
+        keeper = self.keeper
+        with _signals.deferred(), item._lock:
+            item._drop(Gone(self.name(item), of_object=False))
+            keeper.retire()
+            del keeper  # the last holder closes the number here, signals still deferred
+
+
+class Gone(State):
+    """Closed (by itself, or with its object): every use raises ClosedError."""
+
+    __slots__ = ("item_name", "of_object")
+    closed = True
+
+    def __init__(self, name: Optional[str], of_object: bool):
+        self.item_name, self.of_object = name, of_object
+
+    def _raise(self, item: BpfHandle[Any]) -> NoReturn:
+        raise ClosedError(f"{item._kind} {item._display_name()} is closed")
+
+    def name(self, item: BpfHandle[Any]) -> Optional[str]:
+        return self.item_name
+
+    def libbpf_handle(self, item: BpfHandle[Any]) -> Optional[int]:
+        self._raise(item)
+
+    def read(self, item: BpfHandle[Any], described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
+        self._raise(item)
+
+    def edit(self, item: BpfHandle[Any], setter: str, value: Any) -> None:
+        self._raise(item)
+
+    def no_fd(self, item: BpfHandle[Any]) -> NoReturn:
+        self._raise(item)
+
+
+# the handle ---------------------------------------------------------------------------------
+
 class BpfHandle(Generic[_Info]):
-    """Base of :class:`~libbpf_py.Map` and :class:`~libbpf_py.Program`."""
+    """Base of :class:`~libbpf_py.Map` and :class:`~libbpf_py.Program`: the public handle, whose
+    state (above) answers for it."""
 
     _kind = "object"         # for messages and edits: "map", "program"
     _fd_kind = ""            # what /proc/self/fdinfo says: "map", "prog"
-    _skipped = ""            # why an object's item has no fd after load
     _fd_by_id = ""           # libbpf's function from an id to an fd
+    _own_handle_hint = ""    # how to get a handle of its own, for messages
 
     # Set by _blank (instances are made there, not by __init__):
     _lib: _libbpf.Libbpf
-    _handle: Optional[int]        # libbpf's struct bpf_map / bpf_program while the object is open
-    _owner_ref: Optional[weakref.ReferenceType[Any]]  # the Object it came from (weak: no reference cycle)
-    _keeper: Optional[object]     # what keeps the fd open: the Object's core, or a standalone fd's _FdKeeper
-                                  # (operations in flight hold it, so the fd's number is never reused
-                                  # under them); None once a standalone handle is closed
-    _item_name: Optional[str]     # the name of this map or program in its object (None: standalone)
-    _static: Optional[_Info]      # kernel info of an adopted fd (standalone ones only)
-    _fdbox: List[int]             # the fd, in a list that hot-path closures share (-1 once closed)
-    _closed: bool
+    _state: State
+    _fdbox: List[int]             # the fd, in a list that hot-path closures share (-1 once gone)
     _pinned_at: Optional[str]
-    _lock: _thread.RLock        # held while the fd is in use; close() takes it too
+    _lock: _thread.RLock          # held while the fd is in use; close() takes it too
 
     def __init__(self) -> None:
         raise InvalidTypeError(f"{type(self).__name__} objects come from Object.{self._kind}s or the from_* "
                                "constructors")
 
     @classmethod
-    def _blank(cls: Type[_H]) -> _H:
+    def _blank(cls: Type[_H], state: State) -> _H:
         self = object.__new__(cls)
         self._lib = _libbpf.lib()
-        self._handle = None
-        self._owner_ref = None
-        self._keeper = None
-        self._item_name = None
-        self._static = None
+        self._state = state
         self._fdbox = [-1]
-        self._closed = False
         self._pinned_at = None
         self._lock = _thread.RLock()
         _live_handles.add(self)
         return self
 
     @classmethod
-    def _of_object(cls: Type[_H], owner: Owner, core: Any, handle: int, name: str) -> _H:
-        self = cls._blank()
-        self._owner_ref, self._keeper, self._handle, self._item_name = weakref.ref(owner), core, handle, name
+    def _of_object(cls: Type[_H], side: ObjectSide, core: Any, handle: int, name: str) -> _H:
+        self = cls._blank(Definition(weakref.ref(side), core, handle, name))
         core.boxes.append(self._fdbox)  # the core sets it to -1 before it frees libbpf's object
         return self
-
-    @property
-    def _owner(self) -> Optional[Owner]:
-        """The Object this came from, while it exists."""
-        ref = self._owner_ref
-        return None if ref is None else ref()
 
     @classmethod
     def _adopt(cls: Type[_H], open_fd: Callable[[], int], function: str) -> _H:
@@ -139,11 +324,11 @@ class BpfHandle(Generic[_Info]):
                 os.close(fd)
                 raise LibbpfError.for_errno(errno.EINVAL, f"not a BPF {cls._kind} (a {kind or 'non-BPF'} object)",
                                             function)
-            self = cls._blank()
-            self._fd = fd
-            self._keeper = _FdKeeper(self._fdbox, fd)
+            self = cls._blank(Gone(None, of_object=False))
+            self._fdbox[0] = fd
+            state = self._state = Standalone(_FdKeeper(self._fdbox, fd))
             try:
-                self._static = self._read_info(fd)
+                state.info = self._read_info(fd)
                 self._adopted()
                 signals.run_noted()
             except BaseException:
@@ -181,10 +366,6 @@ class BpfHandle(Generic[_Info]):
     def _fd(self) -> int:
         return self._fdbox[0]
 
-    @_fd.setter
-    def _fd(self, fd: int) -> None:
-        self._fdbox[0] = fd
-
     def _read_info(self, fd: int) -> _Info:
         raise NotImplementedError
 
@@ -193,45 +374,37 @@ class BpfHandle(Generic[_Info]):
 
     # state -----------------------------------------------------------------------------------
 
+    def _read(self, described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
+        """What the state answers (see :meth:`State.read`), with the lock held: an Object's close
+        waits, so libbpf's description stays valid while ``described`` reads it."""
+        with self._lock:
+            return self._state.read(self, described, live)
+
     def _described(self) -> Optional[int]:
         """libbpf's handle for an object's item, None for a standalone one; raises when closed."""
-        if self._closed:
-            raise ClosedError(f"{self._kind} {self._display_name()} is closed")
-        return self._handle
+        return self._state.libbpf_handle(self)
 
     def _display_name(self) -> str:
-        if self._item_name is not None:
-            return repr(self._item_name)
-        if self._static is not None:
-            return repr(self._static.name)
-        return "(unnamed)"
+        name = self._state.name(self)
+        return "(unnamed)" if name is None else repr(name)
 
     def _edit(self, setter: str, value: Any) -> None:
-        if self._described() is None or self._item_name is None:
-            raise LibbpfError.for_errno(errno.EBUSY, f"{self._kind} {self._display_name()} is live: its "
-                                        "definition can only be changed on an object's map before load()", setter)
-        owner = self._owner
-        if owner is None:
-            if self._fd >= 0:
-                raise LibbpfError.for_errno(errno.EBUSY, f"{self._kind} {self._display_name()} is loaded: its "
-                                            "definition can only be changed before load()", setter)
-            raise ClosedError(f"{self._kind} {self._display_name()} came from an Object that was dropped")
-        owner._edit(self._kind, self._item_name, setter, value)
+        self._state.edit(self, setter, value)
 
-    def _bind(self, fd: int) -> None:
-        """Called by the owning object after load: live on ``fd``, or -1 when not loaded."""
-        self._fd = fd
+    def _bind(self, fd: int, missing: str) -> None:
+        """Called by the owning object at load: live on ``fd``, or -1 (``missing`` says why)."""
+        self._state = self._state.bound(None if fd >= 0 else missing)
+        self._fdbox[0] = fd
 
     def _invalidate(self) -> None:
         """Called when the owning object closes: waits for an operation in flight on another thread."""
         with self._lock:
-            self._drop()
+            self._drop(Gone(self._state.name(self), of_object=True))
 
-    def _drop(self) -> None:
-        """Forget the fd and libbpf's handle (the caller holds the lock)."""
-        self._fd = -1
-        self._handle = None
-        self._closed = True
+    def _drop(self, state: State) -> None:
+        """Forget the fd (the caller holds the lock)."""
+        self._fdbox[0] = -1
+        self._state = state
 
     def _reset_after_fork(self) -> None:
         """In a forked child: a lock held by another thread of the parent would never be released."""
@@ -253,21 +426,12 @@ class BpfHandle(Generic[_Info]):
         """The fd, held open (close() from another thread waits) while the body uses it; a close
         from this thread meanwhile (a signal handler) leaves the number reserved until the end."""
         with self._lock:
-            keeper = self._keeper  # held by this frame: the number stays taken while the body runs
+            keeper = self._state.keeper  # held by this frame: the number stays taken while the body runs
             yield self.fd
             del keeper
 
     def _raise_unusable(self) -> NoReturn:
-        self._described()
-        name = f"{self._kind} {self._display_name()}"
-        owner = self._owner
-        if owner is None and self._item_name is not None and self._fd < 0:
-            raise ClosedError(f"{name} came from an Object that was dropped before it loaded")
-        if owner is not None and owner._failed:
-            raise LibbpfError.for_errno(errno.EBADF, f"{name} is unusable: the object's load failed (open it again)")
-        if owner is not None and not owner.loaded:
-            raise LibbpfError.for_errno(errno.EBADF, f"{name} is not loaded yet: call load()")
-        raise LibbpfError.for_errno(errno.EBADF, f"{name} {self._skipped}")
+        self._state.no_fd(self)
 
     def as_libbpf(self) -> Optional[int]:
         """libbpf's ``struct bpf_map *`` / ``struct bpf_program *`` as an int (None for a map or
@@ -277,27 +441,26 @@ class BpfHandle(Generic[_Info]):
     @property
     def fd(self) -> int:
         """The file descriptor (owned by this handle or its object: do not close it)."""
-        if self._fd < 0:
-            self._raise_unusable()
-        return self._fd
+        fd = self._fdbox[0]
+        if fd < 0:
+            self._state.no_fd(self)
+        return fd
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._state.closed
 
     def close(self) -> None:
-        """Close an fd this handle owns: the kernel object is released now; the fd's number
-        is closed once no operation in flight (and no closure taken from a map) can pass it.
-        An object's maps and programs close with the object."""
-        keeper = self._keeper
-        if isinstance(keeper, _FdKeeper):
-            with _signals.deferred(), self._lock:
-                self._drop()
-                self._keeper = None
-                keeper.retire()
-                del keeper  # the last holder closes the number here, signals still deferred
+        """Close an fd this handle owns: the kernel object is released now; the fd's number is
+        closed once no operation in flight (and no closure taken from a map) can pass it. An
+        object's map or program closes with its object: closing it alone raises TypeError
+        (open a handle of its own: ``Map.from_fd(m.fd)``, ``Program.from_id(p.info().id)``)."""
+        self._state.close(self)
 
     def __enter__(self: _H) -> _H:
+        if self._state.of_object:
+            raise InvalidTypeError(f"{self._kind} {self._display_name()} belongs to its Object: `with` the Object, "
+                                   f"not its {self._kind}")
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -307,9 +470,17 @@ class BpfHandle(Generic[_Info]):
 
     @property
     def pin_path(self) -> Optional[str]:
-        """Where this is known to be pinned (opened from, or pinned by this process)."""
-        self._described()
-        return self._pinned_at
+        """Where this is pinned (opened from, or pinned by this process), or for an object's
+        item, where its load will pin it or pinned it."""
+        with self._lock:
+            state = self._state
+            state.libbpf_handle(self)  # (raises once closed)
+        return state.pin_path(self)  # (a pin policy's code runs without the lock)
+
+    @pin_path.setter
+    def pin_path(self, path: Optional[PathLike]) -> None:
+        """Pin an object's item at ``path`` when it loads (None: do not pin it)."""
+        self._state.set_pin_path(self, path)
 
     def pin(self, path: PathLike) -> None:
         """Pin the live map or program at ``path`` on bpffs."""
@@ -392,15 +563,12 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 def definition(getter: str, setter: Optional[str] = None, *, live: Callable[[Any], Any],
                convert: Optional[Callable[[Any], Any]] = None, check: Optional[Callable[[Any], Any]] = None,
                doc: str = "") -> property:
-    """An attribute of a map or program: for an object's, read from libbpf's description with
-    ``getter`` (and, with ``setter``, editable before load, each value passed through ``check``);
-    for a standalone one, ``live(kernel_info)``."""
+    """An attribute of a map or program: read by its state (libbpf's ``getter`` on an object's
+    item, ``live(kernel_info)`` on a standalone one) and, with ``setter``, editable before its
+    object loads (each value passed through ``check``)."""
 
     def fget(self: BpfHandle[Any]) -> Any:
-        with self._handle_in_use() as handle:
-            if handle is None:
-                return live(self._static)
-            value = getattr(self._lib, getter)(handle)
+        value = self._read(lambda handle: getattr(self._lib, getter)(handle), live)
         return value if convert is None else convert(value)
 
     def fset(self: BpfHandle[Any], value: Any) -> None:

@@ -25,7 +25,7 @@ from . import _abi, _libbpf
 from ._abi import MapType, enum_or_int
 from ._checks import c_name_bytes, check_uint
 from ._codec import Codec, PerCpuCodec, Slot
-from ._handle import BpfHandle, _FdKeeper, definition
+from ._handle import BpfHandle, State, _FdKeeper, definition
 from .errors import (
     NOT_SUPPORTED_ERRNOS,
     ClosedError,
@@ -40,7 +40,7 @@ from .info import MapInfo, btf_bytes, map_info, map_spec, possible_cpus
 from .spec import MapSpec
 
 if TYPE_CHECKING:
-    from ._handle import PathLike
+    pass
 
 _ENOENT = -errno.ENOENT
 _E2BIG = -errno.E2BIG
@@ -86,6 +86,7 @@ class Map(BpfHandle[MapInfo]):
     """A BPF map. Keys and values are bytes, ints or ctypes objects; see ``key_type``."""
 
     _kind, _fd_kind, _skipped = "map", "map", "was not created (autocreate off)"
+    _own_handle_hint = "Map.from_fd(m.fd)"
     _fd_by_id = "bpf_map_get_fd_by_id"
 
     # Set by _blank (instances are made there, not by __init__):
@@ -101,8 +102,8 @@ class Map(BpfHandle[MapInfo]):
     _mapping: Optional[Tuple[Any, memoryview]]     # mmap(): the mapping and the view handed out
 
     @classmethod
-    def _blank(cls) -> "Map":
-        self = super()._blank()
+    def _blank(cls, state: State) -> "Map":
+        self = super()._blank(state)
         self._inner_spec = None
         self._bloom = None
         self._lookup_and_delete_unsupported = False
@@ -157,13 +158,13 @@ class Map(BpfHandle[MapInfo]):
 
     # state -----------------------------------------------------------------------------------
 
-    def _bind(self, fd: int) -> None:
-        super()._bind(fd)
+    def _bind(self, fd: int, missing: str) -> None:
+        super()._bind(fd, missing)
         self._drop_slots()
         self._retire_op()
 
-    def _drop(self) -> None:
-        super()._drop()
+    def _drop(self, state: State) -> None:
+        super()._drop(state)
         self._drop_slots()
         self._retire_op()
         self._unmap()
@@ -186,28 +187,13 @@ class Map(BpfHandle[MapInfo]):
         super()._reset_after_fork()
         self._drop_slots()  # the closures hold the old lock
 
-    def close(self) -> None:
-        """Close a map this handle owns (opened from a pin, an id or an fd, or created); safe to
-        call twice. An object's map belongs to its Object and closes with it: closing it alone
-        raises TypeError (``Map.from_fd(m.fd)`` gives a handle of its own to close)."""
-        if self._owner_ref is not None:
-            raise InvalidTypeError(f"map {self._display_name()} belongs to its Object and closes with it "
-                                   "(obj.close()); "
-                                   "Map.from_fd(m.fd) gives a handle of its own")
-        super().close()
-
-    def __enter__(self) -> "Map":
-        if self._owner_ref is not None:
-            raise InvalidTypeError(f"map {self._display_name()} belongs to its Object: `with` the Object, not its map")
-        return self
-
     def _fail(self, ret: int, function: str) -> NoReturn:
         if self._fd < 0:
             self._raise_unusable()
         raise LibbpfError.for_errno(-ret, None, function)
 
     def __repr__(self) -> str:
-        if self._closed:
+        if self.closed:
             return f"<Map {self._display_name()} closed>"
         return (f"<Map {self.name!r} {getattr(self.type, 'name', self.type)} key={self.key_size} "
                 f"value={self.value_size} max_entries={self.max_entries} fd={self._fd}>")
@@ -217,11 +203,8 @@ class Map(BpfHandle[MapInfo]):
     @property
     def name(self) -> str:
         """The name in the object (stable: libbpf renames a map that reuses a nameless pin)."""
-        self._described()
-        if self._item_name is not None:
-            return self._item_name
-        assert self._static is not None  # a standalone map has its kernel info from the start
-        return self._static.name
+        self._described()  # (raises once closed)
+        return self._state.name(self) or ""
 
     type = _field("type", "bpf_map__type", "bpf_map__set_type", _map_type, "Map type (MapType).", bits=31)
     key_size = _field("key_size", "bpf_map__key_size", "bpf_map__set_key_size")
@@ -260,42 +243,23 @@ class Map(BpfHandle[MapInfo]):
         """This map's shape. Before load, the shape load will create (a PERF_EVENT_ARRAY of 0
         entries gets one per possible CPU, as libbpf sizes it); a live standalone map's, as the
         kernel reports it, with the shape of its first inner map for a map-in-map."""
-        handle = self._described()
-        if handle is None:
-            with self._fd_in_use() as fd:
-                return map_spec(fd)
+        return self._read(self._described_spec, self._live_spec)
+
+    def _described_spec(self, handle: int) -> MapSpec:
         map_type, max_entries = self.type, self.max_entries
         if map_type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
             max_entries = possible_cpus()
         return MapSpec(map_type, self.key_size, self.value_size, max_entries, self.flags, self.map_extra,
                        self._inner_spec)
 
-    @property
-    def pin_path(self) -> Optional[str]:
-        """Where this map is (or, before load, will be) pinned; None when nowhere."""
-        with self._handle_in_use() as handle:
-            owner = self._owner
-            if self._pinned_at is not None or handle is None or owner is None:
-                return self._pinned_at
-            if owner._pinning is None:  # libbpf's own pin path, read under the lock
-                path = self._lib.bpf_map__pin_path(handle)
-                return os.fsdecode(path) if path else None
-        return owner._planned_pin_path(self)  # the policy's answer: its code runs without our lock
-
-    @pin_path.setter
-    def pin_path(self, path: Optional[PathLike]) -> None:
-        """Pin an object's map at ``path`` when it loads (None: do not pin it)."""
-        owner = self._owner
-        if self._described() is None or owner is None:
-            self._edit("bpf_map__set_pin_path", path)  # refused: a live map is pinned with pin()
-        else:
-            owner._set_pin_path(self, path)
+    def _live_spec(self, info: MapInfo) -> MapSpec:
+        with self._fd_in_use() as fd:
+            return map_spec(fd)
 
     @property
     def is_internal(self) -> bool:
         """A map libbpf made for .data, .bss, .rodata or .kconfig."""
-        with self._handle_in_use() as handle:
-            return handle is not None and bool(self._lib.bpf_map__is_internal(handle))
+        return bool(self._read(self._lib.bpf_map__is_internal, lambda info: False))
 
     @property
     def is_percpu(self) -> bool:
@@ -338,15 +302,18 @@ class Map(BpfHandle[MapInfo]):
         from .elf.btf import Btf
 
         what = ("key", "value")[which]
-        with self._handle_in_use() as handle:
-            owner = self._owner
-            if handle is not None and owner is not None:
-                types = owner.btf
-                type_id = (self._lib.bpf_map__btf_key_type_id, self._lib.bpf_map__btf_value_type_id)[which](handle)
-            else:
-                info = self.info()
-                type_id = (info.btf_key_type_id, info.btf_value_type_id)[which]
-                types = Types(Btf.parse(btf_bytes(info.btf_id), sys.byteorder)) if info.btf_id else None
+
+        def described(handle: int) -> Tuple[Any, int]:  # from the object's own BTF
+            side = self._state.side()
+            getter = (self._lib.bpf_map__btf_key_type_id, self._lib.bpf_map__btf_value_type_id)[which]
+            return (None if side is None else side.btf), getter(handle)
+
+        def live(_: Any) -> Tuple[Any, int]:  # from the BTF the kernel holds for the map
+            info = self.info()
+            types = Types(Btf.parse(btf_bytes(info.btf_id), sys.byteorder)) if info.btf_id else None
+            return types, (info.btf_key_type_id, info.btf_value_type_id)[which]
+
+        types, type_id = self._read(described, live)
         if not type_id or types is None:
             raise MissingBtfError(f"map {self.name!r} has no BTF {what} type")
         return types.of(type_id)
@@ -374,10 +341,8 @@ class Map(BpfHandle[MapInfo]):
         with self._lock:  # one fd copy however many threads get here first; a close waits, then drops all
             op = self._op
             if op is None:
-                keeper = self._keeper
-                if isinstance(keeper, _FdKeeper):
-                    op = keeper  # a standalone map's own fd
-                else:  # libbpf's fd closes with the object, whatever holds it: the closures get a copy
+                op = self._state.own_keeper()  # a standalone map's own fd
+                if op is None:  # libbpf's fd closes with the object, whatever holds it: the closures get a copy
                     with self._fd_in_use() as fd:
                         try:
                             op = _FdKeeper.duplicate(fd)

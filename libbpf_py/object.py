@@ -228,6 +228,40 @@ class _Core:
         self.close = weakref.finalize(self, _release, lib.bpf_object__close, ptr, self.fds, self.boxes)
 
 
+class _ObjectSide:
+    """What the object's maps and programs may ask of it (:class:`~._handle.ObjectSide`): its
+    edits, its pins, why an item has no fd, its BTF. Weak: an item never keeps its Object."""
+
+    __slots__ = ("_object", "__weakref__")
+
+    def __init__(self, obj: Object):
+        self._object = weakref.ref(obj)
+
+    def _get(self) -> Object:
+        obj = self._object()
+        if obj is None:
+            raise ClosedError("the object was dropped")
+        return obj
+
+    def edit(self, kind: str, name: str, setter: str, value: Any) -> None:
+        self._get()._edit(kind, name, setter, value)
+
+    def planned_pin_path(self, kind: str, name: str) -> Optional[str]:
+        obj = self._get()
+        return obj._planned_pin_path(obj._maps[name]) if kind == "map" else None
+
+    def set_pin_path(self, kind: str, name: str, path: Optional[PathLike]) -> None:
+        obj = self._get()
+        obj._set_pin_path(obj._maps[name], path)
+
+    def not_live(self, what: str) -> LibbpfError:
+        return self._get()._not_live(what)
+
+    @property
+    def btf(self) -> Types:
+        return self._get().btf
+
+
 class Object:
     """An opened BPF ELF object and, after :meth:`load`, its live maps and programs."""
 
@@ -251,6 +285,7 @@ class Object:
     _pinning: Optional[PinPolicy]
     _pin_requested: Set[str]         # under a policy: maps whose definition asked for a pin (LIBBPF_PIN_BY_NAME)
     _explicit_pins: Dict[str, Optional[str]]  # under a policy: pin paths set on maps (None: no pin)
+    _side: _ObjectSide               # what its maps and programs see of it
     _core: _Core                     # libbpf's struct bpf_object and what lives as long as it
     _maps: Dict[str, Map]
     _programs: Dict[str, Program]
@@ -328,6 +363,7 @@ class Object:
         self._pin_requested = set()
         self._explicit_pins = {}
         self.hooks = hooks
+        self._side = _ObjectSide(self)
         self.reused_maps = frozenset()
         self._maps, self._programs = {}, {}
         with _signals.deferred() as signals:  # the object is closed again, whatever arrives before it is returned
@@ -350,7 +386,7 @@ class Object:
         self._maps = {}
         struct_ops = []
         for map_name, handle in _iter_handles(lib, "map", self._ptr):
-            m = self._maps[map_name] = Map._of_object(self, self._core, handle, map_name)
+            m = self._maps[map_name] = Map._of_object(self._side, self._core, handle, map_name)
             if lib.bpf_map__type(handle) == MapType.STRUCT_OPS:
                 struct_ops.append(map_name)
             inner = lib.bpf_map__inner_map(handle)
@@ -358,7 +394,7 @@ class Object:
                 m._inner_spec = MapSpec(enum_or_int(MapType, lib.bpf_map__type(inner)), lib.bpf_map__key_size(inner),
                                         lib.bpf_map__value_size(inner), lib.bpf_map__max_entries(inner),
                                         lib.bpf_map__map_flags(inner), lib.bpf_map__map_extra(inner))
-        self._programs = {prog_name: Program._of_object(self, self._core, handle, prog_name)
+        self._programs = {prog_name: Program._of_object(self._side, self._core, handle, prog_name)
                           for prog_name, handle in _iter_handles(lib, "program", self._ptr)}
         declared = self._struct_ops_declared() if struct_ops else frozenset()
         for name in struct_ops:
@@ -367,9 +403,9 @@ class Object:
                                "libbpf cannot create it (it crashes trying)")
         if self._pinning is not None:  # the policy decides: remember what the definitions asked for
             for m in self._maps.values():
-                if lib.bpf_map__pin_path(m._handle):
+                if lib.bpf_map__pin_path(m._described()):
                     self._pin_requested.add(m.name)
-                lib.bpf_map__set_pin_path(m._handle, None)
+                lib.bpf_map__set_pin_path(m._described(), None)
 
     def _open_handle(self, keep_alive: List[object]) -> int:
         """A new ``struct bpf_object *``; what libbpf reads from goes into ``keep_alive``."""
@@ -506,10 +542,12 @@ class Object:
         raise KeyNotFoundError(f"no {kind} named {name!r}")
 
     def _planned_pin_path(self, m: Map) -> Optional[str]:
-        """Where load will pin ``m`` (before load)."""
+        """Where load will pin ``m`` (before load), or libbpf pinned it (after, without a policy)."""
         if self._pinning is not None:
             return planned_map_path(self._pinning, m, m.name in self._pin_requested, self._explicit_pins)
-        path = self._lib.bpf_map__pin_path(m._handle)
+        with self._lock:  # libbpf's description stays valid: a close waits
+            self._check_open()
+            path = self._lib.bpf_map__pin_path(m._described())
         return os.fsdecode(path) if path else None
 
     def _set_pin_path(self, m: Map, path: Optional[PathLike]) -> None:
@@ -521,6 +559,11 @@ class Object:
             self._check_editable("map", m.name, "bpf_map__set_pin_path")
             explicit = None if path is None else os.fsdecode(c_path(os.path.abspath(path), "pin_path"))
             self._explicit_pins[m.name] = explicit
+
+    def _not_live(self, what: str) -> LibbpfError:
+        if self._failed:
+            return LibbpfError.for_errno(errno.EBADF, f"{what} is unusable: the object's load failed (open it again)")
+        return LibbpfError.for_errno(errno.EBADF, f"{what} is not loaded yet: call load()")
 
     # load ------------------------------------------------------------------------------------
 
@@ -604,8 +647,8 @@ class Object:
         lib = self._lib
         fresh = {}
         for m in self._maps.values():
-            path = lib.bpf_map__pin_path(m._handle)
-            if path and lib.bpf_map__autocreate(m._handle) and not os.path.lexists(path):
+            path = lib.bpf_map__pin_path(m._described())
+            if path and lib.bpf_map__autocreate(m._described()) and not os.path.lexists(path):
                 fresh[m] = os.fsdecode(path)
         return fresh
 
@@ -614,11 +657,13 @@ class Object:
         lib = self._lib
         # libbpf >= 1.3 gives maps that were not created a placeholder fd: ask autocreate first.
         for m in self._maps.values():
-            fd = lib.bpf_map__fd(m._handle) if lib.bpf_map__autocreate(m._handle) else -1
-            m._bind(fd if fd >= 0 else -1)
+            handle = m._described()
+            fd = lib.bpf_map__fd(handle) if lib.bpf_map__autocreate(handle) else -1
+            m._bind(fd if fd >= 0 else -1, m._skipped)
         for p in self._programs.values():
-            fd = lib.bpf_program__fd(p._handle) if lib.bpf_program__autoload(p._handle) else -1
-            p._bind(fd if fd >= 0 else -1)
+            handle = p._described()
+            fd = lib.bpf_program__fd(handle) if lib.bpf_program__autoload(handle) else -1
+            p._bind(fd if fd >= 0 else -1, p._skipped)
         self.reused_maps = frozenset(plan.map.name for plan in session.plans if plan.action == "reuse") \
             if session is not None else frozenset()
 
@@ -626,7 +671,7 @@ class Object:
         """A load that failed after libbpf succeeded: nothing of it may be used."""
         self._failed = True
         for item in list(self._maps.values()) + list(self._programs.values()):
-            item._bind(-1)
+            item._bind(-1, "is unusable: the object's load failed (open it again)")
 
     def _attach_logs(self, obj: int, size: int, only: Optional[str] = None) -> LogBuffers:
         logs: LogBuffers = {}

@@ -75,6 +75,7 @@ class Program(BpfHandle[ProgInfo]):
     """A BPF program: editable before its object loads, then runnable, pinnable, inspectable."""
 
     _kind, _fd_kind, _skipped = "program", "prog", "was not loaded (autoload off)"
+    _own_handle_hint = "Program.from_id(p.info().id)"
     _fd_by_id = "bpf_prog_get_fd_by_id"
 
     def _read_info(self, fd: int) -> ProgInfo:
@@ -85,38 +86,18 @@ class Program(BpfHandle[ProgInfo]):
                                "or id and open it with Program.from_pinned or Program.from_id")
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"fd={self._fd}"
+        state = "closed" if self.closed else f"fd={self._fd}"
         return f"<Program {self._display_name()} {state}>"
-
-    def close(self) -> None:
-        """Close a program this handle owns (opened from a pin or an id); safe to call twice. An
-        object's program belongs to its Object and closes with it: closing it alone raises
-        TypeError."""
-        if self._owner_ref is not None:
-            raise InvalidTypeError(f"program {self._display_name()} belongs to its Object and closes with it "
-                                   "(obj.close()); Program.from_id(p.info().id) gives a handle of its own")
-        super().close()
-
-    def __enter__(self) -> "Program":
-        if self._owner_ref is not None:
-            raise InvalidTypeError(f"program {self._display_name()} belongs to its Object: `with` the Object, not its "
-                                   "program")
-        return self
 
     # definition ------------------------------------------------------------------------------
 
     @property
     def name(self) -> str:
-        if self._item_name is not None:
-            return self._item_name
-        assert self._static is not None  # a standalone program has its kernel info from the start
-        return self._static.name
+        return self._state.name(self) or ""
 
-    @property
-    def section(self) -> Optional[str]:
-        """ELF section the program came from (object programs only)."""
-        with self._handle_in_use() as handle:
-            return None if handle is None else c_name(self._lib.bpf_program__section_name(handle))
+    section = definition("bpf_program__section_name", live=lambda info: None,
+                         convert=lambda value: None if value is None else c_name(value),
+                         doc="ELF section the program came from (an object's programs only; None for others).")
 
     type = definition("bpf_program__type", "bpf_program__set_type", live=attrgetter("type"),
                       convert=lambda value: enum_or_int(ProgType, value), check=_checked_uint("type", 31),

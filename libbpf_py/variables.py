@@ -59,9 +59,9 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         self._section_of: Dict[str, str] = {}
         lib = obj._lib
         for m in obj.maps.values():
-            if not lib.bpf_map__is_internal(m._handle):
+            if not lib.bpf_map__is_internal(m._described()):
                 continue
-            datasec = lib.bpf_map__btf_value_type_id(m._handle)
+            datasec = lib.bpf_map__btf_value_type_id(m._described())
             if not datasec or types.btf.get(datasec).kind != _btf.DATASEC:
                 continue  # e.g. .rodata.str1.1: constant strings, no variables
             section_name = types.btf.name(types.btf.get(datasec))
@@ -160,7 +160,7 @@ def _values(obj: Any, section: _Section, loaded: bool) -> Tuple[Any, bool]:
     size = ctypes.sizeof(layout)
     if not loaded:
         length = ctypes.c_size_t()
-        pointer = obj._lib.bpf_map__initial_value(m._handle, ctypes.byref(length))
+        pointer = obj._lib.bpf_map__initial_value(m._described(), ctypes.byref(length))
         values = _from_buffer(layout, bytearray(size))
         if pointer:
             ctypes.memmove(ctypes.addressof(values), pointer, min(length.value, size))

@@ -160,7 +160,7 @@ class PinSession:
         for plan in self.plans:
             if plan.action == "create":
                 self._make_dirs(os.path.dirname(plan.path))
-                lib.bpf_map__set_pin_path(plan.map._handle, c_path(plan.path))
+                lib.bpf_map__set_pin_path(plan.map._described(), c_path(plan.path))
         for pin in self.program_pins:
             self._make_dirs(os.path.dirname(pin.path))
 
@@ -208,7 +208,7 @@ class PinSession:
                 if self.policy.on_mismatch != "replace":
                     raise self.policy.incompatible(path, found, m.name)
                 return _Plan(m, path, "replace", map_info(fd).id, OwnedFd(pinned.disown()))
-            lib.bpf_map__reuse_fd(m._handle, fd)
+            lib.bpf_map__reuse_fd(m._described(), fd)
             log.debug("map %r reuses the map pinned at %s", m.name, path)
             return _Plan(m, path, "reuse")
 

@@ -49,7 +49,8 @@ def walk_pinned(root: PathLike) -> Iterator[Tuple[str, str, Pinned]]:
             except (OSError, ValueError):
                 continue
             with handle:
-                yield path, _KIND[type(handle)], handle
+                yield path, _kind(handle), handle
 
 
-_KIND = {Map: "map", Program: "prog", Link: "link"}
+def _kind(handle: Union[Map, Program, Link]) -> str:
+    return "map" if isinstance(handle, Map) else "prog" if isinstance(handle, Program) else "link"

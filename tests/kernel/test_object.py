@@ -297,3 +297,24 @@ def test_loading_an_object_imports_nothing_heavy(bpf_obj, bpffs, call):
                            str(bpf_obj("iproute2/tail_call"))], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_handles_lifecycle_is_a_state_of_its_own_type(bpf_obj):
+    """An object's map is a Definition until load, then InObject (live on the object's fd, or
+    not created with the reason), Gone once its object closes; a standalone one is Standalone
+    until it closes."""
+    from libbpf_py._handle import Definition, Gone, InObject, Standalone
+
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        m, skipped = obj.maps["array_map"], obj.maps["hash_map"]
+        for program in obj.programs.values():  # (they use both maps)
+            program.autoload = False
+        skipped.autocreate = False
+        assert type(m._state) is Definition
+        obj.load()
+        assert type(m._state) is InObject and m._state.missing is None and m.fd >= 0
+        assert type(skipped._state) is InObject and "was not created" in skipped._state.missing
+    assert type(m._state) is Gone and m.closed
+    with bpf.Map.create(MapType.ARRAY, 4, 4, 1) as standalone:
+        assert type(standalone._state) is Standalone
+    assert type(standalone._state) is Gone

@@ -18,7 +18,7 @@ def test_each_kind_opens_as_itself_and_the_walk_lists_every_pin(bpf_obj, bpffs):
             link.pin(bpffs / "sub" / "l")
             for name, cls in (("m", bpf.Map), ("sub/p", bpf.Program), ("sub/l", bpf.Link)):
                 with open_pinned(bpffs / name) as handle:
-                    assert type(handle) is cls
+                    assert isinstance(handle, cls)
             walked = [(path, kind, handle.info().id) for path, kind, handle in walk_pinned(bpffs)]
             assert walked == [(str(bpffs / "m"), "map", obj.maps["counts"].info().id),
                               (str(bpffs / "sub" / "l"), "link", link.info().id),
