@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import _thread
 import ctypes
+import enum
 import errno
 import os
 import sys
@@ -171,7 +172,7 @@ class _Undo:
     def run(self) -> None:
         """Undo as far as the load got; every step runs, and the first error of one is raised after."""
         obj, session = self.obj, self.session
-        obj._failed = True
+        obj._phase = _Phase.FAILED
         first: Optional[BaseException] = None
         if self.loaded:
             for hook in reversed(self.hooks):
@@ -228,6 +229,15 @@ class _Core:
         self.close = weakref.finalize(self, _release, lib.bpf_object__close, ptr, self.fds, self.boxes)
 
 
+class _Phase(enum.Enum):
+    """Where an object's one load stands."""
+
+    OPEN = "open"          # editable: nothing reached the kernel yet
+    LOADING = "loading"    # inside load() (its hooks run then)
+    LOADED = "loaded"
+    FAILED = "failed"      # the load raised: nothing of it may be used (open the file again)
+
+
 class _ObjectSide:
     """What the object's maps and programs may ask of it (:class:`~._handle.ObjectSide`): its
     edits, its pins, why an item has no fd, its BTF. Weak: an item never keeps its Object."""
@@ -277,10 +287,8 @@ class Object:
     _edits: List[Edit]               # each edit of the definition, in order
     _types: Optional[Types]          # the object's BTF as ctypes types, made on first use
     _globals: Optional[Globals]      # its global variables, made on first use
-    _loaded: bool
-    _failed: bool
-    _closed: bool
-    _loading: bool                   # inside load() (its hooks run then)
+    _phase: _Phase                   # where its one load stands
+    _closed: bool                    # closed (in any phase)
     _lock: _thread.RLock           # load, close and edits, one thread at a time
     _pinning: Optional[PinPolicy]
     _pin_requested: Set[str]         # under a policy: maps whose definition asked for a pin (LIBBPF_PIN_BY_NAME)
@@ -357,7 +365,7 @@ class Object:
         self._edits = []
         self._types = None
         self._globals = None
-        self._loaded = self._failed = self._closed = self._loading = False
+        self._phase, self._closed = _Phase.OPEN, False
         self._lock = _thread.RLock()
         self._pinning = pinning
         self._pin_requested = set()
@@ -442,7 +450,7 @@ class Object:
 
     @property
     def loaded(self) -> bool:
-        return self._loaded
+        return self._phase is _Phase.LOADED
 
     @property
     def closed(self) -> bool:
@@ -496,7 +504,7 @@ class Object:
 
     def _check_editable(self, kind: str, name: str, what: str) -> None:
         self._check_open()
-        if self._loaded or self._failed or self._loading:
+        if self._phase is not _Phase.OPEN:
             raise LibbpfError.for_errno(errno.EBUSY, f"{kind} {name!r} can only be changed before load()", what)
 
     def _struct_ops_declared(self) -> FrozenSet[str]:
@@ -561,7 +569,7 @@ class Object:
             self._explicit_pins[m.name] = explicit
 
     def _not_live(self, what: str) -> LibbpfError:
-        if self._failed:
+        if self._phase is _Phase.FAILED:
             return LibbpfError.for_errno(errno.EBADF, f"{what} is unusable: the object's load failed (open it again)")
         return LibbpfError.for_errno(errno.EBADF, f"{what} is not loaded yet: call load()")
 
@@ -579,14 +587,16 @@ class Object:
         """
         with self._lock:  # another thread's load or close waits for this one
             self._check_open()
-            if self._loaded or self._failed or self._loading:
+            if self._phase is not _Phase.OPEN:
                 raise LibbpfError.for_errno(errno.EBUSY, f"object {self.name!r} was already loaded"
-                                            + (" (and failed)" if self._failed else ""), "bpf_object__load")
-            self._loading = True
+                                            + (" (and failed)" if self._phase is _Phase.FAILED else ""),
+                                            "bpf_object__load")
+            self._phase = _Phase.LOADING
             try:
                 return self._load()
             finally:
-                self._loading = False
+                if self._phase is _Phase.LOADING:  # (an exception before the undo said FAILED)
+                    self._phase = _Phase.FAILED
 
     def _load(self) -> "Object":
         with _signals.deferred() as signals:
@@ -629,7 +639,7 @@ class Object:
                 undo.run()
                 raise
             # The load stands: a signal from here on is delivered as load() returns, obj.loaded True.
-            self._loaded = True
+            self._phase = _Phase.LOADED
             if session is not None:
                 for plan in session.plans:
                     plan.map._pinned_at = plan.path
@@ -669,7 +679,7 @@ class Object:
 
     def _unbind_failed(self) -> None:
         """A load that failed after libbpf succeeded: nothing of it may be used."""
-        self._failed = True
+        self._phase = _Phase.FAILED
         for item in list(self._maps.values()) + list(self._programs.values()):
             item._bind(-1, "is unusable: the object's load failed (open it again)")
 
@@ -764,7 +774,7 @@ class Object:
         with _signals.deferred(), self._lock:
             if self._closed:
                 return
-            if self._loading:
+            if self._phase is _Phase.LOADING:
                 raise UsageError(f"close() of object {self.name!r} from inside its own load() (a hook): "
                                  "raise from the hook to stop the load, or close after load() returns")
             items = list(self._maps.values()) + list(self._programs.values())
@@ -789,5 +799,5 @@ class Object:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "loaded" if self._loaded else "open"
+        state = "closed" if self._closed else self._phase.name.lower()
         return f"<Object {self.name!r} {state} maps={list(self._maps)} programs={list(self._programs)}>"
