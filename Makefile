@@ -96,7 +96,7 @@ docs: venv
 
 # Mutation fuzzing of Object.open+load, iproute2.open+load and iproute2.rewrite, each input in a
 # forked child, in a private bpffs (root). CI runs the bounded default; the long campaign is
-# `make fuzz FUZZ_INPUTS=100000` (figures in the README).
+# `make fuzz FUZZ_INPUTS=100000` (figures in docs/reliability.rst).
 FUZZ_INPUTS ?= 2000
 FUZZ_SEED ?= 0
 fuzz: venv bpf
