@@ -453,11 +453,13 @@ class Map(BpfHandle[MapInfo]):
         """``m[key]``: the value, KeyError when there is none (the live map's closure shadows this)."""
         return self._live("_getitem")(key)
 
-    # m[k] = v and del m[k] call the live map's closures as directly as m.update(k, v) does:
-    # Python looks special methods up on the class and honours a descriptor found there, so
-    # these properties hand over the instance's closure (or, when not live, the method) in C.
-    __setitem__ = property(attrgetter("update"), doc="m[key] = value: update(key, value).")
-    __delitem__ = property(attrgetter("delete"), doc="del m[key]: delete(key), KeyError when it is not there.")
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``m[key] = value``: ``update(key, value)``."""
+        self.update(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        """``del m[key]``: ``delete(key)``, KeyError when it is not there."""
+        self.delete(key)
 
     def __contains__(self, key: Any) -> bool:
         if self._bloom is None:
@@ -841,6 +843,7 @@ def _element_ops(m: Map, op: _FdKeeper, key: Slot, value: Slot) -> Dict[str, Any
     def reader(missing: Callable[[Any], Any], operation: str) -> Callable[..., Any]:
         # Each closure holds the fd's keeper in a default: while one runs (or is kept), the number stays taken.
         def read(key: Any = None, flags: int = 0, _keeper: Any = op) -> Any:
+            """This live map's ``lookup(key, flags)`` (``m[key]`` raising KeyError when missing)."""
             try:
                 held = take()
             except IndexError:
@@ -866,6 +869,7 @@ def _element_ops(m: Map, op: _FdKeeper, key: Slot, value: Slot) -> Dict[str, Any
         return read
 
     def update(key: Any, value: Any = _NO_VALUE, flags: int = _abi.BPF_ANY, _keeper: Any = op) -> None:
+        """This live map's ``update(key, value, flags)`` (or ``update(mapping)``)."""
         if value is _NO_VALUE:
             return owner()._update_many(key, flags)
         try:
@@ -892,6 +896,7 @@ def _element_ops(m: Map, op: _FdKeeper, key: Slot, value: Slot) -> Dict[str, Any
             give(held)
 
     def delete(key: Any, _keeper: Any = op) -> None:
+        """This live map's ``delete(key)``: KeyError when it is not there."""
         try:
             held = take()
         except IndexError:
@@ -912,7 +917,6 @@ def _element_ops(m: Map, op: _FdKeeper, key: Slot, value: Slot) -> Dict[str, Any
             give(held)
 
     lookup = reader(_no_value, "lookup")
-    lookup.__doc__, update.__doc__, delete.__doc__ = Map.lookup.__doc__, Map.update.__doc__, Map.delete.__doc__
     return {"lookup": lookup, "_getitem": reader(_key_error, "_getitem"), "update": update, "delete": delete}
 
 
