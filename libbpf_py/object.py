@@ -307,25 +307,13 @@ class Object:
              pin_root: Optional[PathLike] = None, kconfig: Optional[str] = None,
              btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE,
              check_btf: bool = True) -> "Object":
-        """Open an ELF object from a path or from its bytes; nothing reaches the kernel yet.
+        """Open an ELF object from a path or its bytes; nothing reaches the kernel before :meth:`load`.
 
-        ``name`` defaults to the file's name up to its first dot, or ``"object"`` for bytes (so
-        internal maps are ``object.bss``...). ``pinning`` is a pin policy (e.g. :class:`PinByName`):
-        at load, existing compatible pins are reused, incompatible ones refused, new maps pinned,
-        and a failed load leaves bpffs as it was. Without one, ``pin_root`` is libbpf's own
-        ``pin_root_path`` for maps declaring ``LIBBPF_PIN_BY_NAME``. ``log_size`` is the initial
-        size of each program's verifier-log buffer; it grows when a rejection's log does not fit.
-
-        ``compat="auto"`` detects a legacy iproute2 object (a ``maps`` section of
-        ``struct bpf_elf_map``) and opens it as ``tc`` would (see :func:`libbpf_py.iproute2.open`),
-        its pins laid out under ``pin_root`` (default: tc's mount); ``compat="none"`` hands the
-        bytes to libbpf as they are. ``hooks`` run after open and after load (:class:`ObjectHooks`).
-
-        ``check_btf`` validates the object's headers and BTF in Python first (:class:`ElfError`
-        naming the bad type): libbpf before 1.3 crashes on a bad type id, and every libbpf so far
-        loops for ever on a type that contains itself. The check costs about 0.1 ms the first
-        time a small object's BTF is seen (about 1 ms for one with kernel types, e.g. struct_ops)
-        and nothing after; ``check_btf=False`` skips it.
+        ``compat`` says how to read an old format (``"auto"`` detects one: see :mod:`libbpf_py.compat`);
+        ``pinning`` is a pin policy (:class:`PinByName`), ``pin_root`` libbpf's own for
+        ``LIBBPF_PIN_BY_NAME``; ``hooks`` run after open and load; ``check_btf`` validates the
+        headers and BTF in Python first, as libbpf crashes or hangs on some bad ones. The guide's
+        "getting started" and "pinning" pages say more of each.
         """
         if not isinstance(log_size, int) or not 128 <= log_size <= MAX_LOG_SIZE:
             raise InvalidValueError(f"log_size must be an int in [128, {MAX_LOG_SIZE}], got {log_size!r}")
