@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -41,21 +40,3 @@ html_title = f"libbpf_py {release}"
 html_theme_options = {"description": "The system's libbpf from Python, through ctypes", "fixed_sidebar": True}
 html_static_path: list = []
 html_show_sourcelink = False
-
-
-# TEMPORARY, until the docstrings quote them (reported for issue 19): the class docstrings of
-# libbpf_py.AttachType ("enum bpf_attach_type, named without BPF_.") and libbpf_py.LinkType
-# ("... named without BPF_LINK_TYPE_.") write C prefixes that end in "_" unquoted, which
-# reStructuredText reads as links to targets that do not exist ('Unknown target name: "bpf"').
-# Quoted here for those two docstrings only; once the docstrings say ``BPF_`` this matches nothing.
-_UNQUOTED_PREFIXES = {"libbpf_py.AttachType": "BPF_", "libbpf_py.LinkType": "BPF_LINK_TYPE_"}
-
-
-def _quote_prefix(app: object, what: str, name: str, obj: object, options: object, lines: list) -> None:
-    prefix = _UNQUOTED_PREFIXES.get(name)
-    if prefix:
-        lines[:] = [re.sub(rf"(?<![`\w]){prefix}(?![`\w])", f"``{prefix}``", line) for line in lines]
-
-
-def setup(app: object) -> None:
-    app.connect("autodoc-process-docstring", _quote_prefix)  # type: ignore[attr-defined]

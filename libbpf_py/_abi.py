@@ -134,7 +134,7 @@ class ProgType(enum.IntEnum):
 
 
 class AttachType(enum.IntEnum):
-    """enum bpf_attach_type, named without BPF_."""
+    """enum bpf_attach_type, named without ``BPF_``."""
 
     CGROUP_INET_INGRESS = 0
     CGROUP_INET_EGRESS = 1
@@ -196,7 +196,7 @@ class AttachType(enum.IntEnum):
 
 
 class LinkType(enum.IntEnum):
-    """enum bpf_link_type, named without BPF_LINK_TYPE_."""
+    """enum bpf_link_type, named without ``BPF_LINK_TYPE_``."""
 
     UNSPEC = 0
     RAW_TRACEPOINT = 1

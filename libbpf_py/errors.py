@@ -127,16 +127,10 @@ def describe_errno(err: int) -> str:
 
 
 class LibbpfError(Error, OSError):
-    """A libbpf call failed: ``errno`` is the error, ``function`` the C function (or None when
-    the failure was found before any C call), ``detail`` what went wrong in words, and
-    ``warnings`` what libbpf itself printed about it meanwhile.
-
-    The message is composed from those parts (``function: detail (warnings)``); context is
-    added with :meth:`with_detail`, never by editing the message.
-
-    After a failed ``Map.lookup_batch``, ``partial`` holds the ``(keys, values)`` read (and,
-    with ``delete``, removed) before the failure; other errors have no ``partial``.
-    """
+    """A call into C failed: ``errno``, ``function`` (the C function; None when found before
+    any call), ``detail`` in words and ``warnings`` (what libbpf printed meanwhile) make the
+    message, and :meth:`with_detail` adds context. After a failed ``Map.lookup_batch``,
+    ``partial`` holds the ``(keys, values)`` read before the failure."""
 
     # Always set by __init__ (and _rebuild), unlike a plain OSError's, which may be None.
     errno: int

@@ -31,29 +31,21 @@ class HookedObject(Protocol):
 
 
 class ObjectHooks:
-    """Subclass and override either method; both do nothing here.
-
-    - ``opened(obj)``: after libbpf opened the object, before the caller gets it: set program
-      types, autoload, map definitions (edits made here are the caller's defaults).
-    - ``loaded(obj)``: after libbpf loaded the object and before pins are committed: fill prog
-      arrays, outer maps. Raising here undoes the load's pins and leaves the object unusable.
-    - ``rolled_back(obj)``: the load is being undone after ``loaded`` ran (or raised): a later
-      hook failed, the pins could not be committed, or a signal (Ctrl-C) arrived. Put back what
-      ``loaded`` changed in maps that outlive the load (e.g. pinned ones it reused).
-    - ``committed(obj)``: the load stands; drop what was kept to undo it.
-
-    The Object holds its hooks: a hook that keeps the Object itself (rather than using it during
-    the call) makes a reference cycle, and the Object's fds then wait for the garbage collector.
-    """
+    """Code that runs at four points of an object's life: subclass and override any of the
+    methods (each does nothing here). The Object holds its hooks: one that keeps the Object
+    itself makes a reference cycle, and the Object's fds then wait for the garbage collector."""
 
     def opened(self, obj: HookedObject) -> None:
-        """After open, before anyone else sees the object."""
+        """After open, before anyone else sees the object: set program types, autoload, map
+        definitions (edits made here are the caller's defaults)."""
 
     def loaded(self, obj: HookedObject) -> None:
-        """After a successful load, before the load's pins are committed."""
+        """After a successful load, before its pins are committed: fill prog arrays, outer maps.
+        Raising here undoes the load's pins and leaves the object unusable."""
 
     def rolled_back(self, obj: HookedObject) -> None:
-        """The load is undone after ``loaded`` ran: undo its changes to maps that outlive it."""
+        """The load is undone after ``loaded`` ran (a later hook failed, the pins could not be
+        committed, a signal arrived): put back what it changed in maps that outlive the load."""
 
     def committed(self, obj: HookedObject) -> None:
         """The load stands: release what ``loaded`` kept for an undo."""

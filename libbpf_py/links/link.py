@@ -188,18 +188,10 @@ class Link:
             self._finalizer()
 
     def detach(self) -> None:
-        """End the attachment now, remove the pins of this link that this handle knows of, and
-        release the handle.
-
-        Where the kernel can detach a link for every holder (BPF_LINK_DETACH: XDP, cgroup,
-        netns, tcx... links) it does; for the other kinds (tracepoints, kprobes, fentry...) the
-        attachment ends with its last holder, so the pins go first. A pin is removed only while
-        it holds this link (one removed or replaced by someone else is left alone). On a handle
-        already closed, a link it knows to be pinned is detached through its pin. A link still
-        held after all that (by another process, or a pin this handle does not know) gives a
-        :class:`RuntimeWarning` naming it. A pin that cannot be removed (EACCES...) raises once
-        the rest is done; ``unpin()`` can retry. ``unpin()`` after ``detach()`` has nothing
-        left to do. Safe to call twice."""
+        """End the attachment now, remove the pins of it this handle knows (only while they hold
+        this very link), and release the handle; a link still held elsewhere afterwards is a
+        :class:`RuntimeWarning`. Safe to call twice; the guide's "programs and attaching" page
+        says how each kind of link detaches."""
         with _signals.deferred(), self._lock:
             if self.closed:
                 if not self._pins:

@@ -247,7 +247,7 @@ def test_an_object_without_maps_loads_as_libbpf_0_x_typed_it(bpf_obj, variant):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_bpf_load_reading_loads_calls_and_global_data_bpf_load_c_refused(bpf_obj, variant):
-    """What the shim loads beyond its era's loader (the README's differences): a BPF-to-BPF call,
+    """What the shim loads beyond its era's loader (docs/old-formats.rst's differences): a BPF-to-BPF call,
     and libbpf 1.x's internal maps for .bss and .rodata, which bpf_load.c never made."""
     with pytest.raises(ValueError, match="sections loaded: bpf_load: 'socket_calls' .*libbpf0: 'lwt_xmit'"):
         bpf.Object.open(bpf_obj(f"old/bpf_load_calls{variant}"))
@@ -265,7 +265,7 @@ def test_bpf_load_reading_loads_calls_and_global_data_bpf_load_c_refused(bpf_obj
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_string_literals_load_where_libbpf_0_3_refused_them(bpf_obj, reference, variant):
     """libbpf 0.3 skips '.rodata.str1.1' and refuses the program relocated against it; libbpf
-    1.x makes an internal map of it (the README's differences), for a program bpf_load.c skips too."""
+    1.x makes an internal map of it (docs/old-formats.rst's differences), for a program bpf_load.c skips too."""
     path = bpf_obj(f"old/strings_rodata{variant}")
     assert reference(path) is None
     with bpf.Object.open(path, compat="libbpf0") as obj:

@@ -309,7 +309,7 @@ def test_graft_with_a_btf_object_as_debian_tc_does(bpf_obj, new_bpffs):
 
 
 def test_an_object_reading_rodata_is_refused_by_legacy_tc_and_loaded_by_the_shim(bpf_obj, tc_netns, new_bpffs):
-    """A difference from tc, documented in the README: constants in .rodata and .rodata.str1.1
+    """A difference from tc, documented in docs/legacy-tc.rst: constants in .rodata and .rodata.str1.1
     cannot be relocated by tc's legacy loader; libbpf relocates them, through internal maps
     that are not pinned."""
     path = bpf_obj("iproute2/rodata")
