@@ -266,10 +266,13 @@ def _held_by_fds(pid: int, progs: set, maps: set) -> None:
             continue
 
 
-def _bpffs_mounts(mountinfo_path: str = "/proc/self/mountinfo") -> List[str]:
+def _bpffs_mounts(mountinfo_path: str = "/proc/self/mountinfo") -> List[Tuple[str, str]]:
+    """(path, device) of each bpffs mount: the device names the bpffs instance, which a copied
+    mount namespace (unshare --mount) shows again under the same or another path."""
     with open(mountinfo_path) as mountinfo:
         fields = [line.split(" - ")[0].split() + line.split(" - ")[1].split()[:1] for line in mountinfo]
-    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), f[4]) for f in fields if f[-1] == "bpf"]
+    return [(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), f[4]), f[2]) for f in fields
+            if f[-1] == "bpf"]
 
 
 def _held_by_pins(mount: str, progs: set, maps: set) -> None:
@@ -366,6 +369,8 @@ class KernelObjects:
         self.names = names
         self.own_pids = set(own_pids) | {os.getpid()}
         self.own_mounts = set(own_mounts)
+        self.own_devices: set = set()  # the bpffs instances of own_mounts, wherever they are seen again
+        self._note_own_devices()
         self.own_netns = set(own_netns)
         self.progs, self.maps = _ids_now()
 
@@ -386,6 +391,11 @@ class KernelObjects:
                     found[("map", kernel_id)] = name
         return found
 
+    def _note_own_devices(self) -> None:
+        for mount, device in _bpffs_mounts():
+            if any(mount.startswith(own) for own in self.own_mounts):
+                self.own_devices.add(device)
+
     def _held_outside(self) -> Tuple[set, set]:
         parents = _processes()
         own = _descendants(self.own_pids, parents)
@@ -394,8 +404,9 @@ class KernelObjects:
         maps: set = set()
         for pid in foreign:
             _held_by_fds(pid, progs, maps)
-        for mount in _bpffs_mounts():
-            if not any(mount.startswith(own) for own in self.own_mounts):
+        self._note_own_devices()
+        for mount, device in _bpffs_mounts():
+            if device not in self.own_devices:
                 _held_by_pins(mount, progs, maps)
         namespaces = {os.stat("/proc/self/ns/mnt").st_ino}
         for pid in foreign:  # bpffs mounted where only another process sees it (unshare --mount)
@@ -403,8 +414,9 @@ class KernelObjects:
                 namespace = os.stat(f"/proc/{pid}/ns/mnt").st_ino
                 if namespace not in namespaces:
                     namespaces.add(namespace)
-                    for mount in _bpffs_mounts(f"/proc/{pid}/mountinfo"):
-                        _held_by_pins(f"/proc/{pid}/root{mount}", progs, maps)
+                    for mount, device in _bpffs_mounts(f"/proc/{pid}/mountinfo"):
+                        if device not in self.own_devices:  # (the test's own, in a copied namespace)
+                            _held_by_pins(f"/proc/{pid}/root{mount}", progs, maps)
             except OSError:
                 continue
         _held_by_attachments(self.own_netns, foreign, progs)

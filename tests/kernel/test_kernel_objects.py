@@ -4,6 +4,7 @@ processes on the machine load meanwhile (a machine-wide count fails whenever the
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -125,9 +126,9 @@ def test_what_the_test_leaves_is_found_also_where_no_path_leads(bpf_obj, maps_na
     """A program pinned on a bpffs that was then detached (umount -l) while something still
     holds the mount: no mount table shows it, no fd of a process holds the program, and it is
     the test's."""
-    made = KernelObjects(maps_names)
     mnt = tempfile.mkdtemp(prefix="libbpf_py-bpffs-")
     subprocess.run(["mount", "-t", "bpf", "bpf", mnt], check=True)
+    made = KernelObjects(maps_names, own_mounts=(mnt,))  # (its bpffs instance stays the test's once detached)
     keeper = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)  # keeps the detached mount alive
     try:
         with bpf.Object.open(bpf_obj("maps")) as obj:
@@ -145,14 +146,33 @@ def test_what_the_test_leaves_is_found_also_where_no_path_leads(bpf_obj, maps_na
 
 
 def test_what_the_test_pins_on_its_own_bpffs_or_holds_is_the_tests(bpf_obj, maps_names, bpffs):
+    """Also when another process's copied mount namespace (unshare --mount, as a test beside
+    this one makes) shows the test's bpffs again: that is still the test's pin."""
     made = KernelObjects(maps_names, own_mounts=(str(bpffs),))
     with bpf.Object.open(bpf_obj("maps")) as obj:
         obj.load()
         obj.maps["hash_map"].pin(bpffs / "hash_map")
         map_id = obj.maps["hash_map"].info().id
-    assert f"map {map_id} hash_map" in made.left(seconds=0.5)
+    started = subprocess.run(["sh", "-c", "unshare --mount --propagation private sleep 60 >/dev/null 2>&1 & echo $!"],
+                             capture_output=True, text=True, check=True)  # (not a child of ours: sh exits)
+    copy = int(started.stdout)
+    try:
+        wait_for_namespace(copy)
+        assert f"map {map_id} hash_map" in made.left(seconds=0.5)
+    finally:
+        os.kill(copy, signal.SIGKILL)
     os.unlink(bpffs / "hash_map")
     assert made.left() == []
+
+
+def wait_for_namespace(pid: int) -> None:
+    """Until ``pid`` runs in a mount namespace of its own."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while os.stat(f"/proc/{pid}/ns/mnt").st_ino == os.stat("/proc/self/ns/mnt").st_ino:
+        assert time.monotonic() < deadline, "unshare did not start"
+        time.sleep(0.01)
 
 
 def test_new_entries_on_sys_fs_bpf_count_only_when_a_test_could_have_made_them(bpf_obj, bpffs, monkeypatch):
