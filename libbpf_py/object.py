@@ -52,8 +52,6 @@ from .errors import (
     UsageError,
     VerifierError,
 )
-from .hooks import ObjectHooks
-from .links import Link
 from .maps import Map
 from .pinning import PinPolicy, PinSession, planned_map_path
 from .pinning.pins import live_map_id, pinned_map_id, unlink_quietly
@@ -62,6 +60,8 @@ from .spec import MapSpec
 
 if TYPE_CHECKING:
     from .btf_ctypes import Types
+    from .hooks import ObjectHooks
+    from .links import Link
     from .variables import Globals
     Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
     Edit = Tuple[str, str, str, Any]  # (kind, name, setter, value)

@@ -16,11 +16,10 @@ from ._fd import OwnedFd
 from ._handle import BpfHandle, definition
 from .errors import NOT_SUPPORTED_ERRNOS, InvalidTypeError, InvalidValueError, LibbpfError, UnavailableError
 from .info import ProgInfo, prog_info
-from .links import FdLink, LibbpfLink, Link
-from .netdev import cls_bpf_link, device_index, tc_hook
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (attaching imports links and netdev when it first runs: a load needs neither)
     from ._handle import PathLike
+    from .links import Link
 
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
 _TRACEFS_USERS = ("bpf_program__attach", "bpf_program__attach_tracepoint", "bpf_program__attach_kprobe",
@@ -173,6 +172,8 @@ class Program(BpfHandle[ProgInfo]):
         (native), ``"hw"`` (offloaded), or None (the kernel's choice: native where the driver has it)."""
         if mode not in XDP_MODES:
             raise InvalidValueError(f"mode must be one of {', '.join(map(repr, XDP_MODES))}, not {mode!r}")
+        from .netdev import device_index
+
         ifindex = device_index(dev)
         opts = _abi.new_opts(_abi.BpfLinkCreateOpts)
         opts.flags = XDP_MODES[mode]
@@ -201,6 +202,8 @@ class Program(BpfHandle[ProgInfo]):
             raise InvalidValueError(f"mode must be 'tcx', 'cls_bpf' or None, not {mode!r}")
         check_uint(priority, 16, "priority")
         check_uint(handle, 32, "handle")
+        from .netdev import device_index
+
         ifindex = device_index(dev)
         if mode == "tcx" or mode is None and not (priority or handle):
             if priority or handle:
@@ -216,10 +219,14 @@ class Program(BpfHandle[ProgInfo]):
     def _link_create(self, target: int, attach_type: int, opts: Optional[int]) -> Link:
         """A kernel link of this program to ``target`` (BPF_LINK_CREATE: any program, from an
         object or a pin), owned by the Link before a signal can arrive."""
+        from .links import FdLink
+
         with _signals.deferred(), self._fd_in_use() as fd:
             return FdLink._make(OwnedFd(self._lib.bpf_link_create(fd, target, attach_type, opts)), self.name)
 
     def _attach_cls_bpf(self, ifindex: int, point: int, priority: int, handle: int) -> Link:
+        from .netdev import cls_bpf_link, tc_hook
+
         lib = self._lib
         hook = tc_hook(ifindex, point)
         opts = _abi.new_opts(_abi.BpfTcOpts)
@@ -322,6 +329,8 @@ class Program(BpfHandle[ProgInfo]):
 
     def _attach(self, function: str, *args: Any) -> Link:
         """A libbpf attach function on this program's handle: a Link owning libbpf's bpf_link."""
+        from .links import LibbpfLink
+
         with _signals.deferred(), self._handle_in_use() as handle:  # no signal between the attach and its Link
             if handle is None:
                 raise InvalidTypeError(f"{function} needs the program from its Object (libbpf's handle): a program "
