@@ -27,7 +27,6 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
-    Generic,
     Iterator,
     List,
     NoReturn,
@@ -45,38 +44,36 @@ from ._fd import OwnedFd, fd_kind, release_keeping_number
 from .errors import ClosedError, Error, InvalidTypeError, InvalidValueError, LibbpfError
 from .info import kernel_ids
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (the protocols and type variables exist for the type checker only)
     PathLike = Union[str, "os.PathLike[str]"]
 
+    class KernelInfo(Protocol):
+        """What the kernel reports for a map or program (MapInfo, ProgInfo): at least these."""
 
-class KernelInfo(Protocol):
-    """What the kernel reports for a map or program (MapInfo, ProgInfo): at least these."""
+        @property
+        def id(self) -> int: ...
 
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def name(self) -> str: ...
-
-
-class ObjectSide(Protocol):
-    """What an unloaded object's map or program asks of its object: its edits, its pins, why it
-    has no fd yet and its BTF (the Object's own state stays its own)."""
-
-    def edit(self, kind: str, name: str, setter: str, value: Any) -> None: ...
-
-    def planned_pin_path(self, kind: str, name: str) -> Optional[str]: ...
-
-    def set_pin_path(self, kind: str, name: str, path: Optional[PathLike]) -> None: ...
-
-    def not_live(self, what: str) -> Error: ...
-
-    @property
-    def btf(self) -> Any: ...
+        @property
+        def name(self) -> str: ...
 
 
-_Info = TypeVar("_Info", bound=KernelInfo)
-_H = TypeVar("_H", bound="BpfHandle[Any]")
+    class ObjectSide(Protocol):
+        """What an unloaded object's map or program asks of its object: its edits, its pins, why it
+        has no fd yet and its BTF (the Object's own state stays its own)."""
+
+        def edit(self, kind: str, name: str, setter: str, value: Any) -> None: ...
+
+        def planned_pin_path(self, kind: str, name: str) -> Optional[str]: ...
+
+        def set_pin_path(self, kind: str, name: str, path: Optional[PathLike]) -> None: ...
+
+        def not_live(self, what: str) -> Error: ...
+
+        @property
+        def btf(self) -> Any: ...
+
+
+    _H = TypeVar("_H", bound="BpfHandle")
 
 
 # the states ---------------------------------------------------------------------------------
@@ -89,14 +86,14 @@ class State:
     of_object = False                # an object's item: it closes with its object
     closed = False
 
-    def name(self, item: BpfHandle[Any]) -> Optional[str]:
+    def name(self, item: BpfHandle) -> Optional[str]:
         raise NotImplementedError
 
-    def libbpf_handle(self, item: BpfHandle[Any]) -> Optional[int]:
+    def libbpf_handle(self, item: BpfHandle) -> Optional[int]:
         """libbpf's ``struct bpf_map *`` / ``struct bpf_program *``, None for a standalone one."""
         raise NotImplementedError
 
-    def read(self, item: BpfHandle[Any], described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
+    def read(self, item: BpfHandle, described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
         """An attribute: ``described(libbpf's handle)`` for an object's item, ``live(kernel info)``
         for a standalone one."""
         raise NotImplementedError
@@ -105,7 +102,7 @@ class State:
         """The keeper of an fd this handle owns (None: the fd is its object's)."""
         return None
 
-    def edit(self, item: BpfHandle[Any], setter: str, value: Any) -> None:
+    def edit(self, item: BpfHandle, setter: str, value: Any) -> None:
         raise LibbpfError.for_errno(errno.EBUSY, f"{item._kind} {item._display_name()} is live: its definition can "
                                     "only be changed on an object's map before load()", setter)
 
@@ -113,21 +110,21 @@ class State:
         """The object it belongs to, while it exists (None: standalone, or dropped)."""
         return None
 
-    def set_pin_path(self, item: BpfHandle[Any], path: Optional[PathLike]) -> None:
+    def set_pin_path(self, item: BpfHandle, path: Optional[PathLike]) -> None:
         self.edit(item, "bpf_map__set_pin_path", path)  # refused but before load: a live map is pinned with pin()
 
-    def pin_path(self, item: BpfHandle[Any]) -> Optional[str]:
+    def pin_path(self, item: BpfHandle) -> Optional[str]:
         return item._pinned_at
 
     def bound(self, missing: Optional[str]) -> State:
         """The state its object's load leaves it in (``missing``: why it has no fd)."""
         raise AssertionError("only an unloaded object's item is bound, at its object's load")
 
-    def no_fd(self, item: BpfHandle[Any]) -> NoReturn:
+    def no_fd(self, item: BpfHandle) -> NoReturn:
         """Raise why there is no fd."""
         raise ClosedError(f"{item._kind} {item._display_name()} is closed")
 
-    def close(self, item: BpfHandle[Any]) -> None:
+    def close(self, item: BpfHandle) -> None:
         if self.of_object:
             raise InvalidTypeError(f"{item._kind} {item._display_name()} belongs to its Object and closes with it "
                                    f"(obj.close()); {item._own_handle_hint} gives a handle of its own")
@@ -149,31 +146,31 @@ class Definition(State):
     def keeper(self) -> object:  # type: ignore[override]
         return self.core
 
-    def name(self, item: BpfHandle[Any]) -> str:
+    def name(self, item: BpfHandle) -> str:
         return self.item_name
 
-    def libbpf_handle(self, item: BpfHandle[Any]) -> Optional[int]:
+    def libbpf_handle(self, item: BpfHandle) -> Optional[int]:
         return self.handle
 
-    def read(self, item: BpfHandle[Any], described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
+    def read(self, item: BpfHandle, described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
         return described(self.handle)
 
     def side(self) -> Optional[ObjectSide]:
         return self._side()
 
-    def _live_side(self, item: BpfHandle[Any]) -> ObjectSide:
+    def _live_side(self, item: BpfHandle) -> ObjectSide:
         side = self.side()
         if side is None:
             raise ClosedError(f"{item._kind} {item._display_name()} came from an Object that was dropped")
         return side
 
-    def edit(self, item: BpfHandle[Any], setter: str, value: Any) -> None:
+    def edit(self, item: BpfHandle, setter: str, value: Any) -> None:
         self._live_side(item).edit(item._kind, self.item_name, setter, value)
 
-    def set_pin_path(self, item: BpfHandle[Any], path: Optional[PathLike]) -> None:
+    def set_pin_path(self, item: BpfHandle, path: Optional[PathLike]) -> None:
         self._live_side(item).set_pin_path(item._kind, self.item_name, path)
 
-    def pin_path(self, item: BpfHandle[Any]) -> Optional[str]:
+    def pin_path(self, item: BpfHandle) -> Optional[str]:
         side = self.side()
         if item._pinned_at is not None or side is None:
             return item._pinned_at
@@ -182,7 +179,7 @@ class Definition(State):
     def bound(self, missing: Optional[str]) -> State:
         return InObject(self._side, self.core, self.handle, self.item_name, missing)
 
-    def no_fd(self, item: BpfHandle[Any]) -> NoReturn:
+    def no_fd(self, item: BpfHandle) -> NoReturn:
         side = self.side()
         if side is None:
             raise ClosedError(f"{item._kind} {item._display_name()} came from an Object that was dropped before it "
@@ -199,20 +196,19 @@ class InObject(Definition):
 
     def __init__(self, side: weakref.ReferenceType[ObjectSide], core: object, handle: int, name: str,
                  missing: Optional[str] = None):
-        super().__init__(side, core, handle, name)
-        self.missing = missing
+        self._side, self.core, self.handle, self.item_name, self.missing = side, core, handle, name, missing
 
-    def edit(self, item: BpfHandle[Any], setter: str, value: Any) -> None:
+    def edit(self, item: BpfHandle, setter: str, value: Any) -> None:
         raise LibbpfError.for_errno(errno.EBUSY, f"{item._kind} {item._display_name()} is loaded: its definition "
                                     "can only be changed before load()", setter)
 
-    def set_pin_path(self, item: BpfHandle[Any], path: Optional[PathLike]) -> None:
+    def set_pin_path(self, item: BpfHandle, path: Optional[PathLike]) -> None:
         self.edit(item, "bpf_map__set_pin_path", path)
 
     def bound(self, missing: Optional[str]) -> State:
         return super().bound(missing)  # (a failed load unbinds what it bound: the same, without an fd)
 
-    def no_fd(self, item: BpfHandle[Any]) -> NoReturn:
+    def no_fd(self, item: BpfHandle) -> NoReturn:
         raise LibbpfError.for_errno(errno.EBADF, f"{item._kind} {item._display_name()} {self.missing}")
 
 
@@ -226,19 +222,19 @@ class Standalone(State):
         self.keeper = keeper
         self.info: Any = None  # what the kernel reported when it was opened (set once read)
 
-    def name(self, item: BpfHandle[Any]) -> Optional[str]:
+    def name(self, item: BpfHandle) -> Optional[str]:
         return None if self.info is None else str(self.info.name)
 
-    def libbpf_handle(self, item: BpfHandle[Any]) -> Optional[int]:
+    def libbpf_handle(self, item: BpfHandle) -> Optional[int]:
         return None
 
-    def read(self, item: BpfHandle[Any], described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
+    def read(self, item: BpfHandle, described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
         return live(self.info)
 
     def own_keeper(self) -> Optional[_FdKeeper]:
         return self.keeper
 
-    def close(self, item: BpfHandle[Any]) -> None:
+    def close(self, item: BpfHandle) -> None:
         keeper = self.keeper
         with _signals.deferred(), item._lock:
             item._drop(Gone(self.name(item), of_object=False))
@@ -255,28 +251,28 @@ class Gone(State):
     def __init__(self, name: Optional[str], of_object: bool):
         self.item_name, self.of_object = name, of_object
 
-    def _raise(self, item: BpfHandle[Any]) -> NoReturn:
+    def _raise(self, item: BpfHandle) -> NoReturn:
         raise ClosedError(f"{item._kind} {item._display_name()} is closed")
 
-    def name(self, item: BpfHandle[Any]) -> Optional[str]:
+    def name(self, item: BpfHandle) -> Optional[str]:
         return self.item_name
 
-    def libbpf_handle(self, item: BpfHandle[Any]) -> Optional[int]:
+    def libbpf_handle(self, item: BpfHandle) -> Optional[int]:
         self._raise(item)
 
-    def read(self, item: BpfHandle[Any], described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
+    def read(self, item: BpfHandle, described: Callable[[int], Any], live: Callable[[Any], Any]) -> Any:
         self._raise(item)
 
-    def edit(self, item: BpfHandle[Any], setter: str, value: Any) -> None:
+    def edit(self, item: BpfHandle, setter: str, value: Any) -> None:
         self._raise(item)
 
-    def no_fd(self, item: BpfHandle[Any]) -> NoReturn:
+    def no_fd(self, item: BpfHandle) -> NoReturn:
         self._raise(item)
 
 
 # the handle ---------------------------------------------------------------------------------
 
-class BpfHandle(Generic[_Info]):
+class BpfHandle:
     """Base of :class:`~libbpf_py.Map` and :class:`~libbpf_py.Program`: the public handle, whose
     state (above) answers for it."""
 
@@ -366,7 +362,7 @@ class BpfHandle(Generic[_Info]):
     def _fd(self) -> int:
         return self._fdbox[0]
 
-    def _read_info(self, fd: int) -> _Info:
+    def _read_info(self, fd: int) -> Any:
         raise NotImplementedError
 
     def _adopted(self) -> None:
@@ -549,7 +545,7 @@ class _FdKeeper:
             release_keeping_number(self.fd)
 
 
-_live_handles: weakref.WeakSet[BpfHandle[Any]] = weakref.WeakSet()
+_live_handles: weakref.WeakSet[BpfHandle] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -567,11 +563,11 @@ def definition(getter: str, setter: Optional[str] = None, *, live: Callable[[Any
     item, ``live(kernel_info)`` on a standalone one) and, with ``setter``, editable before its
     object loads (each value passed through ``check``)."""
 
-    def fget(self: BpfHandle[Any]) -> Any:
+    def fget(self: BpfHandle) -> Any:
         value = self._read(lambda handle: getattr(self._lib, getter)(handle), live)
         return value if convert is None else convert(value)
 
-    def fset(self: BpfHandle[Any], value: Any) -> None:
+    def fset(self: BpfHandle, value: Any) -> None:
         assert setter is not None  # the property has no setter otherwise
         self._edit(setter, value if check is None else check(value))
 

@@ -82,7 +82,7 @@ def _type_label(map_type: Union[MapType, int]) -> str:
     return map_type.name if isinstance(map_type, MapType) else f"type {map_type}"
 
 
-class Map(BpfHandle[MapInfo]):
+class Map(BpfHandle):
     """A BPF map. Keys and values are bytes, ints or ctypes objects; see ``key_type``."""
 
     _kind, _fd_kind, _skipped = "map", "map", "was not created (autocreate off)"

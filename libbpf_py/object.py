@@ -294,6 +294,7 @@ class Object:
     _pin_requested: Set[str]         # under a policy: maps whose definition asked for a pin (LIBBPF_PIN_BY_NAME)
     _explicit_pins: Dict[str, Optional[str]]  # under a policy: pin paths set on maps (None: no pin)
     _side: _ObjectSide               # what its maps and programs see of it
+    _handles: Dict[Any, int]         # libbpf's struct bpf_map / bpf_program of each of its maps and programs
     _core: _Core                     # libbpf's struct bpf_object and what lives as long as it
     _maps: Dict[str, Map]
     _programs: Dict[str, Program]
@@ -381,8 +382,10 @@ class Object:
         self.name = c_name(lib.bpf_object__name(self._ptr))
         self._maps = {}
         struct_ops = []
+        self._handles = {}
         for map_name, handle in _iter_handles(lib, "map", self._ptr):
             m = self._maps[map_name] = Map._of_object(self._side, self._core, handle, map_name)
+            self._handles[m] = handle
             if lib.bpf_map__type(handle) == MapType.STRUCT_OPS:
                 struct_ops.append(map_name)
             inner = lib.bpf_map__inner_map(handle)
@@ -390,8 +393,10 @@ class Object:
                 m._inner_spec = MapSpec(enum_or_int(MapType, lib.bpf_map__type(inner)), lib.bpf_map__key_size(inner),
                                         lib.bpf_map__value_size(inner), lib.bpf_map__max_entries(inner),
                                         lib.bpf_map__map_flags(inner), lib.bpf_map__map_extra(inner))
-        self._programs = {prog_name: Program._of_object(self._side, self._core, handle, prog_name)
-                          for prog_name, handle in _iter_handles(lib, "program", self._ptr)}
+        self._programs = {}
+        for prog_name, handle in _iter_handles(lib, "program", self._ptr):
+            p = self._programs[prog_name] = Program._of_object(self._side, self._core, handle, prog_name)
+            self._handles[p] = handle
         declared = self._struct_ops_declared() if struct_ops else frozenset()
         for name in struct_ops:
             if name not in declared:
@@ -399,9 +404,9 @@ class Object:
                                "libbpf cannot create it (it crashes trying)")
         if self._pinning is not None:  # the policy decides: remember what the definitions asked for
             for m in self._maps.values():
-                if lib.bpf_map__pin_path(m._described()):
+                if lib.bpf_map__pin_path(self._handles[m]):
                     self._pin_requested.add(m.name)
-                lib.bpf_map__set_pin_path(m._described(), None)
+                lib.bpf_map__set_pin_path(self._handles[m], None)
 
     def _open_handle(self, keep_alive: List[object]) -> int:
         """A new ``struct bpf_object *``; what libbpf reads from goes into ``keep_alive``."""
@@ -543,7 +548,7 @@ class Object:
             return planned_map_path(self._pinning, m, m.name in self._pin_requested, self._explicit_pins)
         with self._lock:  # libbpf's description stays valid: a close waits
             self._check_open()
-            path = self._lib.bpf_map__pin_path(m._described())
+            path = self._lib.bpf_map__pin_path(self._handles[m])
         return os.fsdecode(path) if path else None
 
     def _set_pin_path(self, m: Map, path: Optional[PathLike]) -> None:
@@ -645,8 +650,9 @@ class Object:
         lib = self._lib
         fresh = {}
         for m in self._maps.values():
-            path = lib.bpf_map__pin_path(m._described())
-            if path and lib.bpf_map__autocreate(m._described()) and not os.path.lexists(path):
+            handle = self._handles[m]
+            path = lib.bpf_map__pin_path(handle)
+            if path and lib.bpf_map__autocreate(handle) and not os.path.lexists(path):
                 fresh[m] = os.fsdecode(path)
         return fresh
 
@@ -655,11 +661,11 @@ class Object:
         lib = self._lib
         # libbpf >= 1.3 gives maps that were not created a placeholder fd: ask autocreate first.
         for m in self._maps.values():
-            handle = m._described()
+            handle = self._handles[m]
             fd = lib.bpf_map__fd(handle) if lib.bpf_map__autocreate(handle) else -1
             m._bind(fd if fd >= 0 else -1, m._skipped)
         for p in self._programs.values():
-            handle = p._described()
+            handle = self._handles[p]
             fd = lib.bpf_program__fd(handle) if lib.bpf_program__autoload(handle) else -1
             p._bind(fd if fd >= 0 else -1, p._skipped)
         self.reused_maps = frozenset(plan.map.name for plan in session.plans if plan.action == "reuse") \

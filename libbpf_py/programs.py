@@ -70,7 +70,7 @@ def _checked_uint(what: str, bits: int = 32) -> Callable[[Any], int]:
     return check
 
 
-class Program(BpfHandle[ProgInfo]):
+class Program(BpfHandle):
     """A BPF program: editable before its object loads, then runnable, pinnable, inspectable."""
 
     _kind, _fd_kind, _skipped = "program", "prog", "was not loaded (autoload off)"
