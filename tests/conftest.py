@@ -240,3 +240,16 @@ def cgroup():
         yield path
     finally:
         path.rmdir()
+
+
+@pytest.fixture
+def events(bpf_obj):
+    """bpf_progs/events.o loaded, its settings maps read as ints, its programs watching this process."""
+    import libbpf_py as bpf
+
+    with bpf.Object.open(bpf_obj("events")) as obj:
+        obj.load()
+        for name in ("config", "drops", "target_tgid"):
+            obj.maps[name].key_type = obj.maps[name].value_type = int
+        obj.maps["target_tgid"][0] = os.getpid()
+        yield obj

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -464,3 +465,15 @@ def compare_leftovers(pid: int) -> dict:
     found = {"mounts": mounted, "directories": glob.glob(os.path.join(tempfile.gettempdir(), scratch + "*")),
              "netns": [name for name in names if name.startswith(netns)], "processes": running}
     return {what: items for what, items in found.items() if items}
+
+
+class Event(ctypes.Structure):
+    """bpf_progs/events.c's struct event, written by hand (the tests check it against BTF)."""
+
+    _fields_ = [("seq", ctypes.c_uint32), ("cpu", ctypes.c_uint32), ("value", ctypes.c_uint64)]
+
+
+def emit(obj: Any, count: int, program: str = "emit") -> None:
+    """Have events.o's ``program`` (emit: the ring, emit_perf: the perf array) send ``count`` records."""
+    obj.maps["config"][0] = count
+    obj.programs[program].test_run(bytes(64))

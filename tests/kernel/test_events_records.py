@@ -9,6 +9,7 @@ import pickle
 import struct
 
 import pytest
+from support import Event, emit
 
 import libbpf_py as bpf
 
@@ -166,21 +167,7 @@ def test_a_held_back_perf_record_reaches_the_callback_with_its_size(sized):
     assert got == [(0, 20), (1, 52), (2, 12)]
 
 
-class Event(ctypes.Structure):
-    _fields_ = [("seq", ctypes.c_uint32), ("cpu", ctypes.c_uint32), ("value", ctypes.c_uint64)]
 
-
-@pytest.fixture
-def events(bpf_obj):
-    with bpf.Object.open(bpf_obj("events")) as obj:
-        obj.load()
-        obj.maps["config"].key_type = obj.maps["config"].value_type = int
-        yield obj
-
-
-def emit(obj, count: int) -> None:
-    obj.maps["config"][0] = count
-    obj.programs["emit"].test_run(bytes(64))
 
 
 def test_a_callback_may_keep_buffers_exported_from_its_records_and_they_never_change(events):

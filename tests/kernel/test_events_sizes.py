@@ -23,13 +23,6 @@ FOUR_GIB = 1 << 32
 GIB = 1 << 30
 
 
-@pytest.fixture
-def events(bpf_obj):
-    with bpf.Object.open(bpf_obj("events")) as obj:
-        obj.load()
-        obj.maps["config"].key_type = obj.maps["config"].value_type = int
-        yield obj
-
 
 @pytest.fixture
 def sparse(tmp_path: Path):

@@ -4,35 +4,18 @@ numbered records with bpf_perf_event_output when run with BPF_PROG_TEST_RUN."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 
 import pytest
+from support import Event, emit
 
 import libbpf_py as bpf
-
-
-class Event(ctypes.Structure):
-    _fields_ = [("seq", ctypes.c_uint32), ("cpu", ctypes.c_uint32), ("value", ctypes.c_uint64)]
-
-
-@pytest.fixture
-def events(bpf_obj):
-    with bpf.Object.open(bpf_obj("events")) as obj:
-        obj.load()
-        obj.maps["config"].key_type = obj.maps["config"].value_type = int
-        yield obj
-
-
-def emit(obj, count: int) -> None:
-    obj.maps["config"][0] = count
-    obj.programs["emit_perf"].test_run(bytes(64))
 
 
 def test_each_record_once_in_order_with_the_kernels_padding(events):
     got = []
     with bpf.PerfBuffer(events.maps["perf_events"], got.append) as pb:
-        emit(events, 5)
+        emit(events, 5, "emit_perf")
         assert pb.poll(5) == 5 and pb.consume() == 0
     assert [len(r) for r in got] == [20] * 5  # 16 bytes sent, padded so the header stays aligned
     assert [Event.from_buffer_copy(r).seq for r in got] == [0, 1, 2, 3, 4]
@@ -43,9 +26,9 @@ def test_a_full_ring_drops_records_and_says_how_many(events):
     lost = []
     with bpf.PerfBuffer(events.maps["perf_events"], on_lost=lambda cpu, n: lost.append((cpu, n)), pages=1,
                         record_type=Event) as pb:
-        emit(events, 1000)  # a one-page ring holds about 128 of them
+        emit(events, 1000, "emit_perf")  # a one-page ring holds about 128 of them
         first = pb.consume()
-        emit(events, 1)  # the kernel writes the lost count when there is room again
+        emit(events, 1, "emit_perf")  # the kernel writes the lost count when there is room again
         second = pb.consume()
         records = list(pb._state.pending)
     assert first + second + pb.lost == 1001 and pb.lost > 0 and sum(n for _, n in lost) == pb.lost
@@ -63,7 +46,7 @@ def test_a_callback_that_raises_loses_nothing(events):
             raise ValueError("stop at 1")
 
     with bpf.PerfBuffer(events.maps["perf_events"], callback) as pb:
-        emit(events, 5)
+        emit(events, 5, "emit_perf")
         with pytest.raises(ValueError, match="stop at 1"):
             pb.consume()
         assert got == [0, 1]
@@ -73,13 +56,13 @@ def test_a_callback_that_raises_loses_nothing(events):
 
 def test_iteration_and_asyncio(events):
     with bpf.PerfBuffer(events.maps["perf_events"], record_type=Event) as pb:
-        emit(events, 2)
+        emit(events, 2, "emit_perf")
         it = iter(pb)
         assert [next(it).seq for _ in range(2)] == [0, 1]
 
         async def main():
             assert await pb.poll_async(0.05) == 0
-            asyncio.get_running_loop().call_later(0.05, emit, events, 1)
+            asyncio.get_running_loop().call_later(0.05, emit, events, 1, "emit_perf")
             async for record in pb:
                 return record.seq
 
@@ -111,7 +94,7 @@ def test_a_forked_child_cannot_use_the_parents_buffer(events):
             os._exit(1)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
-        emit(events, 1)
+        emit(events, 1, "emit_perf")
         assert pb.consume() == 1
 
 

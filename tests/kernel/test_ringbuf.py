@@ -14,27 +14,9 @@ import threading
 import time
 
 import pytest
+from support import Event, emit
 
 import libbpf_py as bpf
-
-
-class Event(ctypes.Structure):
-    _fields_ = [("seq", ctypes.c_uint32), ("cpu", ctypes.c_uint32), ("value", ctypes.c_uint64)]
-
-
-@pytest.fixture
-def events(bpf_obj):
-    with bpf.Object.open(bpf_obj("events")) as obj:
-        obj.load()
-        for name in ("config", "drops", "target_tgid"):
-            obj.maps[name].key_type = obj.maps[name].value_type = int
-        obj.maps["target_tgid"][0] = os.getpid()
-        yield obj
-
-
-def emit(obj, count: int, program: str = "emit") -> None:
-    obj.maps["config"][0] = count
-    obj.programs[program].test_run(bytes(64))
 
 
 def seqs(records) -> list:
