@@ -110,6 +110,16 @@ def test_when_two_loaders_would_load_it_differently_auto_says_which_to_choose(bp
         assert {n for n, p in obj.programs.items() if p.autoload} == {"cls_count"}
 
 
+def takes_only_its_template(outer, inner, other_shape) -> None:
+    """``inner`` (the template's shape) goes into slot 0 of the map-in-map ``outer``; a map of
+    ``other_shape`` is refused (EINVAL)."""
+    outer.key_type = int
+    outer.update(0, inner.fd)
+    with pytest.raises(OSError) as exc:
+        outer.update(1, other_shape.fd)
+    assert exc.value.errno == errno.EINVAL
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_bpf_load_object_takes_its_inner_template_and_numa_node(bpf_obj, variant):
     with bpf.Object.open(bpf_obj(f"old/bpf_load_era{variant}")) as obj:
@@ -118,14 +128,11 @@ def test_a_bpf_load_object_takes_its_inner_template_and_numa_node(bpf_obj, varia
             "lookup_through_outer": True, "count_on_node": True, "not_for_bpf_load": False}  # lwt_in: skipped
         obj.load()
         assert kernel_map(obj.maps["on_node"])["flags"] == bpf.MapFlags.NUMA_NODE
-        inner, outer = obj.maps["inner_proto"], obj.maps["outer"]
-        inner.key_type = inner.value_type = outer.key_type = int
+        inner = obj.maps["inner_proto"]
+        inner.key_type = inner.value_type = int
         inner[0] = 41
-        outer.update(0, inner.fd)  # the template's shape: accepted
         with bpf.Map.create(bpf.MapType.ARRAY, 4, 8, 8) as other_shape:
-            with pytest.raises(OSError) as exc:
-                outer.update(1, other_shape.fd)
-            assert exc.value.errno == errno.EINVAL
+            takes_only_its_template(obj.maps["outer"], inner, other_shape)
         obj.programs["lookup_through_outer"].test_run(bytes(64))
         counts = obj.maps["counts"]
         counts.key_type = counts.value_type = int
@@ -216,12 +223,7 @@ def test_a_map_in_map_libbpf_0_x_cannot_create_leaves_bpf_load_as_the_reading(bp
                 bpf.Map.create(bpf.MapType.HASH, 4, 8, 16) as other_shape:
             inner.key_type = inner.value_type = int
             inner[0] = 99
-            outer = obj.maps["array_of_lru"]
-            outer.key_type = int
-            outer.update(0, inner.fd)
-            with pytest.raises(OSError) as exc:
-                outer.update(1, other_shape.fd)
-            assert exc.value.errno == errno.EINVAL
+            takes_only_its_template(obj.maps["array_of_lru"], inner, other_shape)
             obj.programs["lookup_inner"].test_run(bytes(64))
         counts = obj.maps["counts"]
         counts.key_type = counts.value_type = int
