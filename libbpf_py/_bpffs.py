@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple, Union
 from . import _log
 from ._checks import c_path
 from ._libbpf import libc
-from .errors import InvalidValueError, LibbpfError
+from .errors import LibbpfError
 
 if TYPE_CHECKING:
     PathLike = Union[str, "os.PathLike[str]"]
@@ -73,9 +73,7 @@ def not_bpffs_hint(path: PathLike) -> str:
 
 def check_root(root: PathLike, *, mount: bool = False) -> str:
     """The absolute pin root, after checking it is (or, with ``mount``, will be) a directory on bpffs."""
-    root = os.path.abspath(os.fspath(root))
-    if "\0" in root:
-        raise InvalidValueError("pin root contains a NUL byte")
+    root = os.path.abspath(os.fsdecode(c_path(root, "pin root")))  # (a NUL byte, or no path at all: refused)
     if os.path.islink(root) and not os.path.exists(root):
         raise LibbpfError.for_errno(errno.ENOENT, f"pin root {root} is a symbolic link to {os.readlink(root)}, "
                                     "which does not exist")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Dict
 
-from .errors import InvalidValueError
+from .errors import InvalidTypeError, InvalidValueError, KeyNotFoundError
 
 
 def check_uint(value: Any, bits: int, what: str, minimum: int = 0) -> int:
@@ -17,7 +17,10 @@ def check_uint(value: Any, bits: int, what: str, minimum: int = 0) -> int:
 
 def c_path(path: Any, what: str = "path") -> bytes:
     """``path`` as the bytes C receives, or ValueError when it holds a NUL byte (C would cut it there)."""
-    encoded = os.fsencode(path)
+    try:
+        encoded = os.fsencode(path)
+    except TypeError:
+        raise InvalidTypeError(f"{what} must be a str, bytes or os.PathLike, not {type(path).__name__}") from None
     if b"\0" in encoded:
         raise InvalidValueError(f"{what} {os.fsdecode(encoded)!r} contains a NUL byte")
     return encoded
@@ -31,3 +34,15 @@ def c_name(raw: bytes) -> str:
 def c_name_bytes(name: str) -> bytes:
     """A name for C: the bytes ``c_name`` came from (UTF-8 for any other text)."""
     return name.encode("utf-8", "surrogateescape")
+
+
+class Named(Dict[str, Any]):
+    """Things by name (an object's maps, its programs, its global variables): a name that is not
+    there is a KeyNotFoundError saying which are."""
+
+    def __init__(self, what: str):
+        super().__init__()
+        self.what = what
+
+    def __missing__(self, name: Any) -> Any:
+        raise KeyNotFoundError(f"no {self.what} named {name!r}; there are {', '.join(map(repr, self)) or 'none'}")

@@ -199,8 +199,9 @@ class InObject(Definition):
         self._side, self.core, self.handle, self.item_name, self.missing = side, core, handle, name, missing
 
     def edit(self, item: BpfHandle, setter: str, value: Any) -> None:
-        raise LibbpfError.for_errno(errno.EBUSY, f"{item._kind} {item._display_name()} is loaded: its definition "
-                                    "can only be changed before load()", setter)
+        raise LibbpfError.for_errno(errno.EBUSY, f"{item._kind} {item._display_name()} "
+                                    f"{self.missing or 'is loaded'}: its definition can only be changed before its "
+                                    "object's load()", setter)
 
     def set_pin_path(self, item: BpfHandle, path: Optional[PathLike]) -> None:
         self.edit(item, "bpf_map__set_pin_path", path)
@@ -209,6 +210,8 @@ class InObject(Definition):
         return super().bound(missing)  # (a failed load unbinds what it bound: the same, without an fd)
 
     def no_fd(self, item: BpfHandle) -> NoReturn:
+        if self.missing is None:  # it had one: its object's libbpf state was freed (the process is ending)
+            raise ClosedError(f"{item._kind} {item._display_name()} is closed")
         raise LibbpfError.for_errno(errno.EBADF, f"{item._kind} {item._display_name()} {self.missing}")
 
 
@@ -472,11 +475,6 @@ class BpfHandle:
             state = self._state
             state.libbpf_handle(self)  # (raises once closed)
         return state.pin_path(self)  # (a pin policy's code runs without the lock)
-
-    @pin_path.setter
-    def pin_path(self, path: Optional[PathLike]) -> None:
-        """Pin an object's item at ``path`` when it loads (None: do not pin it)."""
-        self._state.set_pin_path(self, path)
 
     def pin(self, path: PathLike) -> None:
         """Pin the live map or program at ``path`` on bpffs."""

@@ -18,7 +18,7 @@ import sys
 from typing import Any, Callable, Dict, List, Optional
 
 from .compat import COMPAT_NAMES
-from .errors import InvalidValueError, KeyNotFoundError, LibbpfError
+from .errors import Error, InvalidValueError, KeyNotFoundError, LibbpfError
 
 
 def _version(args: argparse.Namespace) -> int:
@@ -583,7 +583,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         why = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
         print(f"libbpf-py: {why}", file=sys.stderr)
         return 128 + signum
-    except (OSError, ValueError, LookupError, TypeError, RecursionError) as exc:  # LibbpfError is an OSError
+    except (Error, OSError, ValueError, LookupError, TypeError, RecursionError) as exc:  # (the library's, and the OS's)
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"libbpf-py: {text}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ from .info import MapInfo, btf_bytes, map_info, map_spec, possible_cpus
 from .spec import MapSpec
 
 if TYPE_CHECKING:
-    pass
+    from ._handle import PathLike
 
 _ENOENT = -errno.ENOENT
 _E2BIG = -errno.E2BIG
@@ -131,6 +131,8 @@ class Map(BpfHandle):
             raise InvalidValueError(f"map name {name!r} contains a NUL byte")
         if name is not None and len(c_name_bytes(name)) >= _abi.BPF_OBJ_NAME_LEN:
             raise InvalidValueError(f"map name {name!r} is longer than {_abi.BPF_OBJ_NAME_LEN - 1} bytes")
+        if inner_map is not None and not isinstance(inner_map, Map):
+            raise InvalidTypeError(f"inner_map takes a live Map of the inner shape, not {type(inner_map).__name__}")
         if int(map_type) in _abi.MAP_IN_MAP_TYPES and inner_map is None:
             raise InvalidValueError("a map-in-map needs inner_map (a map of the inner shape)")
         check_uint(int(map_type) if isinstance(map_type, IntEnum) else map_type, 31, "map_type")  # a C int
@@ -154,7 +156,14 @@ class Map(BpfHandle):
     def from_fd(cls, fd: int) -> "Map":
         """A map on a duplicate of ``fd``; the caller keeps ownership of ``fd`` itself."""
         check_uint(fd, 31, "fd")
-        return cls._adopt(lambda: os.dup(fd), "dup")
+
+        def dup() -> int:
+            try:
+                return os.dup(fd)
+            except OSError as exc:
+                raise LibbpfError.for_errno(exc.errno or errno.EBADF, f"fd {fd}: {exc.strerror}", "dup") from None
+
+        return cls._adopt(dup, "dup")
 
     # state -----------------------------------------------------------------------------------
 
@@ -257,6 +266,16 @@ class Map(BpfHandle):
             return map_spec(fd)
 
     @property
+    def pin_path(self) -> Optional[str]:
+        """Where this map is pinned (opened from, or pinned by this process), or for an object's
+        map, where its load will pin it or pinned it; settable before load (None: no pin)."""
+        return BpfHandle.pin_path.fget(self)  # type: ignore[attr-defined]
+
+    @pin_path.setter
+    def pin_path(self, path: Optional[PathLike]) -> None:
+        self._state.set_pin_path(self, path)
+
+    @property
     def is_internal(self) -> bool:
         """A map libbpf made for .data, .bss, .rodata or .kconfig."""
         return bool(self._read(self._lib.bpf_map__is_internal, lambda info: False))
@@ -303,17 +322,17 @@ class Map(BpfHandle):
 
         what = ("key", "value")[which]
 
-        def described(handle: int) -> Tuple[Any, int]:  # from the object's own BTF
+        with self._lock:
+            handle = self._described()  # (raises once closed)
             side = self._state.side()
             getter = (self._lib.bpf_map__btf_key_type_id, self._lib.bpf_map__btf_value_type_id)[which]
-            return (None if side is None else side.btf), getter(handle)
-
-        def live(_: Any) -> Tuple[Any, int]:  # from the BTF the kernel holds for the map
+            type_id = 0 if handle is None else getter(handle)
+        if handle is not None and side is not None:  # its object's own BTF, asked without this map's lock
+            types = side.btf                         # (an object's close takes its own lock, then the map's)
+        else:  # a standalone map, or one whose Object was dropped: the BTF the kernel holds for it
             info = self.info()
             types = Types(Btf.parse(btf_bytes(info.btf_id), sys.byteorder)) if info.btf_id else None
-            return types, (info.btf_key_type_id, info.btf_value_type_id)[which]
-
-        types, type_id = self._read(described, live)
+            type_id = (info.btf_key_type_id, info.btf_value_type_id)[which]
         if not type_id or types is None:
             raise MissingBtfError(f"map {self.name!r} has no BTF {what} type")
         return types.of(type_id)
@@ -754,6 +773,16 @@ class Map(BpfHandle):
         """Make the map read-only for user space (BPF_MAP_FREEZE)."""
         with self._fd_in_use() as fd:
             self._lib.bpf_map_freeze(fd)
+
+
+def map_of_type(m: Any, wanted: MapType, user: str) -> MapInfo:
+    """The kernel's info of ``m``, which must be a live Map of type ``wanted`` (for ``user``)."""
+    if not isinstance(m, Map):
+        raise InvalidTypeError(f"{user} reads a Map, not {type(m).__name__}")
+    info = m.info()
+    if info.type != wanted:
+        raise InvalidTypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not {wanted.name}")
+    return info
 
 
 def _batch_opts(elem_flags: int) -> _abi.BpfMapBatchOpts:

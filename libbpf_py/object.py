@@ -37,7 +37,7 @@ from typing import (
 
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
-from ._checks import c_name, c_path
+from ._checks import Named, c_name, c_path
 from .elf.btf_check import validate_object
 from .elf.file import SHT_PROGBITS, ElfFile
 from .errors import (
@@ -213,6 +213,21 @@ def _release(close_object: Any, ptr: int, fds: List[int], boxes: List[List[int]]
                 os.close(fds.pop())
 
 
+_live_objects: weakref.WeakSet[Object] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child: an object's lock held by another thread of the parent would never be
+    released, and a load that thread was running never ends here."""
+    for obj in list(_live_objects):
+        obj._lock = _thread.RLock()
+        if obj._phase is _Phase.LOADING:
+            obj._phase = _Phase.FAILED
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _Core:
     """libbpf's ``struct bpf_object`` and what must live as long as it (buffers libbpf reads, the
     fds of inner-map templates). The Object and each of its maps and programs hold it, so it is
@@ -261,6 +276,7 @@ class _ObjectSide:
         return obj._planned_pin_path(obj._maps[name]) if kind == "map" else None
 
     def set_pin_path(self, kind: str, name: str, path: Optional[PathLike]) -> None:
+        assert kind == "map"  # (only a map's pin path is settable: programs are pinned with pin())
         obj = self._get()
         obj._set_pin_path(obj._maps[name], path)
 
@@ -320,11 +336,18 @@ class Object:
             raise InvalidValueError(f"log_size must be an int in [128, {MAX_LOG_SIZE}], got {log_size!r}")
         if pinning is not None and pin_root is not None:
             raise InvalidValueError("give either a pinning policy or libbpf's pin_root, not both")
-        hooks = tuple(hooks)
+        try:
+            hooks = tuple(hooks)
+        except TypeError:
+            raise InvalidTypeError(f"hooks takes an iterable of ObjectHooks, not {type(hooks).__name__}") from None
+        if pinning is not None and not isinstance(pinning, PinPolicy):
+            raise InvalidTypeError(f"pinning takes a PinPolicy (e.g. PinByName), not {type(pinning).__name__}")
         data: Optional[bytes]
         path: Optional[str]
         if compat == "none" and not check_btf and not isinstance(src, (bytes, bytearray, memoryview)):
             data, path = None, os.fspath(_check_source(src))  # libbpf reads the file itself
+            if os.path.isdir(path):  # (libbpf would leak the fd it opened it with)
+                raise LibbpfError.for_errno(errno.EISDIR, f"cannot read {path}: Is a directory", "open")
         else:
             data, path = read_source(src)
             look = _look(data)
@@ -361,8 +384,9 @@ class Object:
         self._explicit_pins = {}
         self.hooks = hooks
         self._side = _ObjectSide(self)
+        _live_objects.add(self)
         self.reused_maps = frozenset()
-        self._maps, self._programs = {}, {}
+        self._maps, self._programs = Named("map"), Named("program")
         with _signals.deferred() as signals:  # the object is closed again, whatever arrives before it is returned
             kept: List[object] = []
             self._core = _Core(lib, self._open_handle(kept), kept)
@@ -380,7 +404,7 @@ class Object:
         """The Python face of libbpf's open object: its name, maps and programs."""
         lib = self._lib
         self.name = c_name(lib.bpf_object__name(self._ptr))
-        self._maps = {}
+        self._maps = Named("map")
         struct_ops = []
         self._handles = {}
         for map_name, handle in _iter_handles(lib, "map", self._ptr):
@@ -393,7 +417,7 @@ class Object:
                 m._inner_spec = MapSpec(enum_or_int(MapType, lib.bpf_map__type(inner)), lib.bpf_map__key_size(inner),
                                         lib.bpf_map__value_size(inner), lib.bpf_map__max_entries(inner),
                                         lib.bpf_map__map_flags(inner), lib.bpf_map__map_extra(inner))
-        self._programs = {}
+        self._programs = Named("program")
         for prog_name, handle in _iter_handles(lib, "program", self._ptr):
             p = self._programs[prog_name] = Program._of_object(self._side, self._core, handle, prog_name)
             self._handles[p] = handle
@@ -765,6 +789,7 @@ class Object:
     def close(self) -> None:
         """Close the object with all its maps and programs; safe to call twice. From another
         thread, it waits for a load in progress; from inside one (a hook) it is refused."""
+        reentered = self._lock._is_owned()  # type: ignore[attr-defined]  # (a handler inside an edit, pin_path...)
         with _signals.deferred(), self._lock:
             if self._closed:
                 return
@@ -772,7 +797,9 @@ class Object:
                 raise UsageError(f"close() of object {self.name!r} from inside its own load() (a hook): "
                                  "raise from the hook to stop the load, or close after load() returns")
             items = list(self._maps.values()) + list(self._programs.values())
-            in_use = any(item._in_use_here() for item in items)  # re-entered from an operation (a handler)
+            # re-entered from an operation of the object or of an item (a signal's handler): that operation may
+            # still read libbpf's object, or pass an fd
+            in_use = reentered or any(item._in_use_here() for item in items)
             if self._globals is not None:
                 self._globals._closed()
             for item in items:

@@ -26,8 +26,8 @@ from typing import Any, Callable, Dict, Optional
 from . import _abi, _libbpf, _signals
 from ._abi import MapType
 from ._events import EventBuffer, EventState, check_flag, decode, record_type_size
-from .errors import InvalidTypeError, InvalidValueError
-from .maps import Map
+from .errors import InvalidValueError
+from .maps import Map, map_of_type
 
 _MAX_RING = 1 << 30  # bytes per CPU: libbpf's size arithmetic overflows far above
 
@@ -112,10 +112,7 @@ class PerfBuffer(EventBuffer):
                                     f"MiB, not {pages!r}")
         type_size = record_type_size(record_type)
         check_flag(with_size, "with_size")
-        info = map.info()
-        if info.type != MapType.PERF_EVENT_ARRAY:
-            raise InvalidTypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not "
-                                   "PERF_EVENT_ARRAY")
+        map_of_type(map, MapType.PERF_EVENT_ARRAY, "a PerfBuffer")
         state = _State(on_sample is None, record_type, type_size, with_size)
         self._start(state)
         self._on_sample, self._on_lost = on_sample, on_lost

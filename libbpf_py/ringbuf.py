@@ -41,7 +41,7 @@ from ._abi import MapType
 from ._events import EventBuffer, EventState, check_flag, check_timeout, decode, decode_all, record_type_size
 from ._fd import OwnedFd
 from .errors import ClosedError, InvalidTypeError, InvalidValueError, LibbpfError, UsageError
-from .maps import Map
+from .maps import Map, map_of_type
 
 _PAGE = mmap.PAGESIZE
 _LENGTH = ~(_abi.RINGBUF_BUSY_BIT | _abi.RINGBUF_DISCARD_BIT) & 0xFFFFFFFF
@@ -57,9 +57,7 @@ class _Ring:
     def __init__(self, m: Map, record_type: Any, with_size: bool):
         self.type_size = record_type_size(record_type)
         self.sized = check_flag(with_size, "with_size")
-        info = m.info()
-        if info.type != MapType.RINGBUF:
-            raise InvalidTypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not RINGBUF")
+        info = map_of_type(m, MapType.RINGBUF, "a RingBuffer")
         self.name, self.record_type = info.name, record_type
         self.callback: Optional[Callable[..., Any]] = None  # the user's, set only while a poll runs
         self.rewind_to: Optional[int] = None  # a record not handed over (the buffer was closing): start again here
@@ -330,10 +328,7 @@ class UserRingBuffer:
     lasts a quarter second at most in C: a close from another thread is answered then."""
 
     def __init__(self, map: Map):
-        info = map.info()
-        if info.type != MapType.USER_RINGBUF:
-            raise InvalidTypeError(f"map {info.name!r} is a {getattr(info.type, 'name', info.type)} map, not "
-                                   "USER_RINGBUF")
+        info = map_of_type(map, MapType.USER_RINGBUF, "a UserRingBuffer")
         self._lib = _libbpf.lib()
         self._lock = _thread.RLock()  # reentrant: a signal handler of the writing thread may close
         self._closing = False         # close() asked, maybe while a submit waits in another thread

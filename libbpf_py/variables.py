@@ -21,6 +21,7 @@ import ctypes
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple
 
+from ._checks import Named
 from .btf_ctypes import Types
 from .elf import btf as _btf
 from .errors import BtfTypeError, ClosedError, InvalidTypeError, InvalidValueError, KeyNotFoundError, ReadOnlyError
@@ -54,9 +55,9 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
 
     def __init__(self, obj: Any, types: Types):
         self._object = obj
-        self._sections: Dict[str, _Section] = {}
-        self._where: Any = {}   # variable name -> the section values that hold it (the fast path)
-        self._section_of: Dict[str, str] = {}
+        self._sections: Dict[str, _Section] = Named("global data section")
+        self._where: Any = Named("global variable")  # variable name -> the section values that hold it (the fast path)
+        self._section_of: Dict[str, str] = Named("global variable")
         lib = obj._lib
         for m in obj.maps.values():
             if not lib.bpf_map__is_internal(m._described()):
@@ -78,7 +79,9 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         fresh = {name: _values(self._object, section, loaded) for name, section in self._sections.items()}
         for name, (values, live) in fresh.items():  # all or nothing: every section was read first
             self._sections[name].values, self._sections[name].live = values, live
-        self._where = {variable: self._sections[name].values for variable, name in self._section_of.items()}
+        where = Named("global variable")
+        where.update((variable, self._sections[name].values) for variable, name in self._section_of.items())
+        self._where = where
 
     def _closed(self) -> None:
         """The object closed: nothing more is read or written through these globals."""

@@ -63,7 +63,18 @@ def link_info(fd: int) -> LinkInfo:
 
 
 _this_process = [os.getpid()]  # kept by fork, not asked of the kernel at each release (getpid is a syscall)
-os.register_at_fork(after_in_child=lambda: _this_process.__setitem__(0, os.getpid()))
+_live_links: weakref.WeakSet[Link] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child: this process's id, and fresh locks (one held by another thread of the
+    parent would never be released)."""
+    _this_process[0] = os.getpid()
+    for link in list(_live_links):
+        link._lock = _thread.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Link:
@@ -91,6 +102,7 @@ class Link:
         self._lock = _thread.RLock()
         self._pins, self._unpinned_by_detach, self._link_id = [], [], None
         self.program_name = program_name
+        _live_links.add(self)
 
     @classmethod
     def from_id(cls, link_id: int) -> "Link":

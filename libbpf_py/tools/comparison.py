@@ -132,8 +132,12 @@ def _is_legacy(obj: str) -> bool:
     from ..compat.definitions import maps_section
     from ..elf.file import ElfFile
 
-    with open(obj, "rb") as f:
-        return maps_section(ElfFile.parse(f.read(), headers_only=True)) is not None
+    try:
+        with open(obj, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise LibbpfError.for_errno(exc.errno or errno.EIO, f"cannot read {obj}: {exc.strerror}", "open") from None
+    return maps_section(ElfFile.parse(data, headers_only=True)) is not None
 
 
 class _scratch_bpffs:
