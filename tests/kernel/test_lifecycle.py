@@ -157,7 +157,7 @@ def test_a_map_kept_after_its_object_is_dropped_types_itself_from_the_kernels_bt
 
 def test_only_a_maps_pin_path_is_set_before_load(bpf_obj, bpffs):
     with bpf.Object.open(bpf_obj("maps")) as obj:
-        with pytest.raises(AttributeError, match="no setter"):
+        with pytest.raises(AttributeError, match="no setter|can.t set attribute"):  # (3.9 and 3.10: the latter)
             obj.programs["count_packets"].pin_path = str(bpffs / "p")
         obj.maps["hash_map"].pin_path = str(bpffs / "hash_map")
         assert obj.maps["hash_map"].pin_path == str(bpffs / "hash_map")
