@@ -53,7 +53,7 @@ from .errors import (
     VerifierError,
 )
 from .maps import Map
-from .pinning import PinPolicy, PinSession, planned_map_path
+from .pinning import PinPolicy
 from .pinning.pins import live_map_id, pinned_map_id, unlink_quietly
 from .programs import Program
 from .spec import MapSpec
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from .btf_ctypes import Types
     from .hooks import ObjectHooks
     from .links import Link
+    from .pinning.session import PinSession
     from .variables import Globals
     Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
     Edit = Tuple[str, str, str, Any]  # (kind, name, setter, value)
@@ -569,6 +570,7 @@ class Object:
     def _planned_pin_path(self, m: Map) -> Optional[str]:
         """Where load will pin ``m`` (before load), or libbpf pinned it (after, without a policy)."""
         if self._pinning is not None:
+            from .pinning.session import planned_map_path  # (an object without a policy never needs it)
             return planned_map_path(self._pinning, m, m.name in self._pin_requested, self._explicit_pins)
         with self._lock:  # libbpf's description stays valid: a close waits
             self._check_open()
@@ -617,9 +619,11 @@ class Object:
 
     def _load(self) -> "Object":
         with _signals.deferred() as signals:
-            session = None if self._pinning is None else PinSession(
-                self._pinning, self._maps.values(), self._programs.values(), self._pin_requested,
-                self._explicit_pins)
+            session = None
+            if self._pinning is not None:
+                from .pinning.session import PinSession
+                session = PinSession(self._pinning, self._maps.values(), self._programs.values(),
+                                     self._pin_requested, self._explicit_pins)
             undo = _Undo(self, session)
             fresh: Dict[Map, str] = {}
             try:

@@ -299,6 +299,22 @@ def test_loading_an_object_imports_nothing_heavy(bpf_obj, bpffs, call):
     assert done.stdout.strip() == "[]"
 
 
+# what a load of a BTF object without a pin policy never needs: the old formats, links and
+# netlink (until a program attaches), the pin session (until a policy pins)
+ON_DEMAND = ("libbpf_py.compat", "libbpf_py.links", "libbpf_py.netdev", "libbpf_py.hooks",
+             "libbpf_py.pinning.session", "libbpf_py.tools")
+
+
+def test_a_plain_load_leaves_the_other_paths_unimported(bpf_obj):
+    code = ("import sys, libbpf_py as bpf\nbpf.Object.open(sys.argv[1]).load()\n"
+            f"print(sorted(m for m in {ON_DEMAND!r} if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=str(Path(bpf.__file__).parent.parent))
+    done = subprocess.run([sys.executable, "-S", "-c", code, str(bpf_obj("xdp_pass"))], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_a_handles_lifecycle_is_a_state_of_its_own_type(bpf_obj):
     """An object's map is a Definition until load, then InObject (live on the object's fd, or
     not created with the reason), Gone once its object closes; a standalone one is Standalone
