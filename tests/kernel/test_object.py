@@ -299,18 +299,25 @@ def test_loading_an_object_imports_nothing_heavy(bpf_obj, bpffs, call):
     assert done.stdout.strip() == "[]"
 
 
-# what a load of a BTF object without a pin policy never needs: the old formats, links and
-# netlink (until a program attaches), the pin session (until a policy pins)
-ON_DEMAND = ("libbpf_py.compat", "libbpf_py.links", "libbpf_py.netdev", "libbpf_py.hooks",
-             "libbpf_py.pinning.session", "libbpf_py.tools")
+# What a load never needs: for a BTF object without a pin policy, the old formats, links and
+# netlink (until a program attaches) and the pin session (until a policy pins); for tc's
+# loading of a legacy object, the attaching side.
+ON_DEMAND = {
+    "bpf.Object.open(path).load()": ("libbpf_py.compat", "libbpf_py.links", "libbpf_py.netdev", "libbpf_py.hooks",
+                                     "libbpf_py.pinning.session", "libbpf_py.tools"),
+    "bpf.iproute2.open(legacy).load()": ("libbpf_py.links", "libbpf_py.netdev", "libbpf_py.iproute2.attaching",
+                                         "libbpf_py.tools"),
+}
 
 
-def test_a_plain_load_leaves_the_other_paths_unimported(bpf_obj):
-    code = ("import sys, libbpf_py as bpf\nbpf.Object.open(sys.argv[1]).load()\n"
-            f"print(sorted(m for m in {ON_DEMAND!r} if m in sys.modules))")
-    env = dict(os.environ, PYTHONPATH=str(Path(bpf.__file__).parent.parent))
-    done = subprocess.run([sys.executable, "-S", "-c", code, str(bpf_obj("xdp_pass"))], capture_output=True,
-                          text=True, env=env, timeout=60)
+@pytest.mark.parametrize("call", sorted(ON_DEMAND))
+def test_a_load_leaves_the_other_paths_unimported(bpf_obj, bpffs, call):
+    code = ("import sys, libbpf_py as bpf\n"
+            f"path, legacy = sys.argv[1], sys.argv[2]\n{call}\n"
+            f"print(sorted(m for m in {ON_DEMAND[call]!r} if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=str(Path(bpf.__file__).parent.parent), TC_BPF_MNT=str(bpffs))
+    done = subprocess.run([sys.executable, "-S", "-c", code, str(bpf_obj("xdp_pass")),
+                           str(bpf_obj("iproute2/tail_call"))], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
