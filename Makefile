@@ -83,7 +83,7 @@ bench: setup bpf
 	$(PY) bench/bench_events.py
 
 lint: venv
-	$(PY) -m ruff check libbpf_py tests examples bench
+	$(PY) -m ruff check libbpf_py tests examples bench scripts
 
 type: venv
 	$(PY) -m mypy libbpf_py

@@ -13,6 +13,11 @@ called. The convention shows at every call site:
 - ``lib.gil.f(...)`` (``GIL``): as ``raw``, with the GIL kept. Only for calls that never sleep
   (element operations on most maps), where it saves a few percent.
 
+``SIGNATURES`` holds the functions the package itself calls, with the exact types, callbacks
+and conventions it wants. Every other function libbpf exports comes from the generated
+``_libbpf_functions`` (scripts/gen_signatures.py reads libbpf's own headers and libbpf.map),
+checked: an ``int`` result is a negative errno, a pointer from a constructor NULL with errno.
+
 Functions are declared on first use, so importing the package costs nothing; a function
 the loaded libbpf lacks raises :class:`LibbpfFeatureError` when called, naming the version
 that has it.
@@ -147,24 +152,24 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_program__insn_cnt": Sig(c_size_t, (PTR,), None, "0.6.0"),
     "bpf_program__set_log_buf": Sig(c_int, (PTR, c_void_p, c_size_t), NEG, "0.7.0"),
     # attachments: a libbpf struct bpf_link *, or NULL with errno
-    "bpf_program__attach": Sig(PTR, (PTR,), NULL, "0.0.8"),
+    "bpf_program__attach": Sig(PTR, (PTR,), NULL, "0.0.7"),
     "bpf_program__attach_tracepoint": Sig(PTR, (PTR, c_char_p, c_char_p), NULL, "0.0.4"),
     "bpf_program__attach_raw_tracepoint": Sig(PTR, (PTR, c_char_p), NULL, "0.0.4"),
     "bpf_program__attach_kprobe": Sig(PTR, (PTR, c_bool, c_char_p), NULL, "0.0.4"),
     "bpf_program__attach_perf_event": Sig(PTR, (PTR, c_int), NULL, "0.0.4"),
     "bpf_program__attach_iter": Sig(PTR, (PTR, c_void_p), NULL, "0.0.9"),
     "bpf_program__attach_kprobe_multi_opts": Sig(PTR, (PTR, c_char_p, c_void_p), NULL, "0.8.0"),
-    "bpf_program__attach_uprobe_opts": Sig(PTR, (PTR, c_int, c_char_p, c_size_t, c_void_p), NULL, "0.4.0"),
-    "bpf_program__attach_cgroup": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),
-    "bpf_program__attach_netns": Sig(PTR, (PTR, c_int), NULL, "0.2.0"),
-    "bpf_xdp_attach": Sig(c_int, (c_int, c_int, c_uint32, c_void_p), NEG, "0.8.0"),
-    "bpf_xdp_detach": Sig(c_int, (c_int, c_uint32, c_void_p), NEG, "0.8.0"),
-    "bpf_xdp_query_id": Sig(c_int, (c_int, c_int, U32P), NEG, "0.8.0"),
-    "bpf_tc_hook_create": Sig(c_int, (c_void_p,), NEG, "0.6.0"),
-    "bpf_tc_attach": Sig(c_int, (c_void_p, c_void_p), NEG, "0.6.0"),
-    "bpf_tc_detach": Sig(c_int, (c_void_p, c_void_p), NEG, "0.6.0"),
-    "bpf_tc_query": Sig(c_int, (c_void_p, c_void_p), NEG, "0.6.0"),
-    "bpf_link__fd": Sig(c_int, (PTR,), None, "0.0.7"),
+    "bpf_program__attach_uprobe_opts": Sig(PTR, (PTR, c_int, c_char_p, c_size_t, c_void_p), NULL, "0.5.0"),
+    "bpf_program__attach_cgroup": Sig(PTR, (PTR, c_int), NULL, "0.0.8"),
+    "bpf_program__attach_netns": Sig(PTR, (PTR, c_int), NULL, "0.0.9"),
+    "bpf_xdp_attach": Sig(c_int, (c_int, c_int, c_uint32, c_void_p), NEG, "0.7.0"),
+    "bpf_xdp_detach": Sig(c_int, (c_int, c_uint32, c_void_p), NEG, "0.7.0"),
+    "bpf_xdp_query_id": Sig(c_int, (c_int, c_int, U32P), NEG, "0.7.0"),
+    "bpf_tc_hook_create": Sig(c_int, (c_void_p,), NEG, "0.4.0"),
+    "bpf_tc_attach": Sig(c_int, (c_void_p, c_void_p), NEG, "0.4.0"),
+    "bpf_tc_detach": Sig(c_int, (c_void_p, c_void_p), NEG, "0.4.0"),
+    "bpf_tc_query": Sig(c_int, (c_void_p, c_void_p), NEG, "0.4.0"),
+    "bpf_link__fd": Sig(c_int, (PTR,), None, "0.0.8"),
     "bpf_link__destroy": Sig(c_int, (PTR,), None, "0.0.4"),
     # ring buffers (poll and consume call back into Python: the GIL is released, as for every checked call)
     "ring_buffer__new": Sig(PTR, (c_int, _abi.RINGBUF_SAMPLE_FN, c_void_p, c_void_p), NULL, "0.0.9"),
@@ -186,19 +191,19 @@ SIGNATURES: Dict[str, Sig] = {
     "perf_buffer__epoll_fd": Sig(c_int, (PTR,), None, "0.2.0"),
     "perf_buffer__free": Sig(None, (PTR,), None, "0.0.4"),
     # fd-level API (bpf.h)
-    "bpf_link_create": Sig(c_int, (c_int, c_int, c_int, c_void_p), NEG, "0.2.0"),
+    "bpf_link_create": Sig(c_int, (c_int, c_int, c_int, c_void_p), NEG, "0.0.8"),
     "bpf_iter_create": Sig(c_int, (c_int,), NEG, "0.0.9"),
     "bpf_link_get_next_id": Sig(c_int, (c_uint32, U32P), None, "0.0.9", GIL),
     "bpf_link_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.9"),
-    "bpf_link_update": Sig(c_int, (c_int, c_int, c_void_p), NEG, "0.2.0"),
-    "bpf_link_detach": Sig(c_int, (c_int,), NEG, "0.2.0"),
+    "bpf_link_update": Sig(c_int, (c_int, c_int, c_void_p), NEG, "0.0.8"),
+    "bpf_link_detach": Sig(c_int, (c_int,), NEG, "0.1.0"),
     "bpf_map_create": Sig(c_int, (c_int, c_char_p, c_uint32, c_uint32, c_uint32, c_void_p), NEG, "0.6.0"),
     "bpf_obj_get": Sig(c_int, (c_char_p,), NEG, "0.0.1"),
     "bpf_obj_pin": Sig(c_int, (c_int, c_char_p), NEG, "0.0.1"),
     "bpf_obj_get_info_by_fd": Sig(c_int, (c_int, c_void_p, U32P), NEG, "0.0.1"),
     "bpf_map_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.1"),
     "bpf_prog_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.1"),
-    "bpf_btf_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.4"),
+    "bpf_btf_get_fd_by_id": Sig(c_int, (c_uint32,), NEG, "0.0.1"),
     "bpf_map_get_next_id": Sig(c_int, (c_uint32, U32P), None, "0.0.1", GIL),
     "bpf_prog_get_next_id": Sig(c_int, (c_uint32, U32P), None, "0.0.1", GIL),
     "bpf_map_freeze": Sig(c_int, (c_int,), NEG, "0.0.3"),
@@ -226,6 +231,24 @@ LIBC: Dict[str, Sig] = {
 }
 
 
+def generated_sig(name: str) -> Optional[Sig]:
+    """The row of a function the package does not call itself, from the generated table."""
+    from ._libbpf_functions import FUNCTIONS  # (read only when such a function is first asked for)
+
+    row = FUNCTIONS.get(name)
+    if row is None:
+        return None
+    restype, argtypes, check, since = row
+    return Sig(None if restype == "None" else getattr(ctypes, restype),
+               tuple(getattr(ctypes, a) for a in argtypes),
+               {"neg": NEG, "null": NULL}.get(check), since)
+
+
+def libbpf_sig(name: str) -> Optional[Sig]:
+    """A libbpf function's row: the package's own, else the generated one."""
+    return SIGNATURES.get(name) or generated_sig(name)
+
+
 class _Convention:
     """The functions of one library called one way (checked, raw or GIL-holding), declared on first use."""
 
@@ -235,9 +258,9 @@ class _Convention:
         self._handle = handle
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        sig = self._library.table.get(name)
+        sig = self._library.lookup(name)
         if sig is None:
-            raise UnavailableError(f"{name} is not declared in libbpf_py's signature table")
+            raise UnavailableError(self._library.unknown(name))
         if not sig.how & self._how:
             ways = " or ".join(_ACCESSOR[how].format(name) for how in (CHECKED, RAW, GIL) if sig.how & how)
             raise UnavailableError(f"{name} is declared to be called as {ways}")
@@ -259,9 +282,9 @@ class _Convention:
 class Library:
     """A shared object and its table; ``lib.f`` is checked, ``lib.raw.f`` and ``lib.gil.f`` are not."""
 
-    def __init__(self, path: Optional[str], table: Dict[str, Sig]):
+    def __init__(self, path: Optional[str], lookup: Callable[[str], Optional[Sig]]):
         self.path = path
-        self.table = table
+        self.lookup = lookup
         self._checked = _Convention(self, CHECKED, ctypes.CDLL(path, use_errno=True))
         self.raw = _Convention(self, RAW, ctypes.CDLL(path))   # same handle; no errno swap
         self.gil = _Convention(self, GIL, ctypes.PyDLL(path))  # same handle; the GIL is kept
@@ -270,6 +293,9 @@ class Library:
         fn = getattr(self._checked, name)
         self.__dict__[name] = fn
         return fn
+
+    def unknown(self, name: str) -> str:
+        return f"{name} is not declared in libbpf_py's table of libc functions"
 
     def missing(self, name: str, since: str) -> Callable[..., Any]:
         raise UnavailableError(f"{name} is not exported by {self.path or 'this process'}")
@@ -286,9 +312,10 @@ class Library:
 class Libbpf(Library):
     """The loaded libbpf: its version, and its functions through the table."""
 
+
     def __init__(self, path: str):
         try:
-            super().__init__(path, SIGNATURES)
+            super().__init__(path, libbpf_sig)
         except OSError as exc:
             raise LibbpfError.for_errno(
                 2, f"cannot load {path!r} ({exc}); install libbpf 1.x (Debian: apt install libbpf1) "
@@ -302,6 +329,11 @@ class Libbpf(Library):
             raise LibbpfError.for_errno(
                 95, f"{path} is libbpf {major}.{minor}; libbpf_py needs libbpf >= 1.0", "dlopen")
         self.version_string: str = self.libbpf_version_string().decode()
+
+    def unknown(self, name: str) -> str:
+        from ._libbpf_functions import SOURCE_VERSION
+
+        return f"{name} is not a libbpf function (libbpf {SOURCE_VERSION}'s libbpf.map has no such symbol)"
 
     def missing(self, name: str, since: str) -> Callable[..., Any]:
         loaded = self.__dict__.get("version_string", "older")
@@ -349,9 +381,11 @@ def lib() -> Libbpf:
 
 
 def libbpf() -> Libbpf:
-    """The loaded libbpf with libbpf_py's declared table, for calling what the binding does not
-    wrap yet: ``libbpf().bpf_map__fd(m.as_libbpf())`` (checked: raises LibbpfError), and
-    ``.raw.f`` / ``.gil.f`` as the table allows; ``.version`` and ``.path`` say which it is."""
+    """The loaded libbpf: every function it exports, by its C name, declared from libbpf's own
+    headers: ``libbpf().bpf_map__fd(m.as_libbpf())``. Checked: a negative errno or a NULL with
+    errno raises LibbpfError; a function this libbpf lacks raises LibbpfFeatureError naming the
+    version that has it. ``.raw.f`` / ``.gil.f`` as the table allows; ``.version`` and
+    ``.path`` say which libbpf it is."""
     return lib()
 
 
@@ -359,7 +393,7 @@ def libc() -> Library:
     """The C library of this process, through the ``LIBC`` table."""
     global _libc
     if _libc is None:
-        _libc = Library(None, LIBC)
+        _libc = Library(None, LIBC.get)
     return _libc
 
 

@@ -49,7 +49,7 @@ def test_a_row_is_called_only_the_way_it_declares():
         lib.bpf_map_update_batch
     with pytest.raises(AttributeError, match=r"lib.bpf_object__load"):
         lib.gil.bpf_object__load
-    with pytest.raises(AttributeError, match="not declared"):
+    with pytest.raises(AttributeError, match="not a libbpf function"):
         _libbpf.lib().bpf_not_in_the_table
 
 
