@@ -312,6 +312,7 @@ class BpfObjectOpenOpts(Structure):
         ("kernel_log_buf", c_void_p),
         ("kernel_log_size", c_size_t),
         ("kernel_log_level", c_uint32),
+        ("bpf_token_path", c_char_p),  # libbpf >= 1.4 (an older one refuses the non-zero bytes)
     ]
 
 

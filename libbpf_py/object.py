@@ -48,6 +48,7 @@ from .errors import (
     InvalidValueError,
     KeyNotFoundError,
     LibbpfError,
+    LibbpfFeatureError,
     MissingBtfError,
     UsageError,
     VerifierError,
@@ -323,13 +324,14 @@ class Object:
     def open(cls, src: Source, *, name: Optional[str] = None, compat: Compat = "auto",
              hooks: Iterable[ObjectHooks] = (), pinning: Optional[PinPolicy] = None,
              pin_root: Optional[PathLike] = None, kconfig: Optional[str] = None,
-             btf_custom_path: Optional[str] = None, log_size: int = DEFAULT_LOG_SIZE,
-             check_btf: bool = True) -> "Object":
+             btf_custom_path: Optional[str] = None, token_path: Optional[PathLike] = None,
+             log_size: int = DEFAULT_LOG_SIZE, check_btf: bool = True) -> "Object":
         """Open an ELF object from a path or its bytes; nothing reaches the kernel before :meth:`load`.
 
         ``compat`` says how to read an old format (``"auto"`` detects one: see :mod:`libbpf_py.compat`);
         ``pinning`` is a pin policy (:class:`PinByName`), ``pin_root`` libbpf's own for
-        ``LIBBPF_PIN_BY_NAME``; ``hooks`` run after open and load; ``check_btf`` validates the
+        ``LIBBPF_PIN_BY_NAME``; ``token_path`` a bpffs that delegates BPF to an unprivileged user
+        namespace (a BPF token, libbpf >= 1.4); ``hooks`` run after open and load; ``check_btf`` validates the
         headers and BTF in Python first, as libbpf crashes or hangs on some bad ones. The guide's
         "getting started" and "pinning" pages say more of each.
         """
@@ -372,8 +374,10 @@ class Object:
         self = object.__new__(cls)
         self._lib = lib = _libbpf.lib()
         self._path, self._data = (None if path is None or data is not None else c_path(path)), data
+        if token_path is not None and lib.version < (1, 4):
+            raise LibbpfFeatureError("bpf_object_open_opts.bpf_token_path", "1.4.0", lib.version_string)
         self._options = dict(name=name or default_name(path), pin_root=pin_root, kconfig=kconfig,
-                             btf_custom_path=btf_custom_path)
+                             btf_custom_path=btf_custom_path, token_path=token_path)
         self._log_size = log_size
         self._edits = []
         self._types = None
@@ -438,7 +442,8 @@ class Object:
         options = self._options
         opts = _abi.new_opts(_abi.BpfObjectOpenOpts)
         for field, value in (("object_name", options["name"]), ("pin_root_path", options["pin_root"]),
-                             ("kconfig", options["kconfig"]), ("btf_custom_path", options["btf_custom_path"])):
+                             ("kconfig", options["kconfig"]), ("btf_custom_path", options["btf_custom_path"]),
+                             ("bpf_token_path", options["token_path"])):
             if value is not None:
                 setattr(opts, field, c_path(value, field))  # libbpf copies the strings at open
         def open_it() -> int:
