@@ -43,6 +43,7 @@ _PUBLIC = {
     # objects, maps, programs
     "Object": "object",
     "ObjectHooks": "hooks",
+    "link_objects": "linker",
     "Map": "maps",
     "MapSpec": "spec",
     "Difference": "spec",
@@ -109,6 +110,7 @@ if TYPE_CHECKING:
     from .info import MapInfo as MapInfo
     from .info import ProgInfo as ProgInfo
     from .info import possible_cpus as possible_cpus
+    from .linker import link_objects as link_objects
     from .links import Link as Link
     from .links import LinkInfo as LinkInfo
     from .maps import Map as Map

@@ -31,7 +31,7 @@ LAYERS = [
     ("pinning", "hooks", "ringbuf", "perfbuf", "variables"),  # pins; object hooks; ring buffers; global data
     ("compat",),                                    # every old format: read, rewritten, its loader's semantics
     ("object",),
-    ("iproute2",),                                  # tc and ip as commands: the shim's public face
+    ("iproute2", "linker"),                         # tc and ip as commands; libbpf's static linker
     ("tools",),                                     # compare with native tools; whatever is pinned, opened
     ("cli",),
     ("__init__",),                                  # the public names

@@ -1,0 +1,82 @@
+"""Several BPF objects linked into one, by libbpf's static linker (what ``bpftool gen object`` does).
+
+An object may call functions and use maps and variables another defines (``extern`` in C);
+:func:`link_objects` resolves them into one ELF object and opens it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
+
+from . import _libbpf, _log
+from ._checks import c_path
+from .elf.btf_check import validate_object
+from .elf.file import ElfFile
+from .errors import ElfError, InvalidTypeError, InvalidValueError, LibbpfError
+from .object import Object, read_source
+
+if TYPE_CHECKING:
+    PathLike = Union[str, "os.PathLike[str]"]
+
+__all__ = ["link_objects"]
+
+
+def _inputs(sources: Sequence[Any]) -> List[Tuple[bytes, Optional[str]]]:
+    """Each source's bytes and, for a file, its path, checked as Object.open checks them."""
+    if isinstance(sources, (str, bytes, bytearray, memoryview)) or not hasattr(sources, "__iter__"):
+        raise InvalidTypeError("link takes a list of objects (paths or ELF bytes)")
+    inputs = [read_source(src) for src in sources]
+    if not inputs:
+        raise InvalidValueError("link needs at least one object")
+    for i, (image, path) in enumerate(inputs):  # libbpf's linker reads what open would: the same checks first
+        what = path or f"object {i} of the list"
+        if image[:4] != b"\x7fELF":
+            raise ElfError(f"{what} is not an ELF file")
+        try:
+            validate_object(ElfFile.parse(image, headers_only=True, keep=(".BTF", ".symtab")))
+        except ElfError as exc:
+            raise ElfError(f"{what} is malformed: {exc}") from None
+    return inputs
+
+
+def link(sources: Sequence[Any]) -> bytes:
+    """The ELF bytes of ``sources`` (paths or ELF bytes) linked into one object, in order."""
+    inputs = _inputs(sources)
+    lib = _libbpf.lib()
+    with tempfile.TemporaryDirectory(prefix="libbpf_py-link-") as scratch:
+        paths = []
+        for i, (image, path) in enumerate(inputs):
+            if path is None:  # bytes: libbpf < 1.6 links files only
+                path = os.path.join(scratch, f"object{i}.o")
+                with open(path, "wb") as f:
+                    f.write(image)
+            paths.append(path)
+        output = os.path.join(scratch, "linked.o")
+        with _log.captured() as said:
+            try:
+                linker = lib.bpf_linker__new(c_path(output), None)
+                try:
+                    for path in paths:
+                        lib.bpf_linker__add_file(linker, c_path(path), None)
+                    lib.bpf_linker__finalize(linker)
+                finally:
+                    lib.bpf_linker__free(linker)
+            except LibbpfError as exc:
+                raise exc.with_detail(warnings=[line.split("libbpf: ", 1)[-1] for line in said.warnings][-3:]) \
+                    from None
+        with open(output, "rb") as f:
+            return f.read()
+
+
+def link_objects(sources: Sequence[Any], *, output: Optional[PathLike] = None, **open_options: Any) -> Object:
+    """One :class:`Object` from several (paths or ELF bytes), opened, not loaded; with ``output``,
+    the linked object is also written there (as ``bpftool gen object OUTPUT ...`` writes it).
+    ``open_options`` go to :meth:`Object.open` (``name`` defaults to ``linked``)."""
+    data = link(sources)
+    if output is not None:
+        with open(c_path(output, "output"), "wb") as f:
+            f.write(data)
+    open_options.setdefault("name", "linked")
+    return Object.open(data, **open_options)
