@@ -21,10 +21,11 @@ from enum import IntEnum
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
 
-from . import _abi, _libbpf
+from . import _abi, _libbpf, _signals
 from ._abi import MapType, enum_or_int
 from ._checks import c_name_bytes, check_uint
 from ._codec import Codec, PerCpuCodec, Slot
+from ._fd import fd_kind
 from ._handle import BpfHandle, State, _FdKeeper, definition
 from .errors import (
     NOT_SUPPORTED_ERRNOS,
@@ -41,6 +42,7 @@ from .spec import MapSpec
 
 if TYPE_CHECKING:
     from ._handle import PathLike
+    from .links import Link
 
 _ENOENT = -errno.ENOENT
 _E2BIG = -errno.E2BIG
@@ -100,6 +102,7 @@ class Map(BpfHandle):
     _spare: List[Dict[str, Any]]                   # spare element closures, each over buffers of its own
     _op: Optional[_FdKeeper]                       # the fd the element closures pass (see _element_ops)
     _mapping: Optional[Tuple[Any, memoryview]]     # mmap(): the mapping and the view handed out
+    _registrations: "weakref.WeakSet[Link]"        # attach_struct_ops() made through this map's fd (no kernel link)
 
     @classmethod
     def _blank(cls, state: State) -> "Map":
@@ -113,6 +116,7 @@ class Map(BpfHandle):
         self._spare = []
         self._op = None
         self._mapping = None
+        self._registrations = weakref.WeakSet()
         return self
 
     def _read_info(self, fd: int) -> MapInfo:
@@ -173,6 +177,8 @@ class Map(BpfHandle):
         self._retire_op()
 
     def _drop(self, state: State) -> None:
+        for registration in list(self._registrations):  # they pass this fd: ended while it is open
+            registration.close()
         super()._drop(state)
         self._drop_slots()
         self._retire_op()
@@ -773,6 +779,74 @@ class Map(BpfHandle):
         """Make the map read-only for user space (BPF_MAP_FREEZE)."""
         with self._fd_in_use() as fd:
             self._lib.bpf_map_freeze(fd)
+
+    def attach_struct_ops(self) -> Link:
+        """Register a loaded object's struct_ops map with the kernel (libbpf's
+        bpf_map__attach_struct_ops): a ``tcp_congestion_ops`` becomes selectable by its name while
+        the Link lives. ``detach()`` or ``close()`` unregisters it; twice is harmless.
+
+        A map of ``SEC(".struct_ops.link")`` (libbpf >= 1.2) is registered through a kernel link
+        of its own: the Link outlives the Object, and can be pinned. A map of ``SEC(".struct_ops")``
+        is registered through the map itself (no kernel link: libbpf's link passes the object's map
+        fd): that Link has no link info and cannot be pinned, it keeps the object's maps open while
+        it lives, and closing the Object unregisters it first. A map registered already is EBUSY
+        (EEXIST when another registration holds its name)."""
+        with _signals.deferred(), self._handle_in_use() as handle:  # no signal between the attach and its Link
+            if handle is None:
+                raise InvalidTypeError("attach_struct_ops needs the map from its Object (libbpf's handle and the "
+                                       "programs of its operations): a map opened from a pin or an id has neither")
+            if self._fd < 0:
+                self._raise_unusable()
+            map_type = _map_type(self._lib.bpf_map__type(handle))
+            if map_type != MapType.STRUCT_OPS:
+                raise InvalidTypeError(f"map {self.name!r} is a {_type_label(map_type)} map, not STRUCT_OPS: only a "
+                                       "struct_ops map (SEC(\".struct_ops\") or SEC(\".struct_ops.link\")) registers")
+            link = _struct_ops_link_type()._make(self._lib.bpf_map__attach_struct_ops(handle), self.name)
+            try:
+                if fd_kind(link.fd) != "link":  # registered through this map's fd
+                    link._through = self
+                    self._registrations.add(link)
+            except BaseException:
+                link.close()
+                raise
+            return link
+
+
+_struct_ops_link: Optional[type] = None
+
+
+def _struct_ops_link_type() -> Any:
+    """The Link class of attach_struct_ops, made on first use (links are imported only when attaching)."""
+    global _struct_ops_link
+    if _struct_ops_link is None:
+        from .links import LibbpfLink, LinkInfo
+
+        class StructOpsLink(LibbpfLink):
+            """A registered struct_ops map: a kernel link (``.struct_ops.link``), or the map itself
+            (``.struct_ops``: ``_through`` is the Map whose fd libbpf's link passes, kept open by
+            this reference until the link is released)."""
+
+            _through: Optional[Map] = None
+
+            def _no_kernel_link(self, what: str) -> LibbpfError:
+                return LibbpfError.for_errno(errno.EOPNOTSUPP, f"{self.program_name!r} is registered through its "
+                                             f"map, without a kernel link (SEC(\".struct_ops\")): it {what}; "
+                                             "SEC(\".struct_ops.link\") makes one")
+
+            def info(self) -> LinkInfo:
+                with self._lock:
+                    self._current_fd()  # (raises once closed)
+                    if self._through is not None:
+                        raise self._no_kernel_link("has no link info (map.info() describes the map)")
+                    return super().info()
+
+            def pin(self, path: PathLike) -> None:
+                if self._through is not None:
+                    raise self._no_kernel_link("cannot be pinned")
+                super().pin(path)
+
+        _struct_ops_link = StructOpsLink
+    return _struct_ops_link
 
 
 def map_of_type(m: Any, wanted: MapType, user: str) -> MapInfo:
