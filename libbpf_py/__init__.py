@@ -78,6 +78,8 @@ _PUBLIC = {
     "BPF_F_LOCK": "_abi",
     # the library
     "use_library": "_libbpf",
+    "Token": "token",
+    "TokenDelegation": "token",
     # subpackages
     "compat": "compat",
     "elf": "elf",
@@ -124,6 +126,8 @@ if TYPE_CHECKING:
     from .ringbuf import UserRingBuffer as UserRingBuffer
     from .spec import Difference as Difference
     from .spec import MapSpec as MapSpec
+    from .token import Token as Token
+    from .token import TokenDelegation as TokenDelegation
 
 
 def __getattr__(name: str) -> Any:
