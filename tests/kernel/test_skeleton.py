@@ -144,3 +144,30 @@ def test_a_failed_open_and_load_closes_the_object(skel_all, monkeypatch):
     with pytest.raises(bpf.UsageError, match="stop"):
         skel_all.open_and_load()
     assert opened and opened[0].closed
+
+
+def test_globals_read_through_the_skeleton_are_the_usual_objects(bpf_obj, tmp_path):
+    module = skeleton_of(bpf_obj("globals"), tmp_path)
+    sections = {".data": "data", ".rodata": "rodata", ".data.custom": "data_custom", ".rodata.custom": "rodata_custom",
+                ".bss": "bss"}
+    settings = {"label": "xy", "limit": 2}
+    with module.open() as skel, bpf.Object.open(bpf_obj("globals")) as obj:
+        skel.rodata.threshold, skel.data.step, skel.rodata.settings = 4, 3, settings  # through the skeleton
+        obj.globals.update(threshold=4, step=3, settings=settings)                     # by name
+        skel.load()
+        obj.load()
+        for program in (skel.progs.tick, obj.programs["tick"]):
+            for _ in range(3):
+                program.test_run(bytes(64))
+        assert set(obj.globals.sections) == set(sections)
+        seen = []
+        for section, attribute in sections.items():
+            names = [n for n in vars(type(getattr(skel, attribute))) if not n.startswith("_")]
+            for name in names:
+                assert hasattr(obj.globals.section(section), name)
+                mine, theirs = getattr(getattr(skel, attribute), name), obj.globals[name]
+                assert (mine if isinstance(mine, int) else bytes(mine)) == \
+                    (theirs if isinstance(theirs, int) else bytes(theirs)), name
+            seen += names
+        assert sorted(seen) == sorted(obj.globals)
+        assert skel.bss.packets == 3 and skel.bss.last.label == b"xy\0\0\0\0" and skel.bss.seen_threshold == 4
