@@ -478,6 +478,37 @@ def _map(args: argparse.Namespace) -> int:
     return _emit(args, records, lines)
 
 
+def _write_text(path: Optional[str], text: str) -> None:
+    """``text`` to ``path`` whole (a temporary file renamed over it), or to standard output."""
+    if path is None:
+        sys.stdout.write(text)
+        return
+    import os
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, scratch = tempfile.mkstemp(dir=directory, prefix=".libbpf-py-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(scratch, path)
+    except BaseException:
+        os.unlink(scratch)
+        raise
+
+
+def _gen_skeleton(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from libbpf_py.skeleton import generate
+
+    stem = Path(args.output).stem if args.output else None
+    text = generate(args.object, module_name=args.module_name or (stem if stem and stem.isidentifier() else None))
+    _write_text(args.output, text)
+    args.committed = True
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="libbpf-py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -560,6 +591,13 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("action", choices=("show",))
     link.add_argument("--json", action="store_true")
     link.set_defaults(func=_links)
+    gen = sub.add_parser("gen", help="generate code from an object (as bpftool gen does for C)")
+    gen_sub = gen.add_subparsers(dest="gen_command", required=True)
+    skel = gen_sub.add_parser("skeleton", help="write a typed Python module (a skeleton) for an object")
+    skel.add_argument("object", help="the BPF object file")
+    skel.add_argument("-o", "--output", help="the module to write (default: standard output)")
+    skel.add_argument("--module-name", help="the module's name (default: the output's file name, else OBJECT_skel)")
+    skel.set_defaults(func=_gen_skeleton)
     return parser
 
 

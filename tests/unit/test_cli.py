@@ -68,3 +68,17 @@ def test_errors_are_one_line_and_exit_1(tmp_path, capsys):
 def test_the_console_script_entry_point_runs():
     done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "inspect" in done.stdout
+
+
+def test_gen_skeleton_writes_the_module_generate_makes(bpf_obj, tmp_path, capsys):
+    from libbpf_py.skeleton import generate
+
+    out = tmp_path / "globals_skel.py"
+    assert main(["gen", "skeleton", str(bpf_obj("globals")), "-o", str(out)]) == 0
+    assert out.read_text() == generate(bpf_obj("globals"), module_name="globals_skel")
+    compile(out.read_text(), str(out), "exec")
+    assert [p.name for p in tmp_path.iterdir()] == ["globals_skel.py"]  # no temporary file left
+    assert main(["gen", "skeleton", str(bpf_obj("globals"))]) == 0  # to standard output
+    assert capsys.readouterr().out == generate(bpf_obj("globals"))
+    assert main(["gen", "skeleton", str(tmp_path / "missing.o"), "-o", str(tmp_path / "x.py")]) == 1
+    assert not (tmp_path / "x.py").exists()

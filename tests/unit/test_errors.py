@@ -63,9 +63,10 @@ def test_function_is_always_a_c_name():
     from pathlib import Path
 
     import libbpf_py
-    from libbpf_py._libbpf import LIBC, SIGNATURES
+    from libbpf_py._libbpf import LIBC
+    from libbpf_py._libbpf_functions import FUNCTIONS
 
-    c_names = set(SIGNATURES) | set(LIBC) | {"dlopen", "dup", "flock", "open"}
+    c_names = set(FUNCTIONS) | set(LIBC) | {"dlopen", "dup", "flock", "open"}
     package = Path(libbpf_py.__file__).parent
     for path in package.rglob("*.py"):
         for match in re.finditer(r"for_errno\((?:[^()]|\([^()]*\))*?,\s*\"([^\"]*)\"\)", path.read_text()):

@@ -33,6 +33,7 @@ LAYERS = [
     ("object",),
     ("iproute2", "linker"),                         # tc and ip as commands; libbpf's static linker
     ("tools",),                                     # compare with native tools; whatever is pinned, opened
+    ("skeleton",),                                  # typed Python modules for objects (libbpf-py gen skeleton)
     ("cli",),
     ("__init__",),                                  # the public names
 ]
