@@ -636,6 +636,10 @@ class Object:
                     session.prepare()  # may already make maps reuse pinned fds: no second try after this
                 else:
                     fresh = self._new_native_pins()
+                if self._globals is not None:  # a structure or array of a global changed in place
+                    for name, data in self._globals._changed_in_place():
+                        self._apply(self._ptr, ("map", name, "bpf_map__set_initial_value", data))
+                        self._edits.append(("map", name, "bpf_map__set_initial_value", data))
                 logs = self._attach_logs(self._ptr, self._log_size)
                 self._core.kept.append(logs)  # libbpf keeps the pointers; they cannot be unset after load
                 with _log.captured(everything=session is not None) as said:

@@ -2,7 +2,8 @@
 ``.rodata.*`` and ``.kconfig`` sections libbpf turns into maps, read through the object's BTF.
 
 Before load, a write sets the section's initial value (``bpf_map__set_initial_value``): that
-is how a ``const volatile`` setting reaches the program. After load, reads and writes go
+is how a ``const volatile`` setting reaches the program. A structure or array changed in place
+before load (``obj.globals["cfg"].limit = 5``) reaches it at load. After load, reads and writes go
 straight to the map's memory, mapped into this process (no syscall): the program sees a write
 at once, and its writes are read at once. A frozen section (``.rodata``, ``.kconfig``) is read
 from a copy taken at load, and writing it raises.
@@ -82,6 +83,18 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         where = Named("global variable")
         where.update((variable, self._sections[name].values) for variable, name in self._section_of.items())
         self._where = where
+
+    def _changed_in_place(self) -> List[Tuple[str, bytes]]:
+        """(map, bytes) of each section a structure or array changed in place before load
+        (``obj.globals["cfg"].limit = 5``): the initial value libbpf must take at load."""
+        changed = []
+        for name, section in self._sections.items():
+            if section.live or section.values is None or name == ".kconfig":
+                continue
+            mine = bytes(section.values)
+            if mine != bytes(_values(self._object, section, False)[0]):
+                changed.append((section.map.name, mine))
+        return changed
 
     def _closed(self) -> None:
         """The object closed: nothing more is read or written through these globals."""

@@ -50,6 +50,19 @@ def test_initial_values_set_before_load_are_what_the_program_sees(obj):
     assert list(g["history"]) == [0, 1, 0, 0]  # .bss: the program wrote 0 and 1 over 9 and 8
 
 
+def test_structures_and_arrays_changed_in_place_before_load_reach_the_program(obj):
+    g = obj.globals
+    g["settings"].limit = 42  # in place: the structure the globals hold, not a write through them
+    g["settings"].label = b"inplc"
+    g["history"][1] = 77
+    assert g["settings"].limit == 42
+    obj.load()
+    assert (g["settings"].limit, g["settings"].label) == (42, b"inplc\0")  # what libbpf created .rodata with
+    tick(obj)
+    assert (g["last"].limit, g["last"].label) == (42, b"inplc\0")  # and what the program copied from it
+    assert list(g["history"]) == [0, 77, 0, 0]  # .bss: the program wrote slot 0 only
+
+
 def test_a_char_array_reads_and_writes_all_its_bytes_through_the_program(obj):
     g = obj.globals
     g["settings"] = {"label": b"a\0b\xffc"}  # bytes after the first NUL, and a byte no UTF-8 holds
