@@ -84,6 +84,7 @@ _PUBLIC = {
     "compat": "compat",
     "elf": "elf",
     "iproute2": "iproute2",
+    "query": "query",
 }
 
 _EAGER = (*_ERRORS, "__version__", "libbpf_version", "libbpf_version_string", "library_path")
@@ -94,6 +95,7 @@ if TYPE_CHECKING:
     from . import compat as compat
     from . import elf as elf
     from . import iproute2 as iproute2
+    from . import query as query
     from ._abi import BPF_ANY as BPF_ANY
     from ._abi import BPF_EXIST as BPF_EXIST
     from ._abi import BPF_F_LOCK as BPF_F_LOCK

@@ -32,6 +32,7 @@ LAYERS = [
     ("compat",),                                    # every old format: read, rewritten, its loader's semantics
     ("object",),
     ("iproute2", "linker"),                         # tc and ip as commands; libbpf's static linker
+    ("query",),                                     # what is attached to a hook, whoever attached it
     ("tools",),                                     # compare with native tools; whatever is pinned, opened
     ("skeleton",),                                  # typed Python modules for objects (libbpf-py gen skeleton)
     ("cli",),
