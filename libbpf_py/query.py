@@ -285,16 +285,12 @@ def _cgroup_ids(fd: int, with_ancestors: bool) -> Set[int]:
 
 
 def _filters(ifindex: int, direction: str) -> List[Filter]:
-    """The bpf filters of the device's clsact qdisc in ``direction`` (none without one: the
-    qdisc is not made, as listing them through the hook would)."""
+    """The bpf filters of the device's clsact qdisc in ``direction`` (none without one)."""
     try:
-        from pyroute2 import IPRoute  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        import pyroute2  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: F401
     except ImportError:
         raise MissingDependencyError("query.tc lists cls_bpf filters through netlink, with pyroute2: pip install "
                                      "libbpf-py[netlink] (Debian: apt install python3-pyroute2)") from None
     from .iproute2.attaching import filters
 
-    with IPRoute() as ipr:
-        has_clsact = any(qdisc["index"] == ifindex and qdisc.get_attr("TCA_KIND") == "clsact"
-                         for qdisc in ipr.tc("dump"))
-    return filters(ifindex, direction) if has_clsact else []
+    return filters(ifindex, direction)

@@ -10,7 +10,7 @@ import os
 from typing import Any, List, NamedTuple, Optional, Union
 
 from .. import _libbpf, _signals
-from .._abi import TC_EGRESS, TC_INGRESS, BpfTcOpts, XdpFlags, new_opts
+from .._abi import TC_EGRESS, TC_INGRESS, BpfTcHook, BpfTcOpts, XdpFlags, new_opts
 from .._checks import check_uint
 from ..errors import InvalidValueError, LibbpfError, MissingDependencyError
 from ..links import Link
@@ -87,14 +87,18 @@ class Filter(NamedTuple):
 
 
 def filters(dev: Union[str, int], direction: str) -> List[Filter]:
-    """The bpf filters on ``dev``'s ``ingress`` or ``egress`` hook, whoever added them."""
+    """The bpf filters on ``dev``'s ``ingress`` or ``egress`` hook, whoever added them (none
+    when the device has no clsact qdisc: listing makes none)."""
     if direction not in _PARENTS:
         raise InvalidValueError(f"direction must be 'ingress' or 'egress', not {direction!r}")
     parent, point = _PARENTS[direction]
     ifindex = device_index(dev)
-    hook = tc_hook(ifindex, point)
+    hook = new_opts(BpfTcHook)  # (the hook as bpf_tc_query reads it; bpf_tc_hook_create would add a qdisc)
+    hook.ifindex, hook.attach_point = ifindex, point
     found = []
     with _pyroute2().IPRoute() as ipr:
+        if not any(q["index"] == ifindex and q.get_attr("TCA_KIND") == "clsact" for q in ipr.get_qdiscs(ifindex)):
+            return []
         for f in ipr.get_filters(index=ifindex, parent=parent):
             options = f.get_attr("TCA_OPTIONS")
             if f.get_attr("TCA_KIND") != "bpf" or options is None or not f["handle"]:
