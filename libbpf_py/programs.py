@@ -13,7 +13,7 @@ from . import _abi, _signals
 from ._abi import AttachType, ProgType, XdpFlags, enum_or_int
 from ._checks import c_name, c_path, check_uint
 from ._fd import OwnedFd
-from ._handle import BpfHandle, definition
+from ._handle import BpfHandle, Definition, definition
 from .errors import NOT_SUPPORTED_ERRNOS, InvalidTypeError, InvalidValueError, LibbpfError, UnavailableError
 from .info import ProgInfo, prog_info
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # (attaching imports links and netdev when it first runs: a l
     from .links import Link
 
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
-_TRACEFS_USERS = ("bpf_program__attach", "bpf_program__attach_tracepoint", "bpf_program__attach_kprobe",
+_TRACEFS_USERS = ("bpf_program__attach", "bpf_program__attach_tracepoint", "bpf_program__attach_tracepoint_opts",
+                  "bpf_program__attach_kprobe", "bpf_program__attach_kprobe_opts",
                   "bpf_program__attach_kprobe_multi_opts")  # libbpf >= 1.2 matches patterns in tracefs
 _TC_DIRECTIONS = {"ingress": _abi.TC_INGRESS, "egress": _abi.TC_EGRESS}
 XDP_MODES = {None: 0, "skb": XdpFlags.SKB_MODE, "drv": XdpFlags.DRV_MODE, "hw": XdpFlags.HW_MODE}
@@ -236,21 +237,38 @@ class Program(BpfHandle):
             lib.bpf_tc_attach(ctypes.addressof(hook), ctypes.addressof(opts))  # the kernel picks 0s
             return cls_bpf_link(self.name, hook, opts.handle, opts.priority, opts.prog_id)
 
-    def attach_tracepoint(self, category: str, name: str) -> Link:
+    def attach_tracepoint(self, category: str, name: str, *, cookie: int = 0) -> Link:
         """Attach to the tracepoint ``category:name`` (tracefs must be mounted: libbpf reads the
-        tracepoint's id there)."""
+        tracepoint's id there); the program reads ``cookie`` with bpf_get_attach_cookie()."""
+        check_uint(cookie, 64, "cookie")
         if not _tracefs_mounted():
             raise LibbpfError.for_errno(errno.ENOENT, "tracefs is not mounted: mount -t tracefs tracefs "
                                         "/sys/kernel/tracing", "bpf_program__attach_tracepoint")
-        return self._attach("bpf_program__attach_tracepoint", c_path(category, "category"), c_path(name, "name"))
+        where = (c_path(category, "category"), c_path(name, "name"))
+        if not cookie:
+            return self._attach("bpf_program__attach_tracepoint", *where)
+        from .links.opts import BpfTracepointOpts
+
+        opts = _abi.new_opts(BpfTracepointOpts)
+        opts.bpf_cookie = cookie
+        return self._attach("bpf_program__attach_tracepoint_opts", *where, ctypes.addressof(opts))
 
     def attach_raw_tracepoint(self, name: str) -> Link:
         """Attach to the raw tracepoint ``name`` (e.g. ``sys_enter``)."""
         return self._attach("bpf_program__attach_raw_tracepoint", c_path(name, "name"))
 
-    def attach_kprobe(self, function: str, retprobe: bool = False) -> Link:
-        """Attach to the entry (or, with ``retprobe``, the return) of kernel function ``function``."""
-        return self._attach("bpf_program__attach_kprobe", bool(retprobe), c_path(function, "function"))
+    def attach_kprobe(self, function: str, retprobe: bool = False, *, cookie: int = 0) -> Link:
+        """Attach to the entry (or, with ``retprobe``, the return) of kernel function ``function``;
+        the program reads ``cookie`` with bpf_get_attach_cookie()."""
+        check_uint(cookie, 64, "cookie")
+        name = c_path(function, "function")
+        if not cookie:
+            return self._attach("bpf_program__attach_kprobe", bool(retprobe), name)
+        from .links.opts import BpfKprobeOpts
+
+        opts = _abi.new_opts(BpfKprobeOpts)
+        opts.bpf_cookie, opts.retprobe = cookie, bool(retprobe)
+        return self._attach("bpf_program__attach_kprobe_opts", name, ctypes.addressof(opts))
 
     def attach_kprobe_multi(self, pattern: Optional[str] = None, *, symbols: Optional[Sequence[str]] = None,
                             retprobe: bool = False) -> Link:
@@ -275,17 +293,19 @@ class Program(BpfHandle):
                             None if pattern is None else c_path(pattern, "pattern"), ctypes.addressof(opts))
 
     def attach_uprobe(self, binary: PathLike, symbol: Optional[str] = None, *, offset: int = 0, pid: int = -1,
-                      retprobe: bool = False) -> Link:
+                      retprobe: bool = False, cookie: int = 0) -> Link:
         """Attach to function ``symbol`` of ``binary`` (an executable or a shared library; a
         ``symbol`` of a library needs its path), or to ``offset`` in the file, in process ``pid``
-        (-1: every process that runs it); with ``retprobe``, at the function's return."""
+        (-1: every process that runs it); with ``retprobe``, at the function's return. The
+        program reads ``cookie`` with bpf_get_attach_cookie()."""
         check_uint(offset, 64, "offset")
+        check_uint(cookie, 64, "cookie")
         if pid != -1:
             check_uint(pid, 31, "pid (-1: every process)")
         if symbol is None and not offset:
             raise InvalidValueError("give the function's symbol, or its offset in the file")
         opts = _abi.new_opts(_abi.BpfUprobeOpts)
-        opts.retprobe = bool(retprobe)
+        opts.retprobe, opts.bpf_cookie = bool(retprobe), cookie
         name = None if symbol is None else c_path(symbol, "symbol")
         opts.func_name = name  # libbpf reads it during the call only
         return self._attach("bpf_program__attach_uprobe_opts", pid, c_path(binary, "binary"), offset,
@@ -295,10 +315,34 @@ class Program(BpfHandle):
         """Attach an iterator (``iter/...`` section); ``link.read()`` runs it and returns its output."""
         return self._attach("bpf_program__attach_iter", None)
 
-    def attach_perf_event(self, fd: int) -> Link:
-        """Attach to the perf event ``fd`` (the caller keeps ``fd``; the link holds its own reference)."""
+    def attach_perf_event(self, fd: int, *, cookie: int = 0) -> Link:
+        """Attach to the perf event ``fd`` (the caller keeps ``fd``; the link holds its own
+        reference); the program reads ``cookie`` with bpf_get_attach_cookie()."""
         check_uint(fd, 31, "fd")
-        return self._attach("bpf_program__attach_perf_event", fd)
+        check_uint(cookie, 64, "cookie")
+        if not cookie:
+            return self._attach("bpf_program__attach_perf_event", fd)
+        from .links.opts import BpfPerfEventOpts
+
+        opts = _abi.new_opts(BpfPerfEventOpts)
+        opts.bpf_cookie = cookie
+        return self._attach("bpf_program__attach_perf_event_opts", fd, ctypes.addressof(opts))
+
+    def attach_usdt(self, binary: PathLike, provider: str, name: str, *, pid: int = -1, cookie: int = 0) -> Link:
+        """Attach to the USDT probe ``provider:name`` of ``binary`` (a path; the probe's ELF note
+        says where it is), in process ``pid`` (-1: every process that runs it). The program
+        (``SEC("usdt")``, written with libbpf's ``usdt.bpf.h``) reads the probe's arguments with
+        bpf_usdt_arg() and ``cookie`` with bpf_usdt_cookie(). A probe with a semaphore is
+        enabled while attached. The Link has no fd (libbpf places one uprobe per call site)."""
+        if pid != -1:
+            check_uint(pid, 31, "pid (-1: every process)")
+        check_uint(cookie, 64, "cookie")
+        from .links.opts import BpfUsdtOpts
+
+        opts = _abi.new_opts(BpfUsdtOpts)
+        opts.usdt_cookie = cookie
+        return self._attach("bpf_program__attach_usdt", pid, c_path(binary, "binary"), c_path(provider, "provider"),
+                            c_path(name, "name"), ctypes.addressof(opts))
 
     def attach_cgroup(self, cgroup: Union[PathLike, int]) -> Link:
         """Attach to a cgroup v2: its directory, or an fd of it (the program's section gives the
@@ -329,7 +373,12 @@ class Program(BpfHandle):
 
     def _attach(self, function: str, *args: Any) -> Link:
         """A libbpf attach function on this program's handle: a Link owning libbpf's bpf_link."""
-        from .links import LibbpfLink
+        from .links import LibbpfLink, UsdtLink
+
+        kind = LibbpfLink
+        if function == "bpf_program__attach_usdt" or (
+                function == "bpf_program__attach" and (self.section or "").startswith("usdt")):
+            kind = UsdtLink  # (libbpf's USDT link reports fd 0: it must never be used as one)
 
         with _signals.deferred(), self._handle_in_use() as handle:  # no signal between the attach and its Link
             if handle is None:
@@ -338,7 +387,12 @@ class Program(BpfHandle):
             if self._fd < 0:
                 self._raise_unusable()
             try:
-                return LibbpfLink._make(getattr(self._lib, function)(handle, *args), self.name)
+                ptr = getattr(self._lib, function)(handle, *args)
+                if kind is UsdtLink:
+                    state = self._state
+                    assert isinstance(state, Definition)  # (only an object's program has libbpf's handle)
+                    return UsdtLink._make_in(ptr, self.name, state.core)
+                return kind._make(ptr, self.name)
             except LibbpfError as exc:
                 if exc.errno == errno.ENOENT and function in _TRACEFS_USERS and not _tracefs_mounted():
                     raise exc.with_detail(f"{exc.detail} (if the hook is a tracepoint or a kprobe, or a "

@@ -15,11 +15,14 @@ cannot detach, a live attachment); a link still held after that, by another proc
 this handle never knew of, is reported with a :class:`RuntimeWarning`, never left silently.
 
 One interface (:class:`Link`), one class per kind of attachment: :class:`LibbpfLink`,
-:class:`FdLink`, :class:`NetlinkAttachment`.
+:class:`FdLink`, :class:`NetlinkAttachment`, :class:`UsdtLink` (a USDT probe's uprobes) and
+:class:`ProgAttachment` (BPF_PROG_ATTACH, no kernel link).
 """
 
 from .libbpf import LibbpfLink
 from .link import FdLink, Link, LinkInfo, link_info
 from .netlink import NetlinkAttachment
+from .progattach import ProgAttachment
+from .usdt import UsdtLink
 
-__all__ = ["FdLink", "LibbpfLink", "Link", "LinkInfo", "NetlinkAttachment", "link_info"]
+__all__ = ["FdLink", "LibbpfLink", "Link", "LinkInfo", "NetlinkAttachment", "ProgAttachment", "UsdtLink", "link_info"]
