@@ -316,17 +316,29 @@ class Program(BpfHandle):
         return self._attach("bpf_program__attach_iter", None)
 
     def attach_perf_event(self, fd: int, *, cookie: int = 0) -> Link:
-        """Attach to the perf event ``fd`` (the caller keeps ``fd``; the link holds its own
-        reference); the program reads ``cookie`` with bpf_get_attach_cookie()."""
+        """Attach to the perf event ``fd`` (the caller keeps ``fd``: libbpf's link owns, and
+        closes, a duplicate of it); the program reads ``cookie`` with bpf_get_attach_cookie()."""
         check_uint(fd, 31, "fd")
         check_uint(cookie, 64, "cookie")
-        if not cookie:
-            return self._attach("bpf_program__attach_perf_event", fd)
-        from .links.opts import BpfPerfEventOpts
+        opts = None
+        if cookie:
+            from .links.opts import BpfPerfEventOpts
 
-        opts = _abi.new_opts(BpfPerfEventOpts)
-        opts.bpf_cookie = cookie
-        return self._attach("bpf_program__attach_perf_event_opts", fd, ctypes.addressof(opts))
+            opts = _abi.new_opts(BpfPerfEventOpts)
+            opts.bpf_cookie = cookie
+        with _signals.deferred():  # the duplicate is the link's, or closed here: never leaked
+            try:
+                held = OwnedFd(os.dup(fd))
+            except OSError as exc:
+                raise LibbpfError.for_errno(exc.errno or errno.EBADF, f"fd {fd}: {exc.strerror}",
+                                            "bpf_program__attach_perf_event") from None
+            with held:
+                if opts is None:
+                    link = self._attach("bpf_program__attach_perf_event", held.fileno())
+                else:
+                    link = self._attach("bpf_program__attach_perf_event_opts", held.fileno(), ctypes.addressof(opts))
+                held.disown()  # libbpf's link closes it when destroyed
+            return link
 
     def attach_usdt(self, binary: PathLike, provider: str, name: str, *, pid: int = -1, cookie: int = 0) -> Link:
         """Attach to the USDT probe ``provider:name`` of ``binary`` (a path; the probe's ELF note
