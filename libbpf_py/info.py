@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import byref, c_uint32
-from typing import List, NamedTuple, Optional
+from typing import Callable, List, NamedTuple, Optional
 
 from . import _abi, _libbpf
 from ._abi import MapType, ProgType, enum_or_int
@@ -51,6 +51,8 @@ class ProgInfo(NamedTuple):
     run_time_ns: int
     verified_insns: int
     gpl_compatible: bool
+    recursion_misses: int = 0  # runs skipped because the program was already running on that CPU
+    btf_id: int = 0            # the BTF its object gave at load (0: none)
 
 
 def map_info(fd: int) -> MapInfo:
@@ -80,7 +82,64 @@ def prog_info(fd: int) -> ProgInfo:
     return ProgInfo(enum_or_int(ProgType, info.type), info.id, bytes(info.tag).hex(),
                     c_name(info.name), info.xlated_prog_len, info.jited_prog_len,
                     map_ids, info.load_time, info.run_cnt, info.run_time_ns, info.verified_insns,
-                    bool(info.gpl_compatible & 1))
+                    bool(info.gpl_compatible & 1), info.recursion_misses, info.btf_id)
+
+
+class LineInfo(NamedTuple):
+    """One record of a program's line info: from instruction ``insn_off`` on, the code is the
+    source ``file``'s ``line`` (``column``; 0 when unknown), whose text is ``source``."""
+
+    insn_off: int
+    file: str
+    line: int
+    column: int
+    source: str
+
+
+class _BpfLineInfo(ctypes.Structure):
+    """struct bpf_line_info (linux/bpf.h): the line and column share ``line_col`` (line << 10 | column)."""
+
+    _fields_ = [("insn_off", c_uint32), ("file_name_off", c_uint32), ("line_off", c_uint32),
+                ("line_col", c_uint32)]
+
+
+def prog_line_info(fd: int) -> List[LineInfo]:
+    """The line info the kernel keeps for a loaded program: offsets in its translated
+    instructions (what ``bpftool prog dump xlated`` numbers), names and text from the BTF its
+    object gave at load. Empty when it was loaded without BTF line info."""
+    lib = _libbpf.lib()
+    info = _abi.BpfProgInfo()
+    size = c_uint32(ctypes.sizeof(info))
+    lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
+    count = info.nr_line_info
+    if not count or not info.btf_id:
+        return []
+    records = (_BpfLineInfo * count)()
+    again = _abi.BpfProgInfo(nr_line_info=count, line_info_rec_size=ctypes.sizeof(_BpfLineInfo),
+                             line_info=ctypes.addressof(records))
+    size.value = ctypes.sizeof(again)
+    lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(again), byref(size))
+    strings = btf_strings(btf_bytes(info.btf_id))
+    return [LineInfo(r.insn_off, strings(r.file_name_off), r.line_col >> 10, r.line_col & 0x3FF,
+                     strings(r.line_off)) for r in records[:min(count, again.nr_line_info)]]
+
+
+def btf_strings(raw: bytes) -> Callable[[int], str]:
+    """The string at an offset of raw BTF's string section ("" out of range): for a BTF object
+    the kernel hands back, whose header it checked at load."""
+    import struct
+
+    header_len, _, _, str_off, str_len = struct.unpack_from("=5I", raw, 4)
+    start = header_len + str_off
+    section = raw[start:start + str_len]
+
+    def at(offset: int) -> str:
+        if not 0 <= offset < len(section):
+            return ""
+        end = section.find(b"\0", offset)
+        return c_name(section[offset:end if end >= 0 else len(section)])
+
+    return at
 
 
 def map_spec(fd: int) -> MapSpec:
