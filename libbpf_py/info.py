@@ -85,6 +85,22 @@ def prog_info(fd: int) -> ProgInfo:
                     bool(info.gpl_compatible & 1), info.recursion_misses, info.btf_id)
 
 
+def prog_xlated_insns(fd: int) -> bytes:
+    """A loaded program's instructions as the kernel keeps them (translated: after the
+    verifier's rewrites; map references show as the kernel's own values)."""
+    lib = _libbpf.lib()
+    info = _abi.BpfProgInfo()
+    size = c_uint32(ctypes.sizeof(info))
+    lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
+    if not info.xlated_prog_len:
+        return b""
+    data = ctypes.create_string_buffer(info.xlated_prog_len)
+    again = _abi.BpfProgInfo(xlated_prog_len=info.xlated_prog_len, xlated_prog_insns=ctypes.addressof(data))
+    size.value = ctypes.sizeof(again)
+    lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(again), byref(size))
+    return data.raw[:min(again.xlated_prog_len, info.xlated_prog_len)]
+
+
 class LineInfo(NamedTuple):
     """One record of a program's line info: from instruction ``insn_off`` on, the code is the
     source ``file``'s ``line`` (``column``; 0 when unknown), whose text is ``source``."""

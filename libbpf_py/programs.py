@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # (attaching imports links and netdev when it first runs: a l
     from ._handle import PathLike
     from .links import Link
 
+INSN_SIZE = 8  # sizeof(struct bpf_insn)
 CTX_OUT_SIZE = 1024  # room for any context struct the kernel copies back (__sk_buff is 192 bytes)
 _TRACEFS_USERS = ("bpf_program__attach", "bpf_program__attach_tracepoint", "bpf_program__attach_tracepoint_opts",
                   "bpf_program__attach_kprobe", "bpf_program__attach_kprobe_opts",
@@ -112,6 +113,45 @@ class Program(BpfHandle):
                           convert=bool, check=bool, doc="Whether load loads this program (settable before load).")
     insn_count = definition("bpf_program__insn_cnt", live=lambda info: info.xlated_len // 8,
                             doc="Instructions after libbpf's relocation (the kernel's, for a loaded program).")
+
+    @property
+    def insns(self) -> bytes:
+        """The program's instructions, 8 bytes each (``struct bpf_insn``): for an object's
+        program, libbpf's (``bpf_program__insns``: as in the ELF before load, as loaded after);
+        for a program from a pin or an id, the kernel's translated ones."""
+        with self._lock:
+            handle = self._described()  # (raises once closed)
+            if handle is not None:
+                count = int(self._lib.bpf_program__insn_cnt(handle))
+                start = self._lib.bpf_program__insns(handle)
+                return ctypes.string_at(start, count * INSN_SIZE) if start and count else b""
+        from .info import prog_xlated_insns
+
+        with self._fd_in_use() as fd:
+            return prog_xlated_insns(fd)
+
+    def set_insns(self, insns: Any) -> None:
+        """Replace the program's instructions before its object loads
+        (``bpf_program__set_insns``): bytes-like, a whole number of 8-byte instructions. libbpf
+        applies no relocation to them: they must be complete (map fds, calls) as given.
+        Not while another thread loads the object."""
+        data = _as_bytes(insns, "insns")
+        if not data or len(data) % INSN_SIZE:
+            raise InvalidValueError(f"insns must be a whole, non-zero number of {INSN_SIZE}-byte instructions, "
+                                    f"not {len(data)} bytes")
+        buffer = ctypes.create_string_buffer(data, len(data))  # libbpf copies it
+        self._edit_more("bpf_program__set_insns", ctypes.addressof(buffer), len(data) // INSN_SIZE)
+
+    def _edit_more(self, setter: str, *args: Any) -> None:
+        """A before-load edit whose libbpf setter takes more than one value (the object's record
+        of edits takes one): applied here, under this program's lock, on an unloaded object's
+        program only."""
+        with self._handle_in_use() as handle:
+            state = self._state
+            if type(state) is not Definition or handle is None:
+                state.edit(self, setter, args)  # raises why it cannot: loaded, closed, standalone
+                raise AssertionError("unreachable")  # pragma: no cover
+            getattr(self._lib, setter)(handle, *args)
 
     # kernel object ---------------------------------------------------------------------------
 

@@ -1,0 +1,75 @@
+"""A program's instructions: read before and after load (libbpf's), from a pin (the kernel's
+translated ones), and replaced before load with hand-assembled ones that test_run then runs."""
+
+from __future__ import annotations
+
+import errno
+import struct
+
+import pytest
+
+import libbpf_py as bpf
+
+PACKET = bytes(64)
+
+
+def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    """One struct bpf_insn (little-endian x86-64 layout: registers in one byte, dst low)."""
+    return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
+
+
+BPF_ALU64_MOV_K, BPF_EXIT = 0xB7, 0x95
+RETURN_TWO = insn(BPF_ALU64_MOV_K, dst=0, imm=2) + insn(BPF_EXIT)   # r0 = 2; exit
+RETURN_ONE = insn(BPF_ALU64_MOV_K, dst=0, imm=1) + insn(BPF_EXIT)
+
+
+@pytest.fixture
+def obj(bpf_obj):
+    with bpf.Object.open(bpf_obj("p2_insns")) as obj:
+        yield obj
+
+
+def test_insns_are_readable_before_and_after_load(obj):
+    program = obj.programs["p2_returns_one"]
+    assert program.insns == RETURN_ONE  # what clang emitted for `return 1;`
+    assert program.insn_count == 2
+    obj.load()
+    assert program.insns == RETURN_ONE
+    assert program.test_run(PACKET).retval == 1
+
+
+def test_set_insns_replaces_what_loads(obj):
+    program = obj.programs["p2_returns_one"]
+    program.set_insns(RETURN_TWO)
+    assert program.insns == RETURN_TWO
+    obj.load()
+    assert program.test_run(PACKET).retval == 2
+    assert program.insns == RETURN_TWO
+    with pytest.raises(bpf.LibbpfError) as exc:
+        program.set_insns(RETURN_ONE)  # loaded: too late
+    assert exc.value.errno == errno.EBUSY
+
+
+def test_a_pinned_program_shows_the_kernels_translated_insns(obj, bpffs):
+    obj.load()
+    program = obj.programs["p2_returns_one"]
+    program.pin(bpffs / "prog")
+    with bpf.Program.from_pinned(bpffs / "prog") as pinned:
+        assert pinned.insns == RETURN_ONE  # nothing for the verifier to rewrite here
+        with pytest.raises(bpf.LibbpfError) as exc:
+            pinned.set_insns(RETURN_TWO)
+        assert exc.value.errno == errno.EBUSY
+    with pytest.raises(bpf.ClosedError):
+        pinned.insns
+
+
+def test_bad_insns_are_refused_before_c(obj):
+    program = obj.programs["p2_returns_one"]
+    for bad in (b"", b"\0" * 12, "r0 = 2"):
+        with pytest.raises((ValueError, TypeError)):
+            program.set_insns(bad)
+    obj.close()
+    with pytest.raises(bpf.ClosedError):
+        program.set_insns(RETURN_TWO)
+    with pytest.raises(bpf.ClosedError):
+        program.insns
