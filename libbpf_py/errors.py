@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, Type
+import re
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Tuple, Type
 
 if TYPE_CHECKING:
     from .spec import Difference
@@ -181,8 +182,40 @@ def _rebuild(base: Type[LibbpfError], specialised: bool, err: int, text: str) ->
     return exc
 
 
+class SourceLine(NamedTuple):
+    """A line of a program's source, as the verifier's log quotes it (``file`` None and
+    ``line`` 0 when the kernel did not say where: before Linux 6.4 it quoted the text only)."""
+
+    file: Optional[str]
+    line: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.text}" if self.file else self.text
+
+
+# "; <source text> @ <file>:<line>" (Linux >= 6.4), or "; <source text>" before it
+_SOURCE_LINE = re.compile(r"^; (?P<text>.*?)(?: @ (?P<file>[^\s:][^:]*):(?P<line>\d+))?$")
+
+
+def last_source_line(log: str) -> Optional[SourceLine]:
+    """The last source line a verifier log quotes (the one of the instruction that failed),
+    from the BTF line info the program was loaded with; None without line info."""
+    for entry in reversed(log.splitlines()):
+        found = _SOURCE_LINE.match(entry)
+        if found is None:
+            continue
+        text, line = found.group("text").strip(), int(found.group("line") or 0)
+        if found.group("file") is not None and (line == 0 or not text):
+            continue  # a record for compiler-made code (line 0): not a line of the source
+        if text:
+            return SourceLine(found.group("file"), line, text)
+    return None
+
+
 class VerifierError(LibbpfError):
-    """The kernel refused to load a program; ``log`` holds the verifier's log."""
+    """The kernel refused to load a program; ``log`` holds the verifier's log and ``source``
+    the source line where it stopped (when the object carries BTF line info)."""
 
     def __init__(self, err: int, detail: Optional[str] = None, function: Optional[str] = None,
                  *, program: str = "", log: str = "", truncated: bool = False):
@@ -191,13 +224,20 @@ class VerifierError(LibbpfError):
         self.log = log
         self.truncated = truncated
 
+    @property
+    def source(self) -> Optional[SourceLine]:
+        """The source line of the instruction the verifier refused (read from its log)."""
+        return last_source_line(self.log) if self.log else None
+
     def __str__(self) -> str:
         head = super().__str__()
         if not self.log:
             return head
+        source = self.source
+        where = f"\nat {source}" if source is not None else ""
         tail = self.log.rstrip("\n").splitlines()[-20:]
         note = " (truncated)" if self.truncated else ""
-        return f"{head}\nverifier log of {self.program!r}{note}, last lines:\n" + "\n".join(tail)
+        return f"{head}{where}\nverifier log of {self.program!r}{note}, last lines:\n" + "\n".join(tail)
 
 
 class MapIncompatibleError(LibbpfError):

@@ -7,7 +7,7 @@ import errno
 import os
 from enum import IntEnum
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, NoReturn, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, NoReturn, Optional, Sequence, Union
 
 from . import _abi, _signals
 from ._abi import AttachType, ProgType, XdpFlags, enum_or_int
@@ -19,6 +19,7 @@ from .info import ProgInfo, prog_info
 
 if TYPE_CHECKING:  # (attaching imports links and netdev when it first runs: a load needs neither)
     from ._handle import PathLike
+    from .info import LineInfo
     from .links import Link
 
 INSN_SIZE = 8  # sizeof(struct bpf_insn)
@@ -158,6 +159,17 @@ class Program(BpfHandle):
     def info(self) -> ProgInfo:
         with self._fd_in_use() as fd:
             return prog_info(fd)
+
+    def line_info(self) -> List[LineInfo]:
+        """Which source line each stretch of the loaded program's instructions comes from: a
+        list of ``LineInfo(insn_off, file, line, column, source)``, read from the kernel (so the
+        same on every libbpf, and for programs from pins or ids): ``insn_off`` counts the
+        kernel's translated instructions, as ``bpftool prog dump xlated linum`` does. Empty for
+        a program loaded without BTF line info (built without ``-g``)."""
+        from .info import prog_line_info
+
+        with self._fd_in_use() as fd:
+            return prog_line_info(fd)
 
     def test_run(self, data: Any = b"", repeat: int = 1, ctx: Any = None, *,
                  data_out_size: Optional[int] = None, flags: int = 0, cpu: int = 0) -> TestRunResult:
