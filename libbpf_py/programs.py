@@ -363,6 +363,30 @@ class Program(BpfHandle):
         return self._attach("bpf_program__attach_uprobe_opts", pid, c_path(binary, "binary"), offset,
                             ctypes.addressof(opts))
 
+    def attach_netfilter(self, pf: Union[str, int], hook: Union[str, int], priority: int, *,
+                         flags: int = 0) -> Link:
+        """Attach a netfilter program (``SEC("netfilter")``, kernel >= 6.4, libbpf >= 1.3) to
+        hook ``hook`` of protocol family ``pf`` in the caller's network namespace, at
+        ``priority`` (lower runs first; iptables' filter table is 0). ``pf``: ``"ipv4"``,
+        ``"ipv6"`` or an NFPROTO_* number; ``hook``: ``"prerouting"``, ``"input"``,
+        ``"forward"``, ``"output"``, ``"postrouting"`` or an NF_INET_* number; ``flags``:
+        BPF_F_NETFILTER_IP_DEFRAG (1) to see reassembled packets (kernel >= 6.6)."""
+        family = _NF_FAMILIES.get(pf, pf) if isinstance(pf, str) else pf
+        number = _NF_HOOKS.get(hook, hook) if isinstance(hook, str) else hook
+        if isinstance(family, str) or isinstance(number, str):
+            raise InvalidValueError(f"pf must be one of {sorted(_NF_FAMILIES)} or a number, hook one of "
+                                    f"{list(_NF_HOOKS)} or a number; not {pf!r}, {hook!r}")
+        check_uint(family, 32, "pf")
+        check_uint(number, 32, "hook")
+        if isinstance(priority, bool) or not isinstance(priority, int) or not -(1 << 31) <= priority < 1 << 31:
+            raise InvalidValueError(f"priority must be an int in [-2**31, 2**31), got {priority!r}")
+        check_uint(flags, 32, "flags")
+        from .links.opts import BpfNetfilterOpts
+
+        opts = _abi.new_opts(BpfNetfilterOpts)
+        opts.pf, opts.hooknum, opts.priority, opts.flags = family, number, priority, flags
+        return self._attach("bpf_program__attach_netfilter", ctypes.addressof(opts))
+
     def attach_iter(self) -> Link:
         """Attach an iterator (``iter/...`` section); ``link.read()`` runs it and returns its output."""
         return self._attach("bpf_program__attach_iter", None)
@@ -470,6 +494,8 @@ class Program(BpfHandle):
 
 
 _KPROBE_MULTI = ("kprobe.multi", "kretprobe.multi")
+_NF_FAMILIES = {"ipv4": 2, "ipv6": 10}  # NFPROTO_IPV4, NFPROTO_IPV6
+_NF_HOOKS = {"prerouting": 0, "input": 1, "forward": 2, "output": 3, "postrouting": 4}  # enum nf_inet_hooks
 
 
 def _tracefs_mounted() -> bool:

@@ -20,9 +20,10 @@ One interface (:class:`Link`), one class per kind of attachment: :class:`LibbpfL
 """
 
 from .libbpf import LibbpfLink
-from .link import FdLink, Link, LinkInfo, link_info
+from .link import FdLink, Link, LinkInfo, NetfilterHook, link_info
 from .netlink import NetlinkAttachment
 from .progattach import ProgAttachment
 from .usdt import UsdtLink
 
-__all__ = ["FdLink", "LibbpfLink", "Link", "LinkInfo", "NetlinkAttachment", "ProgAttachment", "UsdtLink", "link_info"]
+__all__ = ["FdLink", "LibbpfLink", "Link", "LinkInfo", "NetfilterHook", "NetlinkAttachment", "ProgAttachment", "UsdtLink",
+           "link_info"]

@@ -24,6 +24,15 @@ if TYPE_CHECKING:
     from .._handle import PathLike
 
 
+class NetfilterHook(NamedTuple):
+    """Where a netfilter link sits: NFPROTO_* family, NF_INET_* hook, priority, flags."""
+
+    pf: int
+    hook: int
+    priority: int
+    flags: int
+
+
 class LinkInfo(NamedTuple):
     """What the kernel reports for a link: its type, id, program, and the hook it holds."""
 
@@ -34,6 +43,7 @@ class LinkInfo(NamedTuple):
     cgroup_id: int | None = None                 # cgroup
     netns_ino: int | None = None                 # netns (sk_lookup, flow dissector)
     attach_type: AttachType | int | None = None  # cgroup, netns, tracing, tcx
+    netfilter: NetfilterHook | None = None       # netfilter
 
 
 def link_info(fd: int) -> LinkInfo:
@@ -57,6 +67,9 @@ def link_info(fd: int) -> LinkInfo:
         extra["attach_type"] = enum_or_int(AttachType, u32(8))
     elif kind == LinkType.NETNS:
         extra["netns_ino"], extra["attach_type"] = u32(0), enum_or_int(AttachType, u32(4))
+    elif kind == LinkType.NETFILTER:
+        extra["netfilter"] = NetfilterHook(u32(0), u32(4), int.from_bytes(hook[8:12], sys.byteorder, signed=True),
+                                           u32(12))
     elif kind == LinkType.TRACING:
         extra["attach_type"] = enum_or_int(AttachType, u32(0))
     return LinkInfo(enum_or_int(LinkType, kind), info.id, info.prog_id, **extra)
