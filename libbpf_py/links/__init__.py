@@ -25,5 +25,5 @@ from .netlink import NetlinkAttachment
 from .progattach import ProgAttachment
 from .usdt import UsdtLink
 
-__all__ = ["FdLink", "LibbpfLink", "Link", "LinkInfo", "NetfilterHook", "NetlinkAttachment", "ProgAttachment", "UsdtLink",
-           "link_info"]
+__all__ = ["FdLink", "LibbpfLink", "Link", "LinkInfo", "NetfilterHook", "NetlinkAttachment", "ProgAttachment",
+           "UsdtLink", "link_info"]

@@ -11,10 +11,10 @@ import subprocess
 from typing import Optional
 
 import pytest
+from support import inside, netns_pair
 
 import libbpf_py as bpf
 from libbpf_py.links import NetfilterHook
-from support import inside, netns_pair
 
 DROP_PORT, OTHER_PORT = 4242, 4243
 NFPROTO_IPV4, NF_INET_LOCAL_IN = 2, 1
