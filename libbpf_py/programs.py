@@ -143,7 +143,35 @@ class Program(BpfHandle):
         buffer = ctypes.create_string_buffer(data, len(data))  # libbpf copies it
         self._edit_more("bpf_program__set_insns", ctypes.addressof(buffer), len(data) // INSN_SIZE)
 
-    def _edit_more(self, setter: str, *args: Any) -> None:
+    def set_attach_target(self, target: Union[Program, int, None], function: str) -> None:
+        """Before load: what this program attaches to (``bpf_program__set_attach_target``): for
+        an extension (``SEC("freplace/...")``), the global function ``function`` of the loaded
+        program ``target`` (a Program, or an fd of one) that it replaces; for a BTF-typed
+        tracing program (fentry, tp_btf...), ``target`` None names a kernel function or
+        tracepoint. The target must carry BTF. This object keeps its own fd of the target
+        until it closes."""
+        name = c_path(function, "function")
+        if target is None:
+            self._edit_more("bpf_program__set_attach_target", 0, name)
+            return
+        if isinstance(target, Program):
+            with target._fd_in_use() as fd:
+                kept = os.dup(fd)
+        else:
+            check_uint(target, 31, "target fd")
+            try:
+                kept = os.dup(target)
+            except OSError as exc:
+                raise LibbpfError.for_errno(exc.errno or errno.EBADF, f"target fd {target}: {exc.strerror}",
+                                            "bpf_program__set_attach_target") from None
+        with _signals.deferred():
+            try:
+                self._edit_more("bpf_program__set_attach_target", kept, name, keep_fd=kept)
+            except BaseException:
+                os.close(kept)
+                raise
+
+    def _edit_more(self, setter: str, *args: Any, keep_fd: Optional[int] = None) -> None:
         """A before-load edit whose libbpf setter takes more than one value (the object's record
         of edits takes one): applied here, under this program's lock, on an unloaded object's
         program only."""
@@ -153,6 +181,8 @@ class Program(BpfHandle):
                 state.edit(self, setter, args)  # raises why it cannot: loaded, closed, standalone
                 raise AssertionError("unreachable")  # pragma: no cover
             getattr(self._lib, setter)(handle, *args)
+            if keep_fd is not None:
+                state.core.fds.append(keep_fd)  # (libbpf reads it at load: closed with libbpf's object)
 
     # kernel object ---------------------------------------------------------------------------
 
@@ -386,6 +416,16 @@ class Program(BpfHandle):
         opts = _abi.new_opts(BpfNetfilterOpts)
         opts.pf, opts.hooknum, opts.priority, opts.flags = family, number, priority, flags
         return self._attach("bpf_program__attach_netfilter", ctypes.addressof(opts))
+
+    def attach_freplace(self, target: Union[Program, int], function: str) -> Link:
+        """Attach an extension program in place of global function ``function`` of the loaded
+        program ``target`` (a Program, or an fd of one): ``bpf_program__attach_freplace``. The
+        target set before load (``set_attach_target``) attaches with ``attach()``."""
+        name = c_path(function, "function")
+        if isinstance(target, Program):
+            with target._fd_in_use() as fd:
+                return self._attach("bpf_program__attach_freplace", fd, name)
+        return self._attach("bpf_program__attach_freplace", check_uint(target, 31, "target fd"), name)
 
     def attach_iter(self) -> Link:
         """Attach an iterator (``iter/...`` section); ``link.read()`` runs it and returns its output."""
