@@ -182,7 +182,8 @@ class Program(BpfHandle):
                 raise AssertionError("unreachable")  # pragma: no cover
             getattr(self._lib, setter)(handle, *args)
             if keep_fd is not None:
-                state.core.fds.append(keep_fd)  # (libbpf reads it at load: closed with libbpf's object)
+                core: Any = state.core  # the object's _Core: its fds close with libbpf's object
+                core.fds.append(keep_fd)  # (libbpf reads it at load)
 
     # kernel object ---------------------------------------------------------------------------
 
