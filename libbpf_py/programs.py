@@ -428,6 +428,39 @@ class Program(BpfHandle):
                 return self._attach("bpf_program__attach_freplace", fd, name)
         return self._attach("bpf_program__attach_freplace", check_uint(target, 31, "target fd"), name)
 
+    def attach_sockmap(self, sockmap: Any, *, attach_type: Optional[int] = None) -> Link:
+        """Attach an sk_msg or sk_skb program to a sockmap or sockhash (a Map, or an fd of one):
+        it then runs on the sockets the map holds. The attach type is the program's (its
+        section: ``sk_msg``, ``sk_skb/stream_parser``, ``sk_skb/stream_verdict``,
+        ``sk_skb/verdict``), or ``attach_type`` (needed for a program from a pin or an id). With
+        libbpf >= 1.5 on an object's program: a kernel link (``bpf_program__attach_sockmap``,
+        Linux >= 6.10); else BPF_PROG_ATTACH, whose Link detaches exactly this program from
+        this map (``bpf_prog_detach2``). The kernel gives a socket the map's programs when it
+        is added: attach before adding sockets, and after a detach, sockets already in the map
+        keep running the program until they are removed."""
+        if attach_type is not None:
+            check_uint(int(attach_type), 31, "attach_type")
+        if isinstance(sockmap, int) and not isinstance(sockmap, bool):
+            check_uint(sockmap, 31, "sockmap fd")
+            return self._attach_sockmap_fd(sockmap, attach_type)
+        if not hasattr(sockmap, "_fd_in_use"):
+            raise InvalidTypeError(f"sockmap must be a Map or an fd, not {type(sockmap).__name__}")
+        with sockmap._fd_in_use() as fd:
+            return self._attach_sockmap_fd(fd, attach_type)
+
+    def _attach_sockmap_fd(self, map_fd: int, attach_type: Optional[int]) -> Link:
+        if attach_type is None and self._described() is not None and self._lib.has("bpf_program__attach_sockmap"):
+            return self._attach("bpf_program__attach_sockmap", map_fd)
+        if attach_type is None:
+            if self._described() is None:
+                raise InvalidValueError("a program from a pin or an id does not say its attach type: pass "
+                                        "attach_type= (AttachType.SK_MSG_VERDICT, SK_SKB_STREAM_VERDICT, ...)")
+            attach_type = int(self.expected_attach_type)
+        from .links import ProgAttachment
+
+        with self._fd_in_use() as fd:
+            return ProgAttachment._make(self.name, fd, map_fd, int(attach_type), prog_info(fd).id)
+
     def attach_iter(self) -> Link:
         """Attach an iterator (``iter/...`` section); ``link.read()`` runs it and returns its output."""
         return self._attach("bpf_program__attach_iter", None)
