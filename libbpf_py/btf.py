@@ -278,7 +278,7 @@ class Btf:
 
         header = os.path.abspath(os.fsdecode(c_path(path, "path")))
         if not os.path.isfile(header):
-            raise LibbpfError.for_errno(errno.ENOENT, f"{header}: no such header", "from_header")
+            raise LibbpfError.for_errno(errno.ENOENT, f"{header}: no such header")
         dirs = [os.path.abspath(os.fsdecode(c_path(d, "include dir"))) for d in include_dirs]
         compiler = find_clang(clang)
         with tempfile.TemporaryDirectory(prefix="libbpf_py-header-") as workdir:

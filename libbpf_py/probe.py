@@ -270,7 +270,7 @@ def tracepoint(category: str, name: str) -> bool:
     category, name = _path_part(category, "category"), _path_part(name, "name")
     root = tracefs_root()
     if root is None:
-        raise LibbpfError.for_errno(errno.ENOENT, _NO_TRACEFS, "tracepoint")
+        raise LibbpfError.for_errno(errno.ENOENT, _NO_TRACEFS)
     return os.path.isdir(os.path.join(root, "events", category, name))
 
 
@@ -291,8 +291,7 @@ def raw_tracepoint(name: str) -> bool:
     except MissingBtfError:
         root = tracefs_root()
         if root is None:
-            raise LibbpfError.for_errno(errno.ENOENT, f"the kernel has no BTF and {_NO_TRACEFS}",
-                                        "raw_tracepoint") from None
+            raise LibbpfError.for_errno(errno.ENOENT, f"the kernel has no BTF and {_NO_TRACEFS}") from None
         events = os.path.join(root, "events")
         return any(os.path.isdir(os.path.join(events, category, name)) for category in os.listdir(events))
 
