@@ -461,6 +461,56 @@ class Program(BpfHandle):
         with self._fd_in_use() as fd:
             return ProgAttachment._make(self.name, fd, map_fd, int(attach_type), prog_info(fd).id)
 
+    def attach_uprobe_multi(self, binary: PathLike, pattern: Optional[str] = None, *,
+                            symbols: Optional[Sequence[str]] = None, offsets: Optional[Sequence[int]] = None,
+                            cookies: Optional[Sequence[int]] = None, pid: int = -1, retprobe: bool = False) -> Link:
+        """Attach to many functions of ``binary`` through one uprobe-multi link (libbpf >= 1.3,
+        Linux >= 6.6): those matching the glob ``pattern``, or those named in ``symbols``, or at
+        ``offsets`` in the file; ``cookies`` (one per symbol or offset) are what
+        bpf_get_attach_cookie() returns at each; ``pid`` -1 is every process."""
+        if sum(arg is not None for arg in (pattern, symbols, offsets)) != 1:
+            raise InvalidValueError("give a pattern, a list of symbols or a list of offsets (one of them)")
+        if pid != -1:
+            check_uint(pid, 31, "pid (-1: every process)")
+        from .links.opts import BpfUprobeMultiOpts
+
+        opts = _abi.new_opts(BpfUprobeMultiOpts)
+        opts.retprobe = bool(retprobe)
+        count = 0
+        kept: List[Any] = []  # (libbpf reads the arrays during the call only)
+        if symbols is not None:
+            if isinstance(symbols, (str, bytes)) or not symbols or not all(isinstance(x, str) for x in symbols):
+                raise InvalidValueError("symbols must be a non-empty list of function names (str)")
+            names = (ctypes.c_char_p * len(symbols))(*[c_path(x, "symbol") for x in symbols])
+            opts.syms, count = ctypes.addressof(names), len(symbols)
+            kept.append(names)
+        if offsets is not None:
+            if not offsets:
+                raise InvalidValueError("offsets must be a non-empty list of file offsets")
+            where = (ctypes.c_ulong * len(offsets))(*[check_uint(x, 64, "offset") for x in offsets])
+            opts.offsets, count = ctypes.addressof(where), len(offsets)
+            kept.append(where)
+        if cookies is not None:
+            if pattern is not None or len(cookies) != count:
+                raise InvalidValueError("cookies need symbols or offsets, one cookie for each")
+            values = (ctypes.c_uint64 * count)(*[check_uint(x, 64, "cookie") for x in cookies])
+            opts.cookies = ctypes.addressof(values)
+            kept.append(values)
+        opts.cnt = count
+        return self._attach("bpf_program__attach_uprobe_multi", pid, c_path(binary, "binary"),
+                            None if pattern is None else c_path(pattern, "pattern"), ctypes.addressof(opts))
+
+    def attach_netkit(self, dev: Union[str, int]) -> Link:
+        """Attach to the netkit device ``dev`` (a name in the caller's network namespace, or an
+        ifindex) as the program's section says (``netkit/primary`` or ``netkit/peer``): a
+        netkit link (libbpf >= 1.3, Linux >= 6.7)."""
+        from .links.opts import BpfNetkitOpts
+        from .netdev import device_index
+
+        ifindex = device_index(dev)
+        opts = _abi.new_opts(BpfNetkitOpts)
+        return self._attach("bpf_program__attach_netkit", ifindex, ctypes.addressof(opts))
+
     def attach_iter(self) -> Link:
         """Attach an iterator (``iter/...`` section); ``link.read()`` runs it and returns its output."""
         return self._attach("bpf_program__attach_iter", None)
