@@ -43,6 +43,8 @@ _PUBLIC = {
     # objects, maps, programs
     "Object": "object",
     "ObjectHooks": "hooks",
+    "Btf": "btf",
+    "HeaderCompileError": "btf",
     "link_objects": "linker",
     "Map": "maps",
     "MapSpec": "spec",
@@ -52,6 +54,9 @@ _PUBLIC = {
     "possible_cpus": "info",
     "Program": "programs",
     "TestRunResult": "programs",
+    "LineInfo": "info",
+    "enable_stats": "stats",
+    "Stats": "stats",
     # attachments
     "Link": "links",
     "LinkInfo": "links",
@@ -85,6 +90,7 @@ _PUBLIC = {
     "elf": "elf",
     "iproute2": "iproute2",
     "query": "query",
+    "probe": "probe",
 }
 
 _EAGER = (*_ERRORS, "__version__", "libbpf_version", "libbpf_version_string", "library_path")
@@ -95,6 +101,7 @@ if TYPE_CHECKING:
     from . import compat as compat
     from . import elf as elf
     from . import iproute2 as iproute2
+    from . import probe as probe
     from . import query as query
     from ._abi import BPF_ANY as BPF_ANY
     from ._abi import BPF_EXIST as BPF_EXIST
@@ -110,7 +117,10 @@ if TYPE_CHECKING:
     from ._abi import XdpFlags as XdpFlags
     from ._libbpf import libbpf as libbpf
     from ._libbpf import use_library as use_library
+    from .btf import Btf as Btf
+    from .btf import HeaderCompileError as HeaderCompileError
     from .hooks import ObjectHooks as ObjectHooks
+    from .info import LineInfo as LineInfo
     from .info import MapInfo as MapInfo
     from .info import ProgInfo as ProgInfo
     from .info import possible_cpus as possible_cpus
@@ -128,6 +138,8 @@ if TYPE_CHECKING:
     from .ringbuf import UserRingBuffer as UserRingBuffer
     from .spec import Difference as Difference
     from .spec import MapSpec as MapSpec
+    from .stats import Stats as Stats
+    from .stats import enable_stats as enable_stats
     from .token import Token as Token
     from .token import TokenDelegation as TokenDelegation
 

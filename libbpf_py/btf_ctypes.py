@@ -104,8 +104,9 @@ class Types:
                 return type_id
         raise MissingTypeError(
             f"no type {name!r} in this BTF: clang keeps only the types a program uses, not one it reaches only "
-            f"through void * (e.g. a ring buffer record) or never names; declare a global that names it (e.g. "
-            f"`{name} *unused;`), or write a ctypes Structure and compare it with Types.check")
+            f"through void * (e.g. a ring buffer record) or never names; read it from the header that declares "
+            f"it (libbpf_py.Btf.from_header(\"event.h\")[{name!r}]), or declare a global that names it (e.g. "
+            f"`{name} *unused;`)")
 
     def of(self, type_id: int) -> Any:
         """The ctypes type of BTF type ``type_id``."""

@@ -18,7 +18,7 @@ import sys
 from typing import Any, Callable, Dict, List, Optional
 
 from .compat import COMPAT_NAMES
-from .errors import Error, InvalidValueError, KeyNotFoundError, LibbpfError
+from .errors import Error, InvalidValueError, KeyNotFoundError, LibbpfError, UsageError
 
 
 def _version(args: argparse.Namespace) -> int:
@@ -509,6 +509,23 @@ def _gen_skeleton(args: argparse.Namespace) -> int:
     return 0
 
 
+def _btf_dump(args: argparse.Namespace) -> int:
+    from libbpf_py.btf import Btf
+
+    if (args.file is None) == (not args.vmlinux):
+        raise UsageError("give a FILE or --vmlinux")
+    base = Btf.from_file(args.base) if args.base else None
+    try:
+        with (Btf.vmlinux() if args.vmlinux else Btf.from_file(args.file, base=base)) as btf:
+            text = btf.dump_c(args.type or None, header=not args.no_header)
+    finally:
+        if base is not None:
+            base.close()
+    _write_text(args.output, text)
+    args.committed = True
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="libbpf-py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -598,6 +615,17 @@ def build_parser() -> argparse.ArgumentParser:
     skel.add_argument("-o", "--output", help="the module to write (default: standard output)")
     skel.add_argument("--module-name", help="the module's name (default: the output's file name, else OBJECT_skel)")
     skel.set_defaults(func=_gen_skeleton)
+    btf = sub.add_parser("btf", help="BTF types as C (as bpftool btf dump ... format c writes them)")
+    btf_sub = btf.add_subparsers(dest="btf_command", required=True)
+    dump = btf_sub.add_parser("dump", help="write a C header of a file's BTF, or the kernel's (vmlinux.h)")
+    dump.add_argument("file", nargs="?", help="raw BTF (/sys/kernel/btf/*) or an ELF object with .BTF")
+    dump.add_argument("--vmlinux", action="store_true", help="the running kernel's BTF")
+    dump.add_argument("--base", metavar="FILE", help="the BTF a split BTF extends (a module's: vmlinux)")
+    dump.add_argument("--type", action="append", metavar="NAME",
+                      help="only this type and what it needs (e.g. 'struct task_struct'; repeatable)")
+    dump.add_argument("--no-header", action="store_true", help="the declarations alone, without bpftool's guard")
+    dump.add_argument("-o", "--output", help="the file to write (default: standard output)")
+    dump.set_defaults(func=_btf_dump)
     return parser
 
 

@@ -223,7 +223,7 @@ def test_a_missing_type_says_why_clang_dropped_it_and_what_to_do(bpf_obj):
     message = str(missing.value)
     assert message.startswith("no type 'struct lost_event' in this BTF: ") and "\n" not in message
     assert "only through void *" in message and "`struct lost_event *unused;`" in message
-    assert "Types.check" in message
+    assert "Btf.from_header" in message  # the remedy for a record only a header declares
 
 
 def test_an_array_of_many_empty_structs_is_refused_before_ctypes_allocates():

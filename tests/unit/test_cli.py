@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -82,3 +83,21 @@ def test_gen_skeleton_writes_the_module_generate_makes(bpf_obj, tmp_path, capsys
     assert capsys.readouterr().out == generate(bpf_obj("globals"))
     assert main(["gen", "skeleton", str(tmp_path / "missing.o"), "-o", str(tmp_path / "x.py")]) == 1
     assert not (tmp_path / "x.py").exists()
+
+
+def test_btf_dump_writes_what_btf_dump_c_writes(bpf_obj, tmp_path, capsys):
+    from libbpf_py import Btf
+
+    out = tmp_path / "maps.h"
+    assert main(["btf", "dump", str(bpf_obj("maps")), "-o", str(out)]) == 0
+    with Btf.from_file(bpf_obj("maps")) as btf:
+        assert out.read_text() == btf.dump_c()
+    if os.path.exists("/sys/kernel/btf/vmlinux"):
+        capsys.readouterr()
+        assert main(["btf", "dump", "--vmlinux", "--type", "struct list_head", "--no-header"]) == 0
+        with Btf.vmlinux() as btf:
+            assert capsys.readouterr().out == btf.dump_c(["struct list_head"], header=False)
+    assert main(["btf", "dump", str(bpf_obj("maps")), "--type", "struct nope"]) == 1
+    capsys.readouterr()
+    assert main(["btf", "dump"]) == 1 and "give a FILE or --vmlinux" in capsys.readouterr().err
+    assert main(["btf", "dump", str(tmp_path / "missing.o")]) == 1

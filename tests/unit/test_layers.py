@@ -23,12 +23,12 @@ LAYERS = [
     ("_log", "btf_ctypes"),                         # libbpf's print callback; BTF types
     ("_events",),                                   # what ring and perf buffers share
     ("_libbpf",),                                   # the one door to C
-    ("_bpffs", "info", "token"),                    # bpffs facts and locks; what the kernel reports; BPF tokens
+    ("_bpffs", "info", "token", "btf", "stats"),    # bpffs; what the kernel reports; tokens; BTF; run-time stats
     ("_handle", "btf_values"),                      # what maps and programs share; values read through BTF
     ("links",),                                     # attachments (programs make them)
     ("netdev",),                                    # devices, clsact hooks, netlink attachments
     ("maps", "programs"),
-    ("pinning", "hooks", "ringbuf", "perfbuf", "variables"),  # pins; object hooks; ring buffers; global data
+    ("pinning", "hooks", "ringbuf", "perfbuf", "variables", "probe"),  # pins; hooks; buffers; globals; probes
     ("compat",),                                    # every old format: read, rewritten, its loader's semantics
     ("object",),
     ("iproute2", "linker"),                         # tc and ip as commands; libbpf's static linker
