@@ -560,6 +560,8 @@ class Object:
             self._core.fds.append(value)
         self._apply(self._ptr, (kind, name, setter, value))
         self._edits.append((kind, name, setter, value))
+        if setter == "bpf_program__set_attach_target" and value[0]:  # the target's fd: closed with the object
+            self._core.fds.append(value[0])
 
     def _apply(self, obj: int, edit: Edit) -> None:
         kind, name, setter, value = edit
@@ -567,6 +569,11 @@ class Object:
             if found == name:
                 if setter == "bpf_map__set_initial_value":  # bytes: libbpf copies them
                     self._lib.bpf_map__set_initial_value(handle, value, len(value))
+                elif setter == "bpf_program__set_insns":  # bytes of 8-byte instructions: libbpf copies them
+                    self._lib.bpf_program__set_insns(handle, ctypes.create_string_buffer(value, len(value)),
+                                                     len(value) // 8)
+                elif isinstance(value, tuple):  # a setter of several values
+                    getattr(self._lib, setter)(handle, *value)
                 else:
                     getattr(self._lib, setter)(handle, value)
                 return

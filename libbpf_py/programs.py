@@ -140,8 +140,7 @@ class Program(BpfHandle):
         if not data or len(data) % INSN_SIZE:
             raise InvalidValueError(f"insns must be a whole, non-zero number of {INSN_SIZE}-byte instructions, "
                                     f"not {len(data)} bytes")
-        buffer = ctypes.create_string_buffer(data, len(data))  # libbpf copies it
-        self._edit_more("bpf_program__set_insns", ctypes.addressof(buffer), len(data) // INSN_SIZE)
+        self._state.edit(self, "bpf_program__set_insns", data)  # (the object hands libbpf a copy)
 
     def set_attach_target(self, target: Union[Program, int, None], function: str) -> None:
         """Before load: what this program attaches to (``bpf_program__set_attach_target``): for
@@ -152,7 +151,7 @@ class Program(BpfHandle):
         until it closes."""
         name = c_path(function, "function")
         if target is None:
-            self._edit_more("bpf_program__set_attach_target", 0, name)
+            self._state.edit(self, "bpf_program__set_attach_target", (0, name))
             return
         if isinstance(target, Program):
             with target._fd_in_use() as fd:
@@ -165,25 +164,11 @@ class Program(BpfHandle):
                 raise LibbpfError.for_errno(exc.errno or errno.EBADF, f"target fd {target}: {exc.strerror}",
                                             "bpf_program__set_attach_target") from None
         with _signals.deferred():
-            try:
-                self._edit_more("bpf_program__set_attach_target", kept, name, keep_fd=kept)
+            try:  # the object owns ``kept`` once the edit stands (libbpf reads it at load)
+                self._state.edit(self, "bpf_program__set_attach_target", (kept, name))
             except BaseException:
                 os.close(kept)
                 raise
-
-    def _edit_more(self, setter: str, *args: Any, keep_fd: Optional[int] = None) -> None:
-        """A before-load edit whose libbpf setter takes more than one value (the object's record
-        of edits takes one): applied here, under this program's lock, on an unloaded object's
-        program only."""
-        with self._handle_in_use() as handle:
-            state = self._state
-            if type(state) is not Definition or handle is None:
-                state.edit(self, setter, args)  # raises why it cannot: loaded, closed, standalone
-                raise AssertionError("unreachable")  # pragma: no cover
-            getattr(self._lib, setter)(handle, *args)
-            if keep_fd is not None:
-                core: Any = state.core  # the object's _Core: its fds close with libbpf's object
-                core.fds.append(keep_fd)  # (libbpf reads it at load)
 
     # kernel object ---------------------------------------------------------------------------
 
