@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 from . import _libbpf, _log
 from ._checks import c_path
 from .elf.btf_check import validate_object
-from .elf.file import ElfFile
 from .errors import ElfError, InvalidTypeError, InvalidValueError, LibbpfError
-from .object import Object, read_source
+from .object import Object, _look, read_source
 
 if TYPE_CHECKING:
     PathLike = Union[str, "os.PathLike[str]"]
@@ -32,10 +31,13 @@ def _inputs(sources: Sequence[Any]) -> List[Tuple[bytes, Optional[str]]]:
         raise InvalidValueError("link needs at least one object")
     for i, (image, path) in enumerate(inputs):  # libbpf's linker reads what open would: the same checks first
         what = path or f"object {i} of the list"
-        if image[:4] != b"\x7fELF":
+        look = _look(image)
+        if look is None:
             raise ElfError(f"{what} is not an ELF file")
         try:
-            validate_object(ElfFile.parse(image, headers_only=True, keep=(".BTF", ".symtab")))
+            if isinstance(look, ElfError):
+                raise look
+            validate_object(look)
         except ElfError as exc:
             raise ElfError(f"{what} is malformed: {exc}") from None
     return inputs

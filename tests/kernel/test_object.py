@@ -285,18 +285,23 @@ def test_objects_dropped_without_close_release_their_fds_at_once(bpf_obj):
 HEAVY = ("logging", "dataclasses", "inspect", "hashlib", "_hashlib", "socket")
 
 
-@pytest.mark.parametrize("call", ["bpf.Object.open(path).load()", "bpf.iproute2.open(legacy).load()"])
-def test_loading_an_object_imports_nothing_heavy(bpf_obj, bpffs, call):
-    """The start-up budget: a process that only loads an object imports none of the modules
-    that cost milliseconds and it does not use (logging, dataclasses with inspect, OpenSSL)."""
+def _imported_after(call: str, modules, bpf_obj, bpffs) -> str:
+    """Which of ``modules`` a fresh ``python -S`` process has imported after ``call``, printed."""
     code = ("import sys, libbpf_py as bpf\n"
             f"path, legacy = sys.argv[1], sys.argv[2]\n{call}\n"
-            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+            f"print(sorted(m for m in {tuple(modules)!r} if m in sys.modules))")
     env = dict(os.environ, PYTHONPATH=str(Path(bpf.__file__).parent.parent), TC_BPF_MNT=str(bpffs))
     done = subprocess.run([sys.executable, "-S", "-c", code, str(bpf_obj("xdp_pass")),
                            str(bpf_obj("iproute2/tail_call"))], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize("call", ["bpf.Object.open(path).load()", "bpf.iproute2.open(legacy).load()"])
+def test_loading_an_object_imports_nothing_heavy(bpf_obj, bpffs, call):
+    """The start-up budget: a process that only loads an object imports none of the modules
+    that cost milliseconds and it does not use (logging, dataclasses with inspect, OpenSSL)."""
+    assert _imported_after(call, HEAVY, bpf_obj, bpffs) == "[]"
 
 
 # What a load never needs: for a BTF object without a pin policy, the old formats, links and
@@ -312,14 +317,7 @@ ON_DEMAND = {
 
 @pytest.mark.parametrize("call", sorted(ON_DEMAND))
 def test_a_load_leaves_the_other_paths_unimported(bpf_obj, bpffs, call):
-    code = ("import sys, libbpf_py as bpf\n"
-            f"path, legacy = sys.argv[1], sys.argv[2]\n{call}\n"
-            f"print(sorted(m for m in {ON_DEMAND[call]!r} if m in sys.modules))")
-    env = dict(os.environ, PYTHONPATH=str(Path(bpf.__file__).parent.parent), TC_BPF_MNT=str(bpffs))
-    done = subprocess.run([sys.executable, "-S", "-c", code, str(bpf_obj("xdp_pass")),
-                           str(bpf_obj("iproute2/tail_call"))], capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert _imported_after(call, ON_DEMAND[call], bpf_obj, bpffs) == "[]"
 
 
 def test_a_handles_lifecycle_is_a_state_of_its_own_type(bpf_obj):
