@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generate libbpf_py/_libbpf_functions.py: every function of libbpf's ABI, from its own sources.
 
-    scripts/gen_signatures.py [LIBBPF_SRC]   (default: vendor/cache/libbpf-1.7.0-1-src/source/src)
+    scripts/gen_signatures.py [LIBBPF_SRC] [-o FILE]
+        (default source: vendor/cache/libbpf-1.7.0-1-src/source/src; default FILE: the package's)
 
 ``libbpf.map`` says which functions libbpf exports and the version node that first exported each;
 the public headers (libbpf.h, bpf.h, btf.h, libbpf_legacy.h, libbpf_common.h) give each one's C
@@ -15,6 +16,7 @@ results are returned as they come. Run it again when a newer libbpf joins the ma
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -170,14 +172,18 @@ def source_version(src: Path) -> str:
 
 
 def main() -> int:
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SRC
+    parser = argparse.ArgumentParser(description="Generate libbpf_py/_libbpf_functions.py from libbpf's sources.")
+    parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_SRC, help="libbpf's src/ directory")
+    parser.add_argument("-o", "--output", type=Path, default=OUTPUT, help="where to write the table")
+    args = parser.parse_args()
+    src = args.source
     if not (src / "libbpf.map").exists():
         sys.exit(f"{src}: no libbpf.map (give libbpf's src/ directory; vendor/libbpf/build-sources fetches one)")
     table, missing = rows(src)
     if missing:
         sys.exit(f"exported but not declared in {', '.join(HEADERS)}: {', '.join(missing)}")
-    OUTPUT.write_text(render(table, source_version(src)))
-    print(f"{OUTPUT.relative_to(ROOT)}: {len(table)} functions of libbpf {source_version(src)}")
+    args.output.write_text(render(table, source_version(src)))
+    print(f"{args.output}: {len(table)} functions of libbpf {source_version(src)}")
     return 0
 
 
