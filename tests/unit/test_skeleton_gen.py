@@ -15,10 +15,13 @@ import sys
 import uuid
 from pathlib import Path
 from types import ModuleType
+from typing import Optional
 
 import pytest
 
 import libbpf_py as bpf
+from libbpf_py.elf import Btf, ElfFile
+from libbpf_py.elf import btf as B
 from libbpf_py.skeleton import generate, python_name
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "skeleton"
@@ -219,3 +222,48 @@ def test_mypy_accepts_a_correct_script_and_rejects_each_mistake(skel_all_source,
             mine = [e for e in errors if e.startswith(script.name)]
             assert any(e.startswith(expected) for e in mine), (script.name, mine, run.stderr)
             assert len(mine) == 1, mine
+
+
+HOSTILE = 'x"""\nimport os  # \\\u2028\'\''
+
+
+def renamed_skel_all(bpf_obj, section: str, struct: Optional[str] = None) -> bytes:
+    """skel_all.o with its section .data.extra (and struct config) renamed."""
+    elf = ElfFile.parse(bpf_obj("skel_all").read_bytes())
+    btf_section = elf.section(".BTF")
+    assert btf_section is not None
+    btf = Btf.parse(btf_section.data, elf.byteorder)
+    for old, kind, new in ((".data.extra", B.DATASEC, section), ("config", B.STRUCT, struct)):
+        type_id = btf.find(old, kind)
+        assert type_id is not None, old
+        if new is not None:
+            btf.get(type_id).name_off = btf.add_string(new)
+    btf_section.data = btf.to_bytes()
+    data = elf.section(".data.extra")
+    assert data is not None
+    elf.rename(data, section)
+    return elf.to_bytes()
+
+
+def test_names_from_the_object_cannot_write_code_into_the_module(bpf_obj, tmp_path):
+    """Struct, section and file names are the object's: quotes, backslashes and line breaks in them
+    stay text in the generated module, which parses, imports and opens the object."""
+    path = tmp_path / f"{HOSTILE}.o"
+    path.write_bytes(renamed_skel_all(bpf_obj, f".data.extra{HOSTILE}", f"config{HOSTILE}"))
+    source = generate(path)
+    tree = ast.parse(source)
+    assert not [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                and any(alias.name == "os" for alias in node.names)]
+    assert "\u2028" not in source  # (str.splitlines would break a line there)
+    module = load_module(source, tmp_path, "hostile_skel")
+    assert module.OBJECT_FILE == path.name
+    with module.open() as skel:
+        assert getattr(skel, python_name(f"data.extra{HOSTILE}", set())).extra_count == 5
+
+
+def test_a_long_section_name_keeps_the_module_valid(bpf_obj, tmp_path):
+    long_name = ".data." + "e" * 200
+    module = load_module(generate(renamed_skel_all(bpf_obj, long_name), module_name="long_skel"), tmp_path,
+                         "long_skel")
+    with module.open() as skel:
+        assert getattr(skel, python_name(long_name[1:], set())).extra_count == 5
