@@ -488,18 +488,51 @@ class Btf:
 
         callback = _DUMP_PRINTF(printf)
         lib = _libbpf.lib()
-        with self._owner.lock:
-            dump = lib.btf_dump__new(self._ptr(), ctypes.cast(callback, ctypes.c_void_p), None, None)
+        base = self._owner.base
+        with self._owner.lock, _signals.deferred():  # (nothing of libbpf's is left unfreed)
+            padded = dump = None
             try:
+                if base is None:
+                    padded = lib.btf__new_empty_split(self._ptr())
+                elif base.base is None:  # a split BTF's own types, copied over its base (one level deep)
+                    padded = lib.btf__new_empty_split(base.ptr)
+                    for type_id in range(lib.btf__type_cnt(base.ptr), lib.btf__type_cnt(self._ptr())):
+                        lib.btf__add_type(padded, self._ptr(), lib.btf__type_by_id(self._ptr(), type_id))
+                dump = lib.btf_dump__new(padded or self._ptr(), ctypes.cast(callback, ctypes.c_void_p), None, None)
+                if padded:
+                    _grow_decl_stack(padded, dump, chunks)
                 for type_id in ids:
                     lib.btf_dump__dump_type(dump, type_id)
                     if failed:
                         raise failed[0]
             finally:
-                lib.btf_dump__free(dump)
+                if dump is not None:
+                    lib.btf_dump__free(dump)
+                if padded is not None:
+                    lib.btf__free(padded)
         if header:
             chunks.append(_EPILOGUE.encode())
         return b"".join(chunks).decode("utf-8", "replace")
+
+
+_DECL_STACK = 4096  # ids: more than any walk of a checked BTF (elf.btf_check.MAX_NESTING) can push
+
+
+def _grow_decl_stack(padded: int, dump: int, chunks: List[bytes]) -> None:
+    """Work around libbpf's ``btf_dump`` (1.1 to 1.7 at least): an anonymous struct declared inline
+    (``struct { struct { ... } *p; } *p``) keeps a pointer into the dump's declaration stack
+    while the declarations inside it push onto that stack, and a push that grows it (realloc)
+    leaves the pointer dangling: 8 such levels crash the process, ``bpftool btf dump`` too. A chain
+    of :data:`_DECL_STACK` pointers, added to ``padded`` (a split BTF over the one dumped, or a
+    copy of a split one, so type ids are unchanged) and declared once with its text dropped,
+    grows the stack beforehand."""
+    lib = _libbpf.lib()
+    top = 0
+    for _ in range(_DECL_STACK):
+        top = lib.btf__add_ptr(padded, top)
+    kept = len(chunks)
+    lib.btf_dump__emit_type_decl(dump, top, None)
+    del chunks[kept:]
 
 
 _VA_LIST_SIZE = {"x86_64": 24, "aarch64": 32}.get(os.uname().machine)  # as _log knows it

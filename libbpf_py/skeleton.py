@@ -137,8 +137,8 @@ class _Typer:
         for name, record in self.bodies:
             kind = "union" if issubclass(record, ctypes.Union) else "struct"
             out += ["", "", f"class {name}(Protocol):",
-                    f'    """{kind} {_shown(record.__name__)} ({ctypes.sizeof(record)} bytes): a ctypes {kind} made from '
-                    'BTF at run time."""', ""]
+                    f'    """{kind} {_shown(record.__name__)} ({ctypes.sizeof(record)} bytes): a ctypes {kind} '
+                    'made from BTF at run time."""', ""]
             for member, ctype, chars in _members(record):
                 annotation = "bytes" if chars else self.read(ctype)
                 if _is_member_name(member):
@@ -321,7 +321,8 @@ class _Writer:
         slots = ", ".join(_literal(a) for a in ["obj", "links", "maps", "progs", "_touched"]
                           + [s.attribute for s in self.sections])
         out = ["", "", "class Skeleton:",
-               f'    """The object {_shown(self.source)} opened: ``load()`` it, ``attach()`` its programs, ``close()`` it."""',
+               f'    """The object {_shown(self.source)} opened: ``load()`` it, ``attach()`` its programs, '
+               '``close()`` it."""',
                "", *textwrap.wrap(f"__slots__ = ({slots})", 116, initial_indent="    ", subsequent_indent=" " * 17,
                                  break_long_words=False, break_on_hyphens=False),
                "",

@@ -4,9 +4,12 @@ libbpf 1.3 checks every type of an object's BTF at open (``btf_sanity_check``): 
 offset points into the string section, each referenced type id exists, each kind is known,
 and a FUNC refers to a FUNC_PROTO. Older releases (Debian 12's 1.1.2) do not, and follow a
 bad type id into memory past the type table (a segfault). This module makes the same checks
-in Python, plus one the kernel makes: no type may contain itself (through arrays, struct
-and union members, qualifiers, variables or sections; a pointer breaks the chain). Every
-walk is iterative, so no input can exhaust the stack.
+in Python, plus those the kernel makes: no type may contain itself (through arrays, struct
+and union members, qualifiers, variables or sections; a pointer breaks the chain), no chain of
+references may loop without a struct or union in it (``T *`` where ``T`` is that pointer) and
+none may nest deeper than :data:`MAX_NESTING` (libbpf's walks recurse once per level: its
+``btf_dump`` overflows the stack on a long chain of anonymous structs through pointers). Every
+walk here is iterative, so no input can exhaust the stack.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def validate(btf: Btf, sections: Optional[Dict[str, int]] = None) -> None:
     strings = bytes(btf.strings)
     e = btf._e
     contains: Dict[int, List[int]] = {}
+    edges: Dict[int, List[int]] = {}  # type id -> every type it refers to (libbpf's walks follow them)
 
     def name_ok(offset: int) -> bool:
         return offset < len(strings) and strings.find(b"\0", offset) >= 0
@@ -119,7 +123,13 @@ def validate(btf: Btf, sections: Optional[Dict[str, int]] = None) -> None:
         if kind == FUNC and (t.size_or_type == 0 or btf.get(t.size_or_type).kind != FUNC_PROTO):
             raise _fail(type_id, kind, f"refers to type {t.size_or_type}, which is not a FUNC_PROTO")
         contains[type_id] = [ref for ref in inside if ref]
+        walked = [ref for what, ref in refs if ref and what != "index type"]
+        if walked:
+            edges[type_id] = walked
     _refuse_self_containment(btf, contains)
+    problem = _reference_problem([0] + [t.kind for t in btf.types], [0] + [t.name_off for t in btf.types], edges)
+    if problem is not None:
+        raise _fail(problem[0], btf.get(problem[0]).kind, problem[1])
     for type_id, t in enumerate(btf.types, 1):
         if t.kind == DATASEC:
             for i, (var, _, _) in enumerate(btf.datasec_entries(t)):
@@ -250,17 +260,22 @@ def _looks_valid(data: bytes, byteorder: str, sections: Dict[str, int]) -> bool:
     funcs: List[int] = []
     contains: Dict[int, List[int]] = {}  # type id -> the types it contains (not through a pointer)
     datasecs: List[int] = []  # the types DATASECs hold
+    names: List[int] = [0]  # name offsets by type id
+    edges: Dict[int, List[int]] = {}  # type id -> every type it refers to (as validate's)
     while i < n:
         if i + 3 > n:
             return False
         name_off, info, ref = words[i], words[i + 1], words[i + 2]
         kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
         kinds.append(kind)
+        names.append(name_off)
         top_name = max(top_name, name_off)
         i += 3
         if kind in _NO_TAIL:
             if kind not in (FWD, FLOAT):
                 top_ref = max(top_ref, ref)
+                if ref:
+                    edges[len(kinds) - 1] = [ref]
                 if kind == FUNC:
                     funcs.append(ref)
                 elif kind in _CONTAINS_BY_TYPE and ref:
@@ -269,12 +284,14 @@ def _looks_valid(data: bytes, byteorder: str, sections: Dict[str, int]) -> bool:
             step = _TAIL_WORDS[kind]
             if kind in (VAR, DECL_TAG):
                 top_ref = max(top_ref, ref)
+                if ref:
+                    edges[len(kinds) - 1] = [ref]
                 if kind == VAR and ref:
                     contains[len(kinds) - 1] = [ref]
             elif kind == ARRAY and i + 2 <= n:
                 top_ref = max(top_ref, words[i], words[i + 1])
                 if words[i]:
-                    contains[len(kinds) - 1] = [words[i]]
+                    contains[len(kinds) - 1] = edges[len(kinds) - 1] = [words[i]]
             i += step
         elif kind in _RECORD_WORDS:
             step = _RECORD_WORDS[kind]
@@ -299,6 +316,11 @@ def _looks_valid(data: bytes, byteorder: str, sections: Dict[str, int]) -> bool:
                                                  for off, size in zip(record[1::step], record[2::step])):
                         return False
                     datasecs += record[0::step]
+            if kind in (STRUCT, UNION, FUNC_PROTO, DATASEC):
+                walked = [ref] if kind == FUNC_PROTO and ref else []
+                walked += [t for t in record[0 if kind == DATASEC else 1::step] if t]
+                if walked:
+                    edges[len(kinds) - 1] = walked
             if kind == FUNC_PROTO:
                 top_ref = max(top_ref, ref)
             i += step * vlen
@@ -308,7 +330,8 @@ def _looks_valid(data: bytes, byteorder: str, sections: Dict[str, int]) -> bool:
     return (i == n and top_name < str_len and top_ref <= count
             and all(0 < ref and kinds[ref] == FUNC_PROTO for ref in funcs)
             and all(not var or kinds[var] in (VAR, FUNC) for var in datasecs)
-            and _containment_problem(contains) is None)
+            and _containment_problem(contains) is None
+            and _reference_problem(kinds, names, edges) is None)
 
 
 def _refuse_self_containment(btf: Btf, contains: Dict[int, List[int]]) -> None:
@@ -340,3 +363,103 @@ def _containment_problem(contains: Dict[int, List[int]]) -> Optional[Tuple[int, 
                 ready.append(child)
     looped = next((node for node, count in indegree.items() if count > 0), None)
     return None if looped is None else (looped, "contains itself")
+
+
+_PASS_CONTEXT = frozenset((TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG, FUNC_PROTO))
+
+
+def _reference_problem(kinds: List[int], names: List[int], edges: Dict[int, List[int]]) -> Optional[Tuple[int, str]]:
+    """A chain of references libbpf's recursive walks could not finish, with why; None when there is none.
+
+    The walks (``btf_dump``'s above all) follow every reference but stop at a named struct or union
+    reached through a pointer, and at a struct or union already on their way (a cycle through one
+    is reported, not followed). So each type is a node twice, behind a pointer or not (node
+    ``2 * id + behind``), and the strongly connected parts of that graph (Tarjan's algorithm,
+    iteratively) must each hold a struct or union when they loop, and weigh no more than
+    :data:`MAX_NESTING` nodes along any path.
+    """
+    count = len(kinds)
+    composite = bytearray(count)
+    stop = bytearray(count)  # a named struct or union: its members are not walked behind a pointer
+    for type_id, kind in enumerate(kinds):
+        if kind in (STRUCT, UNION):
+            composite[type_id] = 1
+            stop[type_id] = names[type_id] != 0
+
+    def successors(node: int) -> List[int]:
+        type_id, behind = node >> 1, node & 1
+        targets = edges.get(type_id)
+        if not targets or (behind and stop[type_id]):
+            return []
+        kind = kinds[type_id]
+        if kind == PTR or (behind and kind in _PASS_CONTEXT):
+            return [t << 1 | 1 for t in targets]  # behind a pointer
+        return [t << 1 for t in targets]
+
+    index = [-1] * (2 * count)
+    low = [0] * (2 * count)
+    depth = [0] * (2 * count)  # the longest walk from a node's component, once the component is done
+    on_stack = bytearray(2 * count)
+    stack: List[int] = []
+    counter = 0
+    for root in edges:
+        if index[root << 1] >= 0:
+            continue
+        index[root << 1] = low[root << 1] = counter
+        counter += 1
+        stack.append(root << 1)
+        on_stack[root << 1] = 1
+        work = [(root << 1, successors(root << 1), 0)]
+        while work:
+            node, nexts, at = work[-1]
+            while at < len(nexts):
+                nxt = nexts[at]
+                at += 1
+                if index[nxt] < 0:
+                    work[-1] = (node, nexts, at)
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack[nxt] = 1
+                    work.append((nxt, successors(nxt), 0))
+                    break
+                if on_stack[nxt] and index[nxt] < low[node]:
+                    low[node] = index[nxt]
+            else:
+                work.pop()
+                if work and low[node] < low[work[-1][0]]:
+                    low[work[-1][0]] = low[node]
+                if low[node] == index[node]:
+                    problem = _finish_component(node, nexts, stack, on_stack, depth, successors, composite)
+                    if problem is not None:
+                        return problem
+    return None
+
+
+def _finish_component(node: int, nexts: List[int], stack: List[int], on_stack: bytearray, depth: List[int],
+                      successors: Callable[[int], List[int]], composite: bytearray) -> Optional[Tuple[int, str]]:
+    """Pop the component ``node`` roots off Tarjan's stack, check it, and give its nodes their depth."""
+    if stack[-1] == node and node not in nexts:  # one node, no loop: the common case
+        stack.pop()
+        on_stack[node] = 0
+        below = max((depth[n] for n in nexts), default=0) + 1
+        if below > MAX_NESTING:
+            return node >> 1, f"starts a chain of references more than {MAX_NESTING} deep"
+        depth[node] = below
+        return None
+    part = []
+    while True:
+        member = stack.pop()
+        on_stack[member] = 0
+        part.append(member)
+        if member == node:
+            break
+    if not any(composite[m >> 1] for m in part):
+        return node >> 1, "refers to itself through no struct or union (libbpf would follow it for ever)"
+    members = set(part)
+    below = max((depth[n] for m in part for n in successors(m) if n not in members), default=0) + len(part)
+    if below > MAX_NESTING:
+        return node >> 1, f"starts a chain of references more than {MAX_NESTING} deep"
+    for m in part:
+        depth[m] = below
+    return None

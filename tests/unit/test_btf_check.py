@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -123,3 +125,78 @@ def test_a_struct_ops_section_costs_its_bytes_not_the_product_of_its_counts(monk
     ops.tail = ops.tail[:8] + struct.pack("<I", 32 * 200) + ops.tail[12:]  # m0 now starts where the struct ends
     with pytest.raises(BtfError, match="member 'm0' lies past the end of the struct"):
         validate(btf)
+
+
+def both_checks(btf: Btf) -> None:
+    """validate(), after asserting that the fast path (_looks_valid) agrees with it."""
+    from libbpf_py.elf.btf_check import _looks_valid
+
+    fast = _looks_valid(btf.to_bytes(), btf.byteorder, {})
+    try:
+        validate(btf)
+    except BtfError:
+        assert not fast, "the fast path passed what validate refuses"
+        raise
+    assert fast, "the fast path refused what validate passes"
+
+
+def anonymous_nest(depth: int) -> Btf:
+    """``typedef struct { struct { ... int *p; } *p; } T``: ``depth`` anonymous structs, each behind a pointer."""
+    btf = Btf("little")
+    inner = btf.add_int("int", 4, signed=True)
+    for _ in range(depth):
+        inner = btf.add_struct("", [("p", btf.add_ptr(inner), 0)], 8)
+    btf.add(B.Type(btf.add_string("T"), B.info_word(B.TYPEDEF), inner))
+    return btf
+
+
+def test_references_that_loop_through_no_struct_are_refused():
+    btf = Btf("little")
+    btf.add_int("int", 4)
+    btf.add_ptr(3)  # [2] -> [3] -> [2]: no C type is that
+    btf.add(B.Type(0, B.info_word(B.CONST), 2))
+    with pytest.raises(BtfError, match=r"refers to itself through no struct or union"):
+        both_checks(btf)
+
+
+def test_loops_through_a_struct_pass():
+    btf = Btf("little")
+    node = btf.add_struct("node", [("next", 2, 0)], 8)  # struct node { struct node *next; }
+    btf.add_ptr(node)
+    anon = btf.add_struct("", [("next", 4, 0)], 8)  # typedef struct { T *next; } T;
+    btf.add_ptr(5)
+    btf.add(B.Type(btf.add_string("T"), B.info_word(B.TYPEDEF), anon))
+    both_checks(btf)
+
+
+@pytest.mark.parametrize("depth, refused", [(1000, False), (1100, True), (150_000, True)])
+def test_chains_of_references_are_bounded(depth, refused):
+    """libbpf's walks recurse along pointers, qualifiers and function prototypes as along members."""
+    btf = Btf("little")
+    top = btf.add_int("int", 4)
+    for i in range(depth):
+        top = btf.add_ptr(top) if i % 2 else btf.add(B.Type(0, B.info_word(B.CONST), top))
+    if refused:
+        with pytest.raises(BtfError, match="starts a chain of references more than 1024 deep"):
+            both_checks(btf)
+    else:
+        both_checks(btf)
+
+
+def test_anonymous_structs_behind_pointers_count_as_nesting():
+    both_checks(anonymous_nest(400))
+    with pytest.raises(BtfError, match="more than 1024 deep"):
+        both_checks(anonymous_nest(100_000))
+
+
+def test_btf_dump_writes_deeply_nested_anonymous_structs(tmp_path):
+    """libbpf's btf_dump keeps a pointer into its declaration stack across a realloc of it (8
+    anonymous structs behind pointers crash bpftool); Btf.dump_c grows the stack first. In a child
+    process, so that a crash fails this test instead of ending the run."""
+    raw = tmp_path / "nest.btf"
+    raw.write_bytes(anonymous_nest(40).to_bytes())
+    child = subprocess.run([sys.executable, "-c", "import sys, libbpf_py as bpf\n"
+                            "print(bpf.Btf.from_file(sys.argv[1]).dump_c(['T'], header=False))", str(raw)],
+                           capture_output=True, text=True, timeout=60)
+    assert child.returncode == 0, child.stderr or f"the child died of signal {-child.returncode}"
+    assert child.stdout.count("struct {") == 40 and child.stdout.rstrip().endswith("} T;"), child.stdout
