@@ -39,7 +39,7 @@ from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
 from ._checks import Named, c_name, c_path
 from .elf.btf_check import validate_object
-from .elf.file import SHT_PROGBITS, ElfFile
+from .elf.file import SHT_PROGBITS, SHT_REL, STT_FUNC, ElfFile
 from .errors import (
     PRIVILEGE_HINT,
     ClosedError,
@@ -530,18 +530,40 @@ class Object:
         if self._phase is not _Phase.OPEN:
             raise LibbpfError.for_errno(errno.EBUSY, f"{kind} {name!r} can only be changed before load()", what)
 
+    def _elf(self) -> ElfFile:
+        """The object's ELF, parsed again (ElfError, OSError when that fails)."""
+        data = self._data
+        if data is None:
+            assert self._path is not None  # an object is opened from a file or from bytes
+            data = read_source(os.fsdecode(self._path))[0]
+        return ElfFile.parse(data)
+
     def _struct_ops_declared(self) -> FrozenSet[str]:
         """Names of the maps declared in a .struct_ops section, read from the ELF (none when unreadable)."""
         try:
-            data = self._data
-            if data is None:
-                assert self._path is not None  # an object is opened from a file or from bytes
-                data = read_source(os.fsdecode(self._path))[0]
-            elf = ElfFile.parse(data, headers_only=True, keep=(".symtab",))
+            elf = self._elf()
             sections = {i for i, s in enumerate(elf.sections) if s.name.startswith(".struct_ops")}
             return frozenset(sym.name for sym in elf.symbols() if sym.shndx in sections)
         except (ElfError, OSError):
             return frozenset()  # none known: no map may become one
+
+    def _relocations_in(self, program: str) -> Optional[int]:
+        """How many ELF relocations fall in program ``program``'s instructions (None: unknown).
+        libbpf applies them at load, at their offsets, to whatever instructions are there then."""
+        section = next(self._lib.bpf_program__section_name(handle) for found, handle in
+                       _iter_handles(self._lib, "program", self._ptr) if found == program)
+        try:
+            elf = self._elf()
+            index = elf.sections_named().get(os.fsdecode(section))
+            symbol = next((sym for sym in elf.symbols() if sym.shndx == index and sym.type == STT_FUNC
+                           and sym.name == program), None)
+            if index is None or symbol is None:
+                return None
+            return sum(symbol.value <= offset < symbol.value + symbol.size
+                       for rel in elf.sections if rel.type == SHT_REL and rel.info == index
+                       for offset, _, _ in elf.iter_relocations(rel))
+        except (ElfError, OSError):
+            return None
 
     def _edit(self, kind: str, name: str, setter: str, value: Any) -> None:
         """Apply (and record, for a diagnostic reload) one edit of the definition."""
@@ -550,6 +572,14 @@ class Object:
 
     def _edit_locked(self, kind: str, name: str, setter: str, value: Any) -> None:
         self._check_editable(kind, name, setter)
+        if setter == "bpf_program__set_insns":
+            relocations = self._relocations_in(name)
+            if relocations != 0:
+                found = ("its relocations cannot be counted in the ELF" if relocations is None else
+                         f"it has {relocations} relocation(s) (maps, globals, calls), which libbpf applies at load "
+                         "at their offsets, to whatever instructions are there then")
+                raise InvalidValueError(f"program {name!r}: {found}; set_insns replaces only the instructions of "
+                                        "a program without relocations")
         if setter == "bpf_map__set_type" and MapType.STRUCT_OPS in (value, self._maps[name].type) and \
                 value != self._maps[name].type:
             raise InvalidValueError(f"map {name!r} cannot change to or from STRUCT_OPS: struct_ops maps are declared "

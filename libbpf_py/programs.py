@@ -133,9 +133,10 @@ class Program(BpfHandle):
 
     def set_insns(self, insns: Any) -> None:
         """Replace the program's instructions before its object loads
-        (``bpf_program__set_insns``): bytes-like, a whole number of 8-byte instructions. libbpf
-        applies no relocation to them: they must be complete (map fds, calls) as given.
-        Not while another thread loads the object."""
+        (``bpf_program__set_insns``): bytes-like, a whole number of 8-byte instructions, complete
+        as given (map fds, calls). Only a program without relocations: libbpf would apply the ELF's
+        at load to the new instructions, at the old offsets (InvalidValueError). Not while another
+        thread loads the object."""
         data = _as_bytes(insns, "insns")
         if not data or len(data) % INSN_SIZE:
             raise InvalidValueError(f"insns must be a whole, non-zero number of {INSN_SIZE}-byte instructions, "

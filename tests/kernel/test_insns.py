@@ -1,5 +1,6 @@
 """A program's instructions: read before and after load (libbpf's), from a pin (the kernel's
-translated ones), and replaced before load with hand-assembled ones that test_run then runs."""
+translated ones), and replaced before load with hand-assembled ones that test_run then runs (not a program with
+relocations: libbpf would apply them to the new instructions)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,16 @@ def test_bad_insns_are_refused_before_c(obj):
         program.set_insns(RETURN_TWO)
     with pytest.raises(bpf.ClosedError):
         program.insns
+
+
+def test_a_program_with_relocations_keeps_its_instructions(obj):
+    """libbpf applies a program's relocations at load at their offsets, in whatever instructions
+    are there then (past the end of shorter ones): set_insns refuses such a program, unchanged."""
+    program = obj.programs["p2_counts_runs"]  # reads a map: its lookup is relocated
+    before = program.insns
+    with pytest.raises(bpf.InvalidValueError, match=r"'p2_counts_runs': it has 1 relocation"):
+        program.set_insns(RETURN_TWO)
+    assert program.insns == before
+    obj.load()
+    assert program.test_run(PACKET).retval == 3  # the program as compiled (a 64-byte packet: 3)
+    assert obj.maps["p2_runs"][0] == struct.pack("<Q", 1)
