@@ -211,7 +211,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # struct btf *bpf_object__btf(const struct bpf_object *obj);
     "bpf_object__btf": ("c_void_p", ("c_void_p",), "", "0.0.2"),
     # int bpf_object__btf_fd(const struct bpf_object *obj);
-    "bpf_object__btf_fd": ("c_int", ("c_void_p",), "neg", "0.0.1"),
+    "bpf_object__btf_fd": ("c_int", ("c_void_p",), "", "0.0.1"),
     # void bpf_object__close(struct bpf_object *obj);
     "bpf_object__close": ("None", ("c_void_p",), "", "0.0.1"),
     # void bpf_object__destroy_skeleton(struct bpf_object_skeleton *s);
@@ -221,11 +221,11 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # void bpf_object__detach_skeleton(struct bpf_object_skeleton *s);
     "bpf_object__detach_skeleton": ("None", ("c_void_p",), "", "0.0.7"),
     # struct bpf_map *bpf_object__find_map_by_name(const struct bpf_object *obj, const char *name);
-    "bpf_object__find_map_by_name": ("c_void_p", ("c_void_p", "c_char_p"), "", "0.0.1"),
+    "bpf_object__find_map_by_name": ("c_void_p", ("c_void_p", "c_char_p"), "null", "0.0.1"),
     # int bpf_object__find_map_fd_by_name(const struct bpf_object *obj, const char *name);
     "bpf_object__find_map_fd_by_name": ("c_int", ("c_void_p", "c_char_p"), "neg", "0.0.2"),
     # struct bpf_program *bpf_object__find_program_by_name(const struct bpf_object *obj, const char *name);
-    "bpf_object__find_program_by_name": ("c_void_p", ("c_void_p", "c_char_p"), "", "0.0.7"),
+    "bpf_object__find_program_by_name": ("c_void_p", ("c_void_p", "c_char_p"), "null", "0.0.7"),
     # int bpf_object__gen_loader(struct bpf_object *obj, struct gen_loader_opts *opts);
     "bpf_object__gen_loader": ("c_int", ("c_void_p", "c_void_p"), "neg", "0.5.0"),
     # unsigned int bpf_object__kversion(const struct bpf_object *obj);
@@ -265,7 +265,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # int bpf_object__set_kversion(struct bpf_object *obj, __u32 kern_version);
     "bpf_object__set_kversion": ("c_int", ("c_void_p", "c_uint32"), "neg", "0.4.0"),
     # int bpf_object__token_fd(const struct bpf_object *obj);
-    "bpf_object__token_fd": ("c_int", ("c_void_p",), "neg", "1.5.0"),
+    "bpf_object__token_fd": ("c_int", ("c_void_p",), "", "1.5.0"),
     # int bpf_object__unpin(struct bpf_object *object, const char *path);
     "bpf_object__unpin": ("c_int", ("c_void_p", "c_char_p"), "neg", "1.3.0"),
     # int bpf_object__unpin_maps(struct bpf_object *obj, const char *path);
@@ -297,9 +297,9 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # void bpf_prog_linfo__free(struct bpf_prog_linfo *prog_linfo);
     "bpf_prog_linfo__free": ("None", ("c_void_p",), "", "0.0.1"),
     # const struct bpf_line_info *bpf_prog_linfo__lfind(const struct bpf_prog_linfo *prog_linfo, __u32 insn_off, __u32 nr_skip);
-    "bpf_prog_linfo__lfind": ("c_void_p", ("c_void_p", "c_uint32", "c_uint32"), "", "0.0.1"),
+    "bpf_prog_linfo__lfind": ("c_void_p", ("c_void_p", "c_uint32", "c_uint32"), "null", "0.0.1"),
     # const struct bpf_line_info *bpf_prog_linfo__lfind_addr_func(const struct bpf_prog_linfo *prog_linfo, __u64 addr, __u32 func_idx, __u32 nr_skip);
-    "bpf_prog_linfo__lfind_addr_func": ("c_void_p", ("c_void_p", "c_uint64", "c_uint32", "c_uint32"), "", "0.0.1"),
+    "bpf_prog_linfo__lfind_addr_func": ("c_void_p", ("c_void_p", "c_uint64", "c_uint32", "c_uint32"), "null", "0.0.1"),
     # struct bpf_prog_linfo *bpf_prog_linfo__new(const struct bpf_prog_info *info);
     "bpf_prog_linfo__new": ("c_void_p", ("c_void_p",), "null", "0.0.1"),
     # int bpf_prog_load(enum bpf_prog_type prog_type, const char *prog_name, const char *license, const struct bpf_insn *insns, size_t insn_cnt, struct bpf_prog_load_opts *opts);
@@ -527,11 +527,11 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # enum btf_endianness btf__endianness(const struct btf *btf);
     "btf__endianness": ("c_int", ("c_void_p",), "neg", "0.2.0"),
     # int btf__fd(const struct btf *btf);
-    "btf__fd": ("c_int", ("c_void_p",), "neg", "0.0.1"),
+    "btf__fd": ("c_int", ("c_void_p",), "", "0.0.1"),
     # __s32 btf__find_by_name(const struct btf *btf, const char *type_name);
-    "btf__find_by_name": ("c_int32", ("c_void_p", "c_char_p"), "", "0.0.1"),
+    "btf__find_by_name": ("c_int32", ("c_void_p", "c_char_p"), "neg", "0.0.1"),
     # __s32 btf__find_by_name_kind(const struct btf *btf, const char *type_name, __u32 kind);
-    "btf__find_by_name_kind": ("c_int32", ("c_void_p", "c_char_p", "c_uint32"), "", "0.0.6"),
+    "btf__find_by_name_kind": ("c_int32", ("c_void_p", "c_char_p", "c_uint32"), "neg", "0.0.6"),
     # int btf__find_str(struct btf *btf, const char *s);
     "btf__find_str": ("c_int", ("c_void_p", "c_char_p"), "neg", "0.2.0"),
     # void btf__free(struct btf *btf);
@@ -575,11 +575,11 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # size_t btf__pointer_size(const struct btf *btf);
     "btf__pointer_size": ("c_size_t", ("c_void_p",), "", "0.1.0"),
     # const void *btf__raw_data(const struct btf *btf, __u32 *size);
-    "btf__raw_data": ("c_void_p", ("c_void_p", "c_void_p"), "", "0.6.0"),
+    "btf__raw_data": ("c_void_p", ("c_void_p", "c_void_p"), "null", "0.6.0"),
     # int btf__relocate(struct btf *btf, const struct btf *base_btf);
     "btf__relocate": ("c_int", ("c_void_p", "c_void_p"), "neg", "1.5.0"),
     # __s64 btf__resolve_size(const struct btf *btf, __u32 type_id);
-    "btf__resolve_size": ("c_int64", ("c_void_p", "c_uint32"), "", "0.0.1"),
+    "btf__resolve_size": ("c_int64", ("c_void_p", "c_uint32"), "neg", "0.0.1"),
     # int btf__resolve_type(const struct btf *btf, __u32 type_id);
     "btf__resolve_type": ("c_int", ("c_void_p", "c_uint32"), "neg", "0.0.1"),
     # int btf__set_endianness(struct btf *btf, enum btf_endianness endian);
@@ -591,7 +591,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # const char *btf__str_by_offset(const struct btf *btf, __u32 offset);
     "btf__str_by_offset": ("c_char_p", ("c_void_p", "c_uint32"), "", "0.2.0"),
     # const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id);
-    "btf__type_by_id": ("c_void_p", ("c_void_p", "c_uint32"), "", "0.0.1"),
+    "btf__type_by_id": ("c_void_p", ("c_void_p", "c_uint32"), "null", "0.0.1"),
     # __u32 btf__type_cnt(const struct btf *btf);
     "btf__type_cnt": ("c_uint32", ("c_void_p",), "", "0.6.0"),
     # int btf_dump__dump_type(struct btf_dump *d, __u32 id);
@@ -627,7 +627,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # const char *libbpf_bpf_prog_type_str(enum bpf_prog_type t);
     "libbpf_bpf_prog_type_str": ("c_char_p", ("c_int",), "", "1.0.0"),
     # struct btf *libbpf_find_kernel_btf(void);
-    "libbpf_find_kernel_btf": ("c_void_p", (), "", "0.0.7"),
+    "libbpf_find_kernel_btf": ("c_void_p", (), "null", "0.0.7"),
     # int libbpf_find_vmlinux_btf_id(const char *name, enum bpf_attach_type attach_type);
     "libbpf_find_vmlinux_btf_id": ("c_int", ("c_char_p", "c_int"), "neg", "0.0.6"),
     # long libbpf_get_error(const void *ptr);

@@ -8,9 +8,10 @@
 the public headers (libbpf.h, bpf.h, btf.h, libbpf_legacy.h, libbpf_common.h) give each one's C
 prototype. Each row maps the prototype mechanically to ctypes names, and says how a failure is
 reported: an ``int`` result is a negative errno (libbpf 1.x's rule for every int-returning
-function); a pointer result is NULL with errno where the header's comment says so, or where the
-function makes something (``__new``, ``__open``, ``__load``, ``__attach``, ``__parse``); other
-results are returned as they come. Run it again when a newer libbpf joins the matrix; the test
+function, ``__s32`` and ``__s64`` ones too, but for the few that give -1 for "none"); a pointer
+result is NULL with errno where the header's comment says so, where the function makes something
+(``__new``, ``__open``, ``__load``, ``__attach``, ``__parse``), or where libbpf's sources set errno
+(a short list); other results are returned as they come. Run it again when a newer libbpf joins the matrix; the test
 ``tests/unit/test_libbpf_functions.py`` checks the table against every libbpf build there.
 """
 
@@ -44,6 +45,12 @@ CALLBACKS = {"libbpf_print_fn_t", "ring_buffer_sample_fn", "perf_buffer_sample_f
 # (measured: 1.1.2 does not export it, 1.4.6 does; the first release between is not in the matrix)
 EXPORTED_LATER = {"libbpf_set_memlock_rlim": "1.4.0"}
 MAKERS = re.compile(r"__new|__open|__load|__attach|__parse|_new$|__split|__reserve")
+# a signed result is a negative errno, but these give -1 for "none" (no BTF loaded, no token)
+MINUS_ONE_IS_NONE = {"btf__fd", "bpf_object__btf_fd", "bpf_object__token_fd"}
+# NULL with errno, though neither the name nor the header's comment says so (read in libbpf 1.7's sources)
+NULL_WITH_ERRNO = {"libbpf_find_kernel_btf", "btf__type_by_id", "btf__raw_data", "bpf_object__find_map_by_name",
+                   "bpf_object__find_program_by_name", "bpf_prog_linfo__lfind", "bpf_prog_linfo__lfind_addr_func"}
+SIGNED = ("c_int", "c_int32", "c_int64")  # int, __s32, __s64 results
 
 
 class Row(NamedTuple):
@@ -125,9 +132,9 @@ def rows(src: Path) -> Tuple[List[Row], List[str]]:
             ret_decl = head[: head.rindex(name)]
             restype = ctype(ret_decl, False)
             argtypes = tuple(ctype(p, True) for p in split_params(params) if p != "void")
-            if restype == "c_int":
+            if restype in SIGNED and name not in MINUS_ONE_IS_NONE:
                 check = "neg"
-            elif restype == "c_void_p" and ("errno" in doc or MAKERS.search(name)):
+            elif restype == "c_void_p" and ("errno" in doc or MAKERS.search(name) or name in NULL_WITH_ERRNO):
                 check = "null"
             else:
                 check = ""

@@ -4,6 +4,7 @@ once per libbpf build of the matrix) and against every build in vendor/cache; no
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import struct
 import subprocess
@@ -131,3 +132,26 @@ def test_any_libbpf_function_is_reachable_and_checked():
 def test_a_newer_function_names_the_version_that_has_it():
     with pytest.raises(bpf.LibbpfFeatureError, match=r"bpf_program__attach_tcx: needs libbpf >= 1\.3\.0"):
         bpf.libbpf().bpf_program__attach_tcx(None, 0, None)
+
+
+def test_results_are_checked_as_each_function_reports_failure(bpf_obj):
+    """__s32 and __s64 results are negative errnos as int ones are; -1 is "none" where libbpf
+    says so; a NULL result sets errno in the functions libbpf's sources say do."""
+    lib = bpf.libbpf()
+    btf = lib.btf__new_empty()
+    try:
+        with pytest.raises(bpf.LibbpfError) as exc:
+            lib.btf__find_by_name(btf, b"no_such_type")  # __s32
+        assert exc.value.errno == errno.ENOENT
+        with pytest.raises(bpf.LibbpfError):
+            lib.btf__resolve_size(btf, 77)  # __s64: no type 77
+        assert lib.btf__fd(btf) == -1  # not loaded into the kernel: none, no error
+        with pytest.raises(bpf.LibbpfError) as exc:
+            lib.btf__type_by_id(btf, 77)
+        assert exc.value.errno == errno.EINVAL
+    finally:
+        lib.btf__free(btf)
+    with bpf.Object.open(bpf_obj("maps")) as obj:
+        with pytest.raises(bpf.LibbpfError) as exc:
+            lib.bpf_object__find_map_by_name(obj.as_libbpf(), b"no_such_map")
+        assert exc.value.errno == errno.ENOENT
