@@ -2,12 +2,59 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from typing import Any, Optional
 
-from .errors import InvalidValueError
+from .errors import InvalidValueError, LibbpfError
 
 _KIND_KEYS = (("map_type:", "map"), ("prog_type:", "prog"), ("link_type:", "link"))
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def open_path(path: bytes, what: str, function: Optional[str] = None, *, regular: bool = False) -> OwnedFd:
+    """``path`` opened read-only, if it is a regular file or (unless ``regular``) a directory, else
+    LibbpfError naming ``function``. Opened without blocking: a FIFO would hold the open for ever."""
+    try:
+        owned = OwnedFd(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+    except OSError as exc:
+        raise LibbpfError.for_errno(exc.errno or errno.ENOENT, f"cannot open the {what} {os.fsdecode(path)}: "
+                                    f"{exc.strerror}", function) from None
+    try:
+        _check_kind(os.fstat(owned.fileno()).st_mode, path, what, function, regular)
+    except BaseException:
+        owned.close()
+        raise
+    return owned
+
+
+def check_namespace_file(fd: int, shown: str, function: Optional[str] = None) -> None:
+    """LibbpfError (EINVAL, as the kernel's) unless ``fd`` is a namespace file (of nsfs, where
+    ``/proc/self/ns/net`` is): the kernel's own EINVAL would not say which argument it means."""
+    if os.fstat(fd).st_dev != os.stat("/proc/self/ns/net").st_dev:
+        raise LibbpfError.for_errno(errno.EINVAL, f"{shown} is no network namespace (a /proc/PID/ns/net or "
+                                    "/run/netns/NAME file)", function)
+
+
+def check_regular(path: bytes, what: str, function: Optional[str] = None) -> None:
+    """LibbpfError unless ``path`` is a regular file or missing (the C code it goes to then says
+    so): C opens it itself, and would block for ever on a FIFO."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    _check_kind(mode, path, what, function, True)
+
+
+def _check_kind(mode: int, path: bytes, what: str, function: Optional[str], regular: bool) -> None:
+    if stat.S_ISREG(mode) or (stat.S_ISDIR(mode) and not regular):
+        return
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "no regular file")
+    raise LibbpfError.for_errno(errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
+                                f"the {what} {os.fsdecode(path)} is {kind}, not a "
+                                f"{'regular file' if regular else 'file or a directory'}", function)
 
 
 def fd_kind(fd: int) -> Optional[str]:

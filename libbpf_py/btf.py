@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 
 from . import _libbpf, _log, _signals
 from ._checks import c_name_bytes, c_path
+from ._fd import check_regular
 from .elf import btf as _kinds
 from .errors import (
     ClosedError,
@@ -212,10 +213,9 @@ class Btf:
         ``.BTF``. ``base``: the BTF a split BTF extends (a kernel module's extends vmlinux's)."""
         encoded = c_path(path)
         shown = os.fsdecode(encoded)
-        if not os.path.isfile(encoded):
-            missing = not os.path.exists(encoded)
-            raise LibbpfError.for_errno(errno.ENOENT if missing else errno.EISDIR,
-                                        f"{shown}: {'no such file' if missing else 'not a file'}", "btf__parse")
+        if not os.path.exists(encoded):
+            raise LibbpfError.for_errno(errno.ENOENT, f"{shown}: no such file", "btf__parse")
+        check_regular(encoded, "BTF file", "btf__parse")
         lib = _libbpf.lib()
         trusted = os.path.realpath(shown).startswith(KERNEL_BTF_DIR)  # the kernel made and checked it
         try:
@@ -277,8 +277,9 @@ class Btf:
         import tempfile
 
         header = os.path.abspath(os.fsdecode(c_path(path, "path")))
-        if not os.path.isfile(header):
+        if not os.path.exists(header):
             raise LibbpfError.for_errno(errno.ENOENT, f"{header}: no such header")
+        check_regular(os.fsencode(header), "header")
         dirs = [os.path.abspath(os.fsdecode(c_path(d, "include dir"))) for d in include_dirs]
         compiler = find_clang(clang)
         with tempfile.TemporaryDirectory(prefix="libbpf_py-header-") as workdir:

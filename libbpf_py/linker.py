@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 
 from . import _libbpf, _log
 from ._checks import c_path
+from ._fd import check_regular
 from .elf.btf_check import validate_object
 from .errors import ElfError, InvalidTypeError, InvalidValueError, LibbpfError
 from .object import Object, _look, read_source
@@ -76,6 +77,8 @@ def link_objects(sources: Sequence[Any], *, output: Optional[PathLike] = None, *
     """One :class:`Object` from several (paths or ELF bytes), opened, not loaded; with ``output``,
     the linked object is also written there (as ``bpftool gen object OUTPUT ...`` writes it).
     ``open_options`` go to :meth:`Object.open` (``name`` defaults to ``linked``)."""
+    if output is not None:
+        check_regular(c_path(output, "output"), "output")  # (opening a FIFO to write blocks for ever)
     data = link(sources)
     if output is not None:
         with open(c_path(output, "output"), "wb") as f:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, NoReturn, Opt
 from . import _abi, _signals
 from ._abi import AttachType, ProgType, XdpFlags, enum_or_int
 from ._checks import c_name, c_path, check_uint
-from ._fd import OwnedFd
+from ._fd import OwnedFd, check_namespace_file, check_regular, open_path
 from ._handle import BpfHandle, Definition, definition
 from .errors import NOT_SUPPORTED_ERRNOS, InvalidTypeError, InvalidValueError, LibbpfError, UnavailableError
 from .info import ProgInfo, prog_info
@@ -377,7 +377,7 @@ class Program(BpfHandle):
         opts.retprobe, opts.bpf_cookie = bool(retprobe), cookie
         name = None if symbol is None else c_path(symbol, "symbol")
         opts.func_name = name  # libbpf reads it during the call only
-        return self._attach("bpf_program__attach_uprobe_opts", pid, c_path(binary, "binary"), offset,
+        return self._attach("bpf_program__attach_uprobe_opts", pid, _binary(binary), offset,
                             ctypes.addressof(opts))
 
     def attach_netfilter(self, pf: Union[str, int], hook: Union[str, int], priority: int, *,
@@ -483,7 +483,7 @@ class Program(BpfHandle):
             opts.cookies = ctypes.addressof(values)
             kept.append(values)
         opts.cnt = count
-        return self._attach("bpf_program__attach_uprobe_multi", pid, c_path(binary, "binary"),
+        return self._attach("bpf_program__attach_uprobe_multi", pid, _binary(binary),
                             None if pattern is None else c_path(pattern, "pattern"), ctypes.addressof(opts))
 
     def attach_netkit(self, dev: Union[str, int]) -> Link:
@@ -539,7 +539,7 @@ class Program(BpfHandle):
 
         opts = _abi.new_opts(BpfUsdtOpts)
         opts.usdt_cookie = cookie
-        return self._attach("bpf_program__attach_usdt", pid, c_path(binary, "binary"), c_path(provider, "provider"),
+        return self._attach("bpf_program__attach_usdt", pid, _binary(binary), c_path(provider, "provider"),
                             c_path(name, "name"), ctypes.addressof(opts))
 
     def attach_cgroup(self, cgroup: Union[PathLike, int]) -> Link:
@@ -555,12 +555,9 @@ class Program(BpfHandle):
     def _attach_to_directory(self, function: str, target: Union[PathLike, int], what: str) -> Link:
         if isinstance(target, int):
             return self._attach(function, check_uint(target, 31, "fd"))
-        try:
-            held = OwnedFd(os.open(c_path(target, what), os.O_RDONLY | os.O_CLOEXEC))
-        except OSError as exc:
-            raise LibbpfError.for_errno(exc.errno or errno.ENOENT, f"cannot open the {what} {os.fspath(target)}: "
-                                        f"{exc.strerror}", function) from None
-        with held:
+        with open_path(c_path(target, what), what, function) as held:
+            if function == "bpf_program__attach_netns":
+                check_namespace_file(held.fileno(), os.fsdecode(c_path(target)), function)
             try:
                 return self._attach(function, held.fileno())
             except LibbpfError as exc:
@@ -610,3 +607,12 @@ _NF_HOOKS = {"prerouting": 0, "input": 1, "forward": 2, "output": 3, "postroutin
 
 def _tracefs_mounted() -> bool:
     return any(os.path.isdir(os.path.join(root, "events")) for root in TRACEFS)
+
+
+def _binary(binary: PathLike) -> bytes:
+    """A probed binary's path for libbpf, which opens a path with a ``/`` as it is (a FIFO there
+    would block it for ever) and looks a bare name up in the library and executable paths."""
+    path = c_path(binary, "binary")
+    if b"/" in path:
+        check_regular(path, "binary")
+    return path

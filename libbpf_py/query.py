@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, NamedTuple, Optional, Se
 from . import _libbpf
 from ._abi import AttachType, LinkType, new_opts
 from ._checks import c_path, check_uint
-from ._fd import OwnedFd
+from ._fd import OwnedFd, check_namespace_file, open_path
 from .errors import NOT_SUPPORTED_ERRNOS, InvalidTypeError, InvalidValueError, LibbpfError, MissingDependencyError
 from .info import kernel_ids
 from .links import LinkInfo, link_info
@@ -174,6 +174,7 @@ def netns(path: Union[PathLike, int], attach_type: Union[AttachType, int]) -> Ne
         raise InvalidValueError(f"a network namespace has FLOW_DISSECTOR and SK_LOOKUP programs, not "
                                 f"{getattr(attach_type, 'name', attach_type)}")
     with _opened(path, "network namespace") as fd:
+        check_namespace_file(fd, f"fd {path}" if isinstance(path, int) else os.fsdecode(c_path(path)))
         _, programs, _ = _query(fd, attach_type, 0)
         inode = os.fstat(fd).st_ino
     if any(program.link_id is None for program in programs):
@@ -196,18 +197,19 @@ def _attach_type(value: Union[AttachType, int]) -> Union[AttachType, int]:
 
 @contextlib.contextmanager
 def _opened(target: Union[PathLike, int], what: str) -> Iterator[int]:
-    """An fd of ``target``: the caller's fd, or the path opened read-only for the body."""
-    if isinstance(target, int) and not isinstance(target, bool):
-        yield check_uint(target, 31, "fd")
-        return
-    path = c_path(target, what)
+    """An fd of ``target`` (the caller's fd, or the path opened read-only) for the body, whose
+    EBADF (the kernel's answer for a file of another kind) says the target is no ``what``."""
     try:
-        owned = OwnedFd(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
-    except OSError as exc:
-        raise LibbpfError.for_errno(exc.errno or errno.ENOENT, f"cannot open the {what} {os.fsdecode(path)}: "
-                                    f"{exc.strerror}") from None
-    with owned:
-        yield owned.fileno()
+        if isinstance(target, int) and not isinstance(target, bool):
+            yield check_uint(target, 31, "fd")
+            return
+        with open_path(c_path(target, what), what) as owned:
+            yield owned.fileno()
+    except LibbpfError as exc:
+        if exc.errno != errno.EBADF:
+            raise
+        shown = f"fd {target}" if isinstance(target, int) else os.fsdecode(c_path(target, what))
+        raise exc.with_detail(f"{exc.detail}: {shown} is no {what}") from None
 
 
 def _query(target: int, attach_type: int, query_flags: int) -> Tuple[int, List[AttachedProgram], Optional[int]]:

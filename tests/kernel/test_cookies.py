@@ -125,3 +125,13 @@ def test_cookies_are_checked_before_c(cookies, tracefs):
         for bad in (-1, 1 << 64, True, "1"):
             with pytest.raises(ValueError, match="cookie"):
                 attach(bad)
+
+
+def test_a_fifo_as_the_probed_binary_is_refused_without_blocking(cookies, tmp_path):
+    """libbpf opens a binary's path as it is: a FIFO there would block the attach for ever."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    program = cookies.programs["p2_uprobe_cookie"]
+    for attach in (lambda: program.attach_uprobe(fifo, "getpid"), lambda: program.attach_usdt(fifo, "p", "n")):
+        with pytest.raises(bpf.LibbpfError, match="is a FIFO, not a regular file"):
+            attach()

@@ -318,5 +318,23 @@ def test_bad_arguments_are_refused_before_the_kernel(cgroup2):
     assert no_device.value.errno == errno.ENODEV
     with pytest.raises(bpf.InvalidValueError):
         query.xdp(-1)
-    with pytest.raises(bpf.LibbpfError):  # a file, not a cgroup
+    with pytest.raises(bpf.LibbpfError) as device:  # opened without blocking, and refused
         query.cgroup(os.devnull, EGRESS)
+    assert device.value.errno == errno.EINVAL and "is a character device" in str(device.value)
+    with pytest.raises(bpf.LibbpfError) as no_index:
+        query.xdp(2**31 - 1)  # no device has it: not "nothing attached"
+    assert no_index.value.errno == errno.ENODEV and "ifindex 2147483647" in str(no_index.value)
+
+
+def test_a_file_of_another_kind_is_named_as_no_cgroup_or_namespace(tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    for call, what, number in ((lambda: query.cgroup(plain, EGRESS), "cgroup", errno.EBADF),
+                               (lambda: query.netns(plain, AttachType.SK_LOOKUP), "network namespace", errno.EINVAL)):
+        with pytest.raises(bpf.LibbpfError) as exc:  # (the kernel's errno for each)
+            call()
+        assert exc.value.errno == number and f"{plain} is no {what}" in str(exc.value)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(bpf.LibbpfError, match="is a FIFO"):
+        query.netns(fifo, AttachType.SK_LOOKUP)
