@@ -92,8 +92,9 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
             if section.live or section.values is None or name == ".kconfig":
                 continue
             mine = bytes(section.values)
-            if mine != bytes(_values(self._object, section, False)[0]):
-                changed.append((section.map.name, mine))
+            full = _with_initial_value(self._object, section, mine)
+            if full != _initial_value(self._object, section):
+                changed.append((section.map.name, full))
         return changed
 
     def _closed(self) -> None:
@@ -127,7 +128,8 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         layout = type(values)
         changed = _from_buffer(layout, bytearray(bytes(values)))
         setattr(changed, name, value)
-        self._object._edit("map", section.map.name, "bpf_map__set_initial_value", bytes(changed))
+        self._object._edit("map", section.map.name, "bpf_map__set_initial_value",
+                           _with_initial_value(self._object, section, bytes(changed)))
         ctypes.memmove(ctypes.addressof(values), ctypes.addressof(changed), ctypes.sizeof(layout))
 
     def __delitem__(self, name: str) -> None:
@@ -188,6 +190,22 @@ def _values(obj: Any, section: _Section, loaded: bool) -> Tuple[Any, bool]:
     if view.readonly:
         return _from_buffer(layout, bytearray(view[:size])), True
     return _from_buffer(layout, view), True
+
+
+def _initial_value(obj: Any, section: _Section) -> bytes:
+    """The section map's initial value as libbpf holds it now (its value size: a resize changes it)."""
+    length = ctypes.c_size_t()
+    pointer = obj._lib.bpf_map__initial_value(section.map._described(), ctypes.byref(length))
+    return ctypes.string_at(pointer, length.value) if pointer else b""
+
+
+def _with_initial_value(obj: Any, section: _Section, values: bytes) -> bytes:
+    """``values`` (the section's variables, as BTF lays them out) over the map's initial value,
+    as long as libbpf takes it: the section map's value size, which a resize may have changed."""
+    full = bytearray(_initial_value(obj, section))
+    kept = min(len(values), len(full))
+    full[:kept] = values[:kept]
+    return bytes(full)
 
 
 def _from_buffer(layout: Any, buffer: Any) -> Any:

@@ -63,6 +63,21 @@ def test_structures_and_arrays_changed_in_place_before_load_reach_the_program(ob
     assert list(g["history"]) == [0, 77, 0, 0]  # .bss: the program wrote slot 0 only
 
 
+def test_a_section_resized_before_load_keeps_what_was_changed_in_place_or_written(obj):
+    """The section map's initial value is as long as its value size, which a resize changes:
+    what the globals changed is laid over it, not handed to libbpf at the old size."""
+    g = obj.globals
+    g["history"][1] = 77  # in place
+    bss = obj.maps[next(name for name in obj.maps if name.endswith(".bss"))]
+    size = bss.value_size
+    bss.value_size = size + 32  # four more history slots (history[4] is the section's last variable)
+    g["total"] = 5  # through the globals, after the resize
+    obj.load()
+    assert bss.value_size == size + 32
+    tick(obj)
+    assert (g["total"], list(g["history"])) == (6, [0, 77, 0, 0])
+
+
 def test_a_char_array_reads_and_writes_all_its_bytes_through_the_program(obj):
     g = obj.globals
     g["settings"] = {"label": b"a\0b\xffc"}  # bytes after the first NUL, and a byte no UTF-8 holds
