@@ -481,6 +481,8 @@ def _map(args: argparse.Namespace) -> int:
 def _write_text(path: Optional[str], text: str) -> None:
     """``text`` to ``path`` whole (a temporary file renamed over it), or to standard output."""
     if path is None:
+        if sys.stdout is None:  # (started with its fd 1 closed)
+            raise OSError(9, "standard output is closed: give -o FILE")
         sys.stdout.write(text)
         return
     import os

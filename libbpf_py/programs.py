@@ -539,8 +539,14 @@ class Program(BpfHandle):
 
         opts = _abi.new_opts(BpfUsdtOpts)
         opts.usdt_cookie = cookie
-        return self._attach("bpf_program__attach_usdt", pid, _binary(binary), c_path(provider, "provider"),
-                            c_path(name, "name"), ctypes.addressof(opts))
+        try:
+            return self._attach("bpf_program__attach_usdt", pid, _binary(binary), c_path(provider, "provider"),
+                                c_path(name, "name"), ctypes.addressof(opts))
+        except LibbpfError as exc:
+            if exc.errno != errno.ESRCH or (pid != -1 and not os.path.exists(f"/proc/{pid}")):
+                raise
+            raise exc.with_detail(f"{exc.detail}: the program's object has no USDT maps (__bpf_usdt_specs...): "
+                                  "write its USDT programs with libbpf's <bpf/usdt.bpf.h>") from None
 
     def attach_cgroup(self, cgroup: Union[PathLike, int]) -> Link:
         """Attach to a cgroup v2: its directory, or an fd of it (the program's section gives the

@@ -244,3 +244,11 @@ def test_bad_usdt_arguments_are_refused(usdt_obj):
         program.attach_usdt(PYTHON, "python", "function__entry", pid=-2)
     with pytest.raises(ValueError, match="NUL"):
         program.attach_usdt(PYTHON, "py\0thon", "function__entry")
+
+
+def test_an_object_without_usdt_maps_is_told_what_it_lacks(bpf_obj):
+    with bpf.Object.open(bpf_obj("p2_cookies")) as obj:
+        obj.load()
+        with pytest.raises(bpf.LibbpfError) as exc:
+            obj.programs["p2_uprobe_cookie"].attach_usdt(PYTHON, "python", "function__entry")
+        assert exc.value.errno == errno.ESRCH and "<bpf/usdt.bpf.h>" in str(exc.value)

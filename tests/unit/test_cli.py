@@ -101,3 +101,11 @@ def test_btf_dump_writes_what_btf_dump_c_writes(bpf_obj, tmp_path, capsys):
     capsys.readouterr()
     assert main(["btf", "dump"]) == 1 and "give a FILE or --vmlinux" in capsys.readouterr().err
     assert main(["btf", "dump", str(tmp_path / "missing.o")]) == 1
+
+
+def test_a_closed_standard_output_is_said_not_a_traceback(bpf_obj):
+    child = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "btf", "dump", str(bpf_obj("maps"))],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: os.close(1), timeout=60)
+    assert child.returncode == 1 and "standard output is closed" in child.stderr, child.stderr
+    assert "Traceback" not in child.stderr
