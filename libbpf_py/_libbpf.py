@@ -28,7 +28,7 @@ from __future__ import annotations
 import _thread
 import ctypes
 import os
-from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_ulong, c_void_p
+from ctypes import POINTER, c_bool, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64, c_ulong, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 from . import _abi, _log
@@ -109,6 +109,7 @@ SIGNATURES: Dict[str, Sig] = {
     "bpf_object__next_map": Sig(PTR, (PTR, PTR), None, "0.6.0"),
     "bpf_object__btf": Sig(PTR, (PTR,), None, "0.0.2"),
     "btf__raw_data": Sig(c_void_p, (PTR, U32P), None, "0.6.0"),
+    "btf__find_by_name_kind": Sig(c_int32, (PTR, c_char_p, c_uint32), None, "0.0.6"),  # < 0: none (asked per kind)
     "bpf_object__next_program": Sig(PTR, (PTR, PTR), None, "0.6.0"),
     # bpf_map (object-owned, before and after load)
     "bpf_map__name": Sig(c_char_p, (PTR,), None, "0.0.1"),
