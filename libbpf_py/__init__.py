@@ -46,6 +46,9 @@ _PUBLIC = {
     "Btf": "btf",
     "HeaderCompileError": "btf",
     "link_objects": "linker",
+    "embedded_objects": "embedded",
+    "embedded_object": "embedded",
+    "EmbeddedObject": "embedded",
     "Map": "maps",
     "MapSpec": "spec",
     "Difference": "spec",
@@ -119,6 +122,9 @@ if TYPE_CHECKING:
     from ._libbpf import use_library as use_library
     from .btf import Btf as Btf
     from .btf import HeaderCompileError as HeaderCompileError
+    from .embedded import EmbeddedObject as EmbeddedObject
+    from .embedded import embedded_object as embedded_object
+    from .embedded import embedded_objects as embedded_objects
     from .hooks import ObjectHooks as ObjectHooks
     from .info import LineInfo as LineInfo
     from .info import MapInfo as MapInfo

@@ -23,7 +23,7 @@ LAYERS = [
     ("_log", "btf_ctypes"),                         # libbpf's print callback; BTF types
     ("_events",),                                   # what ring and perf buffers share
     ("_libbpf",),                                   # the one door to C
-    ("_bpffs", "info", "token", "btf", "stats"),    # bpffs; what the kernel reports; tokens; BTF; run-time stats
+    ("_bpffs", "info", "token", "btf", "stats", "embedded"),  # bpffs; kernel reports; tokens; BTF; stats; in binaries
     ("_handle", "btf_values"),                      # what maps and programs share; values read through BTF
     ("links",),                                     # attachments (programs make them)
     ("netdev",),                                    # devices, clsact hooks, netlink attachments
