@@ -7,6 +7,7 @@ import os
 import stat
 from typing import Any, Optional
 
+from . import _signals
 from .errors import InvalidValueError, LibbpfError
 
 _KIND_KEYS = (("map_type:", "map"), ("prog_type:", "prog"), ("link_type:", "link"))
@@ -18,7 +19,8 @@ def open_path(path: bytes, what: str, function: Optional[str] = None, *, regular
     """``path`` opened read-only, if it is a regular file or (unless ``regular``) a directory, else
     LibbpfError naming ``function``. Opened without blocking: a FIFO would hold the open for ever."""
     try:
-        owned = OwnedFd(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        with _signals.deferred():  # (no KeyboardInterrupt between the open and the fd's owner)
+            owned = OwnedFd(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
     except OSError as exc:
         raise LibbpfError.for_errno(exc.errno or errno.ENOENT, f"cannot open the {what} {os.fsdecode(path)}: "
                                     f"{exc.strerror}", function) from None

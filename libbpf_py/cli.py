@@ -482,7 +482,7 @@ def _write_text(path: Optional[str], text: str) -> None:
     """``text`` to ``path`` whole (a temporary file renamed over it), or to standard output."""
     if path is None:
         if sys.stdout is None:  # (started with its fd 1 closed)
-            raise OSError(9, "standard output is closed: give -o FILE")
+            raise UsageError("standard output is closed: give -o FILE")
         sys.stdout.write(text)
         return
     import os
