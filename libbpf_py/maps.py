@@ -287,6 +287,33 @@ class Map(BpfHandle):
         return bool(self._read(self._lib.bpf_map__is_internal, lambda info: False))
 
     @property
+    def initial_value(self) -> Optional[bytes]:
+        """The contents an internal map (``.data``, ``.rodata``, ``.bss``...) is created with
+        (``bpf_map__initial_value``; after load, libbpf's copy of the map's memory); None for
+        any other map. Settable before load with bytes of the map's value size
+        (``bpf_map__set_initial_value``); :attr:`Object.globals` then reads the new values."""
+        def read(handle: int) -> Optional[bytes]:
+            size = ctypes.c_size_t()
+            pointer = self._lib.bpf_map__initial_value(handle, ctypes.byref(size))
+            return ctypes.string_at(pointer, size.value) if pointer else None
+
+        return self._read(read, lambda info: None)
+
+    @initial_value.setter
+    def initial_value(self, data: Any) -> None:
+        try:
+            value = memoryview(data).tobytes()
+        except TypeError:
+            raise InvalidTypeError(f"an initial value is bytes-like, not {type(data).__name__}") from None
+        current = self.initial_value
+        if current is None:
+            raise InvalidValueError(f"map {self.name!r} is no internal map: it has no initial value")
+        if len(value) != len(current):
+            raise InvalidValueError(f"map {self.name!r} takes an initial value of {len(current)} bytes (its value "
+                                    f"size), not {len(value)}")
+        self._edit("bpf_map__set_initial_value", value)
+
+    @property
     def is_percpu(self) -> bool:
         return int(self.type) in _abi.PERCPU_MAP_TYPES
 

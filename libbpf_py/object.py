@@ -592,6 +592,8 @@ class Object:
             self._core.fds.append(value)
         self._apply(self._ptr, (kind, name, setter, value))
         self._edits.append((kind, name, setter, value))
+        if setter == "bpf_map__set_initial_value" and self._globals is not None:
+            self._globals._reread(name)  # (its own writes come here too: the values it keeps are libbpf's)
         if setter == "bpf_program__set_attach_target" and value[0]:  # the target's fd: closed with the object
             self._core.fds.append(value[0])
 

@@ -84,6 +84,14 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         where.update((variable, self._sections[name].values) for variable, name in self._section_of.items())
         self._where = where
 
+    def _reread(self, map_name: str) -> None:
+        """A section map's initial value was set (before load): its variables read the new one,
+        in the values they hold (a structure read before stays the variable's own)."""
+        for section in self._sections.values():
+            if section.map.name == map_name and not section.live and section.values is not None:
+                fresh = bytes(_values(self._object, section, False)[0])
+                ctypes.memmove(ctypes.addressof(section.values), fresh, len(fresh))
+
     def _changed_in_place(self) -> List[Tuple[str, bytes]]:
         """(map, bytes) of each section a structure or array changed in place before load
         (``obj.globals["cfg"].limit = 5``): the initial value libbpf must take at load."""

@@ -78,6 +78,27 @@ def test_a_section_resized_before_load_keeps_what_was_changed_in_place_or_writte
     assert (g["total"], list(g["history"])) == (6, [0, 77, 0, 0])
 
 
+def test_a_map_initial_value_set_whole_is_what_globals_read_and_the_program_sees(obj, bpf_obj):
+    g = obj.globals
+    data = obj.maps[next(name for name in obj.maps if name.endswith(".data"))]
+    assert data.initial_value == bytes(g.section(".data"))[:len(data.initial_value)]
+    settings = g["settings"]  # read before a write to its section: still the variable's own after it
+    changed = bytearray(data.initial_value)
+    changed[0:4] = (4).to_bytes(4, "little")  # step: the first variable of .data
+    data.initial_value = bytes(changed)
+    assert g["step"] == 4
+    settings.limit = 9  # .rodata, in place
+    g["threshold"] = 3  # a write to the same section, through the globals
+    assert g["settings"].limit == 9
+    with pytest.raises(bpf.InvalidValueError, match="initial value of"):
+        data.initial_value = bytes(3)
+    with bpf.Object.open(bpf_obj("maps")) as other, pytest.raises(bpf.InvalidValueError, match="no internal map"):
+        next(iter(other.maps.values())).initial_value = bytes(8)
+    obj.load()
+    tick(obj)
+    assert (g["total"], g["seen_threshold"], g["last"].limit) == (4, 3, 9)
+
+
 def test_a_char_array_reads_and_writes_all_its_bytes_through_the_program(obj):
     g = obj.globals
     g["settings"] = {"label": b"a\0b\xffc"}  # bytes after the first NUL, and a byte no UTF-8 holds
