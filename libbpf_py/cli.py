@@ -44,16 +44,38 @@ def _describe(obj: Any) -> Dict[str, Any]:
             "maps": maps, "programs": programs}
 
 
+def _source(path: str, embedded: Optional[str]) -> "tuple[Any, Dict[str, Any], Optional[Dict[str, Any]]]":
+    """What to open for ``path``: the path itself, or, for an executable, the BPF object it
+    embeds (``embedded``: which one), with Object.open's name for it and where it was found."""
+    from libbpf_py.embedded import embedded_object, is_host_binary
+
+    if not is_host_binary(path):
+        if embedded is not None:
+            raise UsageError(f"--embedded picks an object inside an executable; {path} is none")
+        return path, {}, None
+    found = embedded_object(path, embedded)
+    return found.data, {"name": found.name}, {"binary": path, "name": found.name, "offset": found.offset,
+                                               "size": len(found.data)}
+
+
+def _embedded_line(where: Optional[Dict[str, Any]]) -> List[str]:
+    return [] if where is None else [f"  embedded in {where['binary']}: {where['name']} (offset {where['offset']}, "
+                                     f"{where['size']} bytes)"]
+
+
 def _inspect(args: argparse.Namespace) -> int:
     """An object's maps (with the pin each would get) and programs (with what would load), without
-    loading it; ``--type`` reads a legacy object as the command of that program type would."""
+    loading it; ``--type`` reads a legacy object as the command of that program type would. An
+    executable's embedded object (a libbpf skeleton's) is read in its place."""
     import libbpf_py as bpf
 
-    opener = bpf.Object.open(args.object, **({"compat": args.compat} if args.compat else {})) if not args.type \
-        else bpf.iproute2.open(args.object, args.type)
+    source, named, where = _source(args.object, args.embedded)
+    opener = bpf.Object.open(source, **named, **({"compat": args.compat} if args.compat else {})) \
+        if not args.type else bpf.iproute2.open(source, args.type)
     with opener as obj:
         described = _describe(obj)
-    lines = [f"object {described['object']} ({described['reading']})"]
+    described["embedded"] = where
+    lines = [f"object {described['object']} ({described['reading']})", *_embedded_line(where)]
     if described["why"] and "auto" in (args.compat or "auto") and not args.type:
         lines.append(f"  reading: {described['why']}")
     lines += [f"  map {m['name']}: {m['type']} key {m['key_size']} value {m['value_size']} "
@@ -341,10 +363,21 @@ def _tc(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     """Load the object with libbpf_py and with the native tool; print both side by side; exit 1
-    when anything differs."""
+    when anything differs. An executable is its own native tool (``--args`` its arguments): run,
+    read, stopped, and its embedded object loaded by libbpf_py as it loaded it."""
+    import shlex
+
+    from libbpf_py.embedded import is_host_binary
     from libbpf_py.tools.comparison import as_json, compare, render
 
-    report = compare(args.object, section=args.sec, tool=args.tool, tc=args.tc)
+    if args.tool == "native" or (args.tool == "auto" and is_host_binary(args.object)):
+        from libbpf_py.tools.native import compare_native
+
+        report = compare_native(args.object, shlex.split(args.args or ""), embedded=args.embedded)
+    else:
+        if args.args or args.embedded:
+            raise UsageError("--args and --embedded are for an executable (the native tool itself)")
+        report = compare(args.object, section=args.sec, tool=args.tool, tc=args.tc)
     _emit(args, as_json(report), render(report))
     return 0 if report.same else 1
 
@@ -386,15 +419,29 @@ def _show(args: argparse.Namespace) -> int:
             raise InvalidValueError(f"{args.pinned!r} is not on a bpffs (mount -t bpf bpf DIR)")
         records = _pinned_records(args.pinned)
         return _emit(args, records, [_words(r) for r in records])
-    shown: Dict[str, List[Dict[str, Any]]] = {"programs": [], "maps": []}
+    wanted: Optional[Dict[str, Any]] = None  # kernel names of the object's programs and maps
+    where = None
+    if args.object is not None:
+        from libbpf_py.tools.native import kernel_name
+
+        source, named, where = _source(args.object, args.embedded)
+        with bpf.Object.open(source, **named) as obj:
+            wanted = {"programs": {kernel_name(p.name) for p in obj.programs.values()},
+                      "maps": {kernel_name(m.name) for m in obj.maps.values()}}
+    shown: Dict[str, Any] = {"programs": [], "maps": []}
     for key, cls, record in (("programs", bpf.Program, _prog_record), ("maps", bpf.Map, _map_record)):
         for kernel_id in cls.ids():
             try:
                 with cls.from_id(kernel_id) as handle:
-                    shown[key].append(record(handle.info()))
+                    found = record(handle.info())
             except bpf.LibbpfError:
                 continue  # gone meanwhile
-    lines = [f"program {_words(r)}" for r in shown["programs"]] + [f"map {_words(r)}" for r in shown["maps"]]
+            if wanted is None or found["name"] in wanted[key]:
+                shown[key].append(found)
+    if where is not None:
+        shown["embedded"] = where
+    lines = _embedded_line(where) + [f"program {_words(r)}" for r in shown["programs"]] + \
+        [f"map {_words(r)}" for r in shown["maps"]]
     return _emit(args, shown, lines)
 
 
@@ -539,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--type", help="read a legacy object as the command loading this program type does "
                          "(sched_cls: tc filter, sched_act: tc action, xdp: ip link, lwt_in/out/xmit: ip route)")
     inspect.add_argument("--compat", choices=COMPAT_NAMES, help="how to read an old object")
+    inspect.add_argument("--embedded", metavar="NAME", help="an executable's embedded object to read (when several)")
     inspect.add_argument("--json", action="store_true")
     inspect.set_defaults(func=_inspect)
     run = sub.add_parser("run", help="load one program of an object and run it with BPF_PROG_TEST_RUN")
@@ -587,13 +635,18 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="load with libbpf_py and with bpftool or tc; exit 1 on a difference")
     comp.add_argument("object")
     comp.add_argument("--sec", help="the section tc loads (with tc)")
-    comp.add_argument("--tool", default="auto", choices=("auto", "bpftool", "tc"),
-                      help="auto: tc for a legacy iproute2 object, else bpftool")
+    comp.add_argument("--tool", default="auto", choices=("auto", "bpftool", "tc", "native"),
+                      help="auto: native for an executable (it is run), tc for a legacy iproute2 object, else bpftool")
+    comp.add_argument("--args", help="the executable's arguments, one shell-quoted string (--args='-x -T')")
+    comp.add_argument("--embedded", metavar="NAME", help="the executable's embedded object (when several)")
     comp.add_argument("--tc", default="tc", metavar="PATH", help="the tc binary (one built without libbpf "
                       "loads legacy objects; Debian's loads BTF objects)")
     comp.add_argument("--json", action="store_true")
     comp.set_defaults(func=_compare)
     show = sub.add_parser("show", help="programs and maps in the kernel, or what is pinned under --pinned DIR")
+    show.add_argument("object", nargs="?", help="only the programs and maps named as this object's (or an "
+                      "executable's embedded object's) are: is its BPF loaded now?")
+    show.add_argument("--embedded", metavar="NAME", help="the executable's embedded object (when several)")
     show.add_argument("--pinned", metavar="DIR", help="list the pins under DIR (maps, programs, links)")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=_show)

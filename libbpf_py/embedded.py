@@ -14,7 +14,7 @@ from ._fd import open_path
 from .elf.embedded import EmbeddedObject, find_embedded
 from .errors import InvalidTypeError, KeyNotFoundError, LibbpfError
 
-__all__ = ["EmbeddedObject", "embedded_objects", "embedded_object"]
+__all__ = ["EmbeddedObject", "embedded_objects", "embedded_object", "is_host_binary"]
 
 PathOrBytes = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", bytes, bytearray, memoryview]
 _CONTENTS = (bytes, bytearray, memoryview)  # as Object.open: bytes are the file's contents, a str is a path
@@ -48,3 +48,18 @@ def embedded_object(binary: PathOrBytes, name: Optional[str] = None) -> Embedded
         raise KeyNotFoundError(f"{shown} embeds {len(found)} BPF objects ({names}): name the one to use"
                                if name is None else f"{shown} embeds no BPF object named {name!r} ({names})")
     return chosen[0]
+
+
+def is_host_binary(path: PathOrBytes) -> bool:
+    """Whether ``path`` is an ELF file other than a BPF object (an executable or a library,
+    which may embed BPF objects); False for anything else, or unreadable."""
+    if isinstance(path, _CONTENTS):
+        head = bytes(path[:20])
+    else:
+        try:
+            with open_path(c_path(path, "path"), "file", regular=True) as owned:
+                head = os.pread(owned.fileno(), 20, 0)
+        except LibbpfError:
+            return False
+    machine = head[18:20]
+    return len(head) == 20 and head[:4] == b"\x7fELF" and machine not in (b"\xf7\x00", b"\x00\xf7", b"\x00\x00")

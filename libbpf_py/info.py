@@ -140,6 +140,48 @@ def prog_line_info(fd: int) -> List[LineInfo]:
                      strings(r.line_off)) for r in records[:min(count, again.nr_line_info)]]
 
 
+class _BpfFuncInfo(ctypes.Structure):
+    """struct bpf_func_info (linux/bpf.h)."""
+
+    _fields_ = [("insn_off", c_uint32), ("type_id", c_uint32)]
+
+
+def prog_func_name(fd: int) -> Optional[str]:
+    """A loaded program's whole name, as its BTF function is named (the kernel keeps only 15
+    bytes of the name it was given; bpftool shows this one); None without BTF func info."""
+    import struct
+
+    lib = _libbpf.lib()
+    info = _abi.BpfProgInfo()
+    size = c_uint32(ctypes.sizeof(info))
+    lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), byref(size))
+    if not info.nr_func_info or not info.btf_id:
+        return None
+    records = (_BpfFuncInfo * info.nr_func_info)()
+    again = _abi.BpfProgInfo(nr_func_info=info.nr_func_info, func_info_rec_size=ctypes.sizeof(_BpfFuncInfo),
+                             func_info=ctypes.addressof(records))
+    size.value = ctypes.sizeof(again)
+    lib.bpf_obj_get_info_by_fd(fd, ctypes.addressof(again), byref(size))
+    raw = btf_bytes(info.btf_id)
+    header_len, type_off, type_len = struct.unpack_from("=3I", raw, 4)
+    wanted, position, type_id = records[0].type_id, header_len + type_off, 1  # (the entry function comes first)
+    end = position + type_len
+    while position + 12 <= end and type_id < wanted:  # walk the types to the one wanted
+        _, word, _ = struct.unpack_from("=3I", raw, position)
+        position += 12 + _btf_tail(word)
+        type_id += 1
+    if type_id != wanted or position + 12 > end:
+        return None
+    return btf_strings(raw)(struct.unpack_from("=I", raw, position)[0]) or None
+
+
+def _btf_tail(info_word: int) -> int:
+    """Bytes after a BTF type's 12-byte header (its kind and vlen in ``info_word``)."""
+    from .elf.btf import _tail_size
+
+    return _tail_size((info_word >> 24) & 0x1F, info_word & 0xFFFF)
+
+
 def btf_strings(raw: bytes) -> Callable[[int], str]:
     """The string at an offset of raw BTF's string section ("" out of range): for a BTF object
     the kernel hands back, whose header it checked at load."""

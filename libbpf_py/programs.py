@@ -177,6 +177,17 @@ class Program(BpfHandle):
         with self._fd_in_use() as fd:
             return prog_info(fd)
 
+    def func_name(self) -> str:
+        """The program's whole name: libbpf's for an object's program; for a program from a pin
+        or an id, its BTF function's (the kernel keeps 15 bytes of a name: ``info().name``, what
+        ``bpftool prog show`` shows without BTF), else the kernel's."""
+        if self._described() is not None:
+            return self.name
+        from .info import prog_func_name
+
+        with self._fd_in_use() as fd:
+            return prog_func_name(fd) or self.info().name
+
     def line_info(self) -> List[LineInfo]:
         """Which source line each stretch of the loaded program's instructions comes from: a
         list of ``LineInfo(insn_off, file, line, column, source)``, read from the kernel (so the

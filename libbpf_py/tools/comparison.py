@@ -116,6 +116,12 @@ def compare(obj: str, *, section: Optional[str] = None, tool: str = "auto", prog
         else:
             ours = _ours_as_tc(obj, ours_root, section or "", prog_type)
             theirs = _tc(binary, obj, theirs_root, section or "", timeout)
+    return _compared(obj, tool, section, ours, theirs)
+
+
+def _compared(obj: str, tool: str, section: Optional[str], ours: Dict[str, _Item],
+              theirs: Dict[str, _Item]) -> Comparison:
+    """The rows of both sides' items, paired by label."""
     rows: List[Row] = []
     names: Dict[str, Tuple[str, str]] = {}
     for key in dict.fromkeys([*ours, *theirs]):
@@ -276,10 +282,10 @@ def _pins(root: str) -> Dict[Tuple[str, int], str]:
     return found
 
 
-def _read(root: str, entries: List[Tuple[str, Program]]) -> Dict[str, _Item]:
+def _read(root: Optional[str], entries: List[Tuple[str, Program]]) -> Dict[str, _Item]:
     """The programs ``entries`` (label, program), the programs their prog arrays hold, and every
-    map they use, labelled alike on both sides."""
-    pins = _pins(root)
+    map they use, labelled alike on both sides; pins relative to ``root`` (None: no pins)."""
+    pins = _pins(root) if root is not None else {}
     items: Dict[str, _Item] = {}
     seen_maps: Dict[int, str] = {}
     queue: List[Tuple[str, ProgInfo]] = [(label, program.info()) for label, program in entries]
