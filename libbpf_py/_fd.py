@@ -32,6 +32,25 @@ def open_path(path: bytes, what: str, function: Optional[str] = None, *, regular
     return owned
 
 
+def read_file(path: bytes, what: str, function: Optional[str] = None, *, limit: int = -1) -> bytes:
+    """The contents of the regular file ``path`` (its first ``limit`` bytes), else LibbpfError
+    naming ``function``; opened without blocking (a FIFO would hold the open for ever), and
+    owned by a file object from the open on (no Python finalizer runs for it)."""
+    try:
+        with _signals.deferred():
+            f = open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
+    except OSError as exc:
+        raise LibbpfError.for_errno(exc.errno or errno.ENOENT, f"cannot open the {what} {os.fsdecode(path)}: "
+                                    f"{exc.strerror}", function) from None
+    with f:
+        _check_kind(os.fstat(f.fileno()).st_mode, path, what, function, True)
+        try:
+            return f.read(limit)
+        except OSError as exc:
+            raise LibbpfError.for_errno(exc.errno or errno.EIO, f"cannot read the {what} {os.fsdecode(path)}: "
+                                        f"{exc.strerror or exc}", function) from None
+
+
 def check_namespace_file(fd: int, shown: str, function: Optional[str] = None) -> None:
     """LibbpfError (EINVAL, as the kernel's) unless ``fd`` is a namespace file (of nsfs, where
     ``/proc/self/ns/net`` is): the kernel's own EINVAL would not say which argument it means."""

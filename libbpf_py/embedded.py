@@ -10,7 +10,7 @@ import os
 from typing import List, Optional, Union
 
 from ._checks import c_path
-from ._fd import open_path
+from ._fd import read_file
 from .elf.embedded import EmbeddedObject, find_embedded
 from .errors import InvalidTypeError, KeyNotFoundError, LibbpfError
 
@@ -25,10 +25,7 @@ def embedded_objects(binary: PathOrBytes) -> List[EmbeddedObject]:
     its name, its offset in the file and its bytes. An empty list for a file without any."""
     if isinstance(binary, _CONTENTS):
         return find_embedded(bytes(binary))
-    path = c_path(binary, "binary")
-    with open_path(path, "binary", "open", regular=True) as owned:
-        with open(owned.fileno(), "rb", closefd=False) as f:
-            return find_embedded(f.read())
+    return find_embedded(read_file(c_path(binary, "binary"), "binary", "open"))
 
 
 def embedded_object(binary: PathOrBytes, name: Optional[str] = None) -> EmbeddedObject:
@@ -57,8 +54,7 @@ def is_host_binary(path: PathOrBytes) -> bool:
         head = bytes(path[:20])
     else:
         try:
-            with open_path(c_path(path, "path"), "file", regular=True) as owned:
-                head = os.pread(owned.fileno(), 20, 0)
+            head = read_file(c_path(path, "path"), "file", limit=20)
         except LibbpfError:
             return False
     machine = head[18:20]

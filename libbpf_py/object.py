@@ -38,7 +38,7 @@ from typing import (
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
 from ._checks import Named, c_name, c_path
-from ._fd import open_path
+from ._fd import read_file
 from .elf.btf_check import validate_object
 from .elf.file import SHT_PROGBITS, SHT_REL, STT_FUNC, ElfFile
 from .errors import (
@@ -95,13 +95,7 @@ def read_source(src: Source) -> Tuple[bytes, Optional[str]]:
     _check_source(src)
     if isinstance(src, (bytes, bytearray, memoryview)):
         return bytes(src), None
-    with open_path(c_path(src, "object path"), "object", "open", regular=True) as owned:
-        try:
-            with open(owned.fileno(), "rb", closefd=False) as f:
-                return f.read(), os.fsdecode(src)
-        except OSError as exc:  # (a LibbpfError is an instance of FileNotFoundError... as the OSError was)
-            raise LibbpfError.for_errno(exc.errno or errno.EIO, f"cannot read {os.fsdecode(src)}: "
-                                        f"{exc.strerror or exc}", "open") from None
+    return read_file(c_path(src, "object path"), "object", "open"), os.fsdecode(src)
 
 
 def _look(data: bytes) -> Union[ElfFile, ElfError, None]:
