@@ -4,9 +4,10 @@ its file descriptors, then it is stopped; libbpf_py loads the object embedded in
 as the tool did, and the two are compared as :func:`~libbpf_py.tools.compare` compares.
 
 "As the tool did" is read from the tool itself: the programs it loaded (its C switches others
-off: fentry or kprobe, tp_btf or raw_tp), each map's sizes (it resizes some: a stack map's value
-to its stack depth, a hash to pid_max) and its ``.rodata`` (the options of its command line,
-frozen in the kernel, read back while it runs). Nothing of the tool's C is repeated here.
+off: fentry or kprobe, tp_btf or raw_tp), the maps it created (a perf buffer's heap is not where
+a ring buffer is) and their sizes (it resizes some: a stack map's value to its stack depth, a
+hash to pid_max), and its ``.rodata`` (the options of its command line, frozen in the kernel,
+read back while it runs). Nothing of the tool's C is repeated here.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def compare_native(binary: str, args: Sequence[str] = (), *, embedded: Optional[
     embeds (``embedded``: which one, when there are several) with libbpf_py as it did; compare."""
     found = embedded_object(binary, embedded)
     with run_native([binary, *args], settle=settle, timeout=timeout) as (native, held):
+        if not held:
+            raise LibbpfError.for_errno(2, f"{binary} runs but loaded no BPF program here (it made "
+                                        f"{len(native.maps)} maps): nothing to compare")
         theirs = _read(None, _labelled(held))
         with load_like(found, native) as obj:
             ours = _read(None, _labelled([p for p in obj.programs.values() if p.autoload]))
@@ -71,7 +75,8 @@ def load_like(found: EmbeddedObject, native: NativeLoad) -> Object:
             program.autoload = theirs is not None and int(theirs.type) == int(program.type)
         for m in obj.maps.values():
             shape = native.maps.get(kernel_name(m.name))
-            if shape is None:
+            if shape is None:  # the tool did not create it (a perf buffer's heap, where a ring buffer is)
+                m.autocreate = False
                 continue
             for field in ("key_size", "value_size", "max_entries"):
                 if getattr(m, field) != getattr(shape, field) and not m.is_internal:
@@ -88,7 +93,8 @@ def load_like(found: EmbeddedObject, native: NativeLoad) -> Object:
 
 class run_native:
     """``with run_native(argv) as (load, programs)``: the tool started in a session of its own,
-    read once its BPF programs are loaded (their number steady for ``settle`` seconds), then
+    read once its BPF is loaded (the programs and maps it holds steady for ``settle`` seconds;
+    its programs are those and any other that uses its maps), then
     stopped (SIGINT, as Ctrl-C stops it; SIGKILL after 5 s); ``programs`` are its programs, held
     open for the body (what they use stays in the kernel once the tool is gone)."""
 
@@ -132,8 +138,8 @@ class run_native:
             now = _bpf_ids(self.process.pid)
             if now != seen:
                 seen, steady_since = now, time.monotonic()
-            elif seen[0] and time.monotonic() - steady_since >= self.settle:
-                return seen
+            elif (seen[0] or seen[1]) and time.monotonic() - steady_since >= self.settle:
+                return seen[0] | _programs_using(seen[1]), seen[1]
             time.sleep(_POLL)
         raise LibbpfError.for_errno(62, f"{self.argv[0]} loaded no BPF program within {self.timeout} s")
 
@@ -173,6 +179,22 @@ def _bpf_ids(pid: int) -> "tuple[Set[int], Set[int]]":
         except (OSError, ValueError):
             continue  # closed meanwhile
     return progs, maps
+
+
+def _programs_using(map_ids: Set[int]) -> Set[int]:
+    """The kernel's programs that use any of ``map_ids``: a tool may hold no fd of a program its
+    perf event or link keeps loaded."""
+    found: Set[int] = set()
+    if not map_ids:
+        return found
+    for prog_id in Program.ids():
+        try:
+            with Program.from_id(prog_id) as program:
+                if map_ids & set(program.info().map_ids):
+                    found.add(prog_id)
+        except LibbpfError:
+            continue  # gone meanwhile
+    return found
 
 
 def _maps_of(map_ids: Set[int]) -> "tuple[Dict[str, MapInfo], Dict[str, bytes]]":
