@@ -67,3 +67,16 @@ def test_every_libbpf_tools_binary_embeds_one_object_named_after_its_tool():
             assert found[0].name.encode() + b"\0" in binary.read_bytes()  # the skeleton's own name string
     assert len(named) >= 52, sorted(named)
     assert all(name == f"{tool}_bpf" for tool, name in named.items()), named
+
+
+@needs_libbpf_tools
+def test_every_embedded_object_opens_with_its_programs_and_maps():
+    """libbpf opens each (the BTF check included) as the tool's own skeleton names it."""
+    opened = 0
+    for binary in sorted(p for p in TOOLS.iterdir() if not p.is_symlink() and p.is_file()):
+        for found in bpf.embedded_objects(binary):
+            with bpf.Object.open(found.data, name=found.name) as obj:
+                assert obj.programs and obj.maps, binary
+                assert obj.name == found.name
+            opened += 1
+    assert opened >= 52

@@ -1,0 +1,59 @@
+"""Debian's libbpf-tools, objects nobody here wrote: each tool is run, what it loaded is read from
+the kernel, and its embedded object, loaded by libbpf_py as the tool loaded it, is compared
+(program type, tag, translated length; every map's shape). Only tools this kernel lets run:
+tracepoints, BTF and raw tracepoints, uprobes (not kprobes: no kprobe PMU; not fentry: refused)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from libbpf_py.tools.native import compare_native
+
+TOOLS = Path("/usr/sbin")
+pytestmark = pytest.mark.skipif(not (TOOLS / "execsnoop").exists(),
+                                reason="Debian's libbpf-tools is not installed (apt-get install libbpf-tools)")
+
+# each runs here with its default options: the same programs and maps as libbpf_py's load
+SAME_HERE = ["bashreadline", "biolatency", "biopattern", "bitesize", "cpudist", "drsnoop", "execsnoop", "exitsnoop",
+             "gethostlatency", "hardirqs", "mountsnoop", "offcputime", "opensnoop", "runqlat", "runqslower",
+             "sigsnoop", "softirqs", "syscount", "tcplife", "tcpstates", "wakeuptime"]
+# options the tools write into .rodata (the verifier then keeps other code): the same again
+WITH_OPTIONS = [("opensnoop", "-x"), ("sigsnoop", "-x"), ("execsnoop", "-x"), ("runqlat", "-P"),
+                ("syscount", "-L"), ("biolatency", "-D")]
+
+
+@pytest.mark.parametrize("tool", SAME_HERE)
+def test_the_tool_and_libbpf_py_load_the_same(tool, tracefs):
+    report = compare_native(str(TOOLS / tool))
+    assert any(row.kind == "program" for row in report.rows), report
+    assert report.same, [row for row in report.differences]
+
+
+@pytest.mark.parametrize("tool, options", WITH_OPTIONS)
+def test_with_options_the_same_again(tool, options, tracefs):
+    report = compare_native(str(TOOLS / tool), [options])
+    assert report.same, [row for row in report.differences]
+
+
+def test_the_command_compares_an_executable_and_names_its_object(tracefs):
+    done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "compare", str(TOOLS / "sigsnoop"),
+                           "--args=-x", "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["tool"] == "native" and report["same"]
+    assert {row["item"] for row in report["rows"] if row["kind"] == "program"} == {"sig_trace"}
+    shown = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "inspect", str(TOOLS / "sigsnoop")],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "embedded in /usr/sbin/sigsnoop: sigsnoop_bpf (offset" in shown.stdout
+
+
+def test_a_tool_that_cannot_run_here_is_said_so(tracefs):
+    if Path("/sys/bus/event_source/devices/kprobe").exists():
+        pytest.skip("this kernel has a kprobe PMU: tcpconnect runs here")
+    with pytest.raises(Exception, match=r"tcpconnect exited \(1\) before its BPF was read: failed to attach"):
+        compare_native(str(TOOLS / "tcpconnect"))  # kprobes: this kernel has no kprobe PMU
