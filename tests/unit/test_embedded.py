@@ -77,6 +77,6 @@ def test_every_embedded_object_opens_with_its_programs_and_maps():
         for found in bpf.embedded_objects(binary):
             with bpf.Object.open(found.data, name=found.name) as obj:
                 assert obj.programs and obj.maps, binary
-                assert obj.name == found.name
+                assert obj.name == found.name[:15]  # (libbpf keeps 15 bytes of it, as for the tool)
             opened += 1
     assert opened >= 52
