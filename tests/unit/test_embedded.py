@@ -80,3 +80,11 @@ def test_every_embedded_object_opens_with_its_programs_and_maps():
                 assert obj.name == found.name[:15]  # (libbpf keeps 15 bytes of it, as for the tool)
             opened += 1
     assert opened >= 52
+
+
+@needs_libbpf_tools
+def test_the_docs_table_names_every_tool_and_its_object():
+    table = (Path(__file__).resolve().parents[2] / "docs" / "libbpf-tools.rst").read_text()
+    for binary in sorted(p for p in TOOLS.iterdir() if not p.is_symlink() and p.is_file()):
+        for found in bpf.embedded_objects(binary):
+            assert f"   * - {binary.name}" in table and f"     - {found.name}\n" in table, binary.name
