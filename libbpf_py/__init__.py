@@ -94,6 +94,7 @@ _PUBLIC = {
     "iproute2": "iproute2",
     "query": "query",
     "probe": "probe",
+    "tracing": "tracing",
 }
 
 _EAGER = (*_ERRORS, "__version__", "libbpf_version", "libbpf_version_string", "library_path")
@@ -106,6 +107,7 @@ if TYPE_CHECKING:
     from . import iproute2 as iproute2
     from . import probe as probe
     from . import query as query
+    from . import tracing as tracing
     from ._abi import BPF_ANY as BPF_ANY
     from ._abi import BPF_EXIST as BPF_EXIST
     from ._abi import BPF_F_LOCK as BPF_F_LOCK

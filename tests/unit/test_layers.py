@@ -19,7 +19,7 @@ LAYERS = [
     ("_abi", "_signals", "_version", "_libbpf_functions"),  # nothing else of the package (the last: generated)
     ("spec",),                                      # map shapes and their differences
     ("errors",),                                    # every exception (name spec's Difference)
-    ("_checks", "_codec", "_fd", "elf"),            # argument checks, codecs, owned fds; ELF and BTF
+    ("_checks", "_codec", "_fd", "elf", "tracing"),  # argument checks, codecs, owned fds; ELF and BTF; histograms
     ("_log", "btf_ctypes"),                         # libbpf's print callback; BTF types
     ("_events",),                                   # what ring and perf buffers share
     ("_libbpf",),                                   # the one door to C

@@ -22,7 +22,7 @@ DOCS = ROOT / "docs"
 _README_NAME = re.compile(r"(?<![\w/.])bpf((?:\.[A-Za-z_]\w*)+)")
 # the modules whose __all__ is the public surface, each documented in docs/api/
 PUBLIC_MODULES = ("libbpf_py", "libbpf_py.compat", "libbpf_py.iproute2", "libbpf_py.tools", "libbpf_py.elf",
-                  "libbpf_py.query", "libbpf_py.probe")
+                  "libbpf_py.query", "libbpf_py.probe", "libbpf_py.tracing")
 _MODULE_DIRECTIVE = re.compile(r"^\.\. (?:auto)?(?:current)?module:: *([\w.]+) *$", re.M)
 _OBJECT_DIRECTIVE = re.compile(r"^\.\. (?:auto)?(class|function|data|exception|attribute|method):: *([\w.]+)", re.M)
 

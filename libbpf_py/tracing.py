@@ -1,0 +1,46 @@
+"""What a tracing tool's user space needs beside libbpf, named as BCC names it: histograms printed
+as BCC and libbpf-tools print them (``print_log2_hist``), so that a Python port of a tool prints
+what the C tool prints.
+
+Pure Python: nothing here reaches libbpf or the kernel.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Optional, Sequence
+
+__all__ = ["print_log2_hist", "log2_bucket"]
+
+_STARS = 40
+
+
+def log2_bucket(value: int) -> int:
+    """The log2 histogram slot of ``value`` (0 for 0 and 1, 1 for 2-3, 2 for 4-7...), as a BPF
+    program's ``log2l()`` computes it."""
+    return max(int(value).bit_length() - 1, 0) if value > 1 else 0
+
+
+def _stars(count: int, most: int, width: int) -> str:
+    shown = min(count, most) * width // most if most else 0
+    return "*" * shown + " " * (width - shown) + ("+" if count > most else "")
+
+
+def print_log2_hist(counts: Sequence[int], val_type: str, file: Optional[IO[str]] = None) -> None:
+    """Print ``counts`` (slot ``i`` counts values from 2**i to 2**(i+1) - 1; slot 0 also 0) as a
+    log2 histogram with ``val_type`` ("usecs", "msecs", "kbytes") over its value column, as
+    libbpf-tools' ``print_log2_hist`` does: nothing when every count is 0; slots up to the last
+    non-zero one; wider columns past slot 32."""
+    out = sys.stdout if file is None else file
+    last = max((i for i, count in enumerate(counts) if count > 0), default=-1)
+    if last < 0:
+        return
+    most = max(counts)
+    wide = last > 32
+    out.write(f"{'':{15 if wide else 5}}{val_type:<{29 if wide else 19}} : count    distribution\n")
+    width, stars = (20, _STARS // 2) if wide else (10, _STARS)
+    for i in range(last + 1):
+        low, high = 1 << i, (1 << (i + 1)) - 1
+        if low == high:
+            low -= 1
+        out.write(f"{low:>{width}} -> {high:<{width}} : {counts[i]:<8} |{_stars(counts[i], most, stars)}|\n")
