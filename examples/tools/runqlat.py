@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""runqlat in Python: run queue (scheduler) latency as a histogram, from the BPF object of Debian's
+libbpf-tools runqlat (/usr/sbin/runqlat), with its options and its output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import libbpf_py as bpf
+from libbpf_py.tracing import print_log2_hist
+
+BINARY = "/usr/sbin/runqlat"
+
+
+def options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Summarize run queue (scheduler) latency as a histogram.")
+    parser.add_argument("-T", "--timestamp", action="store_true", help="Include timestamp on output")
+    parser.add_argument("-m", "--milliseconds", action="store_true", help="Millisecond histogram")
+    parser.add_argument("--pidnss", action="store_true", help="Print a histogram per PID namespace")
+    parser.add_argument("-L", "--tids", action="store_true", help="Print a histogram per thread ID")
+    parser.add_argument("-P", "--pids", action="store_true", help="Print a histogram per process ID")
+    parser.add_argument("-p", "--pid", type=int, default=0, help="Trace this PID only")
+    parser.add_argument("-c", "--cgroup", help="Trace process in cgroup path")
+    parser.add_argument("interval", nargs="?", type=int, default=99999999)
+    parser.add_argument("times", nargs="?", type=int, default=99999999)
+    args = parser.parse_args()
+    if sum((args.pids, args.tids, args.pidnss)) > 1:
+        parser.error("pidnss, pids, tids cann't be used together.")
+    return args
+
+
+def main() -> None:
+    args = options()
+    found = bpf.embedded_object(BINARY)
+    with bpf.Object.open(found.data, name=found.name) as obj:
+        settings = obj.globals
+        settings["targ_per_process"], settings["targ_per_thread"] = args.pids, args.tids
+        settings["targ_per_pidns"], settings["targ_ms"], settings["targ_tgid"] = args.pidnss, args.milliseconds, args.pid
+        settings["filter_cg"] = args.cgroup is not None
+        btf = bpf.probe.can_attach(obj.programs["sched_wakeup"])  # tp_btf where the kernel has it, else raw_tp
+        for program in obj.programs.values():
+            program.autoload = program.section.startswith("tp_btf/") == bool(btf)
+        obj.load()
+        if args.cgroup is not None:
+            obj.maps["cgroup_map"].key_type = obj.maps["cgroup_map"].value_type = int
+            obj.maps["cgroup_map"][0] = os.open(args.cgroup, os.O_RDONLY)
+        links = obj.attach_all()  # attached while they live
+        print("Tracing run queue latency... Hit Ctrl-C to end.")
+        hists = obj.maps["hists"]
+        hists.key_type, hists.value_type = int, obj.btf["struct hist"]
+        label = "pid" if args.pids else "tid" if args.tids else "pidns" if args.pidnss else None
+        for _ in range(args.times):
+            try:
+                time.sleep(args.interval)
+                stopping = False
+            except KeyboardInterrupt:
+                stopping = True
+            print()
+            if args.timestamp:
+                print(f"{time.strftime('%H:%M:%S'):<8}")
+            for key in list(hists.keys()):
+                hist = hists[key]
+                if label:
+                    print(f"\n{label} = {key} {hist.comm.value.decode(errors='replace')}")
+                print_log2_hist(list(hist.slots), "msecs" if args.milliseconds else "usecs")
+                del hists[key]
+            if stopping:
+                break
+        for link in links:
+            link.detach()
+
+
+if __name__ == "__main__":
+    main()

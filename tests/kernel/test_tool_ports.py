@@ -1,0 +1,93 @@
+"""examples/tools/: Python ports of Debian's libbpf-tools, each run beside the native tool on one
+workload and compared: events line by line where the output is deterministic, histogram totals
+where it is not. The workload waits until both tools say they trace, then runs, then both stop."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+import pytest
+
+TOOLS = Path("/usr/sbin")
+PORTS = Path(__file__).resolve().parents[2] / "examples" / "tools"
+pytestmark = pytest.mark.skipif(not (TOOLS / "runqlat").exists(),
+                                reason="Debian's libbpf-tools is not installed (apt-get install libbpf-tools)")
+
+
+def _started(argv: Sequence[str]) -> subprocess.Popen:
+    return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def _wait_for(process: subprocess.Popen, pattern: str, timeout: float = 30.0) -> bytes:
+    """What ``process`` printed up to the first line matching ``pattern``."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while not re.search(pattern.encode(), seen):
+        left = deadline - time.monotonic()
+        if left <= 0 or process.poll() is not None and not select.select([process.stdout], [], [], 0)[0]:
+            raise AssertionError(f"{process.args} did not print {pattern!r}: {seen!r} "
+                                 f"{process.stderr.read() if process.poll() is not None else b''!r}")
+        if select.select([process.stdout], [], [], min(left, 0.1))[0]:
+            chunk = os.read(process.stdout.fileno(), 65536)
+            if not chunk:
+                continue
+            seen += chunk
+    return seen
+
+
+def side_by_side(native: Sequence[str], port: Sequence[str], ready: str, workload: str,
+                 pid_args: Sequence[str] = ()) -> Tuple[str, str]:
+    """Both tools' whole output for one run of ``workload`` (Python code, run once both print
+    ``ready``); ``pid_args`` (with ``{pid}``) give each the workload's pid."""
+    work = subprocess.Popen([sys.executable, "-c", f"import sys; print('up', flush=True); sys.stdin.readline()\n"
+                             f"{workload}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert work.stdout is not None and work.stdout.readline() == b"up\n"  # started, and waiting: no event yet
+    args = [arg.format(pid=work.pid) for arg in pid_args]
+    tools = [_started(["stdbuf", "-oL", str(TOOLS / native[0]), *native[1:], *args]),  # (line-buffered: a pipe)
+             _started([sys.executable, "-u", str(PORTS / f"{port[0]}.py"), *port[1:], *args])]
+    try:
+        heads = [_wait_for(tool, ready) for tool in tools]
+        assert work.stdin is not None
+        work.stdin.write(b"go\n")
+        work.stdin.close()
+        assert work.wait(60) == 0
+        time.sleep(0.2)
+        outputs = []
+        for tool, head in zip(tools, heads):
+            os.killpg(tool.pid, signal.SIGINT)
+            rest, errors = tool.communicate(timeout=30)
+            assert tool.returncode == 0, errors
+            outputs.append((head + rest).decode())
+        return outputs[0], outputs[1]
+    finally:
+        for process in (*tools, work):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def histogram_counts(text: str) -> List[int]:
+    return [int(count) for count in re.findall(r"^\s*\d+ -> \d+\s*: (\d+)", text, re.M)]
+
+
+SLEEPS = "import time\nfor _ in range(300):\n    time.sleep(0.001)"
+
+
+@pytest.mark.parametrize("options", [[], ["-m"], ["-P"], ["-T", "-L"]])
+def test_runqlat(options, tracefs):
+    native, port = side_by_side(["runqlat", *options], ["runqlat", *options], "Tracing run queue latency",
+                                SLEEPS, ["-p", "{pid}"])
+    assert sum(histogram_counts(native)) >= 250  # (about one a sleep)
+    assert sum(histogram_counts(port)) == sum(histogram_counts(native)), (native, port)
+    shape = re.compile(r"^(\s*(u|m)secs\s+: count|pid = |tid = |\d\d:\d\d:\d\d)", re.M)
+    assert [m.group(1)[:5] for m in shape.finditer(port)] == [m.group(1)[:5] for m in shape.finditer(native)]
