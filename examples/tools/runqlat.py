@@ -37,7 +37,8 @@ def main() -> None:
     with bpf.Object.open(found.data, name=found.name) as obj:
         settings = obj.globals
         settings["targ_per_process"], settings["targ_per_thread"] = args.pids, args.tids
-        settings["targ_per_pidns"], settings["targ_ms"], settings["targ_tgid"] = args.pidnss, args.milliseconds, args.pid
+        settings["targ_per_pidns"], settings["targ_ms"] = args.pidnss, args.milliseconds
+        settings["targ_tgid"] = args.pid
         settings["filter_cg"] = args.cgroup is not None
         btf = bpf.probe.can_attach(obj.programs["sched_wakeup"])  # tp_btf where the kernel has it, else raw_tp
         for program in obj.programs.values():
