@@ -46,9 +46,9 @@ def _wait_for(process: subprocess.Popen, pattern: str, timeout: float = 30.0) ->
 
 
 def side_by_side(native: Sequence[str], port: Sequence[str], ready: str, workload: str,
-                 pid_args: Sequence[str] = ()) -> Tuple[str, str]:
+                 pid_args: Sequence[str] = ()) -> Tuple[str, str, int]:
     """Both tools' whole output for one run of ``workload`` (Python code, run once both print
-    ``ready``); ``pid_args`` (with ``{pid}``) give each the workload's pid."""
+    ``ready``), and the workload's pid; ``pid_args`` (with ``{pid}``) give each tool that pid."""
     work = subprocess.Popen([sys.executable, "-c", f"import sys; print('up', flush=True); sys.stdin.readline()\n"
                              f"{workload}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert work.stdout is not None and work.stdout.readline() == b"up\n"  # started, and waiting: no event yet
@@ -68,7 +68,7 @@ def side_by_side(native: Sequence[str], port: Sequence[str], ready: str, workloa
             rest, errors = tool.communicate(timeout=30)
             assert tool.returncode == 0, errors
             outputs.append((head + rest).decode())
-        return outputs[0], outputs[1]
+        return outputs[0], outputs[1], work.pid
     finally:
         for process in (*tools, work):
             if process.poll() is None:
@@ -85,9 +85,31 @@ SLEEPS = "import time\nfor _ in range(300):\n    time.sleep(0.001)"
 
 @pytest.mark.parametrize("options", [[], ["-m"], ["-P"], ["-T", "-L"]])
 def test_runqlat(options, tracefs):
-    native, port = side_by_side(["runqlat", *options], ["runqlat", *options], "Tracing run queue latency",
-                                SLEEPS, ["-p", "{pid}"])
+    native, port, _ = side_by_side(["runqlat", *options], ["runqlat", *options], "Tracing run queue latency",
+                                   SLEEPS, ["-p", "{pid}"])
     assert sum(histogram_counts(native)) >= 250  # (about one a sleep)
     assert sum(histogram_counts(port)) == sum(histogram_counts(native)), (native, port)
     shape = re.compile(r"^(\s*(u|m)secs\s+: count|pid = |tid = |\d\d:\d\d:\d\d)", re.M)
     assert [m.group(1)[:5] for m in shape.finditer(port)] == [m.group(1)[:5] for m in shape.finditer(native)]
+
+
+EXECS = """import subprocess
+for argv in (["/bin/true", "a", 'b"c', ""], ["/bin/true", *map(str, range(25))], ["/nonexistent/x"], ["/bin/echo"]):
+    try:
+        subprocess.run(argv, stdout=subprocess.DEVNULL)
+    except OSError:
+        pass
+"""
+
+
+def children_of(text: str, pid: int) -> List[str]:
+    """execsnoop's event lines of the processes ``pid`` started (its PPID column)."""
+    return [line for line in text.splitlines() if re.search(rf"^\S+\s+\d+\s+{pid}\s", line)]
+
+
+@pytest.mark.parametrize("options", [[], ["-x"], ["-q", "-x"], ["--max-args", "5"], ["-n", "true"]])
+def test_execsnoop(options, tracefs):
+    native, port, pid = side_by_side(["execsnoop", *options], ["execsnoop", *options], "PCOMM", EXECS)
+    assert port.splitlines()[0] == native.splitlines()[0]  # the header
+    assert children_of(native, pid), native
+    assert children_of(port, pid) == children_of(native, pid)
