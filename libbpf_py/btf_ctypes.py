@@ -74,6 +74,16 @@ class Types:
         (or any type's) bare name."""
         return self.of(self.find(name))
 
+    def __contains__(self, name: object) -> bool:
+        """Whether there is a type called ``name`` (see ``[]``): ``"struct event" in obj.btf``."""
+        if not isinstance(name, str):
+            return False
+        try:
+            self.find(name)
+        except MissingTypeError:
+            return False
+        return True
+
     def check(self, name: Union[str, int], ctype: Any) -> None:
         """Raise BtfTypeError naming the first member of ``ctype`` whose offset or size differs
         from BTF's type ``name`` (a name as for ``[]``, or a type id), or the size."""

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import libbpf_py as bpf
 from libbpf_py import BtfTypeError, MissingTypeError
 from libbpf_py.btf_ctypes import Chars, Types
 from libbpf_py.elf import btf as kinds
@@ -263,3 +264,8 @@ def test_every_struct_and_union_of_the_running_kernel_is_made_within_the_budget(
     for type_id in records:
         types.of(type_id)
     assert len(records) > 1000
+
+
+def test_in_says_whether_a_type_is_there(bpf_obj):
+    with bpf.Object.open(bpf_obj("events")) as obj:
+        assert "struct event" in obj.btf and "struct no_such" not in obj.btf and 3 not in obj.btf
