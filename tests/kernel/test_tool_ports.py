@@ -113,3 +113,29 @@ def test_execsnoop(options, tracefs):
     assert port.splitlines()[0] == native.splitlines()[0]  # the header
     assert children_of(native, pid), native
     assert children_of(port, pid) == children_of(native, pid)
+
+
+SIGNALS = """import os, signal, subprocess
+child = subprocess.Popen(["sleep", "30"])
+os.kill(child.pid, 0)
+os.kill(child.pid, signal.SIGTERM)
+child.wait()
+for target in (child.pid, 1 << 22):  # gone by now, and never was: ESRCH
+    try:
+        os.kill(target, signal.SIGUSR1)
+    except OSError:
+        pass
+"""
+
+
+def sent_by(text: str, pid: int) -> List[str]:
+    """sigsnoop's lines of signals ``pid`` sent, the time column left out."""
+    return [line[9:] for line in text.splitlines() if re.match(rf"^\S+ {pid}\s", line)]
+
+
+@pytest.mark.parametrize("options", [[], ["-k"], ["-x", "-k"], ["-n"], ["-s", "15"]])
+def test_sigsnoop(options, tracefs):
+    native, port, pid = side_by_side(["sigsnoop", *options], ["sigsnoop", *options], "TIME", SIGNALS)
+    assert port.splitlines()[0] == native.splitlines()[0]
+    assert sent_by(native, pid), native
+    assert sent_by(port, pid) == sent_by(native, pid)
