@@ -35,7 +35,8 @@ def main() -> None:
     found = bpf.embedded_object(BINARY)
     with bpf.Object.open(found.data, name=found.name) as obj:
         settings = obj.globals
-        settings["filtered_pid"], settings["target_signal"], settings["failed_only"] = args.pid, args.signal, args.failed
+        settings["filtered_pid"], settings["target_signal"] = args.pid, args.signal
+        settings["failed_only"] = args.failed
         for name, program in obj.programs.items():  # the kill syscalls' entries and exits, or the tracepoint
             program.autoload = (name != "sig_trace") == args.kill
         obj.load()
