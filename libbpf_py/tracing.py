@@ -1,16 +1,18 @@
 """What a tracing tool's user space needs beside libbpf, named as BCC names it: histograms printed
-as BCC and libbpf-tools print them (``print_log2_hist``), so that a Python port of a tool prints
-what the C tool prints.
+as BCC and libbpf-tools print them (``print_log2_hist``), system call and errno names
+(``syscall_name``, ``errno_name``), so that a Python port of a tool prints what the C tool prints.
 
 Pure Python: nothing here reaches libbpf or the kernel.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
-from typing import IO, Optional, Sequence
+from typing import IO, Dict, Optional, Sequence
 
-__all__ = ["print_log2_hist", "log2_bucket"]
+__all__ = ["print_log2_hist", "log2_bucket", "syscall_name", "syscall_number", "errno_name"]
 
 _STARS = 40
 
@@ -44,3 +46,30 @@ def print_log2_hist(counts: Sequence[int], val_type: str, file: Optional[IO[str]
         if low == high:
             low -= 1
         out.write(f"{low:>{width}} -> {high:<{width}} : {counts[i]:<8} |{_stars(counts[i], most, stars)}|\n")
+
+
+def _syscalls() -> Dict[int, str]:
+    if os.uname().machine != "x86_64":
+        return {}
+    from ._syscalls import X86_64
+
+    return X86_64
+
+
+def syscall_name(number: int) -> str:
+    """The name of system call ``number`` on this machine (``read`` for 0 on x86-64), or
+    ``[unknown: N]`` as libbpf-tools says it (x86-64's table only, for now)."""
+    return _syscalls().get(number, f"[unknown: {number}]")
+
+
+def syscall_number(name: str) -> int:
+    """The number of system call ``name`` on this machine; ValueError when it has none."""
+    for number, known in _syscalls().items():
+        if known == name:
+            return number
+    raise ValueError(f"no system call {name!r} on {os.uname().machine}")
+
+
+def errno_name(number: int) -> str:
+    """The symbolic name of errno ``number`` (``ENOENT`` for 2, also given as -2), or its number."""
+    return errno.errorcode.get(abs(number), str(number))

@@ -16,7 +16,7 @@ import libbpf_py
 PACKAGE = Path(libbpf_py.__file__).parent
 
 LAYERS = [
-    ("_abi", "_signals", "_version", "_libbpf_functions"),  # nothing else of the package (the last: generated)
+    ("_abi", "_signals", "_version", "_libbpf_functions", "_syscalls"),  # nothing else of the package (generated)
     ("spec",),                                      # map shapes and their differences
     ("errors",),                                    # every exception (name spec's Difference)
     ("_checks", "_codec", "_fd", "elf", "tracing"),  # argument checks, codecs, owned fds; ELF and BTF; histograms

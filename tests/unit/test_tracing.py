@@ -39,3 +39,44 @@ def test_an_empty_histogram_prints_nothing_and_a_long_one_is_wider():
 
 def test_log2_buckets_are_the_bpf_side_s():
     assert [log2_bucket(v) for v in (0, 1, 2, 3, 4, 7, 8, 1023, 1024)] == [0, 0, 1, 1, 2, 2, 3, 9, 10]
+
+
+def test_syscall_names_are_the_kernel_s_and_libbpf_tools_agrees():
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import pytest
+
+    from libbpf_py.tracing import errno_name, syscall_name, syscall_number
+
+    if os.uname().machine != "x86_64":
+        pytest.skip("the syscall table is x86-64's")
+    assert (syscall_name(0), syscall_name(59), syscall_name(435)) == ("read", "execve", "clone3")
+    assert syscall_name(100000) == "[unknown: 100000]" and syscall_number("openat") == 257
+    assert (errno_name(2), errno_name(-13), errno_name(4095)) == ("ENOENT", "EACCES", "4095")
+    syscount = Path("/usr/sbin/syscount")
+    if syscount.exists():  # Debian's libbpf-tools: its own table (older) agrees with ours where it has one
+        listed = subprocess.run([str(syscount), "-l"], capture_output=True, text=True, timeout=30).stdout
+        pairs = [line.split(": ") for line in listed.splitlines() if ": " in line]
+        assert len(pairs) > 300
+        assert all(syscall_name(int(number)) == name for number, name in pairs)
+
+
+def test_the_syscall_table_is_what_the_generator_makes_of_the_header(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    from libbpf_py import _syscalls
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_syscalls.py"
+    header = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+    if not script.exists() or not header.exists():
+        pytest.skip("not a source checkout, or no linux-libc-dev headers")
+    made = tmp_path / "_syscalls.py"
+    done = subprocess.run([sys.executable, str(script), str(header), "-o", str(made)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert made.read_text() == Path(_syscalls.__file__).read_text()
