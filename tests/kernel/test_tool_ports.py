@@ -139,3 +139,32 @@ def test_sigsnoop(options, tracefs):
     assert port.splitlines()[0] == native.splitlines()[0]
     assert sent_by(native, pid), native
     assert sent_by(port, pid) == sent_by(native, pid)
+
+
+CALLS = """import os
+for _ in range(1000):
+    os.getppid()
+for _ in range(300):
+    try:
+        os.close(1 << 20)
+    except OSError:
+        pass
+"""
+
+
+def rows(text: str) -> List[str]:
+    """syscount's table rows (not its time lines nor headers), in no particular order."""
+    return sorted(line for line in text.splitlines() if re.match(r"^\S+\s+(\S+\s+)?\d+(\s+[\d.]+)?$", line)
+                  and not line.startswith("["))
+
+
+@pytest.mark.parametrize("options", [[], ["-x"], ["-e", "EBADF"], ["-P"]])
+def test_syscount(options, tracefs):
+    native, port, pid = side_by_side(["syscount", "-T", "100", *options], ["syscount", "-T", "100", *options],
+                                     "Tracing syscalls", CALLS, ["-p", "{pid}"])
+    assert [line for line in port.splitlines() if "COUNT" in line] == \
+        [line for line in native.splitlines() if "COUNT" in line]
+    assert rows(native), native
+    assert rows(port) == rows(native), (native, port)
+    if not options:
+        assert re.search(r"^getppid\s+1000$", native, re.M)
