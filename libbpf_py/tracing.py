@@ -10,9 +10,9 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import IO, Dict, Optional, Sequence
+from typing import IO, Any, Dict, MutableMapping, Optional, Sequence
 
-__all__ = ["print_log2_hist", "log2_bucket", "syscall_name", "syscall_number", "errno_name"]
+__all__ = ["print_log2_hist", "print_log2_hists", "log2_bucket", "syscall_name", "syscall_number", "errno_name"]
 
 _STARS = 40
 
@@ -46,6 +46,20 @@ def print_log2_hist(counts: Sequence[int], val_type: str, file: Optional[IO[str]
         if low == high:
             low -= 1
         out.write(f"{low:>{width}} -> {high:<{width}} : {counts[i]:<8} |{_stars(counts[i], most, stars)}|\n")
+
+
+def print_log2_hists(hists: MutableMapping[Any, Any], val_type: str, label: Optional[str] = None,
+                     file: Optional[IO[str]] = None) -> None:
+    """Print and remove each histogram of ``hists`` (a map of records with ``slots`` and ``comm``,
+    as runqlat's and cpudist's ``struct hist``), each after ``\n{label} = {key} {comm}`` when
+    ``label`` is given ("pid", "tid"), as those tools print them."""
+    out = sys.stdout if file is None else file
+    for key in list(hists.keys()):
+        hist = hists[key]
+        if label:
+            out.write(f"\n{label} = {key} {hist.comm.value.decode(errors='replace')}\n")
+        print_log2_hist(list(hist.slots), val_type, out)
+        del hists[key]
 
 
 def _syscalls() -> Dict[int, str]:

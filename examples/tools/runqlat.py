@@ -9,7 +9,7 @@ import os
 import time
 
 import libbpf_py as bpf
-from libbpf_py.tracing import print_log2_hist
+from libbpf_py.tracing import print_log2_hists
 
 BINARY = "/usr/sbin/runqlat"
 
@@ -61,12 +61,7 @@ def main() -> None:
             print()
             if args.timestamp:
                 print(f"{time.strftime('%H:%M:%S'):<8}")
-            for key in list(hists.keys()):
-                hist = hists[key]
-                if label:
-                    print(f"\n{label} = {key} {hist.comm.value.decode(errors='replace')}")
-                print_log2_hist(list(hist.slots), "msecs" if args.milliseconds else "usecs")
-                del hists[key]
+            print_log2_hists(hists, "msecs" if args.milliseconds else "usecs", label)
             if stopping:
                 break
         for link in links:

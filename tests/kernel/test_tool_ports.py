@@ -81,13 +81,30 @@ def histogram_counts(text: str) -> List[int]:
 
 
 SLEEPS = "import time\nfor _ in range(300):\n    time.sleep(0.001)"
+# switched out while still runnable (what on-CPU time counts): yields to a busy child on one CPU
+YIELDS = """import os, signal
+os.sched_setaffinity(0, {0})
+child = os.fork()
+if child == 0:
+    while True:
+        pass
+for _ in range(300):
+    os.sched_yield()
+os.kill(child, signal.SIGKILL)
+os.waitpid(child, 0)
+"""
 
 
-@pytest.mark.parametrize("options", [[], ["-m"], ["-P"], ["-T", "-L"]])
-def test_runqlat(options, tracefs):
-    native, port, _ = side_by_side(["runqlat", *options], ["runqlat", *options], "Tracing run queue latency",
-                                   SLEEPS, ["-p", "{pid}"])
-    assert sum(histogram_counts(native)) >= 250  # (about one a sleep)
+@pytest.mark.parametrize("tool, ready, options", [
+    ("runqlat", "Tracing run queue latency", []), ("runqlat", "Tracing run queue latency", ["-m"]),
+    ("runqlat", "Tracing run queue latency", ["-P"]), ("runqlat", "Tracing run queue latency", ["-T", "-L"]),
+    ("cpudist", "Tracing on-CPU time", []), ("cpudist", "Tracing on-CPU time", ["-P"]),
+    ("cpudist", "Tracing off-CPU time", ["-O", "-m", "-T"])])
+def test_histograms(tool, ready, options, tracefs):
+    """runqlat and cpudist of the workload's pid: the same histogram totals, the same layout."""
+    workload = YIELDS if tool == "cpudist" and "-O" not in options else SLEEPS
+    native, port, _ = side_by_side([tool, *options], [tool, *options], ready, workload, ["-p", "{pid}"])
+    assert sum(histogram_counts(native)) >= 50  # (one a sleep; a yield that switched)
     assert sum(histogram_counts(port)) == sum(histogram_counts(native)), (native, port)
     shape = re.compile(r"^(\s*(u|m)secs\s+: count|pid = |tid = |\d\d:\d\d:\d\d)", re.M)
     assert [m.group(1)[:5] for m in shape.finditer(port)] == [m.group(1)[:5] for m in shape.finditer(native)]
