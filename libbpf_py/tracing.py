@@ -12,6 +12,8 @@ import os
 import sys
 from typing import IO, Any, Dict, MutableMapping, Optional, Sequence
 
+from .errors import InvalidValueError
+
 __all__ = ["print_log2_hist", "print_log2_hists", "log2_bucket", "syscall_name", "syscall_number", "errno_name"]
 
 _STARS = 40
@@ -77,11 +79,12 @@ def syscall_name(number: int) -> str:
 
 
 def syscall_number(name: str) -> int:
-    """The number of system call ``name`` on this machine; ValueError when it has none."""
+    """The number of system call ``name`` on this machine; InvalidValueError (a ValueError) when
+    it has none."""
     for number, known in _syscalls().items():
         if known == name:
             return number
-    raise ValueError(f"no system call {name!r} on {os.uname().machine}")
+    raise InvalidValueError(f"no system call {name!r} on {os.uname().machine}")
 
 
 def errno_name(number: int) -> str:
