@@ -185,3 +185,24 @@ def test_syscount(options, tracefs):
     assert rows(port) == rows(native), (native, port)
     if not options:
         assert re.search(r"^getppid\s+1000$", native, re.M)
+
+
+LOOKUPS = """import socket
+for name in ("localhost", "localhost", "127.0.0.1"):
+    socket.getaddrinfo(name, 80)
+socket.gethostbyname("localhost")
+"""
+
+
+def lookups_of(text: str, pid: int) -> List[Tuple[str, ...]]:
+    """gethostlatency's (pid, comm, host) of ``pid``'s lookups: time and latency left out."""
+    found = [line.split() for line in text.splitlines()]
+    return [(cells[1], cells[2], cells[4]) for cells in found if len(cells) == 5 and cells[1] == str(pid)]
+
+
+@pytest.mark.parametrize("options", [[], ["-p", "{pid}"]])
+def test_gethostlatency(options, tracefs):
+    native, port, pid = side_by_side(["gethostlatency"], ["gethostlatency"], "LATms", LOOKUPS, options)
+    assert port.splitlines()[0] == native.splitlines()[0]
+    assert len(lookups_of(native, pid)) == 4, native
+    assert lookups_of(port, pid) == lookups_of(native, pid)
