@@ -526,21 +526,41 @@ def _map(args: argparse.Namespace) -> int:
 
 
 def _write_text(path: Optional[str], text: str) -> None:
-    """``text`` to ``path`` whole (a temporary file renamed over it), or to standard output."""
+    """``text`` to standard output, or to ``path``: a regular file (or a link to one) is replaced
+    whole (a temporary file beside it, with its mode and owner, renamed over it); anything else
+    (a device, a FIFO: ``-o /dev/stdout``) is written into as it is."""
     if path is None:
         if sys.stdout is None:  # (started with its fd 1 closed)
             raise UsageError("standard output is closed: give -o FILE")
         sys.stdout.write(text)
         return
-    import os
+    import stat
     import tempfile
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, scratch = tempfile.mkstemp(dir=directory, prefix=".libbpf-py-", suffix=".tmp")
+    target = os.path.realpath(path)  # a link is written through, not replaced
     try:
+        existing: Optional[os.stat_result] = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        if stat.S_ISDIR(existing.st_mode):
+            raise LibbpfError.for_errno(errno.EISDIR, f"{path} is a directory")
+        with open(target, "w") as f:  # (a FIFO waits here for its reader, as a shell's > does)
+            f.write(text)
+        return
+    fd, scratch = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".libbpf-py-", suffix=".tmp")
+    try:
+        if existing is not None:
+            os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+            if os.geteuid() == 0:
+                os.fchown(fd, existing.st_uid, existing.st_gid)
+        else:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "w") as f:
             f.write(text)
-        os.replace(scratch, path)
+        os.replace(scratch, target)
     except BaseException:
         os.unlink(scratch)
         raise

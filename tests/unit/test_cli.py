@@ -109,3 +109,23 @@ def test_a_closed_standard_output_is_said_not_a_traceback(bpf_obj):
                            preexec_fn=lambda: os.close(1), timeout=60)
     assert child.returncode == 1 and "standard output is closed" in child.stderr, child.stderr
     assert "Traceback" not in child.stderr
+
+
+def test_an_output_path_is_written_through_never_replaced_by_another_kind(bpf_obj, tmp_path):
+    obj = str(bpf_obj("maps"))
+    target, link, existing = tmp_path / "target.h", tmp_path / "link.h", tmp_path / "existing.h"
+    target.write_text("old")
+    link.symlink_to(target)
+    existing.write_text("old")
+    existing.chmod(0o640)
+    assert main(["btf", "dump", obj, "-o", str(link)]) == 0
+    assert link.is_symlink() and target.read_text().startswith("#ifndef __VMLINUX_H__")
+    assert main(["btf", "dump", obj, "-o", str(existing)]) == 0
+    assert existing.stat().st_mode & 0o777 == 0o640 and existing.read_text().startswith("#ifndef")
+    assert main(["btf", "dump", obj, "-o", str(tmp_path)]) == 1  # a directory
+    if os.geteuid() == 0:  # a device stays a device: written into, as a shell's > writes
+        device = tmp_path / "null"
+        subprocess.run(["mknod", "-m", "666", str(device), "c", "1", "3"], check=True)
+        assert main(["btf", "dump", obj, "-o", str(device)]) == 0
+        assert device.is_char_device()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".libbpf-py-")) == []
