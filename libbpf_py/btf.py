@@ -99,6 +99,13 @@ class _Owner:
             with base.lock:
                 base.dependents += 1
 
+    def levels(self) -> List[_Owner]:
+        """The root base first, then each split BTF over it, down to this one."""
+        chain = [self]
+        while chain[-1].base is not None:
+            chain.append(chain[-1].base)
+        return chain[::-1]
+
     def close(self) -> None:
         with self.lock:
             self.closed = True
@@ -438,10 +445,10 @@ class Btf:
         if self._pure is None:
             from .elf.btf import Btf as PureBtf
 
-            raw = self.raw_data()
-            base = self._owner.base
-            if base is not None:
-                raw = _joined(base.raw(), raw)
+            levels = self._owner.levels()  # the root base first, this BTF last
+            raw = levels[0].raw()
+            for level in levels[1:]:  # (each split's ids continue its base's, whatever the depth)
+                raw = _joined(raw, level.raw())
             self._pure = PureBtf.parse(raw, "little" if _order(raw) == "<" else "big")
         return self._pure
 
@@ -489,19 +496,19 @@ class Btf:
 
         callback = _DUMP_PRINTF(printf)
         lib = _libbpf.lib()
-        base = self._owner.base
+        levels = self._owner.levels()
         with self._owner.lock, _signals.deferred():  # (nothing of libbpf's is left unfreed)
             padded = dump = None
             try:
-                if base is None:
-                    padded = lib.btf__new_empty_split(self._ptr())
-                elif base.base is None:  # a split BTF's own types, copied over its base (one level deep)
-                    padded = lib.btf__new_empty_split(base.ptr)
-                    for type_id in range(lib.btf__type_cnt(base.ptr), lib.btf__type_cnt(self._ptr())):
-                        lib.btf__add_type(padded, self._ptr(), lib.btf__type_by_id(self._ptr(), type_id))
-                dump = lib.btf_dump__new(padded or self._ptr(), ctypes.cast(callback, ctypes.c_void_p), None, None)
-                if padded:
-                    _grow_decl_stack(padded, dump, chunks)
+                self._ptr()
+                # a split BTF over the root base (libbpf splits one level deep), the types of every
+                # split level copied into it in order: the type ids are the dumped BTF's
+                padded = lib.btf__new_empty_split(levels[0].ptr if len(levels) > 1 else self._ptr())
+                for below, level in zip(levels, levels[1:]):
+                    for type_id in range(lib.btf__type_cnt(below.ptr), lib.btf__type_cnt(level.ptr)):
+                        lib.btf__add_type(padded, level.ptr, lib.btf__type_by_id(level.ptr, type_id))
+                dump = lib.btf_dump__new(padded, ctypes.cast(callback, ctypes.c_void_p), None, None)
+                _grow_decl_stack(padded, dump, chunks)
                 for type_id in ids:
                     lib.btf_dump__dump_type(dump, type_id)
                     if failed:

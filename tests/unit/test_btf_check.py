@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import struct
 import subprocess
 import sys
@@ -200,3 +201,45 @@ def test_btf_dump_writes_deeply_nested_anonymous_structs(tmp_path):
                            capture_output=True, text=True, timeout=60)
     assert child.returncode == 0, child.stderr or f"the child died of signal {-child.returncode}"
     assert child.stdout.count("struct {") == 40 and child.stdout.rstrip().endswith("} T;"), child.stdout
+
+
+def raw_split(types: bytes, strings: bytes) -> bytes:
+    """Raw split BTF: a header, its own types and strings (ids and offsets continue its base's)."""
+    return struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings)) + types + strings
+
+
+def test_a_split_btf_over_a_split_btf_is_checked_with_every_base_s_types(tmp_path):
+    """The ids of a split BTF continue all its bases': a pointer to itself over two levels is
+    seen as one, and a nest of anonymous structs dumps (in a child: a crash fails the test)."""
+    import libbpf_py as bpf
+
+    base = Btf("little")
+    base.add_int("int", 4, signed=True)
+    (tmp_path / "a.btf").write_bytes(base.to_bytes())
+    (tmp_path / "b.btf").write_bytes(raw_split(b"", b"\0"))
+    (tmp_path / "loop.btf").write_bytes(raw_split(struct.pack("<III", 0, B.info_word(B.PTR), 2), b""))
+    a = bpf.Btf.from_file(tmp_path / "a.btf")
+    b = bpf.Btf.from_file(tmp_path / "b.btf", base=a)
+    with pytest.raises(BtfError, match=r"\[2\] \(PTR\): refers to itself"):
+        bpf.Btf.from_file(tmp_path / "loop.btf", base=b)
+    c = tmp_path / "nest.btf"  # 12 anonymous structs behind pointers, made by libbpf's writer over b
+    lib = bpf.libbpf()
+    split = lib.btf__new_empty_split(b.as_libbpf())
+    try:
+        inner = 1
+        for _ in range(12):
+            pointer = lib.btf__add_ptr(split, inner)
+            inner = lib.btf__add_struct(split, b"", 8)
+            lib.btf__add_field(split, b"p", pointer, 0, 0)
+        lib.btf__add_typedef(split, b"T", inner)
+        size = ctypes.c_uint32()
+        c.write_bytes(ctypes.string_at(lib.btf__raw_data(split, ctypes.byref(size)), size.value))
+    finally:
+        lib.btf__free(split)
+    child = subprocess.run([sys.executable, "-c", "import sys, libbpf_py as bpf\n"
+                            "a = bpf.Btf.from_file(sys.argv[1]); b = bpf.Btf.from_file(sys.argv[2], base=a)\n"
+                            "print(bpf.Btf.from_file(sys.argv[3], base=b).dump_c(['T'], header=False))",
+                            str(tmp_path / "a.btf"), str(tmp_path / "b.btf"), str(c)],
+                           capture_output=True, text=True, timeout=60)
+    assert child.returncode == 0, child.stderr or f"the child died of signal {-child.returncode}"
+    assert child.stdout.count("struct {") == 12
