@@ -568,6 +568,12 @@ class Object:
 
     def _edit_locked(self, kind: str, name: str, setter: str, value: Any) -> None:
         self._check_editable(kind, name, setter)
+        if setter == "bpf_map__set_value_size" and self._lib.version < (1, 2) and \
+                self._maps[name].is_internal and value != self._maps[name].value_size:
+            # libbpf 1.1 keeps a global data section's memory at its old size: its initial value
+            # is then read, and written, past the end (1.2 remaps it, and fixes its BTF)
+            raise LibbpfFeatureError(f"bpf_map__set_value_size of {name!r} (a global data section)", "1.2.0",
+                                     self._lib.version_string)
         if setter == "bpf_program__set_insns":
             relocations = self._relocations_in(name)
             if relocations != 0:

@@ -136,6 +136,10 @@ class Globals(MutableMapping):  # type: ignore[type-arg]
         layout = type(values)
         changed = _from_buffer(layout, bytearray(bytes(values)))
         setattr(changed, name, value)
+        held = len(_initial_value(self._object, section))
+        if bytes(changed)[held:] != bytes(values)[held:]:  # the section's map was made smaller
+            raise InvalidValueError(f"{name} lies past the end of section {self._section_of[name]}, whose map "
+                                    f"holds {held} bytes now")
         self._object._edit("map", section.map.name, "bpf_map__set_initial_value",
                            _with_initial_value(self._object, section, bytes(changed)))
         ctypes.memmove(ctypes.addressof(values), ctypes.addressof(changed), ctypes.sizeof(layout))

@@ -70,6 +70,11 @@ def test_a_section_resized_before_load_keeps_what_was_changed_in_place_or_writte
     g["history"][1] = 77  # in place
     bss = obj.maps[next(name for name in obj.maps if name.endswith(".bss"))]
     size = bss.value_size
+    if bpf.libbpf_version() < (1, 2):  # libbpf 1.1 keeps the section's memory at its old size
+        with pytest.raises(bpf.LibbpfFeatureError, match="needs libbpf >= 1.2"):
+            bss.value_size = size + 32
+        assert bss.value_size == size
+        return
     bss.value_size = size + 32  # four more history slots (history[4] is the section's last variable)
     g["total"] = 5  # through the globals, after the resize
     obj.load()
@@ -291,3 +296,15 @@ def test_char_arrays_inside_arrays_and_structs_take_bytes_and_str(bpf_obj):
         obj.globals["grid"] = [b"hello"]
         obj.programs["copy_first"].test_run(bytes(64))
         assert obj.globals["seen"] == b"hello"
+
+
+def test_a_write_past_a_shrunk_section_is_refused(obj):
+    if bpf.libbpf_version() < (1, 2):
+        pytest.skip("resizing a global data section needs libbpf >= 1.2")
+    g = obj.globals
+    bss = obj.maps[next(name for name in obj.maps if name.endswith(".bss"))]
+    bss.value_size = 8  # packets only
+    g["packets"] = 5
+    with pytest.raises(bpf.InvalidValueError, match="past the end of"):
+        g["history"] = [1, 2, 3, 4]
+    assert bss.initial_value == (5).to_bytes(8, "little")
