@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 from . import _libbpf, _log
 from ._checks import c_path
 from ._fd import check_regular
-from .elf.btf_check import validate_object
+from .elf.btf import Btf as PureBtf
+from .elf.btf_check import check_linkable, validate_object
 from .errors import ElfError, InvalidTypeError, InvalidValueError, LibbpfError
 from .object import Object, _look, read_source
 
@@ -39,6 +40,9 @@ def _inputs(sources: Sequence[Any]) -> List[Tuple[bytes, Optional[str]]]:
             if isinstance(look, ElfError):
                 raise look
             validate_object(look)
+            section = look.section(".BTF")
+            if section is not None:
+                check_linkable(PureBtf.parse(section.data, look.byteorder))
         except ElfError as exc:
             raise ElfError(f"{what} is malformed: {exc}") from None
     return inputs
@@ -50,11 +54,10 @@ def link(sources: Sequence[Any]) -> bytes:
     lib = _libbpf.lib()
     with tempfile.TemporaryDirectory(prefix="libbpf_py-link-") as scratch:
         paths = []
-        for i, (image, path) in enumerate(inputs):
-            if path is None:  # bytes: libbpf < 1.6 links files only
-                path = os.path.join(scratch, f"object{i}.o")
-                with open(path, "wb") as f:
-                    f.write(image)
+        for i, (image, _) in enumerate(inputs):  # the bytes checked, not the files again (they may change)
+            path = os.path.join(scratch, f"object{i}.o")
+            with open(path, "wb") as f:
+                f.write(image)
             paths.append(path)
         output = os.path.join(scratch, "linked.o")
         with _log.captured() as said:
@@ -67,8 +70,12 @@ def link(sources: Sequence[Any]) -> bytes:
                 finally:
                     lib.bpf_linker__free(linker)
             except LibbpfError as exc:
-                raise exc.with_detail(warnings=[line.split("libbpf: ", 1)[-1] for line in said.warnings][-3:]) \
-                    from None
+                names = [(copy, path or f"object {i} of the list") for i, (copy, (_, path)) in
+                         enumerate(zip(paths, inputs))]
+                warnings = [line.split("libbpf: ", 1)[-1] for line in said.warnings][-3:]
+                for copy, name in names:  # libbpf read the checked copies: say the caller's names
+                    warnings = [line.replace(copy, name) for line in warnings]
+                raise exc.with_detail(warnings=warnings) from None
         with open(output, "rb") as f:
             return f.read()
 

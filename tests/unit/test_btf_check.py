@@ -243,3 +243,19 @@ def test_a_split_btf_over_a_split_btf_is_checked_with_every_base_s_types(tmp_pat
                            capture_output=True, text=True, timeout=60)
     assert child.returncode == 0, child.stderr or f"the child died of signal {-child.returncode}"
     assert child.stdout.count("struct {") == 12
+
+
+def test_the_linker_s_walk_through_named_structs_is_bounded_too():
+    """libbpf's BTF dedup follows pointers into named structs (the dump stops there): a chain
+    of 60k `struct sN { struct sN+1 *next; }` passes the check but not the linker's."""
+    from libbpf_py.elf.btf_check import MAX_LINK_DEPTH, check_linkable
+
+    btf = Btf("little")
+    count = 30_000  # a struct and a pointer each: 60k types along the chain
+    for i in range(count):  # struct s<i> { struct s<i+1> *next; }: [2i+1] struct, [2i+2] pointer to [2i+3]
+        btf.add_struct(f"s{i}", [("next", 2 * i + 2, 0)], 8)
+        btf.add_ptr(2 * i + 3 if i + 1 < count else 0)
+    validate(btf)
+    with pytest.raises(BtfError, match=f"more than {MAX_LINK_DEPTH} deep .libbpf's linker"):
+        check_linkable(btf)
+    check_linkable(small())
