@@ -2,6 +2,7 @@
 /* Small programs for the statistics, instructions and line-info tests. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -28,6 +29,23 @@ int p2_counts_runs(struct __sk_buff *skb)
 		return 0;
 	__sync_fetch_and_add(runs, 1);
 	return skb->len > 100 ? 2 : 3;
+}
+
+/* no relocation, but line info over several instructions: set_insns may not make it shorter */
+SEC("tc")
+int p2_computes(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+
+	len = len * 3 + 1;
+	return len & 7;
+}
+
+/* a CO-RE relocation (the field's offset, fixed up at load): set_insns refuses it */
+SEC("tc")
+int p2_core_offset(struct __sk_buff *skb)
+{
+	return bpf_core_field_offset(skb->mark) ? 2 : 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";

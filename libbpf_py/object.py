@@ -38,7 +38,7 @@ from typing import (
 from . import _abi, _libbpf, _log, _signals
 from ._abi import MapType, enum_or_int
 from ._checks import Named, c_name, c_path
-from ._fd import read_file
+from ._fd import check_regular, read_file
 from .elf.btf_check import validate_object
 from .elf.file import SHT_PROGBITS, SHT_REL, STT_FUNC, ElfFile
 from .errors import (
@@ -345,8 +345,7 @@ class Object:
         path: Optional[str]
         if compat == "none" and not check_btf and not isinstance(src, (bytes, bytearray, memoryview)):
             data, path = None, os.fspath(_check_source(src))  # libbpf reads the file itself
-            if os.path.isdir(path):  # (libbpf would leak the fd it opened it with)
-                raise LibbpfError.for_errno(errno.EISDIR, f"cannot read {path}: Is a directory", "open")
+            check_regular(c_path(path), "object", "open")  # (a directory leaks libbpf's fd; a FIFO blocks)
         else:
             data, path = read_source(src)
             look = _look(data)
@@ -543,23 +542,54 @@ class Object:
         except (ElfError, OSError):
             return frozenset()  # none known: no map may become one
 
-    def _relocations_in(self, program: str) -> Optional[int]:
-        """How many ELF relocations fall in program ``program``'s instructions (None: unknown).
-        libbpf applies them at load, at their offsets, to whatever instructions are there then."""
-        section = next(self._lib.bpf_program__section_name(handle) for found, handle in
+    def _insns_refusal(self, program: str, count: int) -> Optional[str]:
+        """Why program ``program``'s instructions cannot be replaced by ``count`` others, None when
+        they can: libbpf applies at load what the ELF says of the old ones at their offsets (ELF
+        relocations, CO-RE relocations: written into whatever instruction is there then) and hands
+        the kernel their line and function info (refused past the new end)."""
+        if self._data is None:
+            return ("its object keeps no bytes to count its relocations in (opened with compat='none' and "
+                    "check_btf=False: open it without those, or from its bytes)")
+        section = next(os.fsdecode(self._lib.bpf_program__section_name(handle)) for found, handle in
                        _iter_handles(self._lib, "program", self._ptr) if found == program)
         try:
-            elf = self._elf()
-            index = elf.sections_named().get(os.fsdecode(section))
+            elf = ElfFile.parse(self._data)
+            index = elf.sections_named().get(section)
             symbol = next((sym for sym in elf.symbols() if sym.shndx == index and sym.type == STT_FUNC
                            and sym.name == program), None)
             if index is None or symbol is None:
-                return None
-            return sum(symbol.value <= offset < symbol.value + symbol.size
-                       for rel in elf.sections if rel.type == SHT_REL and rel.info == index
-                       for offset, _, _ in elf.iter_relocations(rel))
-        except (ElfError, OSError):
+                return "its instructions are not found in the ELF (no symbol of its name in its section)"
+            within = range(symbol.value, symbol.value + symbol.size)
+            relocated = sum(offset in within for rel in elf.sections if rel.type == SHT_REL and rel.info == index
+                            for offset, _, _ in elf.iter_relocations(rel))
+            if relocated:
+                return (f"it has {relocated} relocation(s) (maps, globals, calls), which libbpf applies at load at "
+                        "their offsets, to whatever instructions are there then")
+            return self._ext_refusal(elf, section, within, count)
+        except ElfError as exc:
+            return f"its ELF cannot be read ({exc})"
+
+    @staticmethod
+    def _ext_refusal(elf: ElfFile, section: str, within: range, count: int) -> Optional[str]:
+        ext, btf = elf.section(".BTF.ext"), elf.section(".BTF")
+        if ext is None or btf is None:
             return None
+        from .elf.btf import Btf as PureBtf
+        from .elf.btf import Type
+        from .elf.btf_ext import instruction_offsets
+
+        pure = PureBtf.parse(btf.data, elf.byteorder)
+        records = instruction_offsets(ext.data, elf.byteorder, lambda offset: pure.name(Type(offset, 0, 0)))
+        core = [off for off in records.get(("core_relo", section), []) if off in within]
+        if core:
+            return (f"it has {len(core)} CO-RE relocation(s), which libbpf writes at load into the instructions "
+                    "at their offsets, whatever they are then")
+        past = [off for kind in ("line_info", "func_info") for off in records.get((kind, section), [])
+                if off in within and (off - within.start) // 8 >= count]
+        if past:
+            return (f"its line or function info (built with -g) names instructions past the new {count}: libbpf "
+                    "hands it to the kernel, which refuses it")
+        return None
 
     def _edit(self, kind: str, name: str, setter: str, value: Any) -> None:
         """Apply (and record, for a diagnostic reload) one edit of the definition."""
@@ -575,13 +605,10 @@ class Object:
             raise LibbpfFeatureError(f"bpf_map__set_value_size of {name!r} (a global data section)", "1.2.0",
                                      self._lib.version_string)
         if setter == "bpf_program__set_insns":
-            relocations = self._relocations_in(name)
-            if relocations != 0:
-                found = ("its relocations cannot be counted in the ELF" if relocations is None else
-                         f"it has {relocations} relocation(s) (maps, globals, calls), which libbpf applies at load "
-                         "at their offsets, to whatever instructions are there then")
-                raise InvalidValueError(f"program {name!r}: {found}; set_insns replaces only the instructions of "
-                                        "a program without relocations")
+            why = self._insns_refusal(name, len(value) // 8)
+            if why is not None:
+                raise InvalidValueError(f"program {name!r}: {why}; set_insns replaces only instructions nothing "
+                                        "else in the object refers to")
         if setter == "bpf_map__set_type" and MapType.STRUCT_OPS in (value, self._maps[name].type) and \
                 value != self._maps[name].type:
             raise InvalidValueError(f"map {name!r} cannot change to or from STRUCT_OPS: struct_ops maps are declared "

@@ -87,3 +87,20 @@ def test_a_program_with_relocations_keeps_its_instructions(obj):
     obj.load()
     assert program.test_run(PACKET).retval == 3  # the program as compiled (a 64-byte packet: 3)
     assert obj.maps["p2_runs"][0] == struct.pack("<Q", 1)
+
+
+def test_co_re_relocations_and_line_info_past_the_end_are_refused_too(obj, bpf_obj):
+    """What .BTF.ext says of the old instructions: a CO-RE relocation libbpf would write into the
+    new ones, line info the kernel would refuse past their end. The same length passes."""
+    with pytest.raises(bpf.InvalidValueError, match=r"'p2_core_offset': it has 1 CO-RE relocation"):
+        obj.programs["p2_core_offset"].set_insns(RETURN_TWO)
+    computes = obj.programs["p2_computes"]
+    with pytest.raises(bpf.InvalidValueError, match=r"line or function info .* past the new 2"):
+        computes.set_insns(RETURN_TWO)
+    padded = RETURN_TWO[:8] + insn(BPF_ALU64_MOV_K, dst=1, imm=0) * (computes.insn_count - 2) + RETURN_TWO[8:]
+    computes.set_insns(padded)  # as long as before: its line info still names instructions it has
+    obj.load()
+    assert computes.test_run(PACKET).retval == 2
+    with bpf.Object.open(bpf_obj("p2_insns"), compat="none", check_btf=False) as unchecked:
+        with pytest.raises(bpf.InvalidValueError, match="keeps no bytes to count its relocations in"):
+            unchecked.programs["p2_returns_one"].set_insns(RETURN_TWO)

@@ -41,6 +41,7 @@ def refused(call, what: str = "a FIFO") -> bpf.LibbpfError:
 
 def test_an_object_path(fifo):
     refused(lambda: bpf.Object.open(fifo))
+    refused(lambda: bpf.Object.open(fifo, compat="none", check_btf=False))  # (libbpf opens that one itself)
     refused(lambda: bpf.Object.open("/dev/null"), "a character device")
     with pytest.raises(bpf.LibbpfError) as exc:
         bpf.Object.open(fifo.parent)
