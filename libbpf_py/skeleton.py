@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from .object import Source
 
 # what the generated classes use themselves (a map, program, variable or section so named gets "_")
-_NAMESPACE_ATTRIBUTES = frozenset({"_obj", "_touched"})
+_NAMESPACE_ATTRIBUTES = frozenset({"_obj", "_touched",
+                                   "property", "_Var"})  # (what the class bodies call: not to be shadowed)
 _SKELETON_ATTRIBUTES = frozenset({"obj", "links", "maps", "progs", "load", "attach", "detach", "close", "closed",
                                   "loaded", "_touched"})
 # module-level names of the generated module (a structure's protocol is never named so)
@@ -46,7 +47,7 @@ _NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _UNSHOWN = re.compile(r"[^A-Za-z0-9_.\-+<>' ]")
 _INT_CODES = frozenset("bBhHiIlLqQ")
 _LINE = 76  # characters of base64 per line of the embedded object
-_TYPING = "from typing import ..."  # replaced by the names the module uses
+_TYPING = "\0typing\0"  # a line replaced by the names the module uses (no name of the object holds a NUL)
 _TYPING_NAMES = ("Any", "Dict", "Generic", "Iterator", "List", "Optional", "Protocol", "Sequence", "Set", "TypeVar",
                  "Union", "cast")
 

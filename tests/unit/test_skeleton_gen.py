@@ -267,3 +267,15 @@ def test_a_long_section_name_keeps_the_module_valid(bpf_obj, tmp_path):
                          "long_skel")
     with module.open() as skel:
         assert getattr(skel, python_name(long_name[1:], set())).extra_count == 5
+
+
+def test_names_the_class_bodies_use_are_not_shadowed_nor_the_typing_line_moved(bpf_obj, tmp_path):
+    from libbpf_py.skeleton import _NAMESPACE_ATTRIBUTES
+
+    assert python_name("property", set(), _NAMESPACE_ATTRIBUTES) == "property_"
+    assert python_name("_Var", set(), _NAMESPACE_ATTRIBUTES) == "_Var_"
+    path = tmp_path / "from typing import ....o"
+    path.write_bytes(bpf_obj("skel_all").read_bytes())
+    module = load_module(generate(path), tmp_path, "typing_named_skel")
+    with module.open() as skel:
+        assert skel.data.step == 1
