@@ -160,6 +160,7 @@ class Btf:
     the garbage collector frees it otherwise."""
 
     _source: str
+    _vmlinux: bool
     _header: Optional[str] = None
     _owner: _Owner
     _finalizer: weakref.finalize[Any, Any]
@@ -179,6 +180,7 @@ class Btf:
         self._source = source
         self._types = None
         self._pure = None
+        self._vmlinux = validate is False and base is None and source == _VMLINUX_SOURCE
         base_owner = None if base is None else base._owner
         with _signals.deferred():  # no signal between libbpf's allocation and its owner
             if base_owner is None:
@@ -207,7 +209,7 @@ class Btf:
         libbpf looks); MissingBtfError on a kernel built without CONFIG_DEBUG_INFO_BTF."""
         lib = _libbpf.lib()
         try:
-            return cls._adopt(lambda _: lib.btf__load_vmlinux_btf(), "the kernel's BTF")
+            return cls._adopt(lambda _: lib.btf__load_vmlinux_btf(), _VMLINUX_SOURCE)
         except LibbpfError as exc:
             if exc.errno in (errno.ENOENT, errno.ESRCH):
                 raise MissingBtfError(f"the kernel has no BTF ({VMLINUX} is missing: a kernel built without "
@@ -483,7 +485,12 @@ class Btf:
         what they need. ``header``: wrapped as ``bpftool btf dump file F format c`` wraps them
         (the ``__VMLINUX_H__`` guard and the ``preserve_access_index`` pragma), which makes the
         text bpftool's on the same libbpf; without it, the declarations alone."""
-        ids: Iterable[int] = range(1, self.type_count + 1) if names is None else [self.find(n) for n in names]
+        ids: List[int] = list(range(1, self.type_count + 1)) if names is None else [self.find(n) for n in names]
+        bodies = 0 if self._vmlinux else _inline_bodies(self._pure_btf(), ids)  # (the kernel's own: pahole's C)
+        if bodies > MAX_DUMP_BODIES:
+            raise InvalidValueError(f"the C text of {self._source} would declare {bodies} anonymous structs, unions "
+                                    f"and enums inline (more than {MAX_DUMP_BODIES}): its anonymous types are "
+                                    "named from many places, and btf_dump writes each out at every one")
         chunks: List[bytes] = [_PROLOGUE.encode()] if header else []
         failed: List[BaseException] = []
         render = _renderer()
@@ -497,33 +504,88 @@ class Btf:
         callback = _DUMP_PRINTF(printf)
         lib = _libbpf.lib()
         levels = self._owner.levels()
-        with self._owner.lock, _signals.deferred():  # (nothing of libbpf's is left unfreed)
+        with self._owner.lock:
             padded = dump = None
             try:
-                self._ptr()
-                # a split BTF over the root base (libbpf splits one level deep), the types of every
-                # split level copied into it in order: the type ids are the dumped BTF's
-                padded = lib.btf__new_empty_split(levels[0].ptr if len(levels) > 1 else self._ptr())
-                for below, level in zip(levels, levels[1:]):
-                    for type_id in range(lib.btf__type_cnt(below.ptr), lib.btf__type_cnt(level.ptr)):
-                        lib.btf__add_type(padded, level.ptr, lib.btf__type_by_id(level.ptr, type_id))
-                dump = lib.btf_dump__new(padded, ctypes.cast(callback, ctypes.c_void_p), None, None)
+                with _signals.deferred():  # (made and known to the finally, or not made at all)
+                    self._ptr()
+                    # a split BTF over the root base (libbpf splits one level deep), the types of every
+                    # split level copied into it in order: the type ids are the dumped BTF's
+                    padded = lib.btf__new_empty_split(levels[0].ptr if len(levels) > 1 else self._ptr())
+                    for below, level in zip(levels, levels[1:]):
+                        for type_id in range(lib.btf__type_cnt(below.ptr), lib.btf__type_cnt(level.ptr)):
+                            lib.btf__add_type(padded, level.ptr, lib.btf__type_by_id(level.ptr, type_id))
+                    dump = lib.btf_dump__new(padded, ctypes.cast(callback, ctypes.c_void_p), None, None)
                 _grow_decl_stack(padded, dump, chunks)
-                for type_id in ids:
+                for type_id in ids:  # (a signal is raised in printf, kept, and raised after its type)
                     lib.btf_dump__dump_type(dump, type_id)
                     if failed:
                         raise failed[0]
             finally:
-                if dump is not None:
-                    lib.btf_dump__free(dump)
-                if padded is not None:
-                    lib.btf__free(padded)
+                with _signals.deferred():
+                    if dump is not None:
+                        lib.btf_dump__free(dump)
+                    if padded is not None:
+                        lib.btf__free(padded)
         if header:
             chunks.append(_EPILOGUE.encode())
         return b"".join(chunks).decode("utf-8", "replace")
 
 
+_VMLINUX_SOURCE = "the kernel's BTF"
 _DECL_STACK = 4096  # ids: more than any walk of a checked BTF (elf.btf_check.MAX_NESTING) can push
+MAX_DUMP_BODIES = 1_000_000  # anonymous types written inline by one dump_c (vmlinux: about 10k)
+
+
+def _inline_bodies(btf: PureBtf, ids: List[int]) -> int:
+    """How many anonymous struct, union and enum bodies btf_dump writes for ``ids`` and what they
+    need: it writes an anonymous type out in full wherever a declaration names it (through
+    pointers, arrays, qualifiers and function prototypes), so a type named from two places in
+    each of n nested ones is written 2**n times. Counted once per type, iteratively."""
+    from .elf import btf as kinds
+
+    inline: Dict[int, int] = {0: 0}  # type id -> bodies written where a declaration names it
+    anonymous_records = (kinds.STRUCT, kinds.UNION)
+    passes = (kinds.PTR, kinds.CONST, kinds.VOLATILE, kinds.RESTRICT, kinds.TYPE_TAG, kinds.ARRAY, kinds.FUNC_PROTO)
+
+    def named(type_id: int) -> List[int]:  # the types a declaration of type_id goes on to write
+        t = btf.get(type_id)
+        if t.kind in anonymous_records:
+            return [member for _, member, _ in btf.members(t)] if not t.name_off else []
+        if t.kind == kinds.ARRAY:
+            return [struct.unpack_from(btf._e + "I", t.tail, 0)[0]]
+        if t.kind == kinds.FUNC_PROTO:
+            return [t.size_or_type] + [struct.unpack_from(btf._e + "II", t.tail, 8 * i)[1] for i in range(t.vlen)]
+        return [t.size_or_type] if t.kind in passes else []
+
+    def weight(root: int) -> int:
+        stack, on_stack = [root], {root}
+        while stack:
+            type_id = stack[-1]
+            if type_id in inline:
+                on_stack.discard(stack.pop())
+                continue
+            pending = [child for child in named(type_id) if child not in inline and child not in on_stack]
+            if pending:  # (one already on the stack is a loop: btf_dump refuses it; counted as 0)
+                stack += pending
+                on_stack.update(pending)
+                continue
+            t = btf.get(type_id)
+            own = int(not t.name_off and t.kind in (*anonymous_records, kinds.ENUM, kinds.ENUM64))
+            inline[type_id] = own + sum(inline.get(child, 0) for child in named(type_id))
+            on_stack.discard(stack.pop())
+        return inline[root]
+
+    total = 0
+    for type_id in ids:  # a definition writes its members' (or a typedef its target's) anonymous types
+        t = btf.get(type_id)
+        if t.kind in anonymous_records:
+            total += sum(weight(member) for _, member, _ in btf.members(t))
+        elif t.kind == kinds.TYPEDEF:
+            total += weight(t.size_or_type)
+        if total > MAX_DUMP_BODIES:
+            break
+    return total
 
 
 def _grow_decl_stack(padded: int, dump: int, chunks: List[bytes]) -> None:

@@ -259,3 +259,25 @@ def test_the_linker_s_walk_through_named_structs_is_bounded_too():
     with pytest.raises(BtfError, match=f"more than {MAX_LINK_DEPTH} deep .libbpf's linker"):
         check_linkable(btf)
     check_linkable(small())
+
+
+def doubling_nest(depth: int) -> Btf:
+    """``typedef struct { struct {...} *a, *b; } T``: each anonymous struct named twice by the next."""
+    btf = Btf("little")
+    inner = btf.add_int("int", 4, signed=True)
+    for _ in range(depth):
+        pointer = btf.add_ptr(inner)
+        inner = btf.add_struct("", [("a", pointer, 0), ("b", pointer, 64)], 16)
+    btf.add(B.Type(btf.add_string("T"), B.info_word(B.TYPEDEF), inner))
+    return btf
+
+
+def test_a_dump_that_would_write_its_anonymous_types_too_many_times_is_refused():
+    """btf_dump writes an anonymous struct out wherever a declaration names it: named twice at
+    each of 40 levels, 2**40 times (it never ends; SIGINT could not stop it)."""
+    import libbpf_py as bpf
+
+    small_text = bpf.Btf.from_bytes(doubling_nest(6).to_bytes()).dump_c(["T"], header=False)
+    assert small_text.count("struct {") == 2 ** 6 - 1  # what the check counts before dumping
+    with pytest.raises(bpf.InvalidValueError, match=r"would declare \d+ anonymous structs, unions and enums inline"):
+        bpf.Btf.from_bytes(doubling_nest(40).to_bytes()).dump_c()
