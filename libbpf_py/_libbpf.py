@@ -59,6 +59,13 @@ def _null_sets_errno(result: Optional[int], func: Any, args: Tuple[Any, ...]) ->
     return result
 
 
+def _none_sets_errno(result: Optional[bytes], func: Any, args: Tuple[Any, ...]) -> bytes:
+    """A string result: None (NULL) raises LibbpfError(errno); an empty string is a result."""
+    if result is None:
+        raise LibbpfError.for_errno(ctypes.get_errno() or 22, None, func.__name__)
+    return result
+
+
 def _libc_error(result: int, func: Any, args: Tuple[Any, ...]) -> int:
     """A libc checker: -1 raises LibbpfError(errno) naming the function."""
     if result == -1:
@@ -240,9 +247,9 @@ def generated_sig(name: str) -> Optional[Sig]:
     if row is None:
         return None
     restype, argtypes, check, since = row
+    checker = {"neg": NEG, "null": _none_sets_errno if restype == "c_char_p" else NULL}.get(check)
     return Sig(None if restype == "None" else getattr(ctypes, restype),
-               tuple(getattr(ctypes, a) for a in argtypes),
-               {"neg": NEG, "null": NULL}.get(check), since)
+               tuple(getattr(ctypes, a) for a in argtypes), checker, since)
 
 
 def libbpf_sig(name: str) -> Optional[Sig]:

@@ -87,7 +87,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # struct bpf_program *bpf_map__exclusive_program(struct bpf_map *map);
     "bpf_map__exclusive_program": ("c_void_p", ("c_void_p",), "", "1.7.0"),
     # int bpf_map__fd(const struct bpf_map *map);
-    "bpf_map__fd": ("c_int", ("c_void_p",), "neg", "0.0.1"),
+    "bpf_map__fd": ("c_int", ("c_void_p",), "", "0.0.1"),
     # int bpf_map__get_next_key(const struct bpf_map *map, const void *cur_key, void *next_key, size_t key_sz);
     "bpf_map__get_next_key": ("c_int", ("c_void_p", "c_void_p", "c_void_p", "c_size_t"), "neg", "0.8.0"),
     # const char *bpf_map__get_pin_path(const struct bpf_map *map);
@@ -223,7 +223,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # struct bpf_map *bpf_object__find_map_by_name(const struct bpf_object *obj, const char *name);
     "bpf_object__find_map_by_name": ("c_void_p", ("c_void_p", "c_char_p"), "null", "0.0.1"),
     # int bpf_object__find_map_fd_by_name(const struct bpf_object *obj, const char *name);
-    "bpf_object__find_map_fd_by_name": ("c_int", ("c_void_p", "c_char_p"), "neg", "0.0.2"),
+    "bpf_object__find_map_fd_by_name": ("c_int", ("c_void_p", "c_char_p"), "", "0.0.2"),
     # struct bpf_program *bpf_object__find_program_by_name(const struct bpf_object *obj, const char *name);
     "bpf_object__find_program_by_name": ("c_void_p", ("c_void_p", "c_char_p"), "null", "0.0.7"),
     # int bpf_object__gen_loader(struct bpf_object *obj, struct gen_loader_opts *opts);
@@ -517,7 +517,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # int btf__add_volatile(struct btf *btf, int ref_type_id);
     "btf__add_volatile": ("c_int", ("c_void_p", "c_int"), "neg", "0.2.0"),
     # int btf__align_of(const struct btf *btf, __u32 id);
-    "btf__align_of": ("c_int", ("c_void_p", "c_uint32"), "neg", "0.0.7"),
+    "btf__align_of": ("c_int", ("c_void_p", "c_uint32"), "", "0.0.7"),
     # const struct btf *btf__base_btf(const struct btf *btf);
     "btf__base_btf": ("c_void_p", ("c_void_p",), "", "0.3.0"),
     # int btf__dedup(struct btf *btf, const struct btf_dedup_opts *opts);
@@ -549,7 +549,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # struct btf *btf__load_vmlinux_btf(void);
     "btf__load_vmlinux_btf": ("c_void_p", (), "null", "0.5.0"),
     # const char *btf__name_by_offset(const struct btf *btf, __u32 offset);
-    "btf__name_by_offset": ("c_char_p", ("c_void_p", "c_uint32"), "", "0.0.1"),
+    "btf__name_by_offset": ("c_char_p", ("c_void_p", "c_uint32"), "null", "0.0.1"),
     # struct btf *btf__new(const void *data, __u32 size);
     "btf__new": ("c_void_p", ("c_void_p", "c_uint32"), "null", "0.0.1"),
     # struct btf *btf__new_empty(void);
@@ -589,7 +589,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # int btf__set_pointer_size(struct btf *btf, size_t ptr_sz);
     "btf__set_pointer_size": ("c_int", ("c_void_p", "c_size_t"), "neg", "0.1.0"),
     # const char *btf__str_by_offset(const struct btf *btf, __u32 offset);
-    "btf__str_by_offset": ("c_char_p", ("c_void_p", "c_uint32"), "", "0.2.0"),
+    "btf__str_by_offset": ("c_char_p", ("c_void_p", "c_uint32"), "null", "0.2.0"),
     # const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id);
     "btf__type_by_id": ("c_void_p", ("c_void_p", "c_uint32"), "null", "0.0.1"),
     # __u32 btf__type_cnt(const struct btf *btf);
@@ -613,7 +613,7 @@ FUNCTIONS: Dict[str, Tuple[str, Tuple[str, ...], str, str]] = {
     # struct btf_ext *btf_ext__new(const __u8 *data, __u32 size);
     "btf_ext__new": ("c_void_p", ("c_void_p", "c_uint32"), "null", "0.0.2"),
     # const void *btf_ext__raw_data(const struct btf_ext *btf_ext, __u32 *size);
-    "btf_ext__raw_data": ("c_void_p", ("c_void_p", "c_void_p"), "", "1.4.0"),
+    "btf_ext__raw_data": ("c_void_p", ("c_void_p", "c_void_p"), "null", "1.4.0"),
     # int btf_ext__set_endianness(struct btf_ext *btf_ext, enum btf_endianness endian);
     "btf_ext__set_endianness": ("c_int", ("c_void_p", "c_int"), "neg", "1.5.0"),
     # int libbpf_attach_type_by_name(const char *name, enum bpf_attach_type *attach_type);

@@ -45,11 +45,14 @@ CALLBACKS = {"libbpf_print_fn_t", "ring_buffer_sample_fn", "perf_buffer_sample_f
 # (measured: 1.1.2 does not export it, 1.4.6 does; the first release between is not in the matrix)
 EXPORTED_LATER = {"libbpf_set_memlock_rlim": "1.4.0"}
 MAKERS = re.compile(r"__new|__open|__load|__attach|__parse|_new$|__split|__reserve")
-# a signed result is a negative errno, but these give -1 for "none" (no BTF loaded, no token)
-MINUS_ONE_IS_NONE = {"btf__fd", "bpf_object__btf_fd", "bpf_object__token_fd"}
+# a signed result is a negative errno, but these give -1 for "none" (no BTF loaded, no token, a map not
+# created yet), or 0 with errno (btf__align_of): returned as they come
+MINUS_ONE_IS_NONE = {"btf__fd", "bpf_object__btf_fd", "bpf_object__token_fd", "bpf_map__fd",
+                     "bpf_object__find_map_fd_by_name", "btf__align_of"}
 # NULL with errno, though neither the name nor the header's comment says so (read in libbpf 1.7's sources)
 NULL_WITH_ERRNO = {"libbpf_find_kernel_btf", "btf__type_by_id", "btf__raw_data", "bpf_object__find_map_by_name",
-                   "bpf_object__find_program_by_name", "bpf_prog_linfo__lfind", "bpf_prog_linfo__lfind_addr_func"}
+                   "bpf_object__find_program_by_name", "bpf_prog_linfo__lfind", "bpf_prog_linfo__lfind_addr_func",
+                   "btf__str_by_offset", "btf__name_by_offset", "btf_ext__raw_data"}
 SIGNED = ("c_int", "c_int32", "c_int64")  # int, __s32, __s64 results
 
 
@@ -134,7 +137,8 @@ def rows(src: Path) -> Tuple[List[Row], List[str]]:
             argtypes = tuple(ctype(p, True) for p in split_params(params) if p != "void")
             if restype in SIGNED and name not in MINUS_ONE_IS_NONE:
                 check = "neg"
-            elif restype == "c_void_p" and ("errno" in doc or MAKERS.search(name) or name in NULL_WITH_ERRNO):
+            elif restype in ("c_void_p", "c_char_p") and ("errno" in doc or MAKERS.search(name)
+                                                         or name in NULL_WITH_ERRNO):
                 check = "null"
             else:
                 check = ""

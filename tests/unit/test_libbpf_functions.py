@@ -146,6 +146,10 @@ def test_results_are_checked_as_each_function_reports_failure(bpf_obj):
         with pytest.raises(bpf.LibbpfError):
             lib.btf__resolve_size(btf, 77)  # __s64: no type 77
         assert lib.btf__fd(btf) == -1  # not loaded into the kernel: none, no error
+        assert lib.btf__name_by_offset(btf, 0) == b""  # a string, empty: no error
+        with pytest.raises(bpf.LibbpfError) as exc:
+            lib.btf__name_by_offset(btf, 1 << 20)  # NULL, errno EINVAL
+        assert exc.value.errno == errno.EINVAL
         with pytest.raises(bpf.LibbpfError) as exc:
             lib.btf__type_by_id(btf, 77)
         assert exc.value.errno == errno.EINVAL
@@ -155,3 +159,5 @@ def test_results_are_checked_as_each_function_reports_failure(bpf_obj):
         with pytest.raises(bpf.LibbpfError) as exc:
             lib.bpf_object__find_map_by_name(obj.as_libbpf(), b"no_such_map")
         assert exc.value.errno == errno.ENOENT
+        first = next(iter(obj.maps))
+        assert lib.bpf_object__find_map_fd_by_name(obj.as_libbpf(), first.encode()) == -1  # not created yet
