@@ -51,10 +51,21 @@ def read_file(path: bytes, what: str, function: Optional[str] = None, *, limit: 
                                         f"{exc.strerror or exc}", function) from None
 
 
+_NS_GET_NSTYPE, _CLONE_NEWNET = 0xB703, 0x40000000  # linux/nsfs.h, linux/sched.h
+
+
 def check_namespace_file(fd: int, shown: str, function: Optional[str] = None) -> None:
-    """LibbpfError (EINVAL, as the kernel's) unless ``fd`` is a namespace file (of nsfs, where
-    ``/proc/self/ns/net`` is): the kernel's own EINVAL would not say which argument it means."""
-    if os.fstat(fd).st_dev != os.stat("/proc/self/ns/net").st_dev:
+    """LibbpfError unless ``fd`` is a network namespace's file (EINVAL, as the kernel's own
+    answer, which would not say which argument it means; EBADF for an fd not open)."""
+    import fcntl
+
+    try:
+        kind = fcntl.ioctl(fd, _NS_GET_NSTYPE)
+    except OSError as exc:
+        if exc.errno == errno.EBADF:
+            raise LibbpfError.for_errno(errno.EBADF, f"{shown}: {exc.strerror}", function) from None
+        kind = None  # (ENOTTY: no namespace file at all)
+    if kind != _CLONE_NEWNET:
         raise LibbpfError.for_errno(errno.EINVAL, f"{shown} is no network namespace (a /proc/PID/ns/net or "
                                     "/run/netns/NAME file)", function)
 

@@ -571,6 +571,8 @@ class Program(BpfHandle):
 
     def _attach_to_directory(self, function: str, target: Union[PathLike, int], what: str) -> Link:
         if isinstance(target, int):
+            if function == "bpf_program__attach_netns":
+                check_namespace_file(check_uint(target, 31, "fd"), f"fd {target}", function)
             return self._attach(function, check_uint(target, 31, "fd"))
         with open_path(c_path(target, what), what, function) as held:
             if function == "bpf_program__attach_netns":

@@ -338,3 +338,10 @@ def test_a_file_of_another_kind_is_named_as_no_cgroup_or_namespace(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(bpf.LibbpfError, match="is a FIFO"):
         query.netns(fifo, AttachType.SK_LOOKUP)
+    with pytest.raises(bpf.LibbpfError, match="is no network namespace"):  # another kind of namespace
+        query.netns("/proc/self/ns/mnt", AttachType.SK_LOOKUP)
+    closed = os.open(plain, os.O_RDONLY)
+    os.close(closed)
+    with pytest.raises(bpf.LibbpfError) as exc:
+        query.netns(closed, AttachType.SK_LOOKUP)
+    assert exc.value.errno == errno.EBADF
