@@ -189,7 +189,7 @@ def test_bad_input_raises_the_packages_errors(bpf_obj, tmp_path):
         bpf.Object.open(bpf_obj("maps"), pinning=5)
     with pytest.raises(bpf.InvalidTypeError, match="pin root must be a str"):
         bpf.PinByName(5)
-    with pytest.raises(bpf.LibbpfError, match="Is a directory"):
+    with pytest.raises(bpf.LibbpfError, match="is a directory"):
         bpf.Object.open(tmp_path, compat="none", check_btf=False)
     with pytest.raises(FileNotFoundError) as missing:
         compare(str(tmp_path / "missing.o"))
