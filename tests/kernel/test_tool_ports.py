@@ -206,3 +206,29 @@ def test_gethostlatency(options, tracefs):
     assert port.splitlines()[0] == native.splitlines()[0]
     assert len(lookups_of(native, pid)) == 4, native
     assert lookups_of(port, pid) == lookups_of(native, pid)
+
+
+DISK = """import os, tempfile
+with tempfile.NamedTemporaryFile(dir="/var/tmp") as f:
+    for _ in range(20):
+        f.write(os.urandom(1 << 16))
+        f.flush()
+        os.fsync(f.fileno())
+"""
+
+
+def totals(text: str) -> dict:
+    """The (name, total) rows of softirqs' or hardirqs' table."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+(\d+)$", text, re.M)}
+
+
+@pytest.mark.parametrize("tool, options", [("softirqs", []), ("softirqs", ["-N"]), ("hardirqs", []),
+                                           ("hardirqs", ["-C"])])
+def test_irq_totals(tool, options, tracefs):
+    """System-wide tools: no pid to filter by, so the totals differ by what happened in between;
+    the table's layout is the native's, and every row the native counted often, the port has."""
+    native, port, _ = side_by_side([tool, *options], [tool, *options], "Tracing", DISK)
+    header = [line for line in native.splitlines() if "TOTAL_" in line]
+    assert header and [line for line in port.splitlines() if "TOTAL_" in line] == header
+    frequent = {name for name, total in totals(native).items() if total >= 20}
+    assert frequent <= set(totals(port)), (native, port)
