@@ -232,3 +232,26 @@ def test_irq_totals(tool, options, tracefs):
     assert header and [line for line in port.splitlines() if "TOTAL_" in line] == header
     frequent = {name for name, total in totals(native).items() if total >= 20}
     assert frequent <= set(totals(port)), (native, port)
+
+
+DIRECT_IO = """import mmap, os
+with open("/proc/self/comm", "w") as comm:
+    comm.write("portwork")  # the name both tools trace
+buffer = mmap.mmap(-1, 1 << 16)  # (page-aligned, as O_DIRECT wants)
+fd = os.open("/var/tmp/libbpf_py-portwork-%d" % os.getpid(), os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600)
+try:
+    for i in range(30):
+        os.pwrite(fd, buffer, i << 16)  # in this process's context: its comm, 64 KiB each
+finally:
+    os.close(fd)
+    os.unlink("/var/tmp/libbpf_py-portwork-%d" % os.getpid())
+"""
+
+
+@pytest.mark.parametrize("options", [[], ["-T"]])
+def test_bitesize(options, tracefs):
+    native, port, _ = side_by_side(["bitesize", "-c", "portwork", *options], ["bitesize", "-c", "portwork", *options],
+                                   "Tracing block device I/O", DIRECT_IO)
+    untimed = [re.sub(r"^\d\d:\d\d:\d\d\s*$", "TIME", line) for line in native.splitlines()]
+    assert "Process Name = portwork" in untimed and sum(histogram_counts(native)) >= 30, native
+    assert [re.sub(r"^\d\d:\d\d:\d\d\s*$", "TIME", line) for line in port.splitlines()] == untimed
