@@ -5,7 +5,6 @@ libbpf-tools bitesize (/usr/sbin/bitesize), with its options and its output."""
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import libbpf_py as bpf
