@@ -255,3 +255,14 @@ def test_bitesize(options, tracefs):
     untimed = [re.sub(r"^\d\d:\d\d:\d\d\s*$", "TIME", line) for line in native.splitlines()]
     assert "Process Name = portwork" in untimed and sum(histogram_counts(native)) >= 30, native
     assert [re.sub(r"^\d\d:\d\d:\d\d\s*$", "TIME", line) for line in port.splitlines()] == untimed
+
+
+@pytest.mark.parametrize("options", [[], ["-T"]])
+def test_biopattern(options, tracefs):
+    """System-wide, per disk: the same header and the same disks (the counts differ by what else
+    wrote meanwhile)."""
+    native, port, _ = side_by_side(["biopattern", *options], ["biopattern", *options], "DISK", DIRECT_IO)
+    lines = [native.splitlines(), port.splitlines()]
+    assert lines[1][:2] == lines[0][:2]
+    disks = [{row.split()[-5] for row in found[2:] if row.strip()} for found in lines]
+    assert disks[0] and disks[1] == disks[0], (native, port)
