@@ -105,6 +105,28 @@ def main() -> int:
     for cells in rows:
         text.append(f"   * - {cells[0]}")
         text += [f"     - {cell or '-'}" for cell in cells[1:]]
+    ports = sorted((ROOT / "examples" / "tools").glob("*.py"))
+    text += [
+        "",
+        "Python ports",
+        "------------",
+        "",
+        "``examples/tools/`` holds Python ports of some of these tools: each opens the object embedded in",
+        "the installed binary (:func:`libbpf_py.embedded_object`), sets the same ``.rodata`` from the same",
+        "options, and prints what the C tool prints, with :mod:`libbpf_py.tracing` for what libbpf-tools'",
+        "helpers give C (histograms, system call names). ``tests/kernel/test_tool_ports.py`` runs each beside",
+        "the native tool on one workload, started and waiting before either attaches: events line by line",
+        "where the output is deterministic, histogram totals where the workload's pid (or comm) filters",
+        "them, the layout and the rows the native counted often where a tool is system-wide.",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - Port",
+        "     - Lines",
+    ]
+    for port in ports:
+        text += [f"   * - ``examples/tools/{port.name}``", f"     - {len(port.read_text().splitlines())}"]
     OUTPUT.write_text("\n".join(text) + "\n")
     print(f"{OUTPUT.relative_to(ROOT)}: {len(rows)} tools")
     return 0
