@@ -496,37 +496,38 @@ class Btf:
         render = _renderer()
 
         def printf(ctx: Optional[int], fmt: int, args: int) -> None:
-            try:
-                chunks.append(render(fmt, args))
+            try:  # (signals are deferred meanwhile: none is raised in here, at the frame's start or later)
+                if not failed:
+                    chunks.append(render(fmt, args))
             except BaseException as exc:  # never unwind through C: raised once the type is written
                 failed.append(exc)
 
         callback = _DUMP_PRINTF(printf)
         lib = _libbpf.lib()
         levels = self._owner.levels()
-        with self._owner.lock:
+        with self._owner.lock, _signals.deferred() as stopping:  # (a signal is handled after a type)
             padded = dump = None
             try:
-                with _signals.deferred():  # (made and known to the finally, or not made at all)
-                    self._ptr()
-                    # a split BTF over the root base (libbpf splits one level deep), the types of every
-                    # split level copied into it in order: the type ids are the dumped BTF's
-                    padded = lib.btf__new_empty_split(levels[0].ptr if len(levels) > 1 else self._ptr())
-                    for below, level in zip(levels, levels[1:]):
-                        for type_id in range(lib.btf__type_cnt(below.ptr), lib.btf__type_cnt(level.ptr)):
-                            lib.btf__add_type(padded, level.ptr, lib.btf__type_by_id(level.ptr, type_id))
-                    dump = lib.btf_dump__new(padded, ctypes.cast(callback, ctypes.c_void_p), None, None)
+                self._ptr()
+                # a split BTF over the root base (libbpf splits one level deep), the types of every
+                # split level copied into it in order: the type ids are the dumped BTF's
+                padded = lib.btf__new_empty_split(levels[0].ptr if len(levels) > 1 else self._ptr())
+                for below, level in zip(levels, levels[1:]):
+                    for type_id in range(lib.btf__type_cnt(below.ptr), lib.btf__type_cnt(level.ptr)):
+                        lib.btf__add_type(padded, level.ptr, lib.btf__type_by_id(level.ptr, type_id))
+                dump = lib.btf_dump__new(padded, ctypes.cast(callback, ctypes.c_void_p), None, None)
                 _grow_decl_stack(padded, dump, chunks)
-                for type_id in ids:  # (a signal is raised in printf, kept, and raised after its type)
+                for type_id in ids:
                     lib.btf_dump__dump_type(dump, type_id)
                     if failed:
                         raise failed[0]
+                    if stopping.interrupted:  # (raised as the section ends: nothing half-written is returned)
+                        break
             finally:
-                with _signals.deferred():
-                    if dump is not None:
-                        lib.btf_dump__free(dump)
-                    if padded is not None:
-                        lib.btf__free(padded)
+                if dump is not None:
+                    lib.btf_dump__free(dump)
+                if padded is not None:
+                    lib.btf__free(padded)
         if header:
             chunks.append(_EPILOGUE.encode())
         return b"".join(chunks).decode("utf-8", "replace")
@@ -576,8 +577,16 @@ def _inline_bodies(btf: PureBtf, ids: List[int]) -> int:
             on_stack.discard(stack.pop())
         return inline[root]
 
+    from .elf.btf_check import references
+
+    wanted, queue = set(ids), list(ids)  # and what they need: btf_dump writes those definitions first
+    while queue:
+        for child in references(btf, btf.get(queue.pop())):
+            if child and child not in wanted:
+                wanted.add(child)
+                queue.append(child)
     total = 0
-    for type_id in ids:  # a definition writes its members' (or a typedef its target's) anonymous types
+    for type_id in sorted(wanted):  # a definition writes its members' (or a typedef its target's) anonymous types
         t = btf.get(type_id)
         if t.kind in anonymous_records:
             total += sum(weight(member) for _, member, _ in btf.members(t))

@@ -480,7 +480,7 @@ def check_linkable(btf: Btf) -> None:
     for type_id, t in enumerate(btf.types, 1):
         kinds.append(t.kind)
         names.append(t.name_off)
-        walked = [ref for ref in _references(btf, t) if ref]
+        walked = [ref for ref in references(btf, t) if ref]
         if walked:
             edges[type_id] = walked
     problem = _reference_problem(kinds, names, edges, named_stop=False, limit=MAX_LINK_DEPTH)
@@ -488,7 +488,7 @@ def check_linkable(btf: Btf) -> None:
         raise _fail(problem[0], btf.get(problem[0]).kind, problem[1] + " (libbpf's linker would overflow its stack)")
 
 
-def _references(btf: Btf, t: Type) -> List[int]:
+def references(btf: Btf, t: Type) -> List[int]:
     """The types ``t`` refers to (not an array's index type)."""
     kind, e = t.kind, btf._e
     if kind in _REFERS_BY_TYPE:

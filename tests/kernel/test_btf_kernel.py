@@ -8,6 +8,7 @@ import ctypes
 import json
 import re
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -388,3 +389,25 @@ def test_crafted_raw_btf_is_refused_before_libbpf_follows_its_ids(tmp_path):
     path.write_bytes(raw)
     with pytest.raises(refused, match="crafted.btf"):
         Btf.from_file(path)
+
+
+def test_ctrl_c_during_a_dump_is_raised_and_nothing_half_written_returned():
+    """SIGINT at a random moment of vmlinux's dump_c: KeyboardInterrupt, after a whole type (a
+    signal raised in btf_dump's printf callback would be lost, and its text with it)."""
+    child = subprocess.run([sys.executable, "-c", """
+import os, random, signal, threading
+from libbpf_py.btf import Btf
+whole = Btf.vmlinux().dump_c()
+for _ in range(8):
+    timer = threading.Timer(random.uniform(0.05, 0.6), os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        text = Btf.vmlinux().dump_c()
+        assert text == whole, "a dump returned text that is not whole"
+    except KeyboardInterrupt:
+        pass
+    timer.join()
+print("ok")
+"""], capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0 and child.stdout.strip() == "ok", child.stderr
+    assert "Exception ignored" not in child.stderr

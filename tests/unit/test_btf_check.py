@@ -281,3 +281,13 @@ def test_a_dump_that_would_write_its_anonymous_types_too_many_times_is_refused()
     assert small_text.count("struct {") == 2 ** 6 - 1  # what the check counts before dumping
     with pytest.raises(bpf.InvalidValueError, match=r"would declare \d+ anonymous structs, unions and enums inline"):
         bpf.Btf.from_bytes(doubling_nest(40).to_bytes()).dump_c()
+
+
+def test_the_count_covers_what_a_named_type_needs_too():
+    """dump_c(["struct outer"]) writes the definitions outer needs first: their nests count."""
+    import libbpf_py as bpf
+
+    btf = doubling_nest(40)
+    btf.add_struct("outer", [("t", len(btf.types), 0)], 8)  # a member of the typedef T
+    with pytest.raises(bpf.InvalidValueError, match="would declare"):
+        bpf.Btf.from_bytes(btf.to_bytes()).dump_c(["struct outer"])
