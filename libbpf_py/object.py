@@ -598,6 +598,14 @@ class Object:
 
     def _edit_locked(self, kind: str, name: str, setter: str, value: Any) -> None:
         self._check_editable(kind, name, setter)
+        fixed = {"bpf_map__set_max_entries": "max_entries", "bpf_map__set_key_size": "key_size",
+                 "bpf_map__set_type": "type"}
+        if setter in fixed and kind == "map" and self._maps[name].is_internal and \
+                value != getattr(self._maps[name], fixed[setter]):
+            # libbpf maps a global data section's memory as one entry of its value size: another shape
+            # makes the kernel's mapping land over its smaller buffer (a crash in 1.1 and 1.7)
+            raise InvalidValueError(f"map {name!r} holds a global data section: its {fixed[setter]} cannot change "
+                                    "(only its value_size, on libbpf >= 1.2)")
         if setter == "bpf_map__set_value_size" and self._lib.version < (1, 2) and \
                 self._maps[name].is_internal and value != self._maps[name].value_size:
             # libbpf 1.1 keeps a global data section's memory at its old size: its initial value

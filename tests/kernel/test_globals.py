@@ -308,3 +308,15 @@ def test_a_write_past_a_shrunk_section_is_refused(obj):
     with pytest.raises(bpf.InvalidValueError, match="past the end of"):
         g["history"] = [1, 2, 3, 4]
     assert bss.initial_value == (5).to_bytes(8, "little")
+
+
+def test_a_global_data_section_keeps_its_shape(obj):
+    """libbpf maps a section's memory as one entry of its value size: another max_entries, key
+    size or type is refused (the kernel's mapping landed over libbpf's smaller buffer: a crash)."""
+    bss = obj.maps[next(name for name in obj.maps if name.endswith(".bss"))]
+    for field, value in (("max_entries", 1000), ("key_size", 8), ("type", bpf.MapType.HASH)):
+        with pytest.raises(bpf.InvalidValueError, match=f"holds a global data section: its {field} cannot change"):
+            setattr(bss, field, value)
+    bss.max_entries = 1  # the same: nothing changes
+    obj.load()
+    assert bss.info().max_entries == 1
