@@ -38,6 +38,7 @@ from .errors import (
     InvalidTypeError,
     InvalidValueError,
     LibbpfError,
+    LibbpfFeatureError,
     MissingBtfError,
     MissingDependencyError,
     MissingTypeError,
@@ -182,6 +183,10 @@ class Btf:
         self._pure = None
         self._vmlinux = validate is False and base is None and source == _VMLINUX_SOURCE
         base_owner = None if base is None else base._owner
+        if base_owner is not None and base_owner.base is not None and _libbpf.lib().version < (1, 7):
+            # libbpf 1.5 and older start a split BTF's strings after its own base's only, not after
+            # every base's: its types would not read as the checks read them (1.7 does; 1.6 untested)
+            raise LibbpfFeatureError("a split BTF over a split BTF", "1.7.0", _libbpf.lib().version_string)
         with _signals.deferred():  # no signal between libbpf's allocation and its owner
             if base_owner is None:
                 ptr = make(None)
@@ -231,6 +236,8 @@ class Btf:
             return cls._adopt(lambda base_ptr: lib.btf__parse(encoded, None) if base_ptr is None
                               else lib.btf__parse_split(encoded, base_ptr),
                               f"the BTF of {shown}", base, validate=not trusted)
+        except LibbpfFeatureError:
+            raise
         except LibbpfError as exc:
             if exc.errno in (errno.ENOENT, errno.ENODATA):
                 raise MissingBtfError(f"{shown} has no BTF (an object built without -g has no .BTF section)") \

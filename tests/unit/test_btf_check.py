@@ -219,6 +219,10 @@ def test_a_split_btf_over_a_split_btf_is_checked_with_every_base_s_types(tmp_pat
     (tmp_path / "b.btf").write_bytes(raw_split(b"", b"\0"))
     (tmp_path / "loop.btf").write_bytes(raw_split(struct.pack("<III", 0, B.info_word(B.PTR), 2), b""))
     a = bpf.Btf.from_file(tmp_path / "a.btf")
+    if bpf.libbpf_version() < (1, 7):  # its string offsets then continue the nearest base's only
+        with pytest.raises(bpf.LibbpfFeatureError, match="a split BTF over a split BTF"):
+            bpf.Btf.from_file(tmp_path / "loop.btf", base=bpf.Btf.from_file(tmp_path / "b.btf", base=a))
+        return
     b = bpf.Btf.from_file(tmp_path / "b.btf", base=a)
     with pytest.raises(BtfError, match=r"\[2\] \(PTR\): refers to itself"):
         bpf.Btf.from_file(tmp_path / "loop.btf", base=b)
