@@ -14,6 +14,7 @@ import argparse
 import errno
 import json
 import os
+import re
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
@@ -525,10 +526,15 @@ def _map(args: argparse.Namespace) -> int:
     return _emit(args, records, lines)
 
 
+_FD_PATH = re.compile(r"/dev/(stdout|stderr)|/dev/fd/(\d+)|/proc/self/fd/(\d+)")
+
+
 def _write_text(path: Optional[str], text: str) -> None:
-    """``text`` to standard output, or to ``path``: a regular file (or a link to one) is replaced
-    whole (a temporary file beside it, with its mode and owner, renamed over it); anything else
-    (a device, a FIFO: ``-o /dev/stdout``) is written into as it is."""
+    """``text`` to standard output, or to ``path``: ``/dev/stdout`` (or another fd's path) is that
+    fd, written as it is (appended to where ``>>`` opened it); a regular file (or a link to one)
+    is replaced whole by a temporary file beside it with its mode and owner, or written over in
+    place when it has other names (hard links) or its directory is not writable; anything else (a
+    device, a FIFO) is written into as it is."""
     if path is None:
         if sys.stdout is None:  # (started with its fd 1 closed)
             raise UsageError("standard output is closed: give -o FILE")
@@ -537,15 +543,24 @@ def _write_text(path: Optional[str], text: str) -> None:
     import stat
     import tempfile
 
+    named_fd = _FD_PATH.fullmatch(os.path.abspath(path))
+    if named_fd:
+        number = {"stdout": 1, "stderr": 2}.get(named_fd.group(1) or "") or int(named_fd.group(2) or named_fd.group(3))
+        if number == 1 and sys.stdout is not None:
+            sys.stdout.flush()
+        with open(os.dup(number), "w") as f:  # (shares the fd's offset and O_APPEND)
+            f.write(text)
+        return
     target = os.path.realpath(path)  # a link is written through, not replaced
     try:
         existing: Optional[os.stat_result] = os.stat(target)
     except FileNotFoundError:
         existing = None
-    if existing is not None and not stat.S_ISREG(existing.st_mode):
-        if stat.S_ISDIR(existing.st_mode):
-            raise LibbpfError.for_errno(errno.EISDIR, f"{path} is a directory")
-        with open(target, "w") as f:  # (a FIFO waits here for its reader, as a shell's > does)
+    if existing is not None and stat.S_ISDIR(existing.st_mode):
+        raise LibbpfError.for_errno(errno.EISDIR, f"{path} is a directory")
+    if existing is not None and (not stat.S_ISREG(existing.st_mode) or existing.st_nlink > 1
+                                 or not os.access(os.path.dirname(target), os.W_OK)):
+        with open(target, "w") as f:  # in place (a FIFO waits here for its reader, as a shell's > does)
             f.write(text)
         return
     fd, scratch = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".libbpf-py-", suffix=".tmp")

@@ -129,3 +129,22 @@ def test_an_output_path_is_written_through_never_replaced_by_another_kind(bpf_ob
         assert main(["btf", "dump", obj, "-o", str(device)]) == 0
         assert device.is_char_device()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".libbpf-py-")) == []
+
+
+def test_dev_stdout_is_the_fd_itself_and_a_hard_link_stays_one(bpf_obj, tmp_path):
+    obj = str(bpf_obj("maps"))
+    log = tmp_path / "log.txt"
+    log.write_text("PREVIOUS\n")
+    with open(log, "a") as appended:  # as `>> log.txt` opens it
+        done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "btf", "dump", obj, "-o", "/dev/stdout"],
+                              stdout=appended, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert log.read_text().startswith("PREVIOUS\n#ifndef __VMLINUX_H__")
+    piped = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "btf", "dump", obj, "-o", "/dev/stdout"],
+                           capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and piped.stdout.startswith("#ifndef __VMLINUX_H__"), piped.stderr
+    first, second = tmp_path / "first.h", tmp_path / "second.h"
+    first.write_text("old")
+    os.link(first, second)
+    assert main(["btf", "dump", obj, "-o", str(first)]) == 0
+    assert second.read_text().startswith("#ifndef") and os.path.samefile(first, second)
