@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ..errors import ElfError
 from .btf import Btf
@@ -26,6 +26,7 @@ from .file import (
     ET_REL,
     SHDR_SIZE,
     SHT_NOBITS,
+    SHT_STRTAB,
     ElfFile,
 )
 
@@ -42,11 +43,13 @@ class EmbeddedObject(NamedTuple):
 
 
 def find_embedded(data: bytes) -> List[EmbeddedObject]:
-    """Every BPF object image in ``data`` (a file's bytes), in file order."""
+    """Every BPF object image in ``data`` (a file's bytes), in file order. Linear in practice: a
+    section header table several fake headers share is measured once."""
     found: List[EmbeddedObject] = []
+    extents: Dict[Tuple[int, int], int] = {}  # (table, count) -> the furthest section end it gives
     at = data.find(ELF_MAGIC)
     while at >= 0:
-        image = _image_at(data, at)
+        image = _image_at(data, at, extents)
         if image is not None:
             found.append(EmbeddedObject(_name_of(image, len(found)), at, image))
             at = data.find(ELF_MAGIC, at + len(image))
@@ -55,32 +58,38 @@ def find_embedded(data: bytes) -> List[EmbeddedObject]:
     return found
 
 
-def _image_at(data: bytes, at: int) -> Optional[bytes]:
-    """The BPF object image whose ELF header is at ``at``, or None when there is none there."""
+_TABLE_ENTRY = struct.Struct("<4xI16xQQ24x")  # sh_type, sh_offset, sh_size of a little-endian entry
+
+
+def _image_at(data: bytes, at: int, extents: Dict[Tuple[int, int], int]) -> Optional[bytes]:
+    """The BPF object image whose ELF header is at ``at``, or None when there is none there: the
+    header's fields as clang writes them, its sections within the file, its section-name table a
+    string table; whether libbpf can read the rest, Object.open checks."""
     if len(data) - at < EHDR_SIZE or data[at + 4] != ELFCLASS64 or data[at + 5] not in (ELFDATA2LSB, ELFDATA2MSB):
         return None
     e = "<" if data[at + 5] == ELFDATA2LSB else ">"
-    e_type, machine = struct.unpack_from(e + "HH", data, at + 16)
-    shoff, = struct.unpack_from(e + "Q", data, at + 40)
-    shentsize, shnum = struct.unpack_from(e + "HH", data, at + 58)
-    if e_type != ET_REL or machine != EM_BPF or shentsize != SHDR_SIZE or not shnum:
+    e_type, machine, version = struct.unpack_from(e + "HHI", data, at + 16)
+    (shoff,) = struct.unpack_from(e + "Q", data, at + 40)
+    ehsize, _phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(e + "6H", data, at + 52)
+    if (e_type != ET_REL or machine != EM_BPF or version != 1 or ehsize != EHDR_SIZE or phnum or
+            shentsize != SHDR_SIZE or not 0 < shstrndx < shnum or shoff < EHDR_SIZE):
         return None
-    end = shoff + shnum * SHDR_SIZE
+    table = at + shoff
+    if table + shnum * SHDR_SIZE > len(data):
+        return None
+    key = (table, shnum)
+    if key not in extents:  # the furthest end of a section, relative to the image's start
+        entry = _TABLE_ENTRY if e == "<" else struct.Struct(">4xI16xQQ24x")
+        extents[key] = max((sh_offset + sh_size for sh_type, sh_offset, sh_size in
+                            entry.iter_unpack(data[table:table + shnum * SHDR_SIZE]) if sh_type != SHT_NOBITS),
+                           default=0)
+    end = max(shoff + shnum * SHDR_SIZE, extents[key])  # (a section past the table, not what clang writes)
     if end > len(data) - at:
         return None
-    for i in range(shnum):  # a section past the table (not what clang writes) counts too
-        sh_type, = struct.unpack_from(e + "I", data, at + shoff + i * SHDR_SIZE + 4)
-        sh_offset, sh_size = struct.unpack_from(e + "QQ", data, at + shoff + i * SHDR_SIZE + 24)
-        if sh_type != SHT_NOBITS:
-            end = max(end, sh_offset + sh_size)
-    if end > len(data) - at:
+    names_type, names_offset, names_size = struct.unpack_from(e + "4xI16xQQ", data, table + shstrndx * SHDR_SIZE)
+    if names_type != SHT_STRTAB or names_offset + names_size > end or not names_size:
         return None
-    image = data[at:at + end]
-    try:
-        ElfFile.parse(image, headers_only=True)
-    except ElfError:
-        return None
-    return image
+    return data[at:at + end]
 
 
 def _name_of(image: bytes, index: int) -> str:
