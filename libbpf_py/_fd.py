@@ -60,11 +60,12 @@ def check_namespace_file(fd: int, shown: str, function: Optional[str] = None) ->
     import fcntl
 
     try:
-        kind = fcntl.ioctl(fd, _NS_GET_NSTYPE)
+        on_nsfs = os.fstat(fd).st_dev == os.stat("/proc/self/ns/net").st_dev
+        kind = fcntl.ioctl(fd, _NS_GET_NSTYPE) if on_nsfs else None  # (no ioctl to a file of another kind)
     except OSError as exc:
         if exc.errno == errno.EBADF:
             raise LibbpfError.for_errno(errno.EBADF, f"{shown}: {exc.strerror}", function) from None
-        kind = None  # (ENOTTY: no namespace file at all)
+        kind = None
     if kind != _CLONE_NEWNET:
         raise LibbpfError.for_errno(errno.EINVAL, f"{shown} is no network namespace (a /proc/PID/ns/net or "
                                     "/run/netns/NAME file)", function)
