@@ -30,7 +30,7 @@ def table_rows() -> List[List[str]]:
             rows.append([line[7:]])
         elif line.startswith("     - ") and rows:
             rows[-1].append(line[7:])
-    return rows[1:]
+    return [row for row in rows[1:] if len(row) == 5]  # (the tools' table, not the ports')
 
 
 # what the table says runs here and loads the same: each claim checked again
