@@ -7,14 +7,16 @@ Pure Python: nothing here reaches libbpf or the kernel.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import os
 import sys
-from typing import IO, Any, Dict, MutableMapping, Optional, Sequence
+from typing import IO, Any, Dict, List, MutableMapping, NamedTuple, Optional, Sequence, Tuple
 
 from .errors import InvalidValueError
 
-__all__ = ["print_log2_hist", "print_log2_hists", "log2_bucket", "syscall_name", "syscall_number", "errno_name"]
+__all__ = ["print_log2_hist", "print_log2_hists", "log2_bucket", "syscall_name", "syscall_number", "errno_name",
+           "KernelSymbols", "ksym"]
 
 _STARS = 40
 
@@ -90,3 +92,56 @@ def syscall_number(name: str) -> int:
 def errno_name(number: int) -> str:
     """The symbolic name of errno ``number`` (``ENOENT`` for 2, also given as -2), or its number."""
     return errno.errorcode.get(abs(number), str(number))
+
+
+class KernelSymbols:
+    """The kernel's symbols by address, from ``/proc/kallsyms`` (as root: unprivileged readers
+    see every address as 0, and :meth:`load` says so), as libbpf-tools' ``ksyms__load`` reads them."""
+
+    class Symbol(NamedTuple):
+        name: str
+        address: int
+        module: Optional[str]  # None for the kernel's own
+
+    def __init__(self, symbols: List[Tuple[int, str, Optional[str]]]):
+        symbols.sort()
+        self._addresses = [address for address, _, _ in symbols]
+        self._symbols = symbols
+
+    @classmethod
+    def load(cls, path: str = "/proc/kallsyms") -> "KernelSymbols":
+        found: List[Tuple[int, str, Optional[str]]] = []
+        with open(path) as table:
+            for line in table:
+                fields = line.split()
+                if len(fields) >= 3:
+                    module = fields[3].strip("[]") if len(fields) > 3 else None
+                    found.append((int(fields[0], 16), fields[2], module))
+        if found and not any(address for address, _, _ in found):
+            raise InvalidValueError(f"{path} shows no addresses: reading them needs root (kernel.kptr_restrict)")
+        return cls(found)
+
+    def resolve(self, address: int) -> Optional["KernelSymbols.Symbol"]:
+        """The symbol ``address`` lies in (the last one at or below it), None below the first."""
+        at = bisect.bisect_right(self._addresses, address) - 1
+        if at < 0:
+            return None
+        found, name, module = self._symbols[at]
+        return KernelSymbols.Symbol(name, found, module)
+
+    def __len__(self) -> int:
+        return len(self._symbols)
+
+
+_KSYMS: List[KernelSymbols] = []
+
+
+def ksym(address: int, offset: bool = False) -> str:
+    """The kernel symbol at ``address`` (``name``, or ``name+0x1c`` with ``offset``; ``[unknown]``
+    when none), from :class:`KernelSymbols` loaded once per process, as BCC's ``ksym``."""
+    if not _KSYMS:
+        _KSYMS.append(KernelSymbols.load())
+    found = _KSYMS[0].resolve(address)
+    if found is None:
+        return "[unknown]"
+    return f"{found.name}+{address - found.address:#x}" if offset else found.name

@@ -80,3 +80,24 @@ def test_the_syscall_table_is_what_the_generator_makes_of_the_header(tmp_path):
     done = subprocess.run([sys.executable, str(script), str(header), "-o", str(made)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert made.read_text() == Path(_syscalls.__file__).read_text()
+
+
+def test_kernel_symbols_resolve_an_address_to_the_symbol_it_lies_in():
+    import os
+
+    import pytest
+
+    from libbpf_py.tracing import KernelSymbols, ksym
+
+    table = {}
+    with open("/proc/kallsyms") as kallsyms:
+        for line in kallsyms:
+            address, _, name = line.split()[:3]
+            table.setdefault(name, int(address, 16))
+    if not table.get("schedule"):
+        pytest.skip("/proc/kallsyms shows no addresses here (unprivileged)" if os.geteuid() else "no schedule")
+    symbols = KernelSymbols.load()
+    start = table["schedule"]
+    assert symbols.resolve(start).address == start and symbols.resolve(start + 1).address == start
+    assert ksym(start + 4, offset=True).endswith("+0x4")
+    assert symbols.resolve(0) is None and ksym(0) == "[unknown]"
