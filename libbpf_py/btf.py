@@ -512,29 +512,33 @@ class Btf:
         callback = _DUMP_PRINTF(printf)
         lib = _libbpf.lib()
         levels = self._owner.levels()
-        with self._owner.lock, _signals.deferred() as stopping:  # (a signal is handled after a type)
+        with self._owner.lock:
             padded = dump = None
             try:
-                self._ptr()
-                # a split BTF over the root base (libbpf splits one level deep), the types of every
-                # split level copied into it in order: the type ids are the dumped BTF's
-                padded = lib.btf__new_empty_split(levels[0].ptr if len(levels) > 1 else self._ptr())
-                for below, level in zip(levels, levels[1:]):
-                    for type_id in range(lib.btf__type_cnt(below.ptr), lib.btf__type_cnt(level.ptr)):
-                        lib.btf__add_type(padded, level.ptr, lib.btf__type_by_id(level.ptr, type_id))
-                dump = lib.btf_dump__new(padded, ctypes.cast(callback, ctypes.c_void_p), None, None)
-                _grow_decl_stack(padded, dump, chunks)
-                for type_id in ids:
-                    lib.btf_dump__dump_type(dump, type_id)
-                    if failed:
-                        raise failed[0]
-                    if stopping.interrupted:  # (raised as the section ends: nothing half-written is returned)
-                        break
+                with _signals.deferred():  # (no handler runs inside btf_dump's printf: one raised there is lost)
+                    self._ptr()
+                    # a split BTF over the root base (libbpf splits one level deep), the types of every
+                    # split level copied into it in order: the type ids are the dumped BTF's
+                    padded = lib.btf__new_empty_split(levels[0].ptr if len(levels) > 1 else self._ptr())
+                    for below, level in zip(levels, levels[1:]):
+                        for type_id in range(lib.btf__type_cnt(below.ptr), lib.btf__type_cnt(level.ptr)):
+                            lib.btf__add_type(padded, level.ptr, lib.btf__type_by_id(level.ptr, type_id))
+                    dump = lib.btf_dump__new(padded, ctypes.cast(callback, ctypes.c_void_p), None, None)
+                    _grow_decl_stack(padded, dump, chunks)
+                done = 0
+                while done < len(ids):  # a signal that came is handled after its type; a handler that
+                    with _signals.deferred() as stopping:  # returns lets the dump go on
+                        while done < len(ids) and not stopping.interrupted:
+                            lib.btf_dump__dump_type(dump, ids[done])
+                            done += 1
+                            if failed:
+                                raise failed[0]
             finally:
-                if dump is not None:
-                    lib.btf_dump__free(dump)
-                if padded is not None:
-                    lib.btf__free(padded)
+                with _signals.deferred():
+                    if dump is not None:
+                        lib.btf_dump__free(dump)
+                    if padded is not None:
+                        lib.btf__free(padded)
         if header:
             chunks.append(_EPILOGUE.encode())
         return b"".join(chunks).decode("utf-8", "replace")

@@ -407,6 +407,12 @@ for _ in range(8):
     except KeyboardInterrupt:
         pass
     timer.join()
+noted = []
+signal.signal(signal.SIGUSR1, lambda signum, frame: noted.append(signum))  # a handler that returns
+timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1))
+timer.start()
+assert Btf.vmlinux().dump_c() == whole and noted == [signal.SIGUSR1], "the dump stopped, or the handler did not run"
+timer.join()
 print("ok")
 """], capture_output=True, text=True, timeout=300)
     assert child.returncode == 0 and child.stdout.strip() == "ok", child.stderr
