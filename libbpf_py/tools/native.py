@@ -130,11 +130,11 @@ class run_native:
         seen: "tuple[Set[int], Set[int]]" = (set(), set())
         steady_since = time.monotonic()
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                said = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
+            status = self._exit_status()
+            if status is not None:
+                said = self._said().strip()
                 last = said.splitlines()[-1] if said else "no output"
-                raise LibbpfError.for_errno(22, f"{self.argv[0]} exited ({self.process.returncode}) before its BPF "
-                                            f"was read: {last}")
+                raise LibbpfError.for_errno(22, f"{self.argv[0]} exited ({status}) before its BPF was read: {last}")
             now = _bpf_ids(self.process.pid)
             if now != seen:
                 seen, steady_since = now, time.monotonic()
@@ -143,20 +143,44 @@ class run_native:
             time.sleep(_POLL)
         raise LibbpfError.for_errno(62, f"{self.argv[0]} loaded no BPF program within {self.timeout} s")
 
+    def _exit_status(self) -> Optional[int]:
+        """The tool's exit status once it exited, None while it runs: not reaped (WNOWAIT), so its
+        pid, the id of its session, is not reused before _stop has killed what is left of it."""
+        found = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        return None if found is None else found.si_status
+
+    def _said(self) -> str:
+        """What the tool wrote to stderr so far, without waiting (a child it left may hold the pipe)."""
+        stderr = self.process.stderr
+        if stderr is None:
+            return ""
+        os.set_blocking(stderr.fileno(), False)
+        try:
+            return (stderr.read() or b"").decode(errors="replace")
+        except BlockingIOError:
+            return ""
+
     def _stop(self) -> None:
+        """SIGINT to the tool's session (as Ctrl-C), SIGKILL after 5 s; then SIGKILL to whatever
+        of the session is left (a child the tool started, one that ignores SIGINT)."""
         process = getattr(self, "process", None)
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        for sig, wait in ((signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
+        if self._exit_status() is None:
             try:
-                os.killpg(process.pid, sig)
+                os.killpg(process.pid, signal.SIGINT)
+                deadline = time.monotonic() + 5.0
+                while self._exit_status() is None and time.monotonic() < deadline:
+                    time.sleep(_POLL)
             except ProcessLookupError:
-                return
-            try:
-                process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+                pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # (the session's id is the tool's pid)
+        except ProcessLookupError:
+            pass
+        process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def _bpf_ids(pid: int) -> "tuple[Set[int], Set[int]]":

@@ -72,3 +72,17 @@ def test_a_tool_that_cannot_run_here_is_said_so(tracefs):
         pytest.skip("this kernel has a kprobe PMU: tcpconnect runs here")
     with pytest.raises(Exception, match=r"tcpconnect exited \(1\) before its BPF was read: failed to attach"):
         compare_native(str(TOOLS / "tcpconnect"))  # kprobes: this kernel has no kprobe PMU
+
+
+def test_a_tool_that_exits_at_once_leaving_a_child_is_said_so_and_its_child_killed():
+    """Its stderr is read without waiting (the child holds the pipe), and what is left of its
+    session is killed: nothing of it outlives the comparison."""
+    from libbpf_py.errors import LibbpfError
+    from libbpf_py.tools.native import run_native
+
+    marker = "313.75"  # (a sleep nobody else runs)
+    with pytest.raises(LibbpfError, match=r"sh exited \(3\) before its BPF was read"):
+        with run_native(["sh", "-c", f"sleep {marker} & exit 3"], timeout=10):
+            pass
+    left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
+    assert left.stdout == "", left.stdout
