@@ -42,14 +42,18 @@ class EmbeddedObject(NamedTuple):
     data: bytes   # the image: Object.open() takes it
 
 
+_SCAN_BUDGET = 1 << 22  # section header entries read per file at most (a real binary: a few hundred)
+
+
 def find_embedded(data: bytes) -> List[EmbeddedObject]:
-    """Every BPF object image in ``data`` (a file's bytes), in file order. Linear in practice: a
-    section header table several fake headers share is measured once."""
+    """Every BPF object image in ``data`` (a file's bytes), in file order. A section header table
+    several headers share is measured once, and no more than _SCAN_BUDGET entries are read in
+    all: a file of fake headers made to cost more is refused (ElfError)."""
     found: List[EmbeddedObject] = []
-    extents: Dict[Tuple[int, int], int] = {}  # (table, count) -> the furthest section end it gives
+    scan = _Scan()
     at = data.find(ELF_MAGIC)
     while at >= 0:
-        image = _image_at(data, at, extents)
+        image = _image_at(data, at, scan)
         if image is not None:
             found.append(EmbeddedObject(_name_of(image, len(found)), at, image))
             at = data.find(ELF_MAGIC, at + len(image))
@@ -61,7 +65,16 @@ def find_embedded(data: bytes) -> List[EmbeddedObject]:
 _TABLE_ENTRY = struct.Struct("<4xI16xQQ24x")  # sh_type, sh_offset, sh_size of a little-endian entry
 
 
-def _image_at(data: bytes, at: int, extents: Dict[Tuple[int, int], int]) -> Optional[bytes]:
+class _Scan:
+    """What one file's scan measured: each section header table's furthest section end, and the
+    entries it may still read."""
+
+    def __init__(self) -> None:
+        self.extents: Dict[Tuple[int, int], int] = {}  # (table's offset, entries) -> furthest end
+        self.left = _SCAN_BUDGET
+
+
+def _image_at(data: bytes, at: int, scan: _Scan) -> Optional[bytes]:
     """The BPF object image whose ELF header is at ``at``, or None when there is none there: the
     header's fields as clang writes them, its sections within the file, its section-name table a
     string table; whether libbpf can read the rest, Object.open checks."""
@@ -78,12 +91,16 @@ def _image_at(data: bytes, at: int, extents: Dict[Tuple[int, int], int]) -> Opti
     if table + shnum * SHDR_SIZE > len(data):
         return None
     key = (table, shnum)
-    if key not in extents:  # the furthest end of a section, relative to the image's start
+    if key not in scan.extents:  # the furthest end of a section, relative to the image's start
+        scan.left -= shnum
+        if scan.left < 0:
+            raise ElfError(f"more than {_SCAN_BUDGET} section headers to read for its candidate ELF headers at "
+                           f"offset {at} and before: not a plain executable")
         entry = _TABLE_ENTRY if e == "<" else struct.Struct(">4xI16xQQ24x")
-        extents[key] = max((sh_offset + sh_size for sh_type, sh_offset, sh_size in
-                            entry.iter_unpack(data[table:table + shnum * SHDR_SIZE]) if sh_type != SHT_NOBITS),
-                           default=0)
-    end = max(shoff + shnum * SHDR_SIZE, extents[key])  # (a section past the table, not what clang writes)
+        scan.extents[key] = max((sh_offset + sh_size for sh_type, sh_offset, sh_size in
+                                 entry.iter_unpack(data[table:table + shnum * SHDR_SIZE]) if sh_type != SHT_NOBITS),
+                                default=0)
+    end = max(shoff + shnum * SHDR_SIZE, scan.extents[key])  # (a section past the table, not what clang writes)
     if end > len(data) - at:
         return None
     names_type, names_offset, names_size = struct.unpack_from(e + "4xI16xQQ", data, table + shstrndx * SHDR_SIZE)

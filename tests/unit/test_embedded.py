@@ -88,3 +88,18 @@ def test_the_docs_table_names_every_tool_and_its_object():
     for binary in sorted(p for p in TOOLS.iterdir() if not p.is_symlink() and p.is_file()):
         for found in bpf.embedded_objects(binary):
             assert f"   * - {binary.name}" in table and f"     - {found.name}\n" in table, binary.name
+
+
+def test_fake_headers_made_to_cost_are_refused_not_scanned_for_minutes():
+    """Each fake header names a section header table of 65535 entries (the format's most), its
+    own count over one shared table: past a budget of entries read, the file is refused."""
+    import struct
+
+    from libbpf_py.elf.embedded import _SCAN_BUDGET
+
+    count = _SCAN_BUDGET // 65000 + 2
+    table_at = 64 * count
+    headers = b"".join(b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack(
+        "<HHIQQQIHHHHHH", 1, 247, 1, 0, 0, table_at - 64 * i, 0, 64, 0, 0, 64, 65535 - i, 1) for i in range(count))
+    with pytest.raises(bpf.ElfError, match="section headers to read"):
+        bpf.embedded_objects(headers + bytes(64 * 65535))
