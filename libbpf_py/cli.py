@@ -529,6 +529,31 @@ def _map(args: argparse.Namespace) -> int:
 _FD_PATH = re.compile(r"/dev/(stdout|stderr)|/dev/fd/(\d+)|/proc/self/fd/(\d+)")
 
 
+def _named_fd(path: str) -> Optional[int]:
+    """The fd ``path`` names (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``), or standard
+    output's or error's when ``path`` is what they are open on (a link to /dev/stdout, another
+    process's view of them); None for any other path."""
+    import stat
+
+    named = _FD_PATH.fullmatch(re.sub("/+", "/", os.path.abspath(path)))
+    if named:
+        digits = named.group(2) or named.group(3)
+        if digits is not None and len(digits) > 9:
+            raise UsageError(f"{path}: no such file descriptor")
+        return {"stdout": 1, "stderr": 2}.get(named.group(1) or "") or int(digits or 0)
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    for number in (1, 2):
+        try:
+            if os.path.samestat(found, os.fstat(number)) and not stat.S_ISCHR(found.st_mode):
+                return number  # (a terminal or /dev/null is written as the device it is)
+        except OSError:
+            continue
+    return None
+
+
 def _write_text(path: Optional[str], text: str) -> None:
     """``text`` to standard output, or to ``path``: ``/dev/stdout`` (or another fd's path) is that
     fd, written as it is (appended to where ``>>`` opened it); a regular file (or a link to one)
@@ -543,13 +568,15 @@ def _write_text(path: Optional[str], text: str) -> None:
     import stat
     import tempfile
 
-    named_fd = _FD_PATH.fullmatch(os.path.abspath(path))
-    if named_fd:
-        number = {"stdout": 1, "stderr": 2}.get(named_fd.group(1) or "") or int(named_fd.group(2) or named_fd.group(3))
+    number = _named_fd(path)
+    if number is not None:
         if number == 1 and sys.stdout is not None:
             sys.stdout.flush()
-        with open(os.dup(number), "w") as f:  # (shares the fd's offset and O_APPEND)
-            f.write(text)
+        try:
+            with open(os.dup(number), "w") as f:  # (shares the fd's offset and O_APPEND)
+                f.write(text)
+        except OSError as exc:
+            raise LibbpfError.for_errno(exc.errno or errno.EBADF, f"{path} (fd {number}): {exc.strerror}") from None
         return
     target = os.path.realpath(path)  # a link is written through, not replaced
     try:

@@ -140,6 +140,15 @@ def test_dev_stdout_is_the_fd_itself_and_a_hard_link_stays_one(bpf_obj, tmp_path
                               stdout=appended, stderr=subprocess.PIPE, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert log.read_text().startswith("PREVIOUS\n#ifndef __VMLINUX_H__")
+    link = tmp_path / "out"
+    link.symlink_to("/dev/stdout")
+    for named in (str(link), "//dev/stdout"):  # the same fd, however it is named
+        log.write_text("PREVIOUS\n")
+        with open(log, "a") as appended:
+            done = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "btf", "dump", obj, "-o", named],
+                                  stdout=appended, stderr=subprocess.PIPE, text=True, timeout=60)
+        assert done.returncode == 0 and log.read_text().startswith("PREVIOUS\n#ifndef"), (named, done.stderr)
+    assert main(["btf", "dump", obj, "-o", "/dev/fd/99999999999999999999"]) == 1
     piped = subprocess.run([sys.executable, "-m", "libbpf_py.cli", "btf", "dump", obj, "-o", "/dev/stdout"],
                            capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0 and piped.stdout.startswith("#ifndef __VMLINUX_H__"), piped.stderr
