@@ -60,8 +60,12 @@ def check_namespace_file(fd: int, shown: str, function: Optional[str] = None) ->
     import fcntl
 
     try:
-        on_nsfs = os.fstat(fd).st_dev == os.stat("/proc/self/ns/net").st_dev
-        kind = fcntl.ioctl(fd, _NS_GET_NSTYPE) if on_nsfs else None  # (no ioctl to a file of another kind)
+        here = os.fstat(fd).st_dev
+        try:
+            on_nsfs = here == os.stat("/proc/self/ns/net").st_dev  # (no ioctl to a file of another kind)
+        except OSError:
+            on_nsfs = True  # no /proc (a chroot): the ioctl alone tells
+        kind = fcntl.ioctl(fd, _NS_GET_NSTYPE) if on_nsfs else None
     except OSError as exc:
         if exc.errno == errno.EBADF:
             raise LibbpfError.for_errno(errno.EBADF, f"{shown}: {exc.strerror}", function) from None
