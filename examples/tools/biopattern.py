@@ -5,6 +5,7 @@ libbpf-tools biopattern (/usr/sbin/biopattern), with its options and its output.
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 
 import libbpf_py as bpf
@@ -30,6 +31,7 @@ def disks() -> dict:
 
 def main() -> None:
     args = options()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it, as the C tool's handler does
     found = bpf.embedded_object(BINARY)
     names = disks()
     with bpf.Object.open(found.data, name=found.name) as obj:

@@ -5,6 +5,7 @@ libbpf-tools bitesize (/usr/sbin/bitesize), with its options and its output."""
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 
 import libbpf_py as bpf
@@ -32,6 +33,7 @@ def disk_number(name: str) -> int:
 
 def main() -> None:
     args = options()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it, as the C tool's handler does
     found = bpf.embedded_object(BINARY)
     with bpf.Object.open(found.data, name=found.name) as obj:
         if args.comm:

@@ -6,6 +6,7 @@ gethostbyname2 of libc, by uprobes), from the BPF object of Debian's libbpf-tool
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 
 import libbpf_py as bpf
@@ -29,6 +30,7 @@ def libc_path() -> str:
 
 def main() -> None:
     args = options()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it, as the C tool's handler does
     found = bpf.embedded_object(BINARY)
     with bpf.Object.open(found.data, name=found.name) as obj:
         obj.globals["target_pid"] = max(args.pid, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import time
 
 import libbpf_py as bpf
@@ -33,6 +34,7 @@ def options() -> argparse.Namespace:
 
 def main() -> None:
     args = options()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it, as the C tool's handler does
     found = bpf.embedded_object(BINARY)
     with bpf.Object.open(found.data, name=found.name) as obj:
         settings = obj.globals

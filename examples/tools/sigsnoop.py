@@ -32,6 +32,7 @@ def signal_name(number: int) -> str:
 
 def main() -> None:
     args = options()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it, as the C tool's handler does
     found = bpf.embedded_object(BINARY)
     with bpf.Object.open(found.data, name=found.name) as obj:
         settings = obj.globals

@@ -5,6 +5,7 @@ Debian's libbpf-tools softirqs (/usr/sbin/softirqs), with its options and its ou
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 
 import libbpf_py as bpf
@@ -31,6 +32,7 @@ def vector_names() -> list:
 
 def main() -> None:
     args = options()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it, as the C tool's handler does
     found = bpf.embedded_object(BINARY)
     with bpf.Object.open(found.data, name=found.name) as obj:
         obj.globals["targ_dist"], obj.globals["targ_ns"] = args.distributed, args.nanoseconds

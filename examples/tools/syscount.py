@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import time
 
 import libbpf_py as bpf
@@ -47,6 +48,7 @@ def print_top(data, args) -> None:
 
 def main() -> None:
     args = options()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it, as the C tool's handler does
     found = bpf.embedded_object(BINARY)
     with bpf.Object.open(found.data, name=found.name) as obj:
         settings = obj.globals

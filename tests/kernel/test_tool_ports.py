@@ -266,3 +266,19 @@ def test_biopattern(options, tracefs):
     assert lines[1][:2] == lines[0][:2]
     disks = [{row.split()[-5] for row in found[2:] if row.strip()} for found in lines]
     assert disks[0] and disks[1] == disks[0], (native, port)
+
+
+def test_a_port_started_with_sigint_ignored_still_stops_on_it(tracefs):
+    """A background job of a script starts with SIGINT ignored; the C tools install their own
+    handler, and so do the ports."""
+    port = subprocess.Popen([sys.executable, "-u", str(PORTS / "execsnoop.py")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        _wait_for(port, "PCOMM")
+        os.kill(port.pid, signal.SIGINT)
+        assert port.wait(20) == 0
+    finally:
+        if port.poll() is None:
+            port.kill()
+            port.wait()
