@@ -189,11 +189,9 @@ def _values(obj: Any, section: _Section, loaded: bool) -> Tuple[Any, bool]:
     layout, m = section.layout, section.map
     size = ctypes.sizeof(layout)
     if not loaded:
-        length = ctypes.c_size_t()
-        pointer = obj._lib.bpf_map__initial_value(m._described(), ctypes.byref(length))
         values = _from_buffer(layout, bytearray(size))
-        if pointer:
-            ctypes.memmove(ctypes.addressof(values), pointer, min(length.value, size))
+        held = _initial_value(obj, section)[:size]
+        ctypes.memmove(ctypes.addressof(values), held, len(held))
         return values, False
     try:
         view = m.mmap()
