@@ -1,8 +1,8 @@
 """What a tracing tool's user space needs beside libbpf, named as BCC names it: histograms printed
 as BCC and libbpf-tools print them (``print_log2_hist``), system call and errno names
-(``syscall_name``, ``errno_name``), so that a Python port of a tool prints what the C tool prints.
-
-Pure Python: nothing here reaches libbpf or the kernel.
+(``syscall_name``, ``errno_name``), kernel symbols (``ksym``), and the steps libbpf-tools' helpers
+and main loops share (``choose_tp_btf``, ``set_cgroup``, ``intervals``, ``poll_until_interrupted``),
+so that a Python port of a tool prints what the C tool prints.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import bisect
 import errno
 import os
 import sys
-from typing import IO, Any, Dict, List, MutableMapping, NamedTuple, Optional, Sequence, Tuple
+import time
+from typing import IO, Any, Dict, Iterator, List, MutableMapping, NamedTuple, Optional, Sequence, Tuple
 
 from .errors import InvalidValueError
 
 __all__ = ["print_log2_hist", "print_log2_hists", "log2_bucket", "syscall_name", "syscall_number", "errno_name",
-           "KernelSymbols", "ksym"]
+           "KernelSymbols", "ksym", "choose_tp_btf", "set_cgroup", "intervals", "poll_until_interrupted"]
 
 _STARS = 40
 
@@ -145,3 +146,49 @@ def ksym(address: int, offset: bool = False) -> str:
     if found is None:
         return "[unknown]"
     return f"{found.name}+{address - found.address:#x}" if offset else found.name
+
+
+def choose_tp_btf(obj: Any, program: str) -> bool:
+    """Before load: where the kernel can attach ``program`` (one of ``obj``'s ``tp_btf/``
+    programs), load the ``tp_btf/`` programs and not their ``raw_tp/`` twins, else the other way
+    round, as libbpf-tools choose with ``probe_tp_btf``; whether it was tp_btf."""
+    from .probe import can_attach
+
+    btf = bool(can_attach(obj.programs[program]))
+    for each in obj.programs.values():
+        section = each.section or ""
+        if section.startswith(("tp_btf/", "raw_tp/")):
+            each.autoload = section.startswith("tp_btf/") == btf
+    return btf
+
+
+def set_cgroup(cgroup_map: Any, path: str) -> None:
+    """After load: the cgroup v2 directory ``path`` as slot 0 of ``cgroup_map`` (a
+    ``BPF_MAP_TYPE_CGROUP_ARRAY``), where libbpf-tools' ``-c CG`` puts it for their
+    ``bpf_current_task_under_cgroup`` filter (their ``filter_cg`` global, set before load)."""
+    from ._checks import c_path
+    from ._fd import open_path
+
+    with open_path(c_path(path, "cgroup"), "cgroup") as owned:  # (the map keeps the cgroup, not the fd)
+        cgroup_map.update((0).to_bytes(4, sys.byteorder), owned.fileno().to_bytes(4, sys.byteorder))
+
+
+def intervals(interval: float, times: int) -> Iterator[None]:
+    """Yield after each ``interval`` seconds, ``times`` times at most; Ctrl-C during a wait ends
+    it early and yields a last time, as libbpf-tools' summaries print once more when stopped."""
+    for _ in range(times):
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            yield
+            return
+        yield
+
+
+def poll_until_interrupted(events: Any, timeout: float = 0.1) -> None:
+    """Poll a RingBuffer or PerfBuffer, its callbacks run as records come, until Ctrl-C."""
+    try:
+        while True:
+            events.poll(timeout)
+    except KeyboardInterrupt:
+        pass

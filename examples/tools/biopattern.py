@@ -9,6 +9,7 @@ import signal
 import time
 
 import libbpf_py as bpf
+from libbpf_py.tracing import intervals
 
 BINARY = "/usr/sbin/biopattern"
 
@@ -44,12 +45,7 @@ def main() -> None:
         counters.key_type, counters.value_type = int, obj.btf["struct counter"]
         print("Tracing block device I/O requested seeks... Hit Ctrl-C to end.")
         print(f"{'TIME':<9} " * args.timestamp + f"{'DISK':<7} {'%RND':>5} {'%SEQ':>5} {'COUNT':>8} {'KBYTES':>10}")
-        for _ in range(args.times):
-            try:
-                time.sleep(args.interval)
-                stopping = False
-            except KeyboardInterrupt:
-                stopping = True
+        for _ in intervals(args.interval, args.times):
             for dev, counter in list(counters.items()):
                 total = counter.sequential + counter.random
                 if total:
@@ -57,8 +53,6 @@ def main() -> None:
                     print(f"{stamp}{names.get(dev, '?'):<7} {counter.random * 100 // total:>5} "
                           f"{counter.sequential * 100 // total:>5} {total:>8} {counter.bytes // 1024:>10}")
             counters.clear()
-            if stopping:
-                break
         for link in links:
             link.detach()
 

@@ -9,7 +9,7 @@ import signal
 import time
 
 import libbpf_py as bpf
-from libbpf_py.tracing import print_log2_hist
+from libbpf_py.tracing import intervals, print_log2_hist
 
 BINARY = "/usr/sbin/bitesize"
 
@@ -45,12 +45,7 @@ def main() -> None:
         print("Tracing block device I/O... Hit Ctrl-C to end.")
         hists = obj.maps["hists"]
         hists.key_type, hists.value_type = obj.btf["struct hist_key"], obj.btf["struct hist"]
-        for _ in range(args.times):
-            try:
-                time.sleep(args.interval)
-                stopping = False
-            except KeyboardInterrupt:
-                stopping = True
+        for _ in intervals(args.interval, args.times):
             print()
             if args.timestamp:
                 print(f"{time.strftime('%H:%M:%S'):<8}")
@@ -58,8 +53,6 @@ def main() -> None:
                 print(f"\nProcess Name = {key.comm.value.decode(errors='replace')}")
                 print_log2_hist(list(hist.slots), "Kbytes")
             hists.clear()
-            if stopping:
-                break
         for link in links:
             link.detach()
 

@@ -5,12 +5,11 @@ Debian's libbpf-tools cpudist (/usr/sbin/cpudist), with its options and its outp
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import time
 
 import libbpf_py as bpf
-from libbpf_py.tracing import print_log2_hists
+from libbpf_py.tracing import choose_tp_btf, intervals, print_log2_hists, set_cgroup
 
 BINARY = "/usr/sbin/cpudist"
 
@@ -42,29 +41,20 @@ def main() -> None:
             pid_max = int(f.read())
         obj.maps["start"].max_entries = pid_max
         obj.maps["hists"].max_entries = pid_max if args.pids or args.tids else 1
-        btf = bpf.probe.can_attach(obj.programs["sched_switch_btf"])  # tp_btf where the kernel has it
-        obj.programs["sched_switch_btf"].autoload, obj.programs["sched_switch_tp"].autoload = bool(btf), not btf
+        choose_tp_btf(obj, "sched_switch_btf")  # tp_btf where the kernel has it, else raw_tp
         obj.load()
         if args.cgroup is not None:
-            obj.maps["cgroup_map"].key_type = obj.maps["cgroup_map"].value_type = int
-            obj.maps["cgroup_map"][0] = os.open(args.cgroup, os.O_RDONLY)
+            set_cgroup(obj.maps["cgroup_map"], args.cgroup)
         links = obj.attach_all()  # attached while they live
         print(f"Tracing {'off' if args.offcpu else 'on'}-CPU time... Hit Ctrl-C to end.")
         hists = obj.maps["hists"]
         hists.key_type, hists.value_type = int, obj.btf["struct hist"]
         label = "pid" if args.pids else "tid" if args.tids else None
-        for _ in range(args.times):
-            try:
-                time.sleep(args.interval)
-                stopping = False
-            except KeyboardInterrupt:
-                stopping = True
+        for _ in intervals(args.interval, args.times):
             print()
             if args.timestamp:
                 print(f"{time.strftime('%H:%M:%S'):<8}")
             print_log2_hists(hists, "msecs" if args.milliseconds else "usecs", label)
-            if stopping:
-                break
         for link in links:
             link.detach()
 

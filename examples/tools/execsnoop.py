@@ -5,12 +5,12 @@ execsnoop (/usr/sbin/execsnoop), with its options and its output."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
 
 import libbpf_py as bpf
+from libbpf_py.tracing import poll_until_interrupted, set_cgroup
 
 BINARY = "/usr/sbin/execsnoop"
 
@@ -52,8 +52,7 @@ def main() -> None:
             settings["targ_uid"] = args.uid
         obj.load()
         if args.cgroup is not None:
-            obj.maps["cgroup_map"].key_type = obj.maps["cgroup_map"].value_type = int
-            obj.maps["cgroup_map"][0] = os.open(args.cgroup, os.O_RDONLY)
+            set_cgroup(obj.maps["cgroup_map"], args.cgroup)
         links = obj.attach_all()  # attached while they live
         start = time.monotonic()
 
@@ -71,11 +70,7 @@ def main() -> None:
         with bpf.PerfBuffer(obj.maps["events"], show, lost, record_type=obj.btf["struct event"]) as events:
             columns = ["TIME     "] * args.time + ["TIME(s)  "] * args.timestamp + ["UID    "] * args.print_uid
             print("".join(columns) + f"{'PCOMM':<16} {'PID':<6} {'PPID':<6} {'RET':>3} ARGS")  # (reading from now)
-            try:
-                while True:
-                    events.poll(0.1)
-            except KeyboardInterrupt:
-                pass
+            poll_until_interrupted(events)
         for link in links:
             link.detach()
 

@@ -5,12 +5,11 @@ BPF object of Debian's libbpf-tools hardirqs (/usr/sbin/hardirqs), with its opti
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import time
 
 import libbpf_py as bpf
-from libbpf_py.tracing import print_log2_hist
+from libbpf_py.tracing import choose_tp_btf, intervals, print_log2_hist, set_cgroup
 
 BINARY = "/usr/sbin/hardirqs"
 
@@ -38,24 +37,16 @@ def main() -> None:
         settings = obj.globals
         settings["do_count"], settings["targ_dist"] = args.count, args.distributed
         settings["targ_ns"], settings["filter_cg"] = args.nanoseconds, args.cgroup is not None
-        btf = bpf.probe.can_attach(obj.programs["irq_handler_entry_btf"])  # tp_btf where the kernel has it
-        for program in obj.programs.values():
-            program.autoload = program.section.startswith("tp_btf/") == bool(btf)
+        choose_tp_btf(obj, "irq_handler_entry_btf")  # tp_btf where the kernel has it, else raw_tp
         obj.load()
         if args.cgroup is not None:
-            obj.maps["cgroup_map"].key_type = obj.maps["cgroup_map"].value_type = int
-            obj.maps["cgroup_map"][0] = os.open(args.cgroup, os.O_RDONLY)
+            set_cgroup(obj.maps["cgroup_map"], args.cgroup)
         links = obj.attach_all()  # attached while they live
         print(f"Tracing hard irq event{'s' if args.count else ' time'}... Hit Ctrl-C to end.")
         infos = obj.maps["infos"]
         infos.key_type, infos.value_type = obj.btf["struct irq_key"], obj.btf["struct info"]
         unit = "nsecs" if args.nanoseconds else "usecs"
-        for _ in range(args.times):
-            try:
-                time.sleep(args.interval)
-                stopping = False
-            except KeyboardInterrupt:
-                stopping = True
+        for _ in intervals(args.interval, args.times):
             print()
             if args.timestamp:
                 print(f"{time.strftime('%H:%M:%S'):<8}")
@@ -69,8 +60,6 @@ def main() -> None:
                 else:
                     print(f"{name:<26} {info.count:>11}")
             infos.clear()
-            if stopping:
-                break
         for link in links:
             link.detach()
 

@@ -5,12 +5,11 @@ libbpf-tools runqlat (/usr/sbin/runqlat), with its options and its output."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import time
 
 import libbpf_py as bpf
-from libbpf_py.tracing import print_log2_hists
+from libbpf_py.tracing import choose_tp_btf, intervals, print_log2_hists, set_cgroup
 
 BINARY = "/usr/sbin/runqlat"
 
@@ -42,30 +41,20 @@ def main() -> None:
         settings["targ_per_pidns"], settings["targ_ms"] = args.pidnss, args.milliseconds
         settings["targ_tgid"] = args.pid
         settings["filter_cg"] = args.cgroup is not None
-        btf = bpf.probe.can_attach(obj.programs["sched_wakeup"])  # tp_btf where the kernel has it, else raw_tp
-        for program in obj.programs.values():
-            program.autoload = program.section.startswith("tp_btf/") == bool(btf)
+        choose_tp_btf(obj, "sched_wakeup")  # tp_btf where the kernel has it, else raw_tp
         obj.load()
         if args.cgroup is not None:
-            obj.maps["cgroup_map"].key_type = obj.maps["cgroup_map"].value_type = int
-            obj.maps["cgroup_map"][0] = os.open(args.cgroup, os.O_RDONLY)
+            set_cgroup(obj.maps["cgroup_map"], args.cgroup)
         links = obj.attach_all()  # attached while they live
         print("Tracing run queue latency... Hit Ctrl-C to end.")
         hists = obj.maps["hists"]
         hists.key_type, hists.value_type = int, obj.btf["struct hist"]
         label = "pid" if args.pids else "tid" if args.tids else "pidns" if args.pidnss else None
-        for _ in range(args.times):
-            try:
-                time.sleep(args.interval)
-                stopping = False
-            except KeyboardInterrupt:
-                stopping = True
+        for _ in intervals(args.interval, args.times):
             print()
             if args.timestamp:
                 print(f"{time.strftime('%H:%M:%S'):<8}")
             print_log2_hists(hists, "msecs" if args.milliseconds else "usecs", label)
-            if stopping:
-                break
         for link in links:
             link.detach()
 

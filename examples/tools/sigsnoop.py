@@ -9,6 +9,7 @@ import signal
 import time
 
 import libbpf_py as bpf
+from libbpf_py.tracing import poll_until_interrupted
 
 BINARY = "/usr/sbin/sigsnoop"
 
@@ -50,11 +51,7 @@ def main() -> None:
 
         with bpf.PerfBuffer(obj.maps["events"], show, record_type=obj.btf["struct event"]) as events:
             print(f"{'TIME':<8} {'PID':<7} {'COMM':<16} {'SIG':<9} {'TPID':<7} {'RESULT':<6}")
-            try:
-                while True:
-                    events.poll(0.1)
-            except KeyboardInterrupt:
-                pass
+            poll_until_interrupted(events)
         for link in links:
             link.detach()
 

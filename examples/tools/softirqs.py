@@ -9,7 +9,7 @@ import signal
 import time
 
 import libbpf_py as bpf
-from libbpf_py.tracing import print_log2_hist
+from libbpf_py.tracing import choose_tp_btf, intervals, print_log2_hist
 
 BINARY = "/usr/sbin/softirqs"
 
@@ -36,19 +36,12 @@ def main() -> None:
     found = bpf.embedded_object(BINARY)
     with bpf.Object.open(found.data, name=found.name) as obj:
         obj.globals["targ_dist"], obj.globals["targ_ns"] = args.distributed, args.nanoseconds
-        btf = bpf.probe.can_attach(obj.programs["softirq_entry_btf"])  # tp_btf where the kernel has it
-        for program in obj.programs.values():
-            program.autoload = program.section.startswith("tp_btf/") == bool(btf)
+        choose_tp_btf(obj, "softirq_entry_btf")  # tp_btf where the kernel has it, else raw_tp
         obj.load()
         links = obj.attach_all()  # attached while they live
         print("Tracing soft irq event time... Hit Ctrl-C to end.")
         names, unit = vector_names(), "nsecs" if args.nanoseconds else "usecs"
-        for _ in range(args.times):
-            try:
-                time.sleep(args.interval)
-                stopping = False
-            except KeyboardInterrupt:
-                stopping = True
+        for _ in intervals(args.interval, args.times):
             print()
             if args.timestamp:
                 print(f"{time.strftime('%H:%M:%S'):<8}")
@@ -66,8 +59,6 @@ def main() -> None:
                     if total and vector < len(names):
                         print(f"{names[vector]:<16} {total:>11}")
                 obj.globals["counts"] = [0] * len(obj.globals["counts"])
-            if stopping:
-                break
         for link in links:
             link.detach()
 

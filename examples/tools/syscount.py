@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import signal
 import time
 
 import libbpf_py as bpf
-from libbpf_py.tracing import syscall_name
+from libbpf_py.tracing import set_cgroup, syscall_name
 
 BINARY = "/usr/sbin/syscount"
 
@@ -59,8 +58,7 @@ def main() -> None:
             settings["filter_errno"] = int(args.errno) if args.errno.isdigit() else getattr(errno, args.errno)
         obj.load()
         if args.cgroup is not None:
-            obj.maps["cgroup_map"].key_type = obj.maps["cgroup_map"].value_type = int
-            obj.maps["cgroup_map"][0] = os.open(args.cgroup, os.O_RDONLY)
+            set_cgroup(obj.maps["cgroup_map"], args.cgroup)
         links = obj.attach_all()  # attached while they live
         data = obj.maps["data"]
         data.key_type, data.value_type = int, obj.btf["struct data_t"]

@@ -282,3 +282,15 @@ def test_a_port_started_with_sigint_ignored_still_stops_on_it(tracefs):
         if port.poll() is None:
             port.kill()
             port.wait()
+
+
+def test_set_cgroup_puts_the_cgroup_in_slot_0_and_keeps_no_fd(cgroup):
+    import libbpf_py as bpf
+    from libbpf_py.tracing import set_cgroup
+
+    with bpf.Map.create(bpf.MapType.CGROUP_ARRAY, 4, 4, 1) as cgroups:
+        before = len(os.listdir("/proc/self/fd"))
+        set_cgroup(cgroups, str(cgroup))
+        assert len(os.listdir("/proc/self/fd")) == before
+        with pytest.raises(bpf.LibbpfError):
+            set_cgroup(cgroups, str(cgroup / "missing"))

@@ -19,7 +19,7 @@ LAYERS = [
     ("_abi", "_signals", "_version", "_libbpf_functions", "_syscalls"),  # nothing else of the package (generated)
     ("spec",),                                      # map shapes and their differences
     ("errors",),                                    # every exception (name spec's Difference)
-    ("_checks", "_codec", "_fd", "elf", "tracing"),  # argument checks, codecs, owned fds; ELF and BTF; histograms
+    ("_checks", "_codec", "_fd", "elf"),            # argument checks, codecs, owned fds; ELF and BTF
     ("_log", "btf_ctypes"),                         # libbpf's print callback; BTF types
     ("_events",),                                   # what ring and perf buffers share
     ("_libbpf",),                                   # the one door to C
@@ -32,7 +32,7 @@ LAYERS = [
     ("compat",),                                    # every old format: read, rewritten, its loader's semantics
     ("object",),
     ("iproute2", "linker"),                         # tc and ip as commands; libbpf's static linker
-    ("query",),                                     # what is attached to a hook, whoever attached it
+    ("query", "tracing"),                           # what is attached to a hook; what a tracing tool's user space needs
     ("tools",),                                     # compare with native tools; whatever is pinned, opened
     ("skeleton",),                                  # typed Python modules for objects (libbpf-py gen skeleton)
     ("cli",),

@@ -101,3 +101,33 @@ def test_kernel_symbols_resolve_an_address_to_the_symbol_it_lies_in():
     assert symbols.resolve(start).address == start and symbols.resolve(start + 1).address == start
     assert ksym(start + 4, offset=True).endswith("+0x4")
     assert symbols.resolve(0) is None and ksym(0) == "[unknown]"
+
+
+def test_intervals_yield_each_time_and_once_more_on_ctrl_c(monkeypatch):
+    import time
+
+    from libbpf_py.tracing import intervals, poll_until_interrupted
+
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    assert len(list(intervals(2, 3))) == 3 and slept == [2, 2, 2]
+
+    def interrupted(seconds):
+        if len(slept) == 4:
+            raise KeyboardInterrupt
+        slept.append(seconds)
+
+    monkeypatch.setattr(time, "sleep", interrupted)
+    assert len(list(intervals(1, 10))) == 2  # one wait, then Ctrl-C in the next: a last summary
+
+    class Events:
+        polls = 0
+
+        def poll(self, timeout):
+            self.polls += 1
+            if self.polls == 3:
+                raise KeyboardInterrupt
+
+    events = Events()
+    poll_until_interrupted(events)
+    assert events.polls == 3
